@@ -1,0 +1,353 @@
+package policy
+
+import (
+	"bytes"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/nmigw/nmigw/internal/authz"
+)
+
+// MaxFileSize is the largest policy file Load reads.
+const MaxFileSize = 8 << 20
+
+// Load reads and validates a policy file. Errors name the file, and the
+// line and key where they can.
+func Load(path string) (*Policy, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("policy: %w", err)
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, MaxFileSize+1))
+	if err != nil {
+		return nil, fmt.Errorf("policy %s: %w", path, err)
+	}
+	if len(data) > MaxFileSize {
+		return nil, fmt.Errorf("policy %s: larger than %d bytes", path, MaxFileSize)
+	}
+	p, err := Parse(data)
+	if err != nil {
+		return nil, fmt.Errorf("policy %s: %w", path, err)
+	}
+	return p, nil
+}
+
+// Parse decodes and validates a policy. Every error that concerns a key
+// is an *Error with its line.
+func Parse(data []byte) (*Policy, error) {
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	var doc yaml.Node
+	if err := dec.Decode(&doc); err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil, &Error{Key: "system", Err: fmt.Errorf("%w (the policy is empty)", ErrMissingKey)}
+		}
+		return nil, fmt.Errorf("%w: %v", ErrInvalid, err)
+	}
+	var extra yaml.Node
+	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
+		return nil, &Error{Line: extra.Line, Key: "---", Err: fmt.Errorf("%w: more than one YAML document", ErrInvalid)}
+	}
+	w := &walker{lines: map[string]int{}}
+	p := &Policy{}
+	root := &doc
+	if root.Kind == yaml.DocumentNode && len(root.Content) == 1 {
+		root = root.Content[0]
+	}
+	if err := w.policy(root, p); err != nil {
+		return nil, err
+	}
+	if err := p.Validate(); err != nil {
+		var pe *Error
+		if errors.As(err, &pe) && pe.Line == 0 {
+			pe.Line = w.lines[pe.Key]
+		}
+		return nil, err
+	}
+	return p, nil
+}
+
+// walker decodes the node tree by hand so that every unknown key and
+// every misshapen value is reported with its line, and remembers the line
+// of every key path for the errors of Validate.
+type walker struct {
+	lines map[string]int
+}
+
+type fieldFunc func(v *yaml.Node, key string) error
+
+func deref(n *yaml.Node) *yaml.Node {
+	for n.Kind == yaml.AliasNode && n.Alias != nil {
+		n = n.Alias
+	}
+	return n
+}
+
+func isNull(n *yaml.Node) bool { return n.Kind == yaml.ScalarNode && n.Tag == "!!null" }
+
+func shapeError(n *yaml.Node, key, want string) error {
+	return &Error{Line: n.Line, Key: key, Err: fmt.Errorf("%w: want %s", ErrInvalid, want)}
+}
+
+func join(parent, key string) string {
+	if parent == "" {
+		return key
+	}
+	return parent + "." + key
+}
+
+// mapping walks a mapping with a fixed set of keys; a null value counts as
+// an empty mapping.
+func (w *walker) mapping(n *yaml.Node, key string, fields map[string]fieldFunc, required ...string) error {
+	n = deref(n)
+	if isNull(n) && len(required) == 0 {
+		return nil
+	}
+	if n.Kind != yaml.MappingNode {
+		return shapeError(n, key, "a mapping")
+	}
+	seen := map[string]bool{}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := deref(n.Content[i]), deref(n.Content[i+1])
+		path := join(key, k.Value)
+		f, ok := fields[k.Value]
+		if !ok || k.Kind != yaml.ScalarNode {
+			return &Error{Line: k.Line, Key: path, Err: ErrUnknownKey}
+		}
+		if seen[k.Value] {
+			return &Error{Line: k.Line, Key: path, Err: fmt.Errorf("%w: key given twice", ErrInvalid)}
+		}
+		seen[k.Value] = true
+		w.lines[path] = v.Line
+		if err := f(v, path); err != nil {
+			return err
+		}
+	}
+	for _, r := range required {
+		if !seen[r] {
+			return &Error{Line: n.Line, Key: join(key, r), Err: ErrMissingKey}
+		}
+	}
+	return nil
+}
+
+// sequence walks a sequence; a null value counts as an empty one.
+func (w *walker) sequence(n *yaml.Node, key string, item func(v *yaml.Node, key string) error) error {
+	n = deref(n)
+	if isNull(n) {
+		return nil
+	}
+	if n.Kind != yaml.SequenceNode {
+		return shapeError(n, key, "a list")
+	}
+	for i, v := range n.Content {
+		v = deref(v)
+		path := key + "[" + strconv.Itoa(i) + "]"
+		w.lines[path] = v.Line
+		if err := item(v, path); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// scalar decodes a string value; null is "".
+func scalar(n *yaml.Node, key string) (string, error) {
+	n = deref(n)
+	if isNull(n) {
+		return "", nil
+	}
+	if n.Kind != yaml.ScalarNode {
+		return "", shapeError(n, key, "a single value")
+	}
+	return n.Value, nil
+}
+
+func str(dst *string) fieldFunc {
+	return func(v *yaml.Node, key string) (err error) {
+		*dst, err = scalar(v, key)
+		return err
+	}
+}
+
+func (w *walker) strs(dst *[]string) fieldFunc {
+	return func(v *yaml.Node, key string) error {
+		return w.sequence(v, key, func(item *yaml.Node, key string) error {
+			s, err := scalar(item, key)
+			*dst = append(*dst, s)
+			return err
+		})
+	}
+}
+
+func (w *walker) policy(n *yaml.Node, p *Policy) error {
+	return w.mapping(n, "", map[string]fieldFunc{
+		"system": str(&p.Authz.System),
+		"superusers": func(v *yaml.Node, key string) error {
+			return w.mapping(v, key, map[string]fieldFunc{
+				"users":  w.strs(&p.Authz.SuperUsers),
+				"groups": w.strs(&p.Authz.SuperGroups),
+			})
+		},
+		"anonymous":  str(&p.Anonymous),
+		"profiles":   func(v *yaml.Node, key string) error { return w.sequence(v, key, w.profile(p)) },
+		"users":      w.users(p),
+		"identities": func(v *yaml.Node, key string) error { return w.identities(v, key, p) },
+	}, "system")
+}
+
+func (w *walker) profile(p *Policy) func(*yaml.Node, string) error {
+	return func(v *yaml.Node, key string) error {
+		var prof authz.Profile
+		err := w.mapping(v, key, map[string]fieldFunc{
+			"name": str(&prof.Name),
+			"uacc": level(&prof.UACC),
+			"access": func(v *yaml.Node, key string) error {
+				return w.sequence(v, key, func(v *yaml.Node, key string) error {
+					var e authz.Entry
+					err := w.mapping(v, key, map[string]fieldFunc{
+						"id":    str(&e.ID),
+						"level": level(&e.Level),
+					}, "id", "level")
+					prof.Access = append(prof.Access, e)
+					return err
+				})
+			},
+		}, "name")
+		p.Authz.Profiles = append(p.Authz.Profiles, prof)
+		return err
+	}
+}
+
+func level(dst *authz.Access) fieldFunc {
+	return func(v *yaml.Node, key string) error {
+		s, err := scalar(v, key)
+		if err != nil {
+			return err
+		}
+		if *dst, err = authz.ParseAccess(s); err != nil {
+			return &Error{Line: v.Line, Key: key, Err: err}
+		}
+		return nil
+	}
+}
+
+// users walks the user -> groups mapping, whose keys are user IDs.
+func (w *walker) users(p *Policy) fieldFunc {
+	return func(v *yaml.Node, key string) error {
+		v = deref(v)
+		if isNull(v) {
+			return nil
+		}
+		if v.Kind != yaml.MappingNode {
+			return shapeError(v, key, "a mapping of user IDs to lists of groups")
+		}
+		p.Authz.Groups = map[string][]string{}
+		for i := 0; i+1 < len(v.Content); i += 2 {
+			k, g := deref(v.Content[i]), v.Content[i+1]
+			path := join(key, k.Value)
+			w.lines[path] = k.Line
+			if k.Kind != yaml.ScalarNode {
+				return shapeError(k, path, "a user ID")
+			}
+			if _, dup := p.Authz.Groups[k.Value]; dup {
+				return &Error{Line: k.Line, Key: path, Err: fmt.Errorf("%w: user given twice", ErrInvalid)}
+			}
+			var groups []string
+			if err := w.strs(&groups)(g, path); err != nil {
+				return err
+			}
+			p.Authz.Groups[k.Value] = groups
+		}
+		return nil
+	}
+}
+
+func (w *walker) identities(n *yaml.Node, key string, p *Policy) error {
+	return w.mapping(n, key, map[string]fieldFunc{
+		"tokens": func(v *yaml.Node, key string) error {
+			return w.sequence(v, key, func(v *yaml.Node, key string) error {
+				var t TokenID
+				var hash string
+				err := w.mapping(v, key, map[string]fieldFunc{
+					"sha256": str(&hash),
+					"user":   str(&t.User),
+					"groups": w.strs(&t.Groups),
+				}, "sha256", "user")
+				if err == nil {
+					if t.SHA256, err = ParseHash(hash); err != nil {
+						err = &Error{Line: w.lines[key+".sha256"], Key: key + ".sha256", Err: err}
+					}
+				}
+				p.Tokens = append(p.Tokens, t)
+				return err
+			})
+		},
+		"certificates": func(v *yaml.Node, key string) error {
+			return w.sequence(v, key, func(v *yaml.Node, key string) error {
+				var c CertID
+				err := w.mapping(v, key, map[string]fieldFunc{
+					"subject": str(&c.Subject),
+					"user":    str(&c.User),
+					"groups":  w.strs(&c.Groups),
+				}, "subject")
+				p.Certificates = append(p.Certificates, c)
+				return err
+			})
+		},
+		"oidc": func(v *yaml.Node, key string) error {
+			o := &OIDC{}
+			p.OIDC = o
+			return w.mapping(v, key, map[string]fieldFunc{
+				"issuer":      str(&o.Issuer),
+				"audience":    str(&o.Audience),
+				"userClaim":   str(&o.UserClaim),
+				"groupsClaim": str(&o.GroupsClaim),
+			}, "issuer", "audience")
+		},
+		"uids": func(v *yaml.Node, key string) error {
+			v = deref(v)
+			if isNull(v) {
+				return nil
+			}
+			if v.Kind != yaml.MappingNode {
+				return shapeError(v, key, "a mapping of uids to user IDs")
+			}
+			p.UIDs = map[uint32]string{}
+			for i := 0; i+1 < len(v.Content); i += 2 {
+				k, u := deref(v.Content[i]), v.Content[i+1]
+				path := join(key, k.Value)
+				uid, err := strconv.ParseUint(k.Value, 10, 32)
+				if err != nil || k.Kind != yaml.ScalarNode {
+					return shapeError(k, path, "a uid (0 to 4294967295)")
+				}
+				if _, dup := p.UIDs[uint32(uid)]; dup {
+					return &Error{Line: k.Line, Key: path, Err: fmt.Errorf("%w: uid %d mapped twice", ErrInvalid, uid)}
+				}
+				w.lines[path] = u.Line
+				if p.UIDs[uint32(uid)], err = scalar(u, path); err != nil {
+					return err
+				}
+			}
+			return nil
+		},
+	})
+}
+
+// ParseHash decodes the 64 hexadecimal digits of a SHA-256.
+func ParseHash(s string) ([32]byte, error) {
+	var h [32]byte
+	if len(s) != 64 {
+		return h, fmt.Errorf("%w: a SHA-256 is 64 hexadecimal digits, have %d characters", ErrInvalid, len(s))
+	}
+	if _, err := hex.Decode(h[:], []byte(s)); err != nil {
+		return h, fmt.Errorf("%w: a SHA-256 is 64 hexadecimal digits: %v", ErrInvalid, err)
+	}
+	return h, nil
+}

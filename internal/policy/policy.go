@@ -1,0 +1,133 @@
+// Package policy reads the policy file shared by the gateway and the
+// simulator: the system name, superusers, SERVAUTH profiles, group
+// membership, and how callers (tokens, client certificates, OIDC tokens,
+// socket peers) become user IDs.
+//
+// The file is YAML of this shape (every key but system is optional):
+//
+//	system: SYS1
+//	superusers: {users: [IBMUSER], groups: [SYS1]}
+//	anonymous: ANONYM
+//	profiles:
+//	  - name: EZB.NETMGMT.SYS1.TCPIP.IPSEC.DISPLAY
+//	    uacc: NONE
+//	    access: [{id: OPSGRP, level: READ}, {id: "*", level: NONE}]
+//	users:
+//	  OPER1: [OPSGRP]
+//	identities:
+//	  tokens: [{sha256: "<64 hex digits>", user: OPER1, groups: [EXTRA]}]
+//	  certificates: [{subject: "CN=dash,OU=NOC", user: DASHBRD, groups: [NOC]}]
+//	  oidc: {issuer: "https://idp.example", audience: nmigw, userClaim: preferred_username, groupsClaim: groups}
+//	  uids: {1000: OPER1}
+//
+// Decoding is strict: an unknown key, a value of the wrong shape or an
+// invalid value is an *Error naming the line and the key.
+package policy
+
+import (
+	"errors"
+	"fmt"
+	"os/user"
+	"strconv"
+
+	"github.com/nmigw/nmigw/internal/authz"
+)
+
+// Policy is one validated policy file.
+type Policy struct {
+	Authz        authz.Config
+	Anonymous    string // user ID for requests without credentials; "" = none
+	Tokens       []TokenID
+	Certificates []CertID
+	OIDC         *OIDC             // nil = no OIDC
+	UIDs         map[uint32]string // socket peer uid -> user ID
+
+	authorizer *authz.Authorizer // built by Validate
+}
+
+// TokenID maps a bearer token, known only by its SHA-256, to a user.
+type TokenID struct {
+	SHA256 [32]byte
+	User   string
+	Groups []string
+}
+
+// CertID maps a client certificate subject to a user and groups. User ""
+// means the certificate's CN.
+type CertID struct {
+	Subject string
+	User    string
+	Groups  []string
+
+	attrs []attr // parsed Subject, set by Validate
+}
+
+// OIDC says which issuer's JWTs are accepted and which claims carry the
+// user ID and the groups.
+type OIDC struct {
+	Issuer      string
+	Audience    string
+	UserClaim   string // default preferred_username
+	GroupsClaim string // "" = no groups from the token
+}
+
+// DefaultUserClaim is the OIDC claim holding the user ID when the policy
+// names none.
+const DefaultUserClaim = "preferred_username"
+
+// Errors that callers may branch on.
+var (
+	ErrUnknownKey = errors.New("unknown key")
+	ErrMissingKey = errors.New("missing key")
+	ErrInvalid    = errors.New("invalid value")
+)
+
+// Error is a problem in a policy, at a key and, when it came from a file,
+// a line.
+type Error struct {
+	Line int    // 1-based; 0 = unknown
+	Key  string // e.g. profiles[2].access[0].level
+	Err  error
+}
+
+func (e *Error) Error() string {
+	if e.Line > 0 {
+		return fmt.Sprintf("line %d: %s: %v", e.Line, e.Key, e.Err)
+	}
+	return fmt.Sprintf("%s: %v", e.Key, e.Err)
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// Authorizer returns the authorizer of the policy. For a policy from Parse,
+// Load or Validate it was built once and is shared; otherwise it is built
+// now.
+func (p *Policy) Authorizer() (*authz.Authorizer, error) {
+	if p.authorizer != nil {
+		return p.authorizer, nil
+	}
+	return authz.New(p.Authz)
+}
+
+// lookupUID is os/user.LookupId; tests replace it.
+var lookupUID = user.LookupId
+
+// UserForUID returns the user ID of a socket peer: the policy's uids
+// mapping, else the login name of the uid upper-cased, else "" (no such
+// uid, or a login name that is not a valid user ID). p may be nil.
+func (p *Policy) UserForUID(uid uint32) string {
+	if p != nil {
+		if u, ok := p.UIDs[uid]; ok {
+			return u
+		}
+	}
+	u, err := lookupUID(strconv.FormatUint(uint64(uid), 10))
+	if err != nil {
+		return ""
+	}
+	id, err := authz.NormalizeID(u.Username)
+	if err != nil {
+		return ""
+	}
+	return id
+}

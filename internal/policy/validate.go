@@ -1,0 +1,204 @@
+package policy
+
+import (
+	"fmt"
+	"net"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/nmigw/nmigw/internal/authz"
+)
+
+// Validate checks a policy, upper-cases its IDs and names, fills in
+// defaults, and builds its authorizer. Parse and Load call it; a policy
+// built in code must pass it before use. Errors are *Error naming the key.
+func (p *Policy) Validate() error {
+	v := validator{}
+	a := &p.Authz
+	sys, err := authz.NormalizeSystem(a.System)
+	if a.System == "" {
+		err = ErrMissingKey
+	}
+	v.check("system", err)
+	a.System = sys
+	v.ids("superusers.users", a.SuperUsers)
+	v.ids("superusers.groups", a.SuperGroups)
+	v.profiles(a.Profiles)
+	v.users(a.Groups)
+	if p.Anonymous != "" {
+		p.Anonymous = v.id("anonymous", p.Anonymous)
+	}
+	v.tokens(p.Tokens)
+	v.certificates(p.Certificates)
+	if p.OIDC != nil {
+		v.oidc(p.OIDC)
+	}
+	uids := make([]uint32, 0, len(p.UIDs))
+	for uid := range p.UIDs {
+		uids = append(uids, uid)
+	}
+	slices.Sort(uids)
+	for _, uid := range uids {
+		p.UIDs[uid] = v.id("identities.uids."+strconv.FormatUint(uint64(uid), 10), p.UIDs[uid])
+	}
+	if v.err != nil {
+		return v.err
+	}
+	az, err := authz.New(*a)
+	if err != nil {
+		return &Error{Key: "profiles", Err: err}
+	}
+	p.authorizer = az
+	return nil
+}
+
+// validator keeps the first error.
+type validator struct{ err error }
+
+func (v *validator) check(key string, err error) {
+	if err != nil && v.err == nil {
+		v.err = &Error{Key: key, Err: err}
+	}
+}
+
+func (v *validator) id(key, id string) string {
+	u, err := authz.NormalizeID(id)
+	v.check(key, err)
+	return u
+}
+
+func (v *validator) ids(key string, ids []string) {
+	for i := range ids {
+		ids[i] = v.id(key+"["+strconv.Itoa(i)+"]", ids[i])
+	}
+}
+
+func (v *validator) profiles(profiles []authz.Profile) {
+	seen := map[string]int{}
+	for i := range profiles {
+		pr := &profiles[i]
+		key := "profiles[" + strconv.Itoa(i) + "]"
+		if err := authz.CheckProfileName(pr.Name); err != nil || pr.Name == "" {
+			if err == nil {
+				err = ErrMissingKey
+			}
+			v.check(key+".name", err)
+			continue
+		}
+		pr.Name = strings.ToUpper(pr.Name)
+		if j, dup := seen[pr.Name]; dup {
+			v.check(key+".name", fmt.Errorf("%w: profile %s is also profiles[%d]", ErrInvalid, pr.Name, j))
+		}
+		seen[pr.Name] = i
+		if !pr.UACC.Valid() {
+			v.check(key+".uacc", fmt.Errorf("%w: %v", authz.ErrInvalidAccess, pr.UACC))
+		}
+		ids := map[string]bool{}
+		for j := range pr.Access {
+			e := &pr.Access[j]
+			ek := key + ".access[" + strconv.Itoa(j) + "]"
+			if e.ID != "*" {
+				e.ID = v.id(ek+".id", e.ID)
+			}
+			if ids[e.ID] {
+				v.check(ek+".id", fmt.Errorf("%w: %s is in the access list twice", ErrInvalid, e.ID))
+			}
+			ids[e.ID] = true
+			if !e.Level.Valid() {
+				v.check(ek+".level", fmt.Errorf("%w: %v", authz.ErrInvalidAccess, e.Level))
+			}
+		}
+	}
+}
+
+func (v *validator) users(groups map[string][]string) {
+	names := make([]string, 0, len(groups))
+	for u := range groups {
+		names = append(names, u)
+	}
+	slices.Sort(names)
+	norm := make(map[string][]string, len(groups))
+	for _, u := range names {
+		key := "users." + u
+		id := v.id(key, u)
+		if _, dup := norm[id]; dup {
+			v.check(key, fmt.Errorf("%w: user %s listed twice", ErrInvalid, id))
+		}
+		g := groups[u]
+		v.ids(key, g)
+		norm[id] = g
+	}
+	clear(groups)
+	for u, g := range norm {
+		groups[u] = g
+	}
+}
+
+func (v *validator) tokens(tokens []TokenID) {
+	seen := map[[32]byte]int{}
+	for i := range tokens {
+		t := &tokens[i]
+		key := "identities.tokens[" + strconv.Itoa(i) + "]"
+		if t.SHA256 == [32]byte{} {
+			v.check(key+".sha256", ErrMissingKey)
+		}
+		if j, dup := seen[t.SHA256]; dup {
+			v.check(key+".sha256", fmt.Errorf("%w: same hash as identities.tokens[%d]", ErrInvalid, j))
+		}
+		seen[t.SHA256] = i
+		t.User = v.id(key+".user", t.User)
+		v.ids(key+".groups", t.Groups)
+	}
+}
+
+func (v *validator) certificates(certs []CertID) {
+	for i := range certs {
+		c := &certs[i]
+		key := "identities.certificates[" + strconv.Itoa(i) + "]"
+		attrs, err := parseSubject(c.Subject)
+		if err != nil {
+			v.check(key+".subject", fmt.Errorf("%w: %v", ErrInvalid, err))
+		}
+		for j := range i {
+			if len(attrs) > 0 && slices.Equal(certs[j].attrs, attrs) {
+				v.check(key+".subject", fmt.Errorf("%w: same subject as identities.certificates[%d]", ErrInvalid, j))
+			}
+		}
+		c.attrs = attrs
+		if c.User != "" {
+			c.User = v.id(key+".user", c.User)
+		}
+		v.ids(key+".groups", c.Groups)
+	}
+}
+
+func (v *validator) oidc(o *OIDC) {
+	const key = "identities.oidc"
+	v.check(key+".issuer", checkIssuer(o.Issuer))
+	if o.Audience == "" {
+		v.check(key+".audience", ErrMissingKey)
+	}
+	if o.UserClaim == "" {
+		o.UserClaim = DefaultUserClaim
+	}
+}
+
+// checkIssuer accepts an https URL, or an http URL on a loopback host.
+func checkIssuer(s string) error {
+	u, err := url.Parse(s)
+	if err != nil || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+		return fmt.Errorf("%w: issuer %q is not an absolute URL without query or fragment", ErrInvalid, s)
+	}
+	switch u.Scheme {
+	case "https":
+		return nil
+	case "http":
+		host := u.Hostname()
+		if ip := net.ParseIP(host); host == "localhost" || ip != nil && ip.IsLoopback() {
+			return nil
+		}
+	}
+	return fmt.Errorf("%w: issuer %q must be https (http only on a loopback host)", ErrInvalid, s)
+}
