@@ -1,0 +1,250 @@
+// Package authn turns the credentials of an HTTP request into an
+// authz.Principal: a bearer token known by its SHA-256, a verified TLS
+// client certificate, or an OpenID Connect ID token, as the current policy
+// says; or the policy's anonymous user when the request carries no
+// credentials at all. Everything else is answered 401 with a
+// WWW-Authenticate header.
+//
+// Secrets never leave the package: tokens and Authorization headers are
+// not logged and not echoed in error bodies.
+package authn
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"crypto/x509"
+	"encoding/json"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/nmigw/nmigw/internal/authz"
+	"github.com/nmigw/nmigw/internal/policy"
+)
+
+// Method says how a caller was identified; the values are those of the
+// WhoAmI schema's authentication field.
+type Method string
+
+// The ways of identifying a caller.
+const (
+	MethodAnonymous   Method = "anonymous"
+	MethodToken       Method = "token"
+	MethodCertificate Method = "certificate"
+	MethodOIDC        Method = "oidc"
+)
+
+type methodKey struct{}
+
+// MethodFrom returns how the caller of the request in ctx was identified.
+func MethodFrom(ctx context.Context) (Method, bool) {
+	m, ok := ctx.Value(methodKey{}).(Method)
+	return m, ok
+}
+
+// Error is a failed authentication, safe to show to the caller.
+type Error struct {
+	Status int    // 401, or 503 when the OIDC issuer cannot be reached
+	Code   string // RFC 6750 error code: "", invalid_request or invalid_token
+	Detail string // what went wrong; never holds a credential
+}
+
+func (e *Error) Error() string { return e.Detail }
+
+// Options configure an Authenticator.
+type Options struct {
+	// Policy returns the policy in force (policy.Store.Current); it is
+	// called once per request so that reloads take effect at once.
+	Policy func() *policy.Policy
+	// Logger receives one record per failed authentication (Info) and
+	// per success (Debug). Nil discards.
+	Logger *slog.Logger
+	// HTTPClient fetches the OIDC discovery document and keys; nil means
+	// a client with a 10 s timeout.
+	HTTPClient *http.Client
+	// Realm is the realm of WWW-Authenticate; default "nmigw".
+	Realm string
+	// WriteError writes a failure; nil writes application/problem+json.
+	// The WWW-Authenticate header is set before it is called.
+	WriteError func(w http.ResponseWriter, r *http.Request, e *Error)
+	// Now is the clock for token expiry and issuer retries; nil is
+	// time.Now.
+	Now func() time.Time
+}
+
+// Authenticator authenticates requests; it is safe for concurrent use.
+type Authenticator struct {
+	opts Options
+	oidc *oidcVerifiers
+}
+
+// New returns an Authenticator.
+func New(opts Options) *Authenticator {
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.HTTPClient == nil {
+		opts.HTTPClient = &http.Client{Timeout: 10 * time.Second}
+	}
+	if opts.Realm == "" {
+		opts.Realm = "nmigw"
+	}
+	if opts.WriteError == nil {
+		opts.WriteError = WriteProblem
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	return &Authenticator{opts: opts, oidc: &oidcVerifiers{client: opts.HTTPClient, now: opts.Now}}
+}
+
+// Middleware authenticates every request before next sees it: next runs
+// with the principal (authz.PrincipalFrom) and the method (MethodFrom) in
+// the request's context, or does not run at all.
+func (a *Authenticator) Middleware(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p, m, err := a.Authenticate(r)
+		if err != nil {
+			a.opts.Logger.LogAttrs(r.Context(), slog.LevelInfo, "authentication failed",
+				slog.String("remote", r.RemoteAddr), slog.String("method", r.Method),
+				slog.String("path", r.URL.Path), slog.Int("status", err.Status), slog.String("reason", err.Detail))
+			a.fail(w, r, err)
+			return
+		}
+		a.opts.Logger.LogAttrs(r.Context(), slog.LevelDebug, "authenticated",
+			slog.String("user", p.User), slog.String("by", string(m)), slog.String("path", r.URL.Path))
+		ctx := context.WithValue(authz.WithPrincipal(r.Context(), p), methodKey{}, m)
+		next.ServeHTTP(w, r.WithContext(ctx))
+	})
+}
+
+func (a *Authenticator) fail(w http.ResponseWriter, r *http.Request, e *Error) {
+	if e.Status == http.StatusUnauthorized {
+		v := `Bearer realm="` + quoteSafe(a.opts.Realm) + `"`
+		if e.Code != "" {
+			v += `, error="` + e.Code + `", error_description="` + quoteSafe(e.Detail) + `"`
+		}
+		w.Header().Set("WWW-Authenticate", v)
+	} else {
+		w.Header().Set("Retry-After", strconv.Itoa(int(oidcRetry/time.Second)))
+	}
+	a.opts.WriteError(w, r, e)
+}
+
+// quoteSafe keeps the printable ASCII of s that may stand in a quoted
+// string of a header.
+func quoteSafe(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r < 0x20 || r > 0x7e || r == '"' || r == '\\' {
+			return -1
+		}
+		return r
+	}, s)
+}
+
+// WriteProblem writes e as an RFC 9457 problem.
+func WriteProblem(w http.ResponseWriter, r *http.Request, e *Error) {
+	typ, title := "urn:nmigw:problem:unauthenticated", "Unauthenticated"
+	if e.Status != http.StatusUnauthorized {
+		typ, title = "urn:nmigw:problem:authentication-unavailable", "Authentication unavailable"
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(e.Status)
+	_ = json.NewEncoder(w).Encode(struct {
+		Type     string `json:"type"`
+		Title    string `json:"title"`
+		Status   int    `json:"status"`
+		Detail   string `json:"detail"`
+		Instance string `json:"instance"`
+	}{typ, title, e.Status, e.Detail, r.URL.Path})
+}
+
+func unauthorized(code, detail string) *Error {
+	return &Error{Status: http.StatusUnauthorized, Code: code, Detail: detail}
+}
+
+// Authenticate identifies the caller of r. An Authorization header, when
+// present, decides; otherwise a verified client certificate; otherwise the
+// policy's anonymous user, if it names one.
+func (a *Authenticator) Authenticate(r *http.Request) (authz.Principal, Method, *Error) {
+	pol := a.opts.Policy()
+	if pol == nil {
+		return authz.Principal{}, "", &Error{Status: http.StatusServiceUnavailable, Detail: "no policy is loaded"}
+	}
+	if hs := r.Header.Values("Authorization"); len(hs) > 0 {
+		return a.bearer(r.Context(), pol, hs)
+	}
+	if r.TLS != nil && len(r.TLS.PeerCertificates) > 0 {
+		if len(r.TLS.VerifiedChains) == 0 {
+			return authz.Principal{}, "", unauthorized("", "the client certificate was not verified")
+		}
+		return certificate(pol, r.TLS.PeerCertificates[0])
+	}
+	if pol.Anonymous != "" {
+		return authz.Principal{User: pol.Anonymous}, MethodAnonymous, nil
+	}
+	return authz.Principal{}, "", unauthorized("", "credentials required")
+}
+
+func (a *Authenticator) bearer(ctx context.Context, pol *policy.Policy, hs []string) (authz.Principal, Method, *Error) {
+	if len(hs) != 1 {
+		return authz.Principal{}, "", unauthorized("invalid_request", "more than one Authorization header")
+	}
+	scheme, token, ok := strings.Cut(hs[0], " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return authz.Principal{}, "", unauthorized("invalid_request", "only Bearer credentials are accepted")
+	}
+	token = strings.TrimLeft(token, " ")
+	if token == "" || strings.ContainsAny(token, " \t") {
+		return authz.Principal{}, "", unauthorized("invalid_request", "malformed Bearer credentials")
+	}
+	if t := findToken(pol.Tokens, token); t != nil {
+		return authz.Principal{User: t.User, Groups: t.Groups}, MethodToken, nil
+	}
+	if pol.OIDC != nil && strings.Count(token, ".") == 2 {
+		p, err := a.oidc.verify(ctx, pol.OIDC, token)
+		if err != nil {
+			return authz.Principal{}, "", err
+		}
+		return p, MethodOIDC, nil
+	}
+	return authz.Principal{}, "", unauthorized("invalid_token", "unknown token")
+}
+
+// findToken compares the token's SHA-256 with every hash in constant time
+// and returns the matching entry, or nil.
+func findToken(tokens []policy.TokenID, token string) *policy.TokenID {
+	sum := sha256.Sum256([]byte(token))
+	found := -1
+	for i := range tokens {
+		eq := subtle.ConstantTimeCompare(sum[:], tokens[i].SHA256[:])
+		found = subtle.ConstantTimeSelect(eq, i, found)
+	}
+	if found < 0 {
+		return nil
+	}
+	return &tokens[found]
+}
+
+// certificate maps a verified client certificate: the policy's mapping of
+// its subject, else its CN as the user ID; groups are the mapping's and
+// the certificate's OU values.
+func certificate(pol *policy.Policy, cert *x509.Certificate) (authz.Principal, Method, *Error) {
+	user := cert.Subject.CommonName
+	var groups []string
+	if c := pol.FindCertificate(cert.Subject); c != nil {
+		if c.User != "" {
+			user = c.User
+		}
+		groups = append(groups, c.Groups...)
+	}
+	id, err := authz.NormalizeID(user)
+	if err != nil {
+		return authz.Principal{}, "", unauthorized("", "the client certificate's CN is not a user ID of 1 to 8 characters A-Z, 0-9, #, $, @, and no mapping names one")
+	}
+	groups = append(groups, cert.Subject.OrganizationalUnit...)
+	return authz.Principal{User: id, Groups: groups}, MethodCertificate, nil
+}

@@ -1,0 +1,257 @@
+package authn
+
+import (
+	"crypto/rand"
+	"crypto/rsa"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/go-jose/go-jose/v4"
+
+	"github.com/nmigw/nmigw/internal/authz"
+	"github.com/nmigw/nmigw/internal/policy"
+)
+
+// issuer is an in-process OpenID Connect issuer: discovery document, JWKS,
+// and RS256 signing with a key that can be rotated.
+type issuer struct {
+	t   *testing.T
+	srv *httptest.Server
+
+	mu         sync.Mutex
+	key        *rsa.PrivateKey
+	kid        string
+	down       bool // discovery answers 500
+	discovered int  // discovery requests
+	jwksServed int
+}
+
+func newIssuer(t *testing.T) *issuer {
+	is := &issuer{t: t}
+	is.rotate("k1")
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /.well-known/openid-configuration", func(w http.ResponseWriter, r *http.Request) {
+		is.mu.Lock()
+		is.discovered++
+		down := is.down
+		is.mu.Unlock()
+		if down {
+			http.Error(w, "down", http.StatusInternalServerError)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		json.NewEncoder(w).Encode(map[string]any{
+			"issuer":                                is.srv.URL,
+			"jwks_uri":                              is.srv.URL + "/keys",
+			"authorization_endpoint":                is.srv.URL + "/auth",
+			"token_endpoint":                        is.srv.URL + "/token",
+			"id_token_signing_alg_values_supported": []string{"RS256"},
+		})
+	})
+	mux.HandleFunc("GET /keys", func(w http.ResponseWriter, r *http.Request) {
+		is.mu.Lock()
+		defer is.mu.Unlock()
+		is.jwksServed++
+		w.Header().Set("Content-Type", "application/json")
+		json.NewEncoder(w).Encode(jose.JSONWebKeySet{Keys: []jose.JSONWebKey{
+			{Key: &is.key.PublicKey, KeyID: is.kid, Algorithm: string(jose.RS256), Use: "sig"},
+		}})
+	})
+	is.srv = httptest.NewServer(mux)
+	t.Cleanup(is.srv.Close)
+	return is
+}
+
+// counts returns the discovery and JWKS requests served so far.
+func (is *issuer) counts() (discovered, jwks int) {
+	is.mu.Lock()
+	defer is.mu.Unlock()
+	return is.discovered, is.jwksServed
+}
+
+// rotate replaces the signing key; the JWKS serves only the new one.
+func (is *issuer) rotate(kid string) {
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		is.t.Fatal(err)
+	}
+	is.mu.Lock()
+	is.key, is.kid = key, kid
+	is.mu.Unlock()
+}
+
+// sign returns a compact JWT with the claims, signed by the current key
+// (or by key, when given).
+func (is *issuer) sign(claims map[string]any, key *rsa.PrivateKey) string {
+	is.mu.Lock()
+	kid := is.kid
+	if key == nil {
+		key = is.key
+	}
+	is.mu.Unlock()
+	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.RS256, Key: jose.JSONWebKey{Key: key, KeyID: kid}},
+		(&jose.SignerOptions{}).WithType("JWT"))
+	if err != nil {
+		is.t.Fatal(err)
+	}
+	payload, err := json.Marshal(claims)
+	if err != nil {
+		is.t.Fatal(err)
+	}
+	jws, err := signer.Sign(payload)
+	if err != nil {
+		is.t.Fatal(err)
+	}
+	raw, err := jws.CompactSerialize()
+	if err != nil {
+		is.t.Fatal(err)
+	}
+	return raw
+}
+
+// clock is a settable time source.
+type clock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
+func (c *clock) add(d time.Duration) {
+	c.mu.Lock()
+	c.now = c.now.Add(d)
+	c.mu.Unlock()
+}
+
+func oidcSetup(t *testing.T) (*issuer, *clock, *Authenticator, func(claims map[string]any) map[string]any) {
+	is := newIssuer(t)
+	clk := &clock{now: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
+	pol := &policy.Policy{
+		Authz: authz.Config{System: "SYS1"},
+		OIDC:  &policy.OIDC{Issuer: is.srv.URL, Audience: "nmigw", GroupsClaim: "groups"},
+	}
+	if err := pol.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	a := New(Options{Policy: staticPolicy(pol), HTTPClient: is.srv.Client(), Now: clk.Now})
+	claims := func(over map[string]any) map[string]any {
+		c := map[string]any{
+			"iss": is.srv.URL, "sub": "0f6a1c", "aud": "nmigw",
+			"iat": clk.Now().Unix(), "exp": clk.Now().Add(time.Hour).Unix(),
+			"preferred_username": "oper1", "groups": []string{"opsgrp", "netadm"},
+		}
+		for k, v := range over {
+			if v == nil {
+				delete(c, k)
+			} else {
+				c[k] = v
+			}
+		}
+		return c
+	}
+	return is, clk, a, claims
+}
+
+func bearerRequest(token string) *http.Request {
+	r := httptest.NewRequest("GET", "/v1/whoami", nil)
+	r.Header.Set("Authorization", "Bearer "+token)
+	return r
+}
+
+func TestOIDC(t *testing.T) {
+	is, _, a, claims := oidcSetup(t)
+	other, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name   string
+		token  string
+		status int
+		user   string
+		groups string
+		detail string
+	}{
+		{"valid", is.sign(claims(nil), nil), 200, "OPER1", "opsgrp,netadm", ""},
+		{"groups as one string", is.sign(claims(map[string]any{"groups": "noc"}), nil), 200, "OPER1", "noc", ""},
+		{"no groups claim", is.sign(claims(map[string]any{"groups": nil}), nil), 200, "OPER1", "", ""},
+		{"audience list", is.sign(claims(map[string]any{"aud": []string{"other", "nmigw"}}), nil), 200, "OPER1", "opsgrp,netadm", ""},
+		{"wrong audience", is.sign(claims(map[string]any{"aud": "other"}), nil), 401, "", "", "the token does not verify"},
+		{"wrong issuer", is.sign(claims(map[string]any{"iss": "https://evil.example"}), nil), 401, "", "", "the token does not verify"},
+		{"expired", is.sign(claims(map[string]any{"exp": time.Date(2026, 1, 2, 3, 0, 0, 0, time.UTC).Unix()}), nil), 401, "", "", "the token has expired"},
+		{"signed by a key the issuer does not publish", is.sign(claims(nil), other), 401, "", "", "the token does not verify"},
+		{"user claim missing", is.sign(claims(map[string]any{"preferred_username": nil}), nil), 401, "", "", "claim preferred_username is not a user ID"},
+		{"user claim too long", is.sign(claims(map[string]any{"preferred_username": "operator1"}), nil), 401, "", "", "claim preferred_username is not a user ID"},
+		{"tampered payload", tamper(is.sign(claims(nil), nil)), 401, "", "", "the token does not verify"},
+		{"not a JWT", "abc.def", 401, "", "", "unknown token"},
+	}
+	for _, tt := range tests {
+		got := serve(a, bearerRequest(tt.token))
+		if got.status != tt.status || got.user != tt.user || got.groups != tt.groups || !strings.Contains(got.body, tt.detail) {
+			t.Errorf("%s: got %+v", tt.name, got)
+		}
+		if got.status == 200 && got.method != MethodOIDC {
+			t.Errorf("%s: method %q", tt.name, got.method)
+		}
+	}
+	if d, _ := is.counts(); d != 1 {
+		t.Errorf("%d discoveries, want 1", d)
+	}
+}
+
+// tamper changes the payload's user while keeping the signature.
+func tamper(jwt string) string {
+	parts := strings.Split(jwt, ".")
+	parts[1] = strings.ToUpper(parts[1][:4]) + parts[1][4:]
+	return strings.Join(parts, ".")
+}
+
+// The library refetches the JWKS when a token names a key it has not seen.
+func TestOIDCKeyRotation(t *testing.T) {
+	is, _, a, claims := oidcSetup(t)
+	if got := serve(a, bearerRequest(is.sign(claims(nil), nil))); got.status != 200 {
+		t.Fatalf("before rotation: %+v", got)
+	}
+	is.rotate("k2")
+	if got := serve(a, bearerRequest(is.sign(claims(nil), nil))); got.status != 200 || got.user != "OPER1" {
+		t.Errorf("after rotation: %+v", got)
+	}
+	if _, j := is.counts(); j < 2 {
+		t.Errorf("JWKS fetched %d times, want a refetch", j)
+	}
+}
+
+// An unreachable issuer is a 503 with Retry-After; discovery is retried
+// after the pause, not on every request.
+func TestOIDCIssuerDown(t *testing.T) {
+	is, clk, a, claims := oidcSetup(t)
+	is.mu.Lock()
+	is.down = true
+	is.mu.Unlock()
+	tok := is.sign(claims(map[string]any{"exp": clk.Now().Add(24 * time.Hour).Unix()}), nil)
+	rec := httptest.NewRecorder()
+	a.Middleware(http.NotFoundHandler()).ServeHTTP(rec, bearerRequest(tok))
+	if rec.Code != 503 || rec.Header().Get("Retry-After") != "10" || !strings.Contains(rec.Body.String(), "authentication-unavailable") {
+		t.Errorf("issuer down: %d %q %s", rec.Code, rec.Header().Get("Retry-After"), rec.Body)
+	}
+	if got := serve(a, bearerRequest(tok)); got.status != 503 {
+		t.Errorf("second request: %+v", got)
+	}
+	if d, _ := is.counts(); d != 1 {
+		t.Errorf("discovery retried at once: %d discoveries", d)
+	}
+	is.mu.Lock()
+	is.down = false
+	is.mu.Unlock()
+	clk.add(oidcRetry)
+	if got := serve(a, bearerRequest(tok)); got.status != 200 {
+		t.Errorf("after the pause: %+v", got)
+	}
+	if d, _ := is.counts(); d != 2 {
+		t.Errorf("after the pause: %d discoveries, want 2", d)
+	}
+}
