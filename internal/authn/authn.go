@@ -45,6 +45,13 @@ func MethodFrom(ctx context.Context) (Method, bool) {
 	return m, ok
 }
 
+// MethodName returns how the caller of the request in ctx was identified,
+// or "" (the shape of httpapi.Deps.AuthMethod).
+func MethodName(ctx context.Context) string {
+	m, _ := MethodFrom(ctx)
+	return string(m)
+}
+
 // Error is a failed authentication, safe to show to the caller.
 type Error struct {
 	Status int    // 401, or 503 when the OIDC issuer cannot be reached
@@ -147,7 +154,7 @@ func quoteSafe(s string) string {
 
 // WriteProblem writes e as an RFC 9457 problem.
 func WriteProblem(w http.ResponseWriter, r *http.Request, e *Error) {
-	typ, title := "urn:nmigw:problem:unauthenticated", "Unauthenticated"
+	typ, title := "urn:nmigw:problem:unauthorized", "Unauthorized"
 	if e.Status != http.StatusUnauthorized {
 		typ, title = "urn:nmigw:problem:authentication-unavailable", "Authentication unavailable"
 	}

@@ -97,6 +97,17 @@ func TestBearerTokens(t *testing.T) {
 	}
 }
 
+func TestMethodName(t *testing.T) {
+	a := New(Options{Policy: staticPolicy(tokenPolicy(t, "ANONYM", nil))})
+	var name string
+	a.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		name = MethodName(r.Context())
+	})).ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/", nil))
+	if name != "anonymous" || MethodName(t.Context()) != "" {
+		t.Errorf("MethodName = %q", name)
+	}
+}
+
 func TestUnauthorizedBody(t *testing.T) {
 	a := New(Options{Policy: staticPolicy(tokenPolicy(t, "", nil))})
 	rec := httptest.NewRecorder()
@@ -108,8 +119,8 @@ func TestUnauthorizedBody(t *testing.T) {
 	if err := json.Unmarshal(rec.Body.Bytes(), &prob); err != nil {
 		t.Fatal(err)
 	}
-	if prob["type"] != "urn:nmigw:problem:unauthenticated" || prob["status"] != 401.0 ||
-		prob["detail"] != "credentials required" || prob["instance"] != "/v1/whoami" || prob["title"] != "Unauthenticated" {
+	if prob["type"] != "urn:nmigw:problem:unauthorized" || prob["status"] != 401.0 ||
+		prob["detail"] != "credentials required" || prob["instance"] != "/v1/whoami" || prob["title"] != "Unauthorized" {
 		t.Errorf("problem %v", prob)
 	}
 }

@@ -362,3 +362,40 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+// A Store stands in for an authorizer and follows reloads.
+func TestStoreAuthorizes(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "policy.yaml")
+	s := NewStore(path)
+	op := authz.Principal{User: "OPER1", Groups: []string{"extra"}}
+	if d := s.CheckStack(op, "TCPIP", authz.Display); d.Allowed || d.Reason != ReasonNoPolicy {
+		t.Errorf("before Load: %+v", d)
+	}
+	if d := s.Check(op, "EZB.X"); d.Allowed || s.Groups(op) != nil || s.Resource("TCPIP", authz.Display) != "EZB.NETMGMT..TCPIP.IPSEC.DISPLAY" {
+		t.Errorf("before Load: %+v", d)
+	}
+	for _, c := range []struct {
+		yaml  string
+		allow bool
+	}{
+		{"system: SYS1\nusers: {OPER1: [OPS]}\nprofiles: [{name: EZB.NETMGMT.SYS1.*.IPSEC.*, access: [{id: OPS, level: READ}]}]\n", true},
+		{"system: SYS1\nusers: {OPER1: [OPS]}\nprofiles: [{name: EZB.NETMGMT.SYS1.*.IPSEC.*, access: [{id: OPS, level: NONE}]}]\n", false},
+	} {
+		if err := os.WriteFile(path, []byte(c.yaml), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Reload(); err != nil {
+			t.Fatal(err)
+		}
+		d := s.CheckStack(op, "tcpip", authz.Display)
+		if d.Allowed != c.allow || d.Profile != "EZB.NETMGMT.SYS1.*.IPSEC.*" || s.Check(op, d.Resource) != d {
+			t.Errorf("after reload: %+v, want allowed=%v", d, c.allow)
+		}
+	}
+	if got := strings.Join(s.Groups(op), ","); got != "EXTRA,OPS" {
+		t.Errorf("Groups = %q", got)
+	}
+	if got := s.Resource("tcpip", authz.Control); got != "EZB.NETMGMT.SYS1.TCPIP.IPSEC.CONTROL" {
+		t.Errorf("Resource = %q", got)
+	}
+}
