@@ -1,0 +1,186 @@
+package httpapi
+
+import (
+	"crypto/sha256"
+	"encoding/base64"
+	"errors"
+	"hash"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Sizes of the response body machinery.
+const (
+	// bufferLimit is the largest body held in memory to send with an ETag
+	// header (and to answer 304). Larger bodies are streamed and carry
+	// their ETag as a trailer.
+	bufferLimit = 1 << 20
+	// flushSize is the chunk size of a streamed body.
+	flushSize = 64 << 10
+	// streamWriteIdle is how long one chunk of a streamed body may take to
+	// write: the deadline moves with progress, so a long list may take as
+	// long as it needs while a stalled client is cut off.
+	streamWriteIdle = 30 * time.Second
+)
+
+// errRestart asks serveBody's caller to produce the body again: a
+// conditional request for a body too large to buffer was hashed without
+// being sent and its ETag did not match.
+var errRestart = errors.New("httpapi: produce the body again")
+
+// bodyWriter produces one JSON response body. The body is built in jw.b;
+// up to bufferLimit bytes it is held and sent at the end with an ETag
+// header (or answered 304). Beyond that it is streamed in chunks with the
+// ETag as an HTTP trailer, or, for a conditional request, only hashed
+// ("dry") so that a matching ETag can still be answered 304.
+type bodyWriter struct {
+	w         http.ResponseWriter
+	r         *http.Request
+	jw        jsonw
+	h         hash.Hash
+	inm       string // If-None-Match, "" when unconditional
+	streaming bool
+	dry       bool
+	status    int
+}
+
+func newBodyWriter(w http.ResponseWriter, r *http.Request, conditional bool) *bodyWriter {
+	bw := &bodyWriter{w: w, r: r, h: sha256.New(), status: http.StatusOK}
+	if conditional {
+		bw.inm = r.Header.Get("If-None-Match")
+	}
+	bw.jw.b = make([]byte, 0, 4096)
+	return bw
+}
+
+// progress is called after each item: it starts streaming (or hashing)
+// once the body passes bufferLimit and sends full chunks.
+func (bw *bodyWriter) progress() error {
+	switch {
+	case bw.streaming || bw.dry:
+		if len(bw.jw.b) >= flushSize {
+			return bw.flush()
+		}
+	case len(bw.jw.b) > bufferLimit:
+		if bw.inm != "" {
+			bw.dry = true
+			return bw.flush()
+		}
+		bw.streaming = true
+		h := bw.w.Header()
+		h.Set("Content-Type", "application/json")
+		h.Set("Trailer", "ETag")
+		h.Set("Cache-Control", "no-cache")
+		bw.w.WriteHeader(bw.status)
+		return bw.flush()
+	}
+	return nil
+}
+
+func (bw *bodyWriter) flush() error {
+	bw.h.Write(bw.jw.b)
+	if bw.dry {
+		bw.jw.b = bw.jw.b[:0]
+		return nil
+	}
+	rc := http.NewResponseController(bw.w)
+	_ = rc.SetWriteDeadline(time.Now().Add(streamWriteIdle)) // not every writer supports deadlines
+	if _, err := bw.w.Write(bw.jw.b); err != nil {
+		return err
+	}
+	bw.jw.b = bw.jw.b[:0]
+	return nil
+}
+
+// finish sends what is left: the whole body with its ETag, a 304, the last
+// chunk and the ETag trailer, or errRestart after a dry run whose ETag did
+// not match.
+func (bw *bodyWriter) finish() error {
+	if bw.streaming {
+		if err := bw.flush(); err != nil {
+			return err
+		}
+		bw.w.Header().Set("ETag", etagOf(bw.h))
+		return nil
+	}
+	bw.h.Write(bw.jw.b)
+	tag := etagOf(bw.h)
+	h := bw.w.Header()
+	h.Set("ETag", tag)
+	h.Set("Cache-Control", "no-cache")
+	if bw.inm != "" && etagMatch(bw.inm, tag) {
+		bw.w.WriteHeader(http.StatusNotModified)
+		return nil
+	}
+	if bw.dry {
+		h.Del("ETag")
+		return errRestart
+	}
+	h.Set("Content-Type", "application/json")
+	h.Set("Content-Length", strconv.Itoa(len(bw.jw.b)))
+	bw.w.WriteHeader(bw.status)
+	if bw.r.Method == http.MethodHead {
+		return nil
+	}
+	_, err := bw.w.Write(bw.jw.b)
+	return err
+}
+
+// started reports whether the status line has been sent: errors after
+// that cannot become a problem answer.
+func (bw *bodyWriter) started() bool { return bw.streaming }
+
+func etagOf(h hash.Hash) string {
+	var sum [sha256.Size]byte
+	return `"` + base64.RawURLEncoding.EncodeToString(h.Sum(sum[:0])[:15]) + `"`
+}
+
+// etagMatch implements the weak comparison of If-None-Match (RFC 9110
+// 13.1.2): "*" or any listed tag equal to tag, ignoring W/.
+func etagMatch(inm, tag string) bool {
+	for _, t := range strings.Split(inm, ",") {
+		t = strings.TrimSpace(t)
+		if t == "*" {
+			return true
+		}
+		t = strings.TrimPrefix(t, "W/")
+		if t == tag {
+			return true
+		}
+	}
+	return false
+}
+
+// serveBody runs produce with a bodyWriter, again without the condition if
+// a dry run asks for it, and answers errors: as problem+json while nothing
+// was sent, else by aborting the connection so the client sees a broken
+// answer instead of a truncated one.
+func (a *api) serveBody(w http.ResponseWriter, r *http.Request, produce func(*bodyWriter) error) {
+	bw := newBodyWriter(w, r, true)
+	err := produce(bw)
+	if errors.Is(err, errRestart) {
+		bw = newBodyWriter(w, r, false)
+		err = produce(bw)
+	}
+	if err == nil {
+		return
+	}
+	if bw.started() {
+		a.log.LogAttrs(r.Context(), levelFor(err), "streamed answer aborted",
+			attrRequestID(r), attrError(err))
+		panic(http.ErrAbortHandler)
+	}
+	a.writeError(w, r, err)
+}
+
+// writeObject answers one JSON object built by fn, with ETag and 304.
+func (a *api) writeObject(w http.ResponseWriter, r *http.Request, fn func(*jsonw)) {
+	a.serveBody(w, r, func(bw *bodyWriter) error {
+		bw.jw.beginObject()
+		fn(&bw.jw)
+		bw.jw.endObject()
+		return bw.finish()
+	})
+}

@@ -1,0 +1,96 @@
+// Package contract checks HTTP exchanges against api/openapi.yaml, for the
+// gateway's tests: every answer must be one the document allows.
+package contract
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+
+	"github.com/getkin/kin-openapi/openapi3filter"
+	"github.com/getkin/kin-openapi/routers"
+	"github.com/getkin/kin-openapi/routers/gorillamux"
+
+	"github.com/nmigw/nmigw/internal/httpapi"
+)
+
+func init() {
+	// The rendered reference is HTML; check it as opaque text.
+	openapi3filter.RegisterBodyDecoder("text/html", openapi3filter.PlainBodyDecoder)
+}
+
+// Validator validates responses against the API document.
+type Validator struct {
+	router routers.Router
+}
+
+// New loads the embedded document.
+func New() (*Validator, error) {
+	doc, err := httpapi.LoadSpec()
+	if err != nil {
+		return nil, err
+	}
+	router, err := gorillamux.NewRouter(doc)
+	if err != nil {
+		return nil, err
+	}
+	return &Validator{router: router}, nil
+}
+
+var responseOptions = &openapi3filter.Options{
+	AuthenticationFunc:    openapi3filter.NoopAuthenticationFunc,
+	IncludeResponseStatus: true,
+	MultiError:            true,
+}
+
+// Check validates one answer to req: its status is documented for the
+// operation, its headers and its body match the document, and it carries
+// X-Request-ID. Requests outside the document are an error.
+func (v *Validator) Check(req *http.Request, status int, header http.Header, body []byte) error {
+	route, params, err := v.router.FindRoute(req)
+	if err != nil {
+		return fmt.Errorf("%s %s: not in the API document: %w", req.Method, req.URL, err)
+	}
+	if header.Get("X-Request-ID") == "" {
+		return fmt.Errorf("%s %s: answer without X-Request-ID", req.Method, req.URL)
+	}
+	if status == http.StatusNotModified && len(body) != 0 {
+		return fmt.Errorf("%s %s: 304 with a body", req.Method, req.URL)
+	}
+	in := &openapi3filter.ResponseValidationInput{
+		RequestValidationInput: &openapi3filter.RequestValidationInput{
+			Request: req, PathParams: params, Route: route, Options: responseOptions,
+		},
+		Status:  status,
+		Header:  header,
+		Options: responseOptions,
+	}
+	in.SetBodyBytes(body)
+	if err := openapi3filter.ValidateResponse(context.Background(), in); err != nil {
+		return fmt.Errorf("%s %s: %d answer does not match the API document: %w", req.Method, req.URL, status, err)
+	}
+	return nil
+}
+
+// Do sends req with client, reads the whole answer and checks it. The
+// trailer (a streamed list's ETag) is merged into the returned header.
+func (v *Validator) Do(client *http.Client, req *http.Request) (*http.Response, []byte, error) {
+	resp, err := client.Do(req)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return resp, body, err
+	}
+	for k, vs := range resp.Trailer {
+		for _, s := range vs {
+			resp.Header.Add(k, s)
+		}
+	}
+	resp.Body = io.NopCloser(bytes.NewReader(body))
+	return resp, body, v.Check(req, resp.StatusCode, resp.Header, body)
+}

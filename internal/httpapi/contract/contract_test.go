@@ -1,0 +1,48 @@
+package contract
+
+import (
+	"net/http"
+	"testing"
+)
+
+// TestCheck shows that the validator refuses answers the document does
+// not allow, so a passing handler test means something.
+func TestCheck(t *testing.T) {
+	v, err := New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, _ := http.NewRequest(http.MethodGet, "http://gw/v1/stacks/TCPIP/summary", nil)
+	hdr := http.Header{"Content-Type": {"application/json"}, "X-Request-Id": {"r1"}}
+	stats := `{"active":1,"inProgress":0,"expired":0,"localActivationSuccesses":1,"remoteActivationSuccesses":0,"localActivationFailures":0,"remoteActivationFailures":0,"retransmits":0}`
+	good := `{"stack":"TCPIP","ikeTunnels":` + stats + `,"dynamicTunnels":` + stats + `}`
+	if err := v.Check(req, http.StatusOK, hdr, []byte(good)); err != nil {
+		t.Fatalf("valid answer refused: %v", err)
+	}
+	bad := map[string]struct {
+		status int
+		hdr    http.Header
+		body   string
+	}{
+		"extra member":       {200, hdr, good[:len(good)-1] + `,"extra":1}`},
+		"missing member":     {200, hdr, `{"stack":"TCPIP","ikeTunnels":` + stats + `}`},
+		"undocumented 418":   {418, hdr, good},
+		"no request ID":      {200, http.Header{"Content-Type": {"application/json"}}, good},
+		"wrong content type": {200, http.Header{"Content-Type": {"text/plain"}, "X-Request-Id": {"r1"}}, good},
+		"negative counter":   {200, hdr, `{"stack":"TCPIP","ikeTunnels":` + stats + `,"dynamicTunnels":` + stats[:10] + `-1` + stats[11:] + `}`},
+	}
+	for name, c := range bad {
+		if err := v.Check(req, c.status, c.hdr, []byte(c.body)); err == nil {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+	req, _ = http.NewRequest(http.MethodGet, "http://gw/v1/stacks", nil)
+	enum := `{"items":[{"name":"T","filterSet":"sometimes","ipSecurity":true,"ipv6Security":true,"dvipsec":false,"filterLogging":false,"preDecapFiltering":false,"fips140":false,"natKeepAliveSeconds":0}]}`
+	if err := v.Check(req, http.StatusOK, hdr, []byte(enum)); err == nil {
+		t.Error("enum value outside the document accepted")
+	}
+	unknown := `{"items":[{"name":"T","filterSet":"unknown(7)","ipSecurity":true,"ipv6Security":true,"dvipsec":false,"filterLogging":false,"preDecapFiltering":false,"fips140":false,"natKeepAliveSeconds":0}]}`
+	if err := v.Check(req, http.StatusOK, hdr, []byte(unknown)); err != nil {
+		t.Errorf("unknown(N) refused: %v", err)
+	}
+}

@@ -1,0 +1,482 @@
+package httpapi
+
+import (
+	"encoding/binary"
+	"net/http"
+	"net/url"
+	"slices"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/nmigw/nmigw/internal/authz"
+	"github.com/nmigw/nmigw/internal/nmi"
+)
+
+// stackParam returns the {stack} path parameter after the SAF DISPLAY
+// check.
+func (a *api) stackParam(r *http.Request) (string, error) {
+	stack := chi.URLParam(r, "stack")
+	return stack, a.checkStack(r, stack, authz.Display)
+}
+
+// do runs one NMI exchange bounded by the request timeout.
+func (a *api) do(r *http.Request, req *nmi.Request, fn func(nmi.Record) error) error {
+	ctx, cancel := a.nmiCtx(r)
+	defer cancel()
+	_, err := a.nmi.Do(ctx, req, fn)
+	return err
+}
+
+// listRequest prepares the NMI request of a list: the SAF check, paging,
+// the request type from req and the input filters from the query.
+func (a *api) listRequest(r *http.Request, allowed crit, req func(q url.Values) (*nmi.Request, error)) (*nmi.Request, page, error) {
+	stack, err := a.stackParam(r)
+	if err != nil {
+		return nil, page{}, err
+	}
+	pg, err := parsePage(r)
+	if err != nil {
+		return nil, pg, err
+	}
+	q := r.URL.Query()
+	nreq, err := req(q)
+	if err != nil {
+		return nil, pg, err
+	}
+	if nreq.Filters, err = inFilters(q, allowed); err != nil {
+		return nil, pg, err
+	}
+	nreq.Target = stack
+	return nreq, pg, nil
+}
+
+// sortedList answers a list whose items come from one NMI request and are
+// sorted by key: decode turns each record into a key and the item's
+// members (via s.add).
+func (a *api) sortedList(w http.ResponseWriter, r *http.Request, allowed crit,
+	req func(q url.Values) (*nmi.Request, error), decode func(nmi.Record, *sorter, *page) error) {
+	nreq, pg, err := a.listRequest(r, allowed, req)
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	a.serveBody(w, r, func(bw *bodyWriter) error {
+		var s sorter
+		if err := a.do(r, nreq, func(rec nmi.Record) error { return decode(rec, &s, &pg) }); err != nil {
+			return err
+		}
+		return s.writeTo(newListBody(bw, &pg))
+	})
+}
+
+// byID answers one object named by the path parameter param: the first
+// item in key order, and, with k set, every item in an array k (a tunnel's
+// generations, a rule's extensions).
+func (a *api) byID(w http.ResponseWriter, r *http.Request, what, param string, nreq *nmi.Request, k string,
+	decode func(nmi.Record, *sorter) error) {
+	stack, err := a.stackParam(r)
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	id := chi.URLParam(r, param)
+	f, err := idFilter(param, id)
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	nreq.Target = stack
+	nreq.Filters = []nmi.InFilter{f}
+	a.serveBody(w, r, func(bw *bodyWriter) error {
+		var s sorter
+		if err := a.do(r, nreq, func(rec nmi.Record) error { return decode(rec, &s) }); err != nil {
+			return err
+		}
+		if len(s.items) == 0 {
+			return &notFoundError{What: what + " " + id}
+		}
+		s.sort()
+		s.writeFirstWithAll(&bw.jw, k)
+		return bw.finish()
+	})
+}
+
+// idFilter is the input filter of a path parameter naming one object.
+func idFilter(param, v string) (nmi.InFilter, error) {
+	var f nmi.InFilter
+	set, _, err := parseValue(param, v)
+	if err != nil {
+		return f, err
+	}
+	set(&f)
+	return f, nil
+}
+
+func fixed(t nmi.MsgType) func(url.Values) (*nmi.Request, error) {
+	return func(url.Values) (*nmi.Request, error) { return &nmi.Request{Type: t}, nil }
+}
+
+// tunnelKey is the order of tunnel lists: tunnel ID by number, newest
+// generation first.
+func tunnelKey(id string, gen uint32) []byte {
+	return descKey(natKey(make([]byte, 0, 32), id), gen)
+}
+
+func (a *api) listStacks(w http.ResponseWriter, r *http.Request) {
+	pg, err := parsePage(r)
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	a.serveBody(w, r, func(bw *bodyWriter) error {
+		var s sorter
+		err := a.stacks(r, func(st *nmi.Stack, nss *nmi.NSS) {
+			name := st.Name.String()
+			if a.mayDisplay(r, name) {
+				s.add(&pg, []byte(name), func(jw *jsonw) { viewStack(jw, st, nss) })
+			}
+		})
+		if err != nil {
+			return err
+		}
+		return s.writeTo(newListBody(bw, &pg))
+	})
+}
+
+// stacks calls fn for every stack of NMsec_GET_STACKINFO with its
+// NMsec_GET_IKENSINFO record, if any.
+func (a *api) stacks(r *http.Request, fn func(*nmi.Stack, *nmi.NSS)) error {
+	nss := map[string]nmi.NSS{}
+	var nrec nmi.NSSRecord
+	err := a.do(r, &nmi.Request{Type: nmi.GetIKENSInfo}, func(rec nmi.Record) error {
+		if err := nrec.Decode(rec); err != nil {
+			return err
+		}
+		nss[nrec.NSS.StackName.String()] = nrec.NSS
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	var srec nmi.StackRecord
+	return a.do(r, &nmi.Request{Type: nmi.GetStackInfo}, func(rec nmi.Record) error {
+		if err := srec.Decode(rec); err != nil {
+			return err
+		}
+		var np *nmi.NSS
+		if n, ok := nss[srec.Stack.Name.String()]; ok {
+			np = &n
+		}
+		fn(&srec.Stack, np)
+		return nil
+	})
+}
+
+func (a *api) getStack(w http.ResponseWriter, r *http.Request) {
+	stack, err := a.stackParam(r)
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	a.serveBody(w, r, func(bw *bodyWriter) error {
+		found := false
+		err := a.stacks(r, func(st *nmi.Stack, nss *nmi.NSS) {
+			if !found && st.Name.String() == stack {
+				found = true
+				bw.jw.beginObject()
+				viewStack(&bw.jw, st, nss)
+				bw.jw.endObject()
+			}
+		})
+		if err != nil {
+			return err
+		}
+		if !found {
+			return &nmi.StatusError{Type: nmi.GetStackInfo, Rc: nmi.ENXIO}
+		}
+		return bw.finish()
+	})
+}
+
+func (a *api) getSummary(w http.ResponseWriter, r *http.Request) {
+	stack, err := a.stackParam(r)
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	a.serveBody(w, r, func(bw *bodyWriter) error {
+		var rec nmi.SummaryRecord
+		n := 0
+		err := a.do(r, &nmi.Request{Type: nmi.GetSummary, Target: stack}, func(raw nmi.Record) error {
+			n++
+			return rec.Decode(raw)
+		})
+		if err != nil {
+			return err
+		}
+		if n != 1 {
+			return &nmi.FormatError{Msg: "NMsec_GET_SUMMARY answered other than one record"}
+		}
+		bw.jw.beginObject()
+		viewSummary(&bw.jw, stack, &rec.Statistics)
+		bw.jw.endObject()
+		return bw.finish()
+	})
+}
+
+func (a *api) listInterfaces(w http.ResponseWriter, r *http.Request) {
+	var rec nmi.InterfaceRecord
+	a.sortedList(w, r, 0, fixed(nmi.GetIPInterfaces), func(raw nmi.Record, s *sorter, pg *page) error {
+		if err := rec.Decode(raw); err != nil {
+			return err
+		}
+		i := &rec.Interface
+		key := append([]byte(i.Name.String()), 0)
+		a16 := i.Addr.As16()
+		key = append(key, a16[:]...)
+		s.add(pg, key, func(jw *jsonw) { viewInterface(jw, i) })
+		return nil
+	})
+}
+
+// filterSetType is the NMI request of ?set=.
+func filterSetType(q url.Values) (*nmi.Request, error) {
+	switch q.Get("set") {
+	case "", "current":
+		return &nmi.Request{Type: nmi.GetIPFltCurr}, nil
+	case "default":
+		return &nmi.Request{Type: nmi.GetIPFltDefault}, nil
+	case "policy":
+		return &nmi.Request{Type: nmi.GetIPFltPolicy}, nil
+	}
+	return nil, &paramError{Name: "set", Reason: "not one of current, default, policy"}
+}
+
+const allCrit = critName | critTunnelID | critLocalAddr | critRemoteAddr | critProtocol | critLocalPort | critRemotePort
+
+// listFilters streams filter rules in the stack's order: each record is
+// written as it arrives, so a 100,000-rule set never sits in memory.
+func (a *api) listFilters(w http.ResponseWriter, r *http.Request) {
+	nreq, pg, err := a.listRequest(r, allCrit, filterSetType)
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	a.serveBody(w, r, func(bw *bodyWriter) error {
+		l := newListBody(bw, &pg)
+		var rec nmi.FilterRecord
+		var ord uint64
+		var key [8]byte
+		err := a.do(r, nreq, func(raw nmi.Record) error {
+			ord++
+			binary.BigEndian.PutUint64(key[:], ord)
+			if pg.skip(key[:]) || l.more {
+				return nil
+			}
+			if l.full() {
+				l.more = true
+				return nil
+			}
+			if err := rec.Decode(raw); err != nil {
+				return err
+			}
+			return l.add(key[:], func(jw *jsonw) { viewFilter(jw, &rec.Filter) })
+		})
+		if err != nil {
+			return err
+		}
+		return l.finish()
+	})
+}
+
+func (a *api) getFilter(w http.ResponseWriter, r *http.Request) {
+	nreq, err := filterSetType(r.URL.Query())
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	var rec nmi.FilterRecord
+	var ord uint32
+	a.byID(w, r, "filter rule", "name", nreq, "extensions", func(raw nmi.Record, s *sorter) error {
+		if err := rec.Decode(raw); err != nil {
+			return err
+		}
+		ord++
+		s.add(&page{}, ascKey(nil, ord), func(jw *jsonw) { viewFilter(jw, &rec.Filter) })
+		return nil
+	})
+}
+
+const tunnelCrit = critName | critTunnelID | critLocalAddr | critRemoteAddr
+
+func ikeRequest(q url.Values) (*nmi.Request, error) {
+	if q.Get("cascade") == "true" {
+		return &nmi.Request{Type: nmi.GetIKETunCascade}, nil
+	}
+	return &nmi.Request{Type: nmi.GetIKETun}, nil
+}
+
+func (a *api) listIKETunnels(w http.ResponseWriter, r *http.Request) {
+	var rec nmi.IKETunnelRecord
+	a.sortedList(w, r, tunnelCrit, ikeRequest, func(raw nmi.Record, s *sorter, pg *page) error {
+		if err := rec.Decode(raw); err != nil {
+			return err
+		}
+		key := tunnelKey(rec.Tunnel.ID.String(), rec.Tunnel.Generation)
+		s.add(pg, key, func(jw *jsonw) { viewIKE(jw, &rec, true) })
+		return nil
+	})
+}
+
+func (a *api) getIKETunnel(w http.ResponseWriter, r *http.Request) {
+	var rec nmi.IKETunnelRecord
+	a.byID(w, r, "IKE tunnel", "tunnelId", &nmi.Request{Type: nmi.GetIKETunCascade}, "generations", func(raw nmi.Record, s *sorter) error {
+		if err := rec.Decode(raw); err != nil {
+			return err
+		}
+		s.add(&page{}, descKey(nil, rec.Tunnel.Generation), func(jw *jsonw) { viewIKE(jw, &rec, true) })
+		return nil
+	})
+}
+
+func dynRequest(q url.Values) (*nmi.Request, error) {
+	if q.Get("view") == "ike" {
+		return &nmi.Request{Type: nmi.GetIPTunDynIKE}, nil
+	}
+	return &nmi.Request{Type: nmi.GetIPTunDynStack}, nil
+}
+
+// dynDecoder decodes either view of dynamic tunnels into a sorter.
+type dynDecoder struct {
+	stack nmi.DynStackRecord
+	ike   nmi.DynIKERecord
+}
+
+func (d *dynDecoder) decode(t nmi.MsgType, raw nmi.Record, s *sorter, pg *page, key func(id string, gen uint32) []byte) error {
+	if t == nmi.GetIPTunDynIKE {
+		if err := d.ike.Decode(raw); err != nil {
+			return err
+		}
+		s.add(pg, key(d.ike.Tunnel.ID.String(), d.ike.Dyn.Generation), func(jw *jsonw) { viewDynIKE(jw, &d.ike) })
+		return nil
+	}
+	if err := d.stack.Decode(raw); err != nil {
+		return err
+	}
+	s.add(pg, key(d.stack.Tunnel.ID.String(), d.stack.Dyn.Generation), func(jw *jsonw) { viewDynStack(jw, &d.stack) })
+	return nil
+}
+
+func (a *api) listDynamicTunnels(w http.ResponseWriter, r *http.Request) {
+	var d dynDecoder
+	t := nmi.GetIPTunDynStack
+	if r.URL.Query().Get("view") == "ike" {
+		t = nmi.GetIPTunDynIKE
+	}
+	a.sortedList(w, r, allCrit, dynRequest, func(raw nmi.Record, s *sorter, pg *page) error {
+		return d.decode(t, raw, s, pg, tunnelKey)
+	})
+}
+
+func (a *api) getDynamicTunnel(w http.ResponseWriter, r *http.Request) {
+	var d dynDecoder
+	nreq, _ := dynRequest(r.URL.Query())
+	a.byID(w, r, "dynamic tunnel", "tunnelId", nreq, "generations", func(raw nmi.Record, s *sorter) error {
+		return d.decode(nreq.Type, raw, s, &page{}, func(_ string, gen uint32) []byte { return descKey(nil, gen) })
+	})
+}
+
+func (a *api) listManualTunnels(w http.ResponseWriter, r *http.Request) {
+	var rec nmi.ManualTunnelRecord
+	a.sortedList(w, r, tunnelCrit, fixed(nmi.GetIPTunManual), func(raw nmi.Record, s *sorter, pg *page) error {
+		if err := rec.Decode(raw); err != nil {
+			return err
+		}
+		s.add(pg, natKey(nil, rec.Tunnel.ID.String()), func(jw *jsonw) { viewManual(jw, &rec) })
+		return nil
+	})
+}
+
+func (a *api) getManualTunnel(w http.ResponseWriter, r *http.Request) {
+	var rec nmi.ManualTunnelRecord
+	var ord uint32
+	a.byID(w, r, "manual tunnel", "tunnelId", &nmi.Request{Type: nmi.GetIPTunManual}, "", func(raw nmi.Record, s *sorter) error {
+		if err := rec.Decode(raw); err != nil {
+			return err
+		}
+		ord++
+		s.add(&page{}, ascKey(nil, ord), func(jw *jsonw) { viewManual(jw, &rec) })
+		return nil
+	})
+}
+
+const portTransCrit = critTunnelID | critRemoteAddr | critProtocol | critLocalPort | critRemotePort
+
+func (a *api) listPortTranslations(w http.ResponseWriter, r *http.Request) {
+	var rec nmi.PortTransRecord
+	a.sortedList(w, r, portTransCrit, fixed(nmi.GetPortTrans), func(raw nmi.Record, s *sorter, pg *page) error {
+		if err := rec.Decode(raw); err != nil {
+			return err
+		}
+		p := &rec.PortTrans
+		key := natKey(nil, p.TunnelID.String())
+		key = binary.BigEndian.AppendUint16(key, p.TranslatedPort)
+		key = append(key, p.Protocol)
+		key = binary.BigEndian.AppendUint16(key, p.LclPort)
+		s.add(pg, key, func(jw *jsonw) { viewPortTrans(jw, p) })
+		return nil
+	})
+}
+
+// whoAmI reports the caller and its rights on every stack.
+func (a *api) whoAmI(w http.ResponseWriter, r *http.Request) {
+	p, hasP := authz.PrincipalFrom(r.Context())
+	if a.authz != nil && !hasP {
+		a.writeError(w, r, &UnauthorizedError{Reason: "no credentials"})
+		return
+	}
+	method := "none"
+	if a.authMethod != nil {
+		if m := a.authMethod(r.Context()); m != "" {
+			method = m
+		}
+	}
+	var names []string
+	err := a.stacks(r, func(st *nmi.Stack, _ *nmi.NSS) { names = append(names, st.Name.String()) })
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	slices.Sort(names)
+	var jw jsonw
+	jw.beginObject()
+	jw.str("user", p.User)
+	jw.array("groups")
+	groups := p.Groups
+	if a.authz != nil {
+		groups = a.authz.Groups(p)
+	}
+	for _, g := range groups {
+		jw.strElem(g)
+	}
+	jw.endArray()
+	jw.str("authentication", method)
+	jw.array("stacks")
+	for _, name := range names {
+		jw.elem()
+		jw.beginObject()
+		jw.str("stack", name)
+		jw.boolean("display", a.checkStack(r, name, authz.Display) == nil)
+		jw.boolean("control", a.checkStack(r, name, authz.Control) == nil)
+		if a.authz != nil {
+			jw.str("displayResource", a.authz.Resource(name, authz.Display))
+			jw.str("controlResource", a.authz.Resource(name, authz.Control))
+		}
+		jw.endObject()
+	}
+	jw.endArray()
+	jw.endObject()
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	_, _ = w.Write(jw.b)
+}

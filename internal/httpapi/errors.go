@@ -1,0 +1,205 @@
+package httpapi
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"strconv"
+
+	"github.com/nmigw/nmigw/internal/nmi"
+)
+
+// Problem kinds: the "type" member of problem+json answers.
+const (
+	probInvalidParam  = "urn:nmigw:problem:invalid-parameter"
+	probNotFound      = "urn:nmigw:problem:not-found"
+	probUnknownStack  = "urn:nmigw:problem:unknown-stack"
+	probForbidden     = "urn:nmigw:problem:forbidden"
+	probUnauthorized  = "urn:nmigw:problem:unauthorized"
+	probNMIRejected   = "urn:nmigw:problem:nmi-rejected"
+	probNMIBadAnswer  = "urn:nmigw:problem:nmi-bad-answer"
+	probUnavailable   = "urn:nmigw:problem:nmi-unavailable"
+	probTimeout       = "urn:nmigw:problem:nmi-timeout"
+	probInternal      = "urn:nmigw:problem:internal"
+	probMethod        = "urn:nmigw:problem:method-not-allowed"
+	probTooLarge      = "urn:nmigw:problem:request-too-large"
+	probNotAcceptable = "urn:nmigw:problem:unsupported-media-type"
+)
+
+// paramError is a request parameter (query, path, header or body field)
+// that failed validation: 400 naming it.
+type paramError struct {
+	Name   string
+	Reason string
+}
+
+func (e *paramError) Error() string { return e.Name + ": " + e.Reason }
+
+// notFoundError is an object the NMI does not return (the stack exists).
+type notFoundError struct{ What string }
+
+func (e *notFoundError) Error() string { return e.What + " not found" }
+
+// ForbiddenError is an authorization denial by the gateway (SAF in
+// internal/authz): 403 naming the resource checked.
+type ForbiddenError struct {
+	Resource string
+	Reason   string
+}
+
+func (e *ForbiddenError) Error() string {
+	return "no READ access to " + e.Resource + ": " + e.Reason
+}
+
+// UnauthorizedError is a request without valid credentials: 401.
+type UnauthorizedError struct{ Reason string }
+
+func (e *UnauthorizedError) Error() string { return "unauthenticated: " + e.Reason }
+
+// problem is an RFC 9457 problem detail.
+type problem struct {
+	Type, Title string
+	Status      int
+	Detail      string
+	Resource    string
+	Params      []paramError
+	NMI         *nmi.StatusError // the NMI's answer, if it answered
+	RetryAfter  int              // seconds, 503 only
+	Internal    error            // logged, never sent
+}
+
+// retryAfterSeconds is what a 503 tells clients to wait.
+const retryAfterSeconds = 2
+
+// classify maps an error to the problem the client sees. It is the one
+// place where errors become HTTP statuses.
+func classify(err error) problem {
+	var (
+		pe  *paramError
+		nf  *notFoundError
+		fe  *ForbiddenError
+		ue  *UnauthorizedError
+		se  *nmi.StatusError
+		fme *nmi.FormatError
+		oe  *nmi.OpError
+		mbe *http.MaxBytesError
+	)
+	switch {
+	case errors.As(err, &pe):
+		return problem{Type: probInvalidParam, Title: "Invalid parameter", Status: http.StatusBadRequest,
+			Detail: pe.Error(), Params: []paramError{*pe}}
+	case errors.As(err, &mbe):
+		return problem{Type: probTooLarge, Title: "Request body too large", Status: http.StatusRequestEntityTooLarge,
+			Detail: "the request body exceeds " + strconv.FormatInt(mbe.Limit, 10) + " bytes"}
+	case errors.As(err, &nf):
+		return problem{Type: probNotFound, Title: "Not found", Status: http.StatusNotFound, Detail: nf.Error()}
+	case errors.As(err, &ue):
+		return problem{Type: probUnauthorized, Title: "Unauthorized", Status: http.StatusUnauthorized, Detail: ue.Reason}
+	case errors.As(err, &fe):
+		return problem{Type: probForbidden, Title: "Forbidden", Status: http.StatusForbidden,
+			Detail: fe.Error(), Resource: fe.Resource}
+	case errors.As(err, &se):
+		return classifyStatus(se, err)
+	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &oe) && oe.Timeout():
+		return problem{Type: probTimeout, Title: "IKE daemon timeout", Status: http.StatusGatewayTimeout,
+			Detail: "the IKE daemon did not answer in time", Internal: err}
+	case errors.Is(err, nmi.ErrPoolExhausted):
+		return problem{Type: probUnavailable, Title: "IKE daemon busy", Status: http.StatusServiceUnavailable,
+			Detail: "every NMI connection is busy", RetryAfter: retryAfterSeconds, Internal: err}
+	case errors.Is(err, nmi.ErrTooLarge), errors.As(err, &fme):
+		return problem{Type: probNMIBadAnswer, Title: "Bad answer from the IKE daemon", Status: http.StatusBadGateway,
+			Detail: "the IKE daemon's answer could not be decoded", Internal: err}
+	case errors.Is(err, nmi.ErrUnavailable), errors.Is(err, nmi.ErrClosed), errors.As(err, &oe):
+		return problem{Type: probUnavailable, Title: "IKE daemon unavailable", Status: http.StatusServiceUnavailable,
+			Detail: "the IKE daemon is not reachable", RetryAfter: retryAfterSeconds, Internal: err}
+	case errors.Is(err, context.Canceled):
+		return problem{Type: probUnavailable, Title: "Request canceled", Status: http.StatusServiceUnavailable,
+			Detail: "the request was canceled", RetryAfter: retryAfterSeconds, Internal: err}
+	}
+	return problem{Type: probInternal, Title: "Internal error", Status: http.StatusInternalServerError,
+		Detail: "the gateway failed; see its log for the request ID", Internal: err}
+}
+
+func classifyStatus(se *nmi.StatusError, err error) problem {
+	p := problem{NMI: se, Internal: err}
+	switch {
+	case se.Term || se.Refused || se.Rc == nmi.EAGAIN:
+		p.Type, p.Title, p.Status = probUnavailable, "IKE daemon unavailable", http.StatusServiceUnavailable
+		p.Detail = "the IKE daemon closed the connection or refused it"
+		p.RetryAfter = retryAfterSeconds
+	case se.Rc == nmi.ENXIO:
+		p.Type, p.Title, p.Status = probUnknownStack, "Unknown stack", http.StatusNotFound
+		p.Detail = "the IKE daemon knows no such stack"
+	case se.Rc == nmi.EACCES:
+		p.Type, p.Title, p.Status = probForbidden, "Forbidden", http.StatusForbidden
+		p.Detail = "the IKE daemon denied the gateway access (EACCES)"
+	default:
+		p.Type, p.Title, p.Status = probNMIRejected, "The IKE daemon rejected the request", http.StatusBadGateway
+		p.Detail = "NMI return code " + se.Rc.String() + ", reason " + se.Rsn.String()
+	}
+	return p
+}
+
+// writeError answers err as problem+json and logs what the client does not
+// see.
+func (a *api) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	p := classify(err)
+	a.writeProblem(w, r, p)
+}
+
+func (a *api) writeProblem(w http.ResponseWriter, r *http.Request, p problem) {
+	id := requestID(r.Context())
+	if p.Internal != nil {
+		level := slog.LevelWarn
+		if p.Status == http.StatusInternalServerError {
+			level = slog.LevelError
+		}
+		a.log.LogAttrs(r.Context(), level, "request failed", slog.String("requestId", id),
+			slog.String("method", r.Method), slog.String("path", r.URL.Path),
+			slog.Int("status", p.Status), slog.String("error", p.Internal.Error()))
+	}
+	var jw jsonw
+	jw.beginObject()
+	jw.str("type", p.Type)
+	jw.str("title", p.Title)
+	jw.int("status", int64(p.Status))
+	jw.optStr("detail", p.Detail)
+	jw.str("instance", r.URL.Path)
+	jw.optStr("requestId", id)
+	if p.NMI != nil && !p.NMI.Term && !p.NMI.Refused {
+		jw.int("nmiReturnCode", int64(p.NMI.Rc))
+		jw.str("nmiReturnCodeName", p.NMI.Rc.String())
+		jw.int("nmiReasonCode", int64(p.NMI.Rsn))
+		jw.str("nmiReasonCodeName", p.NMI.Rsn.String())
+	}
+	jw.optStr("resource", p.Resource)
+	if len(p.Params) > 0 {
+		jw.array("invalidParams")
+		for _, pe := range p.Params {
+			jw.elem()
+			jw.beginObject()
+			jw.str("name", pe.Name)
+			jw.str("reason", pe.Reason)
+			jw.endObject()
+		}
+		jw.endArray()
+	}
+	jw.endObject()
+	h := w.Header()
+	h.Del("ETag")
+	h.Del("Trailer")
+	h.Set("Content-Type", "application/problem+json")
+	h.Set("Content-Length", strconv.Itoa(len(jw.b)))
+	h.Set("Cache-Control", "no-store")
+	if p.RetryAfter > 0 {
+		h.Set("Retry-After", strconv.Itoa(p.RetryAfter))
+	}
+	if p.Status == http.StatusUnauthorized {
+		h.Set("WWW-Authenticate", `Bearer realm="nmigw"`)
+	}
+	w.WriteHeader(p.Status)
+	if r.Method != http.MethodHead {
+		_, _ = w.Write(jw.b)
+	}
+}

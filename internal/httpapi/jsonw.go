@@ -1,0 +1,185 @@
+package httpapi
+
+import (
+	"net/netip"
+	"strconv"
+	"time"
+	"unicode/utf8"
+)
+
+// jsonw appends JSON to a byte slice without reflection. Views of NMI
+// records are written field by field as records arrive, so a list of any
+// length is encoded with a bounded buffer and few allocations.
+//
+// The writer tracks only whether a comma is due; callers open and close
+// objects and arrays in the right order.
+type jsonw struct {
+	b     []byte
+	comma bool // a value was written at the current nesting level
+}
+
+func (w *jsonw) sep() {
+	if w.comma {
+		w.b = append(w.b, ',')
+	}
+	w.comma = true
+}
+
+func (w *jsonw) key(k string) {
+	w.sep()
+	w.b = append(w.b, '"')
+	w.b = append(w.b, k...) // keys are constant camelCase identifiers
+	w.b = append(w.b, '"', ':')
+}
+
+// beginObject starts an object as a value (in an array, or after key).
+func (w *jsonw) beginObject() {
+	w.b = append(w.b, '{')
+	w.comma = false
+}
+
+func (w *jsonw) endObject() {
+	w.b = append(w.b, '}')
+	w.comma = true
+}
+
+// object starts an object under key k.
+func (w *jsonw) object(k string) {
+	w.key(k)
+	w.beginObject()
+}
+
+// array starts an array under key k.
+func (w *jsonw) array(k string) {
+	w.key(k)
+	w.b = append(w.b, '[')
+	w.comma = false
+}
+
+func (w *jsonw) endArray() {
+	w.b = append(w.b, ']')
+	w.comma = true
+}
+
+// elem prepares for the next array element.
+func (w *jsonw) elem() { w.sep(); w.comma = false }
+
+func (w *jsonw) str(k, v string) {
+	w.key(k)
+	w.b = appendJSONString(w.b, v)
+}
+
+// optStr writes k only when v is not empty.
+func (w *jsonw) optStr(k, v string) {
+	if v != "" {
+		w.str(k, v)
+	}
+}
+
+func (w *jsonw) strElem(v string) {
+	w.sep()
+	w.b = appendJSONString(w.b, v)
+}
+
+func (w *jsonw) boolean(k string, v bool) {
+	w.key(k)
+	w.b = strconv.AppendBool(w.b, v)
+}
+
+func (w *jsonw) uint(k string, v uint64) {
+	w.key(k)
+	w.b = strconv.AppendUint(w.b, v, 10)
+}
+
+func (w *jsonw) int(k string, v int64) {
+	w.key(k)
+	w.b = strconv.AppendInt(w.b, v, 10)
+}
+
+// optUint writes k only when v is not zero.
+func (w *jsonw) optUint(k string, v uint64) {
+	if v != 0 {
+		w.uint(k, v)
+	}
+}
+
+// addr writes an address as text; an invalid (absent) address is left out.
+func (w *jsonw) addr(k string, a netip.Addr) {
+	if a.IsValid() {
+		w.key(k)
+		w.b = append(w.b, '"')
+		w.b = a.AppendTo(w.b)
+		w.b = append(w.b, '"')
+	}
+}
+
+// optAddr writes an address unless it is absent or all zeros (the NMI's
+// "none", for example a NAT-OA that was not sent).
+func (w *jsonw) optAddr(k string, a netip.Addr) {
+	if a.IsValid() && !a.IsUnspecified() {
+		w.addr(k, a)
+	}
+}
+
+// unixTime writes seconds since the epoch as RFC 3339 UTC; 0 (not set) is
+// left out.
+func (w *jsonw) unixTime(k string, sec uint32) {
+	if sec == 0 {
+		return
+	}
+	w.key(k)
+	w.b = append(w.b, '"')
+	w.b = time.Unix(int64(sec), 0).UTC().AppendFormat(w.b, time.RFC3339)
+	w.b = append(w.b, '"')
+}
+
+// appendJSONString appends s as a JSON string. Invalid UTF-8 becomes
+// U+FFFD; <, > and & are escaped so that a body is safe to embed in HTML.
+func appendJSONString(b []byte, s string) []byte {
+	const hex = "0123456789abcdef"
+	b = append(b, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if c >= 0x20 && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&' {
+				i++
+				continue
+			}
+			b = append(b, s[start:i]...)
+			switch c {
+			case '"', '\\':
+				b = append(b, '\\', c)
+			case '\n':
+				b = append(b, '\\', 'n')
+			case '\r':
+				b = append(b, '\\', 'r')
+			case '\t':
+				b = append(b, '\\', 't')
+			default:
+				b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xF])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			b = append(b, s[start:i]...)
+			b = append(b, `\ufffd`...)
+			i += size
+			start = i
+			continue
+		}
+		if r == '\u2028' || r == '\u2029' {
+			b = append(b, s[start:i]...)
+			b = append(b, '\\', 'u', '2', '0', '2', hex[r&0xF])
+			i += size
+			start = i
+			continue
+		}
+		i += size
+	}
+	b = append(b, s[start:]...)
+	return append(b, '"')
+}

@@ -1,0 +1,229 @@
+package httpapi
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/binary"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+)
+
+// Pagination. A page token is opaque to clients: a version byte, the first
+// bytes of a hash of the request's path and filters (so that a token is
+// refused with other filters), and the sort key of the last item sent.
+// Items are sent in ascending key order; the next page starts after the
+// key.
+
+const (
+	tokenVersion = 1
+	scopeLen     = 8
+	maxPageSize  = 10000
+)
+
+type page struct {
+	size  int    // 0 = everything
+	after []byte // nil = from the start
+	scope [scopeLen]byte
+}
+
+// parsePage reads pageSize and pageToken. The OpenAPI validator has
+// checked their syntax; the token's content is checked here.
+func parsePage(r *http.Request) (page, error) {
+	q := r.URL.Query()
+	var p page
+	if s := q.Get(qPageSize); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 || n > maxPageSize {
+			return p, &paramError{Name: qPageSize, Reason: "not an integer 1-" + strconv.Itoa(maxPageSize)}
+		}
+		p.size = n
+	}
+	p.scope = pageScope(r.URL.Path, q)
+	if s := q.Get(qPageToken); s != "" {
+		b, err := base64.RawURLEncoding.DecodeString(s)
+		bad := &paramError{Name: qPageToken, Reason: "not a token of this list with these filters"}
+		if err != nil || len(b) < 1+scopeLen || b[0] != tokenVersion {
+			return p, bad
+		}
+		if !bytes.Equal(b[1:1+scopeLen], p.scope[:]) {
+			return p, bad
+		}
+		p.after = b[1+scopeLen:]
+	}
+	return p, nil
+}
+
+// pageScope hashes the path and every query parameter except the paging
+// ones, in a canonical order.
+func pageScope(path string, q url.Values) [scopeLen]byte {
+	c := url.Values{}
+	for k, v := range q {
+		if k != qPageSize && k != qPageToken {
+			c[k] = slices.Sorted(slices.Values(v))
+		}
+	}
+	sum := sha256.Sum256([]byte(path + "?" + c.Encode()))
+	return [scopeLen]byte(sum[:scopeLen])
+}
+
+func (p *page) token(key []byte) string {
+	b := make([]byte, 0, 1+scopeLen+len(key))
+	b = append(b, tokenVersion)
+	b = append(b, p.scope[:]...)
+	b = append(b, key...)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// skip reports whether an item with this key belongs to an earlier page.
+func (p *page) skip(key []byte) bool {
+	return p.after != nil && bytes.Compare(key, p.after) <= 0
+}
+
+// listBody writes {"items":[...],"nextPageToken":...}.
+type listBody struct {
+	bw   *bodyWriter
+	pg   *page
+	n    int
+	more bool   // an item beyond the page was seen
+	last []byte // key of the last item sent
+}
+
+func newListBody(bw *bodyWriter, pg *page) *listBody {
+	bw.jw.beginObject()
+	bw.jw.array("items")
+	return &listBody{bw: bw, pg: pg}
+}
+
+// full reports whether the page has all its items; a further item only
+// sets the next page token.
+func (l *listBody) full() bool { return l.pg.size > 0 && l.n >= l.pg.size }
+
+// add writes one item whose members fn writes, unless the page is full.
+func (l *listBody) add(key []byte, fn func(*jsonw)) error {
+	if l.full() {
+		l.more = true
+		return nil
+	}
+	jw := &l.bw.jw
+	jw.elem()
+	jw.beginObject()
+	fn(jw)
+	jw.endObject()
+	l.n++
+	l.last = append(l.last[:0], key...)
+	return l.bw.progress()
+}
+
+// addRaw writes one item from already encoded members.
+func (l *listBody) addRaw(key, members []byte) error {
+	return l.add(key, func(jw *jsonw) {
+		jw.b = append(jw.b, members...)
+		jw.comma = len(members) > 0
+	})
+}
+
+func (l *listBody) finish() error {
+	jw := &l.bw.jw
+	jw.endArray()
+	if l.more {
+		jw.str("nextPageToken", l.pg.token(l.last))
+	}
+	jw.endObject()
+	return l.bw.finish()
+}
+
+// sorter collects encoded items with their keys for lists whose NMI order
+// is not the API's order. Members live in one arena.
+type sorter struct {
+	arena []byte
+	items []sortItem
+}
+
+type sortItem struct {
+	key      []byte
+	off, end int
+}
+
+// add encodes one item with fn unless it belongs to an earlier page.
+func (s *sorter) add(pg *page, key []byte, fn func(*jsonw)) {
+	if pg.skip(key) {
+		return
+	}
+	jw := jsonw{b: s.arena}
+	off := len(jw.b)
+	fn(&jw)
+	s.arena = jw.b
+	s.items = append(s.items, sortItem{key: key, off: off, end: len(jw.b)})
+}
+
+func (s *sorter) sort() {
+	slices.SortStableFunc(s.items, func(a, b sortItem) int { return bytes.Compare(a.key, b.key) })
+}
+
+func (s *sorter) members(i int) []byte { return s.arena[s.items[i].off:s.items[i].end] }
+
+// writeTo sends the sorted items as one page.
+func (s *sorter) writeTo(l *listBody) error {
+	s.sort()
+	for i, it := range s.items {
+		if err := l.addRaw(it.key, s.members(i)); err != nil {
+			return err
+		}
+		if l.more {
+			break
+		}
+	}
+	return l.finish()
+}
+
+// writeFirstWithAll writes one object: the first item's members plus,
+// unless k is "", an array k holding every item (a tunnel's generations, a
+// rule's extensions).
+func (s *sorter) writeFirstWithAll(jw *jsonw, k string) {
+	jw.beginObject()
+	jw.b = append(jw.b, s.members(0)...)
+	jw.comma = len(s.members(0)) > 0
+	if k == "" {
+		jw.endObject()
+		return
+	}
+	jw.array(k)
+	for i := range s.items {
+		jw.elem()
+		jw.b = append(jw.b, '{')
+		jw.b = append(jw.b, s.members(i)...)
+		jw.b = append(jw.b, '}')
+		jw.comma = true
+	}
+	jw.endArray()
+	jw.endObject()
+}
+
+// Sort keys: byte strings that compare like the API's order.
+
+// natKey appends a key for a name that may end in a number (tunnel IDs
+// such as K12, Y3): the prefix, then the number by value, then the name.
+func natKey(b []byte, s string) []byte {
+	i := len(s)
+	for i > 0 && s[i-1] >= '0' && s[i-1] <= '9' {
+		i--
+	}
+	digits := s[i:]
+	for len(digits) > 1 && digits[0] == '0' {
+		digits = digits[1:]
+	}
+	b = append(b, s[:i]...)
+	b = append(b, 0, byte(len(digits)))
+	b = append(b, digits...)
+	b = append(b, 0)
+	b = append(b, s...)
+	return append(b, 0)
+}
+
+// descKey appends v so that larger values sort first (newest generation).
+func descKey(b []byte, v uint32) []byte { return binary.BigEndian.AppendUint32(b, ^v) }
+
+func ascKey(b []byte, v uint32) []byte { return binary.BigEndian.AppendUint32(b, v) }

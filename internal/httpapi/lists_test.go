@@ -1,0 +1,180 @@
+package httpapi_test
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/nmigw/nmigw/internal/httpapi"
+)
+
+// pages follows nextPageToken from path (which has a query) and returns
+// every item's field k.
+func pages(t *testing.T, s *server, path, k string) (all []string, n int) {
+	t.Helper()
+	next := path
+	for {
+		v, _ := s.getJSON(next, http.StatusOK)
+		all = append(all, field(items(t, v), k)...)
+		n++
+		tok, ok := v["nextPageToken"].(string)
+		if !ok {
+			return all, n
+		}
+		next = path + "&pageToken=" + url.QueryEscape(tok)
+		if n > 100 {
+			t.Fatal("pagination does not end")
+		}
+	}
+}
+
+func TestPagination(t *testing.T) {
+	fake := httpapi.NewFake(t)
+	fake.SetFilters(25)
+	s := newServer(t, fake)
+	cases := []struct{ path, key string }{
+		{"/v1/stacks/TCPIP/ike/tunnels?cascade=true", "generation"},
+		{"/v1/stacks/TCPIP/tunnels/dynamic?view=stack", "generation"},
+		{"/v1/stacks/TCPIP/filters?set=current", "name"},
+		{"/v1/stacks/TCPIP/interfaces?x=", "name"},
+	}
+	for _, c := range cases {
+		path := strings.Replace(c.path, "?x=", "?", 1)
+		full, _ := s.getJSON(path, http.StatusOK)
+		want := field(items(t, full), c.key)
+		for _, size := range []int{1, 2, 7} {
+			got, n := pages(t, s, path+"&pageSize="+itoa(size), c.key)
+			if !slices.Equal(got, want) {
+				t.Errorf("%s pageSize=%d: %v, want %v", path, size, got, want)
+			}
+			if wantPages := (len(want) + size - 1) / size; n != wantPages && n != wantPages+1 {
+				t.Errorf("%s pageSize=%d: %d pages for %d items", path, size, n, len(want))
+			}
+		}
+	}
+	// A token only fits the list and filters it came from.
+	v, _ := s.getJSON("/v1/stacks/TCPIP/ike/tunnels?pageSize=1", http.StatusOK)
+	tok := v["nextPageToken"].(string)
+	for _, other := range []string{
+		"/v1/stacks/TCPIP/ike/tunnels?cascade=true&pageToken=",
+		"/v1/stacks/TCPIP2/ike/tunnels?pageToken=",
+		"/v1/stacks/TCPIP/tunnels/dynamic?pageToken=",
+	} {
+		s.getJSON(other+url.QueryEscape(tok), http.StatusBadRequest)
+	}
+	// pageSize may change between pages.
+	v, _ = s.getJSON("/v1/stacks/TCPIP/ike/tunnels?pageSize=2&pageToken="+url.QueryEscape(tok), http.StatusOK)
+	if got := field(items(t, v), "tunnelId"); !slices.Equal(got, []string{"K2", "K10"}) {
+		t.Errorf("second page %v", got)
+	}
+}
+
+func itoa(i int) string { b, _ := json.Marshal(i); return string(b) }
+
+func TestETag(t *testing.T) {
+	s := newServer(t, httpapi.NewFake(t))
+	for _, path := range []string{"/v1/stacks", "/v1/stacks/TCPIP", "/v1/stacks/TCPIP/summary",
+		"/v1/stacks/TCPIP/filters", "/v1/stacks/TCPIP/ike/tunnels/K2", "/v1/stacks/TCPIP/tunnels/manual/M1"} {
+		resp, body := s.get(path)
+		tag := resp.Header.Get("ETag")
+		if resp.StatusCode != http.StatusOK || !strings.HasPrefix(tag, `"`) || resp.ContentLength != int64(len(body)) {
+			t.Errorf("%s: %d ETag %q length %d", path, resp.StatusCode, tag, resp.ContentLength)
+			continue
+		}
+		for _, inm := range []string{tag, "W/" + tag, `"other", ` + tag, "*"} {
+			if resp, _ := s.get(path, "If-None-Match", inm); resp.StatusCode != http.StatusNotModified || resp.Header.Get("ETag") != tag {
+				t.Errorf("%s If-None-Match %s: %d", path, inm, resp.StatusCode)
+			}
+		}
+		if resp, _ := s.get(path, "If-None-Match", `"stale"`); resp.StatusCode != http.StatusOK {
+			t.Errorf("%s stale tag: %d", path, resp.StatusCode)
+		}
+	}
+}
+
+// TestStreamedList checks a list too large to buffer: it is streamed in
+// chunks with the ETag as a trailer, and a conditional request is still
+// answered 304 without sending it.
+func TestStreamedList(t *testing.T) {
+	fake := httpapi.NewFake(t)
+	fake.SetFilters(3000) // about 2 MB of JSON
+	s := newServer(t, fake)
+	const path = "/v1/stacks/TCPIP/filters"
+	resp, body := s.get(path)
+	if resp.StatusCode != http.StatusOK || resp.ContentLength != -1 || len(resp.TransferEncoding) == 0 {
+		t.Fatalf("status %d, length %d, transfer encoding %v: want a chunked stream", resp.StatusCode, resp.ContentLength, resp.TransferEncoding)
+	}
+	var v struct{ Items []json.RawMessage }
+	if err := json.Unmarshal(body, &v); err != nil || len(v.Items) != 3003 {
+		t.Fatalf("%d items, %v", len(v.Items), err)
+	}
+	tag := resp.Header.Get("ETag") // merged from the trailer
+	if tag == "" {
+		t.Fatal("no ETag trailer")
+	}
+	calls := len(fake.Requests())
+	resp, body = s.get(path, "If-None-Match", tag)
+	if resp.StatusCode != http.StatusNotModified || len(body) != 0 {
+		t.Errorf("conditional: %d with %d bytes", resp.StatusCode, len(body))
+	}
+	if n := len(fake.Requests()) - calls; n != 1 {
+		t.Errorf("a matching conditional request took %d NMI exchanges, want 1", n)
+	}
+	calls = len(fake.Requests())
+	resp, body = s.get(path, "If-None-Match", `"stale"`)
+	if resp.StatusCode != http.StatusOK || len(body) < 1<<20 || resp.Header.Get("ETag") != tag {
+		t.Errorf("stale conditional: %d with %d bytes, ETag %q", resp.StatusCode, len(body), resp.Header.Get("ETag"))
+	}
+	if n := len(fake.Requests()) - calls; n != 2 {
+		t.Errorf("a stale conditional request took %d NMI exchanges, want 2 (hash, then stream)", n)
+	}
+}
+
+func TestRequestID(t *testing.T) {
+	s := newServer(t, httpapi.NewFake(t))
+	resp, _ := s.get("/healthz", "X-Request-ID", "abc-123.x:y")
+	if got := resp.Header.Get("X-Request-ID"); got != "abc-123.x:y" {
+		t.Errorf("echoed %q", got)
+	}
+	resp, _ = s.get("/healthz", "X-Request-ID", "bad id with spaces")
+	if got := resp.Header.Get("X-Request-ID"); len(got) != 32 || strings.Contains(got, " ") {
+		t.Errorf("generated %q", got)
+	}
+}
+
+func TestCORS(t *testing.T) {
+	preflight := func(s *server, origin string) *http.Response {
+		req, _ := http.NewRequest(http.MethodOptions, s.srv.URL+"/v1/stacks", nil)
+		req.Header.Set("Origin", origin)
+		req.Header.Set("Access-Control-Request-Method", "GET")
+		resp, err := s.srv.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp
+	}
+	off := newServer(t, httpapi.NewFake(t))
+	if resp, _ := off.get("/v1/stacks", "Origin", "https://dash.example"); resp.Header.Get("Access-Control-Allow-Origin") != "" {
+		t.Error("CORS is on by default")
+	}
+	on := newServer(t, httpapi.NewFake(t), func(d *httpapi.Deps) { d.CORSOrigins = []string{"https://dash.example"} })
+	resp, _ := on.get("/v1/stacks", "Origin", "https://dash.example")
+	if resp.Header.Get("Access-Control-Allow-Origin") != "https://dash.example" ||
+		!strings.Contains(resp.Header.Get("Access-Control-Expose-Headers"), "ETag") {
+		t.Errorf("allowed origin: %v", resp.Header)
+	}
+	if resp, _ := on.get("/v1/stacks", "Origin", "https://evil.example"); resp.Header.Get("Access-Control-Allow-Origin") != "" {
+		t.Error("other origin allowed")
+	}
+	if resp := preflight(on, "https://dash.example"); resp.StatusCode != http.StatusNoContent ||
+		!strings.Contains(resp.Header.Get("Access-Control-Allow-Headers"), "If-None-Match") {
+		t.Errorf("preflight: %d %v", resp.StatusCode, resp.Header)
+	}
+	if resp := preflight(on, "https://evil.example"); resp.Header.Get("Access-Control-Allow-Methods") != "" {
+		t.Errorf("preflight of another origin allowed: %v", resp.Header)
+	}
+}

@@ -1,0 +1,198 @@
+package httpapi
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"log/slog"
+	"net/http"
+	"runtime/debug"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+)
+
+type requestIDKey struct{}
+
+// requestID returns the request's ID ("" outside the middleware).
+func requestID(ctx context.Context) string {
+	id, _ := ctx.Value(requestIDKey{}).(string)
+	return id
+}
+
+func attrRequestID(r *http.Request) slog.Attr {
+	return slog.String("requestId", requestID(r.Context()))
+}
+
+func attrError(err error) slog.Attr { return slog.String("error", err.Error()) }
+
+func levelFor(err error) slog.Level {
+	if errors.Is(err, context.Canceled) {
+		return slog.LevelDebug
+	}
+	return slog.LevelWarn
+}
+
+// validRequestID accepts a caller's X-Request-ID: 1-128 characters of
+// letters, digits and -_.:
+func validRequestID(s string) bool {
+	if len(s) == 0 || len(s) > 128 {
+		return false
+	}
+	for _, c := range []byte(s) {
+		switch {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9', c == '-', c == '_', c == '.', c == ':':
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+func newRequestID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read does not fail
+	return hex.EncodeToString(b[:])
+}
+
+// withRequestID takes the caller's X-Request-ID or makes one, echoes it and
+// puts it in the context.
+func withRequestID(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id := r.Header.Get("X-Request-ID")
+		if !validRequestID(id) {
+			id = newRequestID()
+		}
+		w.Header().Set("X-Request-ID", id)
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), requestIDKey{}, id)))
+	})
+}
+
+// statusWriter records the status and size of an answer for the access
+// log. It forwards Flush and deadlines through Unwrap.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+	bytes  int64
+}
+
+func (s *statusWriter) WriteHeader(code int) {
+	if s.status == 0 {
+		s.status = code
+	}
+	s.ResponseWriter.WriteHeader(code)
+}
+
+func (s *statusWriter) Write(b []byte) (int, error) {
+	if s.status == 0 {
+		s.status = http.StatusOK
+	}
+	n, err := s.ResponseWriter.Write(b)
+	s.bytes += int64(n)
+	return n, err
+}
+
+func (s *statusWriter) Unwrap() http.ResponseWriter { return s.ResponseWriter }
+
+// accessLog logs one line per request, with chi's route pattern, and turns
+// a panic into a 500 (or re-panics http.ErrAbortHandler, which aborts a
+// streamed answer on purpose).
+func (a *api) accessLog(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		sw := &statusWriter{ResponseWriter: w}
+		defer func() {
+			if v := recover(); v != nil {
+				if v == http.ErrAbortHandler {
+					panic(v)
+				}
+				a.log.LogAttrs(r.Context(), slog.LevelError, "panic", attrRequestID(r),
+					slog.Any("panic", v), slog.String("stack", string(debug.Stack())))
+				if sw.status == 0 {
+					a.writeProblem(sw, r, problem{Type: probInternal, Title: "Internal error",
+						Status: http.StatusInternalServerError, Detail: "the gateway failed; see its log for the request ID"})
+				}
+			}
+			pattern := ""
+			if rc := chi.RouteContext(r.Context()); rc != nil {
+				pattern = rc.RoutePattern()
+			}
+			a.log.LogAttrs(r.Context(), slog.LevelInfo, "http", attrRequestID(r),
+				slog.String("method", r.Method), slog.String("path", r.URL.Path),
+				slog.String("route", pattern), slog.Int("status", sw.status),
+				slog.Int64("bytes", sw.bytes), slog.Duration("duration", time.Since(start)))
+		}()
+		next.ServeHTTP(sw, r)
+	})
+}
+
+// CORS headers.
+const (
+	corsAllowMethods  = "GET, POST, OPTIONS"
+	corsAllowHeaders  = "Authorization, Content-Type, If-None-Match, X-Request-ID"
+	corsExposeHeaders = "ETag, X-Request-ID, Retry-After, Location"
+	corsMaxAge        = "600"
+)
+
+// withCORS lets pages from the configured origins call the API. A
+// preflight from an allowed origin is answered here; one from another
+// origin gets no CORS headers, so the browser refuses.
+func (a *api) withCORS(next http.Handler) http.Handler {
+	if !a.corsAny && len(a.cors) == 0 {
+		return next
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		origin := r.Header.Get("Origin")
+		if origin == "" {
+			next.ServeHTTP(w, r)
+			return
+		}
+		h := w.Header()
+		h.Add("Vary", "Origin")
+		allowed := a.corsAny || a.cors[origin]
+		preflight := r.Method == http.MethodOptions && r.Header.Get("Access-Control-Request-Method") != ""
+		if allowed {
+			if a.corsAny {
+				h.Set("Access-Control-Allow-Origin", "*")
+			} else {
+				h.Set("Access-Control-Allow-Origin", origin)
+			}
+			h.Set("Access-Control-Expose-Headers", corsExposeHeaders)
+		}
+		if preflight {
+			h.Add("Vary", "Access-Control-Request-Method")
+			h.Add("Vary", "Access-Control-Request-Headers")
+			if allowed {
+				h.Set("Access-Control-Allow-Methods", corsAllowMethods)
+				h.Set("Access-Control-Allow-Headers", corsAllowHeaders)
+				h.Set("Access-Control-Max-Age", corsMaxAge)
+			}
+			w.WriteHeader(http.StatusNoContent)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// limitBody caps request bodies before anything reads them.
+func (a *api) limitBody(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Body != nil && r.Body != http.NoBody {
+			if r.ContentLength > a.maxBody {
+				a.writeError(w, r, &http.MaxBytesError{Limit: a.maxBody})
+				return
+			}
+			r.Body = http.MaxBytesReader(w, r.Body, a.maxBody)
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// authenticate applies Deps.Authenticate when set.
+func (a *api) authenticate(next http.Handler) http.Handler {
+	if a.authn == nil {
+		return next
+	}
+	return a.authn(next)
+}

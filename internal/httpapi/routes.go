@@ -1,0 +1,54 @@
+package httpapi
+
+import (
+	"net/http"
+
+	"github.com/go-chi/chi/v5"
+)
+
+// routes is every route of the gateway's API. Request flow: request ID,
+// access log, CORS; then body cap, authentication (API routes), OpenAPI
+// validation, handler.
+func (a *api) routes() http.Handler {
+	r := chi.NewRouter()
+	r.Use(withRequestID, a.accessLog, a.withCORS)
+	r.NotFound(a.notFound)
+	r.MethodNotAllowed(a.methodNotAllowed)
+
+	// The rendered reference's assets are not API resources.
+	r.Get("/docs/{file}", a.getDocsAsset)
+
+	r.Group(func(r chi.Router) {
+		r.Use(a.limitBody)
+
+		r.Group(func(r chi.Router) {
+			r.Use(a.validate)
+			r.Get("/healthz", a.getHealth)
+			r.Get("/readyz", a.getReadiness)
+			r.Get("/openapi.yaml", a.getOpenAPI)
+			r.Get("/docs", a.getDocs)
+		})
+
+		r.Group(func(r chi.Router) {
+			r.Use(a.authenticate, a.validate)
+			r.Get("/v1/whoami", a.whoAmI)
+			r.Get("/v1/stacks", a.listStacks)
+			r.Route("/v1/stacks/{stack}", func(r chi.Router) {
+				r.Get("/", a.getStack)
+				r.Get("/summary", a.getSummary)
+				r.Get("/interfaces", a.listInterfaces)
+				r.Get("/filters", a.listFilters)
+				r.Get("/filters/{name}", a.getFilter)
+				r.Get("/ike/tunnels", a.listIKETunnels)
+				r.Get("/ike/tunnels/{tunnelId}", a.getIKETunnel)
+				r.Get("/tunnels/dynamic", a.listDynamicTunnels)
+				r.Get("/tunnels/dynamic/{tunnelId}", a.getDynamicTunnel)
+				r.Get("/tunnels/manual", a.listManualTunnels)
+				r.Get("/tunnels/manual/{tunnelId}", a.getManualTunnel)
+				r.Get("/port-translations", a.listPortTranslations)
+				// Control actions ({tunnelId}:verb custom methods) join here.
+			})
+		})
+	})
+	return r
+}

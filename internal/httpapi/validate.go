@@ -1,0 +1,138 @@
+package httpapi
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+
+	"github.com/getkin/kin-openapi/openapi3"
+	"github.com/getkin/kin-openapi/openapi3filter"
+	"github.com/getkin/kin-openapi/routers"
+	"github.com/getkin/kin-openapi/routers/gorillamux"
+
+	spec "github.com/nmigw/nmigw/api"
+)
+
+// validator checks requests against the embedded OpenAPI document. It is
+// built once, at start-up.
+type validator struct {
+	router routers.Router
+}
+
+// LoadSpec loads and validates the embedded OpenAPI document, with its
+// servers removed so that routing ignores the Host header.
+func LoadSpec() (*openapi3.T, error) {
+	loader := openapi3.NewLoader()
+	doc, err := loader.LoadFromData(spec.OpenAPI)
+	if err != nil {
+		return nil, fmt.Errorf("httpapi: load api/openapi.yaml: %w", err)
+	}
+	if err := doc.Validate(context.Background()); err != nil {
+		return nil, fmt.Errorf("httpapi: api/openapi.yaml does not validate: %w", err)
+	}
+	doc.Servers = nil
+	return doc, nil
+}
+
+func newValidator() (*validator, []byte, error) {
+	doc, err := LoadSpec()
+	if err != nil {
+		return nil, nil, err
+	}
+	router, err := gorillamux.NewRouter(doc)
+	if err != nil {
+		return nil, nil, fmt.Errorf("httpapi: route api/openapi.yaml: %w", err)
+	}
+	return &validator{router: router}, spec.OpenAPI, nil
+}
+
+var validationOptions = &openapi3filter.Options{
+	// Authentication is the gateway's own middleware's business.
+	AuthenticationFunc:                openapi3filter.NoopAuthenticationFunc,
+	RejectWhenRequestBodyNotSpecified: true,
+	SkipSettingDefaults:               true,
+}
+
+// validate rejects requests the document does not allow, naming the
+// failing parameter.
+func (a *api) validate(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		route, params, err := a.validator.router.FindRoute(r)
+		if err != nil {
+			a.routeError(w, r, err)
+			return
+		}
+		for name := range r.URL.Query() {
+			if route.Operation.Parameters.GetByInAndName(openapi3.ParameterInQuery, name) == nil &&
+				route.PathItem.Parameters.GetByInAndName(openapi3.ParameterInQuery, name) == nil {
+				a.writeError(w, r, &paramError{Name: name, Reason: "unknown query parameter for this resource"})
+				return
+			}
+		}
+		in := &openapi3filter.RequestValidationInput{
+			Request: r, PathParams: params, Route: route, Options: validationOptions,
+		}
+		if err := openapi3filter.ValidateRequest(r.Context(), in); err != nil {
+			a.writeError(w, r, validationError(err))
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+func (a *api) routeError(w http.ResponseWriter, r *http.Request, err error) {
+	var re *routers.RouteError
+	if errors.As(err, &re) && errors.Is(err, routers.ErrMethodNotAllowed) {
+		a.methodNotAllowed(w, r)
+		return
+	}
+	a.notFound(w, r)
+}
+
+func (a *api) notFound(w http.ResponseWriter, r *http.Request) {
+	a.writeProblem(w, r, problem{Type: probNotFound, Title: "Not found", Status: http.StatusNotFound,
+		Detail: "no such resource"})
+}
+
+func (a *api) methodNotAllowed(w http.ResponseWriter, r *http.Request) {
+	a.writeProblem(w, r, problem{Type: probMethod, Title: "Method not allowed", Status: http.StatusMethodNotAllowed,
+		Detail: "the resource does not support " + r.Method})
+}
+
+// validationError turns kin-openapi's error into a paramError naming the
+// parameter (or "body" and the field's JSON pointer).
+func validationError(err error) error {
+	var mbe *http.MaxBytesError
+	if errors.As(err, &mbe) {
+		return mbe
+	}
+	var re *openapi3filter.RequestError
+	if !errors.As(err, &re) {
+		return &paramError{Name: "request", Reason: "does not match the API document"}
+	}
+	name := "request"
+	switch {
+	case re.Parameter != nil:
+		name = re.Parameter.Name
+	case re.RequestBody != nil:
+		name = "body"
+	}
+	reason := re.Reason
+	var se *openapi3.SchemaError
+	if errors.As(re.Err, &se) {
+		if p := se.JSONPointer(); len(p) > 0 && re.RequestBody != nil {
+			name = "body/" + strings.Join(p, "/")
+		}
+		if se.Reason != "" {
+			reason = se.Reason
+		}
+	} else if reason == "" && re.Err != nil {
+		reason = re.Err.Error()
+	}
+	if reason == "" {
+		reason = "invalid"
+	}
+	return &paramError{Name: name, Reason: reason}
+}

@@ -1,0 +1,335 @@
+package httpapi
+
+import (
+	"net/netip"
+	"strconv"
+
+	"github.com/nmigw/nmigw/internal/nmi"
+)
+
+// The JSON views of NMI records. Each function writes the members of one
+// object (without its braces) so that callers can add members (generations,
+// cascaded tunnels) or nest it. Field names and the shapes are those of
+// api/openapi.yaml.
+
+// ipTunState names NMsIPTunState. The codec calls code 3 "incomplete" (the
+// `ipsec` word); the REST API says "negotiating" for IP and IKE tunnels
+// alike (shared/DESIGN.md §3).
+func ipTunState(s nmi.IPTunState) string {
+	if s == nmi.IPTunIncomplete {
+		return "negotiating"
+	}
+	return s.String()
+}
+
+// idType names an identity type; 0 means no identity.
+func idType(t nmi.IDType) string {
+	if t == 0 {
+		return "none"
+	}
+	return t.String()
+}
+
+func viewStack(w *jsonw, s *nmi.Stack, nss *nmi.NSS) {
+	w.str("name", s.Name.String())
+	w.str("filterSet", s.FilterSet.String())
+	w.boolean("ipSecurity", s.IPSecurity)
+	w.boolean("ipv6Security", s.IPv6Security)
+	w.boolean("dvipsec", s.DVIPSec)
+	w.boolean("filterLogging", s.Logging)
+	w.boolean("preDecapFiltering", s.PreDecap)
+	w.boolean("fips140", s.FIPS140)
+	w.uint("natKeepAliveSeconds", uint64(s.NATKeepAlive))
+	if nss != nil {
+		w.object("nss")
+		w.optStr("clientName", nss.ClientName.String())
+		w.optStr("stackName", nss.StackName.String())
+		w.optStr("userId", nss.Userid.String())
+		w.optStr("serverSystemName", nss.ServerSysName.String())
+		w.boolean("configured", nss.Configured)
+		w.boolean("certificateServicesSelected", nss.SvcSelCert)
+		w.boolean("certificateServicesEnabled", nss.SvcEnblCert)
+		w.boolean("connected", nss.Connected)
+		w.endObject()
+	}
+}
+
+func viewStats(w *jsonw, k string, s *nmi.StatsBlock) {
+	w.object(k)
+	w.uint("active", uint64(s.Active))
+	w.uint("inProgress", uint64(s.InProgress))
+	w.uint("expired", uint64(s.Expired))
+	w.uint("localActivationSuccesses", s.LclActSuccess)
+	w.uint("remoteActivationSuccesses", s.RmtActSuccess)
+	w.uint("localActivationFailures", s.LclActFailure)
+	w.uint("remoteActivationFailures", s.RmtActFailure)
+	w.uint("retransmits", s.Retransmit)
+	w.endObject()
+}
+
+func viewSummary(w *jsonw, stack string, s *nmi.Statistics) {
+	w.str("stack", stack)
+	viewStats(w, "ikeTunnels", &s.P1)
+	viewStats(w, "dynamicTunnels", &s.P2)
+}
+
+func viewInterface(w *jsonw, i *nmi.Interface) {
+	w.str("name", i.Name.String())
+	w.addr("address", i.Addr)
+	w.uint("securityClass", uint64(i.SecClass))
+	w.boolean("ipv6", i.IPv6)
+	w.boolean("active", i.Active)
+	w.boolean("dvipa", i.DVIPA)
+}
+
+// viewAddrSel writes an address selector (format, address, prefix, range).
+func viewAddrSel(w *jsonw, k string, f nmi.AddrFormat, a, a2 netip.Addr, prefix uint8) {
+	w.object(k)
+	w.str("format", f.String())
+	switch f {
+	case nmi.AddrAny:
+	case nmi.AddrHost:
+		w.addr("address", a)
+	case nmi.AddrPrefix:
+		w.addr("address", a)
+		w.uint("prefixLength", uint64(prefix))
+	case nmi.AddrRange:
+		w.addr("address", a)
+		w.addr("endAddress", a2)
+	default: // unknown format: show what there is
+		w.optAddr("address", a)
+		w.optAddr("endAddress", a2)
+	}
+	w.endObject()
+}
+
+func viewPorts(w *jsonw, k string, lo, hi uint16) {
+	w.object(k)
+	w.uint("low", uint64(lo))
+	w.uint("high", uint64(hi))
+	w.endObject()
+}
+
+func viewFilter(w *jsonw, f *nmi.IPFilter) {
+	w.str("name", f.Name.String())
+	w.uint("nameExtension", uint64(f.NameExt))
+	w.optStr("groupName", f.GroupName.String())
+	w.optStr("localStartAction", f.LclStartAction.String())
+	w.optStr("vpnAction", f.VpnAction.String())
+	w.optStr("tunnelId", tunnelIDText(f.TunnelID[:]))
+	w.str("type", f.Type.String())
+	w.str("state", f.State.String())
+	w.str("action", f.Action.String())
+	w.str("scope", f.Scope.String())
+	w.str("direction", f.Direction.String())
+	w.str("logging", f.Logging.String())
+	w.optUint("logLimit", uint64(f.LogLimit))
+	w.boolean("ipv6", f.IPv6)
+	w.boolean("onDemand", f.OnDemand)
+	w.uint("securityClass", uint64(f.SecClass))
+	w.uint("protocol", uint64(f.Protocol))
+	viewAddrSel(w, "source", f.SrcAddrFmt, f.SrcAddr, f.SrcAddr2, f.SrcPrefixLen)
+	viewAddrSel(w, "destination", f.DstAddrFmt, f.DstAddr, f.DstAddr2, f.DstPrefixLen)
+	viewPorts(w, "sourcePorts", f.SrcPortLow, f.SrcPortHigh)
+	viewPorts(w, "destinationPorts", f.DstPortLow, f.DstPortHigh)
+	if f.ICMPType != 255 {
+		w.uint("icmpType", uint64(f.ICMPType))
+	}
+	if f.ICMPCode != 255 {
+		w.uint("icmpCode", uint64(f.ICMPCode))
+	}
+	w.optUint("ospfType", uint64(f.OSPFType))
+	w.boolean("tcpConnectionInitiatingOnly", f.TCPQualifier == 1)
+	w.object("granularity")
+	w.boolean("protocol", f.GranProtocol)
+	w.boolean("sourceAddress", f.GranSrcAddr)
+	w.boolean("destinationAddress", f.GranDstAddr)
+	w.boolean("sourcePort", f.GranSrcPort)
+	w.boolean("destinationPort", f.GranDstPort)
+	w.boolean("icmpType", f.GranICMPType)
+	w.boolean("icmpCode", f.GranICMPCode)
+	w.endObject()
+	w.uint("matchCount", f.MatchCount)
+	w.unixTime("createTime", f.CreateTime)
+}
+
+// tunnelIDText decodes a tunnel ID field. IBM's display shows 0x00 for a
+// filter without a tunnel, so a field of zeros or blanks is "none".
+func tunnelIDText(b []byte) string {
+	for _, c := range b {
+		if c != 0 && c != 0x40 {
+			return nmi.Text(b)
+		}
+	}
+	return ""
+}
+
+func viewTraffic(w *jsonw, in, out, inPk, outPk uint64) {
+	w.object("traffic")
+	w.uint("inboundBytes", in)
+	w.uint("outboundBytes", out)
+	w.uint("inboundPackets", inPk)
+	w.uint("outboundPackets", outPk)
+	w.endObject()
+}
+
+// viewIPTunnel writes the NMsecIPTunnel members shared by manual and
+// dynamic tunnels.
+func viewIPTunnel(w *jsonw, t *nmi.IPTunnel) {
+	w.str("vpnAction", t.VPNAction.String())
+	w.str("type", t.Type.String())
+	w.str("state", ipTunState(t.State))
+	w.boolean("ipv6", t.IPv6)
+	w.boolean("fips140", t.FIPS140)
+	w.optAddr("localSecurityEndpoint", t.LclSecEndpoint)
+	w.optAddr("remoteSecurityEndpoint", t.RmtSecEndpoint)
+	w.object("security")
+	w.str("encapsulationMode", t.EncapMode.String())
+	w.str("authenticationProtocol", t.AuthProto.String())
+	w.str("authenticationAlgorithm", t.AuthAlg.String())
+	w.str("encryptionAlgorithm", t.EncryptAlg.String())
+	w.uint("encryptionKeyLength", uint64(t.EncryptKeyLen))
+	w.optUint("ahInboundSpi", uint64(t.AuthInSPI))
+	w.optUint("ahOutboundSpi", uint64(t.AuthOutSPI))
+	w.optUint("espInboundSpi", uint64(t.EncryptInSPI))
+	w.optUint("espOutboundSpi", uint64(t.EncryptOutSPI))
+	w.endObject()
+}
+
+func viewManual(w *jsonw, r *nmi.ManualTunnelRecord) {
+	w.str("tunnelId", r.Tunnel.ID.String())
+	viewIPTunnel(w, &r.Tunnel)
+	w.unixTime("activateTime", r.Manual.ActivateTime)
+	m := &r.Manual
+	viewTraffic(w, m.InBytes, m.OutBytes, m.InPackets, m.OutPackets)
+}
+
+// viewDyn writes the members common to both views of a dynamic tunnel.
+func viewDyn(w *jsonw, t *nmi.IPTunnel, d *nmi.IPDynTunnel) {
+	w.str("tunnelId", t.ID.String())
+	w.uint("generation", uint64(d.Generation))
+	w.str("localDynVpnRule", d.LocalDynVpnRule.String())
+	viewIPTunnel(w, t)
+	w.optStr("ikeTunnelId", d.IKETunnelID.String())
+	w.boolean("udpEncapsulated", d.UDPEncap)
+	w.boolean("swsaShadow", d.SWSAShadow)
+	w.boolean("clearDf", d.ClearDF)
+	w.boolean("clearDscp", d.ClearDSCP)
+	w.str("activationMethod", d.ActivationMethod.String())
+	w.str("pfsGroup", d.PFSGroup.String())
+	w.uint("protocol", uint64(d.Protocol))
+	viewAddrSel(w, "source", d.SrcAddrFmt, d.SrcAddr, d.SrcAddr2, d.SrcPrefixLen)
+	viewAddrSel(w, "destination", d.DstAddrFmt, d.DstAddr, d.DstAddr2, d.DstPrefixLen)
+	w.uint("sourcePort", uint64(d.SrcPort))
+	w.uint("destinationPort", uint64(d.DstPort))
+	w.uint("lifesizeBytes", d.Lifesize)
+	w.uint("lifetimeSeconds", uint64(d.Lifetime))
+	w.unixTime("expireTime", d.ExpireTime)
+	w.unixTime("refreshTime", d.RefreshTime)
+	if d.UDPEncap || d.LclUDPPort != 0 || d.RmtUDPPort != 0 {
+		w.uint("localUdpPort", uint64(d.LclUDPPort))
+		w.uint("remoteUdpPort", uint64(d.RmtUDPPort))
+	}
+	w.optAddr("sourceNatOa", d.SrcNATOA)
+	w.optAddr("destinationNatOa", d.DstNATOA)
+}
+
+func viewDynStack(w *jsonw, r *nmi.DynStackRecord) {
+	viewDyn(w, &r.Tunnel, &r.Dyn)
+	s := &r.Stack
+	w.object("stackView")
+	viewTraffic(w, s.InBytes, s.OutBytes, s.InPackets, s.OutPackets)
+	w.uint("currentLifesizeBytes", s.CurrentLifesize)
+	w.unixTime("installTime", s.InstallTime)
+	w.endObject()
+}
+
+func viewDynIKE(w *jsonw, r *nmi.DynIKERecord) {
+	viewDyn(w, &r.Tunnel, &r.Dyn)
+	k := &r.IKE
+	w.object("ikeView")
+	w.boolean("locallyInitiated", k.LocallyInitiated)
+	w.uint("extendedState", uint64(k.ExtState))
+	w.str("localClientIdType", idType(k.LclIDType))
+	if len(r.LocalID) > 0 {
+		w.str("localClientId", nmi.Identity(k.LclIDType, r.LocalID))
+	}
+	w.str("remoteClientIdType", idType(k.RmtIDType))
+	if len(r.RemoteID) > 0 {
+		w.str("remoteClientId", nmi.Identity(k.RmtIDType, r.RemoteID))
+	}
+	w.uint("retransmits", uint64(k.Retransmits))
+	w.endObject()
+}
+
+func hex16(v uint64) string {
+	s := strconv.FormatUint(v, 16)
+	const zeros = "0000000000000000"
+	return zeros[:16-len(s)] + s
+}
+
+// viewIKE writes an IKE tunnel; its cascaded phase 2 tunnels are written
+// as dynamicTunnels when cascade is set.
+func viewIKE(w *jsonw, r *nmi.IKETunnelRecord, cascade bool) {
+	t := &r.Tunnel
+	w.str("tunnelId", t.ID.String())
+	w.uint("generation", uint64(t.Generation))
+	w.str("keyExchangeRule", t.KeyExchRule.String())
+	w.str("keyExchangeAction", t.KeyExchAction.String())
+	w.addr("localEndpoint", t.LclEndpoint)
+	w.addr("remoteEndpoint", t.RmtEndpoint)
+	w.str("state", t.State.String())
+	w.boolean("ipv6", t.IPv6)
+	w.boolean("natTraversalEnabled", t.NATAllowed)
+	w.boolean("localNatDetected", t.LclNAT)
+	w.boolean("remoteNatDetected", t.RmtNAT)
+	w.boolean("remoteNaptDetected", t.RmtNAPT)
+	w.boolean("canInitiate", t.CanInitP1)
+	w.str("ikeVersion", strconv.Itoa(int(t.MajorVer))+"."+strconv.Itoa(int(t.MinorVer)))
+	w.str("exchangeMode", t.ExchangeMode.String())
+	w.str("role", t.Role.String())
+	w.str("authenticationMethod", t.AuthMethod.String())
+	w.str("encryptionAlgorithm", t.EncryptAlg.String())
+	w.uint("encryptionKeyLength", uint64(t.EncryptKeyLen))
+	w.str("authenticationAlgorithm", t.AuthAlg.String())
+	w.str("dhGroup", t.DHGroup.String())
+	w.str("localIdType", idType(t.LclIDType))
+	if len(r.LocalID) > 0 {
+		w.str("localId", nmi.Identity(t.LclIDType, r.LocalID))
+	}
+	w.str("remoteIdType", idType(t.RmtIDType))
+	if len(r.RemoteID) > 0 {
+		w.str("remoteId", nmi.Identity(t.RmtIDType, r.RemoteID))
+	}
+	w.uint("localUdpPort", uint64(t.LclUDPPort))
+	w.uint("remoteUdpPort", uint64(t.RmtUDPPort))
+	w.uint("lifesizeKilobytes", uint64(t.Lifesize))
+	w.uint("lifetimeSeconds", uint64(t.Lifetime))
+	w.unixTime("activateTime", t.ActivateTime)
+	w.unixTime("expireTime", t.ExpireTime)
+	w.str("initiatorCookie", hex16(t.InitCookie))
+	w.str("responderCookie", hex16(t.RespCookie))
+	w.uint("bytes", t.Bytes)
+	viewStats(w, "phase2", &r.Stats.StatsBlock)
+	if cascade && (r.HasCascade || len(r.Cascade) > 0) {
+		w.array("dynamicTunnels")
+		for i := range r.Cascade {
+			w.elem()
+			w.beginObject()
+			viewDynIKE(w, &r.Cascade[i])
+			w.endObject()
+		}
+		w.endArray()
+	}
+}
+
+func viewPortTrans(w *jsonw, p *nmi.PortTrans) {
+	w.str("tunnelId", p.TunnelID.String())
+	w.uint("protocol", uint64(p.Protocol))
+	w.addr("remoteSecurityEndpoint", p.RmtSecEndpoint)
+	w.uint("remoteUdpPort", uint64(p.RmtUDPEncapPort))
+	w.uint("remoteOriginalPort", uint64(p.RmtOrigPort))
+	w.uint("translatedPort", uint64(p.TranslatedPort))
+	w.uint("localPort", uint64(p.LclPort))
+	w.optAddr("remoteOriginalAddress", p.RmtOrigAddr)
+}
