@@ -1,127 +1,112 @@
 package ikedsim
 
-// The model keeps the wire codes of the contract (protocol-records.md P.1
-// and section 5) in its fields, so that a record is built by copying them.
+import "github.com/nmigw/nmigw/internal/nmi"
+
+// The model keeps the wire codes of the contract in its fields, so that a
+// record is built by copying them. The codes are the codec's (layout.go);
+// these names are the model's shorthand for them.
 
 // IPTunState is NMsIPTunState.
-type IPTunState uint8
+type IPTunState = nmi.IPTunState
 
 // IP tunnel states.
 const (
-	TunInactive    IPTunState = 1
-	TunPending     IPTunState = 2
-	TunNegotiating IPTunState = 3 // "incomplete" in P.1
-	TunActive      IPTunState = 4
-	TunExpired     IPTunState = 5
+	TunInactive    = nmi.IPTunInactive
+	TunPending     = nmi.IPTunPending
+	TunNegotiating = nmi.IPTunIncomplete
+	TunActive      = nmi.IPTunActive
+	TunExpired     = nmi.IPTunExpired
 )
 
 // IKETunState is NMsIKETunState.
-type IKETunState uint8
+type IKETunState = nmi.IKETunState
 
 // IKE tunnel states.
 const (
-	IKEPending     IKETunState = 1
-	IKENegotiating IKETunState = 2
-	IKEActive      IKETunState = 3
-	IKEExpired     IKETunState = 4
+	IKEPending     = nmi.IKETunPending
+	IKENegotiating = nmi.IKETunNegotiating
+	IKEActive      = nmi.IKETunActive
+	IKEExpired     = nmi.IKETunExpired
 )
 
 // FilterSet is NMsStackFilterSet.
-type FilterSet uint8
+type FilterSet = nmi.FilterSet
 
 // Filter sets.
 const (
-	FilterSetDefault FilterSet = 0
-	FilterSetPolicy  FilterSet = 1
+	FilterSetDefault = nmi.FilterSetDefault
+	FilterSetPolicy  = nmi.FilterSetPolicy
 )
 
-// AddrFormat tells how an address field is given (P: 0 any, 1 single host,
-// 2 prefix, 3 range).
-type AddrFormat uint8
+// AddrFormat tells how an address selector is given.
+type AddrFormat = nmi.AddrFormat
 
 // Address formats.
 const (
-	AddrAny    AddrFormat = 0
-	AddrSingle AddrFormat = 1
-	AddrPrefix AddrFormat = 2
-	AddrRange  AddrFormat = 3
+	AddrAny    = nmi.AddrAny
+	AddrSingle = nmi.AddrHost
+	AddrPrefix = nmi.AddrPrefix
+	AddrRange  = nmi.AddrRange
 )
 
 // TunStatus is NMsTunStatus in control responses.
-type TunStatus uint8
+type TunStatus = nmi.TunStatus
 
-// Control statuses (IBM values).
+// Control statuses.
 const (
-	StatusNotFound        TunStatus = 1
-	StatusStateUpdated    TunStatus = 2
-	StatusStateAlreadySet TunStatus = 3
-	StatusNoKER           TunStatus = 5
-	StatusNoFilter        TunStatus = 6
-	StatusNoDataOffer     TunStatus = 7
+	StatusNotFound        = nmi.TunStatusNotFound
+	StatusStateUpdated    = nmi.TunStatusStateUpdated
+	StatusStateAlreadySet = nmi.TunStatusStateAlreadySet
+	StatusNoKER           = nmi.TunStatusNoKER
+	StatusNoFilter        = nmi.TunStatusNoFilter
+	StatusNoDataOffer     = nmi.TunStatusNoDataOffer
 )
 
-// Filter enumerations (P.1).
+// Codes the data sets use, as the plain bytes the model's fields hold.
 const (
-	fltGeneric       uint8 = 1
-	fltDynamicAnchor uint8 = 2
-	fltDynamic       uint8 = 3
-	fltNATTAnchor    uint8 = 4
-	fltNATTDynamic   uint8 = 5
+	fltGeneric       = uint8(nmi.FilterGeneric)
+	fltDynamicAnchor = uint8(nmi.FilterDynamicAnchor)
+	fltDynamic       = uint8(nmi.FilterDynamic)
+	fltNATTAnchor    = uint8(nmi.FilterNATTAnchor)
 
-	actPermit uint8 = 1
-	actDeny   uint8 = 2
-	actIPSec  uint8 = 3
+	actPermit = uint8(nmi.ActionPermit)
+	actDeny   = uint8(nmi.ActionDeny)
+	actIPSec  = uint8(nmi.ActionIPSec)
 
-	dirInbound  uint8 = 1
-	dirOutbound uint8 = 2
+	dirInbound  = uint8(nmi.DirectionInbound)
+	dirOutbound = uint8(nmi.DirectionOutbound)
 
-	scopeLocal  uint8 = 1
-	scopeRouted uint8 = 2
-	scopeBoth   uint8 = 3
+	scopeLocal = uint8(nmi.ScopeLocal)
+	scopeBoth  = uint8(nmi.ScopeBoth)
 
-	logNone uint8 = 0
-	logAll  uint8 = 3
+	logNone = uint8(nmi.LoggingNone)
+	logAll  = uint8(nmi.LoggingAll)
 
-	fltActive   uint8 = 1
-	fltInactive uint8 = 2
-)
+	fltActive   = uint8(nmi.FilterActive)
+	fltInactive = uint8(nmi.FilterInactive)
 
-// Algorithm and mode codes used by the data sets (P.1, section 5.2).
-const (
-	encapTunnel    uint8 = 1
-	encapTransport uint8 = 2
+	encapTunnel = uint8(nmi.EncapTunnel)
+	protoESP    = uint8(nmi.AuthProtoESP)
+	protoAH     = uint8(nmi.AuthProtoAH)
 
-	protoESP uint8 = 50
-	protoAH  uint8 = 51
+	authHMACSHA1   = uint8(nmi.AuthAlgHMACSHA1)
+	authHMACSHA256 = uint8(nmi.AuthAlgHMACSHA256128)
 
-	authHMACMD5    uint8 = 38
-	authHMACSHA1   uint8 = 39
-	authHMACSHA256 uint8 = 7
+	enc3DES   = uint8(nmi.Encrypt3DES)
+	encAESCBC = uint8(nmi.EncryptAESCBC)
 
-	encDES    uint8 = 2
-	enc3DES   uint8 = 3
-	encNull   uint8 = 11
-	encAESCBC uint8 = 12
-	encAESGCM uint8 = 20
+	modeMain = uint8(nmi.ExchangeMain)
+	authPSK  = uint8(nmi.AuthMethodPSK)
+	authRSA  = uint8(nmi.AuthMethodRSA)
 
-	modeMain       uint8 = 2
-	modeAggressive uint8 = 4
+	idIPv4 = uint8(nmi.IDIPv4Addr)
+	idFQDN = uint8(nmi.IDFQDN)
+	idIPv6 = uint8(nmi.IDIPv6Addr)
 
-	authPSK uint8 = 1
-	authRSA uint8 = 3
+	roleInitiator = uint8(nmi.RoleInitiator)
+	roleResponder = uint8(nmi.RoleResponder)
 
-	idIPv4     uint8 = 1
-	idFQDN     uint8 = 2
-	idUserFQDN uint8 = 3
-	idIPv6     uint8 = 5
-	idDN       uint8 = 9
-	idKeyID    uint8 = 11
-
-	roleInitiator uint8 = 1
-	roleResponder uint8 = 2
-
-	activUser     uint8 = 1
-	activRemote   uint8 = 2
-	activOnDemand uint8 = 3
-	activAutoAct  uint8 = 6
+	activUser    = uint8(nmi.ActivationUser)
+	activRemote  = uint8(nmi.ActivationRemote)
+	activAutoAct = uint8(nmi.ActivationAutoAct)
 )
