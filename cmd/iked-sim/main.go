@@ -1,0 +1,178 @@
+// Command iked-sim serves the z/OS IPSec network management interface
+// (NMI) on an AF_UNIX socket from a simulated IKE daemon, with the
+// built-in demo data set, a YAML data set, or a generated one.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/nmigw/nmigw/internal/ikedsim"
+	"github.com/nmigw/nmigw/internal/policy"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout); err != nil {
+		if !errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintln(os.Stderr, "iked-sim:", err)
+		}
+		os.Exit(2)
+	}
+}
+
+// options are the command line; each flag may also come from the
+// environment as IKED_SIM_<NAME> (for example IKED_SIM_SOCKET).
+type options struct {
+	socket     string
+	data       string
+	generate   string
+	policy     string
+	initDelay  time.Duration
+	system     string
+	socketMode string
+}
+
+func parseFlags(args []string, getenv func(string) string, out io.Writer) (*options, error) {
+	o := &options{}
+	fs := flag.NewFlagSet("iked-sim", flag.ContinueOnError)
+	fs.SetOutput(out)
+	fs.StringVar(&o.socket, "socket", "/var/sock/ipsecmgmt", "AF_UNIX socket path to serve the NMI on")
+	fs.StringVar(&o.data, "data", "", "YAML data set (default: the built-in demo data set)")
+	fs.StringVar(&o.generate, "generate", "", "generate a data set: stacks=N,filters=N,tunnels=N,seed=N")
+	fs.StringVar(&o.policy, "policy", "", "policy file for SAF checks of peers (default: allow every peer); re-read on SIGHUP")
+	fs.DurationVar(&o.initDelay, "init-delay", 0, "delay before IKED is connected to the Policy Agent and sends INIT")
+	fs.StringVar(&o.system, "system", "SYS1", "MVS system name in SAF resource names")
+	fs.StringVar(&o.socketMode, "socket-mode", "0660", "permissions of the socket file (octal)")
+	fs.Usage = func() {
+		fmt.Fprintln(out, "usage: iked-sim [flags]   (each flag also from IKED_SIM_<FLAG>, e.g. IKED_SIM_SOCKET)")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	var envErr error
+	fs.VisitAll(func(f *flag.Flag) {
+		env := "IKED_SIM_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
+		if v := getenv(env); v != "" && !set[f.Name] && envErr == nil {
+			if err := f.Value.Set(v); err != nil {
+				envErr = fmt.Errorf("%s: %w", env, err)
+			}
+		}
+	})
+	if envErr != nil {
+		return nil, envErr
+	}
+	if o.data != "" && o.generate != "" {
+		return nil, errors.New("--data and --generate exclude each other")
+	}
+	return o, nil
+}
+
+func dataSet(o *options) (ds *ikedsim.DataSet, what string, err error) {
+	switch {
+	case o.data != "":
+		ds, err = ikedsim.LoadDataSet(o.data)
+		return ds, o.data, err
+	case o.generate != "":
+		spec, err := ikedsim.ParseGenSpec(o.generate)
+		if err != nil {
+			return nil, "", err
+		}
+		start := time.Now()
+		ds, err = ikedsim.Generate(spec)
+		return ds, fmt.Sprintf("generated %s in %v", o.generate, time.Since(start).Round(time.Millisecond)), err
+	}
+	return ikedsim.Demo(), "demo", nil
+}
+
+// run is the whole program: it serves until ctx ends, then shuts down
+// gracefully (TERM to every client).
+func run(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
+	o, err := parseFlags(args, getenv, stdout)
+	if err != nil {
+		return err
+	}
+	mode, err := strconv.ParseUint(o.socketMode, 8, 32)
+	if err != nil || mode > 0o777 || mode == 0 {
+		return fmt.Errorf("--socket-mode %q: want octal permissions such as 0660", o.socketMode)
+	}
+	log := slog.New(slog.NewTextHandler(stdout, nil))
+	ds, what, err := dataSet(o)
+	if err != nil {
+		return err
+	}
+	cfg := ikedsim.Config{System: o.system, Data: ds, InitDelay: o.initDelay, Logger: log}
+	var store *policy.Store
+	if o.policy != "" {
+		store = policy.NewStore(o.policy)
+		if err := store.Load(); err != nil {
+			return err
+		}
+		cfg.Policy = store.Current
+	}
+	srv, err := ikedsim.NewServer(cfg)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(o.socket), 0o755); err != nil {
+		return err
+	}
+	ln, err := ikedsim.Listen(o.socket, os.FileMode(mode))
+	if err != nil {
+		return err
+	}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+
+	var names []string
+	for _, s := range srv.Model().Stacks() {
+		names = append(names, s.Name)
+	}
+	log.Info("iked-sim ready", "socket", o.socket, "system", srv.Model().System(), "stacks", strings.Join(names, ","),
+		"data", what, "policy", o.policy, "initDelay", o.initDelay)
+	for {
+		select {
+		case err := <-served:
+			return err
+		case <-hup:
+			if store == nil {
+				log.Info("SIGHUP: no policy file to reload")
+				continue
+			}
+			if err := store.Reload(); err != nil {
+				log.Error("policy reload failed; the previous policy stays in force", "err", err)
+			} else {
+				log.Info("policy reloaded", "file", o.policy)
+			}
+		case <-ctx.Done():
+			sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			err := srv.Shutdown(sctx)
+			cancel()
+			<-served
+			log.Info("iked-sim stopped")
+			return err
+		}
+	}
+}

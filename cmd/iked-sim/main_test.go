@@ -1,0 +1,254 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/nmigw/nmigw/internal/nmi"
+)
+
+const ioWait = 20 * time.Second // a bound against hangs, never a timing claim
+
+// nmiConn is a bare NMI connection: it reads INIT, then exchanges requests.
+type nmiConn struct {
+	t    *testing.T
+	c    net.Conn
+	buf  []byte
+	corr uint32
+}
+
+func connect(t *testing.T, path string) *nmiConn {
+	t.Helper()
+	c, err := net.Dial("unix", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	n := &nmiConn{t: t, c: c}
+	if h := n.read(); h.Type != nmi.MsgInit {
+		t.Fatalf("got %v, want INIT", h.Type)
+	}
+	return n
+}
+
+func (n *nmiConn) read() nmi.Header {
+	n.t.Helper()
+	_ = n.c.SetReadDeadline(time.Now().Add(ioWait))
+	h, msg, err := nmi.ReadMessage(n.c, n.buf, 1<<30)
+	if err != nil {
+		n.t.Fatalf("read: %v", err)
+	}
+	n.buf = msg
+	return h
+}
+
+// do exchanges one request and returns the header and the number of records.
+func (n *nmiConn) do(typ nmi.MsgType, target string) (nmi.Header, int) {
+	n.t.Helper()
+	n.corr++
+	b, err := nmi.AppendRequest(nil, &nmi.Request{Type: typ, Target: target}, n.corr)
+	if err != nil {
+		n.t.Fatal(err)
+	}
+	if _, err := n.c.Write(b); err != nil {
+		n.t.Fatal(err)
+	}
+	h := n.read()
+	if h.Type != typ || h.Correlator != n.corr {
+		n.t.Fatalf("answer %v/%d to %v/%d", h.Type, h.Correlator, typ, n.corr)
+	}
+	if h.RecCount == 0 {
+		return h, 0
+	}
+	d := nmi.NewRecordDecoder(n.buf[h.RecOff:], int(h.RecCount))
+	count := 0
+	for d.Next() {
+		count++
+	}
+	if err := d.Err(); err != nil {
+		n.t.Fatalf("%v: %v", typ, err)
+	}
+	return h, count
+}
+
+var displayRequests = []nmi.MsgType{nmi.GetStackInfo, nmi.GetIPFltCurr, nmi.GetIPFltDefault, nmi.GetIPFltPolicy,
+	nmi.GetIPInterfaces, nmi.GetIPTunManual, nmi.GetIPTunDynStack, nmi.GetIPTunDynIKE, nmi.GetIKETun,
+	nmi.GetIKETunCascade, nmi.GetPortTrans, nmi.GetSummary, nmi.GetIKENSInfo}
+
+// exchangeAll sends every display request for stack and wants records back.
+func exchangeAll(t *testing.T, n *nmiConn, stack string) {
+	t.Helper()
+	for _, typ := range displayRequests {
+		target := stack
+		if typ.SystemWide() {
+			target = ""
+		}
+		h, count := n.do(typ, target)
+		if h.Rc != 0 || count == 0 {
+			t.Errorf("%v: rc %v, %d records", typ, h.Rc, count)
+		}
+	}
+}
+
+func (n *nmiConn) expectTerm() {
+	n.t.Helper()
+	if h := n.read(); h.Type != nmi.MsgTerm || h.Rc != 0 {
+		n.t.Fatalf("got %v rc %v, want TERM rc 0", h.Type, h.Rc)
+	}
+}
+
+// lockedBuffer collects a program's output across goroutines.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+func waitFor(t *testing.T, what string, ok func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(ioWait)
+	for !ok() {
+		if time.Now().After(deadline) {
+			t.Fatalf("waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func TestFlagErrors(t *testing.T) {
+	dir := t.TempDir()
+	sock := filepath.Join(dir, "s")
+	for _, args := range [][]string{
+		{"--generate", "stacks=0"},
+		{"--generate", "stacks=1", "--data", "x.yaml"},
+		{"--socket-mode", "999"},
+		{"--socket-mode", "rw"},
+		{"--nope"},
+		{"extra"},
+		{"--data", filepath.Join(dir, "missing.yaml")},
+		{"--policy", filepath.Join(dir, "missing.yaml")},
+	} {
+		var out bytes.Buffer
+		if err := run(context.Background(), append(args, "--socket", sock), func(string) string { return "" }, &out); err == nil {
+			t.Errorf("%v: no error", args)
+		}
+	}
+	env := map[string]string{"IKED_SIM_INIT_DELAY": "soon"}
+	if err := run(context.Background(), nil, func(k string) string { return env[k] }, io.Discard); err == nil ||
+		!strings.Contains(err.Error(), "IKED_SIM_INIT_DELAY") {
+		t.Errorf("bad environment value: %v", err)
+	}
+}
+
+func TestRunServesUntilCanceled(t *testing.T) {
+	dir := t.TempDir()
+	sock := filepath.Join(dir, "sub", "ipsecmgmt")
+	env := map[string]string{"IKED_SIM_SOCKET": sock, "IKED_SIM_SOCKET_MODE": "0600"}
+	ctx, cancel := context.WithCancel(context.Background())
+	var out lockedBuffer
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"--generate", "stacks=2,filters=500,tunnels=100,seed=9", "--system", "SYSB"},
+			func(k string) string { return env[k] }, &out)
+	}()
+	waitFor(t, "the ready line", func() bool { return strings.Contains(out.String(), "iked-sim ready") })
+	if fi, err := os.Stat(sock); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("socket %v %v", fi, err)
+	}
+	if !strings.Contains(out.String(), "system=SYSB") || !strings.Contains(out.String(), "stacks=TCPIP,TCPIPB") {
+		t.Errorf("ready line: %s", out.String())
+	}
+	n := connect(t, sock)
+	exchangeAll(t, n, "TCPIPB")
+	cancel()
+	n.expectTerm()
+	if err := <-done; err != nil {
+		t.Fatalf("run: %v", err)
+	}
+}
+
+// TestWholeProgram builds iked-sim, starts it as a process and exchanges
+// every display request with it; SIGHUP reloads the policy, SIGTERM ends
+// it with a TERM to the client.
+func TestWholeProgram(t *testing.T) {
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "iked-sim")
+	build := exec.Command("go", "build", "-o", bin, ".")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	pol := filepath.Join(dir, "policy.yaml")
+	allow := "system: SYS1\nprofiles:\n  - name: EZB.NETMGMT.**\n    uacc: READ\n"
+	if err := os.WriteFile(pol, []byte(allow), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	sock := filepath.Join(dir, "ipsecmgmt")
+	cmd := exec.Command(bin, "--socket", sock, "--policy", pol, "--init-delay", "10ms")
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stderr lockedBuffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	var out lockedBuffer
+	lines := bufio.NewScanner(stdout)
+	go func() {
+		for lines.Scan() {
+			out.Write(append(lines.Bytes(), '\n'))
+		}
+	}()
+	waitFor(t, "the ready line", func() bool { return strings.Contains(out.String(), "iked-sim ready") })
+	n := connect(t, sock)
+	exchangeAll(t, n, "TCPIP")
+
+	// A policy that denies everything, loaded on SIGHUP: display is refused.
+	deny := "system: SYS1\nprofiles:\n  - name: EZB.NETMGMT.**\n    uacc: NONE\n"
+	if err := os.WriteFile(pol, []byte(deny), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the reload", func() bool { return strings.Contains(out.String(), "policy reloaded") })
+	if h, _ := n.do(nmi.GetSummary, "TCPIP"); h.Rc != nmi.EACCES {
+		t.Errorf("after reload: rc %v, want EACCES", h.Rc)
+	}
+
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	n.expectTerm()
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("exit: %v\n%s", err, stderr.String())
+	}
+	if _, err := os.Stat(sock); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("socket file left behind: %v", err)
+	}
+}
