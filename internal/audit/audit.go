@@ -1,0 +1,201 @@
+// Package audit records the gateway's control requests: one JSON line per
+// record, appended to a file (synced to disk after each line) or written
+// to standard output. A record that cannot be written is an error for the
+// caller, which must then refuse the action: no control goes unaudited.
+package audit
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// Stages of a control request. An allowed request is recorded twice: its
+// intent before the NMI request is sent (so that nothing is done unless
+// it is on record) and its outcome before the HTTP answer. A request that
+// never reaches the NMI (denied, invalid) has only the outcome record.
+const (
+	StageRequested = "requested"
+	StageCompleted = "completed"
+)
+
+// Outcomes of a control request (Record.Outcome).
+const (
+	// OutcomeDenied: SAF denied the request; nothing was sent to the NMI.
+	OutcomeDenied = "denied"
+	// OutcomeInvalid: the request was refused before the NMI request
+	// (bad input); nothing was sent.
+	OutcomeInvalid = "invalid"
+	// OutcomeStarted: the NMI accepted the request (return code 0); the
+	// per-tunnel statuses say what it started.
+	OutcomeStarted = "started"
+	// OutcomeRejected: the NMI answered a nonzero return code.
+	OutcomeRejected = "rejected"
+	// OutcomeFailed: the NMI did not answer (unreachable, timeout, bad
+	// answer); whether the action started is unknown.
+	OutcomeFailed = "failed"
+)
+
+// Target is one object a control request names.
+type Target struct {
+	Name     string `json:"name,omitempty"`
+	TunnelID string `json:"tunnelId,omitempty"`
+}
+
+// Result is the NMI's status for one object (NMsTunStatus).
+type Result struct {
+	Name     string `json:"name,omitempty"`
+	TunnelID string `json:"tunnelId,omitempty"`
+	Status   string `json:"status"`
+}
+
+// Record is one audit line. Credentials (tokens, headers) never appear in
+// it.
+type Record struct {
+	Time      time.Time `json:"time"`
+	Stage     string    `json:"stage"`
+	RequestID string    `json:"requestId"`
+	// Who: the principal's user ID, its groups (configured and from the
+	// identity), how it authenticated and where the request came from.
+	User           string   `json:"user"`
+	Groups         []string `json:"groups"`
+	Authentication string   `json:"authentication,omitempty"`
+	RemoteAddr     string   `json:"remoteAddr,omitempty"`
+	// What: the HTTP request, its REST operation, the stack, the NMI
+	// request and its targets (All: no records, every eligible object).
+	Method     string   `json:"method"`
+	Path       string   `json:"path"`
+	Operation  string   `json:"operation"`
+	Stack      string   `json:"stack"`
+	NMIRequest string   `json:"nmiRequest"`
+	Targets    []Target `json:"targets,omitempty"`
+	All        bool     `json:"all,omitempty"`
+	FilterSet  string   `json:"filterSet,omitempty"`
+	// The SAF decision: the resource checked, whether access was
+	// granted, the deciding profile ("" = none covers the resource) and
+	// why.
+	Resource string `json:"resource"`
+	Allowed  bool   `json:"allowed"`
+	Profile  string `json:"profile,omitempty"`
+	Reason   string `json:"reason,omitempty"`
+	// The outcome (StageCompleted only): Outcome* constant, the NMI's
+	// return and reason codes when it answered, the per-tunnel statuses,
+	// whether ?wait saw the target state, and the error text otherwise.
+	Outcome       string   `json:"outcome,omitempty"`
+	NMIReturnCode *int32   `json:"nmiReturnCode,omitempty"`
+	NMIReturnName string   `json:"nmiReturnCodeName,omitempty"`
+	NMIReasonCode *int32   `json:"nmiReasonCode,omitempty"`
+	NMIReasonName string   `json:"nmiReasonCodeName,omitempty"`
+	Results       []Result `json:"results,omitempty"`
+	Reached       *bool    `json:"reached,omitempty"`
+	HTTPStatus    int      `json:"httpStatus,omitempty"`
+	Error         string   `json:"error,omitempty"`
+}
+
+// Sink receives audit records. Write returns only once the record is
+// durable (or fails).
+type Sink interface {
+	Write(rec *Record) error
+}
+
+// ErrClosed is returned by Write after Close.
+var ErrClosed = errors.New("audit: log closed")
+
+// Log is a Sink writing JSON lines to a file or a stream. It is safe for
+// concurrent use: lines never interleave.
+type Log struct {
+	mu      sync.Mutex
+	w       io.Writer
+	file    *os.File // nil for a plain writer
+	closer  io.Closer
+	broken  bool // the last write failed part-way: start the next on a new line
+	closed  bool
+	syncing bool
+	stdout  bool // fsync of a pipe or terminal fails harmlessly
+	buf     []byte
+}
+
+// Open opens the audit log named by path: "-" is standard output,
+// anything else a file opened for appending (created with mode 0600 if
+// missing). Each line of a file is synced to disk before Write returns.
+func Open(path string) (*Log, error) {
+	if path == "" {
+		return nil, errors.New("audit: empty log path")
+	}
+	if path == "-" {
+		return &Log{w: os.Stdout, file: os.Stdout, syncing: true, stdout: true}, nil
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("audit: %w", err)
+	}
+	return &Log{w: f, file: f, closer: f, syncing: true}, nil
+}
+
+// New returns a Log writing to w, without syncing (for tests and for
+// writers that are durable on their own).
+func New(w io.Writer) *Log { return &Log{w: w} }
+
+// Write appends rec as one line. A record without a time gets the current
+// time.
+func (l *Log) Write(rec *Record) error {
+	if rec.Time.IsZero() {
+		rec.Time = time.Now()
+	}
+	rec.Time = rec.Time.UTC()
+	line, err := json.Marshal(rec)
+	if err != nil {
+		return fmt.Errorf("audit: encode: %w", err)
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed {
+		return ErrClosed
+	}
+	l.buf = l.buf[:0]
+	if l.broken {
+		l.buf = append(l.buf, '\n')
+	}
+	l.buf = append(l.buf, line...)
+	l.buf = append(l.buf, '\n')
+	n, err := l.w.Write(l.buf)
+	if err == nil && n < len(l.buf) {
+		err = io.ErrShortWrite
+	}
+	if err != nil {
+		l.broken = n > 0
+		return fmt.Errorf("audit: write: %w", err)
+	}
+	l.broken = false
+	if l.syncing {
+		if err := l.file.Sync(); err != nil && !(l.stdout && unsyncable(err)) {
+			return fmt.Errorf("audit: sync: %w", err)
+		}
+	}
+	return nil
+}
+
+// unsyncable is the error of fsync on a pipe, socket or terminal: the line
+// was written and there is nothing to sync.
+func unsyncable(err error) bool {
+	return errors.Is(err, syscall.EINVAL) || errors.Is(err, syscall.ENOTSUP)
+}
+
+// Close closes the file (never standard output). Later writes fail.
+func (l *Log) Close() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed {
+		return nil
+	}
+	l.closed = true
+	if l.closer != nil {
+		return l.closer.Close()
+	}
+	return nil
+}
