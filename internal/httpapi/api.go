@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/nmigw/nmigw/internal/audit"
 	"github.com/nmigw/nmigw/internal/authz"
 	"github.com/nmigw/nmigw/internal/nmi"
 )
@@ -48,6 +49,9 @@ type Deps struct {
 	Authorizer Authorizer
 	// AuthMethod names how Authenticate identified the caller, for whoami.
 	AuthMethod func(ctx context.Context) string
+	// Audit records every control request (allowed or denied) before it is
+	// answered. Without it control requests are refused with 503.
+	Audit audit.Sink
 }
 
 type api struct {
@@ -60,6 +64,7 @@ type api struct {
 	authn      func(http.Handler) http.Handler
 	authz      Authorizer
 	authMethod func(ctx context.Context) string
+	audit      audit.Sink
 	validator  *validator
 	spec       []byte
 }
@@ -79,6 +84,7 @@ func NewHandler(d Deps) (http.Handler, error) {
 		authn:      d.Authenticate,
 		authz:      d.Authorizer,
 		authMethod: d.AuthMethod,
+		audit:      d.Audit,
 	}
 	if a.log == nil {
 		a.log = slog.New(slog.DiscardHandler)
