@@ -210,6 +210,8 @@ var (
 	interfaceRecSize = recordSize(nmi.InterfaceSize)
 	summaryRecSize   = recordSize(nmi.StatisticsSize)
 	portRecSize      = recordSize(nmi.PortTransSize)
+	tunnelRecSize    = recordSize(nmi.TunnelSize)
+	policyRecSize    = recordSize(nmi.PolicySourceSize)
 )
 
 func dynIKERecSize(r *nmi.DynIKERecord) int {

@@ -24,17 +24,30 @@ func (c *conn) dispatch(req *nmi.Request) (recordSource, nmi.ReturnCode, nmi.Rea
 		}
 		return nssSource(stacks), nmi.RcOK, nmi.RsnNone
 	}
-	if !t.IsDisplay() {
-		// Control requests are answered by the control state machine.
-		return nil, nmi.EINVAL, nmi.RsnBadType
+	kind := authz.Display
+	if t.IsControl() {
+		kind = authz.Control
 	}
 	if !m.HasStack(req.Target) {
 		return nil, nmi.ENXIO, nmi.RsnNone
 	}
-	if !c.allowed(req.Target, authz.Display) {
+	if !c.allowed(req.Target, kind) {
 		return nil, nmi.EACCES, nmi.RsnNone
 	}
 	stack, fs := req.Target, req.Filters
+	if t == nmi.LoadPolicy {
+		m.LoadPolicy(stack, req.Policy.Source)
+		r := nmi.PolicySourceRecord{PolicySource: *req.Policy}
+		return func(yield func(record, int) error) error { return yield(&r, policyRecSize) }, nmi.RcOK, nmi.RsnNone
+	}
+	if t.IsControl() {
+		recs := make([]ControlRecord, len(req.Tunnels))
+		for i, tr := range req.Tunnels {
+			recs[i] = ControlRecord{Name: tr.Name.String(), TunnelID: tr.TunnelID.String()}
+		}
+		out, _ := m.Control(stack, t, recs)
+		return controlSource(out), nmi.RcOK, nmi.RsnNone
+	}
 	var src recordSource
 	switch t {
 	case nmi.GetIPFltCurr, nmi.GetIPFltDefault, nmi.GetIPFltPolicy:
@@ -109,6 +122,15 @@ func interfaceSource(ifs []Interface) recordSource {
 	return eachRecord(ifs, nil, nil, func(i *Interface) (rec record, _ int, err error) {
 		r.Interface, err = interfaceSection(i)
 		return &r, interfaceRecSize, err
+	})
+}
+
+func controlSource(recs []ControlRecord) recordSource {
+	var r nmi.TunnelRecord
+	return eachRecord(recs, nil, nil, func(c *ControlRecord) (rec record, _ int, err error) {
+		r.Tunnel = nmi.Tunnel{Status: c.Status}
+		err = setTexts(textField{&r.Tunnel.Name, c.Name}, textField{&r.Tunnel.TunnelID, c.TunnelID})
+		return &r, tunnelRecSize, err
 	})
 }
 

@@ -8,10 +8,11 @@ import (
 	"time"
 )
 
-// Timing sets how fast simulated negotiations go.
+// Timing sets how fast simulated negotiations and filter set switches go.
 type Timing struct {
 	Pending     time.Duration // pending -> negotiating; default 1s
 	Negotiating time.Duration // negotiating -> active; default 1s
+	Switch      time.Duration // NMsec_LOAD_POLICY until the set is in effect; default 1s
 }
 
 func (t Timing) withDefaults() Timing {
@@ -20,6 +21,9 @@ func (t Timing) withDefaults() Timing {
 	}
 	if t.Negotiating <= 0 {
 		t.Negotiating = time.Second
+	}
+	if t.Switch <= 0 {
+		t.Switch = time.Second
 	}
 	return t
 }
@@ -39,20 +43,21 @@ type Model struct {
 }
 
 type stackState struct {
-	hdr     Stack // the stack's own fields; its slices are not used
-	ifaces  []Interface
-	deflt   []Filter // immutable once built: snapshots share them
-	policy  []Filter
-	porttr  []PortTranslation
-	rules   []DynVpnRule
-	ike     []*ikeSA // families together, newest generation first
-	dyn     []*dynSA
-	man     []*manSA
-	setSecs [2]time.Duration // time each filter set was in effect before setSince
-	since   time.Time        // when the set in effect went into effect
-	nextK   int
-	nextY   int
-	spi     uint32
+	hdr        Stack // the stack's own fields; its slices are not used
+	ifaces     []Interface
+	deflt      []Filter // immutable once built: snapshots share them
+	policy     []Filter
+	porttr     []PortTranslation
+	rules      []DynVpnRule
+	ike        []*ikeSA // families together, newest generation first
+	dyn        []*dynSA
+	man        []*manSA
+	setSecs    [2]time.Duration // time each filter set was in effect before setSince
+	since      time.Time        // when the set in effect went into effect
+	nextK      int
+	nextY      int
+	spi        uint32
+	pendingSet int // NMsec_LOAD_POLICY requests so far; the last one wins
 }
 
 type ikeSA struct {
