@@ -19,13 +19,15 @@ type textField struct {
 	s   string
 }
 
-// setTexts stores each string in its field.
+// setTexts stores each string in its field; the first error is returned.
 func setTexts(fields ...textField) error {
-	var errs []error
+	var first error
 	for _, f := range fields {
-		errs = append(errs, f.dst.Set(f.s))
+		if err := f.dst.Set(f.s); err != nil && first == nil {
+			first = err
+		}
 	}
-	return errors.Join(errs...)
+	return first
 }
 
 func stamp(t time.Time) uint32 { return nmi.TimeStamp(t) }
