@@ -1,0 +1,145 @@
+package metrics
+
+import (
+	"time"
+
+	"github.com/nmigw/nmigw/internal/nmi"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+type exporterDescs struct {
+	up, duration, age, limit, dropped         *prometheus.Desc
+	stackUp, filterSet, filters               *prometheus.Desc
+	ikeTunnels, dynTunnels, manTunnels        *prometheus.Desc
+	sumTunnels, activations, retransmits      *prometheus.Desc
+	tunState, tunExpiry, tunBytes, tunPackets *prometheus.Desc
+}
+
+func newExporterDescs() exporterDescs {
+	d := func(name, help string, labels ...string) *prometheus.Desc {
+		return prometheus.NewDesc("nmigw_ipsec_"+name, help, labels, nil)
+	}
+	tun := []string{"stack", "type", "tunnel_id", "name"}
+	return exporterDescs{
+		up:       d("up", "1 when the last NMI round reached IKED and every answer was read; 0 otherwise (then no other nmigw_ipsec_ series but these are exported)."),
+		duration: d("scrape_duration_seconds", "Time the last NMI round took."),
+		age:      d("data_age_seconds", "Age of the data exported: time since its NMI round started (concurrent scrapes share one round)."),
+		limit:    d("tunnel_series_limit", "The cap on per-tunnel series."),
+		dropped:  d("tunnel_series_dropped", "Tunnels chosen for series of their own (allow-list, top N) that the cap left out."),
+
+		stackUp:   d("stack_up", "1 when IKED answered every request about the stack; 0 when it answered with a return code (no access, stack gone).", "stack"),
+		filterSet: d("filter_set", "1 for the filter set in effect on the stack (default: TCP/IP profile, policy: Policy Agent), 0 for the other.", "stack", "set"),
+		filters:   d("filters", "IP filter rules in the filter set in effect.", "stack"),
+
+		ikeTunnels: d("ike_tunnels", "IKE (phase 1) security associations by state; every state is present, 0 when none.", "stack", "state"),
+		dynTunnels: d("dynamic_tunnels", "Dynamic IPsec (phase 2) security associations by state; every state is present, 0 when none.", "stack", "state"),
+		manTunnels: d("manual_tunnels", "Manual IPsec tunnels by state; every state is present, 0 when none.", "stack", "state"),
+
+		sumTunnels:  d("summary_tunnels", "Tunnels as counted by NMsec_GET_SUMMARY, by phase (ike, ipsec) and state (active, in_progress, expired).", "stack", "phase", "state"),
+		activations: d("activations_total", "Tunnel activations since IKED started (NMsec_GET_SUMMARY), by phase, initiator (local, remote) and result (success, failure).", "stack", "phase", "initiator", "result"),
+		retransmits: d("retransmits_total", "Negotiation messages retransmitted since IKED started (NMsec_GET_SUMMARY), by phase.", "stack", "phase"),
+
+		tunState:   d("tunnel_state", "1 for the tunnel's state, 0 for the others; all 0 for a tunnel IKED no longer lists. Opt-in per tunnel.", append(tun, "state")...),
+		tunExpiry:  d("tunnel_expiry_remaining_seconds", "Time until the tunnel's active security association expires; absent while none is active or it has no lifetime. Opt-in per tunnel.", tun...),
+		tunBytes:   d("tunnel_bytes_total", "Bytes through the IPsec tunnel, over its generations, by direction (in, out). Opt-in per tunnel.", append(tun, "direction")...),
+		tunPackets: d("tunnel_packets_total", "Packets through the IPsec tunnel, over its generations, by direction (in, out). Opt-in per tunnel.", append(tun, "direction")...),
+	}
+}
+
+func (d *exporterDescs) all() []*prometheus.Desc {
+	return []*prometheus.Desc{d.up, d.duration, d.age, d.limit, d.dropped, d.stackUp, d.filterSet, d.filters,
+		d.ikeTunnels, d.dynTunnels, d.manTunnels, d.sumTunnels, d.activations, d.retransmits,
+		d.tunState, d.tunExpiry, d.tunBytes, d.tunPackets}
+}
+
+func (d *exporterDescs) describe(ch chan<- *prometheus.Desc) {
+	for _, x := range d.all() {
+		ch <- x
+	}
+}
+
+// collect exports snapshot s at time now.
+func (d *exporterDescs) collect(ch chan<- prometheus.Metric, s *snapshot, now time.Time) {
+	emit := func(desc *prometheus.Desc, t prometheus.ValueType, v float64, lv ...string) {
+		ch <- prometheus.MustNewConstMetric(desc, t, v, lv...)
+	}
+	gauge := func(desc *prometheus.Desc, v float64, lv ...string) { emit(desc, prometheus.GaugeValue, v, lv...) }
+	gauge(d.up, boolValue(s.up))
+	gauge(d.duration, s.duration.Seconds())
+	gauge(d.age, max(now.Sub(s.start), 0).Seconds())
+	if !s.up {
+		return
+	}
+	gauge(d.limit, float64(s.limit))
+	gauge(d.dropped, float64(s.dropped))
+	for _, st := range s.stacks {
+		gauge(d.stackUp, boolValue(st.ok), st.name)
+		if !st.ok {
+			continue
+		}
+		for _, fs := range []nmi.FilterSet{nmi.FilterSetDefault, nmi.FilterSetPolicy} {
+			gauge(d.filterSet, boolValue(st.filterSet == fs), st.name, fs.String())
+		}
+		gauge(d.filters, float64(st.filters), st.name)
+		byState(gauge, d.ikeTunnels, st.name, ikeStates, st.ike)
+		byState(gauge, d.dynTunnels, st.name, ipStates, st.dyn)
+		byState(gauge, d.manTunnels, st.name, ipStates, st.man)
+		for _, p := range []struct {
+			phase string
+			b     *nmi.StatsBlock
+		}{{"ike", &st.summary.P1}, {"ipsec", &st.summary.P2}} {
+			gauge(d.sumTunnels, float64(p.b.Active), st.name, p.phase, "active")
+			gauge(d.sumTunnels, float64(p.b.InProgress), st.name, p.phase, "in_progress")
+			gauge(d.sumTunnels, float64(p.b.Expired), st.name, p.phase, "expired")
+			emit(d.activations, prometheus.CounterValue, float64(p.b.LclActSuccess), st.name, p.phase, "local", "success")
+			emit(d.activations, prometheus.CounterValue, float64(p.b.RmtActSuccess), st.name, p.phase, "remote", "success")
+			emit(d.activations, prometheus.CounterValue, float64(p.b.LclActFailure), st.name, p.phase, "local", "failure")
+			emit(d.activations, prometheus.CounterValue, float64(p.b.RmtActFailure), st.name, p.phase, "remote", "failure")
+			emit(d.retransmits, prometheus.CounterValue, float64(p.b.Retransmit), st.name, p.phase)
+		}
+	}
+	for _, f := range s.tunnels {
+		lv := []string{f.stack, f.typ.String(), f.id, f.name}
+		with := func(extra string) []string { return append(lv[:4:4], extra) }
+		state := ""
+		if !f.missing {
+			state = f.state()
+		}
+		for _, name := range f.typ.states() {
+			gauge(d.tunState, boolValue(state == name), with(name)...)
+		}
+		if state == stateUnknown {
+			gauge(d.tunState, 1, with(stateUnknown)...)
+		}
+		if f.missing {
+			continue
+		}
+		if f.active && f.expires != 0 {
+			gauge(d.tunExpiry, max(nmi.UnixTime(f.expires).Sub(now), 0).Seconds(), lv...)
+		}
+		if f.typ.traffic() {
+			for i, dir := range []string{"in", "out"} {
+				emit(d.tunBytes, prometheus.CounterValue, float64(f.bytes[i]), with(dir)...)
+				emit(d.tunPackets, prometheus.CounterValue, float64(f.packets[i]), with(dir)...)
+			}
+		}
+	}
+}
+
+// byState exports counts by state: every known state, and "unknown" when
+// some state was not known.
+func byState(gauge func(*prometheus.Desc, float64, ...string), desc *prometheus.Desc, stack string, names []string, c stateCounts) {
+	for i, name := range names {
+		gauge(desc, float64(c.n[i]), stack, name)
+	}
+	if c.unknown > 0 {
+		gauge(desc, float64(c.unknown), stack, stateUnknown)
+	}
+}
+
+func boolValue(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
+}

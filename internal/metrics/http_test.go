@@ -1,0 +1,175 @@
+package metrics
+
+import (
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"runtime"
+	"strings"
+	"testing"
+
+	"github.com/go-chi/chi/v5"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// testRouter has a parameterized route, a streamed answer and a
+// handler that needs http.ResponseController to reach the connection.
+func testRouter(t *testing.T, mw ...func(http.Handler) http.Handler) *chi.Mux {
+	r := chi.NewRouter()
+	r.Use(mw...)
+	r.Get("/v1/stacks/{stack}", func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "stack "+chi.URLParam(r, "stack"))
+	})
+	r.Post("/v1/stacks/{stack}/ike/tunnels/{tunnelId}:deactivate", func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusAccepted)
+	})
+	r.Get("/stream", func(w http.ResponseWriter, r *http.Request) {
+		f, ok := w.(http.Flusher)
+		if !ok {
+			t.Error("the middleware's writer is no http.Flusher")
+			return
+		}
+		io.WriteString(w, "data: 1\n\n")
+		f.Flush()
+		if err := http.NewResponseController(w).EnableFullDuplex(); err != nil {
+			t.Errorf("ResponseController through the middleware: %v", err)
+		}
+		io.WriteString(w, "data: 2\n\n")
+	})
+	r.Get("/panic", func(http.ResponseWriter, *http.Request) { panic("boom") })
+	return r
+}
+
+// TestHTTPMiddleware drives a real server whose chi router is wrapped from
+// outside (as cmd/gateway does) or uses the middleware itself.
+func TestHTTPMiddleware(t *testing.T) {
+	for _, inside := range []bool{false, true} {
+		name := "around the router"
+		if inside {
+			name = "inside the router"
+		}
+		t.Run(name, func(t *testing.T) {
+			reg := prometheus.NewRegistry()
+			m, err := NewHTTP(reg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var h http.Handler
+			if inside {
+				h = testRouter(t, m.Middleware)
+			} else {
+				h = m.Middleware(testRouter(t))
+			}
+			srv := httptest.NewServer(h)
+			defer srv.Close()
+
+			var bodyBytes int
+			do := func(method, path string, want int) {
+				t.Helper()
+				req, err := http.NewRequest(method, srv.URL+path, nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				resp, err := srv.Client().Do(req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				b, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode != want {
+					t.Fatalf("%s %s: %d, want %d", method, path, resp.StatusCode, want)
+				}
+				if method == "GET" && strings.HasPrefix(path, "/v1/stacks/") {
+					bodyBytes += len(b)
+				}
+			}
+			do("GET", "/v1/stacks/TCPIP", 200)
+			do("GET", "/v1/stacks/TCPIP", 200)
+			do("GET", "/v1/stacks/TCPIPB", 200)
+			do("POST", "/v1/stacks/TCPIP/ike/tunnels/K1:deactivate", 202)
+			do("GET", "/stream", 200)
+			do("GET", "/no/such/path", 404)
+			do("BREW", "/v1/stacks/TCPIP", 405)
+
+			e := scrape(t, reg)
+			const stack = "/v1/stacks/{stack}"
+			if v := e.mustValue(t, "nmigw_http_requests_total", "route", stack, "method", "GET", "code", "200"); v != 3 {
+				t.Errorf("GET %s 200: %v requests, want 3", stack, v)
+			}
+			deact := "/v1/stacks/{stack}/ike/tunnels/{tunnelId}:deactivate"
+			if v := e.mustValue(t, "nmigw_http_requests_total", "route", deact, "method", "POST", "code", "202"); v != 1 {
+				t.Errorf("POST deactivate: %v, want 1", v)
+			}
+			if v := e.mustValue(t, "nmigw_http_requests_total", "route", RouteUnmatched, "method", "GET", "code", "404"); v != 1 {
+				t.Errorf("404: %v, want 1", v)
+			}
+			// chi answers an unknown method with 405 before routing; the
+			// method is folded into OTHER.
+			if e.count("nmigw_http_requests_total", "method", "OTHER", "code", "405") != 1 {
+				t.Errorf("BREW not counted as OTHER 405: %v", e.series("nmigw_http_requests_total"))
+			}
+			for labels := range e.series("nmigw_http_requests_total") {
+				if strings.Contains(labels, "TCPIP") || strings.Contains(labels, "no/such") {
+					t.Errorf("raw path in a label: %s", labels)
+				}
+			}
+			if v := e.mustValue(t, "nmigw_http_request_duration_seconds", "route", stack, "method", "GET"); v != 3 {
+				t.Errorf("latency observations: %v, want 3", v)
+			}
+			size := e["nmigw_http_response_size_bytes"]
+			for _, s := range size.GetMetric() {
+				if label(s, "route") == stack && s.GetHistogram().GetSampleSum() != float64(bodyBytes) {
+					t.Errorf("response bytes: %v, want %d", s.GetHistogram().GetSampleSum(), bodyBytes)
+				}
+			}
+			if v := e.mustValue(t, "nmigw_http_requests_in_flight"); v != 0 {
+				t.Errorf("in flight after the requests: %v", v)
+			}
+		})
+	}
+}
+
+// TestHTTPMiddlewarePanic counts a panicking handler as a 500 and lets the
+// panic go on to the server (or a recovering middleware further out).
+func TestHTTPMiddlewarePanic(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	m, err := NewHTTP(reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := m.Middleware(testRouter(t))
+	func() {
+		defer func() {
+			if recover() == nil {
+				t.Error("the panic did not go on")
+			}
+		}()
+		h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/panic", nil))
+	}()
+	e := scrape(t, reg)
+	if v := e.mustValue(t, "nmigw_http_requests_total", "route", "/panic", "method", "GET", "code", "500"); v != 1 {
+		t.Errorf("panic counted %v times as 500", v)
+	}
+	if v := e.mustValue(t, "nmigw_http_requests_in_flight"); v != 0 {
+		t.Errorf("in flight after a panic: %v", v)
+	}
+}
+
+func TestBuildInfo(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	if err := RegisterStandard(reg, BuildInfo{Version: "v1.2.3"}); err != nil {
+		t.Fatal(err)
+	}
+	e := scrape(t, reg)
+	mf := e["nmigw_build_info"]
+	if mf == nil || len(mf.GetMetric()) != 1 {
+		t.Fatalf("nmigw_build_info: %v", mf)
+	}
+	m := mf.GetMetric()[0]
+	if label(m, "version") != "v1.2.3" || label(m, "goversion") != runtime.Version() || label(m, "revision") == "" || valueOf(m) != 1 {
+		t.Errorf("nmigw_build_info: %s %v", labelsOf(m), valueOf(m))
+	}
+	if e["go_goroutines"] == nil || e["process_start_time_seconds"] == nil {
+		t.Error("Go runtime or process collector missing")
+	}
+}

@@ -1,0 +1,110 @@
+package metrics
+
+import (
+	"strings"
+	"time"
+
+	"github.com/nmigw/nmigw/internal/nmi"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// NMIObserver counts the exchanges of an nmi.Pool. Give it to the pool as
+// nmi.PoolConfig.Observer.
+type NMIObserver struct {
+	exchanges *prometheus.CounterVec
+	duration  *prometheus.HistogramVec
+	codes     *prometheus.CounterVec
+	initWait  *prometheus.HistogramVec
+}
+
+var _ nmi.Observer = (*NMIObserver)(nil)
+
+// Outcome label values of nmigw_nmi_init_wait_seconds.
+const (
+	initOK      = "ok"
+	initRefused = "refused"
+	initError   = "error"
+)
+
+// NewNMIObserver creates the NMI client metrics and registers them with
+// reg.
+func NewNMIObserver(reg prometheus.Registerer) (*NMIObserver, error) {
+	o := &NMIObserver{
+		exchanges: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "nmigw_nmi_exchanges_total",
+			Help: "NMI exchanges run through the pool, by request type (IBM name) and outcome " +
+				"(ok, status, term, canceled, timeout, exhausted, unavailable, error).",
+		}, []string{"type", "outcome"}),
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "nmigw_nmi_exchange_duration_seconds",
+			Help:    "Time of one NMI exchange through the pool (acquiring a connection, request, every record of the answer), by request type.",
+			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
+		}, []string{"type"}),
+		codes: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "nmigw_nmi_status_codes_total",
+			Help: "Nonzero NMI return and reason codes received (answers and TERMs), by request type, return code and reason code.",
+		}, []string{"type", "rc", "rsn"}),
+		initWait: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "nmigw_nmi_init_wait_seconds",
+			Help:    "Time from connecting to the NMI socket to NMsec_INIT (or the refusal), by result (ok, refused, error).",
+			Buckets: []float64{.001, .005, .01, .05, .1, .5, 1, 5, 10, 30, 60},
+		}, []string{"result"}),
+	}
+	if err := register(reg, o.exchanges, o.duration, o.codes, o.initWait); err != nil {
+		return nil, err
+	}
+	// Outcomes and results known in advance start at zero, so that rates
+	// and alerts see them before the first occurrence.
+	for _, t := range exchangeTypes {
+		o.exchanges.WithLabelValues(t.String(), nmi.OutcomeOK.String())
+		o.duration.WithLabelValues(t.String())
+	}
+	for _, r := range []string{initOK, initRefused, initError} {
+		o.initWait.WithLabelValues(r)
+	}
+	return o, nil
+}
+
+// exchangeTypes are the request types the gateway sends.
+var exchangeTypes = func() []nmi.MsgType {
+	var ts []nmi.MsgType
+	for t := nmi.GetStackInfo; t <= nmi.LoadPolicy; t++ {
+		if t.IsRequest() {
+			ts = append(ts, t)
+		}
+	}
+	return ts
+}()
+
+// ObserveExchange implements nmi.Observer.
+func (o *NMIObserver) ObserveExchange(ev nmi.ExchangeEvent) {
+	t := codeLabel(ev.Type.String())
+	o.exchanges.WithLabelValues(t, ev.Outcome.String()).Inc()
+	o.duration.WithLabelValues(t).Observe(ev.Duration.Seconds())
+	if ev.Outcome == nmi.OutcomeStatus || ev.Outcome == nmi.OutcomeTerm {
+		o.codes.WithLabelValues(t, codeLabel(ev.Rc.String()), codeLabel(ev.Rsn.String())).Inc()
+	}
+}
+
+// ObserveInit records the wait for NMsec_INIT of one new connection: d
+// from connecting to INIT (err nil), to a TERM refusing the connection
+// (*nmi.StatusError with Refused), or to another failure.
+func (o *NMIObserver) ObserveInit(d time.Duration, err error) {
+	r := initOK
+	if err != nil {
+		r = initError
+		if se, ok := err.(*nmi.StatusError); ok && se.Refused {
+			r = initRefused
+		}
+	}
+	o.initWait.WithLabelValues(r).Observe(d.Seconds())
+}
+
+// codeLabel bounds a label taken from a code's name: codes this build does
+// not know (String gives "unknown(N)") share one value.
+func codeLabel(s string) string {
+	if strings.HasPrefix(s, "unknown(") {
+		return "unknown"
+	}
+	return s
+}
