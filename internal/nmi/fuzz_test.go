@@ -53,13 +53,17 @@ func fuzzSection(f *testing.F, fresh func() section, golden ...string) {
 	})
 }
 
-func FuzzStack(f *testing.F)      { fuzzSection(f, func() section { return new(Stack) }, "NMsecStack") }
-func FuzzStatistics(f *testing.F) { fuzzSection(f, func() section { return new(Statistics) }, "NMsecStatistics") }
-func FuzzNSS(f *testing.F)        { fuzzSection(f, func() section { return new(NSS) }, "NMsecNSS") }
+func FuzzStack(f *testing.F) { fuzzSection(f, func() section { return new(Stack) }, "NMsecStack") }
+func FuzzStatistics(f *testing.F) {
+	fuzzSection(f, func() section { return new(Statistics) }, "NMsecStatistics")
+}
+func FuzzNSS(f *testing.F) { fuzzSection(f, func() section { return new(NSS) }, "NMsecNSS") }
 func FuzzInterface(f *testing.F) {
 	fuzzSection(f, func() section { return new(Interface) }, "NMsecInterface", "NMsecInterface IPv6")
 }
-func FuzzIPTunnel(f *testing.F) { fuzzSection(f, func() section { return new(IPTunnel) }, "NMsecIPTunnel") }
+func FuzzIPTunnel(f *testing.F) {
+	fuzzSection(f, func() section { return new(IPTunnel) }, "NMsecIPTunnel")
+}
 func FuzzIPManualTunnel(f *testing.F) {
 	fuzzSection(f, func() section { return new(IPManualTunnel) }, "NMsecIPManualTunnel")
 }
@@ -75,17 +79,27 @@ func FuzzIPDynamicStack(f *testing.F) {
 func FuzzIPDynamicIKE(f *testing.F) {
 	fuzzSection(f, func() section { return new(IPDynamicIKE) }, "NMsecIPDynamicIKE")
 }
-func FuzzIKETunnel(f *testing.F) { fuzzSection(f, func() section { return new(IKETunnel) }, "NMsecIKETunnel") }
+func FuzzIKETunnel(f *testing.F) {
+	fuzzSection(f, func() section { return new(IKETunnel) }, "NMsecIKETunnel")
+}
 func FuzzIKETunStats(f *testing.F) {
 	fuzzSection(f, func() section { return new(IKETunStats) }, "NMsecIKETunStats")
 }
-func FuzzIPFilter(f *testing.F)  { fuzzSection(f, func() section { return new(IPFilter) }, "NMsecIPFilter") }
-func FuzzPortTrans(f *testing.F) { fuzzSection(f, func() section { return new(PortTrans) }, "NMsecPortTrans") }
-func FuzzTunnel(f *testing.F)    { fuzzSection(f, func() section { return new(Tunnel) }, "NMsecTunnel response") }
+func FuzzIPFilter(f *testing.F) {
+	fuzzSection(f, func() section { return new(IPFilter) }, "NMsecIPFilter")
+}
+func FuzzPortTrans(f *testing.F) {
+	fuzzSection(f, func() section { return new(PortTrans) }, "NMsecPortTrans")
+}
+func FuzzTunnel(f *testing.F) {
+	fuzzSection(f, func() section { return new(Tunnel) }, "NMsecTunnel response")
+}
 func FuzzPolicySource(f *testing.F) {
 	fuzzSection(f, func() section { return new(PolicySource) }, "NMsecPolicySource")
 }
-func FuzzInFilter(f *testing.F) { fuzzSection(f, func() section { return new(InFilter) }, "NMsecInFilter IPv6") }
+func FuzzInFilter(f *testing.F) {
+	fuzzSection(f, func() section { return new(InFilter) }, "NMsecInFilter IPv6")
+}
 
 func FuzzHeader(f *testing.F) {
 	for _, ex := range exampleRequests {
@@ -228,8 +242,10 @@ func FuzzFilterRecord(f *testing.F) { fuzzTyped(f, func() typedRecord { return n
 func FuzzManualTunnelRecord(f *testing.F) {
 	fuzzTyped(f, func() typedRecord { return new(ManualTunnelRecord) })
 }
-func FuzzDynStackRecord(f *testing.F) { fuzzTyped(f, func() typedRecord { return new(DynStackRecord) }) }
-func FuzzDynIKERecord(f *testing.F)   { fuzzTyped(f, func() typedRecord { return new(DynIKERecord) }) }
+func FuzzDynStackRecord(f *testing.F) {
+	fuzzTyped(f, func() typedRecord { return new(DynStackRecord) })
+}
+func FuzzDynIKERecord(f *testing.F) { fuzzTyped(f, func() typedRecord { return new(DynIKERecord) }) }
 func FuzzIKETunnelRecord(f *testing.F) {
 	fuzzTyped(f, func() typedRecord { return new(IKETunnelRecord) })
 }
@@ -240,7 +256,9 @@ func FuzzTunnelRecord(f *testing.F) { fuzzTyped(f, func() typedRecord { return n
 func FuzzPolicySourceRecord(f *testing.F) {
 	fuzzTyped(f, func() typedRecord { return new(PolicySourceRecord) })
 }
-func FuzzInFilterRecord(f *testing.F) { fuzzTyped(f, func() typedRecord { return new(InFilterRecord) }) }
+func FuzzInFilterRecord(f *testing.F) {
+	fuzzTyped(f, func() typedRecord { return new(InFilterRecord) })
+}
 
 func FuzzDecodeRequest(f *testing.F) {
 	for _, ex := range exampleRequests {

@@ -1,0 +1,389 @@
+package nmi
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"io"
+	"net"
+	"os"
+	"strconv"
+	"sync"
+	"time"
+)
+
+// Option configures a Client.
+type Option func(*clientConfig)
+
+type clientConfig struct {
+	maxResponse uint32
+	bufSize     int
+}
+
+// WithMaxResponseSize caps the size of a response the client accepts
+// (default DefaultMaxResponseSize). A larger response fails with ErrTooLarge
+// before anything beyond its header is read, and the connection is closed.
+func WithMaxResponseSize(n uint32) Option {
+	return func(c *clientConfig) {
+		if n >= HdrSize {
+			c.maxResponse = n
+		}
+	}
+}
+
+// WithReadBufferSize sets the size of the read buffer (default 64 KiB).
+// Records that fit in it are handed to the callback without a copy.
+func WithReadBufferSize(n int) Option {
+	return func(c *clientConfig) {
+		if n >= 4096 {
+			c.bufSize = n
+		}
+	}
+}
+
+// Client is one connection to the NMI. It runs one exchange at a time;
+// concurrent calls to Do wait their turn. After a transport or protocol
+// error, or a TERM, the connection is dead and every later call fails.
+type Client struct {
+	path    string
+	conn    *net.UnixConn
+	br      *bufio.Reader
+	turn    chan struct{} // holds a token during an exchange
+	cfg     clientConfig
+	version uint16
+
+	// Guarded by turn.
+	wbuf []byte
+	rbuf []byte
+	corr uint32
+
+	mu   sync.Mutex
+	dead error // why the connection is unusable; nil while it is fine
+}
+
+// Dial connects to the NMI socket at path and waits for NMsec_INIT, as long
+// as ctx allows (IKED sends INIT only once it is connected to the Policy
+// Agent). A TERM instead of INIT is a *StatusError with Refused set,
+// carrying the server's return and reason codes (EAGAIN: too many clients).
+func Dial(ctx context.Context, path string, opts ...Option) (*Client, error) {
+	cfg := clientConfig{maxResponse: DefaultMaxResponseSize, bufSize: 64 << 10}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	var d net.Dialer
+	nc, err := d.DialContext(ctx, "unix", path)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		return nil, &OpError{Op: "dial", Path: path, Err: err}
+	}
+	c := &Client{
+		path: path,
+		conn: nc.(*net.UnixConn),
+		turn: make(chan struct{}, 1),
+		cfg:  cfg,
+	}
+	c.br = bufio.NewReaderSize(c.conn, cfg.bufSize)
+	if err := c.readInit(ctx); err != nil {
+		c.kill(err)
+		return nil, err
+	}
+	return c, nil
+}
+
+func (c *Client) readInit(ctx context.Context) error {
+	stop, err := c.watch(ctx)
+	if err != nil {
+		return err
+	}
+	defer stop()
+	b, err := c.br.Peek(HdrSize)
+	if err != nil {
+		return c.ioErr(ctx, "init", err)
+	}
+	var h Header
+	if err := h.UnmarshalBinary(b); err != nil {
+		return &OpError{Op: "init", Path: c.path, Err: err}
+	}
+	if _, err := c.br.Discard(HdrSize); err != nil {
+		return c.ioErr(ctx, "init", err)
+	}
+	switch {
+	case h.Type == MsgTerm:
+		return &StatusError{Type: MsgTerm, Rc: h.Rc, Rsn: h.Rsn, Term: true, Refused: true}
+	case h.Type != MsgInit:
+		return &OpError{Op: "init", Path: c.path, Err: formatErr("NMsMType", RsnBadType, "expected NMsec_INIT, got "+h.Type.String())}
+	case h.Version == 0:
+		return &OpError{Op: "init", Path: c.path, Err: formatErr("NMsMVersion", RsnBadVersion, "NMsec_INIT announces version 0")}
+	}
+	c.version = h.Version
+	return nil
+}
+
+// ServerVersion returns the highest interface version the server announced
+// in NMsec_INIT.
+func (c *Client) ServerVersion() uint16 { return c.version }
+
+// Err returns why the connection is unusable, or nil while it is fine.
+func (c *Client) Err() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.dead
+}
+
+// Close closes the connection. An exchange in progress fails.
+func (c *Client) Close() error {
+	c.mu.Lock()
+	first := c.dead == nil
+	if first {
+		c.dead = ErrClosed
+	}
+	c.mu.Unlock()
+	if !first {
+		return nil
+	}
+	return c.conn.Close()
+}
+
+// kill marks the connection dead with cause and closes it.
+func (c *Client) kill(cause error) {
+	c.mu.Lock()
+	first := c.dead == nil
+	if first {
+		c.dead = cause
+	}
+	c.mu.Unlock()
+	if first {
+		c.conn.Close()
+	}
+}
+
+// aLongTimeAgo is a deadline in the past: it makes blocked I/O return at once.
+var aLongTimeAgo = time.Unix(1, 0)
+
+// watch applies ctx to the socket: its deadline becomes the socket's, and
+// cancellation sets a deadline in the past. stop must be called when the
+// operation ends; it waits until a cancellation in flight has finished.
+func (c *Client) watch(ctx context.Context) (stop func(), err error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	dl, _ := ctx.Deadline()
+	if err := c.conn.SetDeadline(dl); err != nil {
+		return nil, &OpError{Op: "set deadline", Path: c.path, Err: err}
+	}
+	if ctx.Done() == nil {
+		return func() {}, nil
+	}
+	done := make(chan struct{})
+	cancel := context.AfterFunc(ctx, func() {
+		c.conn.SetDeadline(aLongTimeAgo)
+		close(done)
+	})
+	return func() {
+		if !cancel() {
+			<-done
+		}
+	}, nil
+}
+
+// ioErr kills the connection after a failed read or write and returns the
+// error to report: the context's error when the context ended, else an
+// *OpError.
+func (c *Client) ioErr(ctx context.Context, op string, err error) error {
+	c.kill(err)
+	if ctxErr := ctx.Err(); ctxErr != nil {
+		return ctxErr
+	}
+	if dl, ok := ctx.Deadline(); ok && errors.Is(err, os.ErrDeadlineExceeded) && !time.Now().Before(dl) {
+		<-ctx.Done() // the socket deadline is the context's: it is about to end
+		return ctx.Err()
+	}
+	return &OpError{Op: op, Path: c.path, Err: err}
+}
+
+// protoErr kills the connection after bytes that break the contract.
+func (c *Client) protoErr(err error) error {
+	c.kill(err)
+	return &OpError{Op: "read", Path: c.path, Err: err}
+}
+
+// Do runs one exchange: it sends req, reads the response header, checks
+// that it answers req (type and correlator), then reads the records one by
+// one from the socket and calls fn for each, in order. A Record is valid
+// only during its call. If fn returns an error, Do reads and discards the
+// rest of the response and returns that error unchanged.
+//
+// A nonzero return code is a *StatusError (the connection stays usable);
+// a TERM is a *StatusError with Term set (the connection is dead). When
+// ctx ends, Do returns ctx.Err(). Other failures are *OpError; after them
+// the connection is dead.
+func (c *Client) Do(ctx context.Context, req *Request, fn func(Record) error) (Header, error) {
+	select {
+	case c.turn <- struct{}{}:
+	case <-ctx.Done():
+		return Header{}, ctx.Err()
+	}
+	defer func() { <-c.turn }()
+	if err := c.Err(); err != nil {
+		return Header{}, &OpError{Op: "write", Path: c.path, Err: errors.Join(ErrClosed, err)}
+	}
+	c.corr++
+	if c.corr == 0 { // 0 is what INIT and TERM carry
+		c.corr = 1
+	}
+	b, err := AppendRequest(c.wbuf[:0], req, c.corr)
+	if err != nil {
+		return Header{}, err
+	}
+	c.wbuf = b
+	stop, err := c.watch(ctx)
+	if err != nil {
+		return Header{}, err
+	}
+	defer stop()
+	if _, err := c.conn.Write(b); err != nil {
+		return Header{}, c.ioErr(ctx, "write", err)
+	}
+	return c.readResponse(ctx, req.Type, c.corr, fn)
+}
+
+func (c *Client) readResponse(ctx context.Context, t MsgType, corr uint32, fn func(Record) error) (Header, error) {
+	var h Header
+	hb, err := c.br.Peek(HdrSize)
+	if err != nil {
+		if len(hb) > 0 && err == io.EOF {
+			err = io.ErrUnexpectedEOF
+		}
+		return h, c.ioErr(ctx, "read", err)
+	}
+	h.fill(hb)
+	if err := h.checkFraming(hb); err != nil {
+		return h, c.protoErr(err)
+	}
+	if h.MsgSize > c.cfg.maxResponse {
+		return h, c.protoErr(errors.Join(ErrTooLarge, formatErr("NMsMMsgSize", RsnExcessiveSize,
+			strconv.FormatUint(uint64(h.MsgSize), 10)+" bytes, the maximum is "+strconv.FormatUint(uint64(c.cfg.maxResponse), 10))))
+	}
+	err = checkHeaderReserved(hb)
+	if err == nil {
+		err = h.checkRecords()
+	}
+	c.br.Discard(HdrSize)
+	if err != nil {
+		return h, c.protoErr(err)
+	}
+	if h.Type == MsgTerm {
+		serr := &StatusError{Type: MsgTerm, Rc: h.Rc, Rsn: h.Rsn, Term: true}
+		c.kill(serr)
+		return h, serr
+	}
+	if h.Type != t || h.Correlator != corr {
+		return h, c.protoErr(formatErr("header", RsnNone, "response "+h.Type.String()+"/"+
+			strconv.FormatUint(uint64(h.Correlator), 10)+" does not answer request "+t.String()+"/"+strconv.FormatUint(uint64(corr), 10)))
+	}
+	rem := int(h.MsgSize) - HdrSize
+	if h.Rc != RcOK {
+		if err := c.discard(ctx, rem); err != nil {
+			return h, err
+		}
+		return h, &StatusError{Type: h.Type, Rc: h.Rc, Rsn: h.Rsn}
+	}
+	if h.RecCount == 0 {
+		return h, nil
+	}
+	gap := int(h.RecOff) - HdrSize
+	if gap > 0 {
+		g, err := c.readN(ctx, gap)
+		if err != nil {
+			return h, err
+		}
+		if !allZero(g) {
+			return h, c.protoErr(formatErr("NMsMRecOff", RsnReservedNonzero, "bytes before the first record not zero"))
+		}
+		rem -= gap
+	}
+	var fnErr error
+	for i := 0; i < int(h.RecCount); i++ {
+		if fnErr != nil {
+			break
+		}
+		if rem < RecHdrSize {
+			return h, c.protoErr(formatErr(indexPath("record", i), RsnMsgSize, "fewer records than NMsMRecCount"))
+		}
+		rh, err := c.br.Peek(8)
+		if err != nil {
+			return h, c.ioErr(ctx, "read", unexpected(err))
+		}
+		if be.Uint32(rh[offRIdent:]) != RIdent {
+			return h, c.protoErr(&FormatError{Path: indexPath("record", i), Rsn: RsnBadIdent, Msg: "bad record identifier", Fatal: true})
+		}
+		n := be.Uint32(rh[offRRecLen:])
+		if n < RecHdrSize || n%recAlign != 0 || n > uint32(rem) {
+			return h, c.protoErr(formatErr(indexPath("record", i)+".NMsRRecLen", RsnRecordLength, "bad record length "+strconv.FormatUint(uint64(n), 10)))
+		}
+		var rb []byte
+		peeked := int(n) <= c.br.Size()
+		if peeked {
+			if rb, err = c.br.Peek(int(n)); err != nil {
+				return h, c.ioErr(ctx, "read", unexpected(err))
+			}
+		} else if rb, err = c.readN(ctx, int(n)); err != nil {
+			return h, err
+		}
+		rec, err := ParseRecord(rb)
+		if err != nil {
+			return h, c.protoErr(at(indexPath("record", i), err))
+		}
+		if fn != nil {
+			fnErr = fn(rec)
+		}
+		if peeked {
+			c.br.Discard(int(n))
+		}
+		rem -= int(n)
+	}
+	if fnErr != nil {
+		if err := c.discard(ctx, rem); err != nil {
+			return h, err
+		}
+		return h, fnErr
+	}
+	if rem != 0 {
+		return h, c.protoErr(formatErr("NMsMMsgSize", RsnMsgSize, "records do not add up to the message size"))
+	}
+	return h, nil
+}
+
+// readN reads n bytes (n already checked against the response size) into
+// the client's reused buffer.
+func (c *Client) readN(ctx context.Context, n int) ([]byte, error) {
+	if cap(c.rbuf) < n {
+		c.rbuf = make([]byte, n)
+	}
+	b := c.rbuf[:n]
+	if _, err := io.ReadFull(c.br, b); err != nil {
+		return nil, c.ioErr(ctx, "read", unexpected(err))
+	}
+	return b, nil
+}
+
+func (c *Client) discard(ctx context.Context, n int) error {
+	if n <= 0 {
+		return nil
+	}
+	if _, err := c.br.Discard(n); err != nil {
+		return c.ioErr(ctx, "read", unexpected(err))
+	}
+	return nil
+}
+
+// unexpected turns io.EOF into io.ErrUnexpectedEOF: the stream ended
+// inside a message.
+func unexpected(err error) error {
+	if err == io.EOF {
+		return io.ErrUnexpectedEOF
+	}
+	return err
+}

@@ -1,0 +1,16 @@
+//go:build !linux
+
+package nmi
+
+import (
+	"errors"
+	"net"
+)
+
+// PeerCred is implemented on Linux only.
+func PeerCred(conn *net.UnixConn) (uid, gid uint32, pid int32, err error) {
+	return 0, 0, 0, errors.New("nmi: peer credentials are supported on Linux only")
+}
+
+// pendingInput cannot look ahead here; an idle connection is assumed fine.
+func pendingInput(conn *net.UnixConn) (bool, error) { return false, nil }

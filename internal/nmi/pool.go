@@ -1,0 +1,422 @@
+package nmi
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+)
+
+// Pool limits.
+const (
+	DefaultPoolSize   = 4
+	MaxPoolSize       = MaxConnections
+	defaultBackoffMin = 100 * time.Millisecond
+	defaultBackoffMax = 10 * time.Second
+)
+
+// PoolConfig configures a Pool. The zero value is usable.
+type PoolConfig struct {
+	Size            int           // connections at most; default 4, at most 50
+	MaxWait         time.Duration // longest wait for a free connection (ErrPoolExhausted); 0 = as long as ctx allows
+	MaxResponseSize uint32        // per connection; default DefaultMaxResponseSize
+	BackoffMin      time.Duration // first wait after a failed dial; default 100ms
+	BackoffMax      time.Duration // longest wait between dials; default 10s
+	Observer        Observer      // optional
+}
+
+// Observer is told about every exchange a Pool runs, for metrics. It is
+// called synchronously and must not block.
+type Observer interface {
+	ObserveExchange(ExchangeEvent)
+}
+
+// ExchangeEvent describes one Pool.Do.
+type ExchangeEvent struct {
+	Type     MsgType
+	Duration time.Duration // acquire and exchange
+	Records  int           // records handed to the callback
+	Outcome  Outcome
+	Rc       ReturnCode // the server's codes, for OutcomeStatus and OutcomeTerm
+	Rsn      ReasonCode
+	Err      error
+}
+
+// Outcome classifies an exchange.
+type Outcome uint8
+
+const (
+	OutcomeOK          Outcome = iota // answered with return code 0
+	OutcomeStatus                     // answered with a nonzero return code
+	OutcomeTerm                       // the server sent TERM
+	OutcomeCanceled                   // the context was canceled
+	OutcomeTimeout                    // the context's deadline passed
+	OutcomeExhausted                  // no connection became free within MaxWait
+	OutcomeUnavailable                // IKED could not be reached (dial, refused, backoff)
+	OutcomeError                      // transport or protocol failure, or the callback's error
+)
+
+func (o Outcome) String() string {
+	switch o {
+	case OutcomeOK:
+		return "ok"
+	case OutcomeStatus:
+		return "status"
+	case OutcomeTerm:
+		return "term"
+	case OutcomeCanceled:
+		return "canceled"
+	case OutcomeTimeout:
+		return "timeout"
+	case OutcomeExhausted:
+		return "exhausted"
+	case OutcomeUnavailable:
+		return "unavailable"
+	case OutcomeError:
+		return "error"
+	}
+	return unknown(int64(o))
+}
+
+// TermCause is the return and reason code a TERM carried.
+type TermCause struct {
+	Rc  ReturnCode
+	Rsn ReasonCode
+}
+
+// PoolStats is a snapshot of a Pool's state and counters.
+type PoolStats struct {
+	MaxSize      int           // configured size
+	Open         int           // connections open: in use + idle
+	InUse        int           // connections lent out now
+	Idle         int           // connections waiting for work
+	Waits        uint64        // acquires that had to wait for a free connection
+	WaitDuration time.Duration // total time spent waiting
+	Exhausted    uint64        // acquires that gave up after MaxWait
+	Opened       uint64        // connections dialed successfully
+	Closed       uint64        // connections closed
+	DialFailures uint64        // dials that failed (including refusals)
+	Exchanges    uint64        // exchanges run
+	Errors       uint64        // exchanges that did not end with return code 0
+	Terms        map[TermCause]uint64
+	Backoff      time.Duration // wait before the next dial is allowed; 0 when none
+}
+
+// Pool is a bounded set of Clients to one socket. Connections are dialed
+// on demand, returned after a clean exchange and destroyed after any
+// error. Dialing after a failure waits with exponential backoff; while it
+// waits, acquires fail at once with ErrUnavailable.
+type Pool struct {
+	path string
+	cfg  PoolConfig
+	sem  chan struct{} // one token per connection lent out or being dialed
+
+	mu        sync.Mutex
+	idle      []*Client
+	closed    bool
+	inUse     int
+	failures  int
+	nextDial  time.Time
+	lastErr   error
+	stats     PoolStats
+	termCount map[TermCause]uint64
+}
+
+// NewPool returns a pool of connections to the socket at path.
+func NewPool(path string, cfg PoolConfig) *Pool {
+	if cfg.Size <= 0 {
+		cfg.Size = DefaultPoolSize
+	}
+	if cfg.Size > MaxPoolSize {
+		cfg.Size = MaxPoolSize
+	}
+	if cfg.MaxResponseSize == 0 {
+		cfg.MaxResponseSize = DefaultMaxResponseSize
+	}
+	if cfg.BackoffMin <= 0 {
+		cfg.BackoffMin = defaultBackoffMin
+	}
+	if cfg.BackoffMax < cfg.BackoffMin {
+		cfg.BackoffMax = max(defaultBackoffMax, cfg.BackoffMin)
+	}
+	return &Pool{path: path, cfg: cfg, sem: make(chan struct{}, cfg.Size), termCount: map[TermCause]uint64{}}
+}
+
+// Do runs one exchange on a pooled connection; see Client.Do.
+func (p *Pool) Do(ctx context.Context, req *Request, fn func(Record) error) (Header, error) {
+	start := time.Now()
+	records := 0
+	counted := fn
+	if fn != nil {
+		counted = func(r Record) error { records++; return fn(r) }
+	}
+	var h Header
+	c, err := p.acquire(ctx)
+	if err == nil {
+		h, err = c.Do(ctx, req, counted)
+		p.release(c, err)
+	}
+	p.observe(req.Type, time.Since(start), records, err)
+	return h, err
+}
+
+func (p *Pool) observe(t MsgType, d time.Duration, records int, err error) {
+	ev := ExchangeEvent{Type: t, Duration: d, Records: records, Err: err, Outcome: classify(err)}
+	var se *StatusError
+	if errors.As(err, &se) {
+		ev.Rc, ev.Rsn = se.Rc, se.Rsn
+	}
+	p.mu.Lock()
+	p.stats.Exchanges++
+	if err != nil {
+		p.stats.Errors++
+	}
+	p.mu.Unlock()
+	if p.cfg.Observer != nil {
+		p.cfg.Observer.ObserveExchange(ev)
+	}
+}
+
+func classify(err error) Outcome {
+	var se *StatusError
+	switch {
+	case err == nil:
+		return OutcomeOK
+	case errors.Is(err, context.Canceled):
+		return OutcomeCanceled
+	case errors.Is(err, context.DeadlineExceeded):
+		return OutcomeTimeout
+	case errors.Is(err, ErrPoolExhausted):
+		return OutcomeExhausted
+	case errors.Is(err, ErrUnavailable):
+		return OutcomeUnavailable
+	case errors.As(err, &se) && se.Refused:
+		return OutcomeUnavailable
+	case errors.As(err, &se) && se.Term:
+		return OutcomeTerm
+	case errors.As(err, &se):
+		return OutcomeStatus
+	}
+	var oe *OpError
+	if errors.As(err, &oe) && oe.Op == "dial" {
+		return OutcomeUnavailable
+	}
+	return OutcomeError
+}
+
+// acquire takes a token, then an idle connection or a new one.
+func (p *Pool) acquire(ctx context.Context) (*Client, error) {
+	select {
+	case p.sem <- struct{}{}:
+	default:
+		if err := p.wait(ctx); err != nil {
+			return nil, err
+		}
+	}
+	for {
+		p.mu.Lock()
+		if p.closed {
+			p.mu.Unlock()
+			<-p.sem
+			return nil, ErrClosed
+		}
+		n := len(p.idle)
+		if n == 0 {
+			p.mu.Unlock()
+			break
+		}
+		c := p.idle[n-1]
+		p.idle = p.idle[:n-1]
+		p.mu.Unlock()
+		if err := p.check(c); err != nil {
+			continue
+		}
+		p.mu.Lock()
+		p.inUse++
+		p.mu.Unlock()
+		return c, nil
+	}
+	c, err := p.dial(ctx)
+	if err != nil {
+		<-p.sem
+		return nil, err
+	}
+	return c, nil
+}
+
+// wait blocks for a token, up to MaxWait and as long as ctx allows.
+func (p *Pool) wait(ctx context.Context) error {
+	start := time.Now()
+	p.mu.Lock()
+	p.stats.Waits++
+	p.mu.Unlock()
+	var expired <-chan time.Time
+	if p.cfg.MaxWait > 0 {
+		t := time.NewTimer(p.cfg.MaxWait)
+		defer t.Stop()
+		expired = t.C
+	}
+	var err error
+	select {
+	case p.sem <- struct{}{}:
+	case <-ctx.Done():
+		err = ctx.Err()
+	case <-expired:
+		err = ErrPoolExhausted
+	}
+	p.mu.Lock()
+	p.stats.WaitDuration += time.Since(start)
+	if err == ErrPoolExhausted {
+		p.stats.Exhausted++
+	}
+	p.mu.Unlock()
+	return err
+}
+
+// check looks at an idle connection before lending it: if the server sent
+// something meanwhile (a TERM) or closed it, the connection is destroyed.
+func (p *Pool) check(c *Client) error {
+	err := c.Err()
+	if err == nil {
+		var pending bool
+		if pending, err = pendingInput(c.conn); err == nil && pending {
+			err = c.readTerm()
+		}
+	}
+	if err == nil {
+		return nil
+	}
+	p.destroy(c, err)
+	return err
+}
+
+// readTerm reads what an idle connection received: a TERM is returned as
+// *StatusError; anything else is a protocol error. The connection is dead.
+func (c *Client) readTerm() error {
+	c.conn.SetReadDeadline(time.Now().Add(100 * time.Millisecond))
+	var h Header
+	b, err := c.br.Peek(HdrSize)
+	if err == nil {
+		err = h.UnmarshalBinary(b)
+	}
+	switch {
+	case err != nil:
+	case h.Type == MsgTerm:
+		err = &StatusError{Type: MsgTerm, Rc: h.Rc, Rsn: h.Rsn, Term: true}
+	default:
+		err = formatErr("header", RsnNone, "unexpected "+h.Type.String()+" on an idle connection")
+	}
+	c.kill(err)
+	return err
+}
+
+func (p *Pool) dial(ctx context.Context) (*Client, error) {
+	p.mu.Lock()
+	if wait := time.Until(p.nextDial); wait > 0 {
+		last := p.lastErr
+		p.mu.Unlock()
+		return nil, &OpError{Op: "dial", Path: p.path, Err: fmt.Errorf("%w (next attempt in %v): %w", ErrUnavailable, wait.Round(time.Millisecond), last)}
+	}
+	p.mu.Unlock()
+	c, err := Dial(ctx, p.path, WithMaxResponseSize(p.cfg.MaxResponseSize))
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if err != nil {
+		if ctx.Err() != nil && errors.Is(err, ctx.Err()) {
+			return nil, err // our caller gave up; says nothing about IKED
+		}
+		p.stats.DialFailures++
+		var se *StatusError
+		if errors.As(err, &se) {
+			p.termCount[TermCause{se.Rc, se.Rsn}]++
+		}
+		p.failures++
+		backoff := p.cfg.BackoffMin << min(p.failures-1, 30)
+		if backoff > p.cfg.BackoffMax || backoff <= 0 {
+			backoff = p.cfg.BackoffMax
+		}
+		p.nextDial = time.Now().Add(backoff)
+		p.lastErr = err
+		return nil, err
+	}
+	p.failures = 0
+	p.nextDial = time.Time{}
+	p.lastErr = nil
+	p.stats.Opened++
+	if p.closed {
+		c.Close()
+		p.stats.Closed++
+		return nil, ErrClosed
+	}
+	p.inUse++
+	return c, nil
+}
+
+// release returns c after an exchange that ended with err. The connection
+// goes back only if the stream is in step: no transport or protocol error,
+// no cancellation, and no EINVAL answer (the server found our bytes bad).
+func (p *Pool) release(c *Client, err error) {
+	keep := c.Err() == nil
+	var se *StatusError
+	if errors.As(err, &se) && (se.Term || se.Rc == EINVAL) {
+		keep = false
+	}
+	p.mu.Lock()
+	p.inUse--
+	if keep && !p.closed {
+		p.idle = append(p.idle, c)
+		p.mu.Unlock()
+		<-p.sem
+		return
+	}
+	p.mu.Unlock()
+	p.destroy(c, err)
+	<-p.sem
+}
+
+// destroy closes c and counts it (and the TERM that killed it, if any).
+func (p *Pool) destroy(c *Client, cause error) {
+	c.Close()
+	var se *StatusError
+	p.mu.Lock()
+	p.stats.Closed++
+	if errors.As(cause, &se) && se.Term {
+		p.termCount[TermCause{se.Rc, se.Rsn}]++
+	}
+	p.mu.Unlock()
+}
+
+// Stats returns a snapshot of the pool's state and counters.
+func (p *Pool) Stats() PoolStats {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	s := p.stats
+	s.MaxSize = p.cfg.Size
+	s.InUse = p.inUse
+	s.Idle = len(p.idle)
+	s.Open = s.InUse + s.Idle
+	s.Terms = make(map[TermCause]uint64, len(p.termCount))
+	for k, v := range p.termCount {
+		s.Terms[k] = v
+	}
+	if wait := time.Until(p.nextDial); wait > 0 {
+		s.Backoff = wait
+	}
+	return s
+}
+
+// Close closes the idle connections and makes later acquires fail with
+// ErrClosed; connections in use are closed when they come back.
+func (p *Pool) Close() error {
+	p.mu.Lock()
+	p.closed = true
+	idle := p.idle
+	p.idle = nil
+	p.stats.Closed += uint64(len(idle))
+	p.mu.Unlock()
+	for _, c := range idle {
+		c.Close()
+	}
+	return nil
+}

@@ -1,0 +1,244 @@
+package nmi
+
+import (
+	"context"
+	"errors"
+	"net"
+	"runtime"
+	"sync"
+	"testing"
+	"time"
+)
+
+type recorder struct {
+	mu     sync.Mutex
+	events []ExchangeEvent
+}
+
+func (r *recorder) ObserveExchange(e ExchangeEvent) {
+	r.mu.Lock()
+	r.events = append(r.events, e)
+	r.mu.Unlock()
+}
+
+func (r *recorder) outcomes() map[Outcome]int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	m := map[Outcome]int{}
+	for _, e := range r.events {
+		m[e.Outcome]++
+	}
+	return m
+}
+
+func TestPoolReuse(t *testing.T) {
+	s := newTestServer(t)
+	rec := &recorder{}
+	p := NewPool(s.addr(), PoolConfig{Observer: rec})
+	defer p.Close()
+	var wg sync.WaitGroup
+	for i := 0; i < 8; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := 0; j < 10; j++ {
+				n := 0
+				if _, err := p.Do(context.Background(), stackReq, func(Record) error { n++; return nil }); err != nil || n != 2 {
+					t.Errorf("%v, %d records", err, n)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	st := p.Stats()
+	if st.MaxSize != 4 || st.Opened > 4 || st.Opened == 0 || st.InUse != 0 || st.Idle != int(st.Opened) || st.Exchanges != 80 || st.Errors != 0 {
+		t.Fatalf("stats %+v", st)
+	}
+	if o := rec.outcomes(); o[OutcomeOK] != 80 {
+		t.Fatalf("outcomes %v", o)
+	}
+	for _, e := range rec.events {
+		if e.Records != 2 || e.Type != GetStackInfo {
+			t.Fatalf("event %+v", e)
+		}
+	}
+}
+
+func TestPoolSizeBounds(t *testing.T) {
+	if NewPool("x", PoolConfig{Size: 500}).cfg.Size != MaxPoolSize || NewPool("x", PoolConfig{}).cfg.Size != DefaultPoolSize {
+		t.Fatal("pool size not bounded")
+	}
+}
+
+func TestPoolExhaustionAndCancel(t *testing.T) {
+	s := newTestServer(t)
+	hang(s)
+	p := NewPool(s.addr(), PoolConfig{Size: 1, MaxWait: 20 * time.Millisecond})
+	defer p.Close()
+	busy, cancelBusy := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { _, err := p.Do(busy, stackReq, nil); done <- err }()
+	for s.requests() == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	if _, err := p.Do(context.Background(), stackReq, nil); !errors.Is(err, ErrPoolExhausted) {
+		t.Fatalf("exhausted pool: %v", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() {
+		for p.Stats().Waits < 2 {
+			time.Sleep(time.Millisecond)
+		}
+		cancel()
+	}()
+	p.cfg.MaxWait = 0
+	if _, err := p.Do(ctx, stackReq, nil); err != context.Canceled {
+		t.Fatalf("cancelled acquire: %v", err)
+	}
+	cancelBusy()
+	if err := <-done; err != context.Canceled {
+		t.Fatalf("busy exchange: %v", err)
+	}
+	st := p.Stats()
+	if st.Waits != 2 || st.Exhausted != 1 || st.InUse != 0 || st.Idle != 0 || st.Closed != 1 {
+		t.Fatalf("stats %+v", st)
+	}
+}
+
+func TestPoolDestroysAfterErrors(t *testing.T) {
+	s := newTestServer(t)
+	calls := 0
+	s.handle = func(c *net.UnixConn, h Header, req Request, err error) bool {
+		calls++
+		switch calls {
+		case 1:
+			c.Write(AppendError(nil, h, Version, EACCES, 0)) // clean: kept
+			return true
+		case 2:
+			c.Write(AppendError(nil, h, Version, EINVAL, RsnBadFilter)) // our bytes were bad: destroyed
+			return true
+		case 3:
+			c.Write(AppendTerm(nil, Version, 0, 0))
+			return false
+		}
+		return s.answer(c, h, req, err)
+	}
+	rec := &recorder{}
+	p := NewPool(s.addr(), PoolConfig{Size: 1, Observer: rec})
+	defer p.Close()
+	for i := 0; i < 4; i++ {
+		p.Do(context.Background(), stackReq, nil)
+	}
+	st := p.Stats()
+	if st.Opened != 3 || st.Closed != 2 || st.Idle != 1 || st.Terms[TermCause{}] != 1 || st.Errors != 3 {
+		t.Fatalf("stats %+v", st)
+	}
+	if o := rec.outcomes(); o[OutcomeStatus] != 2 || o[OutcomeTerm] != 1 || o[OutcomeOK] != 1 {
+		t.Fatalf("outcomes %v", o)
+	}
+}
+
+func TestPoolIdleConnectionGetsTerm(t *testing.T) {
+	s := newTestServer(t)
+	p := NewPool(s.addr(), PoolConfig{Size: 1})
+	defer p.Close()
+	if _, err := p.Do(context.Background(), stackReq, nil); err != nil {
+		t.Fatal(err)
+	}
+	// The server shuts the idle connection down with a TERM.
+	s.mu.Lock()
+	for c := range s.conns {
+		c.Write(AppendTerm(nil, Version, 0, 0))
+		c.CloseWrite()
+	}
+	s.mu.Unlock()
+	if _, err := p.Do(context.Background(), stackReq, nil); err != nil {
+		t.Fatalf("exchange after the idle connection was terminated: %v", err)
+	}
+	if st := p.Stats(); st.Opened != 2 || st.Terms[TermCause{}] != 1 {
+		t.Fatalf("stats %+v", st)
+	}
+}
+
+func TestPoolBackoff(t *testing.T) {
+	s := newTestServer(t)
+	s.onAccept = func(c *net.UnixConn) bool { c.Write(AppendTerm(nil, Version, EAGAIN, 0)); return false }
+	rec := &recorder{}
+	p := NewPool(s.addr(), PoolConfig{BackoffMin: time.Hour, Observer: rec})
+	defer p.Close()
+	_, err := p.Do(context.Background(), stackReq, nil)
+	var se *StatusError
+	if !errors.As(err, &se) || !se.Refused {
+		t.Fatalf("first: %v", err)
+	}
+	_, err = p.Do(context.Background(), stackReq, nil)
+	if !errors.Is(err, ErrUnavailable) || !errors.As(err, &se) {
+		t.Fatalf("during backoff: %v", err)
+	}
+	st := p.Stats()
+	if st.DialFailures != 1 || st.Backoff <= 0 || st.Terms[TermCause{Rc: EAGAIN}] != 1 || st.InUse != 0 {
+		t.Fatalf("stats %+v", st)
+	}
+	if o := rec.outcomes(); o[OutcomeUnavailable] != 2 {
+		t.Fatalf("outcomes %v", o)
+	}
+	// After the backoff the pool dials again.
+	p.mu.Lock()
+	p.nextDial = time.Time{}
+	p.mu.Unlock()
+	s2 := newTestServer(t)
+	p.path = s2.addr()
+	if _, err := p.Do(context.Background(), stackReq, nil); err != nil {
+		t.Fatalf("after backoff: %v", err)
+	}
+}
+
+func TestPoolClose(t *testing.T) {
+	s := newTestServer(t)
+	p := NewPool(s.addr(), PoolConfig{})
+	p.Do(context.Background(), stackReq, nil)
+	p.Close()
+	if _, err := p.Do(context.Background(), stackReq, nil); !errors.Is(err, ErrClosed) {
+		t.Fatalf("after close: %v", err)
+	}
+	if st := p.Stats(); st.Idle != 0 || st.Closed != 1 {
+		t.Fatalf("stats %+v", st)
+	}
+}
+
+// TestNoGoroutineLeak runs the client and pool through success, errors,
+// cancellation and a dying server, closes everything, and checks that the
+// goroutines started are gone.
+func TestNoGoroutineLeak(t *testing.T) {
+	before := runtime.NumGoroutine()
+	func() {
+		s := newTestServer(t)
+		defer s.close()
+		p := NewPool(s.addr(), PoolConfig{Size: 2})
+		defer p.Close()
+		for i := 0; i < 5; i++ {
+			p.Do(context.Background(), stackReq, nil)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		p.Do(ctx, stackReq, nil)
+		c, err := Dial(context.Background(), s.addr())
+		if err != nil {
+			t.Fatal(err)
+		}
+		dl, cancel2 := context.WithTimeout(context.Background(), time.Second)
+		c.Do(dl, stackReq, nil)
+		cancel2()
+		s.kill()
+		c.Do(context.Background(), stackReq, nil)
+		c.Close()
+	}()
+	deadline := time.Now().Add(5 * time.Second)
+	for runtime.NumGoroutine() > before && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := runtime.NumGoroutine(); n > before {
+		buf := make([]byte, 1<<16)
+		t.Fatalf("%d goroutines before, %d after:\n%s", before, n, buf[:runtime.Stack(buf, true)])
+	}
+}
