@@ -1,13 +1,12 @@
 package httpapi
 
 import (
-	"crypto/sha256"
-	"encoding/base64"
 	"errors"
-	"hash"
+	"hash/crc32"
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -39,7 +38,7 @@ type bodyWriter struct {
 	w         http.ResponseWriter
 	r         *http.Request
 	jw        jsonw
-	h         hash.Hash
+	h         etagHash
 	inm       string // If-None-Match, "" when unconditional
 	streaming bool
 	dry       bool
@@ -47,12 +46,28 @@ type bodyWriter struct {
 }
 
 func newBodyWriter(w http.ResponseWriter, r *http.Request, conditional bool) *bodyWriter {
-	bw := &bodyWriter{w: w, r: r, h: sha256.New(), status: http.StatusOK}
+	bw := &bodyWriter{w: w, r: r, status: http.StatusOK}
 	if conditional {
 		bw.inm = r.Header.Get("If-None-Match")
 	}
-	bw.jw.b = make([]byte, 0, 4096)
+	bw.jw.b = getBuf()
 	return bw
+}
+
+// Buffers of bodies and sorted lists are reused: a list answer would
+// otherwise allocate its size several times over while growing.
+var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 64<<10); return &b }}
+
+// maxPooledBuf keeps exceptionally large buffers out of the pool.
+const maxPooledBuf = 4 << 20
+
+func getBuf() []byte { return (*bufPool.Get().(*[]byte))[:0] }
+
+func putBuf(b []byte) {
+	if cap(b) <= maxPooledBuf {
+		b = b[:0]
+		bufPool.Put(&b)
+	}
 }
 
 // progress is called after each item: it starts streaming (or hashing)
@@ -102,11 +117,11 @@ func (bw *bodyWriter) finish() error {
 		if err := bw.flush(); err != nil {
 			return err
 		}
-		bw.w.Header().Set("ETag", etagOf(bw.h))
+		bw.w.Header().Set("ETag", bw.h.tag())
 		return nil
 	}
 	bw.h.Write(bw.jw.b)
-	tag := etagOf(bw.h)
+	tag := bw.h.tag()
 	h := bw.w.Header()
 	h.Set("ETag", tag)
 	h.Set("Cache-Control", "no-cache")
@@ -132,9 +147,36 @@ func (bw *bodyWriter) finish() error {
 // that cannot become a problem answer.
 func (bw *bodyWriter) started() bool { return bw.streaming }
 
-func etagOf(h hash.Hash) string {
-	var sum [sha256.Size]byte
-	return `"` + base64.RawURLEncoding.EncodeToString(h.Sum(sum[:0])[:15]) + `"`
+// etagHash computes a strong entity tag of a body as it is written: its
+// length and CRC-32C (hardware-accelerated, so hashing a streamed list
+// costs little). A stale tag that collides needs the same length and
+// checksum, a chance of about 2^-32 per change.
+type etagHash struct {
+	n   uint64
+	crc uint32
+}
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+func (h *etagHash) Write(b []byte) {
+	h.n += uint64(len(b))
+	h.crc = crc32.Update(h.crc, castagnoli, b)
+}
+
+func (h *etagHash) tag() string {
+	b := make([]byte, 0, 32)
+	b = append(b, '"')
+	b = strconv.AppendUint(b, h.n, 36)
+	b = append(b, '-')
+	b = strconv.AppendUint(b, uint64(h.crc), 36)
+	return string(append(b, '"'))
+}
+
+// etagOf is the entity tag of a whole body.
+func etagOf(body []byte) string {
+	var h etagHash
+	h.Write(body)
+	return h.tag()
 }
 
 // etagMatch implements the weak comparison of If-None-Match (RFC 9110
@@ -161,9 +203,11 @@ func (a *api) serveBody(w http.ResponseWriter, r *http.Request, produce func(*bo
 	bw := newBodyWriter(w, r, true)
 	err := produce(bw)
 	if errors.Is(err, errRestart) {
+		putBuf(bw.jw.b)
 		bw = newBodyWriter(w, r, false)
 		err = produce(bw)
 	}
+	defer putBuf(bw.jw.b)
 	if err == nil {
 		return
 	}

@@ -62,6 +62,7 @@ func (a *api) sortedList(w http.ResponseWriter, r *http.Request, allowed crit,
 	}
 	a.serveBody(w, r, func(bw *bodyWriter) error {
 		var s sorter
+		defer s.release()
 		if err := a.do(r, nreq, func(rec nmi.Record) error { return decode(rec, &s, &pg) }); err != nil {
 			return err
 		}
@@ -89,6 +90,7 @@ func (a *api) byID(w http.ResponseWriter, r *http.Request, what, param string, n
 	nreq.Filters = []nmi.InFilter{f}
 	a.serveBody(w, r, func(bw *bodyWriter) error {
 		var s sorter
+		defer s.release()
 		if err := a.do(r, nreq, func(rec nmi.Record) error { return decode(rec, &s) }); err != nil {
 			return err
 		}
@@ -130,6 +132,7 @@ func (a *api) listStacks(w http.ResponseWriter, r *http.Request) {
 	}
 	a.serveBody(w, r, func(bw *bodyWriter) error {
 		var s sorter
+		defer s.release()
 		err := a.stacks(r, func(st *nmi.Stack, nss *nmi.NSS) {
 			name := st.Name.String()
 			if a.mayDisplay(r, name) {

@@ -5,6 +5,8 @@ import (
 	"strconv"
 	"time"
 	"unicode/utf8"
+
+	"golang.org/x/text/encoding/charmap"
 )
 
 // jsonw appends JSON to a byte slice without reflection. Views of NMI
@@ -131,6 +133,49 @@ func (w *jsonw) unixTime(k string, sec uint32) {
 	w.b = append(w.b, '"')
 	w.b = time.Unix(int64(sec), 0).UTC().AppendFormat(w.b, time.RFC3339)
 	w.b = append(w.b, '"')
+}
+
+// text writes an EBCDIC (IBM-1047) text field, trailing blanks and NULs
+// dropped, straight into the JSON without an intermediate string.
+func (w *jsonw) text(k string, field []byte) {
+	w.key(k)
+	w.b = appendEBCDICString(w.b, field)
+}
+
+// optText writes k only when the field is not blank.
+func (w *jsonw) optText(k string, field []byte) {
+	if ebcdicLen(field) > 0 {
+		w.text(k, field)
+	}
+}
+
+func ebcdicLen(b []byte) int {
+	n := len(b)
+	for n > 0 && (b[n-1] == 0x40 || b[n-1] == 0) {
+		n--
+	}
+	return n
+}
+
+// appendEBCDICString appends an IBM-1047 field as a JSON string. IBM-1047
+// maps every byte to one of U+0000..U+00FF, so nothing is invalid.
+func appendEBCDICString(b, field []byte) []byte {
+	const hex = "0123456789abcdef"
+	b = append(b, '"')
+	for _, c := range field[:ebcdicLen(field)] {
+		r := charmap.CodePage1047.DecodeByte(c)
+		switch {
+		case r == '"' || r == '\\':
+			b = append(b, '\\', byte(r))
+		case r < 0x20 || r == '<' || r == '>' || r == '&':
+			b = append(b, '\\', 'u', '0', '0', hex[r>>4], hex[r&0xF])
+		case r < utf8.RuneSelf:
+			b = append(b, byte(r))
+		default:
+			b = utf8.AppendRune(b, r)
+		}
+	}
+	return append(b, '"')
 }
 
 // appendJSONString appends s as a JSON string. Invalid UTF-8 becomes

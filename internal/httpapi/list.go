@@ -152,6 +152,9 @@ func (s *sorter) add(pg *page, key []byte, fn func(*jsonw)) {
 	if pg.skip(key) {
 		return
 	}
+	if s.arena == nil {
+		s.arena = getBuf()
+	}
 	jw := jsonw{b: s.arena}
 	off := len(jw.b)
 	fn(&jw)
@@ -165,9 +168,21 @@ func (s *sorter) sort() {
 
 func (s *sorter) members(i int) []byte { return s.arena[s.items[i].off:s.items[i].end] }
 
-// writeTo sends the sorted items as one page.
+// release returns the arena to the buffer pool.
+func (s *sorter) release() {
+	if s.arena != nil {
+		putBuf(s.arena)
+		s.arena = nil
+	}
+}
+
+// writeTo sends the sorted items as one page and releases the arena.
 func (s *sorter) writeTo(l *listBody) error {
+	defer s.release()
 	s.sort()
+	if n := len(s.arena) + 2*len(s.items) + 64; n <= bufferLimit {
+		l.bw.jw.b = slices.Grow(l.bw.jw.b, n)
+	}
 	for i, it := range s.items {
 		if err := l.addRaw(it.key, s.members(i)); err != nil {
 			return err

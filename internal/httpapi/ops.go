@@ -1,8 +1,6 @@
 package httpapi
 
 import (
-	"crypto/sha256"
-	"encoding/base64"
 	"net/http"
 	"strconv"
 
@@ -32,8 +30,7 @@ func (a *api) getReadiness(w http.ResponseWriter, r *http.Request) {
 
 // staticFile answers fixed bytes with a strong ETag and 304.
 func staticFile(w http.ResponseWriter, r *http.Request, contentType string, body []byte) {
-	sum := sha256.Sum256(body)
-	tag := `"` + base64.RawURLEncoding.EncodeToString(sum[:15]) + `"`
+	tag := etagOf(body)
 	h := w.Header()
 	h.Set("ETag", tag)
 	h.Set("Cache-Control", "no-cache")

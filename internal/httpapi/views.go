@@ -31,7 +31,7 @@ func idType(t nmi.IDType) string {
 }
 
 func viewStack(w *jsonw, s *nmi.Stack, nss *nmi.NSS) {
-	w.str("name", s.Name.String())
+	w.text("name", s.Name[:])
 	w.str("filterSet", s.FilterSet.String())
 	w.boolean("ipSecurity", s.IPSecurity)
 	w.boolean("ipv6Security", s.IPv6Security)
@@ -42,10 +42,10 @@ func viewStack(w *jsonw, s *nmi.Stack, nss *nmi.NSS) {
 	w.uint("natKeepAliveSeconds", uint64(s.NATKeepAlive))
 	if nss != nil {
 		w.object("nss")
-		w.optStr("clientName", nss.ClientName.String())
-		w.optStr("stackName", nss.StackName.String())
-		w.optStr("userId", nss.Userid.String())
-		w.optStr("serverSystemName", nss.ServerSysName.String())
+		w.optText("clientName", nss.ClientName[:])
+		w.optText("stackName", nss.StackName[:])
+		w.optText("userId", nss.Userid[:])
+		w.optText("serverSystemName", nss.ServerSysName[:])
 		w.boolean("configured", nss.Configured)
 		w.boolean("certificateServicesSelected", nss.SvcSelCert)
 		w.boolean("certificateServicesEnabled", nss.SvcEnblCert)
@@ -74,7 +74,7 @@ func viewSummary(w *jsonw, stack string, s *nmi.Statistics) {
 }
 
 func viewInterface(w *jsonw, i *nmi.Interface) {
-	w.str("name", i.Name.String())
+	w.text("name", i.Name[:])
 	w.addr("address", i.Addr)
 	w.uint("securityClass", uint64(i.SecClass))
 	w.boolean("ipv6", i.IPv6)
@@ -111,12 +111,14 @@ func viewPorts(w *jsonw, k string, lo, hi uint16) {
 }
 
 func viewFilter(w *jsonw, f *nmi.IPFilter) {
-	w.str("name", f.Name.String())
+	w.text("name", f.Name[:])
 	w.uint("nameExtension", uint64(f.NameExt))
-	w.optStr("groupName", f.GroupName.String())
-	w.optStr("localStartAction", f.LclStartAction.String())
-	w.optStr("vpnAction", f.VpnAction.String())
-	w.optStr("tunnelId", tunnelIDText(f.TunnelID[:]))
+	w.optText("groupName", f.GroupName[:])
+	w.optText("localStartAction", f.LclStartAction[:])
+	w.optText("vpnAction", f.VpnAction[:])
+	if hasTunnelID(f.TunnelID[:]) {
+		w.text("tunnelId", f.TunnelID[:])
+	}
 	w.str("type", f.Type.String())
 	w.str("state", f.State.String())
 	w.str("action", f.Action.String())
@@ -153,15 +155,15 @@ func viewFilter(w *jsonw, f *nmi.IPFilter) {
 	w.unixTime("createTime", f.CreateTime)
 }
 
-// tunnelIDText decodes a tunnel ID field. IBM's display shows 0x00 for a
-// filter without a tunnel, so a field of zeros or blanks is "none".
-func tunnelIDText(b []byte) string {
+// hasTunnelID reports whether a filter names a tunnel. IBM's display shows
+// 0x00 for a filter without one, so a field of zeros or blanks is "none".
+func hasTunnelID(b []byte) bool {
 	for _, c := range b {
 		if c != 0 && c != 0x40 {
-			return nmi.Text(b)
+			return true
 		}
 	}
-	return ""
+	return false
 }
 
 func viewTraffic(w *jsonw, in, out, inPk, outPk uint64) {
@@ -176,7 +178,7 @@ func viewTraffic(w *jsonw, in, out, inPk, outPk uint64) {
 // viewIPTunnel writes the NMsecIPTunnel members shared by manual and
 // dynamic tunnels.
 func viewIPTunnel(w *jsonw, t *nmi.IPTunnel) {
-	w.str("vpnAction", t.VPNAction.String())
+	w.text("vpnAction", t.VPNAction[:])
 	w.str("type", t.Type.String())
 	w.str("state", ipTunState(t.State))
 	w.boolean("ipv6", t.IPv6)
@@ -197,7 +199,7 @@ func viewIPTunnel(w *jsonw, t *nmi.IPTunnel) {
 }
 
 func viewManual(w *jsonw, r *nmi.ManualTunnelRecord) {
-	w.str("tunnelId", r.Tunnel.ID.String())
+	w.text("tunnelId", r.Tunnel.ID[:])
 	viewIPTunnel(w, &r.Tunnel)
 	w.unixTime("activateTime", r.Manual.ActivateTime)
 	m := &r.Manual
@@ -206,11 +208,11 @@ func viewManual(w *jsonw, r *nmi.ManualTunnelRecord) {
 
 // viewDyn writes the members common to both views of a dynamic tunnel.
 func viewDyn(w *jsonw, t *nmi.IPTunnel, d *nmi.IPDynTunnel) {
-	w.str("tunnelId", t.ID.String())
+	w.text("tunnelId", t.ID[:])
 	w.uint("generation", uint64(d.Generation))
-	w.str("localDynVpnRule", d.LocalDynVpnRule.String())
+	w.text("localDynVpnRule", d.LocalDynVpnRule[:])
 	viewIPTunnel(w, t)
-	w.optStr("ikeTunnelId", d.IKETunnelID.String())
+	w.optText("ikeTunnelId", d.IKETunnelID[:])
 	w.boolean("udpEncapsulated", d.UDPEncap)
 	w.boolean("swsaShadow", d.SWSAShadow)
 	w.boolean("clearDf", d.ClearDF)
@@ -262,20 +264,30 @@ func viewDynIKE(w *jsonw, r *nmi.DynIKERecord) {
 	w.endObject()
 }
 
-func hex16(v uint64) string {
-	s := strconv.FormatUint(v, 16)
-	const zeros = "0000000000000000"
-	return zeros[:16-len(s)] + s
+// appendHex16 appends v as 16 lower-case hex digits.
+func appendHex16(b []byte, v uint64) []byte {
+	const hex = "0123456789abcdef"
+	for i := 60; i >= 0; i -= 4 {
+		b = append(b, hex[(v>>uint(i))&0xF])
+	}
+	return b
+}
+
+func (w *jsonw) hex16(k string, v uint64) {
+	w.key(k)
+	w.b = append(w.b, '"')
+	w.b = appendHex16(w.b, v)
+	w.b = append(w.b, '"')
 }
 
 // viewIKE writes an IKE tunnel; its cascaded phase 2 tunnels are written
 // as dynamicTunnels when cascade is set.
 func viewIKE(w *jsonw, r *nmi.IKETunnelRecord, cascade bool) {
 	t := &r.Tunnel
-	w.str("tunnelId", t.ID.String())
+	w.text("tunnelId", t.ID[:])
 	w.uint("generation", uint64(t.Generation))
-	w.str("keyExchangeRule", t.KeyExchRule.String())
-	w.str("keyExchangeAction", t.KeyExchAction.String())
+	w.text("keyExchangeRule", t.KeyExchRule[:])
+	w.text("keyExchangeAction", t.KeyExchAction[:])
 	w.addr("localEndpoint", t.LclEndpoint)
 	w.addr("remoteEndpoint", t.RmtEndpoint)
 	w.str("state", t.State.String())
@@ -285,7 +297,12 @@ func viewIKE(w *jsonw, r *nmi.IKETunnelRecord, cascade bool) {
 	w.boolean("remoteNatDetected", t.RmtNAT)
 	w.boolean("remoteNaptDetected", t.RmtNAPT)
 	w.boolean("canInitiate", t.CanInitP1)
-	w.str("ikeVersion", strconv.Itoa(int(t.MajorVer))+"."+strconv.Itoa(int(t.MinorVer)))
+	w.key("ikeVersion")
+	w.b = append(w.b, '"')
+	w.b = strconv.AppendUint(w.b, uint64(t.MajorVer), 10)
+	w.b = append(w.b, '.')
+	w.b = strconv.AppendUint(w.b, uint64(t.MinorVer), 10)
+	w.b = append(w.b, '"')
 	w.str("exchangeMode", t.ExchangeMode.String())
 	w.str("role", t.Role.String())
 	w.str("authenticationMethod", t.AuthMethod.String())
@@ -307,8 +324,8 @@ func viewIKE(w *jsonw, r *nmi.IKETunnelRecord, cascade bool) {
 	w.uint("lifetimeSeconds", uint64(t.Lifetime))
 	w.unixTime("activateTime", t.ActivateTime)
 	w.unixTime("expireTime", t.ExpireTime)
-	w.str("initiatorCookie", hex16(t.InitCookie))
-	w.str("responderCookie", hex16(t.RespCookie))
+	w.hex16("initiatorCookie", t.InitCookie)
+	w.hex16("responderCookie", t.RespCookie)
 	w.uint("bytes", t.Bytes)
 	viewStats(w, "phase2", &r.Stats.StatsBlock)
 	if cascade && (r.HasCascade || len(r.Cascade) > 0) {
@@ -324,7 +341,7 @@ func viewIKE(w *jsonw, r *nmi.IKETunnelRecord, cascade bool) {
 }
 
 func viewPortTrans(w *jsonw, p *nmi.PortTrans) {
-	w.str("tunnelId", p.TunnelID.String())
+	w.text("tunnelId", p.TunnelID[:])
 	w.uint("protocol", uint64(p.Protocol))
 	w.addr("remoteSecurityEndpoint", p.RmtSecEndpoint)
 	w.uint("remoteUdpPort", uint64(p.RmtUDPEncapPort))
