@@ -1,0 +1,227 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// config is the gateway's configuration. Each field is a flag; each flag
+// can also come from the environment (NMIGW_<NAME>, e.g. NMIGW_LISTEN,
+// NMIGW_POOL_SIZE) or from the YAML file named by --config (keys are the
+// flag names). A flag on the command line beats the environment, which
+// beats the file, which beats the default.
+type config struct {
+	Listen         string
+	NMISocket      string
+	Sim            bool
+	Policy         string
+	Config         string
+	PoolSize       int
+	TLSCert        string
+	TLSKey         string
+	TLSClientCA    string
+	CORSOrigins    []string
+	LogLevel       string
+	AuditLog       string
+	Exporter       bool
+	RequestTimeout time.Duration
+}
+
+// listFlag is a comma-separated list.
+type listFlag struct{ p *[]string }
+
+func (l listFlag) String() string {
+	if l.p == nil {
+		return ""
+	}
+	return strings.Join(*l.p, ",")
+}
+
+func (l listFlag) Set(s string) error {
+	*l.p = nil
+	for _, v := range strings.Split(s, ",") {
+		if v = strings.TrimSpace(v); v != "" {
+			*l.p = append(*l.p, v)
+		}
+	}
+	return nil
+}
+
+func newFlagSet(c *config, out io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet("gateway", flag.ContinueOnError)
+	fs.SetOutput(out)
+	fs.StringVar(&c.Listen, "listen", ":8080", "address to serve HTTP on")
+	fs.StringVar(&c.NMISocket, "nmi-socket", "/var/sock/ipsecmgmt", "the IKE daemon's NMI socket")
+	fs.BoolVar(&c.Sim, "sim", false, "start an in-process simulator with the demo data set on a private socket (ignores --nmi-socket)")
+	fs.StringVar(&c.Policy, "policy", "", "policy file (authentication and SAF authorization); re-read on SIGHUP")
+	fs.StringVar(&c.Config, "config", "", "YAML file of flag values (keys are flag names)")
+	fs.IntVar(&c.PoolSize, "pool-size", 4, "NMI connections at most (1-50)")
+	fs.StringVar(&c.TLSCert, "tls-cert", "", "TLS certificate file (PEM); serves HTTPS")
+	fs.StringVar(&c.TLSKey, "tls-key", "", "TLS private key file (PEM)")
+	fs.StringVar(&c.TLSClientCA, "tls-client-ca", "", "CA bundle (PEM) that verifies client certificates (mutual TLS)")
+	fs.Var(listFlag{&c.CORSOrigins}, "cors-origins", "comma-separated origins allowed to call the API from a browser (* for any); empty: CORS off")
+	fs.StringVar(&c.LogLevel, "log-level", "info", "debug, info, warn or error")
+	fs.StringVar(&c.AuditLog, "audit-log", "-", "audit sink of control requests: a file, or - for standard output")
+	fs.BoolVar(&c.Exporter, "exporter", true, "export IPsec metrics on /metrics")
+	fs.DurationVar(&c.RequestTimeout, "request-timeout", 30*time.Second, "longest NMI work of one request")
+	return fs
+}
+
+// envName is the environment variable of a flag: NMIGW_ and the flag name
+// in upper snake case.
+func envName(flagName string) string {
+	return "NMIGW_" + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
+}
+
+// parseConfig reads args, then fills every flag not given on the command
+// line from the environment, then from the config file.
+func parseConfig(args []string, getenv func(string) string, out io.Writer) (*config, error) {
+	c := &config{}
+	fs := newFlagSet(c, out)
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	var err error
+	fs.VisitAll(func(f *flag.Flag) {
+		if err != nil || set[f.Name] {
+			return
+		}
+		if v, ok := lookupEnv(getenv, envName(f.Name)); ok {
+			if e := fs.Set(f.Name, v); e != nil {
+				err = fmt.Errorf("environment %s: %w", envName(f.Name), e)
+			}
+			set[f.Name] = true
+		}
+	})
+	if err != nil {
+		return nil, err
+	}
+	if c.Config != "" {
+		file, err := readConfigFile(c.Config, fs)
+		if err != nil {
+			return nil, err
+		}
+		for _, kv := range file {
+			if set[kv.key] {
+				continue
+			}
+			if err := fs.Set(kv.key, kv.value); err != nil {
+				return nil, fmt.Errorf("%s: line %d: %s: %w", c.Config, kv.line, kv.key, err)
+			}
+		}
+	}
+	return c, c.check()
+}
+
+func lookupEnv(getenv func(string) string, name string) (string, bool) {
+	v := getenv(name)
+	return v, v != ""
+}
+
+type fileValue struct {
+	key, value string
+	line       int
+}
+
+// readConfigFile reads a YAML mapping of flag names to scalars (or, for
+// cors-origins, a list). Unknown keys are errors naming line and key.
+func readConfigFile(path string, fs *flag.FlagSet) ([]fileValue, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("config file: %w", err)
+	}
+	var doc yaml.Node
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	if err := dec.Decode(&doc); err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil, nil
+		}
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if len(doc.Content) == 0 {
+		return nil, nil
+	}
+	m := doc.Content[0]
+	if m.Kind != yaml.MappingNode {
+		return nil, fmt.Errorf("%s: line %d: want a mapping of flag names to values", path, m.Line)
+	}
+	var out []fileValue
+	seen := map[string]bool{}
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		k, v := m.Content[i], m.Content[i+1]
+		key := k.Value
+		if key == "config" || fs.Lookup(key) == nil {
+			return nil, fmt.Errorf("%s: line %d: unknown key %q", path, k.Line, key)
+		}
+		if seen[key] {
+			return nil, fmt.Errorf("%s: line %d: key %q given twice", path, k.Line, key)
+		}
+		seen[key] = true
+		var val string
+		switch v.Kind {
+		case yaml.ScalarNode:
+			val = v.Value
+		case yaml.SequenceNode:
+			if key != "cors-origins" {
+				return nil, fmt.Errorf("%s: line %d: %s: want a single value", path, v.Line, key)
+			}
+			var items []string
+			for _, it := range v.Content {
+				if it.Kind != yaml.ScalarNode {
+					return nil, fmt.Errorf("%s: line %d: %s: want a list of strings", path, it.Line, key)
+				}
+				items = append(items, it.Value)
+			}
+			val = strings.Join(items, ",")
+		default:
+			return nil, fmt.Errorf("%s: line %d: %s: want a value", path, v.Line, key)
+		}
+		out = append(out, fileValue{key: key, value: val, line: k.Line})
+	}
+	return out, nil
+}
+
+func (c *config) check() error {
+	if c.PoolSize < 1 || c.PoolSize > 50 {
+		return fmt.Errorf("pool-size: %d is not 1-50", c.PoolSize)
+	}
+	if (c.TLSCert == "") != (c.TLSKey == "") {
+		return errors.New("tls-cert and tls-key: give both or neither")
+	}
+	if c.TLSClientCA != "" && c.TLSCert == "" {
+		return errors.New("tls-client-ca: needs tls-cert and tls-key")
+	}
+	if _, err := parseLevel(c.LogLevel); err != nil {
+		return err
+	}
+	if c.RequestTimeout <= 0 {
+		return fmt.Errorf("request-timeout: %s is not positive", c.RequestTimeout)
+	}
+	if !c.Sim && c.NMISocket == "" {
+		return errors.New("nmi-socket: empty")
+	}
+	return nil
+}
+
+var levels = map[string]int{"debug": -4, "info": 0, "warn": 4, "error": 8}
+
+func parseLevel(s string) (int, error) {
+	l, ok := levels[strings.ToLower(s)]
+	if !ok {
+		return 0, fmt.Errorf("log-level: %q is not debug, info, warn or error", s)
+	}
+	return l, nil
+}

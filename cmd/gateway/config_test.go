@@ -1,0 +1,91 @@
+package main
+
+import (
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestConfigPrecedence(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "gw.yaml")
+	if err := os.WriteFile(file, []byte("listen: \":9000\"\npool-size: 7\nlog-level: debug\ncors-origins: [https://a.example, https://b.example]\nrequest-timeout: 5s\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{"NMIGW_CONFIG": file, "NMIGW_POOL_SIZE": "9", "NMIGW_NMI_SOCKET": "/env/sock"}
+	c, err := parseConfig([]string{"--log-level", "warn"}, func(k string) string { return env[k] }, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Listen != ":9000" { // file
+		t.Errorf("listen %q", c.Listen)
+	}
+	if c.PoolSize != 9 { // environment beats file
+		t.Errorf("pool-size %d", c.PoolSize)
+	}
+	if c.LogLevel != "warn" { // flag beats file
+		t.Errorf("log-level %q", c.LogLevel)
+	}
+	if c.NMISocket != "/env/sock" || c.RequestTimeout != 5*time.Second {
+		t.Errorf("nmi-socket %q, request-timeout %s", c.NMISocket, c.RequestTimeout)
+	}
+	if !slices.Equal(c.CORSOrigins, []string{"https://a.example", "https://b.example"}) {
+		t.Errorf("cors-origins %v", c.CORSOrigins)
+	}
+
+	c, err = parseConfig(nil, func(string) string { return "" }, io.Discard)
+	if err != nil || c.Listen != ":8080" || c.NMISocket != "/var/sock/ipsecmgmt" || c.PoolSize != 4 || c.Sim || len(c.CORSOrigins) != 0 {
+		t.Errorf("defaults %+v, %v", c, err)
+	}
+}
+
+func TestConfigErrors(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, body string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	cases := []struct {
+		args []string
+		env  map[string]string
+		want string
+	}{
+		{[]string{"--pool-size", "51"}, nil, "pool-size"},
+		{nil, map[string]string{"NMIGW_POOL_SIZE": "many"}, "NMIGW_POOL_SIZE"},
+		{[]string{"--log-level", "loud"}, nil, "log-level"},
+		{[]string{"--tls-cert", "c.pem"}, nil, "tls-key"},
+		{[]string{"--config", write("bad1.yaml", "listen: :1\nbogus: 1\n")}, nil, `line 2: unknown key "bogus"`},
+		{[]string{"--config", write("bad2.yaml", "pool-size: [1, 2]\n")}, nil, "pool-size"},
+		{[]string{"--config", write("bad3.yaml", "request-timeout: soon\n")}, nil, "line 1: request-timeout"},
+		{[]string{"--config", filepath.Join(dir, "missing.yaml")}, nil, "config file"},
+		{[]string{"extra"}, nil, "unexpected argument"},
+	}
+	for _, c := range cases {
+		_, err := parseConfig(c.args, func(k string) string { return c.env[k] }, io.Discard)
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%v %v: error %v, want it to name %q", c.args, c.env, err, c.want)
+		}
+	}
+}
+
+// TestRunFailsToStart checks that run refuses bad settings instead of
+// serving.
+func TestRunFailsToStart(t *testing.T) {
+	env := func(string) string { return "" }
+	for _, args := range [][]string{
+		{"gateway", "--listen", "127.0.0.1:-1"},
+		{"gateway", "--policy", filepath.Join(t.TempDir(), "none.yaml")},
+		{"gateway", "--tls-cert", "x", "--tls-key", "y", "--tls-client-ca", filepath.Join(t.TempDir(), "none.pem")},
+	} {
+		if err := run(t.Context(), args, env, io.Discard); err == nil {
+			t.Errorf("%v: started", args)
+		}
+	}
+}

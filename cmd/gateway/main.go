@@ -1,0 +1,255 @@
+// Command gateway serves the REST API of nmigw in front of the IKE daemon's
+// NMI socket (or, with -sim, in front of an in-process simulator).
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/nmigw/nmigw/internal/authn"
+	"github.com/nmigw/nmigw/internal/httpapi"
+	"github.com/nmigw/nmigw/internal/nmi"
+	"github.com/nmigw/nmigw/internal/policy"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	err := run(ctx, os.Args, os.Getenv, os.Stdout)
+	if errors.Is(err, flag.ErrHelp) {
+		return
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "gateway:", err)
+		os.Exit(1)
+	}
+}
+
+// HTTP server limits. WriteTimeout covers answers built in memory (at most
+// the NMI request timeout plus writing 1 MiB); streamed lists move their
+// write deadline forward with every chunk, so a long list is bounded by
+// its progress, not by WriteTimeout.
+const (
+	readHeaderTimeout = 10 * time.Second
+	readTimeout       = 30 * time.Second
+	idleTimeout       = 120 * time.Second
+	writeMargin       = 30 * time.Second
+	shutdownTimeout   = 20 * time.Second
+	maxHeaderBytes    = 64 << 10
+	poolMaxWait       = 5 * time.Second
+)
+
+// run is the whole gateway: it returns when ctx is done (after a graceful
+// shutdown) or when it cannot start.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
+	cfg, err := parseConfig(args[1:], getenv, stdout)
+	if err != nil {
+		return err
+	}
+	level, _ := parseLevel(cfg.LogLevel)
+	log := slog.New(slog.NewJSONHandler(stdout, &slog.HandlerOptions{Level: slog.Level(level)}))
+
+	store, demoTokens, err := loadPolicy(cfg)
+	if err != nil {
+		return err
+	}
+
+	socket := cfg.NMISocket
+	if cfg.Sim {
+		var simPolicy func() *policy.Policy
+		if store != nil {
+			simPolicy = store.Current
+		}
+		sim, err := startSim(log, simPolicy)
+		if err != nil {
+			return err
+		}
+		defer func() {
+			sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+			defer cancel()
+			if err := sim.Stop(sctx); err != nil {
+				log.Warn("simulator shutdown", slog.String("error", err.Error()))
+			}
+		}()
+		socket = sim.Socket
+	}
+
+	pool := nmi.NewPool(socket, nmi.PoolConfig{Size: cfg.PoolSize, MaxWait: poolMaxWait})
+	defer pool.Close()
+
+	deps := httpapi.Deps{
+		NMI:            pool,
+		Logger:         log,
+		CORSOrigins:    cfg.CORSOrigins,
+		RequestTimeout: cfg.RequestTimeout,
+	}
+	if store != nil {
+		a := authn.New(authn.Options{Policy: store.Current, Logger: log})
+		deps.Authenticate = a.Middleware
+		deps.Authorizer = store
+		deps.AuthMethod = authn.MethodName
+	} else {
+		log.Warn("no --policy: authentication and authorization are off; every caller may use every stack")
+	}
+	handler, err := httpapi.NewHandler(deps)
+	if err != nil {
+		return err
+	}
+
+	tlsConfig, err := serverTLS(cfg)
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{
+		Handler:           handler,
+		ReadHeaderTimeout: readHeaderTimeout,
+		ReadTimeout:       readTimeout,
+		WriteTimeout:      cfg.RequestTimeout + writeMargin,
+		IdleTimeout:       idleTimeout,
+		MaxHeaderBytes:    maxHeaderBytes,
+		TLSConfig:         tlsConfig,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+	}
+	printURLs(stdout, ln.Addr(), tlsConfig != nil, cfg, socket, demoTokens)
+
+	if store != nil && cfg.Policy != "" {
+		stopReload := reloadOnHUP(store, log)
+		defer stopReload()
+	}
+
+	served := make(chan error, 1)
+	go func() {
+		if tlsConfig != nil {
+			served <- srv.ServeTLS(ln, cfg.TLSCert, cfg.TLSKey)
+		} else {
+			served <- srv.Serve(ln)
+		}
+	}()
+	select {
+	case err := <-served:
+		return err
+	case <-ctx.Done():
+	}
+	log.Info("shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	if err := <-served; !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+// demoTokens are the bearer tokens of the -sim demo policy.
+type demoTokens struct{ viewer, operator string }
+
+// loadPolicy reads --policy; with -sim and no --policy it makes the demo
+// policy. No policy at all: nil.
+func loadPolicy(cfg *config) (*policy.Store, *demoTokens, error) {
+	switch {
+	case cfg.Policy != "":
+		s := policy.NewStore(cfg.Policy)
+		if err := s.Load(); err != nil {
+			return nil, nil, err
+		}
+		return s, nil, nil
+	case cfg.Sim:
+		p, viewer, operator, err := authn.DemoPolicy("SYS1", nil)
+		if err != nil {
+			return nil, nil, err
+		}
+		return policy.NewStaticStore(p), &demoTokens{viewer, operator}, nil
+	}
+	return nil, nil, nil
+}
+
+// reloadOnHUP re-reads the policy file on SIGHUP; a bad file keeps the
+// policy in force.
+func reloadOnHUP(store *policy.Store, log *slog.Logger) (stop func()) {
+	ch := make(chan os.Signal, 1)
+	signal.Notify(ch, syscall.SIGHUP)
+	done := make(chan struct{})
+	go func() {
+		for {
+			select {
+			case <-ch:
+				if err := store.Reload(); err != nil {
+					log.Error("policy reload failed; keeping the policy in force", slog.String("error", err.Error()))
+				} else {
+					log.Info("policy reloaded", slog.String("file", store.Path()))
+				}
+			case <-done:
+				return
+			}
+		}
+	}()
+	return func() { signal.Stop(ch); close(done) }
+}
+
+// serverTLS is the TLS configuration of --tls-*, or nil for plain HTTP.
+func serverTLS(cfg *config) (*tls.Config, error) {
+	if cfg.TLSCert == "" {
+		return nil, nil
+	}
+	t := &tls.Config{MinVersion: tls.VersionTLS12}
+	if cfg.TLSClientCA != "" {
+		pem, err := os.ReadFile(cfg.TLSClientCA)
+		if err != nil {
+			return nil, fmt.Errorf("tls-client-ca: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("tls-client-ca: %s holds no PEM certificate", cfg.TLSClientCA)
+		}
+		t.ClientCAs = pool
+		// Certificates are optional: bearer tokens work too.
+		t.ClientAuth = tls.VerifyClientCertIfGiven
+	}
+	return t, nil
+}
+
+// printURLs tells a person where the gateway is.
+func printURLs(w io.Writer, addr net.Addr, https bool, cfg *config, socket string, tokens *demoTokens) {
+	host := addr.String()
+	if ta, ok := addr.(*net.TCPAddr); ok && ta.IP.IsUnspecified() {
+		host = net.JoinHostPort("localhost", fmt.Sprint(ta.Port))
+	}
+	scheme := "http"
+	if https {
+		scheme = "https"
+	}
+	base := scheme + "://" + host
+	fmt.Fprintf(w, "nmigw gateway listening on %s\n", base)
+	if cfg.Sim {
+		fmt.Fprintf(w, "  simulator (demo data set) on %s\n", socket)
+	} else {
+		fmt.Fprintf(w, "  NMI socket %s\n", socket)
+	}
+	fmt.Fprintf(w, "  stacks:       %s/v1/stacks\n", base)
+	fmt.Fprintf(w, "  API document: %s/openapi.yaml\n", base)
+	fmt.Fprintf(w, "  reference:    %s/docs\n", base)
+	if tokens != nil {
+		fmt.Fprintf(w, "  demo policy: anonymous callers may display; bearer tokens for this run:\n")
+		fmt.Fprintf(w, "    viewer:   %s\n", tokens.viewer)
+		fmt.Fprintf(w, "    operator: %s\n", tokens.operator)
+	}
+}
