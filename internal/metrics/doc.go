@@ -7,6 +7,7 @@
 // prometheus.Registry, registers what it wants and serves it with
 // promhttp.HandlerFor.
 //
-// Every metric name starts with nmigw_; Names lists them all, for
-// dashboards and alerting rules to be checked against.
+// Every metric name starts with nmigw_. The tests check that each metric
+// deploy/prometheus/rules.yaml and deploy/grafana/nmigw.json use is
+// exposed by these collectors.
 package metrics
