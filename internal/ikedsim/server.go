@@ -304,6 +304,16 @@ func (c *conn) serve() {
 	}
 }
 
+// peerUID is the user ID of the process at the other end (SO_PEERCRED).
+func peerUID(nc net.Conn) (uint32, error) {
+	uc, ok := nc.(*net.UnixConn)
+	if !ok {
+		return 0, errors.New("not an AF_UNIX connection")
+	}
+	uid, _, _, err := nmi.PeerCred(uc)
+	return uid, err
+}
+
 // sendInit sends INIT once the server is ready.
 func (c *conn) sendInit() {
 	select {
