@@ -1,0 +1,434 @@
+// Command nmigw-bench compares the gateway with a direct NMI client, in one
+// run, at the same concurrency, against the same in-process simulator:
+//
+//   - GET /v1/stacks/TCPIP/ike/tunnels (a generated stack with --tunnels IKE
+//     tunnel records) against NMsec_GET_IKETUN decoded by nmi.Pool:
+//     requests per second, p50, p99, and the ratio gateway/direct;
+//   - the --filters policy filter rules: GET .../filters?set=policy against
+//     NMsec_GET_IPFLTPOLICY decoded record by record: time to first byte,
+//     total time, and the gateway's peak RSS (VmHWM of its process).
+//
+// The gateway runs as its own process (built from ./cmd/gateway unless
+// --gateway-bin is given) so that its memory is measured alone; --inproc
+// serves it from this process instead (no RSS figure).
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptrace"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"runtime/pprof"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/nmigw/nmigw/internal/httpapi"
+	"github.com/nmigw/nmigw/internal/ikedsim"
+	"github.com/nmigw/nmigw/internal/nmi"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args, os.Stdout); err != nil && !errors.Is(err, flag.ErrHelp) {
+		fmt.Fprintln(os.Stderr, "nmigw-bench:", err)
+		os.Exit(1)
+	}
+}
+
+type options struct {
+	concurrency int
+	duration    time.Duration
+	warmup      time.Duration
+	filters     int
+	tunnels     int
+	repeat      int
+	gatewayBin  string
+	inproc      bool
+	cpuprofile  string
+}
+
+const stack = "TCPIP"
+
+func run(ctx context.Context, args []string, out io.Writer) error {
+	var o options
+	fs := flag.NewFlagSet("nmigw-bench", flag.ContinueOnError)
+	fs.SetOutput(out)
+	fs.IntVar(&o.concurrency, "concurrency", 8, "concurrent requests (and NMI connections of each side, at most 50)")
+	fs.DurationVar(&o.duration, "duration", 10*time.Second, "measuring time of each side's throughput")
+	fs.DurationVar(&o.warmup, "warmup", time.Second, "unmeasured time before each throughput run")
+	fs.IntVar(&o.filters, "filters", 100000, "policy filter rules of the stack")
+	fs.IntVar(&o.tunnels, "tunnels", 100, "IKE tunnel records of the stack")
+	fs.IntVar(&o.repeat, "repeat", 5, "listings of the filter set per side (the median is reported)")
+	fs.StringVar(&o.gatewayBin, "gateway-bin", "", "gateway binary (default: go build ./cmd/gateway)")
+	fs.BoolVar(&o.inproc, "inproc", false, "serve the gateway from this process (no RSS figure)")
+	fs.StringVar(&o.cpuprofile, "cpuprofile", "", "write a CPU profile of this process to the file (with --inproc it includes the gateway)")
+	if err := fs.Parse(args[1:]); err != nil {
+		return err
+	}
+	if o.concurrency < 1 || o.concurrency > 50 || o.repeat < 1 || o.duration <= 0 {
+		return errors.New("concurrency must be 1-50, repeat at least 1, duration positive")
+	}
+
+	if o.cpuprofile != "" {
+		f, err := os.Create(o.cpuprofile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
+	dir, err := os.MkdirTemp("", "nmigw-bench-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	socket := filepath.Join(dir, "ipsecmgmt")
+	stopSim, err := startSim(socket, o)
+	if err != nil {
+		return err
+	}
+	defer stopSim()
+
+	direct := nmi.NewPool(socket, nmi.PoolConfig{Size: o.concurrency})
+	defer direct.Close()
+
+	gw, err := startGateway(ctx, dir, socket, o)
+	if err != nil {
+		return err
+	}
+	defer gw.stop()
+
+	fmt.Fprintf(out, "nmigw-bench: %d IKE tunnel records, %d policy filter rules, concurrency %d, %s per side in %d alternating slices, %d CPUs\n\n",
+		o.tunnels, o.filters, o.concurrency, o.duration, rounds, runtime.NumCPU())
+
+	// The filter listing first, so that the gateway's peak RSS is this
+	// listing's (plus its start-up).
+	fl, err := filterListing(ctx, direct, gw, o)
+	if err != nil {
+		return err
+	}
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: o.concurrency, DisableCompression: true}}
+	ikeURL := gw.base + "/v1/stacks/" + stack + "/ike/tunnels"
+	directIKE := func(ctx context.Context) error {
+		var rec nmi.IKETunnelRecord
+		n := 0
+		_, err := direct.Do(ctx, &nmi.Request{Type: nmi.GetIKETun, Target: stack}, func(r nmi.Record) error {
+			n++
+			return rec.Decode(r)
+		})
+		if err == nil && n != o.tunnels {
+			err = fmt.Errorf("direct: %d IKE tunnel records, want %d", n, o.tunnels)
+		}
+		return err
+	}
+	gatewayIKE := func(ctx context.Context) error { _, _, err := get(ctx, client, ikeURL); return err }
+	a, b, err := compare(ctx, o, directIKE, gatewayIKE)
+	if err != nil {
+		return err
+	}
+
+	fmt.Fprintf(out, "GET .../ike/tunnels (%d IKE tunnels), concurrency %d:\n", o.tunnels, o.concurrency)
+	fmt.Fprintf(out, "  %-22s %10s %10s %10s\n", "", "req/s", "p50", "p99")
+	fmt.Fprintf(out, "  %-22s %10.0f %10s %10s\n", "(a) direct NMI client", a.rate, ms(a.p50), ms(a.p99))
+	fmt.Fprintf(out, "  %-22s %10.0f %10s %10s\n", "(b) gateway over HTTP", b.rate, ms(b.p50), ms(b.p99))
+	fmt.Fprintf(out, "  ratio (b)/(a) throughput: %.2f\n\n", b.rate/a.rate)
+	fmt.Fprintf(out, "%d-filter listing (median of %d):\n", o.filters, o.repeat)
+	fmt.Fprintf(out, "  (a) direct decode:   total %s\n", ms(fl.direct))
+	fmt.Fprintf(out, "  (b) gateway:         first byte %s, total %s, %d bytes of JSON\n", ms(fl.ttfb), ms(fl.total), fl.bytes)
+	fmt.Fprintf(out, "  ratio (b)/(a) total time: %.2f\n", float64(fl.total)/float64(fl.direct))
+	if fl.peakRSS > 0 {
+		fmt.Fprintf(out, "  gateway peak RSS: %.1f MiB (%.1f MiB before the listings)\n", mib(fl.peakRSS), mib(fl.rssBefore))
+	} else {
+		fmt.Fprintf(out, "  gateway peak RSS: not measured (in-process gateway)\n")
+	}
+	return nil
+}
+
+func ms(d time.Duration) string { return strconv.FormatFloat(float64(d)/1e6, 'f', 2, 64) + "ms" }
+func mib(b int64) float64       { return float64(b) / (1 << 20) }
+
+func startSim(socket string, o options) (stop func(), err error) {
+	ds, err := ikedsim.Generate(ikedsim.GenSpec{Stacks: 1, Filters: o.filters, Tunnels: o.tunnels, Seed: 1})
+	if err != nil {
+		return nil, err
+	}
+	srv, err := ikedsim.NewServer(ikedsim.Config{Data: ds})
+	if err != nil {
+		return nil, err
+	}
+	ln, err := ikedsim.Listen(socket, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	go func() { _ = srv.Serve(ln) }()
+	return func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(ctx)
+	}, nil
+}
+
+// gateway is the gateway under test: a child process, or a server in this
+// process.
+type gateway struct {
+	base string
+	pid  int
+	stop func()
+}
+
+var listenRe = regexp.MustCompile(`listening on (http://\S+)`)
+
+func startGateway(ctx context.Context, dir, socket string, o options) (*gateway, error) {
+	if o.inproc {
+		return inprocGateway(socket, o)
+	}
+	bin := o.gatewayBin
+	if bin == "" {
+		bin = filepath.Join(dir, "gateway")
+		build := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/gateway")
+		build.Stdout, build.Stderr = os.Stderr, os.Stderr
+		if err := build.Run(); err != nil {
+			return nil, fmt.Errorf("building the gateway (run from the repository root, or give --gateway-bin): %w", err)
+		}
+	}
+	cmd := exec.Command(bin, "--listen", "127.0.0.1:0", "--nmi-socket", socket,
+		"--pool-size", strconv.Itoa(o.concurrency), "--log-level", "error")
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	stop := func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		_ = cmd.Wait()
+	}
+	found := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			if m := listenRe.FindStringSubmatch(sc.Text()); m != nil {
+				select {
+				case found <- m[1]:
+				default:
+				}
+			}
+		}
+	}()
+	select {
+	case base := <-found:
+		return &gateway{base: base, pid: cmd.Process.Pid, stop: stop}, nil
+	case <-time.After(30 * time.Second):
+		stop()
+		return nil, errors.New("the gateway did not print its address")
+	}
+}
+
+func inprocGateway(socket string, o options) (*gateway, error) {
+	pool := nmi.NewPool(socket, nmi.PoolConfig{Size: o.concurrency})
+	h, err := httpapi.NewHandler(httpapi.Deps{NMI: pool})
+	if err != nil {
+		return nil, err
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	return &gateway{base: "http://" + ln.Addr().String(), stop: func() { srv.Close(); pool.Close() }}, nil
+}
+
+// get fetches url, reading and discarding the body; it returns the time to
+// the first response byte and the body's size.
+func get(ctx context.Context, client *http.Client, url string) (ttfb time.Duration, n int64, err error) {
+	start := time.Now()
+	trace := &httptrace.ClientTrace{GotFirstResponseByte: func() { ttfb = time.Since(start) }}
+	req, err := http.NewRequestWithContext(httptrace.WithClientTrace(ctx, trace), http.MethodGet, url, nil)
+	if err != nil {
+		return 0, 0, err
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return 0, 0, err
+	}
+	defer resp.Body.Close()
+	n, err = io.Copy(io.Discard, resp.Body)
+	if err == nil && resp.StatusCode != http.StatusOK {
+		err = fmt.Errorf("GET %s: %s", url, resp.Status)
+	}
+	return ttfb, n, err
+}
+
+type rateResult struct {
+	rate     float64
+	p50, p99 time.Duration
+}
+
+// rounds is how many alternating slices each throughput run is cut into,
+// so that a change in the machine's load affects both sides alike.
+const rounds = 5
+
+// compare measures direct and gateway alternately: a warm-up of each, then
+// rounds slices of o.duration/rounds per side.
+func compare(ctx context.Context, o options, direct, gateway func(context.Context) error) (a, b rateResult, err error) {
+	sides := []func(context.Context) error{direct, gateway}
+	names := []string{"direct NMI", "gateway"}
+	lat := make([][]time.Duration, 2)
+	for i, op := range sides {
+		if o.warmup > 0 {
+			if _, err := load(ctx, o.concurrency, o.warmup, op); err != nil {
+				return a, b, fmt.Errorf("%s: %w", names[i], err)
+			}
+		}
+	}
+	slice := o.duration / rounds
+	for range rounds {
+		for i, op := range sides {
+			l, err := load(ctx, o.concurrency, slice, op)
+			if err != nil {
+				return a, b, fmt.Errorf("%s: %w", names[i], err)
+			}
+			lat[i] = append(lat[i], l...)
+		}
+	}
+	return summarize(lat[0], slice*rounds), summarize(lat[1], slice*rounds), nil
+}
+
+func summarize(lat []time.Duration, d time.Duration) rateResult {
+	slices.Sort(lat)
+	res := rateResult{rate: float64(len(lat)) / d.Seconds()}
+	if len(lat) > 0 {
+		res.p50 = lat[len(lat)/2]
+		res.p99 = lat[min(len(lat)-1, len(lat)*99/100)]
+	}
+	return res
+}
+
+func load(ctx context.Context, workers int, d time.Duration, op func(context.Context) error) ([]time.Duration, error) {
+	ctx, cancel := context.WithTimeout(ctx, d+30*time.Second)
+	defer cancel()
+	end := time.Now().Add(d)
+	var (
+		mu       sync.Mutex
+		lat      []time.Duration
+		firstErr error
+		wg       sync.WaitGroup
+	)
+	for range workers {
+		wg.Go(func() {
+			var mine []time.Duration
+			for time.Now().Before(end) {
+				t := time.Now()
+				if err := op(ctx); err != nil {
+					mu.Lock()
+					if firstErr == nil {
+						firstErr = err
+					}
+					mu.Unlock()
+					return
+				}
+				mine = append(mine, time.Since(t))
+			}
+			mu.Lock()
+			lat = append(lat, mine...)
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	return lat, firstErr
+}
+
+type listingResult struct {
+	direct, ttfb, total time.Duration
+	bytes               int64
+	peakRSS, rssBefore  int64
+}
+
+func median(d []time.Duration) time.Duration {
+	slices.Sort(d)
+	return d[len(d)/2]
+}
+
+func filterListing(ctx context.Context, direct *nmi.Pool, gw *gateway, o options) (listingResult, error) {
+	var res listingResult
+	if gw.pid > 0 {
+		res.rssBefore, _ = procStatus(gw.pid, "VmRSS")
+	}
+	var dt, tt, tot []time.Duration
+	client := &http.Client{Transport: &http.Transport{DisableCompression: true}}
+	// The two sides alternate, so that a change in the machine's load
+	// affects both alike.
+	for range o.repeat {
+		var rec nmi.FilterRecord
+		n := 0
+		start := time.Now()
+		_, err := direct.Do(ctx, &nmi.Request{Type: nmi.GetIPFltPolicy, Target: stack}, func(r nmi.Record) error {
+			n++
+			return rec.Decode(r)
+		})
+		if err != nil {
+			return res, fmt.Errorf("direct filter listing: %w", err)
+		}
+		if n != o.filters {
+			return res, fmt.Errorf("direct filter listing: %d records, want %d", n, o.filters)
+		}
+		dt = append(dt, time.Since(start))
+
+		start = time.Now()
+		ttfb, size, err := get(ctx, client, gw.base+"/v1/stacks/"+stack+"/filters?set=policy")
+		if err != nil {
+			return res, fmt.Errorf("gateway filter listing: %w", err)
+		}
+		tot = append(tot, time.Since(start))
+		tt = append(tt, ttfb)
+		res.bytes = size
+	}
+	res.direct, res.ttfb, res.total = median(dt), median(tt), median(tot)
+	if gw.pid > 0 {
+		var err error
+		if res.peakRSS, err = procStatus(gw.pid, "VmHWM"); err != nil {
+			return res, err
+		}
+	}
+	return res, nil
+}
+
+// procStatus reads a memory figure (in bytes) from /proc/PID/status.
+func procStatus(pid int, key string) (int64, error) {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
+	if err != nil {
+		return 0, err
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, key+":"); ok {
+			f := strings.Fields(v)
+			if len(f) == 2 && f[1] == "kB" {
+				n, err := strconv.ParseInt(f[0], 10, 64)
+				return n << 10, err
+			}
+		}
+	}
+	return 0, fmt.Errorf("/proc/%d/status: no %s", pid, key)
+}
