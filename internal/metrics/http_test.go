@@ -10,6 +10,7 @@ import (
 
 	"github.com/go-chi/chi/v5"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
 // testRouter has a parameterized route, a streamed answer and a
@@ -171,5 +172,41 @@ func TestBuildInfo(t *testing.T) {
 	}
 	if e["go_goroutines"] == nil || e["process_start_time_seconds"] == nil {
 		t.Error("Go runtime or process collector missing")
+	}
+}
+
+// TestHTTPMiddlewareMounted is the shape METRICS_INTEGRATION.md gives
+// cmd/gateway: a root chi router with the middleware and /metrics, and
+// the REST handler (a chi router of its own) mounted at "/". Routes keep
+// the inner router's patterns.
+func TestHTTPMiddlewareMounted(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	m, err := NewHTTP(reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	inner := testRouter(t)
+	inner.NotFound(func(w http.ResponseWriter, r *http.Request) { http.Error(w, "problem", http.StatusNotFound) })
+	root := chi.NewRouter()
+	root.Use(m.Middleware)
+	root.Method(http.MethodGet, "/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	root.Mount("/", inner)
+	srv := httptest.NewServer(root)
+	defer srv.Close()
+	for _, p := range []string{"/v1/stacks/TCPIP", "/metrics", "/nothing/here"} {
+		resp, err := srv.Client().Get(srv.URL + p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+	}
+	e := scrape(t, reg)
+	for _, w := range []struct{ route, code string }{
+		{"/v1/stacks/{stack}", "200"}, {"/metrics", "200"}, {"/*", "404"},
+	} {
+		if v, ok := e.value("nmigw_http_requests_total", "route", w.route, "method", "GET", "code", w.code); !ok || v != 1 {
+			t.Errorf("route %s code %s: %v %v; have %v", w.route, w.code, v, ok, e.series("nmigw_http_requests_total"))
+		}
 	}
 }
