@@ -20,9 +20,15 @@ import (
 
 	"github.com/nmigw/nmigw/internal/authn"
 	"github.com/nmigw/nmigw/internal/httpapi"
+	"github.com/nmigw/nmigw/internal/metrics"
 	"github.com/nmigw/nmigw/internal/nmi"
 	"github.com/nmigw/nmigw/internal/policy"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
+
+// version is the release, set at build time with -ldflags "-X main.version=...".
+var version string
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -86,8 +92,33 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		socket = sim.Socket
 	}
 
-	pool := nmi.NewPool(socket, nmi.PoolConfig{Size: cfg.PoolSize, MaxWait: poolMaxWait})
+	// The Prometheus registry is made here and passed down.
+	reg := prometheus.NewRegistry()
+	if err := metrics.RegisterStandard(reg, metrics.BuildInfo{Version: version}); err != nil {
+		return err
+	}
+	observer, err := metrics.NewNMIObserver(reg)
+	if err != nil {
+		return err
+	}
+	httpMetrics, err := metrics.NewHTTP(reg)
+	if err != nil {
+		return err
+	}
+	pool := nmi.NewPool(socket, nmi.PoolConfig{Size: cfg.PoolSize, MaxWait: poolMaxWait, Observer: observer})
 	defer pool.Close()
+	if err := reg.Register(metrics.NewPoolCollector(pool)); err != nil {
+		return err
+	}
+	if cfg.Exporter {
+		exp, err := metrics.NewExporter(metrics.ExporterConfig{NMI: pool})
+		if err != nil {
+			return err
+		}
+		if err := reg.Register(exp); err != nil {
+			return err
+		}
+	}
 
 	deps := httpapi.Deps{
 		NMI:            pool,
@@ -103,10 +134,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	} else {
 		log.Warn("no --policy: authentication and authorization are off; every caller may use every stack")
 	}
-	handler, err := httpapi.NewHandler(deps)
+	api, err := httpapi.NewHandler(deps)
 	if err != nil {
 		return err
 	}
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}))
+	mux.Handle("/", httpMetrics.Middleware(api))
 
 	tlsConfig, err := serverTLS(cfg)
 	if err != nil {
@@ -117,7 +151,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		return err
 	}
 	srv := &http.Server{
-		Handler:           handler,
+		Handler:           mux,
 		ReadHeaderTimeout: readHeaderTimeout,
 		ReadTimeout:       readTimeout,
 		WriteTimeout:      cfg.RequestTimeout + writeMargin,
@@ -247,6 +281,7 @@ func printURLs(w io.Writer, addr net.Addr, https bool, cfg *config, socket strin
 	fmt.Fprintf(w, "  stacks:       %s/v1/stacks\n", base)
 	fmt.Fprintf(w, "  API document: %s/openapi.yaml\n", base)
 	fmt.Fprintf(w, "  reference:    %s/docs\n", base)
+	fmt.Fprintf(w, "  metrics:      %s/metrics\n", base)
 	if tokens != nil {
 		fmt.Fprintf(w, "  demo policy: anonymous callers may display; bearer tokens for this run:\n")
 		fmt.Fprintf(w, "    viewer:   %s\n", tokens.viewer)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
 	"net/http"
 	"net/netip"
 	"net/url"
@@ -240,6 +241,21 @@ func TestWholeProgram(t *testing.T) {
 	}
 	if resp, _ := g.get("/docs"); resp.StatusCode != http.StatusOK {
 		t.Errorf("/docs: %d", resp.StatusCode)
+	}
+
+	// Metrics: HTTP requests by route pattern, NMI exchanges, the pool, the
+	// IPsec exporter, on the same listener.
+	resp, err := g.client.Get(g.base + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{`nmigw_http_requests_total{code="200",method="GET",route="/v1/stacks/{stack}/ike/tunnels"}`,
+		"nmigw_nmi_exchanges_total", "nmigw_nmi_pool_", "nmigw_ipsec_", "nmigw_build_info"} {
+		if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), want) {
+			t.Errorf("/metrics (%d) lacks %s", resp.StatusCode, want)
+		}
 	}
 
 	// The demo policy: anonymous callers display, tokens name their user.

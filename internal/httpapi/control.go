@@ -1,0 +1,795 @@
+package httpapi
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/nmigw/nmigw/internal/audit"
+	"github.com/nmigw/nmigw/internal/authz"
+	"github.com/nmigw/nmigw/internal/nmi"
+)
+
+// Control actions (shared/DESIGN.md §3): each POST becomes one NMI control
+// request on the stack. The caller needs CONTROL; the request is audited
+// before anything is sent to the NMI and again before it is answered.
+
+// probAuditUnavailable: the audit log could not be written, so the action
+// was refused (or, if it had started, its answer withheld).
+const probAuditUnavailable = "urn:nmigw:problem:audit-unavailable"
+
+// Limits of control requests.
+const (
+	// maxWait caps ?wait.
+	maxWait = 60 * time.Second
+	// maxControlTargets caps the lists of a bulk request.
+	maxControlTargets = 1000
+	// Polling interval of ?wait: it starts short and grows to the cap.
+	pollFirst = 100 * time.Millisecond
+	pollMax   = time.Second
+)
+
+// tunnelKind is the kind of tunnel a control request acts on; it names the
+// display request that shows the result.
+type tunnelKind uint8
+
+const (
+	kindIKE tunnelKind = iota
+	kindDynamic
+	kindManual
+)
+
+// goal is the state ?wait waits for.
+type goal uint8
+
+const (
+	goalActive    goal = iota // a generation is active
+	goalRefreshed             // a generation newer than before the request is active
+	goalInactive              // no generation is pending, negotiating or active
+)
+
+// controlOp is one REST control operation.
+type controlOp struct {
+	operation string // operationId in api/openapi.yaml
+	msg       nmi.MsgType
+	kind      tunnelKind
+	goal      goal
+	byName    bool // targets are rule names (dynamic activation), not tunnel IDs
+}
+
+var (
+	opRefreshIKE       = controlOp{"refreshIkeTunnel", nmi.RefreshIKETun, kindIKE, goalRefreshed, false}
+	opDeactivateIKE    = controlOp{"deactivateIkeTunnel", nmi.DeactIKETun, kindIKE, goalInactive, false}
+	opRefreshIKEs      = controlOp{"refreshIkeTunnels", nmi.RefreshIKETun, kindIKE, goalRefreshed, false}
+	opDeactivateIKEs   = controlOp{"deactivateIkeTunnels", nmi.DeactIKETun, kindIKE, goalInactive, false}
+	opRefreshDyn       = controlOp{"refreshDynamicTunnel", nmi.RefreshDynTun, kindDynamic, goalRefreshed, false}
+	opDeactivateDyn    = controlOp{"deactivateDynamicTunnel", nmi.DeactDynTun, kindDynamic, goalInactive, false}
+	opRefreshDyns      = controlOp{"refreshDynamicTunnels", nmi.RefreshDynTun, kindDynamic, goalRefreshed, false}
+	opDeactivateDyns   = controlOp{"deactivateDynamicTunnels", nmi.DeactDynTun, kindDynamic, goalInactive, false}
+	opActivateDyns     = controlOp{"activateDynamicTunnels", nmi.ActDynTun, kindDynamic, goalActive, true}
+	opActivateMan      = controlOp{"activateManualTunnel", nmi.ActManTun, kindManual, goalActive, false}
+	opDeactivateMan    = controlOp{"deactivateManualTunnel", nmi.DeactManTun, kindManual, goalInactive, false}
+	opActivateMans     = controlOp{"activateManualTunnels", nmi.ActManTun, kindManual, goalActive, false}
+	opDeactivateMans   = controlOp{"deactivateManualTunnels", nmi.DeactManTun, kindManual, goalInactive, false}
+	opLoadDefaultFlts  = controlOp{operation: "loadDefaultFilters", msg: nmi.LoadPolicy}
+	opLoadPolicyFilter = controlOp{operation: "loadPolicyFilters", msg: nmi.LoadPolicy}
+)
+
+// controlCall is one control request on its way: the audit record grows
+// as it goes.
+type controlCall struct {
+	a   *api
+	w   http.ResponseWriter
+	r   *http.Request
+	rec audit.Record
+	// sent: the NMI request went out, so the action may have started.
+	sent bool
+}
+
+// beginControl checks that the request can be audited and that the caller
+// has CONTROL on the stack. A refusal is audited and answered here (nil).
+func (a *api) beginControl(w http.ResponseWriter, r *http.Request, op *controlOp) *controlCall {
+	if a.audit == nil {
+		a.writeProblem(w, r, problem{Type: probAuditUnavailable, Title: "Audit log unavailable",
+			Status: http.StatusServiceUnavailable, Detail: "control actions are off: the gateway has no audit log",
+			RetryAfter: retryAfterSeconds})
+		return nil
+	}
+	stack := chi.URLParam(r, "stack")
+	c := &controlCall{a: a, w: w, r: r, rec: audit.Record{
+		RequestID: requestID(r.Context()), Method: r.Method, Path: r.URL.Path, RemoteAddr: r.RemoteAddr,
+		Operation: op.operation, Stack: stack, NMIRequest: op.msg.String(), Groups: []string{},
+	}}
+	if a.authMethod != nil {
+		c.rec.Authentication = a.authMethod(r.Context())
+	}
+	p, hasP := authz.PrincipalFrom(r.Context())
+	c.rec.User = p.User
+	if p.Groups != nil {
+		c.rec.Groups = p.Groups
+	}
+	if a.authz == nil {
+		c.rec.Allowed, c.rec.Reason = true, "authorization is off"
+		return c
+	}
+	if !hasP {
+		c.refuse(&UnauthorizedError{Reason: "no credentials"}, audit.OutcomeDenied)
+		return nil
+	}
+	if g := a.authz.Groups(p); g != nil {
+		c.rec.Groups = g
+	}
+	d := a.authz.CheckStack(p, stack, authz.Control)
+	c.rec.Resource, c.rec.Allowed, c.rec.Profile, c.rec.Reason = d.Resource, d.Allowed, d.Profile, d.Reason
+	if !d.Allowed {
+		c.refuse(&ForbiddenError{Resource: d.Resource, Reason: d.Reason}, audit.OutcomeDenied)
+		return nil
+	}
+	return c
+}
+
+// write appends the record at stage to the audit log.
+func (c *controlCall) write(stage string) error {
+	c.rec.Time, c.rec.Stage = time.Now(), stage
+	err := c.a.audit.Write(&c.rec)
+	if err != nil {
+		c.a.log.LogAttrs(c.r.Context(), slog.LevelError, "audit log write failed", attrRequestID(c.r),
+			slog.String("stage", stage), slog.String("operation", c.rec.Operation), slog.String("user", c.rec.User),
+			slog.String("stack", c.rec.Stack), slog.Bool("actionSent", c.sent), attrError(err))
+	}
+	return err
+}
+
+// auditFailed answers 503 for an audit record that could not be written.
+func (c *controlCall) auditFailed(err error) {
+	detail := "the action was refused: the audit log cannot be written"
+	if c.sent {
+		detail = "the action was sent to the IKE daemon, but its outcome could not be written to the audit log"
+	}
+	c.a.writeProblem(c.w, c.r, problem{Type: probAuditUnavailable, Title: "Audit log unavailable",
+		Status: http.StatusServiceUnavailable, Detail: detail, RetryAfter: retryAfterSeconds, Internal: err})
+}
+
+// begin records the intent; nothing may be sent to the NMI unless it
+// succeeds.
+func (c *controlCall) begin() bool {
+	if err := c.write(audit.StageRequested); err != nil {
+		c.auditFailed(err)
+		return false
+	}
+	return true
+}
+
+// refuse audits a request that ends in err, with outcome, and answers it.
+func (c *controlCall) refuse(err error, outcome string) {
+	p := classify(err)
+	c.rec.Outcome, c.rec.HTTPStatus, c.rec.Error = outcome, p.Status, err.Error()
+	if p.NMI != nil && !p.NMI.Term && !p.NMI.Refused {
+		c.setCodes(p.NMI.Rc, p.NMI.Rsn)
+	}
+	if werr := c.write(audit.StageCompleted); werr != nil {
+		c.auditFailed(werr)
+		return
+	}
+	c.a.writeProblem(c.w, c.r, p)
+}
+
+func (c *controlCall) setCodes(rc nmi.ReturnCode, rsn nmi.ReasonCode) {
+	rc32, rsn32 := int32(rc), int32(rsn)
+	c.rec.NMIReturnCode, c.rec.NMIReasonCode = &rc32, &rsn32
+	c.rec.NMIReturnName, c.rec.NMIReasonName = rc.String(), rsn.String()
+}
+
+// exchangeFailed audits and answers an NMI exchange that did not succeed.
+func (c *controlCall) exchangeFailed(err error) {
+	outcome := audit.OutcomeFailed
+	var se *nmi.StatusError
+	if errors.As(err, &se) && !se.Term && !se.Refused {
+		outcome = audit.OutcomeRejected
+	}
+	c.refuse(err, outcome)
+}
+
+// finish audits the outcome and answers 200 with body.
+func (c *controlCall) finish(body []byte) {
+	c.rec.Outcome, c.rec.HTTPStatus = audit.OutcomeStarted, http.StatusOK
+	if err := c.write(audit.StageCompleted); err != nil {
+		c.auditFailed(err)
+		return
+	}
+	h := c.w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Content-Length", strconv.Itoa(len(body)))
+	h.Set("Cache-Control", "no-store")
+	c.w.WriteHeader(http.StatusOK)
+	_, _ = c.w.Write(body)
+}
+
+// actionCtx bounds the NMI work of an action that was audited as
+// requested: it does not end when the client goes away, so that what was
+// started is also recorded.
+func (a *api) actionCtx(r *http.Request) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(r.Context()), a.timeout)
+}
+
+// parseWait reads ?wait: absent (-1), or a duration from 0 to maxWait.
+func parseWait(r *http.Request) (time.Duration, error) {
+	s, ok := r.URL.Query()["wait"]
+	if !ok {
+		return -1, nil
+	}
+	d, err := time.ParseDuration(s[0])
+	if err != nil || d < 0 || d > maxWait {
+		return 0, &paramError{Name: "wait", Reason: "not a duration from 0s to 60s, such as 10s"}
+	}
+	return d, nil
+}
+
+// controlText checks one name or tunnel ID for a 48-byte EBCDIC field.
+func controlText(name, s string) (nmi.Text48, error) {
+	var t nmi.Text48
+	if s == "" || strings.TrimSpace(s) != s {
+		return t, &paramError{Name: name, Reason: "empty or with leading or trailing blanks"}
+	}
+	if err := t.Set(s); err != nil {
+		return t, &paramError{Name: name, Reason: "longer than 48 characters or not representable in EBCDIC (IBM-1047)"}
+	}
+	return t, nil
+}
+
+// controlBody is the body of a bulk control request.
+type controlBody struct {
+	TunnelIDs []string `json:"tunnelIds"`
+	Names     []string `json:"names"`
+	All       *bool    `json:"all"`
+}
+
+// targets is what a control request names: every eligible object (all),
+// or a list of names or tunnel IDs.
+type targets struct {
+	all  bool
+	list []audit.Target
+}
+
+// readBody decodes a control body strictly.
+func readBody(r *http.Request) (*controlBody, error) {
+	var b controlBody
+	if err := decodeStrict(r, &b); err != nil {
+		return nil, err
+	}
+	return &b, nil
+}
+
+// textList checks a list of names or tunnel IDs from the body field.
+func textList(field string, vals []string, byName bool) ([]audit.Target, error) {
+	if len(vals) == 0 {
+		return nil, &paramError{Name: "body/" + field, Reason: "empty: name at least one"}
+	}
+	if len(vals) > maxControlTargets {
+		return nil, &paramError{Name: "body/" + field, Reason: "more than " + strconv.Itoa(maxControlTargets) + " items"}
+	}
+	seen := make(map[string]bool, len(vals))
+	out := make([]audit.Target, len(vals))
+	for i, v := range vals {
+		name := "body/" + field + "/" + strconv.Itoa(i)
+		if _, err := controlText(name, v); err != nil {
+			return nil, err
+		}
+		if seen[v] {
+			return nil, &paramError{Name: name, Reason: "repeats an earlier item"}
+		}
+		seen[v] = true
+		if byName {
+			out[i].Name = v
+		} else {
+			out[i].TunnelID = v
+		}
+	}
+	return out, nil
+}
+
+// bulkTargets reads {"tunnelIds": [...]} or {"all": true}.
+func bulkTargets(r *http.Request) (targets, error) {
+	b, err := readBody(r)
+	if err != nil {
+		return targets{}, err
+	}
+	switch {
+	case b.Names != nil:
+		return targets{}, &paramError{Name: "body/names", Reason: "not taken here: name tunnels by tunnelIds"}
+	case b.All != nil && b.TunnelIDs != nil:
+		return targets{}, &paramError{Name: "body", Reason: "give tunnelIds or all, not both"}
+	case b.All != nil:
+		if !*b.All {
+			return targets{}, &paramError{Name: "body/all", Reason: "must be true (or give tunnelIds instead)"}
+		}
+		return targets{all: true}, nil
+	case b.TunnelIDs == nil:
+		return targets{}, &paramError{Name: "body", Reason: "give tunnelIds or all"}
+	}
+	l, err := textList("tunnelIds", b.TunnelIDs, false)
+	return targets{list: l}, err
+}
+
+// nameTargets reads {"names": [...]}.
+func nameTargets(r *http.Request) (targets, error) {
+	b, err := readBody(r)
+	if err != nil {
+		return targets{}, err
+	}
+	if b.TunnelIDs != nil || b.All != nil {
+		return targets{}, &paramError{Name: "body", Reason: "give names (LocalDynVpnRule names) only"}
+	}
+	if b.Names == nil {
+		return targets{}, &paramError{Name: "body/names", Reason: "required"}
+	}
+	l, err := textList("names", b.Names, true)
+	return targets{list: l}, err
+}
+
+// pathTarget is the {tunnelId} of a single-tunnel action.
+func pathTarget(r *http.Request) (targets, error) {
+	id := chi.URLParam(r, "tunnelId")
+	if _, err := controlText("tunnelId", id); err != nil {
+		return targets{}, err
+	}
+	return targets{list: []audit.Target{{TunnelID: id}}}, nil
+}
+
+// controlResult is one line of a control answer.
+type controlResult struct {
+	audit.Result
+	key string // what ?wait looks for: tunnel ID, or rule name
+}
+
+// tunnelAction serves a tunnel control operation whose targets come from
+// parse.
+func (a *api) tunnelAction(op controlOp, parse func(*http.Request) (targets, error)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		c := a.beginControl(w, r, &op)
+		if c == nil {
+			return
+		}
+		wait, err := parseWait(r)
+		var tg targets
+		if err == nil {
+			tg, err = parse(r)
+		}
+		if err != nil {
+			c.refuse(err, audit.OutcomeInvalid)
+			return
+		}
+		c.rec.All, c.rec.Targets = tg.all, tg.list
+		// Manual tunnels are activated by IpManVpnAction name: look the
+		// names of the tunnel IDs up first.
+		var local map[int]bool // targets answered without the NMI
+		if op.msg == nmi.ActManTun && !tg.all {
+			if local, err = a.manualNames(r, c.rec.Stack, tg.list); err != nil {
+				c.refuse(fmt.Errorf("before the action, looking up manual tunnel names: %w", err), audit.OutcomeFailed)
+				return
+			}
+		}
+		var before map[string]observed
+		if wait >= 0 && op.goal == goalRefreshed {
+			// The generations before the refresh, to see a newer one.
+			if before, err = a.observe(r.Context(), c.rec.Stack, op.kind, false, keysOf(tg)); err != nil {
+				c.refuse(fmt.Errorf("before the action, reading the generations: %w", err), audit.OutcomeFailed)
+				return
+			}
+		}
+		if !c.begin() {
+			return
+		}
+		results, err := c.exchangeTunnels(&op, tg, local)
+		if err != nil {
+			c.exchangeFailed(err)
+			return
+		}
+		var reached *bool
+		if wait >= 0 {
+			ok := a.waitFor(w, r, wait, func(ctx context.Context) (bool, error) {
+				return a.tunnelsReached(ctx, c.rec.Stack, &op, results, before)
+			})
+			reached = &ok
+		}
+		c.rec.Reached = reached
+		var jw jsonw
+		jw.beginObject()
+		jw.array("results")
+		for _, res := range results {
+			jw.elem()
+			jw.beginObject()
+			jw.optStr("name", res.Name)
+			jw.optStr("tunnelId", res.TunnelID)
+			jw.str("status", res.Status)
+			jw.endObject()
+		}
+		jw.endArray()
+		if reached != nil {
+			jw.boolean("reached", *reached)
+		}
+		jw.endObject()
+		c.finish(jw.b)
+	}
+}
+
+func keysOf(tg targets) []string {
+	if tg.all {
+		return nil
+	}
+	keys := make([]string, 0, len(tg.list))
+	for _, t := range tg.list {
+		keys = append(keys, t.TunnelID)
+	}
+	return keys
+}
+
+// exchangeTunnels sends the control request for the targets not answered
+// locally and merges the answers in request order.
+func (c *controlCall) exchangeTunnels(op *controlOp, tg targets, local map[int]bool) ([]controlResult, error) {
+	req := &nmi.Request{Type: op.msg, Target: c.rec.Stack}
+	for i, t := range tg.list {
+		if local[i] {
+			continue
+		}
+		var nt nmi.Tunnel
+		_ = nt.Name.Set(t.Name) // checked by controlText or taken from the NMI
+		_ = nt.TunnelID.Set(t.TunnelID)
+		if op.msg == nmi.ActManTun {
+			nt.TunnelID = nmi.Text48{} // activation goes by name (A.5)
+		}
+		req.Tunnels = append(req.Tunnels, nt)
+	}
+	var answered []controlResult
+	// A request without records acts on every eligible object: send one
+	// only when that was asked for.
+	if tg.all || len(req.Tunnels) > 0 {
+		ctx, cancel := c.a.actionCtx(c.r)
+		defer cancel()
+		c.sent = true
+		var rec nmi.TunnelRecord
+		h, err := c.a.nmi.Do(ctx, req, func(raw nmi.Record) error {
+			if err := rec.Decode(raw); err != nil {
+				return err
+			}
+			answered = append(answered, controlResult{Result: audit.Result{
+				Name: rec.Tunnel.Name.String(), TunnelID: rec.Tunnel.TunnelID.String(), Status: rec.Tunnel.Status.String(),
+			}})
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+		c.setCodes(h.Rc, h.Rsn)
+		if !tg.all && len(answered) != len(req.Tunnels) {
+			return nil, &nmi.FormatError{Msg: "control answer has " + strconv.Itoa(len(answered)) +
+				" records for " + strconv.Itoa(len(req.Tunnels)) + " requested"}
+		}
+	}
+	var out []controlResult
+	if tg.all {
+		out = answered
+	} else {
+		k := 0
+		for i, t := range tg.list {
+			if local[i] {
+				out = append(out, controlResult{Result: audit.Result{TunnelID: t.TunnelID,
+					Status: nmi.TunStatusNotFound.String()}})
+				continue
+			}
+			res := answered[k]
+			k++
+			// The NMI may leave out what it was not asked by.
+			if res.TunnelID == "" && op.msg != nmi.ActDynTun {
+				res.TunnelID = t.TunnelID
+			}
+			if res.Name == "" {
+				res.Name = t.Name
+			}
+			out = append(out, res)
+		}
+	}
+	for i := range out {
+		out[i].key = out[i].TunnelID
+		if op.byName {
+			out[i].key = out[i].Name
+		}
+		c.rec.Results = append(c.rec.Results, out[i].Result)
+	}
+	return out, nil
+}
+
+// manualNames fills in the IpManVpnAction name of each target from
+// NMsec_GET_IPTUNMANUAL; targets the NMI does not show are reported
+// notFound without being sent.
+func (a *api) manualNames(r *http.Request, stack string, list []audit.Target) (map[int]bool, error) {
+	names := map[string]string{}
+	var rec nmi.ManualTunnelRecord
+	ctx, cancel := a.nmiCtx(r)
+	defer cancel()
+	_, err := a.nmi.Do(ctx, &nmi.Request{Type: nmi.GetIPTunManual, Target: stack, Filters: idFilters(keysOf(targets{list: list}))},
+		func(raw nmi.Record) error {
+			if err := rec.Decode(raw); err != nil {
+				return err
+			}
+			names[rec.Tunnel.ID.String()] = rec.Tunnel.VPNAction.String()
+			return nil
+		})
+	if err != nil {
+		return nil, err
+	}
+	local := map[int]bool{}
+	for i := range list {
+		n, ok := names[list[i].TunnelID]
+		if !ok || n == "" {
+			local[i] = true
+			continue
+		}
+		list[i].Name = n
+	}
+	return local, nil
+}
+
+// idFilters selects objects by tunnel ID (or, with the name criterion, by
+// name); no filters (everything) when there are too many to send.
+func idFilters(keys []string) []nmi.InFilter {
+	return keyFilters(keys, false)
+}
+
+func keyFilters(keys []string, byName bool) []nmi.InFilter {
+	if len(keys) == 0 || len(keys) > maxFilterRecords {
+		return nil
+	}
+	fs := make([]nmi.InFilter, 0, len(keys))
+	for _, k := range keys {
+		var f nmi.InFilter
+		if byName {
+			if f.Name.Set(k) != nil {
+				continue
+			}
+			f.HasName = true
+		} else {
+			if f.TunnelID.Set(k) != nil {
+				continue
+			}
+			f.HasTunnelID = true
+		}
+		fs = append(fs, f)
+	}
+	if len(fs) == 0 {
+		return nil
+	}
+	return fs
+}
+
+// observed is what a display request shows of one tunnel family (by
+// tunnel ID) or of one rule's tunnels (by name).
+type observed struct {
+	newest    uint32 // newest generation
+	activeGen uint32 // newest active generation
+	active    bool   // a generation is active
+	live      bool   // a generation is pending, negotiating or active
+}
+
+func (o *observed) add(gen uint32, active, live bool) {
+	o.newest = max(o.newest, gen)
+	if active {
+		o.active = true
+		o.activeGen = max(o.activeGen, gen)
+	}
+	o.live = o.live || live
+}
+
+// observe reads the tunnels of kind on stack, keyed by tunnel ID (or rule
+// name), limited to keys when given.
+func (a *api) observe(ctx context.Context, stack string, kind tunnelKind, byName bool, keys []string) (map[string]observed, error) {
+	out := map[string]observed{}
+	note := func(id, name string, gen uint32, active, live bool) {
+		k := id
+		if byName {
+			k = name
+		}
+		o := out[k]
+		o.add(gen, active, live)
+		out[k] = o
+	}
+	req := &nmi.Request{Target: stack, Filters: keyFilters(keys, byName)}
+	var fn func(nmi.Record) error
+	switch kind {
+	case kindIKE:
+		req.Type = nmi.GetIKETun
+		var rec nmi.IKETunnelRecord
+		fn = func(raw nmi.Record) error {
+			if err := rec.Decode(raw); err != nil {
+				return err
+			}
+			t := &rec.Tunnel
+			st := t.State
+			note(t.ID.String(), t.KeyExchRule.String(), t.Generation, st == nmi.IKETunActive,
+				st == nmi.IKETunPending || st == nmi.IKETunNegotiating || st == nmi.IKETunActive)
+			return nil
+		}
+	case kindDynamic:
+		req.Type = nmi.GetIPTunDynStack
+		var rec nmi.DynStackRecord
+		fn = func(raw nmi.Record) error {
+			if err := rec.Decode(raw); err != nil {
+				return err
+			}
+			st := rec.Tunnel.State
+			note(rec.Tunnel.ID.String(), rec.Dyn.LocalDynVpnRule.String(), rec.Dyn.Generation, st == nmi.IPTunActive, ipLive(st))
+			return nil
+		}
+	default:
+		req.Type = nmi.GetIPTunManual
+		var rec nmi.ManualTunnelRecord
+		fn = func(raw nmi.Record) error {
+			if err := rec.Decode(raw); err != nil {
+				return err
+			}
+			st := rec.Tunnel.State
+			note(rec.Tunnel.ID.String(), rec.Tunnel.VPNAction.String(), 0, st == nmi.IPTunActive, ipLive(st))
+			return nil
+		}
+	}
+	ctx, cancel := context.WithTimeout(ctx, a.timeout)
+	defer cancel()
+	_, err := a.nmi.Do(ctx, req, fn)
+	return out, err
+}
+
+func ipLive(st nmi.IPTunState) bool {
+	return st == nmi.IPTunPending || st == nmi.IPTunIncomplete || st == nmi.IPTunActive
+}
+
+// succeeded reports whether a status means the action was started or was
+// not needed: the results ?wait follows.
+func succeeded(status string) bool {
+	return status == nmi.TunStatusStateUpdated.String() || status == nmi.TunStatusStateAlreadySet.String()
+}
+
+// tunnelsReached reports whether every started target is in op's goal
+// state.
+func (a *api) tunnelsReached(ctx context.Context, stack string, op *controlOp, results []controlResult,
+	before map[string]observed) (bool, error) {
+	var keys []string
+	for _, res := range results {
+		if succeeded(res.Status) {
+			keys = append(keys, res.key)
+		}
+	}
+	if len(keys) == 0 {
+		return true, nil
+	}
+	now, err := a.observe(ctx, stack, op.kind, op.byName, keys)
+	if err != nil {
+		return false, err
+	}
+	for _, k := range keys {
+		o := now[k]
+		var ok bool
+		switch op.goal {
+		case goalActive:
+			ok = o.active
+		case goalRefreshed:
+			ok = o.active && o.activeGen > before[k].newest
+		case goalInactive:
+			ok = !o.live
+		}
+		if k == "" || !ok {
+			return false, nil
+		}
+	}
+	return true, nil
+}
+
+// waitFor polls check until it reports true, wait has passed or the
+// client has gone. It moves the write deadline past the wait.
+func (a *api) waitFor(w http.ResponseWriter, r *http.Request, wait time.Duration, check func(context.Context) (bool, error)) bool {
+	deadline := time.Now().Add(wait)
+	_ = http.NewResponseController(w).SetWriteDeadline(deadline.Add(a.timeout + streamWriteIdle))
+	ctx := r.Context()
+	interval := pollFirst
+	for {
+		ok, err := check(ctx)
+		if ok {
+			return true
+		}
+		if err != nil && ctx.Err() == nil {
+			a.log.LogAttrs(ctx, slog.LevelDebug, "wait: display request failed", attrRequestID(r), attrError(err))
+		}
+		left := time.Until(deadline)
+		if left <= 0 || ctx.Err() != nil {
+			return false
+		}
+		t := time.NewTimer(min(interval, left))
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return false
+		case <-t.C:
+		}
+		interval = min(interval*3/2, pollMax)
+	}
+}
+
+// loadFilters serves :loadDefault and :loadPolicy (NMsec_LOAD_POLICY).
+func (a *api) loadFilters(op controlOp, set nmi.FilterSet) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		c := a.beginControl(w, r, &op)
+		if c == nil {
+			return
+		}
+		c.rec.FilterSet = set.String()
+		wait, err := parseWait(r)
+		if err != nil {
+			c.refuse(err, audit.OutcomeInvalid)
+			return
+		}
+		if !c.begin() {
+			return
+		}
+		ctx, cancel := a.actionCtx(r)
+		defer cancel()
+		c.sent = true
+		got, n := set, 0
+		var rec nmi.PolicySourceRecord
+		h, err := a.nmi.Do(ctx, &nmi.Request{Type: nmi.LoadPolicy, Target: c.rec.Stack, Policy: &nmi.PolicySource{Source: set}},
+			func(raw nmi.Record) error {
+				n++
+				if err := rec.Decode(raw); err != nil {
+					return err
+				}
+				got = rec.PolicySource.Source
+				return nil
+			})
+		cancel()
+		if err == nil && n != 1 {
+			err = &nmi.FormatError{Msg: "NMsec_LOAD_POLICY answered " + strconv.Itoa(n) + " records, not one"}
+		}
+		if err != nil {
+			c.exchangeFailed(err)
+			return
+		}
+		c.setCodes(h.Rc, h.Rsn)
+		var jw jsonw
+		jw.beginObject()
+		jw.str("stack", c.rec.Stack)
+		jw.str("filterSet", got.String())
+		if wait >= 0 {
+			ok := a.waitFor(w, r, wait, func(ctx context.Context) (bool, error) {
+				return a.filterSetIs(ctx, c.rec.Stack, got)
+			})
+			c.rec.Reached = &ok
+			jw.boolean("reached", ok)
+		}
+		jw.endObject()
+		c.finish(jw.b)
+	}
+}
+
+// filterSetIs reports whether NMsec_GET_STACKINFO shows set in effect on
+// stack.
+func (a *api) filterSetIs(ctx context.Context, stack string, set nmi.FilterSet) (bool, error) {
+	ctx, cancel := context.WithTimeout(ctx, a.timeout)
+	defer cancel()
+	found := false
+	var rec nmi.StackRecord
+	_, err := a.nmi.Do(ctx, &nmi.Request{Type: nmi.GetStackInfo}, func(raw nmi.Record) error {
+		if err := rec.Decode(raw); err != nil {
+			return err
+		}
+		if rec.Stack.Name.Equal(stack) && rec.Stack.FilterSet == set {
+			found = true
+		}
+		return nil
+	})
+	return found, err
+}
