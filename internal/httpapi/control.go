@@ -65,21 +65,21 @@ type controlOp struct {
 }
 
 var (
-	opRefreshIKE       = controlOp{"refreshIkeTunnel", nmi.RefreshIKETun, kindIKE, goalRefreshed, false}
-	opDeactivateIKE    = controlOp{"deactivateIkeTunnel", nmi.DeactIKETun, kindIKE, goalInactive, false}
-	opRefreshIKEs      = controlOp{"refreshIkeTunnels", nmi.RefreshIKETun, kindIKE, goalRefreshed, false}
-	opDeactivateIKEs   = controlOp{"deactivateIkeTunnels", nmi.DeactIKETun, kindIKE, goalInactive, false}
-	opRefreshDyn       = controlOp{"refreshDynamicTunnel", nmi.RefreshDynTun, kindDynamic, goalRefreshed, false}
-	opDeactivateDyn    = controlOp{"deactivateDynamicTunnel", nmi.DeactDynTun, kindDynamic, goalInactive, false}
-	opRefreshDyns      = controlOp{"refreshDynamicTunnels", nmi.RefreshDynTun, kindDynamic, goalRefreshed, false}
-	opDeactivateDyns   = controlOp{"deactivateDynamicTunnels", nmi.DeactDynTun, kindDynamic, goalInactive, false}
-	opActivateDyns     = controlOp{"activateDynamicTunnels", nmi.ActDynTun, kindDynamic, goalActive, true}
-	opActivateMan      = controlOp{"activateManualTunnel", nmi.ActManTun, kindManual, goalActive, false}
-	opDeactivateMan    = controlOp{"deactivateManualTunnel", nmi.DeactManTun, kindManual, goalInactive, false}
-	opActivateMans     = controlOp{"activateManualTunnels", nmi.ActManTun, kindManual, goalActive, false}
-	opDeactivateMans   = controlOp{"deactivateManualTunnels", nmi.DeactManTun, kindManual, goalInactive, false}
-	opLoadDefaultFlts  = controlOp{operation: "loadDefaultFilters", msg: nmi.LoadPolicy}
-	opLoadPolicyFilter = controlOp{operation: "loadPolicyFilters", msg: nmi.LoadPolicy}
+	opRefreshIKE     = controlOp{"refreshIkeTunnel", nmi.RefreshIKETun, kindIKE, goalRefreshed, false}
+	opDeactivateIKE  = controlOp{"deactivateIkeTunnel", nmi.DeactIKETun, kindIKE, goalInactive, false}
+	opRefreshIKEs    = controlOp{"refreshIkeTunnels", nmi.RefreshIKETun, kindIKE, goalRefreshed, false}
+	opDeactivateIKEs = controlOp{"deactivateIkeTunnels", nmi.DeactIKETun, kindIKE, goalInactive, false}
+	opRefreshDyn     = controlOp{"refreshDynamicTunnel", nmi.RefreshDynTun, kindDynamic, goalRefreshed, false}
+	opDeactivateDyn  = controlOp{"deactivateDynamicTunnel", nmi.DeactDynTun, kindDynamic, goalInactive, false}
+	opRefreshDyns    = controlOp{"refreshDynamicTunnels", nmi.RefreshDynTun, kindDynamic, goalRefreshed, false}
+	opDeactivateDyns = controlOp{"deactivateDynamicTunnels", nmi.DeactDynTun, kindDynamic, goalInactive, false}
+	opActivateDyns   = controlOp{"activateDynamicTunnels", nmi.ActDynTun, kindDynamic, goalActive, true}
+	opActivateMan    = controlOp{"activateManualTunnel", nmi.ActManTun, kindManual, goalActive, false}
+	opDeactivateMan  = controlOp{"deactivateManualTunnel", nmi.DeactManTun, kindManual, goalInactive, false}
+	opActivateMans   = controlOp{"activateManualTunnels", nmi.ActManTun, kindManual, goalActive, false}
+	opDeactivateMans = controlOp{"deactivateManualTunnels", nmi.DeactManTun, kindManual, goalInactive, false}
+	opLoadDefault    = controlOp{operation: "loadDefaultFilters", msg: nmi.LoadPolicy}
+	opLoadPolicy     = controlOp{operation: "loadPolicyFilters", msg: nmi.LoadPolicy}
 )
 
 // controlCall is one control request on its way: the audit record grows
