@@ -18,6 +18,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/nmigw/nmigw/internal/audit"
 	"github.com/nmigw/nmigw/internal/authn"
 	"github.com/nmigw/nmigw/internal/httpapi"
 	"github.com/nmigw/nmigw/internal/metrics"
@@ -120,11 +121,18 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		}
 	}
 
+	auditLog, err := openAuditLog(cfg.AuditLog, stdout)
+	if err != nil {
+		return err
+	}
+	defer auditLog.Close()
+
 	deps := httpapi.Deps{
 		NMI:            pool,
 		Logger:         log,
 		CORSOrigins:    cfg.CORSOrigins,
 		RequestTimeout: cfg.RequestTimeout,
+		Audit:          auditLog,
 	}
 	if store != nil {
 		a := authn.New(authn.Options{Policy: store.Current, Logger: log})
@@ -287,4 +295,17 @@ func printURLs(w io.Writer, addr net.Addr, https bool, cfg *config, socket strin
 		fmt.Fprintf(w, "    viewer:   %s\n", tokens.viewer)
 		fmt.Fprintf(w, "    operator: %s\n", tokens.operator)
 	}
+}
+
+// openAuditLog opens --audit-log: "-" is the gateway's standard output,
+// anything else a file appended to and synced after each record.
+func openAuditLog(path string, stdout io.Writer) (*audit.Log, error) {
+	if path == "-" {
+		return audit.New(stdout), nil
+	}
+	l, err := audit.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("audit-log: %w", err)
+	}
+	return l, nil
 }

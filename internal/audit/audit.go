@@ -109,37 +109,44 @@ var ErrClosed = errors.New("audit: log closed")
 // Log is a Sink writing JSON lines to a file or a stream. It is safe for
 // concurrent use: lines never interleave.
 type Log struct {
-	mu      sync.Mutex
-	w       io.Writer
-	file    *os.File // nil for a plain writer
-	closer  io.Closer
-	broken  bool // the last write failed part-way: start the next on a new line
-	closed  bool
-	syncing bool
-	stdout  bool // fsync of a pipe or terminal fails harmlessly
-	buf     []byte
+	mu     sync.Mutex
+	w      io.Writer
+	sync   func() error // nil: nothing to sync
+	stream bool         // fsync may fail harmlessly (pipe, terminal)
+	closer io.Closer
+	broken bool // the last write failed part-way: start the next on a new line
+	closed bool
+	buf    []byte
 }
 
 // Open opens the audit log named by path: "-" is standard output,
 // anything else a file opened for appending (created with mode 0600 if
-// missing). Each line of a file is synced to disk before Write returns.
+// missing), each line synced to disk before Write returns.
 func Open(path string) (*Log, error) {
 	if path == "" {
 		return nil, errors.New("audit: empty log path")
 	}
 	if path == "-" {
-		return &Log{w: os.Stdout, file: os.Stdout, syncing: true, stdout: true}, nil
+		return New(os.Stdout), nil
 	}
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("audit: %w", err)
 	}
-	return &Log{w: f, file: f, closer: f, syncing: true}, nil
+	return &Log{w: f, sync: f.Sync, closer: f}, nil
 }
 
-// New returns a Log writing to w, without syncing (for tests and for
-// writers that are durable on their own).
-func New(w io.Writer) *Log { return &Log{w: w} }
+// New returns a Log writing to the stream w (standard output, a pipe, a
+// buffer). If w has a Sync method (an *os.File) each line is synced; a
+// stream that cannot be synced (a pipe, a terminal) is not an error. New
+// never closes w.
+func New(w io.Writer) *Log {
+	l := &Log{w: w, stream: true}
+	if s, ok := w.(interface{ Sync() error }); ok {
+		l.sync = s.Sync
+	}
+	return l
+}
 
 // Write appends rec as one line. A record without a time gets the current
 // time.
@@ -172,8 +179,8 @@ func (l *Log) Write(rec *Record) error {
 		return fmt.Errorf("audit: write: %w", err)
 	}
 	l.broken = false
-	if l.syncing {
-		if err := l.file.Sync(); err != nil && !(l.stdout && unsyncable(err)) {
+	if l.sync != nil {
+		if err := l.sync(); err != nil && !(l.stream && unsyncable(err)) {
 			return fmt.Errorf("audit: sync: %w", err)
 		}
 	}
@@ -186,7 +193,7 @@ func unsyncable(err error) bool {
 	return errors.Is(err, syscall.EINVAL) || errors.Is(err, syscall.ENOTSUP)
 }
 
-// Close closes the file (never standard output). Later writes fail.
+// Close closes a file opened by Open (never a stream). Later writes fail.
 func (l *Log) Close() error {
 	l.mu.Lock()
 	defer l.mu.Unlock()

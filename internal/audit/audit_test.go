@@ -161,7 +161,7 @@ func TestSyncFailureIsAnError(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The file closed underneath the log: the write fails, not silently.
-	l.file.Close()
+	l.closer.Close()
 	if err := l.Write(&Record{RequestID: "x"}); err == nil {
 		t.Error("write to a closed file succeeded")
 	}
@@ -180,5 +180,32 @@ func TestOpenErrors(t *testing.T) {
 	}
 	if err := l.Close(); err != nil {
 		t.Errorf("closing the standard output log: %v", err)
+	}
+}
+
+func TestStreamThatCannotSync(t *testing.T) {
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	defer w.Close()
+	l := New(w) // fsync of a pipe fails with EINVAL: not an error for a stream
+	if err := l.Write(&Record{RequestID: "piped"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 4096)
+	n, err := r.Read(buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if lines := parseLines(t, buf[:n]); len(lines) != 1 || lines[0]["requestId"] != "piped" {
+		t.Errorf("lines %v", lines)
+	}
+	if _, err := w.Write([]byte{}); err != nil {
+		t.Errorf("New closed the stream: %v", err)
 	}
 }
