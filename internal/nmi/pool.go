@@ -32,6 +32,14 @@ type Observer interface {
 	ObserveExchange(ExchangeEvent)
 }
 
+// InitObserver is an optional interface of PoolConfig.Observer: a Pool
+// calls ObserveInit after every dial its caller did not abandon, with the
+// time from connecting to NMsec_INIT (err nil), to a TERM refusing the
+// connection (*StatusError with Refused), or to another failure.
+type InitObserver interface {
+	ObserveInit(d time.Duration, err error)
+}
+
 // ExchangeEvent describes one Pool.Do.
 type ExchangeEvent struct {
 	Type     MsgType
@@ -319,11 +327,16 @@ func (p *Pool) dial(ctx context.Context) (*Client, error) {
 		return nil, &OpError{Op: "dial", Path: p.path, Err: fmt.Errorf("%w (next attempt in %v): %w", ErrUnavailable, wait.Round(time.Millisecond), last)}
 	}
 	p.mu.Unlock()
+	start := time.Now()
 	c, err := Dial(ctx, p.path, WithMaxResponseSize(p.cfg.MaxResponseSize))
+	abandoned := err != nil && ctx.Err() != nil && errors.Is(err, ctx.Err())
+	if o, ok := p.cfg.Observer.(InitObserver); ok && !abandoned {
+		o.ObserveInit(time.Since(start), err)
+	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if err != nil {
-		if ctx.Err() != nil && errors.Is(err, ctx.Err()) {
+		if abandoned {
 			return nil, err // our caller gave up; says nothing about IKED
 		}
 		p.stats.DialFailures++

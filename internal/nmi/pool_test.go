@@ -242,3 +242,81 @@ func TestNoGoroutineLeak(t *testing.T) {
 		t.Fatalf("%d goroutines before, %d after:\n%s", before, n, buf[:runtime.Stack(buf, true)])
 	}
 }
+
+// initRecorder is an Observer that also implements InitObserver.
+type initRecorder struct {
+	recorder
+	inits []error
+}
+
+func (r *initRecorder) ObserveInit(d time.Duration, err error) {
+	r.mu.Lock()
+	r.inits = append(r.inits, err)
+	r.mu.Unlock()
+	if d < 0 {
+		panic("negative INIT wait")
+	}
+}
+
+func (r *initRecorder) initErrs() []error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]error(nil), r.inits...)
+}
+
+func TestPoolObservesInit(t *testing.T) {
+	t.Run("ok once per connection", func(t *testing.T) {
+		s := newTestServer(t)
+		rec := &initRecorder{}
+		p := NewPool(s.addr(), PoolConfig{Size: 1, Observer: rec})
+		defer p.Close()
+		for range 3 {
+			if _, err := p.Do(context.Background(), stackReq, nil); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if errs := rec.initErrs(); len(errs) != 1 || errs[0] != nil {
+			t.Fatalf("INIT observations %v, want one success", errs)
+		}
+	})
+	t.Run("refused", func(t *testing.T) {
+		s := newTestServer(t)
+		s.onAccept = func(c *net.UnixConn) bool { c.Write(AppendTerm(nil, Version, EAGAIN, 0)); return false }
+		rec := &initRecorder{}
+		p := NewPool(s.addr(), PoolConfig{BackoffMin: time.Hour, Observer: rec})
+		defer p.Close()
+		p.Do(context.Background(), stackReq, nil)
+		p.Do(context.Background(), stackReq, nil) // in backoff: no dial, no observation
+		errs := rec.initErrs()
+		var se *StatusError
+		if len(errs) != 1 || !errors.As(errs[0], &se) || !se.Refused {
+			t.Fatalf("INIT observations %v, want one refusal", errs)
+		}
+	})
+	t.Run("unreachable", func(t *testing.T) {
+		rec := &initRecorder{}
+		p := NewPool(t.TempDir()+"/nobody", PoolConfig{Observer: rec})
+		defer p.Close()
+		p.Do(context.Background(), stackReq, nil)
+		var oe *OpError
+		if errs := rec.initErrs(); len(errs) != 1 || !errors.As(errs[0], &oe) {
+			t.Fatalf("INIT observations %v, want one dial error", errs)
+		}
+	})
+	t.Run("abandoned by the caller", func(t *testing.T) {
+		s := newTestServer(t)
+		accepted := make(chan struct{})
+		s.onAccept = func(c *net.UnixConn) bool { close(accepted); <-s.block; return false }
+		rec := &initRecorder{}
+		p := NewPool(s.addr(), PoolConfig{Observer: rec})
+		defer p.Close()
+		ctx, cancel := context.WithCancel(context.Background())
+		go func() { <-accepted; cancel() }()
+		if _, err := p.Do(ctx, stackReq, nil); !errors.Is(err, context.Canceled) {
+			t.Fatalf("abandoned dial: %v", err)
+		}
+		if errs := rec.initErrs(); len(errs) != 0 {
+			t.Fatalf("INIT observations %v for a dial the caller abandoned", errs)
+		}
+	})
+}
