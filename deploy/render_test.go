@@ -152,7 +152,8 @@ func volume(spec *corev1.PodSpec, name string) *corev1.Volume {
 // that take no separate value.
 var (
 	gatewayFlags = []string{"listen", "nmi-socket", "sim", "policy", "config", "pool-size", "tls-cert",
-		"tls-key", "tls-client-ca", "cors-origins", "log-level", "audit-log", "exporter"}
+		"tls-key", "tls-client-ca", "cors-origins", "log-level", "audit-log", "exporter",
+		"exporter-tunnels", "exporter-top-n", "exporter-max-series", "exporter-timeout", "exporter-max-age"}
 	simFlags  = []string{"socket", "data", "generate", "policy", "init-delay", "system", "socket-mode"}
 	boolFlags = []string{"sim", "exporter"}
 )

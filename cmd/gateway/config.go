@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/nmigw/nmigw/internal/metrics"
 	"gopkg.in/yaml.v3"
 )
 
@@ -33,6 +34,12 @@ type config struct {
 	AuditLog       string
 	Exporter       bool
 	RequestTimeout time.Duration
+
+	ExporterTunnels   []string
+	ExporterTopN      int
+	ExporterMaxSeries int
+	ExporterTimeout   time.Duration
+	ExporterMaxAge    time.Duration
 }
 
 // listFlag is a comma-separated list.
@@ -71,6 +78,11 @@ func newFlagSet(c *config, out io.Writer) *flag.FlagSet {
 	fs.StringVar(&c.LogLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&c.AuditLog, "audit-log", "-", "audit sink of control requests: a file, or - for standard output")
 	fs.BoolVar(&c.Exporter, "exporter", true, "export IPsec metrics on /metrics")
+	fs.Var(listFlag{&c.ExporterTunnels}, "exporter-tunnels", "comma-separated tunnel IDs (Y12, K3, M1) or names (rule or action names) that get per-tunnel IPsec series")
+	fs.IntVar(&c.ExporterTopN, "exporter-top-n", 0, "also give per-tunnel series to the N tunnels that carried the most bytes")
+	fs.IntVar(&c.ExporterMaxSeries, "exporter-max-series", metrics.DefaultMaxTunnelSeries, "hard cap on per-tunnel series")
+	fs.DurationVar(&c.ExporterTimeout, "exporter-timeout", metrics.DefaultScrapeTimeout, "longest NMI round of one scrape (keep it under Prometheus's scrape_timeout)")
+	fs.DurationVar(&c.ExporterMaxAge, "exporter-max-age", 0, "let scrapes reuse an NMI round younger than this (0: only concurrent scrapes share one)")
 	fs.DurationVar(&c.RequestTimeout, "request-timeout", 30*time.Second, "longest NMI work of one request")
 	return fs
 }
@@ -137,7 +149,7 @@ type fileValue struct {
 }
 
 // readConfigFile reads a YAML mapping of flag names to scalars (or, for
-// cors-origins, a list). Unknown keys are errors naming line and key.
+// list flags such as cors-origins, a list). Unknown keys are errors naming line and key.
 func readConfigFile(path string, fs *flag.FlagSet) ([]fileValue, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
@@ -175,7 +187,7 @@ func readConfigFile(path string, fs *flag.FlagSet) ([]fileValue, error) {
 		case yaml.ScalarNode:
 			val = v.Value
 		case yaml.SequenceNode:
-			if key != "cors-origins" {
+			if _, ok := fs.Lookup(key).Value.(listFlag); !ok {
 				return nil, fmt.Errorf("%s: line %d: %s: want a single value", path, v.Line, key)
 			}
 			var items []string
@@ -209,6 +221,18 @@ func (c *config) check() error {
 	}
 	if c.RequestTimeout <= 0 {
 		return fmt.Errorf("request-timeout: %s is not positive", c.RequestTimeout)
+	}
+	if c.ExporterTopN < 0 {
+		return fmt.Errorf("exporter-top-n: %d is negative", c.ExporterTopN)
+	}
+	if c.ExporterMaxSeries < 1 {
+		return fmt.Errorf("exporter-max-series: %d is not 1 or more", c.ExporterMaxSeries)
+	}
+	if c.ExporterTimeout <= 0 {
+		return fmt.Errorf("exporter-timeout: %s is not positive", c.ExporterTimeout)
+	}
+	if c.ExporterMaxAge < 0 {
+		return fmt.Errorf("exporter-max-age: %s is negative", c.ExporterMaxAge)
 	}
 	if !c.Sim && c.NMISocket == "" {
 		return errors.New("nmi-socket: empty")

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/nmigw/nmigw/internal/metrics"
 )
 
 func TestConfigPrecedence(t *testing.T) {
@@ -86,6 +88,40 @@ func TestRunFailsToStart(t *testing.T) {
 	} {
 		if err := run(t.Context(), args, env, io.Discard); err == nil {
 			t.Errorf("%v: started", args)
+		}
+	}
+}
+
+func TestConfigExporter(t *testing.T) {
+	c, err := parseConfig(nil, func(string) string { return "" }, io.Discard)
+	if err != nil || !c.Exporter || c.ExporterTopN != 0 || c.ExporterMaxSeries != metrics.DefaultMaxTunnelSeries ||
+		c.ExporterTimeout != metrics.DefaultScrapeTimeout || c.ExporterMaxAge != 0 || len(c.ExporterTunnels) != 0 {
+		t.Fatalf("exporter defaults %+v, %v", c, err)
+	}
+
+	file := filepath.Join(t.TempDir(), "gw.yaml")
+	if err := os.WriteFile(file, []byte("exporter-tunnels: [Y2, BRANCH1-DB-VPN]\nexporter-top-n: 5\nexporter-timeout: 3s\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{"NMIGW_EXPORTER": "false", "NMIGW_EXPORTER_MAX_SERIES": "50", "NMIGW_EXPORTER_TOP_N": "7"}
+	c, err = parseConfig([]string{"--config", file, "--exporter-max-age", "10s"}, func(k string) string { return env[k] }, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Exporter || c.ExporterTopN != 7 || c.ExporterMaxSeries != 50 || c.ExporterTimeout != 3*time.Second ||
+		c.ExporterMaxAge != 10*time.Second || !slices.Equal(c.ExporterTunnels, []string{"Y2", "BRANCH1-DB-VPN"}) {
+		t.Errorf("exporter settings %+v", c)
+	}
+
+	for _, args := range [][]string{
+		{"--exporter-top-n", "-1"},
+		{"--exporter-max-series", "0"},
+		{"--exporter-timeout", "0s"},
+		{"--exporter-max-age", "-1s"},
+	} {
+		_, err := parseConfig(args, func(string) string { return "" }, io.Discard)
+		if name := strings.TrimPrefix(args[0], "--"); err == nil || !strings.HasPrefix(err.Error(), name) {
+			t.Errorf("%v: error %v, want it to name %s", args, err, name)
 		}
 	}
 }

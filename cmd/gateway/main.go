@@ -18,6 +18,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/go-chi/chi/v5"
 	"github.com/nmigw/nmigw/internal/audit"
 	"github.com/nmigw/nmigw/internal/authn"
 	"github.com/nmigw/nmigw/internal/httpapi"
@@ -112,7 +113,16 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		return err
 	}
 	if cfg.Exporter {
-		exp, err := metrics.NewExporter(metrics.ExporterConfig{NMI: pool})
+		exp, err := metrics.NewExporter(metrics.ExporterConfig{
+			NMI:           pool,
+			ScrapeTimeout: cfg.ExporterTimeout,
+			MaxAge:        cfg.ExporterMaxAge,
+			Tunnels: metrics.TunnelSelection{
+				Allow:     cfg.ExporterTunnels,
+				TopN:      cfg.ExporterTopN,
+				MaxSeries: cfg.ExporterMaxSeries,
+			},
+		})
 		if err != nil {
 			return err
 		}
@@ -146,9 +156,18 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	if err != nil {
 		return err
 	}
-	mux := http.NewServeMux()
-	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}))
-	mux.Handle("/", httpMetrics.Middleware(api))
+	// /metrics beside the REST API on the one listener, outside
+	// authentication and OpenAPI validation. The HTTP metrics see every
+	// request, labelled with the route patterns of the router that served
+	// it ("/metrics", or the REST router's).
+	mux := chi.NewRouter()
+	mux.Use(httpMetrics.Middleware)
+	mux.Method(http.MethodGet, "/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{
+		ErrorLog:      slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		ErrorHandling: promhttp.ContinueOnError,
+		Registry:      reg, // promhttp_metric_handler_errors_total
+	}))
+	mux.Mount("/", api)
 
 	tlsConfig, err := serverTLS(cfg)
 	if err != nil {
