@@ -3,6 +3,7 @@ package deploy_test
 import (
 	"encoding/hex"
 	"errors"
+	"maps"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -757,7 +758,7 @@ func TestPrometheusOperatorObjects(t *testing.T) {
 	}
 
 	// deploy/prometheus/rules.yaml, once it exists, is the reference: each of its alerts must be in
-	// the PrometheusRule with the same expression and duration.
+	// the PrometheusRule with the same expression, duration, labels and annotations.
 	data, err := os.ReadFile(filepath.Join("prometheus", "rules.yaml"))
 	if errors.Is(err, os.ErrNotExist) {
 		t.Log("deploy/prometheus/rules.yaml does not exist: the PrometheusRule's own alerts are checked alone")
@@ -769,9 +770,11 @@ func TestPrometheusOperatorObjects(t *testing.T) {
 	var ref struct {
 		Groups []struct {
 			Rules []struct {
-				Alert string `json:"alert"`
-				Expr  string `json:"expr"`
-				For   string `json:"for"`
+				Alert       string            `json:"alert"`
+				Expr        string            `json:"expr"`
+				For         string            `json:"for"`
+				Labels      map[string]string `json:"labels"`
+				Annotations map[string]string `json:"annotations"`
 			} `json:"rules"`
 		} `json:"groups"`
 	}
@@ -794,6 +797,9 @@ func TestPrometheusOperatorObjects(t *testing.T) {
 			}
 			if strings.TrimSpace(got.Expr.String()) != strings.TrimSpace(want.Expr) || gotFor != want.For {
 				t.Errorf("alert %s differs from deploy/prometheus/rules.yaml", want.Alert)
+			}
+			if !maps.Equal(got.Labels, want.Labels) || !maps.Equal(got.Annotations, want.Annotations) {
+				t.Errorf("alert %s: labels or annotations differ from deploy/prometheus/rules.yaml", want.Alert)
 			}
 		}
 	}
