@@ -127,6 +127,7 @@ type Pool struct {
 	failures  int
 	nextDial  time.Time
 	lastErr   error
+	lastOK    time.Time // end of the last exchange answered with return code 0
 	stats     PoolStats
 	termCount map[TermCause]uint64
 }
@@ -179,6 +180,8 @@ func (p *Pool) observe(t MsgType, d time.Duration, records int, err error) {
 	p.stats.Exchanges++
 	if err != nil {
 		p.stats.Errors++
+	} else {
+		p.lastOK = time.Now()
 	}
 	p.mu.Unlock()
 	if p.cfg.Observer != nil {
@@ -417,6 +420,14 @@ func (p *Pool) Stats() PoolStats {
 		s.Backoff = wait
 	}
 	return s
+}
+
+// LastSuccess is when the last exchange answered with return code 0
+// ended; the zero time if none has.
+func (p *Pool) LastSuccess() time.Time {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.lastOK
 }
 
 // Close closes the idle connections and makes later acquires fail with

@@ -6,6 +6,7 @@ import (
 	"net"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -135,6 +136,38 @@ func TestPoolDestroysAfterErrors(t *testing.T) {
 	}
 	if o := rec.outcomes(); o[OutcomeStatus] != 2 || o[OutcomeTerm] != 1 || o[OutcomeOK] != 1 {
 		t.Fatalf("outcomes %v", o)
+	}
+}
+
+func TestPoolLastSuccess(t *testing.T) {
+	s := newTestServer(t)
+	var failing atomic.Bool
+	s.handle = func(c *net.UnixConn, h Header, req Request, err error) bool {
+		if failing.Load() {
+			c.Write(AppendError(nil, h, Version, EACCES, 0))
+			return true
+		}
+		return s.answer(c, h, req, err)
+	}
+	p := NewPool(s.addr(), PoolConfig{Size: 1})
+	defer p.Close()
+	if !p.LastSuccess().IsZero() {
+		t.Fatal("a success before any exchange")
+	}
+	before := time.Now()
+	if _, err := p.Do(context.Background(), stackReq, nil); err != nil {
+		t.Fatal(err)
+	}
+	ok := p.LastSuccess()
+	if ok.Before(before) || ok.After(time.Now()) {
+		t.Fatalf("last success %v, exchange started %v", ok, before)
+	}
+	failing.Store(true)
+	if _, err := p.Do(context.Background(), stackReq, nil); err == nil {
+		t.Fatal("EACCES answer succeeded")
+	}
+	if got := p.LastSuccess(); !got.Equal(ok) {
+		t.Fatalf("a failed exchange moved the last success from %v to %v", ok, got)
 	}
 }
 
