@@ -5,6 +5,7 @@ import (
 	"errors"
 	"maps"
 	"os"
+	"path"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -585,6 +586,7 @@ type policyFile struct {
 	Users      map[string][]string `json:"users"`
 	Identities struct {
 		Tokens       []tokenEntry `json:"tokens,omitempty"`
+		TokensFile   string       `json:"tokensFile,omitempty"`
 		Certificates []struct {
 			Subject string   `json:"subject"`
 			User    string   `json:"user"`
@@ -674,6 +676,16 @@ func TestPolicyAndTokens(t *testing.T) {
 	}
 	if len(p.Identities.Tokens) != 0 {
 		t.Error("token hashes belong in the tokens Secret, not in the ConfigMap")
+	}
+	// The policy names the Secret's file; a relative path is read from the policy file's directory.
+	tokensFile := p.Identities.TokensFile
+	if tokensFile == "" {
+		t.Error("identities.tokensFile: the policy does not name the tokens Secret's file")
+	} else {
+		if !path.IsAbs(tokensFile) {
+			tokensFile = path.Join(path.Dir(gatewaySettings(t, r, gw)["policy"]), tokensFile)
+		}
+		wantFile(t, r, spec, gw, tokensFile, "Secret "+tokensSecret, "tokens.yaml")
 	}
 
 	// iked-sim identifies the gateway by its uid: the pods' uid must map to a user that every

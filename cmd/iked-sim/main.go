@@ -122,7 +122,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	cfg := ikedsim.Config{System: o.system, Data: ds, InitDelay: o.initDelay, Logger: log}
 	var store *policy.Store
 	if o.policy != "" {
-		store = policy.NewStore(o.policy)
+		// Peers are known by uid: the token hashes (identities.tokensFile)
+		// are not needed, and need not be readable here.
+		store = policy.NewStoreWith(o.policy, policy.LoadOptions{NoTokensFile: true})
 		if err := store.Load(); err != nil {
 			return err
 		}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strconv"
 
 	"gopkg.in/yaml.v3"
@@ -17,36 +18,96 @@ import (
 // MaxFileSize is the largest policy file Load reads.
 const MaxFileSize = 8 << 20
 
-// Load reads and validates a policy file. Errors name the file, and the
-// line and key where they can.
-func Load(path string) (*Policy, error) {
-	f, err := os.Open(path)
+// LoadOptions change what LoadWith reads besides the policy file.
+type LoadOptions struct {
+	// NoTokensFile leaves identities.tokensFile unread (TokensFile is still
+	// set): for programs that never see bearer tokens, such as iked-sim,
+	// which identifies its peers by uid and so needs no access to the
+	// token hashes.
+	NoTokensFile bool
+}
+
+// Load reads and validates a policy file, and the tokens file it names.
+// Errors name the file, and the line and key where they can.
+func Load(path string) (*Policy, error) { return LoadWith(path, LoadOptions{}) }
+
+// LoadWith is Load with options.
+func LoadWith(path string, o LoadOptions) (*Policy, error) {
+	data, err := readFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("policy: %w", err)
 	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, MaxFileSize+1))
-	if err != nil {
-		return nil, fmt.Errorf("policy %s: %w", path, err)
-	}
-	if len(data) > MaxFileSize {
-		return nil, fmt.Errorf("policy %s: larger than %d bytes", path, MaxFileSize)
-	}
-	p, err := Parse(data)
+	p, err := parse(data, filepath.Dir(path), o)
 	if err != nil {
 		return nil, fmt.Errorf("policy %s: %w", path, err)
 	}
 	return p, nil
 }
 
+// readFile reads at most MaxFileSize bytes; errors begin with the path.
+func readFile(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err // *fs.PathError names the path
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, MaxFileSize+1))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if len(data) > MaxFileSize {
+		return nil, fmt.Errorf("%s: larger than %d bytes", path, MaxFileSize)
+	}
+	return data, nil
+}
+
 // Parse decodes and validates a policy. Every error that concerns a key
-// is an *Error with its line.
-func Parse(data []byte) (*Policy, error) {
+// is an *Error with its line. A relative identities.tokensFile is read
+// from the working directory.
+func Parse(data []byte) (*Policy, error) { return parse(data, "", LoadOptions{}) }
+
+// parse is Parse with relative paths resolved against dir.
+func parse(data []byte, dir string, o LoadOptions) (*Policy, error) {
+	root, err := decodeDocument(data, "system")
+	if err != nil {
+		return nil, err
+	}
+	w := &walker{lines: map[string]int{}}
+	p := &Policy{}
+	if err := w.policy(root, p); err != nil {
+		return nil, err
+	}
+	if p.TokensFile != "" {
+		if !filepath.IsAbs(p.TokensFile) && dir != "" {
+			p.TokensFile = filepath.Join(dir, p.TokensFile)
+		}
+		if !o.NoTokensFile {
+			tokens, err := readTokensFile(p.TokensFile)
+			if err != nil {
+				return nil, &Error{Line: w.lines[keyTokensFile], Key: keyTokensFile, Err: err}
+			}
+			p.Tokens = append(p.Tokens, tokens...)
+			p.fileTokens = len(tokens)
+		}
+	}
+	if err := p.Validate(); err != nil {
+		var pe *Error
+		if errors.As(err, &pe) && pe.Line == 0 && pe.File == "" {
+			pe.Line = w.lines[pe.Key]
+		}
+		return nil, err
+	}
+	return p, nil
+}
+
+// decodeDocument decodes one YAML document and returns its root node. An
+// empty document is ErrMissingKey for required.
+func decodeDocument(data []byte, required string) (*yaml.Node, error) {
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	var doc yaml.Node
 	if err := dec.Decode(&doc); err != nil {
 		if errors.Is(err, io.EOF) {
-			return nil, &Error{Key: "system", Err: fmt.Errorf("%w (the policy is empty)", ErrMissingKey)}
+			return nil, &Error{Key: required, Err: fmt.Errorf("%w (the file is empty)", ErrMissingKey)}
 		}
 		return nil, fmt.Errorf("%w: %v", ErrInvalid, err)
 	}
@@ -54,23 +115,56 @@ func Parse(data []byte) (*Policy, error) {
 	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
 		return nil, &Error{Line: extra.Line, Key: "---", Err: fmt.Errorf("%w: more than one YAML document", ErrInvalid)}
 	}
-	w := &walker{lines: map[string]int{}}
-	p := &Policy{}
 	root := &doc
 	if root.Kind == yaml.DocumentNode && len(root.Content) == 1 {
 		root = root.Content[0]
 	}
-	if err := w.policy(root, p); err != nil {
+	return root, nil
+}
+
+const keyTokensFile = "identities.tokensFile"
+
+// readTokensFile reads and validates a tokens file (see the package
+// documentation). Errors are *Error with File set.
+func readTokensFile(path string) ([]TokenID, error) {
+	// Only a regular file (or a link to one, as in a mounted Secret): a
+	// FIFO or a device would block or never end.
+	if fi, err := os.Stat(path); err != nil {
+		return nil, err
+	} else if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s: not a regular file", path)
+	}
+	data, err := readFile(path)
+	if err != nil {
 		return nil, err
 	}
-	if err := p.Validate(); err != nil {
+	fail := func(err error) error {
 		var pe *Error
-		if errors.As(err, &pe) && pe.Line == 0 {
+		if errors.As(err, &pe) {
+			pe.File = path
+			return pe
+		}
+		return &Error{File: path, Key: "tokens", Err: err}
+	}
+	root, err := decodeDocument(data, "tokens")
+	if err != nil {
+		return nil, fail(err)
+	}
+	w := &walker{lines: map[string]int{}}
+	var tokens []TokenID
+	if err := w.mapping(root, "", map[string]fieldFunc{"tokens": w.tokens(&tokens)}, "tokens"); err != nil {
+		return nil, fail(err)
+	}
+	v := validator{}
+	v.tokens(tokens, func(i int) (string, string) { return "", "tokens[" + strconv.Itoa(i) + "]" })
+	if v.err != nil {
+		var pe *Error
+		if errors.As(v.err, &pe) {
 			pe.Line = w.lines[pe.Key]
 		}
-		return nil, err
+		return nil, fail(v.err)
 	}
-	return p, nil
+	return tokens, nil
 }
 
 // walker decodes the node tree by hand so that every unknown key and
@@ -271,24 +365,8 @@ func (w *walker) users(p *Policy) fieldFunc {
 
 func (w *walker) identities(n *yaml.Node, key string, p *Policy) error {
 	return w.mapping(n, key, map[string]fieldFunc{
-		"tokens": func(v *yaml.Node, key string) error {
-			return w.sequence(v, key, func(v *yaml.Node, key string) error {
-				var t TokenID
-				var hash string
-				err := w.mapping(v, key, map[string]fieldFunc{
-					"sha256": str(&hash),
-					"user":   str(&t.User),
-					"groups": w.strs(&t.Groups),
-				}, "sha256", "user")
-				if err == nil {
-					if t.SHA256, err = ParseHash(hash); err != nil {
-						err = &Error{Line: w.lines[key+".sha256"], Key: key + ".sha256", Err: err}
-					}
-				}
-				p.Tokens = append(p.Tokens, t)
-				return err
-			})
-		},
+		"tokens":     w.tokens(&p.Tokens),
+		"tokensFile": str(&p.TokensFile),
 		"certificates": func(v *yaml.Node, key string) error {
 			return w.sequence(v, key, func(v *yaml.Node, key string) error {
 				var c CertID
@@ -338,6 +416,28 @@ func (w *walker) identities(n *yaml.Node, key string, p *Policy) error {
 			return nil
 		},
 	})
+}
+
+// tokens walks a list of {sha256, user, groups}.
+func (w *walker) tokens(dst *[]TokenID) fieldFunc {
+	return func(v *yaml.Node, key string) error {
+		return w.sequence(v, key, func(v *yaml.Node, key string) error {
+			var t TokenID
+			var hash string
+			err := w.mapping(v, key, map[string]fieldFunc{
+				"sha256": str(&hash),
+				"user":   str(&t.User),
+				"groups": w.strs(&t.Groups),
+			}, "sha256", "user")
+			if err == nil {
+				if t.SHA256, err = ParseHash(hash); err != nil {
+					err = &Error{Line: w.lines[key+".sha256"], Key: key + ".sha256", Err: err}
+				}
+			}
+			*dst = append(*dst, t)
+			return err
+		})
+	}
 }
 
 // ParseHash decodes the 64 hexadecimal digits of a SHA-256.

@@ -16,12 +16,25 @@
 //	  OPER1: [OPSGRP]
 //	identities:
 //	  tokens: [{sha256: "<64 hex digits>", user: OPER1, groups: [EXTRA]}]
+//	  tokensFile: tokens.yaml       # more tokens, e.g. from a Kubernetes Secret
 //	  certificates: [{subject: "CN=dash,OU=NOC", user: DASHBRD, groups: [NOC]}]
 //	  oidc: {issuer: "https://idp.example", audience: nmigw, userClaim: preferred_username, groupsClaim: groups}
 //	  uids: {1000: OPER1}
 //
 // Decoding is strict: an unknown key, a value of the wrong shape or an
 // invalid value is an *Error naming the line and the key.
+//
+// identities.tokensFile names a second file that holds more bearer tokens
+// (so that token hashes can live in a secret store apart from the policy):
+// a YAML mapping with the one key tokens, a list like identities.tokens:
+//
+//	tokens:
+//	  - {sha256: "<64 hex digits>", user: OPER2, groups: [EXTRA]}
+//
+// A relative path is resolved against the policy file's directory (Load)
+// or the working directory (Parse). The file is read, strictly and
+// validated, on every Load, so a reload (SIGHUP) re-reads it too. Like the
+// policy, it holds SHA-256 hashes only, never tokens.
 package policy
 
 import (
@@ -35,14 +48,18 @@ import (
 
 // Policy is one validated policy file.
 type Policy struct {
-	Authz        authz.Config
-	Anonymous    string // user ID for requests without credentials; "" = none
-	Tokens       []TokenID
+	Authz     authz.Config
+	Anonymous string    // user ID for requests without credentials; "" = none
+	Tokens    []TokenID // identities.tokens, then those of TokensFile
+	// TokensFile is identities.tokensFile as read (resolved against the
+	// policy file's directory); "" = none. Its tokens are in Tokens.
+	TokensFile   string
 	Certificates []CertID
 	OIDC         *OIDC             // nil = no OIDC
 	UIDs         map[uint32]string // socket peer uid -> user ID
 
 	authorizer *authz.Authorizer // built by Validate
+	fileTokens int               // how many of Tokens (the last ones) came from TokensFile
 }
 
 // TokenID maps a bearer token, known only by its SHA-256, to a user.
@@ -85,16 +102,21 @@ var (
 // Error is a problem in a policy, at a key and, when it came from a file,
 // a line.
 type Error struct {
+	File string // the tokens file the error is in; "" = the policy itself
 	Line int    // 1-based; 0 = unknown
 	Key  string // e.g. profiles[2].access[0].level
 	Err  error
 }
 
 func (e *Error) Error() string {
-	if e.Line > 0 {
-		return fmt.Sprintf("line %d: %s: %v", e.Line, e.Key, e.Err)
+	file := ""
+	if e.File != "" {
+		file = e.File + ": "
 	}
-	return fmt.Sprintf("%s: %v", e.Key, e.Err)
+	if e.Line > 0 {
+		return fmt.Sprintf("%sline %d: %s: %v", file, e.Line, e.Key, e.Err)
+	}
+	return fmt.Sprintf("%s%s: %v", file, e.Key, e.Err)
 }
 
 func (e *Error) Unwrap() error { return e.Err }

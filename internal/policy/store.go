@@ -12,12 +12,16 @@ import (
 // never see a half-loaded policy.
 type Store struct {
 	path string
+	opts LoadOptions
 	cur  atomic.Pointer[Policy]
 }
 
 // NewStore returns a store for the policy file at path. Nothing is read
 // until Load.
 func NewStore(path string) *Store { return &Store{path: path} }
+
+// NewStoreWith is NewStore whose loads use LoadWith and o.
+func NewStoreWith(path string, o LoadOptions) *Store { return &Store{path: path, opts: o} }
 
 // NewStaticStore returns a store that always holds p (a policy built in
 // code, such as the demo policy); Reload keeps it.
@@ -30,7 +34,8 @@ func NewStaticStore(p *Policy) *Store {
 // Path returns the file the store reads, or "" for a static store.
 func (s *Store) Path() string { return s.path }
 
-// Load reads the file; a program refuses to start when it fails.
+// Load reads the file (and its tokens file); a program refuses to start
+// when it fails.
 func (s *Store) Load() error {
 	if s.path == "" {
 		if s.cur.Load() == nil {
@@ -38,7 +43,7 @@ func (s *Store) Load() error {
 		}
 		return nil
 	}
-	p, err := Load(s.path)
+	p, err := LoadWith(s.path, s.opts)
 	if err != nil {
 		return err
 	}
@@ -46,8 +51,9 @@ func (s *Store) Load() error {
 	return nil
 }
 
-// Reload re-reads the file (on SIGHUP). When the new file is bad the
-// current policy stays in force and the error says why, for the log.
+// Reload re-reads the file and its tokens file (on SIGHUP). When either is
+// bad the current policy stays in force and the error says why, for the
+// log.
 func (s *Store) Reload() error { return s.Load() }
 
 // Current returns the policy in force, or nil before the first Load.

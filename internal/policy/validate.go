@@ -30,7 +30,13 @@ func (p *Policy) Validate() error {
 	if p.Anonymous != "" {
 		p.Anonymous = v.id("anonymous", p.Anonymous)
 	}
-	v.tokens(p.Tokens)
+	inline := len(p.Tokens) - p.fileTokens
+	v.tokens(p.Tokens, func(i int) (string, string) {
+		if i < inline {
+			return "", "identities.tokens[" + strconv.Itoa(i) + "]"
+		}
+		return p.TokensFile, "tokens[" + strconv.Itoa(i-inline) + "]"
+	})
 	v.certificates(p.Certificates)
 	if p.OIDC != nil {
 		v.oidc(p.OIDC)
@@ -136,20 +142,36 @@ func (v *validator) users(groups map[string][]string) {
 	}
 }
 
-func (v *validator) tokens(tokens []TokenID) {
+// tokens checks token entries; at names entry i: the file it is in ("" =
+// the policy) and its key.
+func (v *validator) tokens(tokens []TokenID, at func(i int) (file, key string)) {
+	fail := func(i int, field string, err error) {
+		if err != nil && v.err == nil {
+			file, key := at(i)
+			v.err = &Error{File: file, Key: key + field, Err: err}
+		}
+	}
 	seen := map[[32]byte]int{}
 	for i := range tokens {
 		t := &tokens[i]
-		key := "identities.tokens[" + strconv.Itoa(i) + "]"
 		if t.SHA256 == [32]byte{} {
-			v.check(key+".sha256", ErrMissingKey)
+			fail(i, ".sha256", ErrMissingKey)
 		}
 		if j, dup := seen[t.SHA256]; dup {
-			v.check(key+".sha256", fmt.Errorf("%w: same hash as identities.tokens[%d]", ErrInvalid, j))
+			file, key := at(j)
+			if file != "" {
+				key += " of " + file
+			}
+			fail(i, ".sha256", fmt.Errorf("%w: same hash as %s", ErrInvalid, key))
 		}
 		seen[t.SHA256] = i
-		t.User = v.id(key+".user", t.User)
-		v.ids(key+".groups", t.Groups)
+		u, err := authz.NormalizeID(t.User)
+		fail(i, ".user", err)
+		t.User = u
+		for g := range t.Groups {
+			t.Groups[g], err = authz.NormalizeID(t.Groups[g])
+			fail(i, ".groups["+strconv.Itoa(g)+"]", err)
+		}
 	}
 }
 
