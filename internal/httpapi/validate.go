@@ -23,9 +23,11 @@ type validator struct {
 
 // LoadSpec loads and validates the embedded OpenAPI document, with its
 // servers removed so that routing ignores the Host header.
-func LoadSpec() (*openapi3.T, error) {
+func LoadSpec() (*openapi3.T, error) { return loadSpec(spec.OpenAPI) }
+
+func loadSpec(data []byte) (*openapi3.T, error) {
 	loader := openapi3.NewLoader()
-	doc, err := loader.LoadFromData(spec.OpenAPI)
+	doc, err := loader.LoadFromData(data)
 	if err != nil {
 		return nil, fmt.Errorf("httpapi: load api/openapi.yaml: %w", err)
 	}

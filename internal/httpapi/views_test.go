@@ -161,3 +161,21 @@ func TestNatKeyOrder(t *testing.T) {
 		t.Errorf("%v, want %v", ids, want)
 	}
 }
+
+// TestLoadSpecRefusesBadDocuments: start-up fails on a document that does
+// not load or does not validate.
+func TestLoadSpecRefusesBadDocuments(t *testing.T) {
+	for name, doc := range map[string]string{
+		"not YAML":        "openapi: [",
+		"missing info":    "openapi: 3.0.3\npaths: {}\n",
+		"dangling $ref":   "openapi: 3.0.3\ninfo: {title: t, version: '1'}\npaths:\n  /x:\n    get:\n      responses:\n        '200': {$ref: '#/components/responses/Nope'}\n",
+		"bad schema type": "openapi: 3.0.3\ninfo: {title: t, version: '1'}\npaths: {}\ncomponents:\n  schemas:\n    S: {type: nonsense}\n",
+	} {
+		if _, err := loadSpec([]byte(doc)); err == nil {
+			t.Errorf("%s: loaded", name)
+		}
+	}
+	if _, err := LoadSpec(); err != nil {
+		t.Errorf("the embedded document: %v", err)
+	}
+}
