@@ -327,3 +327,33 @@ func TestWholeProgramFilterTest(t *testing.T) {
 		t.Errorf("IPv6 echo reply: %v", v)
 	}
 }
+
+func TestAuditLogOnStandardOutput(t *testing.T) {
+	g := startGateway(t) // --audit-log defaults to -
+	m := operatorRe.FindStringSubmatch(g.out.String())
+	if m == nil {
+		t.Fatalf("no operator token in:\n%s", g.out.String())
+	}
+	g.postObject("/v1/stacks/TCPIP/filters:loadPolicy", "", http.StatusOK,
+		"Authorization", "Bearer "+m[1], "X-Request-ID", "std-audit-1")
+	var stages []string
+	for _, line := range strings.Split(g.out.String(), "\n") {
+		var v item
+		if json.Unmarshal([]byte(line), &v) == nil && v["requestId"] == "std-audit-1" && v["operation"] == "loadPolicyFilters" {
+			stages = append(stages, str(v, "stage"))
+		}
+	}
+	if !slices.Equal(stages, []string{"requested", "completed"}) {
+		t.Errorf("audit records on standard output: %v\n%s", stages, g.out.String())
+	}
+}
+
+func TestAuditLogThatCannotBeOpened(t *testing.T) {
+	var out syncBuffer
+	err := run(t.Context(), []string{"gateway", "-sim", "--listen", "127.0.0.1:0",
+		"--audit-log", filepath.Join(t.TempDir(), "missing", "audit.log")},
+		func(string) string { return "" }, &out)
+	if err == nil || !strings.Contains(err.Error(), "audit-log") {
+		t.Errorf("run: %v, want an error naming audit-log", err)
+	}
+}
