@@ -17,3 +17,6 @@ func (f *fakeNMI) Requests() []nmi.Request { return f.requests() }
 
 // SecretText is the text of the fake's internal error.
 const SecretText = secretText
+
+// SetFailAfter makes the fake's connection break after n records.
+func (f *fakeNMI) SetFailAfter(n int) { f.failAfter = n }

@@ -21,7 +21,8 @@ type fakeNMI struct {
 	mu    sync.Mutex
 	calls []nmi.Request
 
-	nFilters int // extra generated filters on TCPIP
+	nFilters  int // extra generated filters on TCPIP
+	failAfter int // > 0: the connection breaks after this many records
 	err      map[string]error
 }
 
@@ -58,7 +59,10 @@ func (f *fakeNMI) Do(ctx context.Context, req *nmi.Request, fn func(nmi.Record) 
 		return h, err
 	}
 	recs := f.records(req)
-	for _, b := range recs {
+	for i, b := range recs {
+		if f.failAfter > 0 && i == f.failAfter {
+			return h, &nmi.OpError{Op: "read", Path: "/x", Err: errors.New("connection reset by peer")}
+		}
 		rec, err := nmi.ParseRecord(b)
 		if err != nil {
 			f.t.Errorf("fake: encoded record does not parse: %v", err)

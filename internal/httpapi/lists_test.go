@@ -2,6 +2,7 @@ package httpapi_test
 
 import (
 	"encoding/json"
+	"io"
 	"net/http"
 	"net/url"
 	"slices"
@@ -176,5 +177,34 @@ func TestCORS(t *testing.T) {
 	}
 	if resp := preflight(on, "https://evil.example"); resp.Header.Get("Access-Control-Allow-Methods") != "" {
 		t.Errorf("preflight of another origin allowed: %v", resp.Header)
+	}
+}
+
+// TestBrokenAnswer: an NMI failure before anything was sent is a problem
+// answer; one in the middle of a streamed list aborts the connection, so
+// the client sees a broken answer instead of a short, well-formed one.
+func TestBrokenAnswer(t *testing.T) {
+	fake := httpapi.NewFake(t)
+	fake.SetFilters(3000)
+	s := newServer(t, fake)
+
+	fake.SetFailAfter(10) // still buffering: nothing sent yet
+	p, _ := s.getJSON("/v1/stacks/TCPIP/filters", http.StatusServiceUnavailable)
+	if p["type"] != "urn:nmigw:problem:nmi-unavailable" {
+		t.Errorf("problem %v", p)
+	}
+
+	fake.SetFailAfter(2500) // past the 1 MiB buffer: streaming
+	resp, err := s.srv.Client().Get(s.srv.URL + "/v1/stacks/TCPIP/filters")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK || err == nil {
+		t.Errorf("status %d, read error %v after %d bytes: want the stream cut off", resp.StatusCode, err, len(body))
+	}
+	if json.Valid(body) {
+		t.Error("a cut-off stream parsed as complete JSON")
 	}
 }
