@@ -55,12 +55,18 @@ var (
 
 func startGateway(t *testing.T, args ...string) *gateway {
 	t.Helper()
+	return startRun(t, append([]string{"-sim"}, args...)...)
+}
+
+// startRun is run() on 127.0.0.1:0 with args (no -sim unless given).
+func startRun(t *testing.T, args ...string) *gateway {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	out := &syncBuffer{}
 	env := map[string]string{"NMIGW_LOG_LEVEL": "warn"}
 	done := make(chan error, 1)
 	go func() {
-		done <- run(ctx, append([]string{"gateway", "-sim", "--listen", "127.0.0.1:0"}, args...),
+		done <- run(ctx, append([]string{"gateway", "--listen", "127.0.0.1:0"}, args...),
 			func(k string) string { return env[k] }, out)
 	}()
 	t.Cleanup(func() {
