@@ -145,7 +145,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		Audit:          auditLog,
 	}
 	if store != nil {
-		a := authn.New(authn.Options{Policy: store.Current, Logger: log})
+		a := authn.New(authn.Options{Policy: store.Current, Logger: log,
+			// 401 and 503 as the API's other problems, with the request ID.
+			WriteError: func(w http.ResponseWriter, r *http.Request, e *authn.Error) {
+				httpapi.WriteAuthProblem(w, r, e.Status, e.Detail)
+			}})
 		deps.Authenticate = a.Middleware
 		deps.Authorizer = store
 		deps.AuthMethod = authn.MethodName

@@ -125,7 +125,7 @@ func (a *api) checkStack(r *http.Request, stack string, k authz.Kind) error {
 		return &UnauthorizedError{Reason: "no credentials"}
 	}
 	if d := a.authz.CheckStack(p, stack, k); !d.Allowed {
-		return &ForbiddenError{Resource: d.Resource, Reason: d.Reason}
+		return forbidden(d)
 	}
 	return nil
 }

@@ -87,7 +87,7 @@ func (bw *bodyWriter) progress() error {
 		h := bw.w.Header()
 		h.Set("Content-Type", "application/json")
 		h.Set("Trailer", "ETag")
-		h.Set("Cache-Control", "no-cache")
+		h.Set("Cache-Control", "private, no-cache")
 		bw.w.WriteHeader(bw.status)
 		return bw.flush()
 	}
@@ -124,7 +124,7 @@ func (bw *bodyWriter) finish() error {
 	tag := bw.h.tag()
 	h := bw.w.Header()
 	h.Set("ETag", tag)
-	h.Set("Cache-Control", "no-cache")
+	h.Set("Cache-Control", "private, no-cache")
 	if bw.inm != "" && etagMatch(bw.inm, tag) {
 		bw.w.WriteHeader(http.StatusNotModified)
 		return nil

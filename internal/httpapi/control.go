@@ -129,7 +129,7 @@ func (a *api) beginControl(w http.ResponseWriter, r *http.Request, op *controlOp
 	d := a.authz.CheckStack(p, stack, authz.Control)
 	c.rec.Resource, c.rec.Allowed, c.rec.Profile, c.rec.Reason = d.Resource, d.Allowed, d.Profile, d.Reason
 	if !d.Allowed {
-		c.refuse(&ForbiddenError{Resource: d.Resource, Reason: d.Reason}, audit.OutcomeDenied)
+		c.refuse(forbidden(d), audit.OutcomeDenied)
 		return nil
 	}
 	return c

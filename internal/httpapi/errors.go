@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strconv"
 
+	"github.com/nmigw/nmigw/internal/authz"
 	"github.com/nmigw/nmigw/internal/nmi"
 )
 
@@ -42,10 +43,18 @@ type notFoundError struct{ What string }
 func (e *notFoundError) Error() string { return e.What + " not found" }
 
 // ForbiddenError is an authorization denial by the gateway (SAF in
-// internal/authz): 403 naming the resource checked.
+// internal/authz): 403 naming the resource checked and the profile that
+// decided ("" when no profile covers the resource: superusers only). The
+// reason names only the caller's own user ID and groups.
 type ForbiddenError struct {
 	Resource string
+	Profile  string
 	Reason   string
+}
+
+// forbidden is the error of a denied SAF decision.
+func forbidden(d authz.Decision) *ForbiddenError {
+	return &ForbiddenError{Resource: d.Resource, Profile: d.Profile, Reason: d.Reason}
 }
 
 func (e *ForbiddenError) Error() string {
@@ -62,7 +71,8 @@ type problem struct {
 	Type, Title string
 	Status      int
 	Detail      string
-	Resource    string
+	Resource    string // SAF resource of a 403
+	Profile     string // SAF profile that decided a 403
 	Params      []paramError
 	NMI         *nmi.StatusError // the NMI's answer, if it answered
 	RetryAfter  int              // seconds, 503 only
@@ -98,7 +108,7 @@ func classify(err error) problem {
 		return problem{Type: probUnauthorized, Title: "Unauthorized", Status: http.StatusUnauthorized, Detail: ue.Reason}
 	case errors.As(err, &fe):
 		return problem{Type: probForbidden, Title: "Forbidden", Status: http.StatusForbidden,
-			Detail: fe.Error(), Resource: fe.Resource}
+			Detail: fe.Error(), Resource: fe.Resource, Profile: fe.Profile}
 	case errors.As(err, &se):
 		return classifyStatus(se, err)
 	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &oe) && oe.Timeout():
@@ -149,16 +159,38 @@ func (a *api) writeError(w http.ResponseWriter, r *http.Request, err error) {
 }
 
 func (a *api) writeProblem(w http.ResponseWriter, r *http.Request, p problem) {
-	id := requestID(r.Context())
 	if p.Internal != nil {
 		level := slog.LevelWarn
 		if p.Status == http.StatusInternalServerError {
 			level = slog.LevelError
 		}
-		a.log.LogAttrs(r.Context(), level, "request failed", slog.String("requestId", id),
+		a.log.LogAttrs(r.Context(), level, "request failed", attrRequestID(r),
 			slog.String("method", r.Method), slog.String("path", r.URL.Path),
 			slog.Int("status", p.Status), slog.String("error", p.Internal.Error()))
 	}
+	sendProblem(w, r, p)
+}
+
+// probAuthUnavailable: the authenticator could not decide (an OIDC issuer
+// out of reach).
+const probAuthUnavailable = "urn:nmigw:problem:authentication-unavailable"
+
+// WriteAuthProblem answers a failed authentication (status 401, or 503
+// when the authenticator cannot decide) as the API's other problems, with
+// the request ID. It fits authn.Options.WriteError; a WWW-Authenticate or
+// Retry-After header already set stays as it is. detail must hold no
+// credential.
+func WriteAuthProblem(w http.ResponseWriter, r *http.Request, status int, detail string) {
+	p := problem{Type: probUnauthorized, Title: "Unauthorized", Status: http.StatusUnauthorized, Detail: detail}
+	if status != http.StatusUnauthorized {
+		p.Type, p.Title, p.Status = probAuthUnavailable, "Authentication unavailable", status
+	}
+	sendProblem(w, r, p)
+}
+
+// sendProblem writes p as application/problem+json.
+func sendProblem(w http.ResponseWriter, r *http.Request, p problem) {
+	id := requestID(r.Context())
 	var jw jsonw
 	jw.beginObject()
 	jw.str("type", p.Type)
@@ -174,6 +206,7 @@ func (a *api) writeProblem(w http.ResponseWriter, r *http.Request, p problem) {
 		jw.str("nmiReasonCodeName", p.NMI.Rsn.String())
 	}
 	jw.optStr("resource", p.Resource)
+	jw.optStr("profile", p.Profile)
 	if len(p.Params) > 0 {
 		jw.array("invalidParams")
 		for _, pe := range p.Params {
@@ -195,7 +228,8 @@ func (a *api) writeProblem(w http.ResponseWriter, r *http.Request, p problem) {
 	if p.RetryAfter > 0 {
 		h.Set("Retry-After", strconv.Itoa(p.RetryAfter))
 	}
-	if p.Status == http.StatusUnauthorized {
+	if p.Status == http.StatusUnauthorized && h.Get("WWW-Authenticate") == "" {
+		// Kept when the authenticator set it with an error code.
 		h.Set("WWW-Authenticate", `Bearer realm="nmigw"`)
 	}
 	w.WriteHeader(p.Status)

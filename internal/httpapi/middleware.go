@@ -189,10 +189,16 @@ func (a *api) limitBody(next http.Handler) http.Handler {
 	})
 }
 
-// authenticate applies Deps.Authenticate when set.
+// authenticate applies Deps.Authenticate when set. API answers depend on
+// the caller, so they vary by Authorization (and are private: see
+// bodyWriter), and no shared cache serves one caller's answer to another.
 func (a *api) authenticate(next http.Handler) http.Handler {
 	if a.authn == nil {
 		return next
 	}
-	return a.authn(next)
+	h := a.authn(next)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Add("Vary", "Authorization")
+		h.ServeHTTP(w, r)
+	})
 }
