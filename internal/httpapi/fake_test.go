@@ -23,7 +23,7 @@ type fakeNMI struct {
 
 	nFilters  int // extra generated filters on TCPIP
 	failAfter int // > 0: the connection breaks after this many records
-	err      map[string]error
+	err       map[string]error
 }
 
 const secretText = "secret-internal-detail"
