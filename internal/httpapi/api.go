@@ -52,6 +52,11 @@ type Deps struct {
 	// Audit records every control request (allowed or denied) before it is
 	// answered. Without it control requests are refused with 503.
 	Audit audit.Sink
+	// NMILastSuccess, if set, tells when an NMI exchange last succeeded
+	// (*nmi.Pool's LastSuccess): /readyz answers 200 without an exchange
+	// of its own when that is within ReadyWindow (default 10s).
+	NMILastSuccess func() time.Time
+	ReadyWindow    time.Duration
 }
 
 type api struct {
@@ -65,6 +70,8 @@ type api struct {
 	authz      Authorizer
 	authMethod func(ctx context.Context) string
 	audit      audit.Sink
+	lastOK     func() time.Time
+	readyWin   time.Duration
 	validator  *validator
 	spec       []byte
 }
@@ -76,7 +83,7 @@ func NewHandler(d Deps) (http.Handler, error) {
 		return nil, errors.New("httpapi: Deps.NMI is required")
 	}
 	a := &api{
-		nmi:        d.NMI,
+		nmi:        loggedNMI{d.NMI},
 		log:        d.Logger,
 		timeout:    d.RequestTimeout,
 		maxBody:    d.MaxBodyBytes,
@@ -85,12 +92,17 @@ func NewHandler(d Deps) (http.Handler, error) {
 		authz:      d.Authorizer,
 		authMethod: d.AuthMethod,
 		audit:      d.Audit,
+		lastOK:     d.NMILastSuccess,
+		readyWin:   d.ReadyWindow,
 	}
 	if a.log == nil {
 		a.log = slog.New(slog.DiscardHandler)
 	}
 	if a.timeout <= 0 {
 		a.timeout = 30 * time.Second
+	}
+	if a.readyWin <= 0 {
+		a.readyWin = 10 * time.Second
 	}
 	if a.maxBody <= 0 {
 		a.maxBody = 64 << 10

@@ -102,6 +102,8 @@ func (a *api) accessLog(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		sw := &statusWriter{ResponseWriter: w}
+		li := &logInfo{}
+		r = withLogInfo(r, li)
 		defer func() {
 			if v := recover(); v != nil {
 				if v == http.ErrAbortHandler {
@@ -118,10 +120,10 @@ func (a *api) accessLog(next http.Handler) http.Handler {
 			if rc := chi.RouteContext(r.Context()); rc != nil {
 				pattern = rc.RoutePattern()
 			}
-			a.log.LogAttrs(r.Context(), slog.LevelInfo, "http", attrRequestID(r),
+			a.log.LogAttrs(r.Context(), slog.LevelInfo, "http", append([]slog.Attr{attrRequestID(r),
 				slog.String("method", r.Method), slog.String("path", r.URL.Path),
 				slog.String("route", pattern), slog.Int("status", sw.status),
-				slog.Int64("bytes", sw.bytes), slog.Duration("duration", time.Since(start)))
+				slog.Int64("bytes", sw.bytes), slog.Duration("duration", time.Since(start))}, li.attrs()...)...)
 		}()
 		next.ServeHTTP(sw, r)
 	})

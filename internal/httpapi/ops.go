@@ -3,6 +3,7 @@ package httpapi
 import (
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/go-chi/chi/v5"
 
@@ -18,14 +19,37 @@ func (a *api) getHealth(w http.ResponseWriter, r *http.Request) {
 	_, _ = w.Write(healthOK)
 }
 
-// getReadiness answers 200 when one NMI exchange works.
+// getReadiness answers 200 when an NMI exchange succeeded within the
+// readiness window (Deps.NMILastSuccess) or one succeeds now; otherwise
+// a 5xx problem whose detail gives the cause and the last success.
 func (a *api) getReadiness(w http.ResponseWriter, r *http.Request) {
+	var last time.Time
+	if a.lastOK != nil {
+		last = a.lastOK()
+		if !last.IsZero() && time.Since(last) < a.readyWin {
+			a.getHealth(w, r)
+			return
+		}
+	}
 	err := a.do(r, &nmi.Request{Type: nmi.GetStackInfo}, func(nmi.Record) error { return nil })
-	if err != nil {
-		a.writeError(w, r, err)
+	if err == nil {
+		a.getHealth(w, r)
 		return
 	}
-	a.getHealth(w, r)
+	p := classify(err)
+	if p.Status < http.StatusInternalServerError { // e.g. EACCES: IKED answers, but not to us
+		p.Type, p.Title, p.Status, p.RetryAfter = probUnavailable, "IKE daemon unavailable", http.StatusServiceUnavailable, retryAfterSeconds
+	}
+	p.Detail = "not ready: " + p.Detail + ": " + err.Error()
+	switch {
+	case a.lastOK == nil:
+	case last.IsZero():
+		p.Detail += "; no NMI exchange has succeeded since the gateway started"
+	default:
+		p.Detail += "; last successful NMI exchange " + last.UTC().Format(time.RFC3339) +
+			" (" + time.Since(last).Round(time.Second).String() + " ago)"
+	}
+	a.writeProblem(w, r, p)
 }
 
 // staticFile answers fixed bytes with a strong ETag and 304.

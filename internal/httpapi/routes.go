@@ -32,7 +32,7 @@ func (a *api) routes() http.Handler {
 		})
 
 		r.Group(func(r chi.Router) {
-			r.Use(a.authenticate, a.validate)
+			r.Use(a.authenticate, notePrincipal, a.validate)
 			r.Get("/v1/whoami", a.whoAmI)
 			r.Get("/v1/stacks", a.listStacks)
 			r.Route("/v1/stacks/{stack}", func(r chi.Router) {
