@@ -276,7 +276,7 @@ func TestWholeProgramControl(t *testing.T) {
 	// nothing changes.
 	p := g.postObject(stack+"/filters:loadDefault", "", http.StatusForbidden,
 		"Authorization", "Bearer "+g.viewer, "X-Request-ID", "ctl-denied")
-	if p["resource"] != "EZB.NETMGMT.SYS1.TCPIP.IPSEC.CONTROL" {
+	if p["resource"] != "EZB.NETMGMT.SYS1.TCPIP.IPSEC.CONTROL" || p["profile"] != "EZB.NETMGMT.SYS1.*.IPSEC.CONTROL" {
 		t.Errorf("403 %v", p)
 	}
 	d := checkAudit(t, logPath, "ctl-denied", item{"user": "VIEWER", "groups": []string{"VIEWERS"}, "allowed": false,

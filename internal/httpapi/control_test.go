@@ -311,7 +311,8 @@ func TestControlDenied(t *testing.T) {
 	s := ctlServer(t, f, sink, withAuthz(t))
 	p := s.postJSON("/v1/stacks/TCPIP/tunnels/dynamic:activate", `{"names": ["RULE2"]}`, http.StatusForbidden,
 		"Authorization", "Bearer OPER1")
-	if p["type"] != "urn:nmigw:problem:forbidden" || p["resource"] != "EZB.NETMGMT.SYS1.TCPIP.IPSEC.CONTROL" {
+	if p["type"] != "urn:nmigw:problem:forbidden" || p["resource"] != "EZB.NETMGMT.SYS1.TCPIP.IPSEC.CONTROL" ||
+		p["profile"] != "EZB.NETMGMT.SYS1.*.IPSEC.CONTROL" {
 		t.Errorf("problem %v", p)
 	}
 	if n := len(f.controlCalls()); n != 0 {
