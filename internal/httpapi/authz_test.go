@@ -144,27 +144,43 @@ func (n tableNMI) Do(ctx context.Context, req *nmi.Request, fn func(nmi.Record) 
 	return n.display.Do(ctx, req, fn)
 }
 
-// authzServer is the whole handler as cmd/gateway builds it: the real
+// authzFixture is the whole handler as cmd/gateway builds it: the real
 // authn middleware (its failures written by httpapi.WriteAuthProblem) and
 // the policy store, with logs of every level captured.
-func authzServer(t *testing.T) (*server, *memSink, *syncLog) {
+type authzFixture struct {
+	s       *server
+	sink    *memSink
+	logs    *syncLog
+	display interface{ Requests() []nmi.Request }
+	control *ctlFake
+}
+
+func newAuthzFixture(t *testing.T) *authzFixture {
 	t.Helper()
 	store := policy.NewStaticStore(authzPolicy(t))
-	sink := &memSink{}
-	logs := &syncLog{}
-	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	display := httpapi.NewFake(t)
+	f := &authzFixture{sink: &memSink{}, logs: &syncLog{}, display: display, control: newCtlFake(t)}
+	log := slog.New(slog.NewJSONHandler(f.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	an := authn.New(authn.Options{Policy: store.Current, Logger: log,
 		WriteError: func(w http.ResponseWriter, r *http.Request, e *authn.Error) {
 			httpapi.WriteAuthProblem(w, r, e.Status, e.Detail)
 		}})
-	s := newServer(t, tableNMI{httpapi.NewFake(t), newCtlFake(t)}, func(d *httpapi.Deps) {
+	f.s = newServer(t, tableNMI{display, f.control}, func(d *httpapi.Deps) {
 		d.Logger = log
 		d.Authenticate = an.Middleware
 		d.Authorizer = store
 		d.AuthMethod = authn.MethodName
-		d.Audit = sink
+		d.Audit = f.sink
 	})
-	return s, sink, logs
+	return f
+}
+
+// nmiCalls is the number of NMI requests so far.
+func (f *authzFixture) nmiCalls() int {
+	f.control.mu.Lock()
+	n := len(f.control.calls)
+	f.control.mu.Unlock()
+	return n + len(f.display.Requests())
 }
 
 // syncLog is a log destination safe for concurrent use.
@@ -197,7 +213,7 @@ func decodeObject(t *testing.T, b []byte) map[string]any {
 // A 403 names the resource and the profile that decided, and says why in
 // terms of the caller's own user ID and groups only.
 func TestForbiddenNamesResourceAndProfile(t *testing.T) {
-	s, _, _ := authzServer(t)
+	s := newAuthzFixture(t).s
 	resp, b := s.get("/v1/stacks/TCPIP/summary", roleOtherOper.header()...)
 	p := decodeObject(t, b)
 	if resp.StatusCode != http.StatusForbidden || p["type"] != "urn:nmigw:problem:forbidden" ||
@@ -235,7 +251,7 @@ func TestForbiddenNamesResourceAndProfile(t *testing.T) {
 // the WWW-Authenticate header of the authenticator, with its error code,
 // is kept.
 func TestUnauthorizedKeepsChallenge(t *testing.T) {
-	s, _, _ := authzServer(t)
+	s := newAuthzFixture(t).s
 	for _, c := range []struct {
 		hdr       []string
 		challenge string
@@ -260,7 +276,7 @@ func TestUnauthorizedKeepsChallenge(t *testing.T) {
 // Answers depend on the caller: shared caches must not serve one caller's
 // answer to another.
 func TestAnswersArePrivate(t *testing.T) {
-	s, _, _ := authzServer(t)
+	s := newAuthzFixture(t).s
 	for _, path := range []string{"/v1/stacks", "/v1/stacks/TCPIP/ike/tunnels", "/v1/whoami"} {
 		resp, _ := s.get(path, roleViewer.header()...)
 		cc := resp.Header.Get("Cache-Control")
