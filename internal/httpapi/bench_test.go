@@ -1,12 +1,16 @@
 package httpapi
 
 import (
+	"bytes"
 	"context"
+	"io"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
 	"strconv"
 	"testing"
 
+	"github.com/nmigw/nmigw/internal/ikedsim"
 	"github.com/nmigw/nmigw/internal/nmi"
 )
 
@@ -84,4 +88,71 @@ func BenchmarkSummary(b *testing.B) {
 		b.Fatal(err)
 	}
 	benchHandler(b, [][]byte{enc}, "/v1/stacks/TCPIP/summary")
+}
+
+// simIKERecords are the IKE tunnel records of a generated stack of 100
+// tunnels (with their cascaded phase 2 tunnels) as the simulator encodes
+// them: the payload that cmd/nmigw-bench measures.
+func simIKERecords(b *testing.B) [][]byte {
+	ds, err := ikedsim.Generate(ikedsim.GenSpec{Stacks: 1, Tunnels: 100, Seed: 1})
+	if err != nil {
+		b.Fatal(err)
+	}
+	srv, err := ikedsim.NewServer(ikedsim.Config{Data: ds})
+	if err != nil {
+		b.Fatal(err)
+	}
+	socket := filepath.Join(b.TempDir(), "ipsecmgmt")
+	ln, err := ikedsim.Listen(socket, 0o600)
+	if err != nil {
+		b.Fatal(err)
+	}
+	go func() { _ = srv.Serve(ln) }()
+	defer func() { _ = srv.Shutdown(context.Background()) }()
+	pool := nmi.NewPool(socket, nmi.PoolConfig{Size: 1})
+	defer pool.Close()
+	var recs [][]byte
+	_, err = pool.Do(b.Context(), &nmi.Request{Type: nmi.GetIKETun, Target: "TCPIP"}, func(r nmi.Record) error {
+		recs = append(recs, bytes.Clone(r.Bytes()))
+		return nil
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	if len(recs) != 100 {
+		b.Fatalf("%d IKE tunnel records, want 100", len(recs))
+	}
+	return recs
+}
+
+// BenchmarkIKETunnelList is GET .../ike/tunnels for the 100 tunnels of a
+// generated stack (the NMI side answers from memory): the handler alone,
+// and over HTTP on a loopback socket with the client reading every byte.
+func BenchmarkIKETunnelList(b *testing.B) {
+	recs := simIKERecords(b)
+	const path = "/v1/stacks/TCPIP/ike/tunnels"
+	b.Run("handler", func(b *testing.B) { benchHandler(b, recs, path) })
+	b.Run("http", func(b *testing.B) {
+		h, err := NewHandler(Deps{NMI: &recordsNMI{recs}})
+		if err != nil {
+			b.Fatal(err)
+		}
+		srv := httptest.NewServer(h)
+		defer srv.Close()
+		client := srv.Client()
+		b.ReportAllocs()
+		var n int64
+		for b.Loop() {
+			resp, err := client.Get(srv.URL + path)
+			if err != nil {
+				b.Fatal(err)
+			}
+			n, err = io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if err != nil || resp.StatusCode != http.StatusOK {
+				b.Fatalf("%v %s", err, resp.Status)
+			}
+		}
+		b.SetBytes(n)
+	})
 }

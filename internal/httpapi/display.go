@@ -94,7 +94,7 @@ func (a *api) byID(w http.ResponseWriter, r *http.Request, what, param string, n
 		if err := a.do(r, nreq, func(rec nmi.Record) error { return decode(rec, &s) }); err != nil {
 			return err
 		}
-		if len(s.items) == 0 {
+		if len(s.list()) == 0 {
 			return &notFoundError{What: what + " " + id}
 		}
 		s.sort()
@@ -321,11 +321,13 @@ func ikeRequest(q url.Values) (*nmi.Request, error) {
 
 func (a *api) listIKETunnels(w http.ResponseWriter, r *http.Request) {
 	var rec nmi.IKETunnelRecord
+	var id, key []byte // reused: the sorter copies keys
 	a.sortedList(w, r, tunnelCrit, ikeRequest, func(raw nmi.Record, s *sorter, pg *page) error {
 		if err := rec.Decode(raw); err != nil {
 			return err
 		}
-		key := tunnelKey(rec.Tunnel.ID.String(), rec.Tunnel.Generation)
+		id = appendEBCDICText(id[:0], rec.Tunnel.ID[:])
+		key = descKey(natKey(key[:0], id), rec.Tunnel.Generation)
 		s.add(pg, key, func(jw *jsonw) { viewIKE(jw, &rec, true) })
 		return nil
 	})

@@ -157,25 +157,66 @@ func ebcdicLen(b []byte) int {
 	return n
 }
 
-// appendEBCDICString appends an IBM-1047 field as a JSON string. IBM-1047
-// maps every byte to one of U+0000..U+00FF, so nothing is invalid.
-func appendEBCDICString(b, field []byte) []byte {
+// ebcdicLatin1 maps IBM-1047 to Latin-1 (IBM-1047 maps every byte to one
+// of U+0000..U+00FF, so nothing is invalid). ebcdicPlain is the byte a
+// character is written as inside a JSON string, 0 when it needs more
+// (escaped, or two bytes of UTF-8): ebcdicJSON then holds its form.
+var ebcdicLatin1, ebcdicPlain, ebcdicJSON = ebcdicTables()
+
+func ebcdicTables() (latin1, plain [256]byte, escaped [256]string) {
 	const hex = "0123456789abcdef"
-	b = append(b, '"')
-	for _, c := range field[:ebcdicLen(field)] {
-		r := charmap.CodePage1047.DecodeByte(c)
+	for c := range 256 {
+		r := charmap.CodePage1047.DecodeByte(byte(c))
+		latin1[c] = byte(r)
 		switch {
 		case r == '"' || r == '\\':
-			b = append(b, '\\', byte(r))
+			escaped[c] = string([]byte{'\\', byte(r)})
 		case r < 0x20 || r == '<' || r == '>' || r == '&':
-			b = append(b, '\\', 'u', '0', '0', hex[r>>4], hex[r&0xF])
+			escaped[c] = string([]byte{'\\', 'u', '0', '0', hex[r>>4], hex[r&0xF]})
 		case r < utf8.RuneSelf:
-			b = append(b, byte(r))
+			plain[c] = byte(r)
 		default:
-			b = utf8.AppendRune(b, r)
+			escaped[c] = string(utf8.AppendRune(nil, r))
+		}
+	}
+	return latin1, plain, escaped
+}
+
+// appendEBCDICString appends an IBM-1047 field as a JSON string.
+func appendEBCDICString(b, field []byte) []byte {
+	b = append(b, '"')
+	for _, c := range field[:ebcdicLen(field)] {
+		if p := ebcdicPlain[c]; p != 0 {
+			b = append(b, p)
+		} else {
+			b = append(b, ebcdicJSON[c]...)
 		}
 	}
 	return append(b, '"')
+}
+
+// ebcdicPlainText reports whether an IBM-1047 field is written in JSON
+// without escapes or multi-byte characters.
+func ebcdicPlainText(field []byte) bool {
+	for _, c := range field[:ebcdicLen(field)] {
+		if ebcdicPlain[c] == 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// appendEBCDICText appends an IBM-1047 field as UTF-8, trailing blanks and
+// NULs dropped: the text of nmi.Text without a string of its own.
+func appendEBCDICText(b, field []byte) []byte {
+	for _, c := range field[:ebcdicLen(field)] {
+		if r := ebcdicLatin1[c]; r < utf8.RuneSelf {
+			b = append(b, r)
+		} else {
+			b = utf8.AppendRune(b, rune(r))
+		}
+	}
+	return b
 }
 
 // appendJSONString appends s as a JSON string. Invalid UTF-8 becomes

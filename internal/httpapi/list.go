@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"slices"
 	"strconv"
+	"sync"
 )
 
 // Pagination. A page token is opaque to clients: a version byte, the first
@@ -136,10 +137,12 @@ func (l *listBody) finish() error {
 }
 
 // sorter collects encoded items with their keys for lists whose NMI order
-// is not the API's order. Members live in one arena.
+// is not the API's order. Members live in one arena, keys in another; both
+// and the items come from pools and go back on release.
 type sorter struct {
+	jw    jsonw // writes into the arena
 	arena []byte
-	items []sortItem
+	idx   *sortIndex
 }
 
 type sortItem struct {
@@ -147,32 +150,69 @@ type sortItem struct {
 	off, end int
 }
 
-// add encodes one item with fn unless it belongs to an earlier page.
+// sortIndex is the items of a sorter and the arena of their keys.
+type sortIndex struct {
+	keys  []byte
+	items []sortItem
+}
+
+var indexPool = sync.Pool{New: func() any { return &sortIndex{keys: make([]byte, 0, 4<<10), items: make([]sortItem, 0, 128)} }}
+
+// maxPooledItems keeps the index of exceptionally long lists out of the
+// pool.
+const maxPooledItems = 4096
+
+// add encodes one item with fn unless it belongs to an earlier page. The
+// key is copied, so the caller may reuse its buffer.
 func (s *sorter) add(pg *page, key []byte, fn func(*jsonw)) {
 	if pg.skip(key) {
 		return
 	}
 	if s.arena == nil {
 		s.arena = getBuf()
+		s.idx = indexPool.Get().(*sortIndex)
 	}
-	jw := jsonw{b: s.arena}
-	off := len(jw.b)
-	fn(&jw)
-	s.arena = jw.b
-	s.items = append(s.items, sortItem{key: key, off: off, end: len(jw.b)})
+	x := s.idx
+	k := len(x.keys)
+	x.keys = append(x.keys, key...)
+	key = x.keys[k:len(x.keys):len(x.keys)] // stays valid when x.keys grows
+	s.jw = jsonw{b: s.arena}
+	off := len(s.jw.b)
+	fn(&s.jw)
+	s.arena = s.jw.b
+	s.jw.b = nil
+	x.items = append(x.items, sortItem{key: key, off: off, end: len(s.arena)})
+}
+
+// list is the items (nil before the first).
+func (s *sorter) list() []sortItem {
+	if s.idx == nil {
+		return nil
+	}
+	return s.idx.items
 }
 
 func (s *sorter) sort() {
-	slices.SortStableFunc(s.items, func(a, b sortItem) int { return bytes.Compare(a.key, b.key) })
+	if s.idx != nil {
+		slices.SortStableFunc(s.idx.items, func(a, b sortItem) int { return bytes.Compare(a.key, b.key) })
+	}
 }
 
-func (s *sorter) members(i int) []byte { return s.arena[s.items[i].off:s.items[i].end] }
+func (s *sorter) members(i int) []byte { return s.arena[s.idx.items[i].off:s.idx.items[i].end] }
 
-// release returns the arena to the buffer pool.
+// release returns the arena and the index to their pools.
 func (s *sorter) release() {
 	if s.arena != nil {
 		putBuf(s.arena)
 		s.arena = nil
+	}
+	if x := s.idx; x != nil {
+		s.idx = nil
+		if cap(x.items) <= maxPooledItems && cap(x.keys) <= maxPooledBuf {
+			clear(x.items)
+			x.keys, x.items = x.keys[:0], x.items[:0]
+			indexPool.Put(x)
+		}
 	}
 }
 
@@ -180,10 +220,10 @@ func (s *sorter) release() {
 func (s *sorter) writeTo(l *listBody) error {
 	defer s.release()
 	s.sort()
-	if n := len(s.arena) + 2*len(s.items) + 64; n <= bufferLimit {
+	if n := len(s.arena) + 2*len(s.list()) + 64; n <= bufferLimit {
 		l.bw.jw.b = slices.Grow(l.bw.jw.b, n)
 	}
-	for i, it := range s.items {
+	for i, it := range s.list() {
 		if err := l.addRaw(it.key, s.members(i)); err != nil {
 			return err
 		}
@@ -206,7 +246,7 @@ func (s *sorter) writeFirstWithAll(jw *jsonw, k string) {
 		return
 	}
 	jw.array(k)
-	for i := range s.items {
+	for i := range s.list() {
 		jw.elem()
 		jw.b = append(jw.b, '{')
 		jw.b = append(jw.b, s.members(i)...)
@@ -221,7 +261,7 @@ func (s *sorter) writeFirstWithAll(jw *jsonw, k string) {
 
 // natKey appends a key for a name that may end in a number (tunnel IDs
 // such as K12, Y3): the prefix, then the number by value, then the name.
-func natKey(b []byte, s string) []byte {
+func natKey[T string | []byte](b []byte, s T) []byte {
 	i := len(s)
 	for i > 0 && s[i-1] >= '0' && s[i-1] <= '9' {
 		i--

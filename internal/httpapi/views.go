@@ -254,11 +254,11 @@ func viewDynIKE(w *jsonw, r *nmi.DynIKERecord) {
 	w.uint("extendedState", uint64(k.ExtState))
 	w.str("localClientIdType", idType(k.LclIDType))
 	if len(r.LocalID) > 0 {
-		w.str("localClientId", nmi.Identity(k.LclIDType, r.LocalID))
+		w.identity("localClientId", k.LclIDType, r.LocalID)
 	}
 	w.str("remoteClientIdType", idType(k.RmtIDType))
 	if len(r.RemoteID) > 0 {
-		w.str("remoteClientId", nmi.Identity(k.RmtIDType, r.RemoteID))
+		w.identity("remoteClientId", k.RmtIDType, r.RemoteID)
 	}
 	w.uint("retransmits", uint64(k.Retransmits))
 	w.endObject()
@@ -271,6 +271,26 @@ func appendHex16(b []byte, v uint64) []byte {
 		b = append(b, hex[(v>>uint(i))&0xF])
 	}
 	return b
+}
+
+// identity writes an identity as nmi.Identity's text. Addresses, and text
+// that needs no escape, are written straight from the record.
+func (w *jsonw) identity(k string, t nmi.IDType, b []byte) {
+	w.key(k)
+	switch {
+	case t == nmi.IDIPv4Addr && len(b) == 4:
+		w.b = append(w.b, '"')
+		w.b = netip.AddrFrom4([4]byte(b)).AppendTo(w.b)
+		w.b = append(w.b, '"')
+	case t == nmi.IDIPv6Addr && len(b) == 16:
+		w.b = append(w.b, '"')
+		w.b = netip.AddrFrom16([16]byte(b)).AppendTo(w.b)
+		w.b = append(w.b, '"')
+	case (t == nmi.IDFQDN || t == nmi.IDUserFQDN || t == nmi.IDDERASN1DN) && ebcdicPlainText(b):
+		w.b = appendEBCDICString(w.b, b)
+	default:
+		w.b = appendJSONString(w.b, nmi.Identity(t, b))
+	}
 }
 
 func (w *jsonw) hex16(k string, v uint64) {
@@ -312,11 +332,11 @@ func viewIKE(w *jsonw, r *nmi.IKETunnelRecord, cascade bool) {
 	w.str("dhGroup", t.DHGroup.String())
 	w.str("localIdType", idType(t.LclIDType))
 	if len(r.LocalID) > 0 {
-		w.str("localId", nmi.Identity(t.LclIDType, r.LocalID))
+		w.identity("localId", t.LclIDType, r.LocalID)
 	}
 	w.str("remoteIdType", idType(t.RmtIDType))
 	if len(r.RemoteID) > 0 {
-		w.str("remoteId", nmi.Identity(t.RmtIDType, r.RemoteID))
+		w.identity("remoteId", t.RmtIDType, r.RemoteID)
 	}
 	w.uint("localUdpPort", uint64(t.LclUDPPort))
 	w.uint("remoteUdpPort", uint64(t.RmtUDPPort))

@@ -1,0 +1,52 @@
+package httpapi
+
+import (
+	"testing"
+
+	"github.com/nmigw/nmigw/internal/nmi"
+)
+
+// TestEBCDICMatchesNMIText: the writers that work straight from IBM-1047
+// bytes give what nmi.Text and appendJSONString give, for every byte.
+func TestEBCDICMatchesNMIText(t *testing.T) {
+	for c := range 256 {
+		field := []byte{0xC1, byte(c), 0xC2} // A c B: c is never trailing
+		want := nmi.Text(field)
+		if got := string(appendEBCDICText(nil, field)); got != want {
+			t.Errorf("byte %#02x: appendEBCDICText %q, nmi.Text %q", c, got, want)
+		}
+		if ebcdicPlainText(field) {
+			if got, want := string(appendEBCDICString(nil, field)), string(appendJSONString(nil, want)); got != want {
+				t.Errorf("byte %#02x: appendEBCDICString %s, appendJSONString %s", c, got, want)
+			}
+		}
+	}
+	if got := string(appendEBCDICText(nil, []byte{0xC1, 0x40, 0x00, 0x40})); got != "A" {
+		t.Errorf("trailing blanks and NULs: %q", got)
+	}
+}
+
+// TestIdentityMatchesNMIIdentity: jsonw.identity writes nmi.Identity's
+// text as a JSON string, for every identity type and for text that needs
+// escapes.
+func TestIdentityMatchesNMIIdentity(t *testing.T) {
+	values := [][]byte{
+		{10, 1, 2, 3},
+		{0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1},
+		{0x81, 0x4B, 0x82, 0x40, 0x40},       // "a.b" and blanks
+		{0x81, 0x15, 0x7F, 0x4C, 0xE0, 0x41}, // newline, quote, <, backslash, NBSP
+		{},
+		{1, 2, 3},
+	}
+	types := []nmi.IDType{nmi.IDIPv4Addr, nmi.IDIPv6Addr, nmi.IDFQDN, nmi.IDUserFQDN, nmi.IDDERASN1DN, nmi.IDType(99)}
+	for _, typ := range types {
+		for _, v := range values {
+			var w jsonw
+			w.identity("id", typ, v)
+			want := `"id":` + string(appendJSONString(nil, nmi.Identity(typ, v)))
+			if got := string(w.b); got != want {
+				t.Errorf("type %v, % x: got %s, want %s", typ, v, got, want)
+			}
+		}
+	}
+}
