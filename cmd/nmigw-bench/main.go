@@ -16,6 +16,9 @@ package main
 import (
 	"bufio"
 	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"flag"
 	"fmt"
@@ -37,9 +40,12 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/nmigw/nmigw/internal/authn"
+	"github.com/nmigw/nmigw/internal/authz"
 	"github.com/nmigw/nmigw/internal/httpapi"
 	"github.com/nmigw/nmigw/internal/ikedsim"
 	"github.com/nmigw/nmigw/internal/nmi"
+	"github.com/nmigw/nmigw/internal/policy"
 )
 
 func main() {
@@ -140,7 +146,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		}
 		return err
 	}
-	gatewayIKE := func(ctx context.Context) error { _, _, err := get(ctx, client, ikeURL); return err }
+	gatewayIKE := func(ctx context.Context) error { _, _, err := get(ctx, client, ikeURL, gw.auth); return err }
 	a, b, err := compare(ctx, o, directIKE, gatewayIKE)
 	if err != nil {
 		return err
@@ -191,15 +197,39 @@ func startSim(socket string, o options) (stop func(), err error) {
 // process.
 type gateway struct {
 	base string
+	auth string // Authorization header of every request; "" = none
 	pid  int
 	stop func()
 }
 
 var listenRe = regexp.MustCompile(`listening on (http://\S+)`)
 
+// writePolicy writes the gateway's policy file: one bearer token whose
+// user may display the stack, so that the gateway is measured as it runs
+// in production, authenticating and authorizing every request.
+func writePolicy(dir string) (path, token string, err error) {
+	var b [32]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read does not fail
+	token = hex.EncodeToString(b[:])
+	sum := sha256.Sum256([]byte(token))
+	policy := "system: SYS1\n" +
+		"profiles:\n" +
+		"  - name: " + authz.Resource("SYS1", stack, authz.Display) + "\n" +
+		"    uacc: NONE\n" +
+		"    access: [{id: BENCH, level: READ}]\n" +
+		"identities:\n" +
+		"  tokens: [{sha256: \"" + hex.EncodeToString(sum[:]) + "\", user: BENCH}]\n"
+	path = filepath.Join(dir, "policy.yaml")
+	return path, token, os.WriteFile(path, []byte(policy), 0o600)
+}
+
 func startGateway(ctx context.Context, dir, socket string, o options) (*gateway, error) {
+	pol, token, err := writePolicy(dir)
+	if err != nil {
+		return nil, err
+	}
 	if o.inproc {
-		return inprocGateway(socket, o)
+		return inprocGateway(socket, pol, "Bearer "+token, o)
 	}
 	bin := o.gatewayBin
 	if bin == "" {
@@ -210,7 +240,7 @@ func startGateway(ctx context.Context, dir, socket string, o options) (*gateway,
 			return nil, fmt.Errorf("building the gateway (run from the repository root, or give --gateway-bin): %w", err)
 		}
 	}
-	cmd := exec.Command(bin, "--listen", "127.0.0.1:0", "--nmi-socket", socket,
+	cmd := exec.Command(bin, "--listen", "127.0.0.1:0", "--nmi-socket", socket, "--policy", pol,
 		"--pool-size", strconv.Itoa(o.concurrency), "--log-level", "error")
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
@@ -238,17 +268,26 @@ func startGateway(ctx context.Context, dir, socket string, o options) (*gateway,
 	}()
 	select {
 	case base := <-found:
-		return &gateway{base: base, pid: cmd.Process.Pid, stop: stop}, nil
+		return &gateway{base: base, auth: "Bearer " + token, pid: cmd.Process.Pid, stop: stop}, nil
 	case <-time.After(30 * time.Second):
 		stop()
 		return nil, errors.New("the gateway did not print its address")
 	}
 }
 
-func inprocGateway(socket string, o options) (*gateway, error) {
+// inprocGateway serves the API from this process as cmd/gateway does with
+// --policy: authenticated and authorized.
+func inprocGateway(socket, pol, auth string, o options) (*gateway, error) {
+	store := policy.NewStore(pol)
+	if err := store.Load(); err != nil {
+		return nil, err
+	}
 	pool := nmi.NewPool(socket, nmi.PoolConfig{Size: o.concurrency})
-	h, err := httpapi.NewHandler(httpapi.Deps{NMI: pool})
+	h, err := httpapi.NewHandler(httpapi.Deps{NMI: pool, NMILastSuccess: pool.LastSuccess,
+		Authenticate: authn.New(authn.Options{Policy: store.Current}).Middleware,
+		Authorizer:   store, AuthMethod: authn.MethodName})
 	if err != nil {
+		pool.Close()
 		return nil, err
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -257,17 +296,20 @@ func inprocGateway(socket string, o options) (*gateway, error) {
 	}
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = srv.Serve(ln) }()
-	return &gateway{base: "http://" + ln.Addr().String(), stop: func() { srv.Close(); pool.Close() }}, nil
+	return &gateway{base: "http://" + ln.Addr().String(), auth: auth, stop: func() { srv.Close(); pool.Close() }}, nil
 }
 
 // get fetches url, reading and discarding the body; it returns the time to
 // the first response byte and the body's size.
-func get(ctx context.Context, client *http.Client, url string) (ttfb time.Duration, n int64, err error) {
+func get(ctx context.Context, client *http.Client, url, auth string) (ttfb time.Duration, n int64, err error) {
 	start := time.Now()
 	trace := &httptrace.ClientTrace{GotFirstResponseByte: func() { ttfb = time.Since(start) }}
 	req, err := http.NewRequestWithContext(httptrace.WithClientTrace(ctx, trace), http.MethodGet, url, nil)
 	if err != nil {
 		return 0, 0, err
+	}
+	if auth != "" {
+		req.Header.Set("Authorization", auth)
 	}
 	resp, err := client.Do(req)
 	if err != nil {
@@ -397,7 +439,7 @@ func filterListing(ctx context.Context, direct *nmi.Pool, gw *gateway, o options
 		dt = append(dt, time.Since(start))
 
 		start = time.Now()
-		ttfb, size, err := get(ctx, client, gw.base+"/v1/stacks/"+stack+"/filters?set=policy")
+		ttfb, size, err := get(ctx, client, gw.base+"/v1/stacks/"+stack+"/filters?set=policy", gw.auth)
 		if err != nil {
 			return res, fmt.Errorf("gateway filter listing: %w", err)
 		}
