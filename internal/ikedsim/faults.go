@@ -1,6 +1,10 @@
 package ikedsim
 
 import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"strconv"
 	"sync"
 	"time"
 
@@ -22,11 +26,14 @@ type Fault struct {
 	Times           int  // how many requests it applies to; 0 = every one
 }
 
-// Faults holds the faults per request type. It is safe for concurrent
-// use and may be changed while the server runs.
+// Faults holds the faults per request type, and the "TERM at random"
+// fault. It is safe for concurrent use and may be changed while the server
+// runs.
 type Faults struct {
-	mu sync.Mutex
-	m  map[nmi.MsgType]*Fault
+	mu       sync.Mutex
+	m        map[nmi.MsgType]*Fault
+	termRate float64    // share of requests answered with TERM; 0 = none
+	rnd      *rand.Rand // draws for termRate, from its seed
 }
 
 // AnyRequest, as the type given to Faults.Set, applies a fault to every
@@ -43,11 +50,76 @@ func (fs *Faults) Set(t nmi.MsgType, f Fault) {
 	fs.m[t] = &f
 }
 
-// Clear removes every fault.
+// Clear removes every fault, TERM at random included.
 func (fs *Faults) Clear() {
 	fs.mu.Lock()
 	defer fs.mu.Unlock()
 	clear(fs.m)
+	fs.termRate, fs.rnd = 0, nil
+}
+
+// SetTermRate makes the server end a share rate (0 to 1) of exchanges as
+// an IKE daemon going away at random would: instead of the answer, TERM
+// with return and reason code 0, then close. Every request that would be
+// answered draws once, before the faults set per request type, from a
+// generator started from seed: the same seed and the same sequence of
+// requests (one client, or clients taking turns) give the same choices.
+// Rate 0 turns the fault off.
+func (fs *Faults) SetTermRate(rate float64, seed uint64) error {
+	if math.IsNaN(rate) || rate < 0 || rate > 1 {
+		return fmt.Errorf("term rate %v: want 0 to 1", rate)
+	}
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	fs.termRate, fs.rnd = rate, rand.New(rand.NewPCG(seed, termStream))
+	return nil
+}
+
+// termStream is the second word of the generator's state; the seed is the
+// first.
+const termStream = 0x5445524d // "TERM"
+
+// termNow draws whether this exchange ends with TERM at random.
+func (fs *Faults) termNow() bool {
+	if fs == nil {
+		return false
+	}
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	return fs.termRate > 0 && fs.rnd.Float64() < fs.termRate
+}
+
+// ParseFaults reads the faults of the command line, a list of key=value:
+// "term-rate=0.01,seed=7" answers about 1 exchange in 100 with TERM and
+// closes the connection (see SetTermRate; seed defaults to 1). The empty
+// string gives no faults.
+func ParseFaults(spec string) (*Faults, error) {
+	rate, seed := 0.0, uint64(1)
+	err := keyValues("faults", spec, func(k, v string) error {
+		var err error
+		switch k {
+		case "term-rate":
+			rate, err = strconv.ParseFloat(v, 64)
+			if err != nil || math.IsNaN(rate) || rate < 0 || rate > 1 {
+				return fmt.Errorf("faults: term-rate: %q is not a number from 0 to 1", v)
+			}
+		case "seed":
+			if seed, err = strconv.ParseUint(v, 10, 64); err != nil {
+				return fmt.Errorf("faults: seed: %q is not a number", v)
+			}
+		default:
+			return fmt.Errorf("faults: unknown key %q (term-rate, seed)", k)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	fs := NewFaults()
+	if err := fs.SetTermRate(rate, seed); err != nil {
+		return nil, err
+	}
+	return fs, nil
 }
 
 // take returns the fault that applies to one request of type t and counts

@@ -32,20 +32,12 @@ const (
 // key is optional (defaults 1 stack, 100 filters, 10 tunnels, seed 1).
 func ParseGenSpec(s string) (GenSpec, error) {
 	g := GenSpec{Stacks: 1, Filters: 100, Tunnels: 10, Seed: 1}
-	for _, kv := range strings.Split(s, ",") {
-		kv = strings.TrimSpace(kv)
-		if kv == "" {
-			continue
-		}
-		k, v, ok := strings.Cut(kv, "=")
-		if !ok {
-			return g, fmt.Errorf("generate: %q is not key=value", kv)
-		}
-		n, err := strconv.ParseUint(strings.TrimSpace(v), 10, 64)
+	err := keyValues("generate", s, func(k, v string) error {
+		n, err := strconv.ParseUint(v, 10, 64)
 		if err != nil {
-			return g, fmt.Errorf("generate: %s: %q is not a number", k, v)
+			return fmt.Errorf("generate: %s: %q is not a number", k, v)
 		}
-		switch strings.TrimSpace(k) {
+		switch k {
 		case "stacks":
 			g.Stacks = int(min(n, MaxGenStacks+1))
 		case "filters":
@@ -55,10 +47,34 @@ func ParseGenSpec(s string) (GenSpec, error) {
 		case "seed":
 			g.Seed = n
 		default:
-			return g, fmt.Errorf("generate: unknown key %q (stacks, filters, tunnels, seed)", k)
+			return fmt.Errorf("generate: unknown key %q (stacks, filters, tunnels, seed)", k)
 		}
+		return nil
+	})
+	if err != nil {
+		return g, err
 	}
 	return g, g.check()
+}
+
+// keyValues calls fn with each key and value, blanks trimmed, of a
+// comma-separated list of key=value (a command line spec); what names the
+// spec in errors.
+func keyValues(what, s string, fn func(k, v string) error) error {
+	for _, kv := range strings.Split(s, ",") {
+		kv = strings.TrimSpace(kv)
+		if kv == "" {
+			continue
+		}
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok {
+			return fmt.Errorf("%s: %q is not key=value", what, kv)
+		}
+		if err := fn(strings.TrimSpace(k), strings.TrimSpace(v)); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func (g GenSpec) check() error {

@@ -435,6 +435,10 @@ func (c *conn) handle(msg []byte) bool {
 		c.answerError(h, nmi.EINVAL, nmi.RsnNotReady)
 		return true
 	}
+	if c.s.cfg.Faults.termNow() {
+		c.terminate(nmi.RcOK, nmi.RsnNone)
+		return false
+	}
 	fault, faulty := c.s.cfg.Faults.take(h.Type)
 	if faulty {
 		if fault.Delay > 0 {
