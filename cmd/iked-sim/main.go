@@ -1,6 +1,19 @@
 // Command iked-sim serves the z/OS IPSec network management interface
 // (NMI) on an AF_UNIX socket from a simulated IKE daemon, with the
 // built-in demo data set, a YAML data set, or a generated one.
+//
+// Signals:
+//
+//	SIGHUP           re-read the --policy file (a bad file leaves the old policy in force)
+//	SIGUSR1          restart every TCP/IP stack: dynamic SAs are lost, manual tunnels
+//	                 become inactive; IKE tunnels and the filter set chosen with
+//	                 NMsec_LOAD_POLICY stay
+//	SIGINT, SIGTERM  shut down: TERM (return code 0) to every client, then exit
+//
+// --faults term-rate=R,seed=N ends a share R of exchanges with TERM, as an
+// IKE daemon going away at random would; the same seed repeats the same
+// choices. --pending-time, --negotiate-time and --switch-time set how long
+// activations and filter set switches take.
 package main
 
 import (
@@ -43,6 +56,8 @@ type options struct {
 	initDelay  time.Duration
 	system     string
 	socketMode string
+	faults     string
+	timing     ikedsim.Timing
 }
 
 func parseFlags(args []string, getenv func(string) string, out io.Writer) (*options, error) {
@@ -56,9 +71,15 @@ func parseFlags(args []string, getenv func(string) string, out io.Writer) (*opti
 	fs.DurationVar(&o.initDelay, "init-delay", 0, "delay before IKED is connected to the Policy Agent and sends INIT")
 	fs.StringVar(&o.system, "system", "SYS1", "MVS system name in SAF resource names")
 	fs.StringVar(&o.socketMode, "socket-mode", "0660", "permissions of the socket file (octal)")
+	fs.StringVar(&o.faults, "faults", "", "fault injection: term-rate=R,seed=N answers a share R (0-1) of requests with TERM and closes; same seed, same choices")
+	fs.DurationVar(&o.timing.Pending, "pending-time", time.Second, "how long an activated tunnel stays pending before negotiation")
+	fs.DurationVar(&o.timing.Negotiating, "negotiate-time", time.Second, "how long each negotiation (IKE, then IPSec) of an activation takes")
+	fs.DurationVar(&o.timing.Switch, "switch-time", time.Second, "how long NMsec_LOAD_POLICY takes to put the chosen filter set in effect")
 	fs.Usage = func() {
 		fmt.Fprintln(out, "usage: iked-sim [flags]   (each flag also from IKED_SIM_<FLAG>, e.g. IKED_SIM_SOCKET)")
 		fs.PrintDefaults()
+		fmt.Fprintln(out, "signals: SIGHUP re-reads --policy; SIGUSR1 restarts every stack (dynamic SAs lost, manual tunnels")
+		fmt.Fprintln(out, "  inactive, the LOAD_POLICY filter set kept); SIGINT or SIGTERM shut down with TERM to every client")
 	}
 	if err := fs.Parse(args); err != nil {
 		return nil, err
@@ -82,6 +103,14 @@ func parseFlags(args []string, getenv func(string) string, out io.Writer) (*opti
 	}
 	if o.data != "" && o.generate != "" {
 		return nil, errors.New("--data and --generate exclude each other")
+	}
+	for _, d := range []struct {
+		name string
+		v    time.Duration
+	}{{"pending-time", o.timing.Pending}, {"negotiate-time", o.timing.Negotiating}, {"switch-time", o.timing.Switch}} {
+		if d.v <= 0 {
+			return nil, fmt.Errorf("--%s %v: want a positive duration", d.name, d.v)
+		}
 	}
 	return o, nil
 }
@@ -119,7 +148,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	if err != nil {
 		return err
 	}
-	cfg := ikedsim.Config{System: o.system, Data: ds, InitDelay: o.initDelay, Logger: log}
+	faults, err := ikedsim.ParseFaults(o.faults)
+	if err != nil {
+		return err
+	}
+	cfg := ikedsim.Config{System: o.system, Data: ds, InitDelay: o.initDelay, Logger: log, Faults: faults, Timing: o.timing}
 	var store *policy.Store
 	if o.policy != "" {
 		// Peers are known by uid: the token hashes (identities.tokensFile)
@@ -147,13 +180,16 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
+	usr1 := make(chan os.Signal, 1)
+	signal.Notify(usr1, syscall.SIGUSR1)
+	defer signal.Stop(usr1)
 
 	var names []string
 	for _, s := range srv.Model().Stacks() {
 		names = append(names, s.Name)
 	}
 	log.Info("iked-sim ready", "socket", o.socket, "system", srv.Model().System(), "stacks", strings.Join(names, ","),
-		"data", what, "policy", o.policy, "initDelay", o.initDelay)
+		"data", what, "policy", o.policy, "initDelay", o.initDelay, "faults", o.faults)
 	for {
 		select {
 		case err := <-served:
@@ -168,6 +204,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 			} else {
 				log.Info("policy reloaded", "file", o.policy)
 			}
+		case <-usr1:
+			for _, name := range names {
+				srv.Model().RestartStack(name)
+			}
+			log.Info("SIGUSR1: stacks restarted", "stacks", strings.Join(names, ","))
 		case <-ctx.Done():
 			sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			err := srv.Shutdown(sctx)

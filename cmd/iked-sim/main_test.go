@@ -1,14 +1,12 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"errors"
 	"io"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -57,8 +55,16 @@ func (n *nmiConn) read() nmi.Header {
 // do exchanges one request and returns the header and the number of records.
 func (n *nmiConn) do(typ nmi.MsgType, target string) (nmi.Header, int) {
 	n.t.Helper()
+	h, recs := n.exchange(&nmi.Request{Type: typ, Target: target})
+	return h, len(recs)
+}
+
+// exchange sends req and returns the answer's header and records; the
+// records stay valid until the next read.
+func (n *nmiConn) exchange(req *nmi.Request) (nmi.Header, []nmi.Record) {
+	n.t.Helper()
 	n.corr++
-	b, err := nmi.AppendRequest(nil, &nmi.Request{Type: typ, Target: target}, n.corr)
+	b, err := nmi.AppendRequest(nil, req, n.corr)
 	if err != nil {
 		n.t.Fatal(err)
 	}
@@ -66,21 +72,21 @@ func (n *nmiConn) do(typ nmi.MsgType, target string) (nmi.Header, int) {
 		n.t.Fatal(err)
 	}
 	h := n.read()
-	if h.Type != typ || h.Correlator != n.corr {
-		n.t.Fatalf("answer %v/%d to %v/%d", h.Type, h.Correlator, typ, n.corr)
+	if h.Type != req.Type || h.Correlator != n.corr {
+		n.t.Fatalf("answer %v/%d to %v/%d", h.Type, h.Correlator, req.Type, n.corr)
 	}
 	if h.RecCount == 0 {
-		return h, 0
+		return h, nil
 	}
+	var recs []nmi.Record
 	d := nmi.NewRecordDecoder(n.buf[h.RecOff:], int(h.RecCount))
-	count := 0
 	for d.Next() {
-		count++
+		recs = append(recs, d.Record())
 	}
 	if err := d.Err(); err != nil {
-		n.t.Fatalf("%v: %v", typ, err)
+		n.t.Fatalf("%v: %v", req.Type, err)
 	}
-	return h, count
+	return h, recs
 }
 
 var displayRequests = []nmi.MsgType{nmi.GetStackInfo, nmi.GetIPFltCurr, nmi.GetIPFltDefault, nmi.GetIPFltPolicy,
@@ -150,6 +156,11 @@ func TestFlagErrors(t *testing.T) {
 		{"extra"},
 		{"--data", filepath.Join(dir, "missing.yaml")},
 		{"--policy", filepath.Join(dir, "missing.yaml")},
+		{"--faults", "term-rate=2"},
+		{"--faults", "drop=1"},
+		{"--switch-time", "0s"},
+		{"--negotiate-time", "-1s"},
+		{"--pending-time", "0s"},
 	} {
 		var out bytes.Buffer
 		if err := run(context.Background(), append(args, "--socket", sock), func(string) string { return "" }, &out); err == nil {
@@ -190,42 +201,18 @@ func TestRunServesUntilCanceled(t *testing.T) {
 	}
 }
 
-// TestWholeProgram builds iked-sim, starts it as a process and exchanges
-// every display request with it; SIGHUP reloads the policy, SIGTERM ends
-// it with a TERM to the client.
+// TestWholeProgram starts iked-sim as a process and exchanges every
+// display request with it; SIGHUP reloads the policy, SIGTERM ends it with
+// a TERM to the client.
 func TestWholeProgram(t *testing.T) {
 	dir := t.TempDir()
-	bin := filepath.Join(dir, "iked-sim")
-	build := exec.Command("go", "build", "-o", bin, ".")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
 	pol := filepath.Join(dir, "policy.yaml")
 	allow := "system: SYS1\nprofiles:\n  - name: EZB.NETMGMT.**\n    uacc: READ\n"
 	if err := os.WriteFile(pol, []byte(allow), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	sock := filepath.Join(dir, "ipsecmgmt")
-	cmd := exec.Command(bin, "--socket", sock, "--policy", pol, "--init-delay", "10ms")
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var stderr lockedBuffer
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer cmd.Process.Kill()
-	var out lockedBuffer
-	lines := bufio.NewScanner(stdout)
-	go func() {
-		for lines.Scan() {
-			out.Write(append(lines.Bytes(), '\n'))
-		}
-	}()
-	waitFor(t, "the ready line", func() bool { return strings.Contains(out.String(), "iked-sim ready") })
-	n := connect(t, sock)
+	p := startProcess(t, "--policy", pol, "--init-delay", "10ms")
+	n := connect(t, p.sock)
 	exchangeAll(t, n, "TCPIP")
 
 	// A policy that denies everything, loaded on SIGHUP: display is refused.
@@ -233,22 +220,18 @@ func TestWholeProgram(t *testing.T) {
 	if err := os.WriteFile(pol, []byte(deny), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if err := cmd.Process.Signal(syscall.SIGHUP); err != nil {
-		t.Fatal(err)
-	}
-	waitFor(t, "the reload", func() bool { return strings.Contains(out.String(), "policy reloaded") })
+	p.signal(syscall.SIGHUP)
+	waitFor(t, "the reload", func() bool { return strings.Contains(p.out.String(), "policy reloaded") })
 	if h, _ := n.do(nmi.GetSummary, "TCPIP"); h.Rc != nmi.EACCES {
 		t.Errorf("after reload: rc %v, want EACCES", h.Rc)
 	}
 
-	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
+	p.signal(syscall.SIGTERM)
 	n.expectTerm()
-	if err := cmd.Wait(); err != nil {
-		t.Fatalf("exit: %v\n%s", err, stderr.String())
+	if err := p.cmd.Wait(); err != nil {
+		t.Fatalf("exit: %v\n%s", err, p.stderr.String())
 	}
-	if _, err := os.Stat(sock); !errors.Is(err, os.ErrNotExist) {
+	if _, err := os.Stat(p.sock); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("socket file left behind: %v", err)
 	}
 }
