@@ -143,6 +143,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		CORSOrigins:    cfg.CORSOrigins,
 		RequestTimeout: cfg.RequestTimeout,
 		Audit:          auditLog,
+		NMILastSuccess: pool.LastSuccess,
 	}
 	if store != nil {
 		a := authn.New(authn.Options{Policy: store.Current, Logger: log,
