@@ -24,6 +24,7 @@ type config struct {
 	NMISocket      string
 	Sim            bool
 	Policy         string
+	InsecureNoAuth bool
 	Config         string
 	PoolSize       int
 	TLSCert        string
@@ -68,7 +69,8 @@ func newFlagSet(c *config, out io.Writer) *flag.FlagSet {
 	fs.StringVar(&c.Listen, "listen", ":8080", "address to serve HTTP on")
 	fs.StringVar(&c.NMISocket, "nmi-socket", "/var/sock/ipsecmgmt", "the IKE daemon's NMI socket")
 	fs.BoolVar(&c.Sim, "sim", false, "start an in-process simulator with the demo data set on a private socket (ignores --nmi-socket)")
-	fs.StringVar(&c.Policy, "policy", "", "policy file (authentication and SAF authorization); re-read on SIGHUP")
+	fs.StringVar(&c.Policy, "policy", "", "policy file (authentication and SAF authorization); re-read on SIGHUP. Required unless -sim (demo policy) or --insecure-no-auth")
+	fs.BoolVar(&c.InsecureNoAuth, "insecure-no-auth", false, "serve without --policy: no authentication and no authorization, every caller may display and control every stack (tests and closed labs only)")
 	fs.StringVar(&c.Config, "config", "", "YAML file of flag values (keys are flag names)")
 	fs.IntVar(&c.PoolSize, "pool-size", 4, "NMI connections at most (1-50)")
 	fs.StringVar(&c.TLSCert, "tls-cert", "", "TLS certificate file (PEM); serves HTTPS")

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"io"
 	"os"
 	"path/filepath"
@@ -82,13 +83,43 @@ func TestConfigErrors(t *testing.T) {
 func TestRunFailsToStart(t *testing.T) {
 	env := func(string) string { return "" }
 	for _, args := range [][]string{
-		{"gateway", "--listen", "127.0.0.1:-1"},
+		{"gateway", "--insecure-no-auth", "--listen", "127.0.0.1:-1"},
 		{"gateway", "--policy", filepath.Join(t.TempDir(), "none.yaml")},
-		{"gateway", "--tls-cert", "x", "--tls-key", "y", "--tls-client-ca", filepath.Join(t.TempDir(), "none.pem")},
+		{"gateway", "--insecure-no-auth", "--tls-cert", "x", "--tls-key", "y", "--tls-client-ca", filepath.Join(t.TempDir(), "none.pem")},
 	} {
 		if err := run(t.Context(), args, env, io.Discard); err == nil {
 			t.Errorf("%v: started", args)
 		}
+	}
+}
+
+// Anonymous access is off unless configured: without --policy the gateway
+// starts only with -sim (its demo policy) or --insecure-no-auth.
+func TestRunNeedsPolicy(t *testing.T) {
+	pol := filepath.Join(t.TempDir(), "policy.yaml")
+	if err := os.WriteFile(pol, []byte("system: SYS1\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		args []string
+		env  map[string]string
+		want string
+	}{
+		{nil, nil, "--policy FILE is required"},
+		{[]string{"--nmi-socket", "/x"}, map[string]string{"NMIGW_INSECURE_NO_AUTH": "false"}, "--policy FILE is required"},
+		{[]string{"--policy", pol, "--insecure-no-auth"}, nil, "--policy and --insecure-no-auth"},
+		{[]string{"--policy", pol}, map[string]string{"NMIGW_INSECURE_NO_AUTH": "true"}, "--policy and --insecure-no-auth"},
+	} {
+		var out bytes.Buffer
+		err := run(t.Context(), append([]string{"gateway", "--listen", "127.0.0.1:0"}, c.args...),
+			func(k string) string { return c.env[k] }, &out)
+		if err == nil || !strings.Contains(err.Error(), c.want) || strings.Contains(out.String(), "listening") {
+			t.Errorf("%v %v: error %v, want %q; output:\n%s", c.args, c.env, err, c.want, out.String())
+		}
+	}
+	if err := run(t.Context(), []string{"gateway", "--listen", "127.0.0.1:0"}, func(string) string { return "" }, io.Discard); err == nil ||
+		!strings.Contains(err.Error(), "-sim") || !strings.Contains(err.Error(), "--insecure-no-auth") {
+		t.Errorf("the error does not name the ways to start without a policy: %v", err)
 	}
 }
 

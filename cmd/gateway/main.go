@@ -155,7 +155,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		deps.Authorizer = store
 		deps.AuthMethod = authn.MethodName
 	} else {
-		log.Warn("no --policy: authentication and authorization are off; every caller may use every stack")
+		log.Warn("--insecure-no-auth: authentication and authorization are off; every caller may display and control every stack")
 	}
 	api, err := httpapi.NewHandler(deps)
 	if err != nil {
@@ -229,15 +229,24 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 type demoTokens struct{ viewer, operator string }
 
 // loadPolicy reads --policy; with -sim and no --policy it makes the demo
-// policy. No policy at all: nil.
+// policy. --insecure-no-auth: nil, no policy at all. Anonymous access is
+// off unless configured, so without a policy the gateway does not start
+// unless told so.
 func loadPolicy(cfg *config) (*policy.Store, *demoTokens, error) {
 	switch {
+	case cfg.Policy != "" && cfg.InsecureNoAuth:
+		return nil, nil, errors.New("--policy and --insecure-no-auth: give one or the other")
+	case cfg.Policy == "" && !cfg.Sim && !cfg.InsecureNoAuth:
+		return nil, nil, errors.New("--policy FILE is required (it says who may display and control which stack); " +
+			"-sim uses a demo policy, and --insecure-no-auth serves without authentication and authorization")
 	case cfg.Policy != "":
 		s := policy.NewStore(cfg.Policy)
 		if err := s.Load(); err != nil {
 			return nil, nil, err
 		}
 		return s, nil, nil
+	case cfg.InsecureNoAuth:
+		return nil, nil, nil
 	case cfg.Sim:
 		p, viewer, operator, err := authn.DemoPolicy("SYS1", nil)
 		if err != nil {

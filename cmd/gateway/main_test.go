@@ -59,8 +59,13 @@ func startGateway(t *testing.T, args ...string) *gateway {
 }
 
 // startRun is run() on 127.0.0.1:0 with args (no -sim unless given).
+// Without -sim and --policy it adds --insecure-no-auth, as tests of the
+// NMI path alone need no policy.
 func startRun(t *testing.T, args ...string) *gateway {
 	t.Helper()
+	if !slices.Contains(args, "-sim") && !slices.Contains(args, "--policy") && !slices.Contains(args, "--insecure-no-auth") {
+		args = append([]string{"--insecure-no-auth"}, args...)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	out := &syncBuffer{}
 	env := map[string]string{"NMIGW_LOG_LEVEL": "warn"}
