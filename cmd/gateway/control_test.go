@@ -14,7 +14,7 @@ import (
 	"time"
 )
 
-var operatorRe = regexp.MustCompile(`operator: +(\S+)`)
+var operatorRe = regexp.MustCompile(`(?m)^operator token: (\S+)$`)
 
 // post sends a POST (body "" for none; headers as name, value pairs) and
 // validates the answer against api/openapi.yaml.

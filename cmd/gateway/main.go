@@ -324,9 +324,11 @@ func printURLs(w io.Writer, addr net.Addr, https bool, cfg *config, socket strin
 	fmt.Fprintf(w, "  reference:    %s/docs\n", base)
 	fmt.Fprintf(w, "  metrics:      %s/metrics\n", base)
 	if tokens != nil {
-		fmt.Fprintf(w, "  demo policy: anonymous callers may display; bearer tokens for this run:\n")
-		fmt.Fprintf(w, "    viewer:   %s\n", tokens.viewer)
-		fmt.Fprintf(w, "    operator: %s\n", tokens.operator)
+		fmt.Fprintf(w, "  demo policy: anonymous callers and the viewer may display, the operator may also act;\n")
+		fmt.Fprintf(w, "  bearer tokens of this run (Authorization: Bearer <token>):\n")
+		// Lines of their own, in these words, for people and scripts alike.
+		fmt.Fprintf(w, "viewer token: %s\n", tokens.viewer)
+		fmt.Fprintf(w, "operator token: %s\n", tokens.operator)
 	}
 }
 

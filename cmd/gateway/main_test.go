@@ -40,17 +40,18 @@ func (s *syncBuffer) String() string {
 
 // gateway is run() on 127.0.0.1:0 with -sim, as a process would be.
 type gateway struct {
-	t      *testing.T
-	base   string
-	out    *syncBuffer
-	client *http.Client
-	v      *contract.Validator
-	viewer string
+	t        *testing.T
+	base     string
+	out      *syncBuffer
+	client   *http.Client
+	v        *contract.Validator
+	viewer   string
+	operator string
 }
 
 var (
 	listenRe = regexp.MustCompile(`listening on (http://127\.0\.0\.1:[0-9]+)`)
-	viewerRe = regexp.MustCompile(`viewer: +(\S+)`)
+	viewerRe = regexp.MustCompile(`(?m)^viewer token: (\S+)$`)
 )
 
 func startGateway(t *testing.T, args ...string) *gateway {
@@ -106,6 +107,9 @@ func startRun(t *testing.T, args ...string) *gateway {
 	g := &gateway{t: t, base: base, out: out, client: &http.Client{Timeout: 30 * time.Second}, v: v}
 	if m := viewerRe.FindStringSubmatch(out.String()); m != nil {
 		g.viewer = m[1]
+	}
+	if m := operatorRe.FindStringSubmatch(out.String()); m != nil {
+		g.operator = m[1]
 	}
 	return g
 }

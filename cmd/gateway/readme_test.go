@@ -11,7 +11,8 @@ import (
 )
 
 // readmeSection returns the sh code blocks of the README section titled
-// title.
+// title. Only those run: commands shown but not run stand in bash (or
+// other) blocks.
 func readmeSection(t *testing.T, title string) []string {
 	t.Helper()
 	b, err := os.ReadFile("../../README.md")
@@ -43,6 +44,27 @@ func readmeSection(t *testing.T, title string) []string {
 	}
 }
 
+// runBlocks runs each block with bash (-euo pipefail) and the variables
+// env; a block that fails is an error. It returns what they printed.
+func runBlocks(t *testing.T, blocks []string, env ...string) string {
+	t.Helper()
+	var all strings.Builder
+	for i, b := range blocks {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		cmd := exec.CommandContext(ctx, "bash", "-euo", "pipefail", "-c", b)
+		cmd.Env = append(os.Environ(), env...)
+		var out, errOut bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &out, &errOut
+		err := cmd.Run()
+		cancel()
+		if err != nil {
+			t.Errorf("block %d failed: %v\n%s\nstdout:\n%s\nstderr:\n%s", i, err, b, out.String(), errOut.String())
+		}
+		all.WriteString(out.String())
+	}
+	return all.String()
+}
+
 // TestReadmeCurl runs the commands of "Using the API with curl" against
 // the gateway with the demo data set: each block must succeed (curl -f
 // fails on an error status) and print what the comments promise.
@@ -57,21 +79,7 @@ func TestReadmeCurl(t *testing.T) {
 	if len(blocks) < 3 {
 		t.Fatalf("%d code blocks", len(blocks))
 	}
-	var all strings.Builder
-	for i, b := range blocks {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		cmd := exec.CommandContext(ctx, "bash", "-euo", "pipefail", "-c", b)
-		cmd.Env = append(os.Environ(), "GW="+g.base, "VIEWER_TOKEN="+g.viewer)
-		var out, errOut bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &out, &errOut
-		err := cmd.Run()
-		cancel()
-		if err != nil {
-			t.Errorf("block %d failed: %v\n%s\nstdout:\n%s\nstderr:\n%s", i, err, b, out.String(), errOut.String())
-		}
-		all.WriteString(out.String())
-	}
-	output := all.String()
+	output := runBlocks(t, blocks, "GW="+g.base, "VIEWER_TOKEN="+g.viewer)
 	for _, want := range []string{
 		"TCPIP policy", "TCPIPB default", // stacks
 		"K1 gen 3 active", // cascade listing
@@ -80,6 +88,31 @@ func TestReadmeCurl(t *testing.T) {
 		`"type":"urn:nmigw:problem:unknown-stack","status":404,"nmiReturnCodeName":"ENXIO"`,
 		`{"user":"ANONYM","authentication":"anonymous"}`,
 		`{"user":"VIEWER","authentication":"token"}`,
+	} {
+		if !strings.Contains(output, want) {
+			t.Errorf("the README's commands did not print %q; they printed:\n%s", want, output)
+		}
+	}
+}
+
+// TestReadmeAuth runs the commands of "Authentication and authorization"
+// against the gateway with the demo policy, with the two tokens it
+// printed.
+func TestReadmeAuth(t *testing.T) {
+	g := startGateway(t)
+	if g.viewer == "" || g.operator == "" {
+		t.Fatalf("the gateway printed no viewer token or operator token lines:\n%s", g.out.String())
+	}
+	blocks := readmeSection(t, "Authentication and authorization")
+	if len(blocks) == 0 {
+		t.Fatal("no sh code block")
+	}
+	output := runBlocks(t, blocks, "GW="+g.base, "VIEWER_TOKEN="+g.viewer, "OPERATOR_TOKEN="+g.operator)
+	for _, want := range []string{
+		`{"user":"OPERATOR","groups":["OPERS"],"stacks":[{"stack":"TCPIP","display":true,"control":true},`,
+		`{"status":403,"resource":"EZB.NETMGMT.SYS1.TCPIP.IPSEC.CONTROL","profile":"EZB.NETMGMT.SYS1.*.IPSEC.CONTROL"}`,
+		`[{"tunnelId":"K1","status":"stateUpdated"}]`,
+		`Bearer realm="nmigw", error="invalid_token", error_description="unknown token"`,
 	} {
 		if !strings.Contains(output, want) {
 			t.Errorf("the README's commands did not print %q; they printed:\n%s", want, output)
