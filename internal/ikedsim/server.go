@@ -290,7 +290,9 @@ func (c *conn) serve() {
 					c.fail(h, fe.Rsn)
 					return
 				}
-				c.answerError(h, nmi.EINVAL, fe.Rsn)
+				if !c.answerError(h, nmi.EINVAL, fe.Rsn) {
+					return
+				}
 				continue
 			}
 			if !errors.Is(err, io.EOF) {
@@ -377,10 +379,19 @@ func (c *conn) fail(h nmi.Header, rsn nmi.ReasonCode) {
 	c.terminate(nmi.EINVAL, rsn)
 }
 
-func (c *conn) answerError(h nmi.Header, rc nmi.ReturnCode, rsn nmi.ReasonCode) {
+// answerError answers the message of header h with rc and rsn and no
+// records; false when the connection has ended. A message that claims to
+// be INIT or TERM is not answered: the echo of its type would read as the
+// server's own INIT or TERM. The connection ends with TERM carrying the
+// codes instead.
+func (c *conn) answerError(h nmi.Header, rc nmi.ReturnCode, rsn nmi.ReasonCode) bool {
+	if h.Type == nmi.MsgInit || h.Type == nmi.MsgTerm {
+		c.terminate(rc, rsn)
+		return false
+	}
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
-	c.write(nmi.AppendError(c.out[:0], h, nmi.Version, rc, rsn))
+	return c.write(nmi.AppendError(c.out[:0], h, nmi.Version, rc, rsn))
 }
 
 // deadlineReader gives the wait for a request's first byte the idle
@@ -425,8 +436,7 @@ func (c *conn) handle(msg []byte) bool {
 			c.fail(h, fe.Rsn)
 			return false
 		}
-		c.answerError(h, nmi.EINVAL, fe.Rsn)
-		return true
+		return c.answerError(h, nmi.EINVAL, fe.Rsn)
 	}
 	c.wmu.Lock()
 	inited := c.inited

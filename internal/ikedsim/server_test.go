@@ -761,3 +761,21 @@ func BenchmarkFilterAnswer(b *testing.B) {
 		b.SetBytes(int64(h.MsgSize))
 	}
 }
+
+// A client message typed INIT or TERM is not answered with an echo of its
+// type (it would read as the server's INIT or TERM): TERM with EINVAL and
+// the reason, then close.
+func TestClientSendsInitOrTerm(t *testing.T) {
+	_, path := startServer(t, Config{})
+	for _, typ := range []nmi.MsgType{nmi.MsgInit, nmi.MsgTerm} {
+		c := dial(t, path)
+		c.send(rawRequest(t, typ, "", 5, nil))
+		c.expectTerm(nmi.EINVAL, nmi.RsnBadType)
+		// With a wrong eyecatcher as well: TERM alone, with reason 1.
+		c = dial(t, path)
+		msg := rawRequest(t, typ, "", 6, nil)
+		copy(msg, "NMSX")
+		c.send(msg)
+		c.expectTerm(nmi.EINVAL, nmi.RsnBadIdent)
+	}
+}
