@@ -234,6 +234,9 @@ func dsErr(format string, args ...any) error {
 	return fmt.Errorf("%w: %s", errDataSet, fmt.Sprintf(format, args...))
 }
 
+// dsMsg is the message of a dsErr error, for a ValidationError.
+func dsMsg(err error) string { return strings.TrimPrefix(err.Error(), errDataSet.Error()+": ") }
+
 // ParseAddrSpec reads "any", "192.0.2.1", "192.0.2.0/24" or
 // "192.0.2.1-192.0.2.9" (IPv6 alike).
 func ParseAddrSpec(s string) (AddrSpec, error) {
@@ -358,18 +361,18 @@ func (d *DataSet) Stack(name string) *Stack {
 // one object are *ValidationError.
 func (d *DataSet) Validate() error {
 	if err := checkName("system", d.System, shortLen); err != nil {
-		return err
+		return &ValidationError{Kind: "system", Index: -1, Msg: dsMsg(err)}
 	}
 	if len(d.Stacks) == 0 {
-		return dsErr("no stacks")
+		return &ValidationError{Kind: "stacks", Index: -1, Msg: "none given"}
 	}
 	seen := map[string]bool{}
-	for _, s := range d.Stacks {
+	for i, s := range d.Stacks {
 		if s.Name == "" {
-			return dsErr("a stack has no name")
+			return &ValidationError{Kind: "stacks", Index: i, Msg: "no name"}
 		}
 		if err := checkName("stack name", s.Name, shortLen); err != nil {
-			return err
+			return &ValidationError{Kind: "stacks", Index: i, Msg: dsMsg(err)}
 		}
 		if seen[s.Name] {
 			return &ValidationError{Stack: s.Name, Msg: "the stack appears twice"}
@@ -407,7 +410,7 @@ func (s *Stack) validate() error {
 		if err == nil {
 			return nil
 		}
-		return &ValidationError{Stack: s.Name, Kind: kind, Index: i, Msg: strings.TrimPrefix(err.Error(), errDataSet.Error()+": ")}
+		return &ValidationError{Stack: s.Name, Kind: kind, Index: i, Msg: dsMsg(err)}
 	}
 	if s.FilterSet > FilterSetPolicy {
 		return fail("", 0, dsErr("filter set %d", s.FilterSet))

@@ -7,9 +7,11 @@ import (
 	"io"
 	"net/netip"
 	"os"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"gopkg.in/yaml.v3"
 )
@@ -38,11 +40,11 @@ func ParseDataSet(b []byte) (*DataSet, error) {
 		if errors.Is(err, io.EOF) {
 			return nil, errors.New("empty data set")
 		}
-		return nil, err
+		return nil, withLine(b, err)
 	}
 	var root yaml.Node
 	if err := yaml.Unmarshal(b, &root); err != nil {
-		return nil, err
+		return nil, withLine(b, err)
 	}
 	ds, err := doc.dataSet()
 	if err != nil {
@@ -58,6 +60,41 @@ func ParseDataSet(b []byte) (*DataSet, error) {
 		return nil, err
 	}
 	return ds, nil
+}
+
+// yamlLine is how the YAML package names the line in its errors.
+var yamlLine = regexp.MustCompile(`\bline [0-9]+:`)
+
+// withLine gives a line to the YAML package's errors that have none: it
+// leaves it out for errors on the first line and for bytes it cannot read
+// (not UTF-8, or characters YAML does not allow). Those are located here.
+func withLine(b []byte, err error) error {
+	if yamlLine.MatchString(err.Error()) {
+		return err
+	}
+	line := 1
+	for i := 0; i < len(b); {
+		r, n := utf8.DecodeRune(b[i:])
+		if r == utf8.RuneError && n <= 1 || !yamlChar(r) {
+			break
+		}
+		if r == '\n' {
+			line++
+		}
+		i += n
+	}
+	return fmt.Errorf("line %d: %w", line, err)
+}
+
+// yamlChar tells whether YAML allows r in a document (YAML 1.2, 5.1).
+func yamlChar(r rune) bool {
+	switch {
+	case r == 0x09, r == 0x0A, r == 0x0D, r == 0x85:
+	case r >= 0x20 && r <= 0x7E, r >= 0xA0 && r <= 0xD7FF, r >= 0xE000 && r <= 0xFFFD, r >= 0x10000 && r <= 0x10FFFF:
+	default:
+		return false
+	}
+	return true
 }
 
 // Scalars that parse themselves, so that their errors carry the line.
@@ -620,7 +657,8 @@ func (c *conv) dyn(y yDyn) DynTunnel {
 }
 
 // ValidationError is a data set inconsistency, located by stack, kind of
-// object and index in its list.
+// object and index in its list. Without a stack it concerns the data set
+// itself: Kind "system", or "stacks" with the stack's Index (-1: the list).
 type ValidationError struct {
 	Stack string
 	Kind  string // a key of the YAML format: "ikeTunnels", "filters.policy", ...
@@ -629,22 +667,42 @@ type ValidationError struct {
 }
 
 func (e *ValidationError) Error() string {
-	if e.Kind == "" {
+	switch {
+	case e.Stack == "" && e.Index >= 0:
+		return fmt.Sprintf("%s[%d]: %s", e.Kind, e.Index, e.Msg)
+	case e.Stack == "":
+		return fmt.Sprintf("%s: %s", e.Kind, e.Msg)
+	case e.Kind == "":
 		return fmt.Sprintf("stack %s: %s", e.Stack, e.Msg)
 	}
 	return fmt.Sprintf("stack %s: %s[%d]: %s", e.Stack, e.Kind, e.Index, e.Msg)
 }
 
-// line finds the line of the object in the YAML document. Filters written
-// with bothDirections count twice in the data set, so their index is
-// looked up by counting.
+// line finds the line of the object in the YAML document, or the nearest
+// enclosing one that can be found (0 only for an empty document). Filters
+// written with bothDirections count twice in the data set, so their index
+// is looked up by counting.
 func (e *ValidationError) line(root *yaml.Node) int {
 	if root.Kind != yaml.DocumentNode || len(root.Content) == 0 {
 		return 0
 	}
-	stacks := mapValue(root.Content[0], "stacks")
-	if stacks == nil || stacks.Kind != yaml.SequenceNode {
-		return 0
+	top := root.Content[0]
+	if e.Stack == "" {
+		n := mapValue(top, e.Kind)
+		switch {
+		case n == nil:
+			return top.Line
+		case n.Kind == yaml.SequenceNode && e.Index >= 0 && e.Index < len(n.Content):
+			return n.Content[e.Index].Line
+		}
+		return n.Line
+	}
+	stacks := mapValue(top, "stacks")
+	if stacks == nil {
+		return top.Line
+	}
+	if stacks.Kind != yaml.SequenceNode {
+		return stacks.Line
 	}
 	for _, st := range stacks.Content {
 		if n := mapValue(st, "name"); n == nil || n.Value != e.Stack {
@@ -675,17 +733,26 @@ func (e *ValidationError) line(root *yaml.Node) int {
 		}
 		return st.Line
 	}
-	return 0
+	return stacks.Line
 }
 
+// mapValue is the value of key in mapping n, aliases followed.
 func mapValue(n *yaml.Node, key string) *yaml.Node {
+	n = deref(n)
 	if n == nil || n.Kind != yaml.MappingNode {
 		return nil
 	}
 	for i := 0; i+1 < len(n.Content); i += 2 {
-		if n.Content[i].Value == key {
-			return n.Content[i+1]
+		if deref(n.Content[i]).Value == key {
+			return deref(n.Content[i+1])
 		}
 	}
 	return nil
+}
+
+func deref(n *yaml.Node) *yaml.Node {
+	for depth := 0; n != nil && n.Kind == yaml.AliasNode && depth < 16; depth++ {
+		n = n.Alias
+	}
+	return n
 }
