@@ -17,8 +17,11 @@ func (a *api) routes() http.Handler {
 	r.NotFound(a.notFound)
 	r.MethodNotAllowed(a.methodNotAllowed)
 
-	// The rendered reference's assets are not API resources.
+	// The rendered reference's assets and the dashboard are not API
+	// resources.
 	r.Get("/docs/{file}", a.getDocsAsset)
+	r.Get("/", a.getDashboard)
+	r.Get("/dashboard/{file}", a.getDashboardAsset)
 
 	r.Group(func(r chi.Router) {
 		r.Use(a.limitBody)
