@@ -1,0 +1,326 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/url"
+	"os"
+	"regexp"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/log"
+	"github.com/chromedp/cdproto/runtime"
+	"github.com/chromedp/chromedp"
+)
+
+// chromiumPath is the browser the dashboard test drives (Debian's
+// chromium package; scripts/ci-setup installs it).
+const chromiumPath = "/usr/bin/chromium"
+
+// browser is headless Chromium on a fresh profile, with the page's
+// console errors, uncaught exceptions and failed loads collected.
+type browser struct {
+	t   *testing.T
+	ctx context.Context
+
+	mu       sync.Mutex
+	problems []string
+}
+
+func startBrowser(t *testing.T) *browser {
+	t.Helper()
+	if _, err := os.Stat(chromiumPath); err != nil {
+		t.Fatalf("the dashboard test drives headless Chromium at %s, which is missing (%v): "+
+			"install it with `apt-get install -y chromium` (scripts/ci-setup does so)", chromiumPath, err)
+	}
+	b := &browser{t: t}
+	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
+		chromedp.ExecPath(chromiumPath),
+		chromedp.Flag("headless", true),
+		chromedp.Flag("no-sandbox", true),
+		chromedp.Flag("disable-gpu", true),
+		chromedp.Flag("disable-quic", true),
+		chromedp.Flag("no-first-run", true),
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.WindowSize(1280, 1000),
+	)
+	ctx, cancel := chromedp.NewContext(allocCtx, chromedp.WithListener(b.note))
+	t.Cleanup(func() {
+		cancel()
+		cancelAlloc()
+	})
+	b.ctx = ctx
+	// The first run starts the browser, which lives as long as the context
+	// of that run: no timeout on it.
+	if err := chromedp.Do(ctx, chromedp.Navigate("about:blank")); err != nil {
+		t.Fatalf("start Chromium: %v", err)
+	}
+	return b
+}
+
+// note keeps what the page reports as an error.
+func (b *browser) note(ev any) {
+	var msg string
+	switch e := ev.(type) {
+	case *runtime.EventConsoleAPICalled:
+		if e.Type != runtime.ConsoleAPICalledTypeError && e.Type != runtime.ConsoleAPICalledTypeAssert {
+			return
+		}
+		var parts []string
+		for _, a := range e.Args {
+			if a.Description != "" {
+				parts = append(parts, a.Description)
+			} else {
+				parts = append(parts, string(a.Value))
+			}
+		}
+		msg = "console." + string(e.Type) + ": " + strings.Join(parts, " ")
+	case *runtime.EventExceptionThrown:
+		d := e.ExceptionDetails
+		msg = "exception: " + d.Text
+		if d.Exception != nil {
+			msg += " " + d.Exception.Description
+		}
+		msg += fmt.Sprintf(" at %s:%d", d.URL, d.LineNumber+1)
+	case *log.EventEntryAdded:
+		if e.Entry.Level != log.EntryLevelError {
+			return
+		}
+		msg = "log (" + string(e.Entry.Source) + "): " + e.Entry.Text + " " + e.Entry.URL
+	default:
+		return
+	}
+	b.mu.Lock()
+	b.problems = append(b.problems, msg)
+	b.mu.Unlock()
+}
+
+func (b *browser) consoleProblems() []string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return slices.Clone(b.problems)
+}
+
+func (b *browser) do(what string, steps ...chromedp.Action[chromedp.Void]) {
+	b.t.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, 60*time.Second)
+	defer cancel()
+	if err := chromedp.Do(ctx, steps...); err != nil {
+		b.t.Fatalf("%s: %v\npage text:\n%s", what, err, b.pageText())
+	}
+}
+
+// pageText is the start of the page's text, for failure messages.
+func (b *browser) pageText() string {
+	ctx, cancel := context.WithTimeout(b.ctx, 5*time.Second)
+	defer cancel()
+	s, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.body ? document.body.innerText : ""`))
+	if err != nil {
+		return "(" + err.Error() + ")"
+	}
+	if len(s) > 3000 {
+		s = s[:3000] + "…"
+	}
+	return s
+}
+
+// eval evaluates a JavaScript expression into T.
+func eval[T any](b *browser, expr string) T {
+	b.t.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, 20*time.Second)
+	defer cancel()
+	v, err := chromedp.Run(ctx, chromedp.Evaluate[T](expr))
+	if err != nil {
+		b.t.Fatalf("evaluate %s: %v", expr, err)
+	}
+	return v
+}
+
+// waitFor waits until the JavaScript expression is true.
+func (b *browser) waitFor(what, expr string) {
+	b.t.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, 40*time.Second)
+	defer cancel()
+	if _, err := chromedp.Run(ctx, chromedp.Poll[chromedp.Void](expr,
+		chromedp.WithPollingInterval(50*time.Millisecond), chromedp.WithPollingTimeout(30*time.Second))); err != nil {
+		b.t.Fatalf("waiting for %s: %v\npage text:\n%s", what, err, b.pageText())
+	}
+}
+
+// js is v as a JavaScript literal.
+func js(v any) string {
+	out, _ := json.Marshal(v) // strings and slices of them always marshal
+	return string(out)
+}
+
+// rowsOf is the JavaScript for the data attribute attr of the rows of a
+// dashboard table, in order.
+func rowsOf(table, attr string) string {
+	return fmt.Sprintf(`[...document.querySelectorAll(%s)].map((r) => r.getAttribute(%s))`,
+		js(table+" tbody tr["+attr+"]"), js(attr))
+}
+
+// TestDashboardInBrowser drives the dashboard at / in headless Chromium
+// against the gateway with the demo data set, and checks /docs renders.
+func TestDashboardInBrowser(t *testing.T) {
+	began := time.Now()
+	g := startGateway(t)
+	m := operatorRe.FindStringSubmatch(g.out.String())
+	if m == nil || g.viewer == "" {
+		t.Fatalf("no demo tokens in:\n%s", g.out.String())
+	}
+	operatorToken := m[1]
+	b := startBrowser(t)
+	b.do("open the dashboard", chromedp.Navigate(g.base+"/"))
+
+	// The stacks of the API, with the filter set in effect.
+	var wantStacks [][2]string
+	for _, s := range g.list("/v1/stacks") {
+		wantStacks = append(wantStacks, [2]string{str(s, "name"), str(s, "filterSet")})
+	}
+	if len(wantStacks) < 2 {
+		t.Fatalf("demo data set has %d stacks", len(wantStacks))
+	}
+	b.waitFor("the stacks table", fmt.Sprintf(`document.querySelectorAll("#stacks tbody tr[data-stack]").length === %d`, len(wantStacks)))
+	haveStacks := eval[[][2]string](b, `[...document.querySelectorAll("#stacks tbody tr[data-stack]")].map(
+		(r) => [r.dataset.stack, r.querySelector("[data-col=filterSet]").textContent])`)
+	if !slices.Equal(haveStacks, wantStacks) {
+		t.Errorf("stacks table %v, API %v", haveStacks, wantStacks)
+	}
+
+	// Each stack's IKE tunnels table has the API's rows, in its order.
+	ikeStack := ""
+	for _, s := range wantStacks {
+		name := s[0]
+		var want []string
+		for _, it := range g.list("/v1/stacks/" + url.PathEscape(name) + "/ike/tunnels") {
+			want = append(want, str(it, "tunnelId")+"/"+str(it, "generation"))
+		}
+		if ikeStack == "" && len(want) > 0 {
+			ikeStack = name
+		}
+		b.do("show stack "+name, chromedp.Click(chromedp.CSS(`#stacks tr[data-stack=`+js(name)+`] button`)))
+		b.waitFor("the IKE tunnels of "+name, fmt.Sprintf(`document.querySelector(%s) !== null &&
+			document.querySelectorAll("#list-ike tbody tr[data-tunnel-id]").length === %d`,
+			js(`#stack section[data-stack=`+js(name)+`] #list-ike`), len(want)))
+		have := eval[[]string](b, `[...document.querySelectorAll("#list-ike tbody tr[data-tunnel-id]")].map(
+			(r) => r.dataset.tunnelId + "/" + r.dataset.generation)`)
+		if !slices.Equal(have, want) {
+			t.Errorf("IKE tunnels of %s: table %v, API %v", name, have, want)
+		}
+	}
+	if ikeStack == "" {
+		t.Fatal("no stack of the demo data set has IKE tunnels")
+	}
+	stackPath := "/v1/stacks/" + url.PathEscape(ikeStack)
+	b.do("show stack "+ikeStack, chromedp.Click(chromedp.CSS(`#stacks tr[data-stack=`+js(ikeStack)+`] button`)))
+	b.waitFor("the dynamic tunnels of "+ikeStack, `document.querySelectorAll("#list-dynamic tbody tr[data-tunnel-id]").length > 0`)
+	if n := eval[int](b, `document.querySelectorAll("[data-action]").length`); n != 0 {
+		t.Errorf("anonymous caller: %d control buttons", n)
+	}
+
+	// Filter rules page by pageSize and nextPageToken, as the API does.
+	first := g.object(stackPath+"/filters?pageSize=10", 200)
+	tok, _ := first["nextPageToken"].(string)
+	if tok == "" {
+		t.Fatal("no second page of filter rules with pageSize=10")
+	}
+	second := g.object(stackPath+"/filters?pageSize=10&pageToken="+url.QueryEscape(tok), 200)
+	names := func(v item) []string {
+		var out []string
+		for _, x := range v["items"].([]any) {
+			out = append(out, str(x.(item), "name"))
+		}
+		return out
+	}
+	eval[chromedp.Void](b, `(() => { const s = document.getElementById("pagesize-filters");
+		s.value = "10"; s.dispatchEvent(new Event("change")); })()`)
+	b.waitFor("the first page of 10 filter rules", fmt.Sprintf(`JSON.stringify(%s) === %s`,
+		rowsOf("#list-filters", "data-name"), js(js(names(first)))))
+	b.do("next page of filter rules", chromedp.Click(chromedp.CSS(`#section-filters button[data-page=next]`)))
+	b.waitFor("the second page of filter rules", fmt.Sprintf(`JSON.stringify(%s) === %s`,
+		rowsOf("#list-filters", "data-name"), js(js(names(second)))))
+
+	// A viewer's token: identity from the API, no control buttons.
+	setToken := func(token string) {
+		t.Helper()
+		who := g.object("/v1/whoami", 200, "Authorization", "Bearer "+token)
+		b.do("forget the token", chromedp.Click(chromedp.ID("token-forget")))
+		b.do("enter a token", chromedp.SendKeys(chromedp.ID("token"), token),
+			chromedp.Click(chromedp.CSS(`#token-form button[type=submit]`)))
+		b.waitFor("the identity "+str(who, "user"), fmt.Sprintf(`document.getElementById("identity").dataset.user === %s &&
+			document.querySelectorAll("#list-dynamic tbody tr[data-tunnel-id]").length > 0`, js(str(who, "user"))))
+	}
+	setToken(g.viewer)
+	if n := eval[int](b, `document.querySelectorAll("[data-action]").length`); n != 0 {
+		t.Errorf("viewer: %d control buttons", n)
+	}
+	if s := eval[string](b, `sessionStorage.getItem("nmigw.token") + "|" + localStorage.length`); s != g.viewer+"|0" {
+		t.Errorf("token storage: %q, want the token in session storage only", s)
+	}
+
+	// The operator deactivates an active dynamic tunnel.
+	setToken(operatorToken)
+	b.waitFor("control buttons", `document.querySelector("#list-dynamic button[data-action=deactivate]") !== null`)
+	target := ""
+	for _, it := range g.list(stackPath + "/tunnels/dynamic") {
+		if str(it, "state") == "active" {
+			target = str(it, "tunnelId")
+			break
+		}
+	}
+	if target == "" {
+		t.Fatal("no active dynamic tunnel in the demo data set")
+	}
+	row := `#list-dynamic tbody tr[data-tunnel-id=` + js(target) + `]`
+	activeRows := fmt.Sprintf(`[...document.querySelectorAll(%s)].filter((r) => r.querySelector("[data-col=state]").textContent === "active").length`, js(row))
+	b.waitFor("tunnel "+target+" active in the table", activeRows+` > 0`)
+	b.do("deactivate "+target, chromedp.Click(chromedp.CSS(row+` button[data-action=deactivate]`)))
+	b.waitFor("the answer's status for "+target, fmt.Sprintf(`document.querySelector(%s) !== null`,
+		js(`#results tr[data-tunnel-id=`+js(target)+`][data-status=stateUpdated]`)))
+	b.waitFor("tunnel "+target+" no longer active in the table", activeRows+` === 0`)
+	for _, it := range g.list(stackPath + "/tunnels/dynamic") {
+		if str(it, "tunnelId") == target && str(it, "state") == "active" {
+			t.Errorf("the API still shows tunnel %s generation %s active", target, str(it, "generation"))
+		}
+	}
+
+	// Auto-refresh sends If-None-Match; a 304 keeps the view (the same
+	// nodes stay in the page).
+	eval[chromedp.Void](b, `document.querySelector("#stacks tbody tr").dataset.mark = "kept"`)
+	polls := eval[string](b, `document.body.dataset.polls`)
+	b.waitFor("an automatic refresh answered 304", fmt.Sprintf(`document.body.dataset.polls !== %s && Number(document.body.dataset.notModified) > 0`, js(polls)))
+	if s := eval[string](b, `document.querySelector("#stacks tbody tr").dataset.mark || ""`); s != "kept" {
+		t.Error("a refresh answered 304 replaced the stacks table")
+	}
+
+	// A narrow window scrolls tables, not the page.
+	b.do("narrow window", chromedp.EmulateViewport(360, 740))
+	if w := eval[[]int](b, `[document.documentElement.scrollWidth, window.innerWidth]`); w[0] > w[1] {
+		t.Errorf("at 360 px the page is %d px wide", w[0])
+	}
+	b.do("wide window", chromedp.EmulateViewport(1280, 1000))
+
+	// /docs renders the reference: Redoc puts the document's title in the DOM.
+	_, spec := g.get("/openapi.yaml")
+	tm := regexp.MustCompile(`(?m)^  title: (.+)$`).FindSubmatch(spec)
+	if tm == nil {
+		t.Fatal("no info.title in /openapi.yaml")
+	}
+	title := strings.TrimSpace(string(tm[1]))
+	b.do("open /docs", chromedp.Navigate(g.base+"/docs"))
+	b.waitFor("the reference's title", fmt.Sprintf(`document.body.innerText.includes(%s)`, js(title)))
+
+	if p := b.consoleProblems(); len(p) > 0 {
+		t.Errorf("the browser reported errors:\n%s", strings.Join(p, "\n"))
+	}
+	t.Logf("browser test took %s", time.Since(began).Round(time.Millisecond))
+}
