@@ -103,10 +103,13 @@ func (b *browser) note(ev any) {
 	b.mu.Unlock()
 }
 
-func (b *browser) consoleProblems() []string {
+// takeProblems answers the errors reported since the last call.
+func (b *browser) takeProblems() []string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	return slices.Clone(b.problems)
+	p := b.problems
+	b.problems = nil
+	return p
 }
 
 func (b *browser) do(what string, steps ...chromedp.Action[chromedp.Void]) {
@@ -267,6 +270,31 @@ func TestDashboardInBrowser(t *testing.T) {
 		t.Errorf("token storage: %q, want the token in session storage only", s)
 	}
 
+	// An unknown token: the API's 401 problem is shown, and nothing of the
+	// last caller's view stays. The browser logs each 401 as a failed load.
+	if p := b.takeProblems(); len(p) > 0 {
+		t.Errorf("the browser reported errors:\n%s", strings.Join(p, "\n"))
+	}
+	resp, body := g.get("/v1/stacks", "Authorization", "Bearer not-a-token")
+	var denied item
+	if err := json.Unmarshal(body, &denied); err != nil || resp.StatusCode != 401 || str(denied, "detail") == "" {
+		t.Fatalf("GET /v1/stacks with an unknown token: %d %s", resp.StatusCode, body)
+	}
+	b.do("enter an unknown token", chromedp.Click(chromedp.ID("token-forget")),
+		chromedp.SendKeys(chromedp.ID("token"), "not-a-token"),
+		chromedp.Click(chromedp.CSS(`#token-form button[type=submit]`)))
+	b.waitFor("the 401 problem", fmt.Sprintf(`(() => { const e = document.getElementById("error");
+		return !e.hidden && e.textContent.includes("401 " + %s) && e.textContent.includes(%s); })()`,
+		js(str(denied, "title")), js(str(denied, "detail"))))
+	if n := eval[int](b, `document.querySelectorAll("#stacks tbody tr[data-stack], #stack section").length`); n != 0 {
+		t.Errorf("after a 401, %d stack rows and sections still shown", n)
+	}
+	for _, p := range b.takeProblems() {
+		if !strings.Contains(p, "status of 401") {
+			t.Errorf("the browser reported: %s", p)
+		}
+	}
+
 	// The operator deactivates an active dynamic tunnel.
 	setToken(operatorToken)
 	b.waitFor("control buttons", `document.querySelector("#list-dynamic button[data-action=deactivate]") !== null`)
@@ -319,7 +347,7 @@ func TestDashboardInBrowser(t *testing.T) {
 	b.do("open /docs", chromedp.Navigate(g.base+"/docs"))
 	b.waitFor("the reference's title", fmt.Sprintf(`document.body.innerText.includes(%s)`, js(title)))
 
-	if p := b.consoleProblems(); len(p) > 0 {
+	if p := b.takeProblems(); len(p) > 0 {
 		t.Errorf("the browser reported errors:\n%s", strings.Join(p, "\n"))
 	}
 	t.Logf("browser test took %s", time.Since(began).Round(time.Millisecond))

@@ -574,14 +574,14 @@ function renderStacks(data) {
   const rows = items.map((s) => {
     const r = rightsOf(s.name);
     const access = r.control ? "display, control" : r.display ? "display" : "—";
-    const show = el("button", { type: "button", "aria-pressed": "false", "aria-label": "Show stack " + s.name }, "Show");
+    const show = el("button", { type: "button", "aria-pressed": "false", title: "Show stack " + s.name }, f.text(s.name));
     show.addEventListener("click", () => {
       selectStack(s.name);
       refreshNow();
     });
     const nss = s.nss ? (s.nss.configured ? (s.nss.connected ? "connected" : "not connected") : "not configured") : "—";
     return el("tr", { "data-stack": s.name },
-      el("th", { scope: "row" }, f.text(s.name)),
+      el("th", { scope: "row" }, show),
       el("td", { "data-col": "filterSet" }, f.text(s.filterSet)),
       el("td", {}, f.yesNo(s.ipSecurity)),
       el("td", {}, f.yesNo(s.ipv6Security)),
@@ -590,10 +590,9 @@ function renderStacks(data) {
       el("td", {}, f.yesNo(s.dvipsec)),
       el("td", {}, f.yesNo(s.fips140)),
       el("td", {}, nss),
-      el("td", {}, access),
-      el("td", {}, show));
+      el("td", {}, access));
   });
-  fill($("stacks").tBodies[0], rows.length ? rows : [emptyRow(11, "No stacks you may display.")]);
+  fill($("stacks").tBodies[0], rows.length ? rows : [emptyRow(10, "No stacks you may display.")]);
   markSelected();
 }
 
@@ -645,8 +644,18 @@ async function refreshOnce() {
     $("stacks").classList.remove("stale");
     setError("stacks", null);
   } catch (err) {
-    $("stacks").classList.add("stale");
     setError("stacks", err, "Loading the stacks");
+    if (err.status === 401 || err.status === 403) {
+      // Nothing to show to this caller: drop the view of the last one.
+      page.stacks = null;
+      stacks = null;
+      fill($("stacks").tBodies[0], emptyRow(10, "No stacks: " + (err.status === 401 ? "not authenticated." : "not permitted.")));
+      page.stack = "";
+      page.view = null;
+      fill($("stack"));
+    } else {
+      $("stacks").classList.add("stale");
+    }
   }
   renderErrors();
 
@@ -658,13 +667,19 @@ async function refreshOnce() {
   }
   const v = page.view;
   if (!v) {
+    noteRound();
     return;
   }
   const control = rightsOf(v.name).control;
   renderFilterSetControl(v, items.find((s) => s.name === v.name), control);
   renderActivateForm(v, control);
   await Promise.all([refreshSummary(v), ...LISTS.map((def) => refreshList(v, def))]);
+  noteRound();
+}
 
+// noteRound shows when the page was refreshed and how many answers were
+// 304 (also as data attributes on the body).
+function noteRound() {
   document.body.dataset.polls = String(page.polls);
   document.body.dataset.notModified = String(api.stats.notModified);
   $("updated").textContent = "Updated " + new Date().toLocaleTimeString() + "; " + api.stats.notModified +
