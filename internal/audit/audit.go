@@ -175,7 +175,8 @@ func (l *Log) Write(rec *Record) error {
 		err = io.ErrShortWrite
 	}
 	if err != nil {
-		l.broken = n > 0
+		// A failure that wrote nothing leaves an earlier torn line torn.
+		l.broken = l.broken || n > 0
 		return fmt.Errorf("audit: write: %w", err)
 	}
 	l.broken = false

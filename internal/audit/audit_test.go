@@ -154,6 +154,52 @@ func TestWriteErrorReachesCaller(t *testing.T) {
 	}
 }
 
+// scripted answers each Write with the next scripted result: how many bytes
+// of it to keep (-1: all) and the error to return.
+type scripted struct {
+	bytes.Buffer
+	writes []struct {
+		keep int
+		err  error
+	}
+}
+
+func (s *scripted) Write(p []byte) (int, error) {
+	if len(s.writes) == 0 {
+		return s.Buffer.Write(p)
+	}
+	w := s.writes[0]
+	s.writes = s.writes[1:]
+	if w.keep >= 0 {
+		p = p[:w.keep]
+	}
+	n, _ := s.Buffer.Write(p)
+	return n, w.err
+}
+
+func TestTornLineSurvivesAFailureThatWritesNothing(t *testing.T) {
+	full := errors.New("disk full")
+	w := &scripted{writes: []struct {
+		keep int
+		err  error
+	}{{10, full}, {0, full}}}
+	l := New(w)
+	for _, id := range []string{"torn", "lost"} {
+		if err := l.Write(&Record{RequestID: id}); !errors.Is(err, full) {
+			t.Fatalf("write %s: error %v, want the writer's", id, err)
+		}
+	}
+	if err := l.Write(&Record{RequestID: "next"}); err != nil {
+		t.Fatal(err)
+	}
+	// The torn line is still unterminated after the second failure: the
+	// next record must still start on a line of its own.
+	lines := strings.Split(strings.TrimSuffix(w.String(), "\n"), "\n")
+	if len(lines) != 2 || !strings.HasPrefix(lines[1], "{") || !strings.Contains(lines[1], `"requestId":"next"`) {
+		t.Errorf("lines %q", lines)
+	}
+}
+
 func TestSyncFailureIsAnError(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "audit.log")
 	l, err := Open(path)
