@@ -348,11 +348,7 @@ func (p *Pool) dial(ctx context.Context) (*Client, error) {
 			p.termCount[TermCause{se.Rc, se.Rsn}]++
 		}
 		p.failures++
-		backoff := p.cfg.BackoffMin << min(p.failures-1, 30)
-		if backoff > p.cfg.BackoffMax || backoff <= 0 {
-			backoff = p.cfg.BackoffMax
-		}
-		p.nextDial = time.Now().Add(backoff)
+		p.nextDial = time.Now().Add(backoff(p.cfg.BackoffMin, p.cfg.BackoffMax, p.failures))
 		p.lastErr = err
 		return nil, err
 	}
@@ -367,6 +363,20 @@ func (p *Pool) dial(ctx context.Context) (*Client, error) {
 	}
 	p.inUse++
 	return c, nil
+}
+
+// backoff is the wait after the n-th dial failure in a row (n >= 1):
+// lo doubled n-1 times, at most hi. It doubles only while the result stays
+// at most hi, so it cannot overflow.
+func backoff(lo, hi time.Duration, n int) time.Duration {
+	d := lo
+	for ; n > 1 && d <= hi/2; n-- {
+		d *= 2
+	}
+	if n > 1 || d > hi {
+		return hi
+	}
+	return d
 }
 
 // release returns c after an exchange that ended with err. The connection

@@ -193,6 +193,30 @@ func TestPoolIdleConnectionGetsTerm(t *testing.T) {
 	}
 }
 
+func TestBackoffDoublesUpToItsMaximum(t *testing.T) {
+	const ns = time.Nanosecond
+	odd := (1<<34 + 1) * ns // shifted left 30 times, it wraps to 1<<30 ns
+	for _, c := range []struct {
+		lo, hi time.Duration
+		n      int
+		want   time.Duration
+	}{
+		{100 * time.Millisecond, 10 * time.Second, 1, 100 * time.Millisecond},
+		{100 * time.Millisecond, 10 * time.Second, 2, 200 * time.Millisecond},
+		{100 * time.Millisecond, 10 * time.Second, 7, 6400 * time.Millisecond},
+		{100 * time.Millisecond, 10 * time.Second, 8, 10 * time.Second},
+		{100 * time.Millisecond, 10 * time.Second, 1000, 10 * time.Second},
+		{odd, 2 * odd, 31, 2 * odd},
+		{odd, 2 * odd, 40, 2 * odd},
+		{time.Hour, time.Hour, 1, time.Hour},
+		{time.Hour, time.Hour, 64, time.Hour},
+	} {
+		if got := backoff(c.lo, c.hi, c.n); got != c.want {
+			t.Errorf("backoff(%v, %v, %d) = %v, want %v", c.lo, c.hi, c.n, got, c.want)
+		}
+	}
+}
+
 func TestPoolBackoff(t *testing.T) {
 	s := newTestServer(t)
 	s.onAccept = func(c *net.UnixConn) bool { c.Write(AppendTerm(nil, Version, EAGAIN, 0)); return false }
