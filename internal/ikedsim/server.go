@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"math"
 	"net"
 	"os"
 	"sync"
@@ -522,6 +523,12 @@ func (c *conn) sendRecords(h nmi.Header, src recordSource, f Fault) bool {
 	if err := src(func(_ record, n int) error { count++; size += n; return nil }); err != nil {
 		c.s.log.Error("building an answer", "type", h.Type, "err", err)
 		c.answerError(h, nmi.EIO, nmi.RsnNone)
+		return true
+	}
+	if size > math.MaxUint32-nmi.HdrSize {
+		// NMsMMsgSize cannot say how long the answer is.
+		c.s.log.Error("answer too large for NMsMMsgSize", "type", h.Type, "bytes", size)
+		c.answerError(h, nmi.EIO, nmi.RsnExcessiveSize)
 		return true
 	}
 	resp := nmi.Header{Version: nmi.Version, Type: h.Type, Correlator: h.Correlator, Target: h.Target,

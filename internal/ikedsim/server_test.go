@@ -1,6 +1,7 @@
 package ikedsim
 
 import (
+	"bufio"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -777,5 +778,42 @@ func TestClientSendsInitOrTerm(t *testing.T) {
 		copy(msg, "NMSX")
 		c.send(msg)
 		c.expectTerm(nmi.EINVAL, nmi.RsnBadIdent)
+	}
+}
+
+// hugeRecord claims more bytes than NMsMMsgSize can count.
+type hugeRecord struct{}
+
+func (hugeRecord) Append(b []byte) ([]byte, error) { return b, nil }
+
+func TestAnswerTooLargeForMsgSizeIsAnError(t *testing.T) {
+	srv, err := NewServer(Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	here, there := net.Pipe()
+	defer here.Close()
+	defer there.Close()
+	c := &conn{s: srv, nc: here, done: make(chan struct{}), bw: bufio.NewWriterSize(here, writeChunk)}
+	type answer struct {
+		h   nmi.Header
+		err error
+	}
+	got := make(chan answer, 1)
+	go func() {
+		h, _, err := nmi.ReadMessage(there, nil, nmi.DefaultMaxResponseSize)
+		got <- answer{h, err}
+	}()
+	req := nmi.Header{Version: nmi.Version, Type: nmi.GetIPFltCurr, Correlator: 7}
+	src := func(yield func(record, int) error) error { return yield(hugeRecord{}, 1<<32) }
+	if !c.sendRecords(req, src, Fault{}) {
+		t.Fatal("the connection ended")
+	}
+	a := <-got
+	if a.err != nil {
+		t.Fatalf("reading the answer: %v", a.err)
+	}
+	if a.h.Type != req.Type || a.h.Correlator != 7 || a.h.Rc != nmi.EIO || a.h.Rsn != nmi.RsnExcessiveSize || a.h.RecCount != 0 {
+		t.Errorf("answer %+v, want EIO/NMsRsnExcessiveSize without records", a.h)
 	}
 }
