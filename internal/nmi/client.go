@@ -116,6 +116,10 @@ func (c *Client) readInit(ctx context.Context) error {
 		return &OpError{Op: "init", Path: c.path, Err: formatErr("NMsMType", RsnBadType, "expected NMsec_INIT, got "+h.Type.String())}
 	case h.Version == 0:
 		return &OpError{Op: "init", Path: c.path, Err: formatErr("NMsMVersion", RsnBadVersion, "NMsec_INIT announces version 0")}
+	case h.MsgSize != HdrSize:
+		// Framing rule 5: header only. Bytes after it would put the
+		// stream out of step.
+		return &OpError{Op: "init", Path: c.path, Err: formatErr("NMsMMsgSize", RsnMsgSize, "NMsec_INIT is longer than its header")}
 	}
 	c.version = h.Version
 	return nil

@@ -116,6 +116,28 @@ func TestDialRefused(t *testing.T) {
 	}
 }
 
+func TestDialRejectsInitWithRecords(t *testing.T) {
+	s := newTestServer(t)
+	s.onAccept = func(c *net.UnixConn) bool {
+		// INIT is header only (framing rule 5); this one carries a record.
+		h := Header{Version: Version, Type: MsgInit, MsgSize: HdrSize + RecHdrSize, RecOff: HdrSize, RecCount: 1}
+		b, _ := h.AppendBinary(nil)
+		rec := make([]byte, RecHdrSize)
+		be.PutUint32(rec[offRIdent:], RIdent)
+		be.PutUint32(rec[offRRecLen:], RecHdrSize)
+		_, err := c.Write(append(b, rec...))
+		return err == nil
+	}
+	c, err := Dial(context.Background(), s.addr())
+	var fe *FormatError
+	if !isOp(err, "init") || !errors.As(err, &fe) || fe.Path != "NMsMMsgSize" {
+		if c != nil {
+			c.Close()
+		}
+		t.Fatalf("INIT with a record: %v", err)
+	}
+}
+
 func TestDialWaitsForInit(t *testing.T) {
 	s := newTestServer(t)
 	release := make(chan struct{})
