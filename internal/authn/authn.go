@@ -57,6 +57,8 @@ type Error struct {
 	Status int    // 401, or 503 when the OIDC issuer cannot be reached
 	Code   string // RFC 6750 error code: "", invalid_request or invalid_token
 	Detail string // what went wrong; never holds a credential
+
+	cause string // for the log only: what the server saw (addresses, library errors)
 }
 
 func (e *Error) Error() string { return e.Detail }
@@ -115,9 +117,12 @@ func (a *Authenticator) Middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p, m, err := a.Authenticate(r)
 		if err != nil {
-			a.opts.Logger.LogAttrs(r.Context(), slog.LevelInfo, "authentication failed",
-				slog.String("remote", r.RemoteAddr), slog.String("method", r.Method),
-				slog.String("path", r.URL.Path), slog.Int("status", err.Status), slog.String("reason", err.Detail))
+			attrs := []slog.Attr{slog.String("remote", r.RemoteAddr), slog.String("method", r.Method),
+				slog.String("path", r.URL.Path), slog.Int("status", err.Status), slog.String("reason", err.Detail)}
+			if err.cause != "" {
+				attrs = append(attrs, slog.String("cause", err.cause))
+			}
+			a.opts.Logger.LogAttrs(r.Context(), slog.LevelInfo, "authentication failed", attrs...)
 			a.fail(w, r, err)
 			return
 		}

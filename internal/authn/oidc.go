@@ -60,8 +60,10 @@ func (o *oidcVerifiers) get(cfg *policy.OIDC) (*oidc.IDTokenVerifier, error) {
 func (o *oidcVerifiers) verify(ctx context.Context, cfg *policy.OIDC, raw string) (authz.Principal, *Error) {
 	v, err := o.get(cfg)
 	if err != nil {
+		// The cause names the issuer's addresses and the network's
+		// answer: the log gets it, the unauthenticated caller does not.
 		return authz.Principal{}, &Error{Status: http.StatusServiceUnavailable,
-			Detail: "the OpenID Connect issuer cannot be reached: " + redact(err.Error(), raw)}
+			Detail: "the OpenID Connect issuer cannot be reached", cause: redact(err.Error(), raw)}
 	}
 	tok, err := v.Verify(ctx, raw)
 	if err != nil {

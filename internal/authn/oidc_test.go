@@ -1,9 +1,12 @@
 package authn
 
 import (
+	"bytes"
 	"crypto/rand"
 	"crypto/rsa"
 	"encoding/json"
+	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -253,5 +256,30 @@ func TestOIDCIssuerDown(t *testing.T) {
 	}
 	if d, _ := is.counts(); d != 2 {
 		t.Errorf("after the pause: %d discoveries, want 2", d)
+	}
+}
+
+// Why the issuer cannot be reached (its address, the network's error) is
+// logged for the operator and never told to the unauthenticated caller.
+func TestOIDCIssuerUnreachableCauseOnlyLogged(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close() // nothing listens there now
+	var logs bytes.Buffer
+	pol := tokenPolicy(t, "", nil)
+	pol.OIDC = &policy.OIDC{Issuer: "http://" + addr, Audience: "nmigw", UserClaim: "preferred_username"}
+	a := New(Options{Policy: staticPolicy(pol), Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	got := serve(a, bearerRequest("eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJl"))
+	if got.status != 503 || !strings.Contains(got.body, "the OpenID Connect issuer cannot be reached") {
+		t.Fatalf("unreachable issuer: %+v", got)
+	}
+	if strings.Contains(got.body, addr) {
+		t.Errorf("the body names the issuer's address: %s", got.body)
+	}
+	if !strings.Contains(logs.String(), addr) {
+		t.Errorf("the log lacks the cause:\n%s", logs.String())
 	}
 }
