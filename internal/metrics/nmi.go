@@ -1,6 +1,7 @@
 package metrics
 
 import (
+	"errors"
 	"strings"
 	"time"
 
@@ -93,7 +94,8 @@ func (o *NMIObserver) ObserveInit(d time.Duration, err error) {
 	r := initOK
 	if err != nil {
 		r = initError
-		if se, ok := err.(*nmi.StatusError); ok && se.Refused {
+		var se *nmi.StatusError
+		if errors.As(err, &se) && se.Refused {
 			r = initRefused
 		}
 	}

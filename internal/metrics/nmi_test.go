@@ -3,6 +3,7 @@ package metrics
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -118,5 +119,19 @@ func TestNMIObserverInit(t *testing.T) {
 		if v := e.mustValue(t, "nmigw_nmi_init_wait_seconds", "result", r); v != 1 {
 			t.Errorf("INIT wait %s: %v observations", r, v)
 		}
+	}
+}
+
+// A refusal counts as refused even when a caller wrapped it.
+func TestNMIObserverInitWrappedRefusal(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	o, err := NewNMIObserver(reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	refused := &nmi.StatusError{Type: nmi.MsgTerm, Rc: nmi.EAGAIN, Term: true, Refused: true}
+	o.ObserveInit(time.Millisecond, fmt.Errorf("dial: %w", refused))
+	if v := scrape(t, reg).mustValue(t, "nmigw_nmi_init_wait_seconds", "result", "refused"); v != 1 {
+		t.Errorf("wrapped refusal: %v refused observations, want 1", v)
 	}
 }
