@@ -29,12 +29,7 @@ type nmiConn struct {
 
 func connect(t *testing.T, path string) *nmiConn {
 	t.Helper()
-	c, err := net.Dial("unix", path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
-	n := &nmiConn{t: t, c: c}
+	n := &nmiConn{t: t, c: rawDial(t, path)}
 	if h := n.read(); h.Type != nmi.MsgInit {
 		t.Fatalf("got %v, want INIT", h.Type)
 	}
