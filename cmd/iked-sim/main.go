@@ -132,6 +132,14 @@ func dataSet(o *options) (ds *ikedsim.DataSet, what string, err error) {
 	return ikedsim.Demo(), "demo", nil
 }
 
+// shutdownTimeout bounds how long shutdown waits for clients to take TERM
+// before their connections are closed.
+const shutdownTimeout = 10 * time.Second
+
+// listen makes the socket run serves on; tests replace it to make the
+// listener fail.
+var listen = ikedsim.Listen
+
 // run is the whole program: it serves until ctx ends, then shuts down
 // gracefully (TERM to every client).
 func run(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
@@ -170,7 +178,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	if err := os.MkdirAll(filepath.Dir(o.socket), 0o755); err != nil {
 		return err
 	}
-	ln, err := ikedsim.Listen(o.socket, os.FileMode(mode))
+	ln, err := listen(o.socket, os.FileMode(mode))
 	if err != nil {
 		return err
 	}
@@ -193,6 +201,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	for {
 		select {
 		case err := <-served:
+			// Serve stopped on its own (an accept error): clients that
+			// are still connected get TERM and are closed all the same.
+			sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+			serr := srv.Shutdown(sctx)
+			cancel()
+			if serr != nil {
+				log.Error("shutdown after the listener failed", "err", serr)
+			}
 			return err
 		case <-hup:
 			if store == nil {
@@ -210,7 +226,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 			}
 			log.Info("SIGUSR1: stacks restarted", "stacks", strings.Join(names, ","))
 		case <-ctx.Done():
-			sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
 			err := srv.Shutdown(sctx)
 			cancel()
 			<-served

@@ -230,3 +230,41 @@ func TestWholeProgram(t *testing.T) {
 		t.Errorf("socket file left behind: %v", err)
 	}
 }
+
+// TestListenerFailureTermsClients breaks the listener under a connected
+// client: run returns the accept error, and the client still gets TERM
+// and a closed connection instead of being left open.
+func TestListenerFailureTermsClients(t *testing.T) {
+	lns := make(chan net.Listener, 1)
+	orig := listen
+	listen = func(path string, mode os.FileMode) (net.Listener, error) {
+		ln, err := orig(path, mode)
+		if err == nil {
+			lns <- ln
+		}
+		return ln, err
+	}
+	t.Cleanup(func() { listen = orig })
+
+	sock := filepath.Join(t.TempDir(), "ipsecmgmt")
+	var out lockedBuffer
+	done := make(chan error, 1)
+	go func() {
+		done <- run(context.Background(), []string{"--socket", sock}, func(string) string { return "" }, &out)
+	}()
+	ln := <-lns
+	waitFor(t, "the ready line", func() bool { return strings.Contains(out.String(), "iked-sim ready") })
+	n := connect(t, sock)
+	if h, _ := n.do(nmi.GetIKETun, "TCPIP"); h.Rc != 0 {
+		t.Fatalf("GetIKETun: rc %v", h.Rc)
+	}
+	ln.Close() // the next Accept fails with an error that is not a timeout
+	if err := <-done; !errors.Is(err, net.ErrClosed) {
+		t.Fatalf("run: %v, want the accept error", err)
+	}
+	n.expectTerm()
+	_ = n.c.SetReadDeadline(time.Now().Add(ioWait))
+	if _, err := n.c.Read(make([]byte, 1)); err != io.EOF {
+		t.Errorf("after TERM: %v, want EOF", err)
+	}
+}
