@@ -292,6 +292,7 @@ func inprocGateway(socket, pol, auth string, o options) (*gateway, error) {
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
+		pool.Close()
 		return nil, err
 	}
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
