@@ -250,11 +250,12 @@ func startGateway(ctx context.Context, dir, socket string, o options) (*gateway,
 	if err := cmd.Start(); err != nil {
 		return nil, err
 	}
-	stop := func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		_ = cmd.Wait()
-	}
+	// The reader waits for the child once its output ends (exec wants
+	// every read of the pipe done before Wait), so an early exit is seen
+	// at once instead of after the whole wait for the address.
 	found := make(chan string, 1)
+	exited := make(chan struct{})
+	var waitErr error
 	go func() {
 		sc := bufio.NewScanner(stdout)
 		for sc.Scan() {
@@ -265,10 +266,22 @@ func startGateway(ctx context.Context, dir, socket string, o options) (*gateway,
 				}
 			}
 		}
+		_, _ = io.Copy(io.Discard, stdout) // a line too long for the scanner
+		waitErr = cmd.Wait()
+		close(exited)
 	}()
+	stop := func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		<-exited
+	}
 	select {
 	case base := <-found:
 		return &gateway{base: base, auth: "Bearer " + token, pid: cmd.Process.Pid, stop: stop}, nil
+	case <-exited:
+		if waitErr == nil {
+			return nil, errors.New("the gateway exited before printing its address")
+		}
+		return nil, fmt.Errorf("the gateway exited before printing its address: %w", waitErr)
 	case <-time.After(30 * time.Second):
 		stop()
 		return nil, errors.New("the gateway did not print its address")
