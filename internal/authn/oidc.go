@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/coreos/go-oidc/v3/oidc"
+	"golang.org/x/sync/singleflight"
 
 	"github.com/nmigw/nmigw/internal/authz"
 	"github.com/nmigw/nmigw/internal/policy"
@@ -23,9 +24,13 @@ const oidcRetry = 10 * time.Second
 // first use and again when a reload names another issuer or audience. The
 // library fetches the issuer's keys and refetches them when a token names
 // a key it does not know (key rotation).
+//
+// Discovery runs outside mu, so a slow issuer holds up only the requests
+// that need its verifier; concurrent requests share one discovery.
 type oidcVerifiers struct {
 	client *http.Client
 	now    func() time.Time
+	group  singleflight.Group
 
 	mu       sync.Mutex
 	cfg      policy.OIDC
@@ -34,31 +39,70 @@ type oidcVerifiers struct {
 	err      error
 }
 
-func (o *oidcVerifiers) get(cfg *policy.OIDC) (*oidc.IDTokenVerifier, error) {
+// cached returns the verifier of cfg, or the error of a discovery that
+// failed less than oidcRetry ago; neither means discovery is due. A cfg
+// other than the one held forgets what was known of the old one.
+func (o *oidcVerifiers) cached(cfg policy.OIDC) (*oidc.IDTokenVerifier, error) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	if o.cfg != *cfg {
-		o.cfg, o.verifier, o.failed, o.err = *cfg, nil, time.Time{}, nil
+	if o.cfg != cfg {
+		o.cfg, o.verifier, o.failed, o.err = cfg, nil, time.Time{}, nil
 	}
-	if o.verifier != nil {
-		return o.verifier, nil
-	}
-	if o.err != nil && o.now().Sub(o.failed) < oidcRetry {
+	if o.verifier == nil && o.err != nil && o.now().Sub(o.failed) < oidcRetry {
 		return nil, o.err
 	}
-	ctx, cancel := context.WithTimeout(oidc.ClientContext(context.Background(), o.client), 10*time.Second)
-	defer cancel()
-	prov, err := oidc.NewProvider(ctx, cfg.Issuer)
-	if err != nil {
-		o.failed, o.err = o.now(), err
-		return nil, err
-	}
-	o.verifier = prov.Verifier(&oidc.Config{ClientID: cfg.Audience, Now: o.now})
 	return o.verifier, nil
 }
 
+// get returns the verifier of cfg, discovering the issuer when due; the
+// wait for a discovery ends early when ctx does.
+func (o *oidcVerifiers) get(ctx context.Context, cfg *policy.OIDC) (*oidc.IDTokenVerifier, error) {
+	want := *cfg
+	if v, err := o.cached(want); v != nil || err != nil {
+		return v, err
+	}
+	ch := o.group.DoChan(want.Issuer+"\x00"+want.Audience, func() (any, error) { return o.discover(want) })
+	select {
+	case r := <-ch:
+		if r.Err != nil {
+			return nil, r.Err
+		}
+		return r.Val.(*oidc.IDTokenVerifier), nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// discover fetches cfg's discovery document (at most 10 s) and records
+// the verifier or the failure, unless a reload has named another issuer
+// meanwhile.
+func (o *oidcVerifiers) discover(cfg policy.OIDC) (*oidc.IDTokenVerifier, error) {
+	// A discovery that ended between the caller's look and this call
+	// has already answered.
+	if v, err := o.cached(cfg); v != nil || err != nil {
+		return v, err
+	}
+	ctx, cancel := context.WithTimeout(oidc.ClientContext(context.Background(), o.client), 10*time.Second)
+	defer cancel()
+	var v *oidc.IDTokenVerifier
+	prov, err := oidc.NewProvider(ctx, cfg.Issuer)
+	if err == nil {
+		v = prov.Verifier(&oidc.Config{ClientID: cfg.Audience, Now: o.now})
+	}
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.cfg == cfg {
+		if err != nil {
+			o.failed, o.err = o.now(), err
+		} else {
+			o.verifier = v
+		}
+	}
+	return v, err
+}
+
 func (o *oidcVerifiers) verify(ctx context.Context, cfg *policy.OIDC, raw string) (authz.Principal, *Error) {
-	v, err := o.get(cfg)
+	v, err := o.get(ctx, cfg)
 	if err != nil {
 		// The cause names the issuer's addresses and the network's
 		// answer: the log gets it, the unauthenticated caller does not.

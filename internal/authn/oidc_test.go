@@ -11,6 +11,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -32,6 +33,8 @@ type issuer struct {
 	down       bool // discovery answers 500
 	discovered int  // discovery requests
 	jwksServed int
+	hold       chan struct{} // when set, discovery waits for it to close
+	started    chan struct{} // told when a held discovery begins
 }
 
 func newIssuer(t *testing.T) *issuer {
@@ -41,8 +44,19 @@ func newIssuer(t *testing.T) *issuer {
 	mux.HandleFunc("GET /.well-known/openid-configuration", func(w http.ResponseWriter, r *http.Request) {
 		is.mu.Lock()
 		is.discovered++
-		down := is.down
+		down, hold, started := is.down, is.hold, is.started
 		is.mu.Unlock()
+		if hold != nil {
+			select {
+			case started <- struct{}{}:
+			default:
+			}
+			select {
+			case <-hold:
+			case <-r.Context().Done():
+				return
+			}
+		}
 		if down {
 			http.Error(w, "down", http.StatusInternalServerError)
 			return
@@ -75,6 +89,18 @@ func (is *issuer) counts() (discovered, jwks int) {
 	is.mu.Lock()
 	defer is.mu.Unlock()
 	return is.discovered, is.jwksServed
+}
+
+// holdDiscovery makes discovery wait until release is called (at the
+// latest when the test ends); started is told when a discovery begins.
+func (is *issuer) holdDiscovery() (started <-chan struct{}, release func()) {
+	hold, st := make(chan struct{}), make(chan struct{}, 1)
+	is.mu.Lock()
+	is.hold, is.started = hold, st
+	is.mu.Unlock()
+	release = sync.OnceFunc(func() { close(hold) })
+	is.t.Cleanup(release)
+	return st, release
 }
 
 // rotate replaces the signing key; the JWKS serves only the new one.
@@ -281,5 +307,74 @@ func TestOIDCIssuerUnreachableCauseOnlyLogged(t *testing.T) {
 	}
 	if !strings.Contains(logs.String(), addr) {
 		t.Errorf("the log lacks the cause:\n%s", logs.String())
+	}
+}
+
+// While the issuer's discovery hangs, a request with a policy token is
+// answered, and the OIDC requests waiting meanwhile share one discovery.
+func TestOIDCSlowDiscovery(t *testing.T) {
+	is, clk, _, claims := oidcSetup(t)
+	pol := tokenPolicy(t, "", map[string]string{"s3cret-oper": "oper1"})
+	pol.OIDC = &policy.OIDC{Issuer: is.srv.URL, Audience: "nmigw", GroupsClaim: "groups"}
+	if err := pol.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	a := New(Options{Policy: staticPolicy(pol), HTTPClient: is.srv.Client(), Now: clk.Now})
+	started, release := is.holdDiscovery()
+	jwt := is.sign(claims(nil), nil)
+	const n = 8
+	results := make(chan result, n)
+	for range n {
+		go func() { results <- serve(a, bearerRequest(jwt)) }()
+	}
+	<-started
+	if got := serve(a, bearerRequest("s3cret-oper")); got.status != 200 || got.user != "OPER1" || got.method != MethodToken {
+		t.Errorf("policy token during discovery: %+v", got)
+	}
+	release()
+	for range n {
+		if got := <-results; got.status != 200 || got.user != "OPER1" {
+			t.Errorf("OIDC request: %+v", got)
+		}
+	}
+	if d, _ := is.counts(); d != 1 {
+		t.Errorf("%d discoveries, want 1", d)
+	}
+}
+
+// A reload that names another issuer takes effect while the old issuer's
+// discovery hangs: the new issuer's tokens verify at once, and the request
+// that was waiting for the old issuer gets its answer when it comes.
+func TestOIDCReloadDuringSlowDiscovery(t *testing.T) {
+	old, clk, _, oldClaims := oidcSetup(t)
+	fresh := newIssuer(t)
+	policyFor := func(is *issuer) *policy.Policy {
+		p := &policy.Policy{Authz: authz.Config{System: "SYS1"}, OIDC: &policy.OIDC{Issuer: is.srv.URL, Audience: "nmigw"}}
+		if err := p.Validate(); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	var cur atomic.Pointer[policy.Policy]
+	cur.Store(policyFor(old))
+	a := New(Options{Policy: cur.Load, HTTPClient: old.srv.Client(), Now: clk.Now})
+	started, release := old.holdDiscovery()
+	waiting := make(chan result, 1)
+	go func() { waiting <- serve(a, bearerRequest(old.sign(oldClaims(nil), nil))) }()
+	<-started
+
+	cur.Store(policyFor(fresh))
+	c := oldClaims(map[string]any{"iss": fresh.srv.URL})
+	if got := serve(a, bearerRequest(fresh.sign(c, nil))); got.status != 200 || got.user != "OPER1" {
+		t.Errorf("the new issuer's token: %+v", got)
+	}
+	select {
+	case got := <-waiting:
+		t.Fatalf("the old issuer's request ended before its discovery: %+v", got)
+	default:
+	}
+	release()
+	if got := <-waiting; got.status != 200 || got.user != "OPER1" {
+		t.Errorf("the old issuer's request: %+v", got)
 	}
 }
