@@ -2,6 +2,8 @@ package metrics
 
 import (
 	"context"
+	"math"
+	"math/bits"
 	"strings"
 	"time"
 
@@ -153,7 +155,18 @@ func (f *family) addTraffic(inBytes, outBytes, inPackets, outPackets uint64) {
 	f.bytes[1] += outBytes
 	f.packets[0] += inPackets
 	f.packets[1] += outPackets
-	f.total += inBytes + outBytes
+	f.addTotal(inBytes)
+	f.addTotal(outBytes)
+}
+
+// addTotal adds n bytes to the total the top N ranks by; the total stops
+// at the largest uint64 instead of wrapping round to a small number.
+func (f *family) addTotal(n uint64) {
+	sum, carry := bits.Add64(f.total, n, 0)
+	if carry != 0 {
+		sum = math.MaxUint64
+	}
+	f.total = sum
 }
 
 // series is the number of series the tunnel gets.
@@ -231,7 +244,7 @@ func fetchStack(ctx context.Context, n NMI, st *stackData) ([]*family, error) {
 			st.ike.add(uint8(t.State))
 			f := fam(typeIKE, t.ID.String(), t.KeyExchRule.String())
 			f.addGen(t.Generation, stateLabel(ikeStates, uint8(t.State)), t.State == nmi.IKETunActive, t.ExpireTime)
-			f.total += t.Bytes
+			f.addTotal(t.Bytes)
 			return nil
 		}},
 		{nmi.GetIPTunDynStack, func(rec nmi.Record) error {
