@@ -57,6 +57,8 @@ type Deps struct {
 	// of its own when that is within ReadyWindow (default 10s).
 	NMILastSuccess func() time.Time
 	ReadyWindow    time.Duration
+	// Events tunes GET /v1/stacks/{stack}/events.
+	Events EventOptions
 }
 
 type api struct {
@@ -74,6 +76,7 @@ type api struct {
 	readyWin   time.Duration
 	validator  *validator
 	spec       []byte
+	events     *eventHub
 }
 
 // NewHandler builds the gateway's HTTP handler. It fails if the embedded
@@ -114,6 +117,7 @@ func NewHandler(d Deps) (http.Handler, error) {
 			a.cors[o] = true
 		}
 	}
+	a.events = newEventHub(a, d.Events)
 	v, spec, err := newValidator()
 	if err != nil {
 		return nil, err

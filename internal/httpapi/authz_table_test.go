@@ -10,6 +10,7 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/nmigw/nmigw/internal/authz"
+	"github.com/nmigw/nmigw/internal/httpapi/contract"
 )
 
 // Kinds of SAF check of a route; none: authentication only.
@@ -56,6 +57,7 @@ var routeTable = []struct {
 	{st{401, 200, 403, 200, 403, 200, 200}, disp, "GET /v1/stacks/{stack}/tunnels/manual", "", ""},
 	{st{401, 200, 403, 200, 403, 200, 200}, disp, "GET /v1/stacks/{stack}/tunnels/manual/{tunnelId}", "M1", ""},
 	{st{401, 200, 403, 200, 403, 200, 200}, disp, "GET /v1/stacks/{stack}/port-translations", "", ""},
+	{st{401, 200, 403, 200, 403, 200, 200}, disp, "GET /v1/stacks/{stack}/events", "", ""},
 	{st{401, 200, 403, 200, 403, 200, 200}, disp, "POST /v1/stacks/{stack}/filters:test", "", packetBody},
 	{st{401, 403, 403, 200, 403, 200, 403}, ctl, "POST /v1/stacks/{stack}/filters:loadDefault", "", ""},
 	{st{401, 403, 403, 200, 403, 200, 403}, ctl, "POST /v1/stacks/{stack}/filters:loadPolicy", "", ""},
@@ -131,9 +133,20 @@ func TestAuthzTable(t *testing.T) {
 		before := f.nmiCalls()
 		var resp *http.Response
 		var b []byte
-		if method == http.MethodGet {
+		switch {
+		case strings.HasSuffix(route, "/events"):
+			// A stream: its status and headers, then its first block.
+			var st *contract.Stream
+			resp, st, b = f.s.open(path, who.header()...)
+			if st != nil {
+				if _, err := st.Next(); err != nil {
+					t.Errorf("%s as %s: %v", path, who, err)
+				}
+				st.Close()
+			}
+		case method == http.MethodGet:
 			resp, b = f.s.get(path, who.header()...)
-		} else {
+		default:
 			resp, b = f.s.post(path, r.body, who.header()...)
 		}
 		if resp.StatusCode != want {

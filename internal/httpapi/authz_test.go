@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/nmigw/nmigw/internal/authn"
 	"github.com/nmigw/nmigw/internal/httpapi"
@@ -171,6 +172,9 @@ func newAuthzFixture(t *testing.T) *authzFixture {
 		d.Authorizer = store
 		d.AuthMethod = authn.MethodName
 		d.Audit = f.sink
+		// One poll per event stream: no NMI request of a stream after its
+		// answer (the table counts the requests of refusals).
+		d.Events = httpapi.EventOptions{Interval: time.Hour, MaxInterval: time.Hour}
 	})
 	return f
 }

@@ -190,14 +190,36 @@ func WriteAuthProblem(w http.ResponseWriter, r *http.Request, status int, detail
 
 // sendProblem writes p as application/problem+json.
 func sendProblem(w http.ResponseWriter, r *http.Request, p problem) {
-	id := requestID(r.Context())
+	body := problemJSON(p, r.URL.Path, requestID(r.Context()))
+	h := w.Header()
+	h.Del("ETag")
+	h.Del("Trailer")
+	h.Set("Content-Type", "application/problem+json")
+	h.Set("Content-Length", strconv.Itoa(len(body)))
+	h.Set("Cache-Control", "no-store")
+	if p.RetryAfter > 0 {
+		h.Set("Retry-After", strconv.Itoa(p.RetryAfter))
+	}
+	if p.Status == http.StatusUnauthorized && h.Get("WWW-Authenticate") == "" {
+		// Kept when the authenticator set it with an error code.
+		h.Set("WWW-Authenticate", `Bearer realm="nmigw"`)
+	}
+	w.WriteHeader(p.Status)
+	if r.Method != http.MethodHead {
+		_, _ = w.Write(body)
+	}
+}
+
+// problemJSON is p as an application/problem+json document; id is the
+// request ID ("" for none).
+func problemJSON(p problem, instance, id string) []byte {
 	var jw jsonw
 	jw.beginObject()
 	jw.str("type", p.Type)
 	jw.str("title", p.Title)
 	jw.int("status", int64(p.Status))
 	jw.optStr("detail", p.Detail)
-	jw.str("instance", r.URL.Path)
+	jw.str("instance", instance)
 	jw.optStr("requestId", id)
 	if p.NMI != nil && !p.NMI.Term && !p.NMI.Refused {
 		jw.int("nmiReturnCode", int64(p.NMI.Rc))
@@ -219,21 +241,5 @@ func sendProblem(w http.ResponseWriter, r *http.Request, p problem) {
 		jw.endArray()
 	}
 	jw.endObject()
-	h := w.Header()
-	h.Del("ETag")
-	h.Del("Trailer")
-	h.Set("Content-Type", "application/problem+json")
-	h.Set("Content-Length", strconv.Itoa(len(jw.b)))
-	h.Set("Cache-Control", "no-store")
-	if p.RetryAfter > 0 {
-		h.Set("Retry-After", strconv.Itoa(p.RetryAfter))
-	}
-	if p.Status == http.StatusUnauthorized && h.Get("WWW-Authenticate") == "" {
-		// Kept when the authenticator set it with an error code.
-		h.Set("WWW-Authenticate", `Bearer realm="nmigw"`)
-	}
-	w.WriteHeader(p.Status)
-	if r.Method != http.MethodHead {
-		_, _ = w.Write(jw.b)
-	}
+	return jw.b
 }

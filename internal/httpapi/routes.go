@@ -51,6 +51,7 @@ func (a *api) routes() http.Handler {
 				r.Get("/tunnels/manual", a.listManualTunnels)
 				r.Get("/tunnels/manual/{tunnelId}", a.getManualTunnel)
 				r.Get("/port-translations", a.listPortTranslations)
+				r.Get("/events", a.streamEvents)
 				r.Post("/filters:loadDefault", a.loadFilters(opLoadDefault, nmi.FilterSetDefault))
 				r.Post("/filters:loadPolicy", a.loadFilters(opLoadPolicy, nmi.FilterSetPolicy))
 				r.Post("/filters:test", a.testFilters)

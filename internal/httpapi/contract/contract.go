@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 
+	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/getkin/kin-openapi/openapi3filter"
 	"github.com/getkin/kin-openapi/routers"
 	"github.com/getkin/kin-openapi/routers/gorillamux"
@@ -24,6 +25,7 @@ func init() {
 // Validator validates responses against the API document.
 type Validator struct {
 	router routers.Router
+	doc    *openapi3.T
 }
 
 // New loads the embedded document.
@@ -36,7 +38,7 @@ func New() (*Validator, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Validator{router: router}, nil
+	return &Validator{router: router, doc: doc}, nil
 }
 
 var responseOptions = &openapi3filter.Options{

@@ -1,0 +1,373 @@
+package httpapi_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"runtime"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nmigw/nmigw/internal/httpapi"
+	"github.com/nmigw/nmigw/internal/httpapi/contract"
+	"github.com/nmigw/nmigw/internal/nmi"
+)
+
+// open starts GET path as an event stream (headers as name, value pairs).
+// A 200 answer comes back open, checked against the API document; any
+// other answer with its body. The stream is cut after 30 seconds at most,
+// so that a missing event fails the test instead of hanging it.
+func (s *server) open(path string, hdr ...string) (*http.Response, *contract.Stream, []byte) {
+	s.t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	stop := time.AfterFunc(30*time.Second, cancel)
+	s.t.Cleanup(func() { stop.Stop(); cancel() })
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.srv.URL+path, nil)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	for i := 0; i+1 < len(hdr); i += 2 {
+		req.Header.Set(hdr[i], hdr[i+1])
+	}
+	resp, st, body, err := validator(s.t).Open(s.srv.Client(), req)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	if st != nil {
+		s.t.Cleanup(func() { st.Close() })
+	}
+	return resp, st, body
+}
+
+// eventServer is the handler over eventsNMI, polling every few
+// milliseconds, without heartbeats unless asked.
+func eventServer(t *testing.T, mod ...func(*httpapi.EventOptions)) (*server, eventsNMIHandle, chan struct{}) {
+	t.Helper()
+	fake := httpapi.NewEventsFake(t)
+	done := make(chan struct{})
+	s := newServer(t, fake, func(d *httpapi.Deps) {
+		d.Events = httpapi.EventOptions{Interval: 2 * time.Millisecond, MinInterval: time.Millisecond,
+			Heartbeat: time.Hour, History: 4, Done: done}
+		for _, m := range mod {
+			m(&d.Events)
+		}
+	})
+	return s, fake, done
+}
+
+type eventsNMIHandle = interface {
+	httpapi.NMI
+	Set(...httpapi.FakeTunnel)
+	SetPolicy(bool)
+	SetErr(error)
+}
+
+// stream opens the events of TCPIP, expecting 200.
+func stream(t *testing.T, s *server, hdr ...string) *contract.Stream {
+	t.Helper()
+	resp, st, body := s.open("/v1/stacks/TCPIP/events", hdr...)
+	if st == nil {
+		t.Fatalf("events: %d %s", resp.StatusCode, body)
+	}
+	if ct := resp.Header.Get("Content-Type"); ct != "text/event-stream" {
+		t.Fatalf("Content-Type %q", ct)
+	}
+	return st
+}
+
+// first reads the block that starts a fresh subscription: an ID alone.
+func first(t *testing.T, st *contract.Stream) uint64 {
+	t.Helper()
+	ev, err := st.Next()
+	if err != nil || ev.Name != "" || !ev.HasID {
+		t.Fatalf("first block %+v, %v; want an ID alone", ev, err)
+	}
+	return id(t, ev)
+}
+
+func id(t *testing.T, ev contract.Event) uint64 {
+	t.Helper()
+	n, err := strconv.ParseUint(ev.ID, 10, 64)
+	if err != nil {
+		t.Fatalf("event %s: ID %q", ev.Name, ev.ID)
+	}
+	return n
+}
+
+// expect reads the next event and checks its name and data members.
+func expect(t *testing.T, st *contract.Stream, name string, want map[string]any) contract.Event {
+	t.Helper()
+	ev, err := st.NextEvent()
+	if err != nil {
+		t.Fatalf("waiting for %s: %v", name, err)
+	}
+	var data map[string]any
+	if err := json.Unmarshal([]byte(ev.Data), &data); err != nil {
+		t.Fatal(err)
+	}
+	if ev.Name != name {
+		t.Fatalf("event %s %s, want %s", ev.Name, ev.Data, name)
+	}
+	for k, v := range want {
+		if v == nil {
+			if _, ok := data[k]; ok {
+				t.Errorf("%s: has %s: %s", name, k, ev.Data)
+			}
+		} else if data[k] != v {
+			t.Errorf("%s: %s = %v, want %v: %s", name, k, data[k], v, ev.Data)
+		}
+	}
+	return ev
+}
+
+var (
+	k1  = httpapi.FakeTunnel{Kind: "ike", ID: "K1", Gen: 1, State: "active"}
+	y1  = httpapi.FakeTunnel{Kind: "dynamic", ID: "Y1", Gen: 1, State: "active"}
+	y2  = httpapi.FakeTunnel{Kind: "dynamic", ID: "Y2", Gen: 1, State: "active"}
+	m1  = httpapi.FakeTunnel{Kind: "manual", ID: "M1", State: "inactive"}
+	num = func(n int) float64 { return float64(n) }
+)
+
+func with(t httpapi.FakeTunnel, state string, gen uint32) httpapi.FakeTunnel {
+	t.State, t.Gen = state, gen
+	return t
+}
+
+// Each change between polls makes one event, with growing IDs; traffic
+// counters (which change with every poll) make none.
+func TestEventsDiff(t *testing.T) {
+	s, fake, _ := eventServer(t)
+	fake.Set(k1, y1, m1)
+	st := stream(t, s)
+	last := first(t, st)
+	steps := []struct {
+		set  []httpapi.FakeTunnel
+		pol  bool
+		name string
+		want map[string]any
+	}{
+		{[]httpapi.FakeTunnel{k1, y1, y2, m1}, true, "tunnel.added",
+			map[string]any{"stack": "TCPIP", "kind": "dynamic", "tunnelId": "Y2", "generation": num(1), "newState": "active", "oldState": nil}},
+		{[]httpapi.FakeTunnel{k1, with(y1, "expired", 1), with(y1, "active", 2), y2, m1}, true, "tunnel.changed",
+			map[string]any{"kind": "dynamic", "tunnelId": "Y1", "generation": num(2), "oldGeneration": num(1), "oldState": "active", "newState": "active"}},
+		{[]httpapi.FakeTunnel{with(k1, "expired", 1), with(y1, "active", 2), y2, m1}, true, "tunnel.changed",
+			map[string]any{"kind": "ike", "tunnelId": "K1", "generation": num(1), "oldGeneration": nil, "oldState": "active", "newState": "expired"}},
+		{[]httpapi.FakeTunnel{with(k1, "expired", 1), with(y1, "active", 2), m1}, true, "tunnel.removed",
+			map[string]any{"kind": "dynamic", "tunnelId": "Y2", "generation": nil, "oldState": "active", "newState": nil}},
+		{[]httpapi.FakeTunnel{with(k1, "expired", 1), with(y1, "active", 2), with(m1, "active", 0)}, true, "tunnel.changed",
+			map[string]any{"kind": "manual", "tunnelId": "M1", "generation": nil, "oldState": "inactive", "newState": "active"}},
+		{[]httpapi.FakeTunnel{with(k1, "expired", 1), with(y1, "active", 2), with(m1, "active", 0)}, false, "stack.filterSetChanged",
+			map[string]any{"stack": "TCPIP", "oldFilterSet": "policy", "newFilterSet": "default"}},
+	}
+	for _, c := range steps {
+		fake.Set(c.set...)
+		fake.SetPolicy(c.pol)
+		ev := expect(t, st, c.name, c.want)
+		if n := id(t, ev); n <= last {
+			t.Errorf("%s: ID %d after %d", c.name, n, last)
+		} else {
+			last = n
+		}
+	}
+}
+
+// Last-Event-ID: a replay while the ring holds the events, a reset when
+// it does not (or the ID is not the gateway's), and a resumption after
+// every subscriber had left.
+func TestEventsResume(t *testing.T) {
+	s, fake, _ := eventServer(t) // History 4
+	n0 := runtime.NumGoroutine()
+	a := stream(t, s)
+	first(t, a)
+	var ids []string
+	change := func(ts ...httpapi.FakeTunnel) string {
+		fake.Set(ts...)
+		ev, err := a.NextEvent()
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, ev.ID)
+		return ev.ID
+	}
+	change(y1)
+	change(y1, y2)
+
+	b := stream(t, s, "Last-Event-ID", ids[0])
+	ev := expect(t, b, "tunnel.added", map[string]any{"tunnelId": "Y2"})
+	if ev.ID != ids[1] {
+		t.Errorf("replayed ID %s, want %s", ev.ID, ids[1])
+	}
+	b.Close()
+
+	change(y1)
+	for i := range 5 { // more changes than the ring holds
+		change(with(y1, "active", uint32(i+2)))
+	}
+	c := stream(t, s, "Last-Event-ID", ids[0])
+	ev = expect(t, c, "reset", map[string]any{"stack": "TCPIP"})
+	if ev.ID != ids[len(ids)-1] {
+		t.Errorf("reset ID %s, want the newest %s", ev.ID, ids[len(ids)-1])
+	}
+	c.Close()
+	for _, bad := range []string{"garbage", "1", strconv.FormatUint(1<<63, 10)} {
+		d := stream(t, s, "Last-Event-ID", bad)
+		expect(t, d, "reset", nil)
+		d.Close()
+	}
+
+	// Everybody leaves; the stack changes; a client resumes: the restarted
+	// poller reports the change since.
+	a.Close()
+	settle(t, n0) // the poller has stopped
+	fake.Set(with(y1, "expired", 6))
+	e := stream(t, s, "Last-Event-ID", ids[len(ids)-1])
+	expect(t, e, "tunnel.changed", map[string]any{"tunnelId": "Y1", "oldState": "active", "newState": "expired"})
+}
+
+// A failed poll is an error event (problem+json, no ID) and the stream
+// goes on; an unknown stack is 404 before any stream; a bad interval 400.
+func TestEventsErrors(t *testing.T) {
+	s, fake, _ := eventServer(t)
+	fake.Set(y1)
+	a := stream(t, s)
+	first(t, a)
+	fake.SetErr(&nmi.OpError{Op: "dial", Path: "/x", Err: errors.New("connection refused")})
+	ev := expect(t, a, "error", map[string]any{"status": num(503), "type": "urn:nmigw:problem:nmi-unavailable"})
+	if ev.HasID {
+		t.Errorf("error event with an ID: %+v", ev)
+	}
+	// A new subscriber during the failure gets the stream and the error.
+	b := stream(t, s, "X-Request-ID", "ev-during-failure")
+	expect(t, b, "error", map[string]any{"status": num(503)})
+	fake.SetErr(nil)
+	fake.Set(y1, y2)
+	// Every failed poll until then was an error event of its own.
+	for _, st := range []*contract.Stream{a, b} {
+		for {
+			ev, err := st.NextEvent()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if ev.Name == "error" {
+				continue
+			}
+			if ev.Name != "tunnel.added" || !strings.Contains(ev.Data, `"tunnelId":"Y2"`) {
+				t.Errorf("after the failure: %s %s", ev.Name, ev.Data)
+			}
+			break
+		}
+	}
+
+	resp, st, body := s.open("/v1/stacks/NOPE/events")
+	if st != nil || resp.StatusCode != http.StatusNotFound {
+		t.Errorf("unknown stack: %d %s", resp.StatusCode, body)
+	}
+	for _, q := range []string{"interval=fast", "interval=-1s", "interval=5h"} {
+		resp, _, body := s.open("/v1/stacks/TCPIP/events?" + q)
+		if resp.StatusCode != http.StatusBadRequest {
+			t.Errorf("%s: %d %s", q, resp.StatusCode, body)
+		}
+	}
+	// Intervals out of range are clamped, not refused.
+	for _, q := range []string{"interval=0ms", "interval=99999m", "interval=1.5s"} {
+		if resp, st, body := s.open("/v1/stacks/TCPIP/events?" + q); st == nil {
+			t.Errorf("%s: %d %s", q, resp.StatusCode, body)
+		} else {
+			st.Close()
+		}
+	}
+}
+
+// settle waits until at most n goroutines run (pollers, handlers and
+// connections have ended), and fails with a dump after 10 seconds.
+func settle(t *testing.T, n int) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for runtime.NumGoroutine() > n {
+		if time.Now().After(deadline) {
+			buf := make([]byte, 1<<20)
+			t.Fatalf("%d goroutines, want at most %d:\n%s", runtime.NumGoroutine(), n, buf[:runtime.Stack(buf, true)])
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// Subscribers of a stack share one poller (the same event has the same
+// ID everywhere); streams end on disconnect and on shutdown (EOF, no
+// error), and every goroutine they started ends.
+func TestEventsEndWithoutLeaks(t *testing.T) {
+	s, fake, done := eventServer(t)
+	fake.Set(y1)
+	n0 := runtime.NumGoroutine()
+	var sts []*contract.Stream
+	for range 3 {
+		st := stream(t, s)
+		first(t, st)
+		sts = append(sts, st)
+	}
+	fake.Set(y1, y2)
+	var ids []string
+	for _, st := range sts {
+		ids = append(ids, expect(t, st, "tunnel.added", map[string]any{"tunnelId": "Y2"}).ID)
+	}
+	if ids[0] != ids[1] || ids[1] != ids[2] {
+		t.Errorf("one change, IDs %v", ids)
+	}
+	sts[0].Close()
+	sts[1].Close()
+	fake.Set(y1)
+	expect(t, sts[2], "tunnel.removed", map[string]any{"tunnelId": "Y2"})
+
+	close(done) // server shutdown
+	for {
+		ev, err := sts[2].Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			t.Fatalf("stream at shutdown: %v", err)
+		}
+		if ev.Name != "" && ev.Name != "tunnel.removed" {
+			t.Errorf("event %+v at shutdown", ev)
+		}
+	}
+	sts[2].Close()
+	s.srv.Client().CloseIdleConnections()
+	settle(t, n0)
+}
+
+// Heartbeats, and the write deadline moved forward with each write, keep
+// a stream open well past the server's ReadTimeout and WriteTimeout.
+func TestEventsOutliveServerTimeouts(t *testing.T) {
+	fake := httpapi.NewEventsFake(t)
+	fake.Set(y1)
+	h, err := httpapi.NewHandler(httpapi.Deps{NMI: fake, Events: httpapi.EventOptions{
+		Interval: 2 * time.Millisecond, MinInterval: time.Millisecond, Heartbeat: 20 * time.Millisecond}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewUnstartedServer(h)
+	srv.Config.ReadTimeout = 100 * time.Millisecond
+	srv.Config.WriteTimeout = 100 * time.Millisecond
+	srv.Start()
+	t.Cleanup(srv.Close)
+	s := &server{t: t, srv: srv}
+	st := stream(t, s)
+	first(t, st)
+	for pings := 0; pings < 20; {
+		ev, err := st.Next()
+		if err != nil {
+			t.Fatalf("after %d pings: %v", pings, err)
+		}
+		if len(ev.Comments) == 1 && ev.Comments[0] == "ping" {
+			pings++
+		}
+	}
+	fake.Set(y1, y2)
+	expect(t, st, "tunnel.added", map[string]any{"tunnelId": "Y2"})
+}
