@@ -15,6 +15,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"sync"
 	"syscall"
 	"time"
 
@@ -48,7 +49,9 @@ func main() {
 // HTTP server limits. WriteTimeout covers answers built in memory (at most
 // the NMI request timeout plus writing 1 MiB); streamed lists move their
 // write deadline forward with every chunk, so a long list is bounded by
-// its progress, not by WriteTimeout.
+// its progress, not by WriteTimeout. Event streams also move their write
+// deadline with every event and heartbeat, and lift the read deadline of
+// ReadTimeout once the stream starts.
 const (
 	readHeaderTimeout = 10 * time.Second
 	readTimeout       = 30 * time.Second
@@ -137,7 +140,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	}
 	defer auditLog.Close()
 
+	// Event streams end when the server shuts down: Shutdown waits for
+	// active requests, and a stream never ends by itself.
+	endStreams := make(chan struct{})
 	deps := httpapi.Deps{
+		Events:         httpapi.EventOptions{Done: endStreams},
 		NMI:            pool,
 		Logger:         log,
 		CORSOrigins:    cfg.CORSOrigins,
@@ -193,6 +200,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
 	}
+	srv.RegisterOnShutdown(sync.OnceFunc(func() { close(endStreams) }))
 	printURLs(stdout, ln.Addr(), tlsConfig != nil, cfg, socket, demoTokens)
 
 	if store != nil && cfg.Policy != "" {
