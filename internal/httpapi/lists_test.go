@@ -172,7 +172,8 @@ func TestCORS(t *testing.T) {
 		t.Error("other origin allowed")
 	}
 	if resp := preflight(on, "https://dash.example"); resp.StatusCode != http.StatusNoContent ||
-		!strings.Contains(resp.Header.Get("Access-Control-Allow-Headers"), "If-None-Match") {
+		!strings.Contains(resp.Header.Get("Access-Control-Allow-Headers"), "If-None-Match") ||
+		!strings.Contains(resp.Header.Get("Access-Control-Allow-Headers"), "Last-Event-ID") {
 		t.Errorf("preflight: %d %v", resp.StatusCode, resp.Header)
 	}
 	if resp := preflight(on, "https://evil.example"); resp.Header.Get("Access-Control-Allow-Methods") != "" {
