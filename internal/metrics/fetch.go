@@ -150,23 +150,28 @@ func (f *family) addGen(gen uint32, state string, active bool, expires uint32) {
 	}
 }
 
+// addTraffic merges one generation's counters by direction. Every sum
+// saturates: a sum that wrapped would make a counter go backwards.
 func (f *family) addTraffic(inBytes, outBytes, inPackets, outPackets uint64) {
-	f.bytes[0] += inBytes
-	f.bytes[1] += outBytes
-	f.packets[0] += inPackets
-	f.packets[1] += outPackets
+	addSat(&f.bytes[0], inBytes)
+	addSat(&f.bytes[1], outBytes)
+	addSat(&f.packets[0], inPackets)
+	addSat(&f.packets[1], outPackets)
 	f.addTotal(inBytes)
 	f.addTotal(outBytes)
 }
 
-// addTotal adds n bytes to the total the top N ranks by; the total stops
-// at the largest uint64 instead of wrapping round to a small number.
-func (f *family) addTotal(n uint64) {
-	sum, carry := bits.Add64(f.total, n, 0)
+// addTotal adds n bytes to the total the top N ranks by.
+func (f *family) addTotal(n uint64) { addSat(&f.total, n) }
+
+// addSat adds n to *sum; the sum stops at the largest uint64 instead of
+// wrapping round to a small number.
+func addSat(sum *uint64, n uint64) {
+	s, carry := bits.Add64(*sum, n, 0)
 	if carry != 0 {
-		sum = math.MaxUint64
+		s = math.MaxUint64
 	}
-	f.total = sum
+	*sum = s
 }
 
 // series is the number of series the tunnel gets.

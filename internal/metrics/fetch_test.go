@@ -40,3 +40,32 @@ func TestFamilyTotalSaturates(t *testing.T) {
 		}
 	}
 }
+
+// The per-direction byte and packet sums over a tunnel's generations
+// become counters: a wrap would make a counter go backwards, so they
+// saturate like the total.
+func TestFamilyTrafficSaturates(t *testing.T) {
+	const top = math.MaxUint64
+	tests := []struct {
+		name string
+		gens [][4]uint64 // in bytes, out bytes, in packets, out packets
+		want [4]uint64
+	}{
+		{"none", nil, [4]uint64{}},
+		{"small", [][4]uint64{{1, 2, 3, 4}, {10, 20, 30, 40}}, [4]uint64{11, 22, 33, 44}},
+		{"reach the top exactly", [][4]uint64{{top - 1, 0, top - 2, 0}, {1, 0, 2, 0}}, [4]uint64{top, 0, top, 0}},
+		{"bytes overflow", [][4]uint64{{top, top / 2, 0, 0}, {1, top/2 + 2, 0, 0}}, [4]uint64{top, top, 0, 0}},
+		{"packets overflow", [][4]uint64{{0, 0, top / 2, top}, {0, 0, top/2 + 2, top}}, [4]uint64{0, 0, top, top}},
+		{"stays at the top", [][4]uint64{{top, top, top, top}, {5, 6, 7, 8}}, [4]uint64{top, top, top, top}},
+	}
+	for _, tt := range tests {
+		f := &family{}
+		for _, g := range tt.gens {
+			f.addTraffic(g[0], g[1], g[2], g[3])
+		}
+		got := [4]uint64{f.bytes[0], f.bytes[1], f.packets[0], f.packets[1]}
+		if got != tt.want {
+			t.Errorf("%s: bytes in/out, packets in/out %d, want %d", tt.name, got, tt.want)
+		}
+	}
+}
