@@ -2,6 +2,7 @@ package metrics
 
 import (
 	"context"
+	"mime"
 	"net/http"
 	"strconv"
 	"time"
@@ -32,7 +33,7 @@ func NewHTTP(reg prometheus.Registerer) (*HTTP, error) {
 		}, []string{"route", "method", "code"}),
 		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "nmigw_http_request_duration_seconds",
-			Help:    "Time from receiving an HTTP request to the end of its answer, by route pattern and method.",
+			Help:    "Time from receiving an HTTP request to the end of its answer, by route pattern and method; event streams (text/event-stream) are not observed.",
 			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30},
 		}, []string{"route", "method"}),
 		size: prometheus.NewHistogramVec(prometheus.HistogramOpts{
@@ -64,7 +65,9 @@ func register(reg prometheus.Registerer, cs ...prometheus.Collector) error {
 // Middleware measures every request. It works both inside a chi router
 // (r.Use) and around one: outside, it gives the request the chi routing
 // context the router then fills, so the route pattern is known after the
-// handler ran. A panic is counted as a 500 and passed on.
+// handler ran. A panic is counted as a 500 and passed on. An answer sent
+// as text/event-stream (Server-Sent Events) is counted, but its duration,
+// the lifetime of the stream, stays out of the latency histogram.
 func (m *HTTP) Middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		rctx := chi.RouteContext(r.Context())
@@ -91,7 +94,9 @@ func (m *HTTP) Middleware(next http.Handler) http.Handler {
 			}
 			method := methodLabel(r.Method)
 			m.requests.WithLabelValues(route, method, strconv.Itoa(code)).Inc()
-			m.duration.WithLabelValues(route, method).Observe(time.Since(start).Seconds())
+			if !rw.stream {
+				m.duration.WithLabelValues(route, method).Observe(time.Since(start).Seconds())
+			}
 			m.size.WithLabelValues(route, method).Observe(float64(rw.bytes))
 		}()
 		next.ServeHTTP(rw, r)
@@ -110,34 +115,43 @@ func methodLabel(m string) string {
 	return "OTHER"
 }
 
-// responseWriter records the status and the body size. Flush is passed on
-// (server-sent events); Unwrap lets http.ResponseController reach the rest.
+// responseWriter records the status, whether the answer is an event
+// stream, and the body size. Flush is passed on (server-sent events);
+// Unwrap lets http.ResponseController reach the rest.
 type responseWriter struct {
 	http.ResponseWriter
 	status int
+	stream bool // sent as text/event-stream
 	bytes  int64
 }
 
+// begin records the final status and the Content-Type the header is sent
+// with, the first time either is known.
+func (w *responseWriter) begin(code int) {
+	if w.status != 0 {
+		return
+	}
+	w.status = code
+	mt, _, _ := mime.ParseMediaType(w.Header().Get("Content-Type"))
+	w.stream = mt == "text/event-stream"
+}
+
 func (w *responseWriter) WriteHeader(code int) {
-	if w.status == 0 && code >= 200 {
-		w.status = code
+	if code >= 200 {
+		w.begin(code)
 	}
 	w.ResponseWriter.WriteHeader(code)
 }
 
 func (w *responseWriter) Write(b []byte) (int, error) {
-	if w.status == 0 {
-		w.status = http.StatusOK
-	}
+	w.begin(http.StatusOK)
 	n, err := w.ResponseWriter.Write(b)
 	w.bytes += int64(n)
 	return n, err
 }
 
 func (w *responseWriter) Flush() {
-	if w.status == 0 {
-		w.status = http.StatusOK
-	}
+	w.begin(http.StatusOK)
 	_ = http.NewResponseController(w.ResponseWriter).Flush()
 }
 

@@ -1,6 +1,7 @@
 package metrics
 
 import (
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -127,6 +128,73 @@ func TestHTTPMiddleware(t *testing.T) {
 				t.Errorf("in flight after the requests: %v", v)
 			}
 		})
+	}
+}
+
+// TestHTTPMiddlewareEventStream counts a Server-Sent Events stream but
+// keeps its lifetime out of the latency histogram; what tells a stream is
+// the answer's Content-Type, so an error the same route answers before
+// streaming is observed like any other answer.
+func TestHTTPMiddlewareEventStream(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	m, err := NewHTTP(reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := chi.NewRouter()
+	r.Get("/v1/stacks/{stack}/events", func(w http.ResponseWriter, r *http.Request) {
+		switch chi.URLParam(r, "stack") {
+		case "DOWN":
+			w.Header().Set("Content-Type", "application/problem+json")
+			w.WriteHeader(http.StatusServiceUnavailable)
+			io.WriteString(w, `{"status":503}`)
+			return
+		case "PARAMS":
+			w.Header().Set("Content-Type", "Text/Event-Stream; charset=utf-8")
+		default:
+			w.Header().Set("Content-Type", "text/event-stream")
+		}
+		w.WriteHeader(http.StatusOK)
+		for i := range 3 {
+			fmt.Fprintf(w, "id: %d\ndata: {}\n\n", i)
+			w.(http.Flusher).Flush()
+		}
+	})
+	srv := httptest.NewServer(m.Middleware(r))
+	defer srv.Close()
+	for _, tc := range []struct {
+		stack string
+		code  int
+		ctype string
+	}{
+		{"TCPIP", 200, "text/event-stream"},
+		{"PARAMS", 200, "text/event-stream"},
+		{"DOWN", 503, "application/problem+json"},
+	} {
+		resp, err := srv.Client().Get(srv.URL + "/v1/stacks/" + tc.stack + "/events")
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != tc.code || !strings.HasPrefix(strings.ToLower(resp.Header.Get("Content-Type")), tc.ctype) {
+			t.Fatalf("%s: %d %q %q", tc.stack, resp.StatusCode, resp.Header.Get("Content-Type"), b)
+		}
+	}
+
+	e := scrape(t, reg)
+	const route = "/v1/stacks/{stack}/events"
+	if v := e.mustValue(t, "nmigw_http_requests_total", "route", route, "method", "GET", "code", "200"); v != 2 {
+		t.Errorf("streams counted: %v, want 2", v)
+	}
+	if v := e.mustValue(t, "nmigw_http_requests_total", "route", route, "method", "GET", "code", "503"); v != 1 {
+		t.Errorf("errors counted: %v, want 1", v)
+	}
+	if v := e.mustValue(t, "nmigw_http_request_duration_seconds", "route", route, "method", "GET"); v != 1 {
+		t.Errorf("latency observations: %v, want 1 (the error, not the streams)", v)
+	}
+	if v := e.mustValue(t, "nmigw_http_requests_in_flight"); v != 0 {
+		t.Errorf("in flight after the streams: %v", v)
 	}
 }
 
