@@ -147,7 +147,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		return err
 	}
 	gatewayIKE := func(ctx context.Context) error { _, _, err := get(ctx, client, ikeURL, gw.auth); return err }
-	a, b, err := compare(ctx, o, directIKE, gatewayIKE)
+	a, b, err := compare(ctx, o, gw.pid, directIKE, gatewayIKE)
 	if err != nil {
 		return err
 	}
@@ -156,7 +156,14 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	fmt.Fprintf(out, "  %-22s %10s %10s %10s\n", "", "req/s", "p50", "p99")
 	fmt.Fprintf(out, "  %-22s %10.0f %10s %10s\n", "(a) direct NMI client", a.rate, ms(a.p50), ms(a.p99))
 	fmt.Fprintf(out, "  %-22s %10.0f %10s %10s\n", "(b) gateway over HTTP", b.rate, ms(b.p50), ms(b.p99))
-	fmt.Fprintf(out, "  ratio (b)/(a) throughput: %.2f\n\n", b.rate/a.rate)
+	fmt.Fprintf(out, "  ratio (b)/(a) throughput: %.2f\n", b.rate/a.rate)
+	fmt.Fprintf(out, "  CPU per request: (a) %s in this process (simulator and client)\n", us(a.cpuSelf))
+	if gw.pid > 0 {
+		fmt.Fprintf(out, "                   (b) %s in this process (simulator and HTTP client), %s in the gateway\n\n",
+			us(b.cpuSelf), us(b.cpuGateway))
+	} else {
+		fmt.Fprintf(out, "                   (b) %s in this process (simulator, HTTP client and gateway)\n\n", us(b.cpuSelf))
+	}
 	fmt.Fprintf(out, "%d-filter listing (median of %d):\n", o.filters, o.repeat)
 	fmt.Fprintf(out, "  (a) direct decode:   total %s\n", ms(fl.direct))
 	fmt.Fprintf(out, "  (b) gateway:         first byte %s, total %s, %d bytes of JSON\n", ms(fl.ttfb), ms(fl.total), fl.bytes)
@@ -170,6 +177,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 }
 
 func ms(d time.Duration) string { return strconv.FormatFloat(float64(d)/1e6, 'f', 2, 64) + "ms" }
+func us(d time.Duration) string { return strconv.FormatFloat(float64(d)/1e3, 'f', 0, 64) + "µs" }
 func mib(b int64) float64       { return float64(b) / (1 << 20) }
 
 func startSim(socket string, o options) (stop func(), err error) {
@@ -340,6 +348,9 @@ func get(ctx context.Context, client *http.Client, url, auth string) (ttfb time.
 type rateResult struct {
 	rate     float64
 	p50, p99 time.Duration
+	// CPU time per request of this process and of the gateway's process
+	// (0 when it is not a child).
+	cpuSelf, cpuGateway time.Duration
 }
 
 // rounds is how many alternating slices each throughput run is cut into,
@@ -348,10 +359,13 @@ const rounds = 5
 
 // compare measures direct and gateway alternately: a warm-up of each, then
 // rounds slices of o.duration/rounds per side.
-func compare(ctx context.Context, o options, direct, gateway func(context.Context) error) (a, b rateResult, err error) {
+// It also adds up the CPU time that this process and the gateway's process
+// (gwPid > 0) spend during each side's slices.
+func compare(ctx context.Context, o options, gwPid int, direct, gateway func(context.Context) error) (a, b rateResult, err error) {
 	sides := []func(context.Context) error{direct, gateway}
 	names := []string{"direct NMI", "gateway"}
 	lat := make([][]time.Duration, 2)
+	var cpuSelf, cpuGw [2]time.Duration
 	for i, op := range sides {
 		if o.warmup > 0 {
 			if _, err := load(ctx, o.concurrency, o.warmup, op); err != nil {
@@ -362,14 +376,62 @@ func compare(ctx context.Context, o options, direct, gateway func(context.Contex
 	slice := o.duration / rounds
 	for range rounds {
 		for i, op := range sides {
+			self0, gw0 := selfCPU(), procCPU(gwPid)
 			l, err := load(ctx, o.concurrency, slice, op)
 			if err != nil {
 				return a, b, fmt.Errorf("%s: %w", names[i], err)
 			}
+			cpuSelf[i] += selfCPU() - self0
+			cpuGw[i] += procCPU(gwPid) - gw0
 			lat[i] = append(lat[i], l...)
 		}
 	}
-	return summarize(lat[0], slice*rounds), summarize(lat[1], slice*rounds), nil
+	res := make([]rateResult, 2)
+	for i := range res {
+		res[i] = summarize(lat[i], slice*rounds)
+		if n := time.Duration(len(lat[i])); n > 0 {
+			res[i].cpuSelf, res[i].cpuGateway = cpuSelf[i]/n, cpuGw[i]/n
+		}
+	}
+	return res[0], res[1], nil
+}
+
+// selfCPU is the user and system CPU time of this process so far.
+func selfCPU() time.Duration {
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// procCPU is the user and system CPU time of process pid so far (0 for pid
+// 0 or when /proc cannot tell), from /proc/PID/stat in clock ticks of
+// 1/100 s (USER_HZ on Linux).
+func procCPU(pid int) time.Duration {
+	if pid <= 0 {
+		return 0
+	}
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return 0
+	}
+	// The command name (field 2) may hold blanks; the fields after its
+	// closing parenthesis start with field 3 (state).
+	i := strings.LastIndexByte(string(b), ')')
+	if i < 0 {
+		return 0
+	}
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 13 {
+		return 0
+	}
+	ut, err1 := strconv.ParseInt(f[11], 10, 64) // field 14, utime
+	st, err2 := strconv.ParseInt(f[12], 10, 64) // field 15, stime
+	if err1 != nil || err2 != nil {
+		return 0
+	}
+	return time.Duration(ut+st) * 10 * time.Millisecond
 }
 
 func summarize(lat []time.Duration, d time.Duration) rateResult {

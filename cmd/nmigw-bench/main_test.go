@@ -9,6 +9,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 )
 
 // TestRunSmall runs the harness on a small data set with an in-process
@@ -21,7 +22,7 @@ func TestRunSmall(t *testing.T) {
 		t.Fatalf("%v\n%s", err, out.String())
 	}
 	for _, want := range []string{"(a) direct NMI client", "(b) gateway over HTTP", "ratio (b)/(a) throughput",
-		"2000-filter listing", "first byte", "ratio (b)/(a) total time"} {
+		"2000-filter listing", "first byte", "ratio (b)/(a) total time", "CPU per request"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("output lacks %q:\n%s", want, out.String())
 		}
@@ -67,5 +68,20 @@ func TestStartGatewayChildStops(t *testing.T) {
 	g.stop()
 	if err := syscall.Kill(g.pid, 0); !errors.Is(err, syscall.ESRCH) {
 		t.Errorf("after stop, the child: %v, want it gone", err)
+	}
+}
+
+// TestProcCPU: the CPU time of a process is read from /proc, and of no
+// process is 0.
+func TestProcCPU(t *testing.T) {
+	if got := procCPU(0); got != 0 {
+		t.Errorf("procCPU(0) = %v, want 0", got)
+	}
+	x := 0
+	for start := selfCPU(); selfCPU()-start < 30*time.Millisecond; {
+		x++
+	}
+	if got := procCPU(os.Getpid()); got <= 0 {
+		t.Errorf("procCPU(self) = %v after %v of CPU (%d rounds), want more than 0", got, selfCPU(), x)
 	}
 }
