@@ -50,3 +50,36 @@ func TestIdentityMatchesNMIIdentity(t *testing.T) {
 		}
 	}
 }
+
+// TestEBCDICLen: the word-at-a-time scan drops exactly the trailing blanks
+// (0x40) and NULs, however they mix and wherever a word boundary falls.
+func TestEBCDICLen(t *testing.T) {
+	slow := func(b []byte) int {
+		n := len(b)
+		for n > 0 && (b[n-1] == 0x40 || b[n-1] == 0) {
+			n--
+		}
+		return n
+	}
+	pads := []byte{0x40, 0x00}
+	for size := range 24 {
+		for text := 0; text <= size; text++ {
+			for seed := range 4 {
+				b := make([]byte, size)
+				for i := range b {
+					if i < text {
+						b[i] = 0xC1 + byte(i%9) // "A".."I"
+						if i == text-1 && seed&1 == 1 {
+							b[i] = 0x41 // one bit besides 0x40
+						}
+					} else {
+						b[i] = pads[(i+seed)%2]
+					}
+				}
+				if got, want := ebcdicLen(b), slow(b); got != want {
+					t.Fatalf("ebcdicLen(% x) = %d, want %d", b, got, want)
+				}
+			}
+		}
+	}
+}
