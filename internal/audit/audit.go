@@ -2,6 +2,8 @@
 // record, appended to a file (synced to disk after each line) or written
 // to standard output. A record that cannot be written is an error for the
 // caller, which must then refuse the action: no control goes unaudited.
+// A file can be rotated by renaming it and then reopening the log
+// (Reopen).
 package audit
 
 import (
@@ -109,14 +111,22 @@ var ErrClosed = errors.New("audit: log closed")
 // Log is a Sink writing JSON lines to a file or a stream. It is safe for
 // concurrent use: lines never interleave.
 type Log struct {
+	path string // the file's name (Open); "" for a stream
+
 	mu     sync.Mutex
 	w      io.Writer
 	sync   func() error // nil: nothing to sync
 	stream bool         // fsync may fail harmlessly (pipe, terminal)
-	closer io.Closer
-	broken bool // the last write failed part-way: start the next on a new line
+	file   *os.File     // the file written to (Open); nil for a stream
+	broken bool         // the last write failed part-way: start the next on a new line
 	closed bool
 	buf    []byte
+}
+
+// openFile opens the audit file path for appending, creating it (mode
+// 0600) if missing.
+func openFile(path string) (*os.File, error) {
+	return os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
 }
 
 // Open opens the audit log named by path: "-" is standard output,
@@ -129,11 +139,11 @@ func Open(path string) (*Log, error) {
 	if path == "-" {
 		return New(os.Stdout), nil
 	}
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+	f, err := openFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("audit: %w", err)
 	}
-	return &Log{w: f, sync: f.Sync, closer: f}, nil
+	return &Log{path: path, w: f, sync: f.Sync, file: f}, nil
 }
 
 // New returns a Log writing to the stream w (standard output, a pipe, a
@@ -194,6 +204,53 @@ func unsyncable(err error) bool {
 	return errors.Is(err, syscall.EINVAL) || errors.Is(err, syscall.ENOTSUP)
 }
 
+// Reopen opens the log's file again by its name and writes the next
+// records there, then closes the file it wrote to: after a log rotator
+// renamed the file, new records go to a new file of the old name (created
+// with mode 0600) and none is lost or split between the two. A write in
+// progress finishes in the old file first. If the file cannot be opened,
+// the log goes on writing to the file it has and Reopen returns the error.
+// A stream (New, Open("-")) has nothing to reopen: Reopen does nothing.
+func (l *Log) Reopen() error {
+	if l.path == "" {
+		return nil
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed {
+		return ErrClosed
+	}
+	f, err := openFile(l.path)
+	if err != nil {
+		return fmt.Errorf("audit: reopen: %w", err)
+	}
+	old := l.file
+	// A line torn by a failed write stays torn only if the name still
+	// leads to the same file; a new file starts clean.
+	if l.broken && !sameFile(old, f) {
+		l.broken = false
+	}
+	l.w, l.sync, l.file = f, f.Sync, f
+	if err := old.Close(); err != nil {
+		return fmt.Errorf("audit: reopen: close the previous file: %w", err)
+	}
+	return nil
+}
+
+// sameFile reports whether a and b are the same file; when that cannot be
+// told, it reports true.
+func sameFile(a, b *os.File) bool {
+	ai, err := a.Stat()
+	if err != nil {
+		return true
+	}
+	bi, err := b.Stat()
+	if err != nil {
+		return true
+	}
+	return os.SameFile(ai, bi)
+}
+
 // Close closes a file opened by Open (never a stream). Later writes fail.
 func (l *Log) Close() error {
 	l.mu.Lock()
@@ -202,8 +259,8 @@ func (l *Log) Close() error {
 		return nil
 	}
 	l.closed = true
-	if l.closer != nil {
-		return l.closer.Close()
+	if l.file != nil {
+		return l.file.Close()
 	}
 	return nil
 }

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -207,7 +208,7 @@ func TestSyncFailureIsAnError(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The file closed underneath the log: the write fails, not silently.
-	l.closer.Close()
+	l.file.Close()
 	if err := l.Write(&Record{RequestID: "x"}); err == nil {
 		t.Error("write to a closed file succeeded")
 	}
@@ -253,5 +254,247 @@ func TestStreamThatCannotSync(t *testing.T) {
 	}
 	if _, err := w.Write([]byte{}); err != nil {
 		t.Errorf("New closed the stream: %v", err)
+	}
+}
+
+// ids returns the requestId of each line of the file at path.
+func ids(t *testing.T, path string) []string {
+	t.Helper()
+	var out []string
+	for _, v := range readLines(t, path) {
+		out = append(out, v["requestId"].(string))
+	}
+	return out
+}
+
+func write(t *testing.T, l *Log, ids ...string) {
+	t.Helper()
+	for _, id := range ids {
+		if err := l.Write(&Record{RequestID: id}); err != nil {
+			t.Fatalf("write %s: %v", id, err)
+		}
+	}
+}
+
+// openTemp opens a log on audit.log in a new temporary directory; the
+// log is closed when the test ends.
+func openTemp(t *testing.T) (*Log, string) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "audit.log")
+	l, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	return l, path
+}
+
+func TestReopenAfterRename(t *testing.T) {
+	l, path := openTemp(t)
+	write(t, l, "a", "b")
+	// A log rotator renames the file; until the reopen, records follow it.
+	rotated := path + ".1"
+	if err := os.Rename(path, rotated); err != nil {
+		t.Fatal(err)
+	}
+	write(t, l, "c")
+	if err := l.Reopen(); err != nil {
+		t.Fatal(err)
+	}
+	write(t, l, "d", "e")
+	if got := ids(t, rotated); !slices.Equal(got, []string{"a", "b", "c"}) {
+		t.Errorf("rotated file holds %v", got)
+	}
+	if got := ids(t, path); !slices.Equal(got, []string{"d", "e"}) {
+		t.Errorf("new file holds %v", got)
+	}
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m := fi.Mode().Perm(); m != 0o600 {
+		t.Errorf("new file mode %v, want 0600", m)
+	}
+	// Reopening without a rename goes on appending to the same file.
+	if err := l.Reopen(); err != nil {
+		t.Fatal(err)
+	}
+	write(t, l, "f")
+	if got := ids(t, path); !slices.Equal(got, []string{"d", "e", "f"}) {
+		t.Errorf("file after a second reopen holds %v", got)
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Reopen(); !errors.Is(err, ErrClosed) {
+		t.Errorf("reopen after close: %v, want ErrClosed", err)
+	}
+}
+
+func TestReopenDuringConcurrentWrites(t *testing.T) {
+	l, path := openTemp(t)
+	const writers, perWriter, rotations = 8, 200, 20
+	var wg sync.WaitGroup
+	for w := range writers {
+		wg.Go(func() {
+			for i := range perWriter {
+				id := strconv.Itoa(w) + "/" + strconv.Itoa(i)
+				if err := l.Write(&Record{RequestID: id, Reason: strings.Repeat("x", 3000)}); err != nil {
+					t.Errorf("write %s: %v", id, err)
+					return
+				}
+			}
+		})
+	}
+	// Rotate while the writers write: rename, then reopen.
+	var files []string
+	for i := range rotations {
+		rotated := path + "." + strconv.Itoa(i)
+		if err := os.Rename(path, rotated); err != nil {
+			t.Fatal(err)
+		}
+		files = append(files, rotated)
+		if err := l.Reopen(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	wg.Wait()
+	files = append(files, path)
+	// Every record is in exactly one file, each line is one JSON object
+	// (readLines), and each writer's records are in the order written,
+	// across the files in the order of rotation: no record went to a file
+	// after a newer one was in use.
+	next := make([]int, writers)
+	total := 0
+	for _, f := range files {
+		for _, id := range ids(t, f) {
+			total++
+			ws, is, _ := strings.Cut(id, "/")
+			w, _ := strconv.Atoi(ws)
+			i, _ := strconv.Atoi(is)
+			if i != next[w] {
+				t.Fatalf("%s: record %s, want %d/%d next", f, id, w, next[w])
+			}
+			next[w]++
+		}
+	}
+	if total != writers*perWriter {
+		t.Errorf("%d records in the files, want %d", total, writers*perWriter)
+	}
+}
+
+func TestReopenFailureKeepsTheFile(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "logs", "audit.log")
+	if err := os.Mkdir(filepath.Dir(path), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	l, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	write(t, l, "a")
+	// The directory goes away (renamed, so that its file can still be
+	// read): the name cannot be opened again.
+	moved := filepath.Join(dir, "moved")
+	if err := os.Rename(filepath.Dir(path), moved); err != nil {
+		t.Fatal(err)
+	}
+	err = l.Reopen()
+	if err == nil || !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("reopen in a missing directory: %v, want a not-exist error", err)
+	}
+	write(t, l, "b")
+	if got := ids(t, filepath.Join(moved, "audit.log")); !slices.Equal(got, []string{"a", "b"}) {
+		t.Errorf("the file in use holds %v after the failed reopen", got)
+	}
+	// Once the directory is back, the next reopen succeeds.
+	if err := os.Mkdir(filepath.Dir(path), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Reopen(); err != nil {
+		t.Fatal(err)
+	}
+	write(t, l, "c")
+	if got := ids(t, path); !slices.Equal(got, []string{"c"}) {
+		t.Errorf("new file holds %v", got)
+	}
+}
+
+// tearFirst writes only the first 10 bytes of its first write to f and
+// fails it.
+type tearFirst struct {
+	f    *os.File
+	done bool
+}
+
+func (w *tearFirst) Write(p []byte) (int, error) {
+	if w.done {
+		return w.f.Write(p)
+	}
+	w.done = true
+	n, _ := w.f.Write(p[:10])
+	return n, errors.New("disk full")
+}
+
+func TestReopenAfterATornLine(t *testing.T) {
+	l, path := openTemp(t)
+	tear := func() {
+		t.Helper()
+		l.w = &tearFirst{f: l.file}
+		if err := l.Write(&Record{RequestID: "torn"}); err == nil {
+			t.Fatal("torn write succeeded")
+		}
+	}
+	// Reopened under the same name without a rename: the same file, whose
+	// torn line the next record must not continue.
+	tear()
+	if err := l.Reopen(); err != nil {
+		t.Fatal(err)
+	}
+	write(t, l, "same")
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSuffix(string(b), "\n"), "\n")
+	if len(lines) != 2 || !strings.Contains(lines[1], `"requestId":"same"`) {
+		t.Errorf("same file after a torn line: %q", lines)
+	}
+	// Renamed first: the new file starts with the record, no empty line.
+	tear()
+	if err := os.Rename(path, path+".1"); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Reopen(); err != nil {
+		t.Fatal(err)
+	}
+	write(t, l, "next")
+	if b, err = os.ReadFile(path); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(string(b), `{`) || len(parseLines(t, b)) != 1 {
+		t.Errorf("new file %q: want one record from its first byte", b)
+	}
+}
+
+func TestReopenStream(t *testing.T) {
+	var buf bytes.Buffer
+	l := New(&buf)
+	write(t, l, "a")
+	if err := l.Reopen(); err != nil {
+		t.Fatalf("reopen of a stream: %v", err)
+	}
+	write(t, l, "b")
+	if lines := parseLines(t, buf.Bytes()); len(lines) != 2 || lines[1]["requestId"] != "b" {
+		t.Errorf("stream after reopen: %q", buf.String())
+	}
+	std, err := Open("-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := std.Reopen(); err != nil {
+		t.Errorf("reopen of standard output: %v", err)
 	}
 }
