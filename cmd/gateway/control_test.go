@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -320,12 +321,52 @@ func TestWholeProgramFilterTest(t *testing.T) {
 	if v["matched"] != true || v["action"] != "permit" || rule["name"] != "PERMIT-ICMPV6-ECHO" {
 		t.Errorf("IPv6 echo request: %v", v)
 	}
+	// The position is the rule's place in GET .../filters, counted from 1.
+	// Tunnels coming and going add and remove dynamic filters, so the
+	// answer is compared with lists read before and after it that agree.
+	for try := 0; ; try++ {
+		before := g.filterNames("/v1/stacks/TCPIP/filters?pageSize=10000")
+		v = g.postObject("/v1/stacks/TCPIP/filters:test",
+			`{"direction": "inbound", "localAddress": "2001:db8:1::10", "remoteAddress": "2001:db8:77::1", "protocol": "icmpv6", "icmpType": 128, "icmpCode": 0}`,
+			http.StatusOK)
+		if after := g.filterNames("/v1/stacks/TCPIP/filters?pageSize=10000"); !slices.Equal(before, after) {
+			if try == 10 {
+				t.Fatal("the filter set changed during every try")
+			}
+			continue
+		}
+		rule, _ := v["rule"].(item)
+		id := fmt.Sprint(rule["name"], ".", rule["nameExtension"], " ", rule["direction"])
+		want := slices.Index(before, id) + 1
+		if want < 2 || v["position"] != float64(want) {
+			t.Errorf("position %v; the list has %s at %d (want a rule that is not first)", v["position"], id, want)
+		}
+		break
+	}
 	v = g.postObject("/v1/stacks/TCPIP/filters:test",
 		`{"direction": "inbound", "localAddress": "2001:db8:1::10", "remoteAddress": "2001:db8:77::1", "protocol": "icmpv6", "icmpType": 129, "icmpCode": 0}`,
 		http.StatusOK)
 	if rule, _ := v["rule"].(item); v["action"] != "deny" || rule["name"] == "PERMIT-ICMPV6-ECHO" {
 		t.Errorf("IPv6 echo reply: %v", v)
 	}
+}
+
+// filterNames lists a filter list's rules as "name.extension direction"
+// (the two rules of a pair share name and extension), in order; the list
+// must fit one page.
+func (g *gateway) filterNames(path string) []string {
+	g.t.Helper()
+	l := g.object(path, http.StatusOK)
+	if l["nextPageToken"] != nil {
+		g.t.Fatalf("%s does not fit one page", path)
+	}
+	items, _ := l["items"].([]any)
+	var names []string
+	for _, it := range items {
+		r, _ := it.(item)
+		names = append(names, fmt.Sprint(r["name"], ".", r["nameExtension"], " ", r["direction"]))
+	}
+	return names
 }
 
 func TestAuditLogOnStandardOutput(t *testing.T) {

@@ -103,6 +103,24 @@ func First(rules []nmi.IPFilter, p *Packet) int {
 	return -1
 }
 
+// Scan tries the rules of a set one at a time, in the set's order, as
+// they arrive (an NMI answer is streamed, not held), and counts them.
+type Scan struct {
+	Packet *Packet
+	n      int
+}
+
+// Try reports whether rule f, the next rule of the set, matches the
+// packet. The first rule for which Try reports true decides.
+func (s *Scan) Try(f *nmi.IPFilter) bool {
+	s.n++
+	return Match(f, s.Packet)
+}
+
+// Position is the position in the set of the rule last tried: 1 for the
+// set's first rule, 0 before any.
+func (s *Scan) Position() int { return s.n }
+
 func direction(outbound bool) nmi.FilterDirection {
 	if outbound {
 		return nmi.DirectionOutbound

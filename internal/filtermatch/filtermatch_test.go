@@ -157,19 +157,35 @@ func TestFirstMatchOrder(t *testing.T) {
 		rule(nil),
 	}
 	for _, c := range []struct {
-		name string
-		pkt  func(*Packet)
-		want int
+		name      string
+		pkt       func(*Packet)
+		want, pos int
 	}{
-		{"the denied host hits the first rule though the second covers it too", func(p *Packet) { p.Dst = ip("10.1.0.66") }, 0},
-		{"another host of the /24", nil, 1},
-		{"outside the /24: the catch-all, never the permit after it", func(p *Packet) { p.Dst = ip("10.9.9.9") }, 2},
-		{"inbound: no rule", func(p *Packet) { p.Outbound = false }, -1},
+		{"the denied host hits the first rule though the second covers it too", func(p *Packet) { p.Dst = ip("10.1.0.66") }, 0, 1},
+		{"another host of the /24", nil, 1, 2},
+		{"outside the /24: the catch-all, never the permit after it", func(p *Packet) { p.Dst = ip("10.9.9.9") }, 2, 3},
+		{"inbound: no rule", func(p *Packet) { p.Outbound = false }, -1, 0},
 	} {
 		p := pkt(c.pkt)
 		if got := First(rules, &p); got != c.want {
 			t.Errorf("%s: First = %d, want %d", c.name, got, c.want)
 		}
+		// Scan, over the rules as they arrive, stops at the same rule
+		// and gives its position in the set, counted from 1.
+		s := Scan{Packet: &p}
+		pos := 0
+		for i := range rules {
+			if s.Try(&rules[i]) {
+				pos = s.Position()
+				break
+			}
+		}
+		if pos != c.pos {
+			t.Errorf("%s: Scan position %d, want %d", c.name, pos, c.pos)
+		}
+	}
+	if s := (Scan{Packet: &Packet{}}); s.Position() != 0 {
+		t.Errorf("position before any rule: %d", s.Position())
 	}
 	if got := First(nil, &Packet{}); got != -1 {
 		t.Errorf("no rules: %d", got)

@@ -50,25 +50,18 @@ func (a *api) testFilters(w http.ResponseWriter, r *http.Request) {
 		a.writeError(w, r, err)
 		return
 	}
-	// The NMI selects the rules that can apply (addresses, protocol,
-	// ports; "any" matches every value); the gateway decides among them in
-	// the stack's order.
-	f := nmi.InFilter{HasLclAddr: true, HasRmtAddr: true, HasProtocol: true, IPv6: p.Src.Is6(),
-		LclAddr: p.Src, RmtAddr: p.Dst, Protocol: p.Protocol}
-	lport, rport := p.SrcPort, p.DstPort
-	if !p.Outbound {
-		f.LclAddr, f.RmtAddr, lport, rport = p.Dst, p.Src, p.DstPort, p.SrcPort
-	}
-	f.HasLclPort, f.LclPort = lport != 0, lport
-	f.HasRmtPort, f.RmtPort = rport != 0, rport
-	req := &nmi.Request{Type: nmi.GetIPFltCurr, Target: stack, Filters: []nmi.InFilter{f}}
+	// The whole current set is read, without input filters: the rule's
+	// position counts every rule before it. The records come in the order
+	// the stack evaluates them, and the first that matches decides.
+	req := &nmi.Request{Type: nmi.GetIPFltCurr, Target: stack}
 	var rec nmi.FilterRecord
+	scan := filtermatch.Scan{Packet: p}
 	matched := false
 	err = a.do(r, req, func(raw nmi.Record) error {
 		if err := rec.Decode(raw); err != nil {
 			return err
 		}
-		if filtermatch.Match(&rec.Filter, p) {
+		if scan.Try(&rec.Filter) {
 			matched = true
 			return errFound
 		}
@@ -84,6 +77,7 @@ func (a *api) testFilters(w http.ResponseWriter, r *http.Request) {
 	jw.boolean("matched", matched)
 	if matched {
 		jw.str("action", rec.Filter.Action.String())
+		jw.uint("position", uint64(scan.Position()))
 		jw.object("rule")
 		viewFilter(&jw, &rec.Filter)
 		jw.endObject()

@@ -72,6 +72,11 @@ func TestFilterTest(t *testing.T) {
 		if v["matched"] != c.matched || name != c.rule || v["action"] != c.action || v["stack"] != "TCPIP" {
 			t.Errorf("%s: %v", c.name, v)
 		}
+		// The position is where GET .../filters lists the same rule,
+		// counted from 1; an answer without a match has none.
+		if want := listPosition(s, rule); v["position"] != want {
+			t.Errorf("%s: position %v, the list has the rule at %v", c.name, v["position"], want)
+		}
 	}
 	// local/remote is mapped by direction: inbound, the remote side is the
 	// source.
@@ -81,19 +86,37 @@ func TestFilterTest(t *testing.T) {
 		pk["destinationPort"] != float64(53) || pk["protocol"] != float64(17) || pk["direction"] != "inbound" {
 		t.Errorf("packet %v", pk)
 	}
-	// The NMI is asked for the candidate rules of the current set only:
-	// local = destination of an inbound packet.
+	// The NMI is asked for the whole current set, without input filters:
+	// the position counts every rule before the match.
 	f.mu.Lock()
 	last := f.calls[len(f.calls)-1]
 	f.mu.Unlock()
-	if last.Type != nmi.GetIPFltCurr || len(last.Filters) != 1 {
-		t.Fatalf("NMI request %+v", last)
+	if last.Type != nmi.GetIPFltCurr || len(last.Filters) != 0 {
+		t.Errorf("NMI request %+v", last)
 	}
-	fl := last.Filters[0]
-	if !fl.HasLclAddr || fl.LclAddr != netip.MustParseAddr("192.0.2.10") || fl.RmtAddr != netip.MustParseAddr("198.51.100.7") ||
-		!fl.HasProtocol || fl.Protocol != 17 || fl.LclPort != 53 || fl.RmtPort != 5353 || fl.IPv6 {
-		t.Errorf("input filter %+v", fl)
+}
+
+// listPosition finds rule (by name, extension and direction: the two
+// rules of a pair share name and extension) in GET
+// /v1/stacks/TCPIP/filters and returns its position there, counted from
+// 1, as a JSON number; nil when rule is nil or not listed.
+func listPosition(s *server, rule map[string]any) any {
+	s.t.Helper()
+	if rule == nil {
+		return nil
 	}
+	l, _ := s.getJSON("/v1/stacks/TCPIP/filters?pageSize=10000", http.StatusOK)
+	if l["nextPageToken"] != nil {
+		s.t.Fatalf("the filter list does not fit one page: %v", l)
+	}
+	items, _ := l["items"].([]any)
+	for i, it := range items {
+		m, _ := it.(map[string]any)
+		if m["name"] == rule["name"] && m["nameExtension"] == rule["nameExtension"] && m["direction"] == rule["direction"] {
+			return float64(i + 1)
+		}
+	}
+	return nil
 }
 
 func TestFilterTestBadInput(t *testing.T) {
