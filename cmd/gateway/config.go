@@ -78,7 +78,7 @@ func newFlagSet(c *config, out io.Writer) *flag.FlagSet {
 	fs.StringVar(&c.TLSClientCA, "tls-client-ca", "", "CA bundle (PEM) that verifies client certificates (mutual TLS)")
 	fs.Var(listFlag{&c.CORSOrigins}, "cors-origins", "comma-separated origins allowed to call the API from a browser (* for any); empty: CORS off")
 	fs.StringVar(&c.LogLevel, "log-level", "info", "debug, info, warn or error")
-	fs.StringVar(&c.AuditLog, "audit-log", "-", "audit sink of control requests: a file, or - for standard output")
+	fs.StringVar(&c.AuditLog, "audit-log", "-", "audit sink of control requests: a file (reopened on SIGHUP, for log rotation), or - for standard output")
 	fs.BoolVar(&c.Exporter, "exporter", true, "export IPsec metrics on /metrics")
 	fs.Var(listFlag{&c.ExporterTunnels}, "exporter-tunnels", "comma-separated tunnel IDs (Y12, K3, M1) or names (rule or action names) that get per-tunnel IPsec series")
 	fs.IntVar(&c.ExporterTopN, "exporter-top-n", 0, "also give per-tunnel series to the N tunnels that carried the most bytes")

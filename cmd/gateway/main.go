@@ -201,12 +201,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
 	}
 	srv.RegisterOnShutdown(sync.OnceFunc(func() { close(endStreams) }))
-	printURLs(stdout, ln.Addr(), tlsConfig != nil, cfg, socket, demoTokens)
-
+	// SIGHUP is handled from before the gateway says where it listens.
+	var policyFile *policy.Store // nil: no policy file to re-read
 	if store != nil && cfg.Policy != "" {
-		stopReload := reloadOnHUP(store, log)
-		defer stopReload()
+		policyFile = store
 	}
+	stopHUP := onHUP(log, auditLog, policyFile)
+	defer stopHUP()
+	printURLs(stdout, ln.Addr(), tlsConfig != nil, cfg, socket, demoTokens)
 
 	served := make(chan error, 1)
 	go func() {
@@ -265,9 +267,11 @@ func loadPolicy(cfg *config) (*policy.Store, *demoTokens, error) {
 	return nil, nil, nil
 }
 
-// reloadOnHUP re-reads the policy file on SIGHUP; a bad file keeps the
-// policy in force.
-func reloadOnHUP(store *policy.Store, log *slog.Logger) (stop func()) {
+// onHUP, on SIGHUP, re-reads the policy file (when store is not nil) and
+// then reopens the audit log, so that a log rotator can rename the audit
+// file and signal. A bad policy file keeps the policy in force; an audit
+// file that cannot be reopened leaves the log writing to the file it has.
+func onHUP(log *slog.Logger, auditLog *audit.Log, store *policy.Store) (stop func()) {
 	ch := make(chan os.Signal, 1)
 	signal.Notify(ch, syscall.SIGHUP)
 	done := make(chan struct{})
@@ -275,10 +279,21 @@ func reloadOnHUP(store *policy.Store, log *slog.Logger) (stop func()) {
 		for {
 			select {
 			case <-ch:
-				if err := store.Reload(); err != nil {
-					log.Error("policy reload failed; keeping the policy in force", slog.String("error", err.Error()))
+				if store != nil {
+					if err := store.Reload(); err != nil {
+						log.Error("policy reload failed; keeping the policy in force", slog.String("error", err.Error()))
+					} else {
+						log.Info("policy reloaded", slog.String("file", store.Path()))
+					}
+				}
+				if auditLog.Path() == "" {
+					continue // standard output: nothing to reopen
+				}
+				file := slog.String("file", auditLog.Path())
+				if err := auditLog.Reopen(); err != nil {
+					log.Error("audit log reopen failed; writing to the file it had", file, slog.String("error", err.Error()))
 				} else {
-					log.Info("policy reloaded", slog.String("file", store.Path()))
+					log.Info("audit log reopened", file)
 				}
 			case <-done:
 				return
@@ -341,7 +356,8 @@ func printURLs(w io.Writer, addr net.Addr, https bool, cfg *config, socket strin
 }
 
 // openAuditLog opens --audit-log: "-" is the gateway's standard output,
-// anything else a file appended to and synced after each record.
+// anything else a file appended to and synced after each record, and
+// reopened on SIGHUP (onHUP).
 func openAuditLog(path string, stdout io.Writer) (*audit.Log, error) {
 	if path == "-" {
 		return audit.New(stdout), nil

@@ -237,6 +237,9 @@ func (l *Log) Reopen() error {
 	return nil
 }
 
+// Path is the name of the log's file, or "" for a stream.
+func (l *Log) Path() string { return l.path }
+
 // sameFile reports whether a and b are the same file; when that cannot be
 // told, it reports true.
 func sameFile(a, b *os.File) bool {

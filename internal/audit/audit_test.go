@@ -291,6 +291,9 @@ func openTemp(t *testing.T) (*Log, string) {
 
 func TestReopenAfterRename(t *testing.T) {
 	l, path := openTemp(t)
+	if l.Path() != path {
+		t.Errorf("Path() = %q, want %q", l.Path(), path)
+	}
 	write(t, l, "a", "b")
 	// A log rotator renames the file; until the reopen, records follow it.
 	rotated := path + ".1"
@@ -496,5 +499,8 @@ func TestReopenStream(t *testing.T) {
 	}
 	if err := std.Reopen(); err != nil {
 		t.Errorf("reopen of standard output: %v", err)
+	}
+	if l.Path() != "" || std.Path() != "" {
+		t.Errorf("streams with file names %q, %q", l.Path(), std.Path())
 	}
 }
