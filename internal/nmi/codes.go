@@ -343,8 +343,22 @@ func (g DHGroup) String() string {
 	switch g {
 	case DHNone:
 		return "none"
-	case DHGroup1, DHGroup2, DHGroup5, DHGroup14, DHGroup19, DHGroup20, DHGroup21, DHGroup24:
-		return "group" + strconv.Itoa(int(g))
+	case DHGroup1:
+		return "group1"
+	case DHGroup2:
+		return "group2"
+	case DHGroup5:
+		return "group5"
+	case DHGroup14:
+		return "group14"
+	case DHGroup19:
+		return "group19"
+	case DHGroup20:
+		return "group20"
+	case DHGroup21:
+		return "group21"
+	case DHGroup24:
+		return "group24"
 	}
 	return unknown(int64(g))
 }

@@ -2,6 +2,7 @@ package nmi
 
 import (
 	"errors"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -92,6 +93,12 @@ func TestEnumStrings(t *testing.T) {
 	for _, c := range cases {
 		if c.got != c.want {
 			t.Errorf("got %q, want %q", c.got, c.want)
+		}
+	}
+	// A Diffie-Hellman group is named by its IANA number.
+	for _, g := range []DHGroup{DHGroup1, DHGroup2, DHGroup5, DHGroup14, DHGroup19, DHGroup20, DHGroup21, DHGroup24} {
+		if got, want := g.String(), "group"+strconv.Itoa(int(g)); got != want {
+			t.Errorf("DHGroup(%d) = %q, want %q", g, got, want)
 		}
 	}
 	// Every named code of every enumeration has a name.
