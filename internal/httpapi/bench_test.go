@@ -156,3 +156,30 @@ func BenchmarkIKETunnelList(b *testing.B) {
 		b.SetBytes(n)
 	})
 }
+
+// BenchmarkViewIKE is the JSON view alone: 100 decoded IKE tunnel records
+// of a generated stack written into one buffer.
+func BenchmarkViewIKE(b *testing.B) {
+	raws := simIKERecords(b)
+	recs := make([]nmi.IKETunnelRecord, len(raws))
+	for i, raw := range raws {
+		r, err := nmi.ParseRecord(raw)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := recs[i].Decode(r); err != nil {
+			b.Fatal(err)
+		}
+	}
+	w := jsonw{b: make([]byte, 0, 256<<10)}
+	b.ReportAllocs()
+	for b.Loop() {
+		w.b = w.b[:0]
+		for i := range recs {
+			w.beginObject()
+			viewIKE(&w, &recs[i], true)
+			w.endObject()
+		}
+	}
+	b.SetBytes(int64(len(w.b)))
+}

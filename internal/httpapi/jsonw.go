@@ -3,6 +3,7 @@ package httpapi
 import (
 	"encoding/binary"
 	"net/netip"
+	"slices"
 	"strconv"
 	"time"
 	"unicode/utf8"
@@ -76,6 +77,17 @@ func (w *jsonw) elem() { w.sep(); w.comma = false }
 func (w *jsonw) str(k, v string) {
 	w.key(k)
 	w.b = appendJSONString(w.b, v)
+}
+
+// enum writes a string that needs no escaping: the name of an NMI code.
+// The String methods of internal/nmi's enumerations give ASCII
+// identifiers (or unknown(N)), which a test checks for every value, so
+// the scan of appendJSONString is skipped.
+func (w *jsonw) enum(k, v string) {
+	w.key(k)
+	b := append(w.b, '"')
+	b = append(b, v...)
+	w.b = append(b, '"')
 }
 
 // optStr writes k only when v is not empty.
@@ -194,15 +206,30 @@ func ebcdicTables() (latin1, plain [256]byte, escaped [256]string) {
 	return latin1, plain, escaped
 }
 
-// appendEBCDICString appends an IBM-1047 field as a JSON string.
+// appendEBCDICString appends an IBM-1047 field as a JSON string. Fields
+// are mostly plain text: room for one byte per character is made at once
+// and filled by index, and only a character that needs an escape or two
+// bytes of UTF-8 takes the slower path for the rest of the field.
 func appendEBCDICString(b, field []byte) []byte {
-	b = append(b, '"')
-	for _, c := range field[:ebcdicLen(field)] {
-		if p := ebcdicPlain[c]; p != 0 {
-			b = append(b, p)
-		} else {
-			b = append(b, ebcdicJSON[c]...)
+	field = field[:ebcdicLen(field)]
+	n := len(b)
+	b = slices.Grow(b, len(field)+2)[:n+1+len(field)]
+	b[n] = '"'
+	out := b[n+1:]
+	for i, c := range field {
+		p := ebcdicPlain[c]
+		if p == 0 {
+			b = b[:n+1+i]
+			for _, c := range field[i:] {
+				if p := ebcdicPlain[c]; p != 0 {
+					b = append(b, p)
+				} else {
+					b = append(b, ebcdicJSON[c]...)
+				}
+			}
+			break
 		}
+		out[i] = p
 	}
 	return append(b, '"')
 }

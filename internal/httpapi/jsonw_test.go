@@ -1,6 +1,8 @@
 package httpapi
 
 import (
+	"bytes"
+	"encoding/json"
 	"testing"
 
 	"github.com/nmigw/nmigw/internal/nmi"
@@ -82,4 +84,72 @@ func TestEBCDICLen(t *testing.T) {
 			}
 		}
 	}
+}
+
+// checkEBCDICString: appendEBCDICString after prefix keeps the prefix and
+// appends one JSON string whose value is nmi.Text of the field.
+func checkEBCDICString(t *testing.T, prefix, field []byte) {
+	t.Helper()
+	got := appendEBCDICString(bytes.Clone(prefix), field)
+	if !bytes.HasPrefix(got, prefix) {
+		t.Fatalf("% x: prefix %q lost: %q", field, prefix, got)
+	}
+	var s string
+	if err := json.Unmarshal(got[len(prefix):], &s); err != nil {
+		t.Fatalf("% x: %s is not a JSON string: %v", field, got[len(prefix):], err)
+	}
+	if want := nmi.Text(field); s != want {
+		t.Fatalf("% x: %q, want %q", field, s, want)
+	}
+}
+
+// TestEBCDICStringEscapes: characters that need an escape or two bytes of
+// UTF-8 are right wherever they fall in a field: first, inside, last, and
+// after a prefix.
+func TestEBCDICStringEscapes(t *testing.T) {
+	for c := range 256 {
+		for _, field := range [][]byte{
+			{byte(c), 0xC1, 0xC2},
+			{0xC1, byte(c), 0xC2},
+			{0xC1, 0xC2, byte(c)},
+			{byte(c), byte(c), 0x40, 0x40},
+		} {
+			checkEBCDICString(t, nil, field)
+			checkEBCDICString(t, []byte(`{"k":`), field)
+		}
+	}
+}
+
+// TestEnumNamesNeedNoEscape: jsonw.enum writes names unescaped, which is
+// right only while every name of every enumeration the views write is
+// plain ASCII that JSON takes as it is.
+func TestEnumNamesNeedNoEscape(t *testing.T) {
+	for v := range 256 {
+		b := uint8(v)
+		for _, name := range []string{
+			nmi.FilterSet(b).String(), nmi.IPTunType(b).String(), nmi.IPTunState(b).String(),
+			nmi.IKETunState(b).String(), nmi.EncapMode(b).String(), nmi.AuthProto(b).String(),
+			nmi.AuthAlg(b).String(), nmi.EncryptAlg(b).String(), nmi.DHGroup(b).String(),
+			nmi.ExchangeMode(b).String(), nmi.AuthMethod(b).String(), nmi.IDType(b).String(), idType(nmi.IDType(b)),
+			nmi.Role(b).String(), nmi.FilterType(b).String(), nmi.FilterAction(b).String(),
+			nmi.FilterDirection(b).String(), nmi.FilterScope(b).String(), nmi.FilterLogging(b).String(),
+			nmi.FilterState(b).String(), nmi.ActivationMethod(b).String(), nmi.AddrFormat(b).String(),
+		} {
+			var w jsonw
+			w.enum("k", name)
+			var escaped jsonw
+			escaped.str("k", name)
+			if string(w.b) != string(escaped.b) {
+				t.Errorf("value %d: enum writes %s, str writes %s", v, w.b, escaped.b)
+			}
+		}
+	}
+}
+
+func FuzzAppendEBCDICString(f *testing.F) {
+	f.Add([]byte(`{"k":`), []byte{0xC1, 0x15, 0x7F, 0x4C, 0xE0, 0x41, 0x40})
+	f.Add([]byte{}, []byte{0x40, 0x00})
+	f.Fuzz(func(t *testing.T, prefix, field []byte) {
+		checkEBCDICString(t, prefix, field)
+	})
 }

@@ -32,7 +32,7 @@ func idType(t nmi.IDType) string {
 
 func viewStack(w *jsonw, s *nmi.Stack, nss *nmi.NSS) {
 	w.text("name", s.Name[:])
-	w.str("filterSet", s.FilterSet.String())
+	w.enum("filterSet", s.FilterSet.String())
 	w.boolean("ipSecurity", s.IPSecurity)
 	w.boolean("ipv6Security", s.IPv6Security)
 	w.boolean("dvipsec", s.DVIPSec)
@@ -85,7 +85,7 @@ func viewInterface(w *jsonw, i *nmi.Interface) {
 // viewAddrSel writes an address selector (format, address, prefix, range).
 func viewAddrSel(w *jsonw, k string, f nmi.AddrFormat, a, a2 netip.Addr, prefix uint8) {
 	w.object(k)
-	w.str("format", f.String())
+	w.enum("format", f.String())
 	switch f {
 	case nmi.AddrAny:
 	case nmi.AddrHost:
@@ -119,12 +119,12 @@ func viewFilter(w *jsonw, f *nmi.IPFilter) {
 	if hasTunnelID(f.TunnelID[:]) {
 		w.text("tunnelId", f.TunnelID[:])
 	}
-	w.str("type", f.Type.String())
-	w.str("state", f.State.String())
-	w.str("action", f.Action.String())
-	w.str("scope", f.Scope.String())
-	w.str("direction", f.Direction.String())
-	w.str("logging", f.Logging.String())
+	w.enum("type", f.Type.String())
+	w.enum("state", f.State.String())
+	w.enum("action", f.Action.String())
+	w.enum("scope", f.Scope.String())
+	w.enum("direction", f.Direction.String())
+	w.enum("logging", f.Logging.String())
 	w.optUint("logLimit", uint64(f.LogLimit))
 	w.boolean("ipv6", f.IPv6)
 	w.boolean("onDemand", f.OnDemand)
@@ -179,17 +179,17 @@ func viewTraffic(w *jsonw, in, out, inPk, outPk uint64) {
 // dynamic tunnels.
 func viewIPTunnel(w *jsonw, t *nmi.IPTunnel) {
 	w.text("vpnAction", t.VPNAction[:])
-	w.str("type", t.Type.String())
+	w.enum("type", t.Type.String())
 	w.str("state", ipTunState(t.State))
 	w.boolean("ipv6", t.IPv6)
 	w.boolean("fips140", t.FIPS140)
 	w.optAddr("localSecurityEndpoint", t.LclSecEndpoint)
 	w.optAddr("remoteSecurityEndpoint", t.RmtSecEndpoint)
 	w.object("security")
-	w.str("encapsulationMode", t.EncapMode.String())
-	w.str("authenticationProtocol", t.AuthProto.String())
-	w.str("authenticationAlgorithm", t.AuthAlg.String())
-	w.str("encryptionAlgorithm", t.EncryptAlg.String())
+	w.enum("encapsulationMode", t.EncapMode.String())
+	w.enum("authenticationProtocol", t.AuthProto.String())
+	w.enum("authenticationAlgorithm", t.AuthAlg.String())
+	w.enum("encryptionAlgorithm", t.EncryptAlg.String())
 	w.uint("encryptionKeyLength", uint64(t.EncryptKeyLen))
 	w.optUint("ahInboundSpi", uint64(t.AuthInSPI))
 	w.optUint("ahOutboundSpi", uint64(t.AuthOutSPI))
@@ -217,8 +217,8 @@ func viewDyn(w *jsonw, t *nmi.IPTunnel, d *nmi.IPDynTunnel) {
 	w.boolean("swsaShadow", d.SWSAShadow)
 	w.boolean("clearDf", d.ClearDF)
 	w.boolean("clearDscp", d.ClearDSCP)
-	w.str("activationMethod", d.ActivationMethod.String())
-	w.str("pfsGroup", d.PFSGroup.String())
+	w.enum("activationMethod", d.ActivationMethod.String())
+	w.enum("pfsGroup", d.PFSGroup.String())
 	w.uint("protocol", uint64(d.Protocol))
 	viewAddrSel(w, "source", d.SrcAddrFmt, d.SrcAddr, d.SrcAddr2, d.SrcPrefixLen)
 	viewAddrSel(w, "destination", d.DstAddrFmt, d.DstAddr, d.DstAddr2, d.DstPrefixLen)
@@ -252,11 +252,11 @@ func viewDynIKE(w *jsonw, r *nmi.DynIKERecord) {
 	w.object("ikeView")
 	w.boolean("locallyInitiated", k.LocallyInitiated)
 	w.uint("extendedState", uint64(k.ExtState))
-	w.str("localClientIdType", idType(k.LclIDType))
+	w.enum("localClientIdType", idType(k.LclIDType))
 	if len(r.LocalID) > 0 {
 		w.identity("localClientId", k.LclIDType, r.LocalID)
 	}
-	w.str("remoteClientIdType", idType(k.RmtIDType))
+	w.enum("remoteClientIdType", idType(k.RmtIDType))
 	if len(r.RemoteID) > 0 {
 		w.identity("remoteClientId", k.RmtIDType, r.RemoteID)
 	}
@@ -310,7 +310,7 @@ func viewIKE(w *jsonw, r *nmi.IKETunnelRecord, cascade bool) {
 	w.text("keyExchangeAction", t.KeyExchAction[:])
 	w.addr("localEndpoint", t.LclEndpoint)
 	w.addr("remoteEndpoint", t.RmtEndpoint)
-	w.str("state", t.State.String())
+	w.enum("state", t.State.String())
 	w.boolean("ipv6", t.IPv6)
 	w.boolean("natTraversalEnabled", t.NATAllowed)
 	w.boolean("localNatDetected", t.LclNAT)
@@ -323,18 +323,18 @@ func viewIKE(w *jsonw, r *nmi.IKETunnelRecord, cascade bool) {
 	w.b = append(w.b, '.')
 	w.b = strconv.AppendUint(w.b, uint64(t.MinorVer), 10)
 	w.b = append(w.b, '"')
-	w.str("exchangeMode", t.ExchangeMode.String())
-	w.str("role", t.Role.String())
-	w.str("authenticationMethod", t.AuthMethod.String())
-	w.str("encryptionAlgorithm", t.EncryptAlg.String())
+	w.enum("exchangeMode", t.ExchangeMode.String())
+	w.enum("role", t.Role.String())
+	w.enum("authenticationMethod", t.AuthMethod.String())
+	w.enum("encryptionAlgorithm", t.EncryptAlg.String())
 	w.uint("encryptionKeyLength", uint64(t.EncryptKeyLen))
-	w.str("authenticationAlgorithm", t.AuthAlg.String())
-	w.str("dhGroup", t.DHGroup.String())
-	w.str("localIdType", idType(t.LclIDType))
+	w.enum("authenticationAlgorithm", t.AuthAlg.String())
+	w.enum("dhGroup", t.DHGroup.String())
+	w.enum("localIdType", idType(t.LclIDType))
 	if len(r.LocalID) > 0 {
 		w.identity("localId", t.LclIDType, r.LocalID)
 	}
-	w.str("remoteIdType", idType(t.RmtIDType))
+	w.enum("remoteIdType", idType(t.RmtIDType))
 	if len(r.RemoteID) > 0 {
 		w.identity("remoteId", t.RmtIDType, r.RemoteID)
 	}
