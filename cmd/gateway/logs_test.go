@@ -73,11 +73,29 @@ func TestWholeProgramLogs(t *testing.T) {
 }
 
 func TestWholeProgramNotReady(t *testing.T) {
-	// Nobody serves the socket: alive, not ready, and the answer says why.
-	g := startRun(t, "--nmi-socket", filepath.Join(t.TempDir(), "ipsecmgmt"))
+	// Nobody serves the socket: alive, not ready, and the answer says why
+	// without naming the socket; the log has the error, which does.
+	sock := filepath.Join(t.TempDir(), "ipsecmgmt")
+	g := startRun(t, "--nmi-socket", sock)
 	g.object("/healthz", http.StatusOK)
-	p := g.object("/readyz", http.StatusServiceUnavailable)
-	if d := str(p, "detail"); !strings.Contains(d, "ipsecmgmt") || !strings.Contains(d, "no NMI exchange has succeeded") {
+	resp, body := g.get("/readyz", "X-Request-ID", "wp-not-ready")
+	var p item
+	if err := json.Unmarshal(body, &p); err != nil || resp.StatusCode != http.StatusServiceUnavailable {
+		t.Fatalf("readyz: %d %s", resp.StatusCode, body)
+	}
+	if d := str(p, "detail"); !strings.HasPrefix(d, "not ready: NMI not reachable;") || !strings.Contains(d, "no NMI exchange has succeeded") {
 		t.Errorf("not ready without a cause: %v", p)
+	}
+	if strings.Contains(string(body), sock) || strings.Contains(string(body), "ipsecmgmt") {
+		t.Errorf("the socket path is in the answer: %s", body)
+	}
+	var logged bool
+	for _, l := range g.logLines() {
+		if l["msg"] == "not ready" && l["requestId"] == "wp-not-ready" {
+			logged = l["level"] == "WARN" && strings.Contains(str(l, "error"), sock) && l["cause"] == "NMI not reachable"
+		}
+	}
+	if !logged {
+		t.Errorf("no warning with the error and the request ID in the log:\n%s", g.out.String())
 	}
 }

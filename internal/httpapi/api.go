@@ -74,6 +74,7 @@ type api struct {
 	audit      audit.Sink
 	lastOK     func() time.Time
 	readyWin   time.Duration
+	ready      readyLog
 	validator  *validator
 	spec       []byte
 	events     *eventHub

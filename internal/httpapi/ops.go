@@ -1,8 +1,12 @@
 package httpapi
 
 import (
+	"context"
+	"errors"
+	"log/slog"
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -21,26 +25,35 @@ func (a *api) getHealth(w http.ResponseWriter, r *http.Request) {
 
 // getReadiness answers 200 when an NMI exchange succeeded within the
 // readiness window (Deps.NMILastSuccess) or one succeeds now; otherwise
-// a 5xx problem whose detail gives the cause and the last success.
+// a 5xx problem whose detail gives a fixed cause (readinessCause) and the
+// last success. The error itself, which names the socket, is logged.
 func (a *api) getReadiness(w http.ResponseWriter, r *http.Request) {
 	var last time.Time
 	if a.lastOK != nil {
 		last = a.lastOK()
 		if !last.IsZero() && time.Since(last) < a.readyWin {
+			a.ready.ok()
 			a.getHealth(w, r)
 			return
 		}
 	}
 	err := a.do(r, &nmi.Request{Type: nmi.GetStackInfo}, func(nmi.Record) error { return nil })
 	if err == nil {
+		a.ready.ok()
 		a.getHealth(w, r)
 		return
+	}
+	cause := readinessCause(err)
+	if n, ok := a.ready.report(cause, time.Now()); ok {
+		a.log.LogAttrs(r.Context(), slog.LevelWarn, "not ready", attrRequestID(r),
+			slog.String("cause", cause), attrError(err), slog.Int("repeatsNotLogged", n))
 	}
 	p := classify(err)
 	if p.Status < http.StatusInternalServerError { // e.g. EACCES: IKED answers, but not to us
 		p.Type, p.Title, p.Status, p.RetryAfter = probUnavailable, "IKE daemon unavailable", http.StatusServiceUnavailable, retryAfterSeconds
 	}
-	p.Detail = "not ready: " + p.Detail + ": " + err.Error()
+	p.Internal = nil // logged above, at most once a minute for one cause
+	p.Detail = "not ready: " + cause
 	switch {
 	case a.lastOK == nil:
 	case last.IsZero():
@@ -50,6 +63,120 @@ func (a *api) getReadiness(w http.ResponseWriter, r *http.Request) {
 			" (" + time.Since(last).Round(time.Second).String() + " ago)"
 	}
 	a.writeProblem(w, r, p)
+}
+
+// Causes of a failed readiness probe, as its detail gives them
+// (api/openapi.yaml, /readyz).
+const (
+	causeRefused     = "NMI refused the client"
+	causeNoInit      = "NMI did not send INIT"
+	causeTimeout     = "timed out"
+	causeTerm        = "NMI ended the connection"
+	causeRejected    = "NMI rejected the request"
+	causeBusy        = "every NMI connection is busy"
+	causeBadAnswer   = "NMI answer could not be decoded"
+	causeConnFailed  = "NMI connection failed"
+	causeUnreachable = "NMI not reachable"
+	causeCanceled    = "canceled"
+	causeInternal    = "internal error"
+)
+
+// readinessCause names why an NMI exchange failed with one of a fixed set
+// of phrases, never the error's text. While the pool waits before dialing
+// again, the error wraps the last dial's, and that cause is given.
+func readinessCause(err error) string {
+	var (
+		se  *nmi.StatusError
+		oe  *nmi.OpError
+		fme *nmi.FormatError
+	)
+	errors.As(err, &se)
+	errors.As(err, &oe)
+	switch {
+	case se != nil && se.Refused:
+		return causeRefused
+	case hasOp(err, "init"):
+		return causeNoInit
+	case errors.Is(err, context.DeadlineExceeded), oe != nil && oe.Timeout():
+		return causeTimeout
+	case se != nil && se.Term:
+		return causeTerm
+	case se != nil:
+		return causeRejected
+	case errors.Is(err, nmi.ErrPoolExhausted):
+		return causeBusy
+	case errors.Is(err, nmi.ErrTooLarge), errors.As(err, &fme):
+		return causeBadAnswer
+	case hasOp(err, "read"), hasOp(err, "write"):
+		return causeConnFailed
+	case oe != nil, errors.Is(err, nmi.ErrUnavailable), errors.Is(err, nmi.ErrClosed):
+		return causeUnreachable
+	case errors.Is(err, context.Canceled):
+		return causeCanceled
+	}
+	return causeInternal
+}
+
+// hasOp reports whether err or an error it wraps is an *nmi.OpError of
+// operation op (errors.As would stop at the outermost OpError).
+func hasOp(err error, op string) bool {
+	switch e := err.(type) {
+	case nil:
+		return false
+	case *nmi.OpError:
+		if e.Op == op {
+			return true
+		}
+	}
+	switch u := err.(type) {
+	case interface{ Unwrap() error }:
+		return hasOp(u.Unwrap(), op)
+	case interface{ Unwrap() []error }:
+		for _, e := range u.Unwrap() {
+			if hasOp(e, op) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// readyLog keeps failed readiness probes from filling the log: a cause is
+// logged when it is new (the first failure, or another cause than the
+// last), then at most once a minute while it lasts, with the number of
+// probes not logged in between. A success starts afresh.
+type readyLog struct {
+	mu      sync.Mutex
+	cause   string
+	logged  time.Time
+	skipped int
+}
+
+// readyLogEvery is how often one lasting cause is logged again.
+const readyLogEvery = time.Minute
+
+// report records a failure with cause at now and tells whether to log it,
+// with the number of failures of that cause not logged since the last.
+func (l *readyLog) report(cause string, now time.Time) (skipped int, log bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if cause == l.cause && now.Sub(l.logged) < readyLogEvery {
+		l.skipped++
+		return 0, false
+	}
+	skipped = l.skipped
+	if cause != l.cause {
+		skipped = 0
+	}
+	l.cause, l.logged, l.skipped = cause, now, 0
+	return skipped, true
+}
+
+// ok records a success.
+func (l *readyLog) ok() {
+	l.mu.Lock()
+	l.cause, l.skipped = "", 0
+	l.mu.Unlock()
 }
 
 // staticFile answers fixed bytes with a strong ETag and 304.
