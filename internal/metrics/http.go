@@ -38,7 +38,7 @@ func NewHTTP(reg prometheus.Registerer) (*HTTP, error) {
 		}, []string{"route", "method"}),
 		size: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "nmigw_http_response_size_bytes",
-			Help:    "Bytes of HTTP answer bodies, by route pattern and method.",
+			Help:    "Bytes of HTTP answer bodies, by route pattern and method; event streams (text/event-stream) are not observed.",
 			Buckets: prometheus.ExponentialBuckets(256, 4, 10), // 256 B .. 64 MiB
 		}, []string{"route", "method"}),
 		inFlight: prometheus.NewGauge(prometheus.GaugeOpts{
@@ -66,8 +66,9 @@ func register(reg prometheus.Registerer, cs ...prometheus.Collector) error {
 // (r.Use) and around one: outside, it gives the request the chi routing
 // context the router then fills, so the route pattern is known after the
 // handler ran. A panic is counted as a 500 and passed on. An answer sent
-// as text/event-stream (Server-Sent Events) is counted, but its duration,
-// the lifetime of the stream, stays out of the latency histogram.
+// as text/event-stream (Server-Sent Events) is counted, but its duration
+// and size, which grow with the lifetime of the stream, stay out of the
+// latency and size histograms.
 func (m *HTTP) Middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		rctx := chi.RouteContext(r.Context())
@@ -96,8 +97,8 @@ func (m *HTTP) Middleware(next http.Handler) http.Handler {
 			m.requests.WithLabelValues(route, method, strconv.Itoa(code)).Inc()
 			if !rw.stream {
 				m.duration.WithLabelValues(route, method).Observe(time.Since(start).Seconds())
+				m.size.WithLabelValues(route, method).Observe(float64(rw.bytes))
 			}
-			m.size.WithLabelValues(route, method).Observe(float64(rw.bytes))
 		}()
 		next.ServeHTTP(rw, r)
 		panicked = false

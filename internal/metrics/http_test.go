@@ -132,7 +132,7 @@ func TestHTTPMiddleware(t *testing.T) {
 }
 
 // TestHTTPMiddlewareEventStream counts a Server-Sent Events stream but
-// keeps its lifetime out of the latency histogram; what tells a stream is
+// keeps it out of the latency and size histograms; what tells a stream is
 // the answer's Content-Type, so an error the same route answers before
 // streaming is observed like any other answer.
 func TestHTTPMiddlewareEventStream(t *testing.T) {
@@ -162,28 +162,34 @@ func TestHTTPMiddlewareEventStream(t *testing.T) {
 	})
 	srv := httptest.NewServer(m.Middleware(r))
 	defer srv.Close()
-	for _, tc := range []struct {
-		stack string
-		code  int
-		ctype string
-	}{
-		{"TCPIP", 200, "text/event-stream"},
-		{"PARAMS", 200, "text/event-stream"},
-		{"DOWN", 503, "application/problem+json"},
-	} {
-		resp, err := srv.Client().Get(srv.URL + "/v1/stacks/" + tc.stack + "/events")
+	get := func(stack string, code int, ctype string) {
+		t.Helper()
+		resp, err := srv.Client().Get(srv.URL + "/v1/stacks/" + stack + "/events")
 		if err != nil {
 			t.Fatal(err)
 		}
-		b, _ := io.ReadAll(resp.Body)
+		b, _ := io.ReadAll(resp.Body) // to the stream's end
 		resp.Body.Close()
-		if resp.StatusCode != tc.code || !strings.HasPrefix(strings.ToLower(resp.Header.Get("Content-Type")), tc.ctype) {
-			t.Fatalf("%s: %d %q %q", tc.stack, resp.StatusCode, resp.Header.Get("Content-Type"), b)
+		if resp.StatusCode != code || !strings.HasPrefix(strings.ToLower(resp.Header.Get("Content-Type")), ctype) {
+			t.Fatalf("%s: %d %q %q", stack, resp.StatusCode, resp.Header.Get("Content-Type"), b)
 		}
 	}
+	const route = "/v1/stacks/{stack}/events"
+	get("DOWN", 503, "application/problem+json")
+	before := scrape(t, reg)
+	if v := before.mustValue(t, "nmigw_http_response_size_bytes", "route", route, "method", "GET"); v != 1 {
+		t.Errorf("size observations of the error: %v, want 1", v)
+	}
+	get("TCPIP", 200, "text/event-stream")
+	get("PARAMS", 200, "text/event-stream")
 
 	e := scrape(t, reg)
-	const route = "/v1/stacks/{stack}/events"
+	// The streams that ended grew the request counter, not the size
+	// histogram.
+	if v, w := e.mustValue(t, "nmigw_http_response_size_bytes", "route", route, "method", "GET"),
+		before.mustValue(t, "nmigw_http_response_size_bytes", "route", route, "method", "GET"); v != w {
+		t.Errorf("size observations after the streams: %v, before them %v", v, w)
+	}
 	if v := e.mustValue(t, "nmigw_http_requests_total", "route", route, "method", "GET", "code", "200"); v != 2 {
 		t.Errorf("streams counted: %v, want 2", v)
 	}
