@@ -82,6 +82,21 @@ var (
 	opLoadPolicy     = controlOp{operation: "loadPolicyFilters", msg: nmi.LoadPolicy}
 )
 
+// controlOps are the control operations by operationId: the requests that
+// the OpenAPI validation audits when it refuses them.
+var controlOps = func() map[string]*controlOp {
+	m := map[string]*controlOp{}
+	for _, op := range []*controlOp{
+		&opRefreshIKE, &opDeactivateIKE, &opRefreshIKEs, &opDeactivateIKEs,
+		&opRefreshDyn, &opDeactivateDyn, &opRefreshDyns, &opDeactivateDyns, &opActivateDyns,
+		&opActivateMan, &opDeactivateMan, &opActivateMans, &opDeactivateMans,
+		&opLoadDefault, &opLoadPolicy,
+	} {
+		m[op.operation] = op
+	}
+	return m
+}()
+
 // controlCall is one control request on its way: the audit record grows
 // as it goes.
 type controlCall struct {
@@ -96,14 +111,44 @@ type controlCall struct {
 // beginControl checks that the request can be audited and that the caller
 // has CONTROL on the stack. A refusal is audited and answered here (nil).
 func (a *api) beginControl(w http.ResponseWriter, r *http.Request, op *controlOp) *controlCall {
+	c, denied := a.newControlCall(w, r, op)
+	if c == nil {
+		return nil
+	}
+	if denied != nil {
+		c.refuse(denied, audit.OutcomeDenied)
+		return nil
+	}
+	return c
+}
+
+// refuseInvalidControl audits and answers a control request that the
+// OpenAPI validation refused before its handler; err is the refusal (400
+// naming the parameter, or 413). Authentication runs before the
+// validation (routes), so the record names the caller; the SAF decision
+// is recorded but not enforced, so that the answer stays the
+// validation's, whoever asks. Its audit record is written as the
+// handler's are: if it cannot be, the answer is 503, as for any control
+// request.
+func (a *api) refuseInvalidControl(w http.ResponseWriter, r *http.Request, op *controlOp, err error) {
+	if c, _ := a.newControlCall(w, r, op); c != nil {
+		c.refuse(err, audit.OutcomeInvalid)
+	}
+}
+
+// newControlCall starts the audit record of a control request: who asks,
+// what, and the SAF decision on CONTROL; denied is the error that refuses
+// the request when the decision does. Without an audit log control is off:
+// it answers 503 and returns nil.
+func (a *api) newControlCall(w http.ResponseWriter, r *http.Request, op *controlOp) (c *controlCall, denied error) {
 	if a.audit == nil {
 		a.writeProblem(w, r, problem{Type: probAuditUnavailable, Title: "Audit log unavailable",
 			Status: http.StatusServiceUnavailable, Detail: "control actions are off: the gateway has no audit log",
 			RetryAfter: retryAfterSeconds})
-		return nil
+		return nil, nil
 	}
 	stack := chi.URLParam(r, "stack")
-	c := &controlCall{a: a, w: w, r: r, rec: audit.Record{
+	c = &controlCall{a: a, w: w, r: r, rec: audit.Record{
 		RequestID: requestID(r.Context()), Method: r.Method, Path: r.URL.Path, RemoteAddr: r.RemoteAddr,
 		Operation: op.operation, Stack: stack, NMIRequest: op.msg.String(), Groups: []string{},
 	}}
@@ -117,11 +162,10 @@ func (a *api) beginControl(w http.ResponseWriter, r *http.Request, op *controlOp
 	}
 	if a.authz == nil {
 		c.rec.Allowed, c.rec.Reason = true, "authorization is off"
-		return c
+		return c, nil
 	}
 	if !hasP {
-		c.refuse(&UnauthorizedError{Reason: "no credentials"}, audit.OutcomeDenied)
-		return nil
+		return c, &UnauthorizedError{Reason: "no credentials"}
 	}
 	if g := a.authz.Groups(p); g != nil {
 		c.rec.Groups = g
@@ -129,10 +173,9 @@ func (a *api) beginControl(w http.ResponseWriter, r *http.Request, op *controlOp
 	d := a.authz.CheckStack(p, stack, authz.Control)
 	c.rec.Resource, c.rec.Allowed, c.rec.Profile, c.rec.Reason = d.Resource, d.Allowed, d.Profile, d.Reason
 	if !d.Allowed {
-		c.refuse(forbidden(d), audit.OutcomeDenied)
-		return nil
+		return c, forbidden(d)
 	}
-	return c
+	return c, nil
 }
 
 // write appends the record at stage to the audit log.

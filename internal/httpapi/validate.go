@@ -69,7 +69,7 @@ func (a *api) validate(next http.Handler) http.Handler {
 		for name := range r.URL.Query() {
 			if route.Operation.Parameters.GetByInAndName(openapi3.ParameterInQuery, name) == nil &&
 				route.PathItem.Parameters.GetByInAndName(openapi3.ParameterInQuery, name) == nil {
-				a.writeError(w, r, &paramError{Name: name, Reason: "unknown query parameter for this resource"})
+				a.invalid(w, r, route, &paramError{Name: name, Reason: "unknown query parameter for this resource"})
 				return
 			}
 		}
@@ -77,11 +77,25 @@ func (a *api) validate(next http.Handler) http.Handler {
 			Request: r, PathParams: params, Route: route, Options: validationOptions,
 		}
 		if err := openapi3filter.ValidateRequest(r.Context(), in); err != nil {
-			a.writeError(w, r, validationError(err))
+			a.invalid(w, r, route, validationError(err))
 			return
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// invalid answers a request that route's operation does not allow. A
+// control request is audited first, as its handler would have done
+// (refuseInvalidControl); display requests are not audited, and cost no
+// more than the answer.
+func (a *api) invalid(w http.ResponseWriter, r *http.Request, route *routers.Route, err error) {
+	if r.Method == http.MethodPost {
+		if op := controlOps[route.Operation.OperationID]; op != nil {
+			a.refuseInvalidControl(w, r, op, err)
+			return
+		}
+	}
+	a.writeError(w, r, err)
 }
 
 func (a *api) routeError(w http.ResponseWriter, r *http.Request, err error) {

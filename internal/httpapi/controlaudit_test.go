@@ -1,0 +1,158 @@
+package httpapi_test
+
+import (
+	"net/http"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/nmigw/nmigw/internal/audit"
+	"github.com/nmigw/nmigw/internal/httpapi"
+)
+
+// nmiCalls is how many requests of any kind the fake has seen.
+func (f *ctlFake) nmiCalls() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return len(f.calls)
+}
+
+// A control request that the OpenAPI validation refuses before its
+// handler is audited like one its handler refuses: one completed record,
+// outcome invalid, naming the caller and the parameter. Nothing reaches
+// the NMI.
+func TestValidationRefusalOfControlIsAudited(t *testing.T) {
+	f, sink := newCtlFake(t), &memSink{}
+	s := ctlServer(t, f, sink, withAuthz(t))
+	const path = "/v1/stacks/TCPIP/ike/tunnels:refresh"
+	// A string where the document wants an array of tunnel IDs.
+	p := s.postJSON(path, `{"tunnelIds": "K1"}`, http.StatusBadRequest,
+		"Authorization", "Bearer ADMIN1", "X-Request-ID", "bad-body")
+	ip, _ := p["invalidParams"].([]any)
+	if len(ip) != 1 || ip[0].(map[string]any)["name"] != "body/tunnelIds" {
+		t.Fatalf("problem %v, want body/tunnelIds named", p)
+	}
+	if n := f.nmiCalls(); n != 0 {
+		t.Errorf("%d NMI requests for a refused request", n)
+	}
+	recs := sink.records()
+	if len(recs) != 1 {
+		t.Fatalf("records %+v, want one", recs)
+	}
+	r := recs[0]
+	if r.Stage != audit.StageCompleted || r.Outcome != audit.OutcomeInvalid || r.HTTPStatus != http.StatusBadRequest ||
+		!strings.HasPrefix(r.Error, "body/tunnelIds: ") || r.RequestID != "bad-body" ||
+		r.User != "ADMIN1" || !slices.Equal(r.Groups, []string{"NETADM"}) || r.Authentication != "token" ||
+		r.Method != http.MethodPost || r.Path != path || r.Operation != "refreshIkeTunnels" || r.Stack != "TCPIP" ||
+		r.NMIRequest != "NMsec_REFRESH_IKETUN" || r.RemoteAddr == "" || r.Time.IsZero() ||
+		!r.Allowed || r.Resource != "EZB.NETMGMT.SYS1.TCPIP.IPSEC.CONTROL" || len(r.Targets) != 0 {
+		t.Errorf("record %+v", r)
+	}
+
+	// A caller without CONTROL gets the same answer as before the audit
+	// (the validation's 400, not a 403); the record shows the denial.
+	s.postJSON(path, `{"tunnelIds": "K1"}`, http.StatusBadRequest, "Authorization", "Bearer OPER1")
+	// No credentials: the record names no one.
+	s.postJSON(path+"?bogus=1", `{"all": true}`, http.StatusBadRequest)
+	recs = sink.records()
+	if len(recs) != 3 {
+		t.Fatalf("records %+v, want three", recs)
+	}
+	if r := recs[1]; r.User != "OPER1" || r.Allowed || r.Profile != "EZB.NETMGMT.SYS1.*.IPSEC.CONTROL" ||
+		r.Outcome != audit.OutcomeInvalid || r.HTTPStatus != http.StatusBadRequest {
+		t.Errorf("record of a caller without CONTROL %+v", r)
+	}
+	if r := recs[2]; r.User != "" || r.Allowed || r.Outcome != audit.OutcomeInvalid ||
+		!strings.HasPrefix(r.Error, "bogus: ") {
+		t.Errorf("record of an anonymous caller %+v", r)
+	}
+	if n := f.nmiCalls(); n != 0 {
+		t.Errorf("%d NMI requests for refused requests", n)
+	}
+}
+
+// Every control operation is audited when the validation refuses it, under
+// its operationId in the document; filters:test (a POST that only reads)
+// and display requests are not.
+func TestValidationRefusalAuditsEveryControlRoute(t *testing.T) {
+	doc, err := httpapi.LoadSpec()
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, sink := newCtlFake(t), &memSink{}
+	s := ctlServer(t, f, sink)
+	for _, rt := range routeTable {
+		method, route, _ := strings.Cut(rt.route, " ")
+		if method != http.MethodPost {
+			continue
+		}
+		path := tablePath(route, "TCPIP", rt.id) + "?bogus=1"
+		before := len(sink.records())
+		resp, _ := s.post(path, rt.body)
+		if resp.StatusCode != http.StatusBadRequest {
+			t.Errorf("%s %s: %d, want 400", method, path, resp.StatusCode)
+			continue
+		}
+		recs := sink.records()[before:]
+		if rt.kind != ctl {
+			if len(recs) != 0 {
+				t.Errorf("%s %s: audited %+v", method, path, recs)
+			}
+			continue
+		}
+		op := doc.Paths.Value(route).Post.OperationID
+		if len(recs) != 1 || recs[0].Operation != op || recs[0].Path != strings.TrimSuffix(path, "?bogus=1") ||
+			recs[0].Stack != "TCPIP" || recs[0].Outcome != audit.OutcomeInvalid || !strings.HasPrefix(recs[0].Error, "bogus: ") {
+			t.Errorf("%s %s: records %+v, want one of %s", method, path, recs, op)
+		}
+	}
+	if n := f.nmiCalls(); n != 0 {
+		t.Errorf("%d NMI requests for refused requests", n)
+	}
+	// Refused display requests: nothing.
+	for _, path := range []string{"/v1/stacks/TCPIP/ike/tunnels?bogus=1", "/v1/stacks/TCPIP/ike/tunnels?pageSize=many",
+		"/v1/stacks/TCPIP/filters?pageSize=0", "/v1/stacks/TCPIP/tunnels/dynamic/Y1?bogus=1"} {
+		if resp, _ := s.get(path); resp.StatusCode != http.StatusBadRequest {
+			t.Errorf("GET %s: %d, want 400", path, resp.StatusCode)
+		}
+	}
+	if n := len(sink.records()); n != len(controlRoutes()) {
+		t.Errorf("%d records, want one per control route (%d)", n, len(controlRoutes()))
+	}
+}
+
+// controlRoutes are the control routes of routeTable.
+func controlRoutes() []string {
+	var out []string
+	for _, rt := range routeTable {
+		if rt.kind == ctl {
+			out = append(out, rt.route)
+		}
+	}
+	return out
+}
+
+// A control request refused by the validation whose record cannot be
+// written is refused with 503, as the handler refuses one: a refusal, too,
+// is on record or not answered as such.
+func TestValidationRefusalAuditFailure(t *testing.T) {
+	f := newCtlFake(t)
+	sink := &memSink{failAt: audit.StageCompleted}
+	s := ctlServer(t, f, sink)
+	p := s.postJSON("/v1/stacks/TCPIP/tunnels/dynamic:activate", `{"names": "RULE1"}`, http.StatusServiceUnavailable)
+	if p["type"] != "urn:nmigw:problem:audit-unavailable" || !strings.Contains(str(p["detail"]), "refused") {
+		t.Errorf("problem %v", p)
+	}
+	if !strings.Contains(s.logs.String(), "audit device gone") {
+		t.Error("the audit failure is not in the log")
+	}
+	// Without an audit log control is off, whatever the request.
+	s = ctlServer(t, f, nil)
+	p = s.postJSON("/v1/stacks/TCPIP/tunnels/dynamic:activate", `{"names": "RULE1"}`, http.StatusServiceUnavailable)
+	if p["type"] != "urn:nmigw:problem:audit-unavailable" {
+		t.Errorf("problem %v", p)
+	}
+	if n := f.nmiCalls(); n != 0 {
+		t.Errorf("%d NMI requests for refused requests", n)
+	}
+}
