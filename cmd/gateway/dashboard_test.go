@@ -16,6 +16,7 @@ import (
 	"github.com/chromedp/cdproto/log"
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
 )
 
 // chromiumPath is the browser the dashboard test drives (Debian's
@@ -252,6 +253,8 @@ func TestDashboardInBrowser(t *testing.T) {
 	b.waitFor("the second page of filter rules", fmt.Sprintf(`JSON.stringify(%s) === %s`,
 		rowsOf("#list-filters", "data-name"), js(js(names(second)))))
 
+	checkDynamicViewsAndFilters(t, g, b, stackPath)
+
 	// A viewer's token: identity from the API, no control buttons.
 	setToken := func(token string) {
 		t.Helper()
@@ -297,6 +300,7 @@ func TestDashboardInBrowser(t *testing.T) {
 
 	// The operator deactivates an active dynamic tunnel.
 	setToken(operatorToken)
+	checkConfirmation(t, g, b, ikeStack)
 	b.waitFor("control buttons", `document.querySelector("#list-dynamic button[data-action=deactivate]") !== null`)
 	target := ""
 	for _, it := range g.list(stackPath + "/tunnels/dynamic") {
@@ -312,6 +316,8 @@ func TestDashboardInBrowser(t *testing.T) {
 	activeRows := fmt.Sprintf(`[...document.querySelectorAll(%s)].filter((r) => r.querySelector("[data-col=state]").textContent === "active").length`, js(row))
 	b.waitFor("tunnel "+target+" active in the table", activeRows+` > 0`)
 	b.do("deactivate "+target, chromedp.Click(chromedp.CSS(row+` button[data-action=deactivate]`)))
+	b.waitFor("the confirmation of the deactivation", `document.getElementById("confirm").open`)
+	b.do("confirm the deactivation", chromedp.Click(chromedp.ID("confirm-ok")))
 	b.waitFor("the answer's status for "+target, fmt.Sprintf(`document.querySelector(%s) !== null`,
 		js(`#results tr[data-tunnel-id=`+js(target)+`][data-status=stateUpdated]`)))
 	b.waitFor("tunnel "+target+" no longer active in the table", activeRows+` === 0`)
@@ -351,4 +357,179 @@ func TestDashboardInBrowser(t *testing.T) {
 		t.Errorf("the browser reported errors:\n%s", strings.Join(p, "\n"))
 	}
 	t.Logf("browser test took %s", time.Since(began).Round(time.Millisecond))
+}
+
+// checkDynamicViewsAndFilters checks the IKE view of dynamic tunnels and
+// the list filters: the rows are those the API answers for the same
+// query, the hash keeps them over a reload, and a bad value shows the
+// API's 400 problem.
+func checkDynamicViewsAndFilters(t *testing.T, g *gateway, b *browser, stackPath string) {
+	t.Helper()
+	dynPath := stackPath + "/tunnels/dynamic"
+	// The dashboard asks for pages of 50 dynamic tunnels.
+	ikeRows := func(query string) (rows [][]string, ids []string) {
+		v := g.object(dynPath+"?view=ike&pageSize=50"+query, 200)
+		for _, x := range v["items"].([]any) {
+			it := x.(item)
+			iv, ok := it["ikeView"].(item)
+			if !ok {
+				t.Fatalf("view=ike: tunnel %s without ikeView", str(it, "tunnelId"))
+			}
+			text := func(k string) string {
+				switch v := iv[k].(type) {
+				case bool:
+					return map[bool]string{true: "yes", false: "no"}[v]
+				case nil:
+					return "—" // the dashboard's mark of an absent value
+				}
+				return str(iv, k)
+			}
+			rows = append(rows, []string{str(it, "tunnelId"), str(it, "generation"), text("locallyInitiated"),
+				text("extendedState"), text("localClientIdType"), text("localClientId"),
+				text("remoteClientIdType"), text("remoteClientId"), text("retransmits")})
+			if !slices.Contains(ids, str(it, "tunnelId")) {
+				ids = append(ids, str(it, "tunnelId"))
+			}
+		}
+		if len(rows) == 0 {
+			t.Fatalf("no dynamic tunnels in the IKE view%s", query)
+		}
+		return rows, ids
+	}
+	const shownIKERows = `JSON.stringify([...document.querySelectorAll("#list-dynamic tbody tr[data-tunnel-id]")].map((r) =>
+		[r.dataset.tunnelId, r.dataset.generation, ...["locallyInitiated", "extendedState", "localClientIdType",
+			"localClientId", "remoteClientIdType", "remoteClientId", "retransmits"].map(
+			(c) => r.querySelector("[data-col=" + c + "]")?.textContent.replaceAll(",", ""))]))`
+	all, ids := ikeRows("")
+	eval[chromedp.Void](b, `(() => { const s = document.getElementById("dynamic-view");
+		s.value = "ike"; s.dispatchEvent(new Event("change")); })()`)
+	b.waitFor("the IKE view of the dynamic tunnels", shownIKERows+" === "+js(js(all)))
+
+	// Two tunnel IDs, as the API's repeated tunnelId parameter.
+	if len(ids) < 3 {
+		t.Fatalf("the IKE view has %d tunnels, too few to filter", len(ids))
+	}
+	pick := []string{ids[0], ids[2]}
+	want, _ := ikeRows("&tunnelId=" + url.QueryEscape(pick[0]) + "&tunnelId=" + url.QueryEscape(pick[1]))
+	if len(want) >= len(all) {
+		t.Fatalf("tunnelId=%v does not narrow the list: %d of %d rows", pick, len(want), len(all))
+	}
+	b.do("filter dynamic tunnels by ID", chromedp.SendKeys(chromedp.ID("filter-dynamic-tunnelId"), strings.Join(pick, " ")),
+		chromedp.Click(chromedp.CSS(`#filters-dynamic button[data-filter=apply]`)))
+	b.waitFor("the dynamic tunnels "+strings.Join(pick, ", "), shownIKERows+" === "+js(js(want)))
+
+	// The hash keeps the view and the filter over a reload.
+	hash := eval[string](b, `location.hash`)
+	if !strings.Contains(hash, "dynamic.view=ike") || !strings.Contains(hash, "dynamic.tunnelId=") {
+		t.Errorf("the hash %q does not hold the view and the filter", hash)
+	}
+	b.do("reload the dashboard", chromedp.Reload())
+	b.waitFor("the filtered IKE view after a reload", shownIKERows+" === "+js(js(want)))
+	if s := eval[[]string](b, `[document.getElementById("filter-dynamic-tunnelId").value, document.getElementById("dynamic-view").value]`); !slices.Equal(s, []string{strings.Join(pick, " "), "ike"}) {
+		t.Errorf("after a reload the filter and view are %q", s)
+	}
+	b.do("clear the filter of dynamic tunnels", chromedp.Click(chromedp.CSS(`#filters-dynamic button[data-filter=clear]`)))
+	b.waitFor("every dynamic tunnel again", shownIKERows+" === "+js(js(all)))
+	eval[chromedp.Void](b, `(() => { const s = document.getElementById("dynamic-view");
+		s.value = "stack"; s.dispatchEvent(new Event("change")); })()`)
+	b.waitFor("the stack view again", `!location.hash.includes("dynamic.") &&
+		document.querySelector("#list-dynamic tbody tr[data-tunnel-id] [data-col=retransmits]") === null`)
+
+	// A value the API refuses: its 400 problem in the section.
+	const bad = "192.0.2.300"
+	resp, body := g.get(stackPath + "/tunnels/manual?localAddress=" + url.QueryEscape(bad) + "&pageSize=50")
+	var p item
+	if err := json.Unmarshal(body, &p); err != nil || resp.StatusCode != 400 || str(p, "detail") == "" {
+		t.Fatalf("manual tunnels with localAddress=%s: %d %s", bad, resp.StatusCode, body)
+	}
+	b.do("filter manual tunnels by a bad address", chromedp.SendKeys(chromedp.ID("filter-manual-localAddress"), bad),
+		chromedp.Click(chromedp.CSS(`#filters-manual button[data-filter=apply]`)))
+	problem := `document.querySelector("#section-manual .problem")`
+	b.waitFor("the 400 problem", fmt.Sprintf(`!%s.hidden && %s.textContent.includes("400 " + %s) && %s.textContent.includes(%s)`,
+		problem, problem, js(str(p, "title")), problem, js(str(p, "detail"))))
+	b.do("clear the filter of manual tunnels", chromedp.Click(chromedp.CSS(`#filters-manual button[data-filter=clear]`)))
+	b.waitFor("the manual tunnels without a problem", problem+`.hidden && document.querySelectorAll("#list-manual tbody tr[data-tunnel-id]").length > 0`)
+	for _, msg := range b.takeProblems() {
+		if !strings.Contains(msg, "status of 400") {
+			t.Errorf("the browser reported: %s", msg)
+		}
+	}
+}
+
+// postsSent is how many POST requests the gateway has answered.
+func postsSent(g *gateway) float64 {
+	var n float64
+	for _, m := range g.metricsOf()["nmigw_http_requests_total"].GetMetric() {
+		for _, l := range m.GetLabel() {
+			if l.GetName() == "method" && l.GetValue() == "POST" {
+				n += m.GetCounter().GetValue()
+			}
+		}
+	}
+	return n
+}
+
+// checkConfirmation checks that a control action asks first: Escape and
+// Cancel send nothing, OK sends it once, with ?wait when chosen.
+func checkConfirmation(t *testing.T, g *gateway, b *browser, stack string) {
+	t.Helper()
+	manualPath := "/v1/stacks/" + url.PathEscape(stack) + "/tunnels/manual"
+	target := ""
+	for _, it := range g.list(manualPath) {
+		if str(it, "state") == "inactive" {
+			target = str(it, "tunnelId")
+			break
+		}
+	}
+	if target == "" {
+		t.Fatal("no inactive manual tunnel in the demo data set")
+	}
+	stateOf := func() string {
+		return str(g.object(manualPath+"/"+url.PathEscape(target), 200), "state")
+	}
+	button := `#list-manual tbody tr[data-tunnel-id=` + js(target) + `] button[data-action=activate]`
+	const dialogOpen = `document.getElementById("confirm").open`
+	open := func() {
+		t.Helper()
+		b.waitFor("the activate button of "+target, fmt.Sprintf(`document.querySelector(%s) !== null && !%s`, js(button), dialogOpen))
+		b.do("activate "+target, chromedp.Click(chromedp.CSS(button)))
+		b.waitFor("the confirmation dialog, focus on Cancel", dialogOpen+` && document.activeElement.id === "confirm-cancel"`)
+	}
+	posts := postsSent(g)
+
+	open()
+	shown := eval[[]string](b, `["action", "stack"].map((f) => document.querySelector("#confirm [data-field=" + f + "]").textContent).concat(
+		[...document.querySelectorAll("#confirm [data-target]")].map((e) => e.dataset.target))`)
+	if !slices.Equal(shown, []string{"Activate manual tunnel", stack, target}) {
+		t.Errorf("the dialog names %q, want the action, stack %s and tunnel %s", shown, stack, target)
+	}
+	b.do("press Escape", chromedp.KeyEvent(kb.Escape))
+	b.waitFor("the dialog closed by Escape", "!"+dialogOpen)
+	open()
+	b.do("cancel", chromedp.Click(chromedp.ID("confirm-cancel")))
+	b.waitFor("the dialog closed by Cancel", "!"+dialogOpen)
+	if s := stateOf(); s != "inactive" {
+		t.Errorf("after Escape and Cancel, manual tunnel %s is %s", target, s)
+	}
+
+	open()
+	eval[chromedp.Void](b, `document.getElementById("confirm-wait").value = "10s"`)
+	b.do("confirm", chromedp.Click(chromedp.ID("confirm-ok")))
+	b.waitFor("the answer with reached", fmt.Sprintf(`document.querySelector(%s) !== null && document.querySelector("#results [data-reached]") !== null`,
+		js(`#results tr[data-tunnel-id=`+js(target)+`][data-status=stateUpdated]`)))
+	if r := eval[string](b, `document.querySelector("#results [data-reached]").dataset.reached`); r != "true" {
+		t.Errorf("activation of %s with wait=10s: reached %s", target, r)
+	}
+	if s := stateOf(); s != "active" {
+		t.Errorf("after OK, manual tunnel %s is %s", target, s)
+	}
+	// Only the confirmed action was sent (the counter is updated once the
+	// answer is written, so wait for it).
+	n := postsSent(g)
+	for deadline := time.Now().Add(10 * time.Second); n < posts+1 && time.Now().Before(deadline); n = postsSent(g) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if n != posts+1 {
+		t.Errorf("%v POST requests for one confirmed action after an Escape and a Cancel", n-posts)
+	}
 }

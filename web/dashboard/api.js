@@ -125,14 +125,17 @@ export async function post(url, body) {
   return resp.json();
 }
 
-// stackURL is the URL of a stack's resource, relative to the page.
+// stackURL is the URL of a stack's resource, relative to the page. A
+// query value that is an array repeats its parameter (the API ORs them).
 export function stackURL(stack, path, query) {
   let url = "v1/stacks/" + encodeURIComponent(stack) + (path ? "/" + path : "");
   if (query) {
     const q = new URLSearchParams();
     for (const [k, v] of Object.entries(query)) {
-      if (v !== undefined && v !== null && v !== "") {
-        q.set(k, String(v));
+      for (const x of Array.isArray(v) ? v : [v]) {
+        if (x !== undefined && x !== null && x !== "") {
+          q.append(k, String(x));
+        }
       }
     }
     const s = q.toString();

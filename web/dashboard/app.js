@@ -1,9 +1,11 @@
 // The nmigw dashboard: stacks, and for the selected stack its summary,
 // tunnels, port translations and filter rules, refreshed every few
-// seconds with conditional GETs; control actions for callers whose
-// GET /v1/whoami says CONTROL.
+// seconds with conditional GETs; control actions, each confirmed first,
+// for callers whose GET /v1/whoami says CONTROL. The selected stack and
+// each list's filters, view and page size live in the URL's hash.
 
 import * as api from "./api.js";
+import { confirmAction } from "./confirm.js";
 import { el, fill, table } from "./dom.js";
 import * as f from "./format.js";
 
@@ -19,6 +21,7 @@ const page = {
   view: null, // the selected stack's sections
   errors: new Map(), // page-wide problems by source
   rules: new Set(), // LocalDynVpnRule names seen, for the activate form
+  hash: "", // the hash the page wrote last
   polls: 0,
 };
 
@@ -111,6 +114,14 @@ function sectionError(box, err, context) {
 
 // ---- control actions -----------------------------------------------------
 
+function reachedNote(answer) {
+  if (answer.reached === undefined) {
+    return null;
+  }
+  return el("p", { "data-reached": String(answer.reached) },
+    answer.reached ? "The target state was reached." : "The target state was not reached in time.");
+}
+
 function showResults(label, answer) {
   const box = page.view && page.view.results;
   if (!box) {
@@ -124,28 +135,35 @@ function showResults(label, answer) {
         el("td", {}, f.text(r.tunnelId)),
         el("td", { className: ok ? "status-ok" : "status-bad" }, f.text(r.status)));
     });
-    const extra = answer.reached === undefined ? null
-      : el("p", {}, answer.reached ? "The target state was reached." : "The target state was not reached in time.");
     fill(box, table("results-table", label + ": " + answer.results.length + " result(s)",
-      ["Name", "Tunnel", "Status"], rows.length ? rows : [emptyRow(3, "No tunnels matched.")]), extra);
+      ["Name", "Tunnel", "Status"], rows.length ? rows : [emptyRow(3, "No tunnels matched.")]), reachedNote(answer));
     return;
   }
   if (answer && answer.filterSet) {
     fill(box, el("p", { "data-status": "filterSet" },
-      label + ": stack " + f.text(answer.stack) + " now uses the " + f.text(answer.filterSet) + " filter set."));
+      label + ": stack " + f.text(answer.stack) + " now uses the " + f.text(answer.filterSet) + " filter set."),
+    reachedNote(answer));
     return;
   }
   fill(box, el("p", {}, label + ": done."));
 }
 
-async function act(button, label, url, body) {
+// act asks for confirmation of action {title, verb, stack, targets, path,
+// body, danger}, then sends it (with ?wait when chosen) and shows the
+// answer. Cancel sends nothing.
+async function act(button, action) {
+  const chosen = await confirmAction(action);
+  if (!chosen) {
+    return;
+  }
   button.disabled = true;
   const box = page.view && page.view.results;
+  const label = action.title;
   if (box) {
-    fill(box, el("p", {}, label + "…"));
+    fill(box, el("p", {}, label + (chosen.wait ? " (waiting up to " + chosen.wait + ")" : "") + "…"));
   }
   try {
-    const answer = await api.post(url, body);
+    const answer = await api.post(api.stackURL(action.stack, action.path, { wait: chosen.wait }), action.body);
     showResults(label, answer);
   } catch (err) {
     if (box) {
@@ -157,15 +175,19 @@ async function act(button, label, url, body) {
   await refreshNow();
 }
 
-function actionButton(action, text, label, url, body, danger) {
+// actionButton is a button that asks to confirm action (see act); data
+// is its data-action attribute, text its label.
+function actionButton(data, text, action) {
+  const name = action.title + (action.targets && action.targets.length === 1 ? " " + action.targets[0] : "");
   const b = el("button", {
     type: "button",
-    className: danger ? "danger" : "",
-    "data-action": action,
-    "aria-label": label,
-    title: label,
+    className: action.danger ? "danger" : "",
+    "data-action": data,
+    "aria-label": name,
+    "aria-haspopup": "dialog",
+    title: name,
   }, text);
-  b.addEventListener("click", () => act(b, label, url, body));
+  b.addEventListener("click", () => act(b, action));
   return b;
 }
 
@@ -183,53 +205,108 @@ function tunnelPath(kind, id, verb) {
   return kind + "/" + encodeURIComponent(id) + ":" + verb;
 }
 
+// tunnelAction is a control action on one tunnel (by its ID).
+function tunnelAction(stack, kind, what, t, verb, danger) {
+  const title = verb + " " + what;
+  return actionButton(verb.toLowerCase(), verb, {
+    title, verb, stack, targets: [t.tunnelId], path: tunnelPath(kind, t.tunnelId, verb.toLowerCase()), danger,
+  });
+}
+
+// FILTER_PARAMS are the list query parameters of api/openapi.yaml the
+// dashboard offers as filters. Several values, separated by spaces or
+// commas, repeat the parameter.
+const P = {
+  tunnelId: { param: "tunnelId", label: "Tunnel ID", hint: "Y1 Y2" },
+  localAddress: { param: "localAddress", label: "Local address", hint: "192.0.2.0/24" },
+  remoteAddress: { param: "remoteAddress", label: "Remote address", hint: "198.51.100.7" },
+  protocol: { param: "protocol", label: "Protocol", hint: "tcp 17" },
+  localPort: { param: "localPort", label: "Local port", hint: "443" },
+  remotePort: { param: "remotePort", label: "Remote port", hint: "4500" },
+};
+const nameParam = (label, hint) => ({ param: "name", label, hint });
+
+const stackColumns = {
+  headers: ["Tunnel", "Generation", "State", "Dynamic VPN rule", "VPN action", "Local endpoint",
+    "Remote endpoint", "IKE tunnel", "Bytes", "Expires"],
+  cells: (t) => [td(t.tunnelId), tdNum(t.generation), tdState(t.state), td(t.localDynVpnRule), td(t.vpnAction),
+    td(t.localSecurityEndpoint), td(t.remoteSecurityEndpoint), td(t.ikeTunnelId),
+    el("td", { className: "num" }, f.traffic((t.stackView && t.stackView.traffic) || t.traffic)),
+    td(f.time(t.expireTime))],
+};
+
+// ikeColumns show what the IKE view (view=ike, DynamicIkeView) adds.
+const ikeColumns = {
+  headers: ["Tunnel", "Generation", "State", "Dynamic VPN rule", "VPN action", "Local endpoint",
+    "Remote endpoint", "IKE tunnel", "Initiated here", "Extended state", "Local client ID type",
+    "Local client ID", "Remote client ID type", "Remote client ID", "Retransmits", "Expires"],
+  cells: (t) => {
+    const v = t.ikeView || {};
+    const col = (name, value, className) => el("td", { "data-col": name, className }, value);
+    return [td(t.tunnelId), tdNum(t.generation), tdState(t.state), td(t.localDynVpnRule), td(t.vpnAction),
+      td(t.localSecurityEndpoint), td(t.remoteSecurityEndpoint), td(t.ikeTunnelId),
+      col("locallyInitiated", f.yesNo(v.locallyInitiated)), col("extendedState", f.num(v.extendedState), "num"),
+      col("localClientIdType", f.text(v.localClientIdType)), col("localClientId", f.text(v.localClientId)),
+      col("remoteClientIdType", f.text(v.remoteClientIdType)), col("remoteClientId", f.text(v.remoteClientId)),
+      col("retransmits", f.num(v.retransmits), "num"), td(f.time(t.expireTime))];
+  },
+};
+
+// bulk is the bulk form of a control action on the tunnels a list shows.
+function bulk(kind, what, verb, danger) {
+  return (ids, stack) => actionButton("bulk-" + verb.toLowerCase(), verb + " all shown", {
+    title: verb + " " + ids.length + " " + what, verb, stack, targets: ids,
+    path: kind + ":" + verb.toLowerCase(), body: { tunnelIds: ids }, danger,
+  });
+}
+
 const LISTS = [
   {
     key: "ike",
     title: "IKE tunnels",
     path: "ike/tunnels",
     pageSize: 50,
+    filters: [nameParam("Key exchange rule", "KER1"), P.tunnelId, P.localAddress, P.remoteAddress],
     headers: ["Tunnel", "Generation", "State", "Key exchange rule", "Local endpoint", "Remote endpoint",
       "Role", "IKE version", "NAT traversal", "Bytes", "Activated", "Expires"],
     cells: (t) => [td(t.tunnelId), tdNum(t.generation), tdState(t.state), td(t.keyExchangeRule),
       td(t.localEndpoint), td(t.remoteEndpoint), td(t.role), td(t.ikeVersion),
       td(f.yesNo(t.natTraversalEnabled)), tdNum(t.bytes), td(f.time(t.activateTime)), td(f.time(t.expireTime))],
     actions: (t, stack) => [
-      actionButton("refresh", "Refresh", "Refresh IKE tunnel " + t.tunnelId,
-        api.stackURL(stack, tunnelPath("ike/tunnels", t.tunnelId, "refresh"))),
-      actionButton("deactivate", "Deactivate", "Deactivate IKE tunnel " + t.tunnelId,
-        api.stackURL(stack, tunnelPath("ike/tunnels", t.tunnelId, "deactivate")), undefined, true),
+      tunnelAction(stack, "ike/tunnels", "IKE tunnel", t, "Refresh"),
+      tunnelAction(stack, "ike/tunnels", "IKE tunnel", t, "Deactivate", true),
     ],
+    bulk: [bulk("ike/tunnels", "IKE tunnel(s)", "Refresh"), bulk("ike/tunnels", "IKE tunnel(s)", "Deactivate", true)],
   },
   {
     key: "dynamic",
     title: "Dynamic tunnels",
     path: "tunnels/dynamic",
     pageSize: 50,
-    headers: ["Tunnel", "Generation", "State", "Dynamic VPN rule", "VPN action", "Local endpoint",
-      "Remote endpoint", "IKE tunnel", "Bytes", "Expires"],
-    cells: (t) => [td(t.tunnelId), tdNum(t.generation), tdState(t.state), td(t.localDynVpnRule), td(t.vpnAction),
-      td(t.localSecurityEndpoint), td(t.remoteSecurityEndpoint), td(t.ikeTunnelId),
-      el("td", { className: "num" }, f.traffic((t.stackView && t.stackView.traffic) || t.traffic)),
-      td(f.time(t.expireTime))],
+    filters: [nameParam("Dynamic VPN rule", "RULE1"), P.tunnelId, P.localAddress, P.remoteAddress, P.protocol,
+      P.localPort, P.remotePort],
+    views: { stack: stackColumns, ike: ikeColumns },
     actions: (t, stack) => [
-      actionButton("refresh", "Refresh", "Refresh dynamic tunnel " + t.tunnelId,
-        api.stackURL(stack, tunnelPath("tunnels/dynamic", t.tunnelId, "refresh"))),
-      actionButton("deactivate", "Deactivate", "Deactivate dynamic tunnel " + t.tunnelId,
-        api.stackURL(stack, tunnelPath("tunnels/dynamic", t.tunnelId, "deactivate")), undefined, true),
+      tunnelAction(stack, "tunnels/dynamic", "dynamic tunnel", t, "Refresh"),
+      tunnelAction(stack, "tunnels/dynamic", "dynamic tunnel", t, "Deactivate", true),
       t.localDynVpnRule && (t.state === "expired" || t.state === "inactive")
-        ? actionButton("activate", "Activate rule", "Activate dynamic VPN rule " + t.localDynVpnRule,
-          api.stackURL(stack, "tunnels/dynamic:activate"), { names: [t.localDynVpnRule] })
+        ? actionButton("activate", "Activate rule", {
+          title: "Activate dynamic VPN rule", verb: "Activate", stack, targets: [t.localDynVpnRule],
+          path: "tunnels/dynamic:activate", body: { names: [t.localDynVpnRule] },
+        })
         : null,
     ],
+    bulk: [bulk("tunnels/dynamic", "dynamic tunnel(s)", "Refresh"),
+      bulk("tunnels/dynamic", "dynamic tunnel(s)", "Deactivate", true)],
     seen: (t) => t.localDynVpnRule && page.rules.add(t.localDynVpnRule),
-    toolbar: (v) => (v.activateSlot = el("div")),
+    toolbar: (v, ls) => [viewSelect(v, ls), (v.activateSlot = el("div"))],
   },
   {
     key: "manual",
     title: "Manual tunnels",
     path: "tunnels/manual",
     pageSize: 50,
+    filters: [nameParam("VPN action", "ACTION1"), P.tunnelId, P.localAddress, P.remoteAddress],
     headers: ["Tunnel", "State", "VPN action", "Local endpoint", "Remote endpoint", "Encryption", "Bytes",
       "Activated"],
     cells: (t) => [td(t.tunnelId), tdState(t.state), td(t.vpnAction), td(t.localSecurityEndpoint),
@@ -238,17 +315,18 @@ const LISTS = [
       el("td", { className: "num" }, f.traffic(t.traffic)), td(f.time(t.activateTime))],
     actions: (t, stack) => [
       t.state === "inactive" || t.state === "expired"
-        ? actionButton("activate", "Activate", "Activate manual tunnel " + t.tunnelId,
-          api.stackURL(stack, tunnelPath("tunnels/manual", t.tunnelId, "activate")))
-        : actionButton("deactivate", "Deactivate", "Deactivate manual tunnel " + t.tunnelId,
-          api.stackURL(stack, tunnelPath("tunnels/manual", t.tunnelId, "deactivate")), undefined, true),
+        ? tunnelAction(stack, "tunnels/manual", "manual tunnel", t, "Activate")
+        : tunnelAction(stack, "tunnels/manual", "manual tunnel", t, "Deactivate", true),
     ],
+    bulk: [bulk("tunnels/manual", "manual tunnel(s)", "Activate"),
+      bulk("tunnels/manual", "manual tunnel(s)", "Deactivate", true)],
   },
   {
     key: "ports",
     title: "Port translations",
     path: "port-translations",
     pageSize: 50,
+    filters: [P.tunnelId, P.remoteAddress, P.protocol, P.localPort, P.remotePort],
     headers: ["Tunnel", "Protocol", "Remote endpoint", "Remote UDP port", "Remote original address",
       "Remote original port", "Translated port", "Local port"],
     cells: (p) => [td(p.tunnelId), td(f.protocol(p.protocol)), td(p.remoteSecurityEndpoint), td(p.remoteUdpPort),
@@ -259,7 +337,8 @@ const LISTS = [
     title: "Filter rules",
     path: "filters",
     pageSize: 25,
-    query: (ls) => ({ set: ls.set }),
+    filters: [nameParam("Rule name", "RULE1"), P.tunnelId, P.localAddress, P.remoteAddress, P.protocol,
+      P.localPort, P.remotePort],
     headers: ["Name", "Extension", "Group", "Type", "State", "Action", "Direction", "Scope", "Protocol",
       "Source", "Source ports", "Destination", "Destination ports", "Logging", "Matches"],
     cells: (r) => [td(r.name), td(r.nameExtension), td(r.groupName), td(r.type), tdState(r.state), td(r.action),
@@ -268,6 +347,86 @@ const LISTS = [
     toolbar: (v, ls) => filterSetSelect(v, ls),
   },
 ];
+
+// columns are a list's headers and cells in its current view.
+function columns(def, ls) {
+  return def.views ? def.views[ls.view] || def.views.stack : def;
+}
+
+// listQuery is the query of a list's request, without paging.
+function listQuery(def, ls) {
+  const q = {};
+  if (def.key === "filters") {
+    q.set = ls.set;
+  }
+  if (def.views && ls.view !== "stack") {
+    q.view = ls.view;
+  }
+  for (const p of def.filters || []) {
+    q[p.param] = splitValues(ls.filter[p.param]);
+  }
+  return q;
+}
+
+function splitValues(s) {
+  return String(s || "").split(/[\s,]+/).filter(Boolean);
+}
+
+// listChanged resets paging after a change of filters, view or page size,
+// keeps the change in the hash and refreshes.
+function listChanged(ls) {
+  resetPaging(ls);
+  ls.data = null;
+  writeHash();
+  refreshNow();
+}
+
+function viewSelect(v, ls) {
+  const sel = el("select", { id: "dynamic-view" },
+    [["stack", "as the stack knows them (traffic)"], ["ike", "as IKE knows them (negotiation, client IDs)"]]
+      .map(([value, label]) => el("option", { value, selected: value === ls.view }, label)));
+  sel.addEventListener("change", () => {
+    ls.view = sel.value;
+    listChanged(ls);
+  });
+  return el("div", { className: "toolbar" }, el("label", { for: "dynamic-view" }, "Show dynamic tunnels"), sel);
+}
+
+// filterForm has an input per query parameter of the list; Apply sends
+// them as the list's query (the API checks them: a bad value shows its
+// 400 problem), Clear removes them.
+function filterForm(def, ls) {
+  const inputs = def.filters.map((p) => el("input", {
+    type: "text", id: "filter-" + def.key + "-" + p.param, name: p.param, value: ls.filter[p.param] || "",
+    placeholder: p.hint, autocomplete: "off", size: 14,
+  }));
+  const fields = def.filters.map((p, i) => el("span", { className: "field" },
+    el("label", { for: inputs[i].id }, p.label), inputs[i]));
+  const apply = el("button", { type: "submit", "data-filter": "apply" }, "Apply");
+  const clear = el("button", { type: "button", "data-filter": "clear" }, "Clear");
+  const form = el("form", { className: "filters", id: "filters-" + def.key, role: "search", "aria-label": def.title + " filters" },
+    el("fieldset", {}, el("legend", {}, "Filter " + def.title.toLowerCase() + " (several values: separate with spaces)"),
+      fields, apply, clear));
+  form.addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    ls.filter = {};
+    def.filters.forEach((p, i) => {
+      const value = inputs[i].value.trim();
+      if (value) {
+        ls.filter[p.param] = value;
+      }
+    });
+    listChanged(ls);
+  });
+  clear.addEventListener("click", () => {
+    for (const input of inputs) {
+      input.value = "";
+    }
+    ls.filter = {};
+    listChanged(ls);
+  });
+  return form;
+}
 
 function activateForm(v) {
   const input = el("input", { type: "text", id: "activate-names", name: "names", autocomplete: "off" });
@@ -284,8 +443,10 @@ function activateForm(v) {
       input.focus();
       return;
     }
-    act(button, "Activate dynamic VPN rules " + names.join(", "),
-      api.stackURL(v.name, "tunnels/dynamic:activate"), { names });
+    act(button, {
+      title: "Activate dynamic VPN rule" + (names.length > 1 ? "s" : ""), verb: "Activate", stack: v.name,
+      targets: names, path: "tunnels/dynamic:activate", body: { names },
+    });
   });
   v.ruleList = list;
   return form;
@@ -314,8 +475,7 @@ function filterSetSelect(v, ls) {
     ["current", "default", "policy"].map((s) => el("option", { value: s, selected: s === ls.set }, s)));
   sel.addEventListener("change", () => {
     ls.set = sel.value;
-    resetPaging(ls);
-    refreshNow();
+    listChanged(ls);
   });
   return el("div", { className: "toolbar" }, el("label", { for: "filter-set" }, "Filter set shown"), sel);
 }
@@ -330,8 +490,7 @@ function pager(v, def, ls) {
     PAGE_SIZES.map((n) => el("option", { value: String(n), selected: n === ls.pageSize }, String(n))));
   size.addEventListener("change", () => {
     ls.pageSize = Number(size.value);
-    resetPaging(ls);
-    refreshNow();
+    listChanged(ls);
   });
   const prev = el("button", { type: "button", "data-page": "prev", "aria-label": def.title + ": previous page" }, "Previous");
   const next = el("button", { type: "button", "data-page": "next", "aria-label": def.title + ": next page" }, "Next");
@@ -369,7 +528,8 @@ function renderList(v, def, ls, data, control) {
     }
   }
   const withActions = control && typeof def.actions === "function";
-  const headers = withActions ? [...def.headers, "Actions"] : def.headers;
+  const cols = columns(def, ls);
+  const headers = withActions ? [...cols.headers, "Actions"] : cols.headers;
   const rows = items.map((it) => {
     if (def.seen) {
       def.seen(it);
@@ -384,16 +544,23 @@ function renderList(v, def, ls, data, control) {
     if (it.name !== undefined) {
       attrs["data-name"] = it.name;
     }
-    const cells = def.cells(it);
+    const cells = cols.cells(it);
     if (withActions) {
       const g = typeof it.generation === "number" ? it.generation : 0;
       cells.push(el("td", { className: "actions" }, newest.get(it.tunnelId) === g ? def.actions(it, v.name) : null));
     }
     return el("tr", attrs, cells);
   });
-  const caption = def.title + " of " + v.name + (items.length ? "" : ": none");
+  const filtered = Object.keys(ls.filter).length > 0;
+  const caption = def.title + " of " + v.name + (ls.view === "ike" ? " as IKE knows them" : "") +
+    (filtered ? " matching the filter" : "") + (items.length ? "" : ": none");
+  const ids = [...newest.keys()].filter((id) => id !== undefined);
+  const bulkBar = control && def.bulk && ids.length
+    ? el("div", { className: "toolbar", "data-bulk": def.key },
+      el("span", {}, ids.length + " tunnel(s) shown:"), def.bulk.map((b) => b(ids, v.name)))
+    : null;
   fill(ls.content, table("list-" + def.key, caption, headers,
-    rows.length ? rows : [emptyRow(headers.length, "None.")]));
+    rows.length ? rows : [emptyRow(headers.length, "None.")]), bulkBar);
   ls.next = data.nextPageToken || "";
   const { prev, next, where } = ls.pagerParts;
   prev.disabled = ls.prev.length === 0;
@@ -409,7 +576,7 @@ async function refreshList(v, def) {
   const ls = v.lists[def.key];
   const control = rightsOf(v.name).control;
   const url = () => api.stackURL(v.name, def.path,
-    { ...(def.query ? def.query(ls) : {}), pageSize: ls.pageSize, pageToken: ls.token });
+    { ...listQuery(def, ls), pageSize: ls.pageSize, pageToken: ls.token });
   try {
     let answer;
     try {
@@ -487,7 +654,9 @@ function section(id, title, ...children) {
     el("h3", { id: id + "-title" }, title), children);
 }
 
-function buildStackView(name) {
+// buildStackView shows stack name; saved holds each list's filters, view
+// and page size from the hash.
+function buildStackView(name, saved) {
   const v = { name, lists: {}, summaryData: null };
   v.results = el("div", { id: "results", className: "results", role: "status", "aria-live": "polite" });
   v.filterSet = el("div", { className: "toolbar", id: "filter-set-control" });
@@ -500,11 +669,13 @@ function buildStackView(name) {
     section("summary", "Summary", v.summaryError, v.summary),
   ];
   for (const def of LISTS) {
-    const ls = { pageSize: def.pageSize, token: "", prev: [], next: "", set: "current", data: null, control: null };
+    const ls = { pageSize: def.pageSize, token: "", prev: [], next: "", set: "current", view: "stack", filter: {},
+      data: null, control: null, ...savedList(def, saved[def.key] || {}) };
     ls.error = el("div", { className: "problem", hidden: true });
     ls.content = el("div");
     v.lists[def.key] = ls;
-    parts.push(section(def.key, def.title, def.toolbar ? def.toolbar(v, ls) : null, ls.error, ls.content, pager(v, def, ls)));
+    parts.push(section(def.key, def.title, def.toolbar ? def.toolbar(v, ls) : null, filterForm(def, ls),
+      ls.error, ls.content, pager(v, def, ls)));
   }
   fill($("stack"), el("section", { "aria-labelledby": "stack-title", "data-stack": name }, parts));
   return v;
@@ -519,40 +690,97 @@ function renderFilterSetControl(v, stack, control) {
   const parts = [el("span", {}, "Filter set in effect: ", el("strong", { "data-filter-set": "" }, f.text(stack && stack.filterSet)))];
   if (control) {
     parts.push(
-      actionButton("load-default", "Load default filter set", "Load the default filter set on " + v.name,
-        api.stackURL(v.name, "filters:loadDefault")),
-      actionButton("load-policy", "Load policy filter set", "Load the policy filter set on " + v.name,
-        api.stackURL(v.name, "filters:loadPolicy")));
+      actionButton("load-default", "Load default filter set", {
+        title: "Load the default filter set", verb: "Load", stack: v.name, targets: [], path: "filters:loadDefault",
+        danger: true,
+      }),
+      actionButton("load-policy", "Load policy filter set", {
+        title: "Load the policy filter set", verb: "Load", stack: v.name, targets: [], path: "filters:loadPolicy",
+        danger: true,
+      }));
   }
   fill(v.filterSet, parts);
 }
 
-function selectStack(name) {
-  if (page.stack === name && page.view) {
+// selectStack shows stack name, with the lists' state from the hash when
+// the hash names that stack; force rebuilds the view of the same stack.
+function selectStack(name, force) {
+  if (page.stack === name && page.view && !force) {
     return;
   }
   page.stack = name;
   page.rules.clear();
-  page.view = name ? buildStackView(name) : null;
+  const h = readHash();
+  page.view = name ? buildStackView(name, h.stack === name ? h.lists : {}) : null;
   if (!name) {
     fill($("stack"));
   }
-  const hash = name ? "#stack=" + encodeURIComponent(name) : "";
-  if (location.hash !== hash) {
-    history.replaceState(null, "", hash || location.pathname + location.search);
-  }
+  writeHash();
   markSelected();
 }
 
-function hashStack() {
-  const m = /^#stack=(.*)$/.exec(location.hash);
-  if (!m) {
-    return "";
+// The hash is "#stack=NAME" and, per list, "KEY.PARAM=VALUE" for its
+// filters and "KEY.set", "KEY.view", "KEY.pageSize" when not the default
+// (e.g. #stack=TCPIP&dynamic.view=ike&dynamic.tunnelId=Y1+Y2).
+function readHash() {
+  const q = new URLSearchParams(location.hash.slice(1));
+  const lists = {};
+  for (const [k, value] of q) {
+    const dot = k.indexOf(".");
+    if (dot > 0) {
+      const key = k.slice(0, dot);
+      (lists[key] = lists[key] || {})[k.slice(dot + 1)] = value;
+    }
   }
-  try {
-    return decodeURIComponent(m[1]);
-  } catch {
-    return "";
+  return { stack: q.get("stack") || "", lists };
+}
+
+// savedList is a list's state from the hash's values, where they are
+// among those the page offers.
+function savedList(def, h) {
+  const out = { filter: {} };
+  if (def.key === "filters" && ["current", "default", "policy"].includes(h.set)) {
+    out.set = h.set;
+  }
+  if (def.views && Object.hasOwn(def.views, h.view || "")) {
+    out.view = h.view;
+  }
+  if (PAGE_SIZES.includes(Number(h.pageSize))) {
+    out.pageSize = Number(h.pageSize);
+  }
+  for (const p of def.filters || []) {
+    if (h[p.param] && h[p.param].trim()) {
+      out.filter[p.param] = h[p.param].trim();
+    }
+  }
+  return out;
+}
+
+function writeHash() {
+  const v = page.view;
+  const q = new URLSearchParams();
+  if (v) {
+    q.set("stack", v.name);
+    for (const def of LISTS) {
+      const ls = v.lists[def.key];
+      if (def.key === "filters" && ls.set !== "current") {
+        q.set(def.key + ".set", ls.set);
+      }
+      if (def.views && ls.view !== "stack") {
+        q.set(def.key + ".view", ls.view);
+      }
+      if (ls.pageSize !== def.pageSize) {
+        q.set(def.key + ".pageSize", String(ls.pageSize));
+      }
+      for (const [k, value] of Object.entries(ls.filter)) {
+        q.set(def.key + "." + k, value);
+      }
+    }
+  }
+  const hash = v ? "#" + q.toString() : "";
+  page.hash = hash;
+  if (location.hash !== hash) {
+    history.replaceState(null, "", hash || location.pathname + location.search);
   }
 }
 
@@ -662,7 +890,7 @@ async function refreshOnce() {
   const items = stacks && Array.isArray(stacks.items) ? stacks.items : [];
   const names = items.map((s) => s.name);
   if (names.length && !names.includes(page.stack)) {
-    const wanted = hashStack();
+    const wanted = readHash().stack;
     selectStack(names.includes(wanted) ? wanted : names[0]);
   }
   const v = page.view;
@@ -751,13 +979,14 @@ function start() {
     }
   });
   window.addEventListener("hashchange", () => {
-    const name = hashStack();
-    if (name && name !== page.stack) {
-      selectStack(name);
+    // A hash the page did not write (typed, or a bookmark): show what it says.
+    const name = readHash().stack;
+    if (name && location.hash !== page.hash) {
+      selectStack(name, true);
       refreshNow();
     }
   });
-  const wanted = hashStack();
+  const wanted = readHash().stack;
   if (wanted) {
     selectStack(wanted);
   }
