@@ -11,6 +11,13 @@
 // The gateway runs as its own process (built from ./cmd/gateway unless
 // --gateway-bin is given) so that its memory is measured alone; --inproc
 // serves it from this process instead (no RSS figure).
+//
+// All of them share the machine's CPUs, so the HTTP client's work counts
+// against the gateway. --pin gives the gateway process a CPU of its own
+// (the last one) and runs the harness on the others, as when the gateway
+// is deployed with its own CPU and its clients are elsewhere; the direct
+// side then runs on fewer CPUs than the gateway side, which the output
+// says.
 package main
 
 import (
@@ -66,7 +73,9 @@ type options struct {
 	repeat      int
 	gatewayBin  string
 	inproc      bool
+	pin         bool
 	cpuprofile  string
+	plan        *cpuPlan // --pin
 }
 
 const stack = "TCPIP"
@@ -83,12 +92,22 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	fs.IntVar(&o.repeat, "repeat", 5, "listings of the filter set per side (the median is reported)")
 	fs.StringVar(&o.gatewayBin, "gateway-bin", "", "gateway binary (default: go build ./cmd/gateway)")
 	fs.BoolVar(&o.inproc, "inproc", false, "serve the gateway from this process (no RSS figure)")
+	fs.BoolVar(&o.pin, "pin", false, "run the gateway on a CPU of its own and the harness on the others (Linux, 2 CPUs or more)")
 	fs.StringVar(&o.cpuprofile, "cpuprofile", "", "write a CPU profile of this process to the file (with --inproc it includes the gateway)")
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
 	}
 	if o.concurrency < 1 || o.concurrency > 50 || o.repeat < 1 || o.duration <= 0 {
 		return errors.New("concurrency must be 1-50, repeat at least 1, duration positive")
+	}
+	if o.pin && o.inproc {
+		return errors.New("--pin needs the gateway in its own process: drop --inproc")
+	}
+	if o.pin {
+		var err error
+		if o.plan, err = planCPUs(); err != nil {
+			return err
+		}
 	}
 
 	if o.cpuprofile != "" {
@@ -122,9 +141,18 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		return err
 	}
 	defer gw.stop()
+	cpus := "shared by the harness (simulator and clients) and the gateway"
+	if o.plan != nil {
+		if err := o.plan.pinSelf(); err != nil {
+			return err
+		}
+		cpus = "harness " + cpusAllowed("self") + ", gateway " + cpusAllowed(strconv.Itoa(gw.pid)) +
+			" (--pin: the direct side runs on the harness's CPUs only)"
+	}
 
-	fmt.Fprintf(out, "nmigw-bench: %d IKE tunnel records, %d policy filter rules, concurrency %d, %s per side in %d alternating slices, %d CPUs\n\n",
+	fmt.Fprintf(out, "nmigw-bench: %d IKE tunnel records, %d policy filter rules, concurrency %d, %s per side in %d alternating slices, %d CPUs\n",
 		o.tunnels, o.filters, o.concurrency, o.duration, rounds, runtime.NumCPU())
+	fmt.Fprintf(out, "CPUs: %s\n\n", cpus)
 
 	// The filter listing first, so that the gateway's peak RSS is this
 	// listing's (plus its start-up).
@@ -256,7 +284,7 @@ func startGateway(ctx context.Context, dir, socket string, o options) (*gateway,
 		return nil, err
 	}
 	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
+	if err := o.plan.start(cmd); err != nil {
 		return nil, err
 	}
 	// The reader waits for the child once its output ends (exec wants
