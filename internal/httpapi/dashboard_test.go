@@ -2,11 +2,14 @@ package httpapi_test
 
 import (
 	"io"
+	"io/fs"
 	"net/http"
+	pathpkg "path"
 	"strings"
 	"testing"
 
 	"github.com/nmigw/nmigw/internal/httpapi"
+	"github.com/nmigw/nmigw/web"
 )
 
 // The dashboard is embedded: / and its modules and styles, with a
@@ -34,7 +37,9 @@ func TestDashboardFiles(t *testing.T) {
 		return resp, string(b)
 	}
 
-	resp, body := fetch("/")
+	// s.get checks each answer against api/openapi.yaml.
+	resp, raw := s.get("/")
+	body := string(raw)
 	if resp.StatusCode != http.StatusOK || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/html") ||
 		!strings.Contains(body, `<script type="module" src="dashboard/app.js">`) {
 		t.Fatalf("/: %d %s %.200s", resp.StatusCode, resp.Header.Get("Content-Type"), body)
@@ -48,19 +53,30 @@ func TestDashboardFiles(t *testing.T) {
 	if resp.Header.Get("X-Content-Type-Options") != "nosniff" {
 		t.Error("/ without X-Content-Type-Options: nosniff")
 	}
-	resp, _ = fetch("/", "If-None-Match", resp.Header.Get("ETag"))
+	resp, _ = s.get("/", "If-None-Match", resp.Header.Get("ETag"))
 	if resp.StatusCode != http.StatusNotModified {
 		t.Errorf("/ conditional: %d", resp.StatusCode)
 	}
 
-	for path, ct := range map[string]string{
-		"/dashboard/app.js":    "text/javascript",
-		"/dashboard/api.js":    "text/javascript",
-		"/dashboard/dom.js":    "text/javascript",
-		"/dashboard/format.js": "text/javascript",
-		"/dashboard/style.css": "text/css",
-	} {
-		resp, body := fetch(path)
+	// Every file of web/dashboard but the page is served, with its type.
+	files, err := fs.ReadDir(web.Dashboard, "dashboard")
+	if err != nil {
+		t.Fatal(err)
+	}
+	types := map[string]string{".js": "text/javascript", ".css": "text/css"}
+	served := 0
+	for _, f := range files {
+		if f.Name() == "index.html" {
+			continue
+		}
+		path := "/dashboard/" + f.Name()
+		ct := types[pathpkg.Ext(f.Name())]
+		if ct == "" {
+			t.Errorf("web/dashboard/%s: neither a module nor a style sheet", f.Name())
+			continue
+		}
+		resp, raw := s.get(path)
+		body := string(raw)
 		if resp.StatusCode != http.StatusOK || !strings.HasPrefix(resp.Header.Get("Content-Type"), ct) || len(body) == 0 {
 			t.Errorf("%s: %d %s, %d bytes", path, resp.StatusCode, resp.Header.Get("Content-Type"), len(body))
 		}
@@ -68,8 +84,21 @@ func TestDashboardFiles(t *testing.T) {
 		if strings.Contains(body, "innerHTML") || strings.Contains(body, "insertAdjacentHTML") || strings.Contains(body, "document.write") {
 			t.Errorf("%s parses HTML", path)
 		}
+		if resp, _ := s.get(path, "If-None-Match", resp.Header.Get("ETag")); resp.StatusCode != http.StatusNotModified {
+			t.Errorf("%s conditional: %d", path, resp.StatusCode)
+		}
+		served++
 	}
-	for _, path := range []string{"/dashboard/index.html", "/dashboard/nope.js", "/dashboard/..%2Fdocs.html", "/dashboard/"} {
+	if served < 5 {
+		t.Errorf("%d dashboard files served", served)
+	}
+	for _, path := range []string{"/dashboard/index.html", "/dashboard/nope.js"} {
+		if resp, _ := s.get(path); resp.StatusCode != http.StatusNotFound {
+			t.Errorf("%s: %d, want 404", path, resp.StatusCode)
+		}
+	}
+	// Paths outside the document's /dashboard/{file}.
+	for _, path := range []string{"/dashboard/..%2Fdocs.html", "/dashboard/"} {
 		if resp, _ := fetch(path); resp.StatusCode != http.StatusNotFound {
 			t.Errorf("%s: %d, want 404", path, resp.StatusCode)
 		}

@@ -18,8 +18,11 @@ import (
 )
 
 func init() {
-	// The rendered reference is HTML; check it as opaque text.
-	openapi3filter.RegisterBodyDecoder("text/html", openapi3filter.PlainBodyDecoder)
+	// The rendered reference and the dashboard are HTML, scripts and
+	// styles; check them as opaque text.
+	for _, ct := range []string{"text/html", "text/javascript", "text/css"} {
+		openapi3filter.RegisterBodyDecoder(ct, openapi3filter.PlainBodyDecoder)
+	}
 }
 
 // Validator validates responses against the API document.
