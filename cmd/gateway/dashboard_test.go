@@ -469,16 +469,18 @@ func postsSent(g *gateway) float64 {
 	return n
 }
 
-// checkConfirmation checks that a control action asks first: Escape and
-// Cancel send nothing, OK sends it once, with ?wait when chosen.
+// checkConfirmation checks that control actions ask first: Escape and
+// Cancel send nothing (one of them a bulk action, whose dialog names the
+// tunnels shown), OK sends the action once, with ?wait when chosen.
 func checkConfirmation(t *testing.T, g *gateway, b *browser, stack string) {
 	t.Helper()
 	manualPath := "/v1/stacks/" + url.PathEscape(stack) + "/tunnels/manual"
 	target := ""
+	var all []string
 	for _, it := range g.list(manualPath) {
-		if str(it, "state") == "inactive" {
+		all = append(all, str(it, "tunnelId"))
+		if target == "" && str(it, "state") == "inactive" {
 			target = str(it, "tunnelId")
-			break
 		}
 	}
 	if target == "" {
@@ -508,8 +510,16 @@ func checkConfirmation(t *testing.T, g *gateway, b *browser, stack string) {
 	open()
 	b.do("cancel", chromedp.Click(chromedp.ID("confirm-cancel")))
 	b.waitFor("the dialog closed by Cancel", "!"+dialogOpen)
+	// The bulk form names every tunnel the list shows.
+	b.do("deactivate all manual tunnels shown", chromedp.Click(chromedp.CSS(`#section-manual button[data-action=bulk-deactivate]`)))
+	b.waitFor("the bulk confirmation dialog", dialogOpen)
+	if s := eval[[]string](b, `[...document.querySelectorAll("#confirm [data-target]")].map((e) => e.dataset.target)`); !slices.Equal(s, all) {
+		t.Errorf("the bulk dialog names %q, the API lists %q", s, all)
+	}
+	b.do("cancel the bulk action", chromedp.Click(chromedp.ID("confirm-cancel")))
+	b.waitFor("the bulk dialog closed by Cancel", "!"+dialogOpen)
 	if s := stateOf(); s != "inactive" {
-		t.Errorf("after Escape and Cancel, manual tunnel %s is %s", target, s)
+		t.Errorf("after Escape and Cancels, manual tunnel %s is %s", target, s)
 	}
 
 	open()
@@ -530,6 +540,6 @@ func checkConfirmation(t *testing.T, g *gateway, b *browser, stack string) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	if n != posts+1 {
-		t.Errorf("%v POST requests for one confirmed action after an Escape and a Cancel", n-posts)
+		t.Errorf("%v POST requests for one confirmed action after an Escape and two Cancels", n-posts)
 	}
 }
