@@ -3,7 +3,10 @@
 //
 //   - GET /v1/stacks/TCPIP/ike/tunnels (a generated stack with --tunnels IKE
 //     tunnel records) against NMsec_GET_IKETUN decoded by nmi.Pool:
-//     requests per second, p50, p99, and the ratio gateway/direct;
+//     requests per second, p50, p99, and the ratio gateway/direct; and,
+//     as a baseline, (c) a floor: the same NMI exchange followed by the
+//     gateway's answer sent from memory by a bare net/http server (see
+//     floor.go), which bounds what any net/http gateway reaches here;
 //   - the --filters policy filter rules: GET .../filters?set=policy against
 //     NMsec_GET_IPFLTPOLICY decoded record by record: time to first byte,
 //     total time, and the gateway's peak RSS (VmHWM of its process).
@@ -81,6 +84,9 @@ type options struct {
 const stack = "TCPIP"
 
 func run(ctx context.Context, args []string, out io.Writer) error {
+	if len(args) > 1 && args[1] == floorCmd {
+		return runFloor(ctx, args[2:], out)
+	}
 	var o options
 	fs := flag.NewFlagSet("nmigw-bench", flag.ContinueOnError)
 	fs.SetOutput(out)
@@ -141,13 +147,23 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		return err
 	}
 	defer gw.stop()
-	cpus := "shared by the harness (simulator and clients) and the gateway"
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: o.concurrency, DisableCompression: true,
+		ReadBufferSize: 64 << 10}}
+	ikeURL := gw.base + "/v1/stacks/" + stack + "/ike/tunnels"
+	var floor *gateway
+	if !o.inproc {
+		if floor, err = startFloor(ctx, dir, socket, client, gw, ikeURL, o); err != nil {
+			return fmt.Errorf("floor: %w", err)
+		}
+		defer floor.stop()
+	}
+	cpus := "shared by the harness (simulator and clients), the gateway and the floor"
 	if o.plan != nil {
 		if err := o.plan.pinSelf(); err != nil {
 			return err
 		}
 		cpus = "harness " + cpusAllowed("self") + ", gateway " + cpusAllowed(strconv.Itoa(gw.pid)) +
-			" (--pin: the direct side runs on the harness's CPUs only)"
+			", floor " + cpusAllowed(strconv.Itoa(floor.pid)) + " (--pin: the direct side runs on the harness's CPUs only)"
 	}
 
 	fmt.Fprintf(out, "nmigw-bench: %d IKE tunnel records, %d policy filter rules, concurrency %d, %s per side in %d alternating slices, %d CPUs\n",
@@ -160,9 +176,6 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: o.concurrency, DisableCompression: true,
-		ReadBufferSize: 64 << 10}}
-	ikeURL := gw.base + "/v1/stacks/" + stack + "/ike/tunnels"
 	directIKE := func(ctx context.Context) error {
 		var rec nmi.IKETunnelRecord
 		n := 0
@@ -176,23 +189,37 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		return err
 	}
 	gatewayIKE := func(ctx context.Context) error { _, err := fetch(ctx, client, ikeURL, gw.auth); return err }
-	a, b, err := compare(ctx, o, gw.pid, directIKE, gatewayIKE)
+	sides := []side{{"direct NMI", directIKE, 0}, {"gateway", gatewayIKE, gw.pid}}
+	if floor != nil {
+		floorIKE := func(ctx context.Context) error { _, err := fetch(ctx, client, floor.base, ""); return err }
+		sides = append(sides, side{"floor", floorIKE, floor.pid})
+	}
+	res, err := compare(ctx, o, sides)
 	if err != nil {
 		return err
 	}
+	a, b := res[0], res[1]
 
 	fmt.Fprintf(out, "GET .../ike/tunnels (%d IKE tunnels), concurrency %d:\n", o.tunnels, o.concurrency)
-	fmt.Fprintf(out, "  %-22s %10s %10s %10s\n", "", "req/s", "p50", "p99")
-	fmt.Fprintf(out, "  %-22s %10.0f %10s %10s\n", "(a) direct NMI client", a.rate, ms(a.p50), ms(a.p99))
-	fmt.Fprintf(out, "  %-22s %10.0f %10s %10s\n", "(b) gateway over HTTP", b.rate, ms(b.p50), ms(b.p99))
-	fmt.Fprintf(out, "  ratio (b)/(a) throughput: %.2f\n", b.rate/a.rate)
-	fmt.Fprintf(out, "  CPU per request: (a) %s in this process (simulator and client)\n", us(a.cpuSelf))
-	if gw.pid > 0 {
-		fmt.Fprintf(out, "                   (b) %s in this process (simulator and HTTP client), %s in the gateway\n\n",
-			us(b.cpuSelf), us(b.cpuGateway))
-	} else {
-		fmt.Fprintf(out, "                   (b) %s in this process (simulator, HTTP client and gateway)\n\n", us(b.cpuSelf))
+	fmt.Fprintf(out, "  %-22s %8s %9s %9s  %s\n", "", "req/s", "p50", "p99", "CPU per request: this process (simulator, client), server")
+	names := []string{"(a) direct NMI client", "(b) gateway over HTTP", "(c) floor over HTTP"}
+	for i, r := range res {
+		server := "-"
+		if sides[i].pid > 0 {
+			server = us(r.cpuGateway)
+		} else if i > 0 {
+			server = "(in this process)"
+		}
+		fmt.Fprintf(out, "  %-22s %8.0f %9s %9s  %s, %s\n", names[i], r.rate, ms(r.p50), ms(r.p99), us(r.cpuSelf), server)
 	}
+	fmt.Fprintf(out, "  ratio (b)/(a) throughput: %.2f\n", b.rate/a.rate)
+	if len(res) > 2 {
+		c := res[2]
+		fmt.Fprintf(out, "  ratio (c)/(a) throughput: %.2f, (b)/(c): %.2f\n", c.rate/a.rate, b.rate/c.rate)
+		fmt.Fprintf(out, "  (c) does the same NMI exchange as (a), then sends the gateway's answer from memory with a\n"+
+			"  bare net/http server: no routing, validation, authentication, metrics, logging or rendering.\n")
+	}
+	fmt.Fprintln(out)
 	fmt.Fprintf(out, "%d-filter listing (median of %d):\n", o.filters, o.repeat)
 	fmt.Fprintf(out, "  (a) direct decode:   total %s\n", ms(fl.direct))
 	fmt.Fprintf(out, "  (b) gateway:         first byte %s, total %s, %d bytes of JSON\n", ms(fl.ttfb), ms(fl.total), fl.bytes)
@@ -277,14 +304,21 @@ func startGateway(ctx context.Context, dir, socket string, o options) (*gateway,
 			return nil, fmt.Errorf("building the gateway (run from the repository root, or give --gateway-bin): %w", err)
 		}
 	}
-	cmd := exec.Command(bin, "--listen", "127.0.0.1:0", "--nmi-socket", socket, "--policy", pol,
-		"--pool-size", strconv.Itoa(o.concurrency), "--log-level", "error")
+	return startChild(bin, []string{"--listen", "127.0.0.1:0", "--nmi-socket", socket, "--policy", pol,
+		"--pool-size", strconv.Itoa(o.concurrency), "--log-level", "error"}, "Bearer "+token, o.plan)
+}
+
+// startChild starts a server process (the gateway, or the floor) on the
+// CPUs of plan's gateway (anywhere for nil) and waits for the address it
+// prints.
+func startChild(bin string, args []string, auth string, plan *cpuPlan) (*gateway, error) {
+	cmd := exec.Command(bin, args...)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		return nil, err
 	}
 	cmd.Stderr = os.Stderr
-	if err := o.plan.start(cmd); err != nil {
+	if err := plan.start(cmd); err != nil {
 		return nil, err
 	}
 	// The reader waits for the child once its output ends (exec wants
@@ -313,15 +347,15 @@ func startGateway(ctx context.Context, dir, socket string, o options) (*gateway,
 	}
 	select {
 	case base := <-found:
-		return &gateway{base: base, auth: "Bearer " + token, pid: cmd.Process.Pid, stop: stop}, nil
+		return &gateway{base: base, auth: auth, pid: cmd.Process.Pid, stop: stop}, nil
 	case <-exited:
 		if waitErr == nil {
-			return nil, errors.New("the gateway exited before printing its address")
+			return nil, fmt.Errorf("%s exited before printing its address", bin)
 		}
-		return nil, fmt.Errorf("the gateway exited before printing its address: %w", waitErr)
+		return nil, fmt.Errorf("%s exited before printing its address: %w", bin, waitErr)
 	case <-time.After(30 * time.Second):
 		stop()
-		return nil, errors.New("the gateway did not print its address")
+		return nil, fmt.Errorf("%s did not print its address", bin)
 	}
 }
 
@@ -400,7 +434,7 @@ type rateResult struct {
 	rate     float64
 	p50, p99 time.Duration
 	// CPU time per request of this process and of the gateway's process
-	// (0 when it is not a child).
+	// or the floor's (0 when it is not a child).
 	cpuSelf, cpuGateway time.Duration
 }
 
@@ -408,43 +442,48 @@ type rateResult struct {
 // so that a change in the machine's load affects both sides alike.
 const rounds = 5
 
-// compare measures direct and gateway alternately: a warm-up of each, then
-// rounds slices of o.duration/rounds per side.
-// It also adds up the CPU time that this process and the gateway's process
-// (gwPid > 0) spend during each side's slices.
-func compare(ctx context.Context, o options, gwPid int, direct, gateway func(context.Context) error) (a, b rateResult, err error) {
-	sides := []func(context.Context) error{direct, gateway}
-	names := []string{"direct NMI", "gateway"}
-	lat := make([][]time.Duration, 2)
-	var cpuSelf, cpuGw [2]time.Duration
-	for i, op := range sides {
+// side is one way of getting the IKE tunnel list, measured by compare.
+type side struct {
+	name string
+	op   func(context.Context) error
+	pid  int // the server process whose CPU time is counted (0: none)
+}
+
+// compare measures the sides alternately: a warm-up of each, then rounds
+// slices of o.duration/rounds per side. It also adds up the CPU time that
+// this process and each side's server process spend during its slices.
+func compare(ctx context.Context, o options, sides []side) ([]rateResult, error) {
+	lat := make([][]time.Duration, len(sides))
+	cpuSelf := make([]time.Duration, len(sides))
+	cpuServer := make([]time.Duration, len(sides))
+	for _, s := range sides {
 		if o.warmup > 0 {
-			if _, err := load(ctx, o.concurrency, o.warmup, op); err != nil {
-				return a, b, fmt.Errorf("%s: %w", names[i], err)
+			if _, err := load(ctx, o.concurrency, o.warmup, s.op); err != nil {
+				return nil, fmt.Errorf("%s: %w", s.name, err)
 			}
 		}
 	}
 	slice := o.duration / rounds
 	for range rounds {
-		for i, op := range sides {
-			self0, gw0 := selfCPU(), procCPU(gwPid)
-			l, err := load(ctx, o.concurrency, slice, op)
+		for i, s := range sides {
+			self0, srv0 := selfCPU(), procCPU(s.pid)
+			l, err := load(ctx, o.concurrency, slice, s.op)
 			if err != nil {
-				return a, b, fmt.Errorf("%s: %w", names[i], err)
+				return nil, fmt.Errorf("%s: %w", s.name, err)
 			}
 			cpuSelf[i] += selfCPU() - self0
-			cpuGw[i] += procCPU(gwPid) - gw0
+			cpuServer[i] += procCPU(s.pid) - srv0
 			lat[i] = append(lat[i], l...)
 		}
 	}
-	res := make([]rateResult, 2)
+	res := make([]rateResult, len(sides))
 	for i := range res {
 		res[i] = summarize(lat[i], slice*rounds)
 		if n := time.Duration(len(lat[i])); n > 0 {
-			res[i].cpuSelf, res[i].cpuGateway = cpuSelf[i]/n, cpuGw[i]/n
+			res[i].cpuSelf, res[i].cpuGateway = cpuSelf[i]/n, cpuServer[i]/n
 		}
 	}
-	return res[0], res[1], nil
+	return res, nil
 }
 
 // selfCPU is the user and system CPU time of this process so far.
