@@ -156,3 +156,46 @@ func TestValidationRefusalAuditFailure(t *testing.T) {
 		t.Errorf("%d NMI requests for refused requests", n)
 	}
 }
+
+// A control request whose Content-Length is over the body limit is refused
+// with 413 and audited with its caller, like one sent without a length;
+// nothing reaches the NMI. A display request with such a body is refused
+// at once and not audited.
+func TestOversizedControlRequestIsAudited(t *testing.T) {
+	f, sink := newCtlFake(t), &memSink{}
+	s := ctlServer(t, f, sink, withAuthz(t), func(d *httpapi.Deps) { d.MaxBodyBytes = 1 << 10 })
+	const path = "/v1/stacks/TCPIP/ike/tunnels:refresh"
+	body := `{"tunnelIds": ["` + strings.Repeat("K", 2<<10) + `"]}`
+	p := s.postJSON(path, body, http.StatusRequestEntityTooLarge, "Authorization", "Bearer ADMIN1")
+	if p["status"] != float64(http.StatusRequestEntityTooLarge) {
+		t.Errorf("problem %v", p)
+	}
+	recs := sink.records()
+	if len(recs) != 1 {
+		t.Fatalf("records %+v, want one", recs)
+	}
+	if r := recs[0]; r.Outcome != audit.OutcomeInvalid || r.HTTPStatus != http.StatusRequestEntityTooLarge ||
+		r.User != "ADMIN1" || r.Operation != "refreshIkeTunnels" || r.Path != path {
+		t.Errorf("record %+v", r)
+	}
+	if n := f.nmiCalls(); n != 0 {
+		t.Errorf("%d NMI requests for a refused request", n)
+	}
+
+	req, err := http.NewRequest(http.MethodGet, s.srv.URL+"/v1/stacks/TCPIP/summary", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer ADMIN1")
+	resp, err := s.srv.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusRequestEntityTooLarge {
+		t.Errorf("GET with a large body: %s, want 413", resp.Status)
+	}
+	if n := len(sink.records()); n != 1 {
+		t.Errorf("%d records after a display request, want still one", n)
+	}
+}

@@ -181,15 +181,30 @@ func (a *api) withCORS(next http.Handler) http.Handler {
 func (a *api) limitBody(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Body != nil && r.Body != http.NoBody {
-			if r.ContentLength > a.maxBody {
+			switch {
+			case r.ContentLength <= a.maxBody:
+				r.Body = http.MaxBytesReader(w, r.Body, a.maxBody)
+			case r.Method == http.MethodPost:
+				// A POST may be a control request, which must be
+				// audited with its caller: it goes on through
+				// authentication to the validation, whose first read
+				// of the body fails as a body over the limit sent
+				// without a length would. No byte of it is read.
+				r.Body = tooLarge{limit: a.maxBody}
+			default:
 				a.writeError(w, r, &http.MaxBytesError{Limit: a.maxBody})
 				return
 			}
-			r.Body = http.MaxBytesReader(w, r.Body, a.maxBody)
 		}
 		next.ServeHTTP(w, r)
 	})
 }
+
+// tooLarge is the body of a request that announced more than the limit.
+type tooLarge struct{ limit int64 }
+
+func (b tooLarge) Read([]byte) (int, error) { return 0, &http.MaxBytesError{Limit: b.limit} }
+func (tooLarge) Close() error               { return nil }
 
 // authenticate applies Deps.Authenticate when set. API answers depend on
 // the caller, so they vary by Authorization (and are private: see
