@@ -19,6 +19,9 @@ const SHOWN = 12;
 // lastWait is the wait chosen last, offered again.
 let lastWait = "";
 
+// pending cancels the showing still waiting for its close event.
+let pending = null;
+
 function targetList(targets) {
   if (!targets.length) {
     return el("dd", {}, "—");
@@ -53,19 +56,35 @@ export function confirmAction(action) {
     el("p", { className: "help", id: "confirm-help" },
       "Nothing is sent until you choose " + action.verb + ". Escape or Cancel sends nothing."),
     el("div", { className: "dialog-buttons" }, cancel, ok));
+  if (pending) {
+    // A dialog still waiting (its close event never came): it was cancelled.
+    pending();
+  }
   return new Promise((resolve) => {
     const opener = document.activeElement;
-    dlg.returnValue = "";
-    dlg.addEventListener("close", () => {
-      const confirmed = dlg.returnValue === "ok";
+    // The close event is dispatched later than close(): one of an earlier
+    // showing can arrive while this one is open, or never, when the
+    // dialog is shown again first. Only a close of this showing counts.
+    const onClose = () => {
+      if (dlg.open) {
+        return;
+      }
+      settle(dlg.returnValue === "ok");
+      if (opener && opener.isConnected && typeof opener.focus === "function") {
+        opener.focus();
+      }
+    };
+    const settle = (confirmed) => {
+      dlg.removeEventListener("close", onClose);
+      pending = null;
       if (confirmed) {
         lastWait = wait.value;
       }
       resolve(confirmed ? { wait: wait.value } : null);
-      if (opener && opener.isConnected && typeof opener.focus === "function") {
-        opener.focus();
-      }
-    }, { once: true });
+    };
+    pending = () => settle(false);
+    dlg.returnValue = "";
+    dlg.addEventListener("close", onClose);
     dlg.showModal();
     cancel.focus();
   });
