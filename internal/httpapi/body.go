@@ -218,13 +218,3 @@ func (a *api) serveBody(w http.ResponseWriter, r *http.Request, produce func(*bo
 	}
 	a.writeError(w, r, err)
 }
-
-// writeObject answers one JSON object built by fn, with ETag and 304.
-func (a *api) writeObject(w http.ResponseWriter, r *http.Request, fn func(*jsonw)) {
-	a.serveBody(w, r, func(bw *bodyWriter) error {
-		bw.jw.beginObject()
-		fn(&bw.jw)
-		bw.jw.endObject()
-		return bw.finish()
-	})
-}

@@ -67,9 +67,9 @@ func BenchmarkClientFilters(b *testing.B) {
 		b.Fatal(err)
 	}
 	s := newTestServer(b)
-	s.handle = func(c *net.UnixConn, h Header, req Request, err error) bool {
+	s.handle = func(c *net.UnixConn, h Header, _ Request, _ error) bool {
 		be.PutUint32(msg[offMCorrelator:], h.Correlator)
-		_, err = c.Write(msg)
+		_, err := c.Write(msg)
 		return err == nil
 	}
 	c, err := Dial(context.Background(), s.addr())
