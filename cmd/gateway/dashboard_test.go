@@ -1,13 +1,18 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"os"
+	"reflect"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -17,6 +22,8 @@ import (
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
+
+	"github.com/nmigw/nmigw/web"
 )
 
 // chromiumPath is the browser the dashboard test drives (Debian's
@@ -26,14 +33,14 @@ const chromiumPath = "/usr/bin/chromium"
 // browser is headless Chromium on a fresh profile, with the page's
 // console errors, uncaught exceptions and failed loads collected.
 type browser struct {
-	t   *testing.T
+	t   testing.TB
 	ctx context.Context
 
 	mu       sync.Mutex
 	problems []string
 }
 
-func startBrowser(t *testing.T) *browser {
+func startBrowser(t testing.TB) *browser {
 	t.Helper()
 	if _, err := os.Stat(chromiumPath); err != nil {
 		t.Fatalf("the dashboard test drives headless Chromium at %s, which is missing (%v): "+
@@ -542,4 +549,153 @@ func checkConfirmation(t *testing.T, g *gateway, b *browser, stack string) {
 	if n != posts+1 {
 		t.Errorf("%v POST requests for one confirmed action after an Escape and two Cancels", n-posts)
 	}
+}
+
+// sseParse is the reference the dashboard's parser of event streams
+// (web/dashboard/sse.js) is checked against: the standard's algorithm over
+// the whole text at once. Each record is ["event", type, data, id],
+// ["comment", text] or ["retry", milliseconds].
+func sseParse(s string) (records [][]any, lastID string) {
+	s = strings.TrimPrefix(s, "\uFEFF")
+	var data strings.Builder
+	typ, hasData := "", false
+	for {
+		end := strings.IndexAny(s, "\r\n")
+		if end < 0 {
+			break // not a line: the stream ended within it
+		}
+		line := s[:end]
+		if s[end] == '\r' && end+1 < len(s) && s[end+1] == '\n' {
+			end++
+		}
+		s = s[end+1:]
+		if line == "" {
+			if hasData {
+				records = append(records, []any{"event", cmp.Or(typ, "message"), strings.TrimSuffix(data.String(), "\n"), lastID})
+			}
+			data.Reset()
+			typ, hasData = "", false
+			continue
+		}
+		if text, ok := strings.CutPrefix(line, ":"); ok {
+			records = append(records, []any{"comment", strings.TrimPrefix(text, " ")})
+			continue
+		}
+		field, value, _ := strings.Cut(line, ":")
+		value = strings.TrimPrefix(value, " ")
+		switch field {
+		case "event":
+			typ = value
+		case "data":
+			data.WriteString(value + "\n")
+			hasData = true
+		case "id":
+			if !strings.Contains(value, "\x00") {
+				lastID = value
+			}
+		case "retry":
+			if value != "" && strings.Trim(value, "0123456789") == "" {
+				ms, _ := strconv.ParseFloat(value, 64) // as JavaScript's Number does
+				records = append(records, []any{"retry", ms})
+			}
+		}
+	}
+	return records, lastID
+}
+
+// TestSSEReference checks the reference parser on the standard's examples.
+func TestSSEReference(t *testing.T) {
+	for _, c := range []struct {
+		in     string
+		want   [][]any
+		lastID string
+	}{
+		{"data: YHOO\ndata: +2\ndata: 10\n\n", [][]any{{"event", "message", "YHOO\n+2\n10", ""}}, ""},
+		{": test stream\n\ndata: first event\nid: 1\n\ndata:second event\nid\n\ndata:  third event\n",
+			[][]any{{"comment", "test stream"}, {"event", "message", "first event", "1"}, {"event", "message", "second event", ""}}, ""},
+		{"data\n\ndata\ndata\n\ndata:", [][]any{{"event", "message", "", ""}, {"event", "message", "\n", ""}}, ""},
+		{"\uFEFFevent: a\r\nid: 7\rretry: 10\r\nretry: x\ndata: 1\r\r", [][]any{{"retry", 10.0}, {"event", "a", "1", "7"}}, "7"},
+	} {
+		got, id := sseParse(c.in)
+		if !reflect.DeepEqual(got, c.want) || id != c.lastID {
+			t.Errorf("%q: %v, last ID %q; want %v, %q", c.in, got, id, c.want, c.lastID)
+		}
+	}
+}
+
+// sseHarness feeds web/dashboard/sse.js the text once per split, each a
+// list of chunk lengths used in turn (empty: the whole text at once), and
+// answers per split the records and the last event ID.
+const sseHarness = `(async (text, splits) => {
+	const { createParser } = await import("/dashboard/sse.js");
+	return splits.map((lens) => {
+		const p = createParser();
+		const records = [];
+		const take = (rs) => {
+			for (const r of rs) {
+				if ("comment" in r) records.push(["comment", r.comment]);
+				else if ("retry" in r) records.push(["retry", r.retry]);
+				else records.push(["event", r.type, r.data, r.id]);
+			}
+		};
+		for (let at = 0, i = 0; at < text.length; i++) {
+			const n = lens.length ? lens[i % lens.length] : text.length;
+			take(p.push(text.slice(at, at + n)));
+			at += n;
+		}
+		return { records, lastId: p.lastEventId };
+	});
+})`
+
+// FuzzDashboardSSEParser checks the dashboard's parser of event streams,
+// in headless Chromium, against the reference sseParse: the same records
+// and last event ID whether the text comes whole, one character at a time
+// or in the chunks cuts gives (each byte a chunk length, 0 to 7, so that
+// chunks also end between the CR and LF of a line end).
+func FuzzDashboardSSEParser(f *testing.F) {
+	for _, s := range []string{
+		"event: tunnel.changed\nid: 17\ndata: {\"kind\":\"dynamic\"}\n\n: ping\n\n",
+		"id: 42\n\n: events of TCPIP\n\nevent: reset\nid: 43\ndata: {}\n\n",
+		"\uFEFFdata: a\r\ndata: b\r\n\r\nevent: x\rdata\r\r:c\r",
+		"data:no space\ndata:  two\nfield without colon\nunknown: 1\n\nretry: 250\nretry: 2x\n",
+		"id: a\x00b\ndata: keeps the id before\n\nid\ndata: clears it\n\ndata: dropped at the end",
+		"data: é ✓ 😀\n\nevent\ndata: : not a comment\n\n",
+	} {
+		f.Add(s, []byte{1, 2, 3, 0, 7, 5})
+		f.Add(s, []byte{4})
+	}
+	srv := httptest.NewServer(http.FileServerFS(web.Dashboard))
+	f.Cleanup(srv.Close)
+	b := startBrowser(f)
+	b.do("open a page of the dashboard's origin", chromedp.Navigate(srv.URL+"/dashboard/"))
+	f.Fuzz(func(t *testing.T, text string, cuts []byte) {
+		// The page receives the text as JSON does (invalid UTF-8 replaced).
+		raw, _ := json.Marshal(text)
+		_ = json.Unmarshal(raw, &text)
+		lens := []int{}
+		for _, c := range cuts {
+			lens = append(lens, int(c%8))
+		}
+		if !slices.ContainsFunc(lens, func(n int) bool { return n > 0 }) {
+			lens = []int{1}
+		}
+		ctx, cancel := context.WithTimeout(b.ctx, 20*time.Second)
+		defer cancel()
+		got, err := chromedp.Run(ctx, chromedp.Evaluate[[]struct {
+			Records [][]any `json:"records"`
+			LastID  string  `json:"lastId"`
+		}](sseHarness+"("+js(text)+","+js([][]int{{}, {1}, lens})+")", chromedp.EvalAwaitPromise))
+		if err != nil {
+			t.Fatalf("run sse.js: %v", err)
+		}
+		want, lastID := sseParse(text)
+		if want == nil {
+			want = [][]any{}
+		}
+		for i, split := range []string{"whole", "one character at a time", fmt.Sprint("in chunks of ", lens)} {
+			if !reflect.DeepEqual(got[i].Records, want) || got[i].LastID != lastID {
+				t.Errorf("%q %s: %v, last ID %q; want %v, %q", text, split, got[i].Records, got[i].LastID, want, lastID)
+			}
+		}
+	})
 }
