@@ -239,6 +239,10 @@ func TestOperations(t *testing.T) {
 		!strings.Contains(string(body), `type="module"`) || !strings.Contains(string(body), `init("openapi.yaml"`) {
 		t.Errorf("/docs: %d %s", resp.StatusCode, body)
 	}
+	resp, _ = s.get("/docs", "If-None-Match", resp.Header.Get("ETag"))
+	if resp.StatusCode != http.StatusNotModified {
+		t.Errorf("/docs conditional: %d", resp.StatusCode)
+	}
 	// The renderer is embedded: no network needed.
 	r, err := s.srv.Client().Get(s.srv.URL + "/docs/redoc.standalone.js")
 	if err != nil {
