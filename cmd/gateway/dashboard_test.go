@@ -190,7 +190,9 @@ func TestDashboardInBrowser(t *testing.T) {
 	}
 	operatorToken := m[1]
 	b := startBrowser(t)
-	b.do("open the dashboard", chromedp.Navigate(g.base+"/"))
+	// Polls every 2 s, with or without the event stream (the stream alone
+	// is checked by checkLiveUpdates).
+	b.do("open the dashboard", chromedp.Navigate(g.base+"/?poll=2"))
 
 	// The stacks of the API, with the filter set in effect.
 	var wantStacks [][2]string
@@ -309,19 +311,7 @@ func TestDashboardInBrowser(t *testing.T) {
 	setToken(operatorToken)
 	checkConfirmation(t, g, b, ikeStack)
 	b.waitFor("control buttons", `document.querySelector("#list-dynamic button[data-action=deactivate]") !== null`)
-	target := ""
-	for _, it := range g.list(stackPath + "/tunnels/dynamic") {
-		if str(it, "state") == "active" {
-			target = str(it, "tunnelId")
-			break
-		}
-	}
-	if target == "" {
-		t.Fatal("no active dynamic tunnel in the demo data set")
-	}
-	row := `#list-dynamic tbody tr[data-tunnel-id=` + js(target) + `]`
-	activeRows := fmt.Sprintf(`[...document.querySelectorAll(%s)].filter((r) => r.querySelector("[data-col=state]").textContent === "active").length`, js(row))
-	b.waitFor("tunnel "+target+" active in the table", activeRows+` > 0`)
+	target, row, activeRows := activeDynamic(t, g, b, stackPath)
 	b.do("deactivate "+target, chromedp.Click(chromedp.CSS(row+` button[data-action=deactivate]`)))
 	b.waitFor("the confirmation of the deactivation", `document.getElementById("confirm").open`)
 	b.do("confirm the deactivation", chromedp.Click(chromedp.ID("confirm-ok")))
@@ -349,6 +339,8 @@ func TestDashboardInBrowser(t *testing.T) {
 		t.Errorf("at 360 px the page is %d px wide", w[0])
 	}
 	b.do("wide window", chromedp.EmulateViewport(1280, 1000))
+
+	checkLiveUpdates(t, g, b, ikeStack, operatorToken)
 
 	// /docs renders the reference: Redoc puts the document's title in the DOM.
 	_, spec := g.get("/openapi.yaml")
@@ -461,6 +453,26 @@ func checkDynamicViewsAndFilters(t *testing.T, g *gateway, b *browser, stackPath
 			t.Errorf("the browser reported: %s", msg)
 		}
 	}
+}
+
+// activeDynamic answers the first dynamic tunnel the API lists active,
+// once the dashboard shows it active: its ID, the CSS selector of its rows
+// and the JavaScript that counts those of them shown active.
+func activeDynamic(t *testing.T, g *gateway, b *browser, stackPath string) (id, row, activeRows string) {
+	t.Helper()
+	for _, it := range g.list(stackPath + "/tunnels/dynamic") {
+		if str(it, "state") == "active" {
+			id = str(it, "tunnelId")
+			break
+		}
+	}
+	if id == "" {
+		t.Fatal("no active dynamic tunnel in the demo data set")
+	}
+	row = `#list-dynamic tbody tr[data-tunnel-id=` + js(id) + `]`
+	activeRows = fmt.Sprintf(`[...document.querySelectorAll(%s)].filter((r) => r.querySelector("[data-col=state]").textContent === "active").length`, js(row))
+	b.waitFor("tunnel "+id+" active in the table", activeRows+` > 0`)
+	return id, row, activeRows
 }
 
 // postsSent is how many POST requests the gateway has answered.
@@ -698,4 +710,49 @@ func FuzzDashboardSSEParser(f *testing.F) {
 			}
 		}
 	})
+}
+
+// checkLiveUpdates opens the dashboard with polling every 600 s and the
+// event stream's polling of the NMI every second: changes made through
+// the API, not the dashboard, show without a poll, so they came from the
+// event stream.
+func checkLiveUpdates(t *testing.T, g *gateway, b *browser, stack, token string) {
+	t.Helper()
+	stackPath := "/v1/stacks/" + url.PathEscape(stack)
+	b.do("open the dashboard without polling", chromedp.Navigate(g.base+"/?poll=600&interval=1s#stack="+url.QueryEscape(stack)))
+	b.waitFor("the live indicator", `document.getElementById("live").dataset.live === "live" &&
+		document.querySelectorAll("#list-dynamic tbody tr[data-tunnel-id]").length > 0`)
+	polls := eval[string](b, `document.body.dataset.polls`)
+
+	// The operator deactivates an active dynamic tunnel through the API.
+	target, _, activeRows := activeDynamic(t, g, b, stackPath)
+	g.postObject(stackPath+"/tunnels/dynamic/"+url.PathEscape(target)+":deactivate", "", http.StatusOK,
+		"Authorization", "Bearer "+token)
+	b.waitFor("tunnel "+target+" no longer active in the table", activeRows+` === 0`)
+
+	// The filter set changes through the API: the stacks table follows.
+	set := ""
+	for _, s := range g.list("/v1/stacks") {
+		if str(s, "name") == stack {
+			set = str(s, "filterSet")
+		}
+	}
+	load := map[string]string{"default": "filters:loadPolicy"}[set]
+	if load == "" {
+		load = "filters:loadDefault"
+	}
+	v := g.postObject(stackPath+"/"+load, "", http.StatusOK, "Authorization", "Bearer "+token)
+	if str(v, "filterSet") == set {
+		t.Fatalf("%s left the filter set %s", load, set)
+	}
+	b.waitFor("the filter set "+str(v, "filterSet")+" in the stacks table", fmt.Sprintf(
+		`document.querySelector(%s).textContent === %s && document.querySelector("[data-filter-set]").textContent === %[2]s`,
+		js(`#stacks tr[data-stack=`+js(stack)+`] [data-col=filterSet]`), js(str(v, "filterSet"))))
+
+	if s := eval[[]string](b, `[document.body.dataset.polls, document.getElementById("live").dataset.live]`); !slices.Equal(s, []string{polls, "live"}) {
+		t.Errorf("polls and indicator %q after the changes, want %q (no poll, still live)", s, []string{polls, "live"})
+	}
+	if n := eval[string](b, `document.body.dataset.events`); n == "0" || n == "" {
+		t.Errorf("%q events received", n)
+	}
 }

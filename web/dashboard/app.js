@@ -1,16 +1,33 @@
 // The nmigw dashboard: stacks, and for the selected stack its summary,
-// tunnels, port translations and filter rules, refreshed every few
-// seconds with conditional GETs; control actions, each confirmed first,
-// for callers whose GET /v1/whoami says CONTROL. The selected stack and
-// each list's filters, view and page size live in the URL's hash.
+// tunnels, port translations and filter rules, kept up to date by the
+// stack's event stream, and by conditional GETs every few seconds while
+// the stream is down (every minute while it is up); control actions, each
+// confirmed first, for callers whose GET /v1/whoami says CONTROL. The
+// selected stack and each list's filters, view and page size live in the
+// URL's hash.
 
 import * as api from "./api.js";
 import { confirmAction } from "./confirm.js";
 import { el, fill, table } from "./dom.js";
 import * as f from "./format.js";
+import { follow } from "./live.js";
 
-const INTERVAL_MS = 5000;
 const PAGE_SIZES = [10, 25, 50, 100, 500];
+
+// The page's query may set the polling interval in seconds (?poll=, with
+// or without the event stream) and the event stream's own polling of the
+// NMI (?interval=, as the API takes it, e.g. 2s).
+const settings = (() => {
+  const q = new URLSearchParams(location.search);
+  const poll = Number(q.get("poll"));
+  const given = Number.isFinite(poll) && poll > 0;
+  const interval = q.get("interval") || "";
+  return {
+    pollMs: given ? poll * 1000 : 5000, // while the stream is down
+    livePollMs: given ? poll * 1000 : 60000, // while it is up: a safety net
+    interval: /^[0-9]+(ms|s|m)$/.test(interval) ? interval : "",
+  };
+})();
 
 const $ = (id) => document.getElementById(id);
 
@@ -22,7 +39,10 @@ const page = {
   errors: new Map(), // page-wide problems by source
   rules: new Set(), // LocalDynVpnRule names seen, for the activate form
   hash: "", // the hash the page wrote last
-  polls: 0,
+  polls: 0, // rounds that read everything
+  events: 0, // events received
+  live: null, // the event stream followed: {stack, token, stop, up}
+  dirty: new Set(), // sections events asked to read again
 };
 
 // ---- rights --------------------------------------------------------------
@@ -574,6 +594,8 @@ function renderList(v, def, ls, data, control) {
 
 async function refreshList(v, def) {
   const ls = v.lists[def.key];
+  // Reads overlap (rounds and events): show none older than one shown.
+  const ticket = ++ls.asked;
   const control = rightsOf(v.name).control;
   const url = () => api.stackURL(v.name, def.path,
     { ...listQuery(def, ls), pageSize: ls.pageSize, pageToken: ls.token });
@@ -589,16 +611,18 @@ async function refreshList(v, def) {
       resetPaging(ls);
       answer = await api.get(url());
     }
-    if (page.view !== v) {
+    if (page.view !== v || ticket < ls.shown) {
       return;
     }
+    ls.shown = ticket;
     renderList(v, def, ls, answer.data, control);
     ls.content.classList.remove("stale");
     sectionError(ls.error, null);
   } catch (err) {
-    if (page.view !== v) {
+    if (page.view !== v || ticket < ls.shown) {
       return;
     }
+    ls.shown = ticket;
     ls.content.classList.add("stale");
     sectionError(ls.error, err, "Loading " + def.title.toLowerCase());
   }
@@ -630,18 +654,21 @@ function renderSummary(v, data) {
 }
 
 async function refreshSummary(v) {
+  const ticket = ++v.summaryAsked;
   try {
     const { data } = await api.get(api.stackURL(v.name, "summary"));
-    if (page.view !== v) {
+    if (page.view !== v || ticket < v.summaryShown) {
       return;
     }
+    v.summaryShown = ticket;
     renderSummary(v, data);
     v.summary.classList.remove("stale");
     sectionError(v.summaryError, null);
   } catch (err) {
-    if (page.view !== v) {
+    if (page.view !== v || ticket < v.summaryShown) {
       return;
     }
+    v.summaryShown = ticket;
     v.summary.classList.add("stale");
     sectionError(v.summaryError, err, "Loading the summary");
   }
@@ -657,7 +684,7 @@ function section(id, title, ...children) {
 // buildStackView shows stack name; saved holds each list's filters, view
 // and page size from the hash.
 function buildStackView(name, saved) {
-  const v = { name, lists: {}, summaryData: null };
+  const v = { name, lists: {}, summaryData: null, summaryAsked: 0, summaryShown: 0 };
   v.results = el("div", { id: "results", className: "results", role: "status", "aria-live": "polite" });
   v.filterSet = el("div", { className: "toolbar", id: "filter-set-control" });
   v.summary = el("div");
@@ -670,7 +697,7 @@ function buildStackView(name, saved) {
   ];
   for (const def of LISTS) {
     const ls = { pageSize: def.pageSize, token: "", prev: [], next: "", set: "current", view: "stack", filter: {},
-      data: null, control: null, ...savedList(def, saved[def.key] || {}) };
+      data: null, control: null, asked: 0, shown: 0, ...savedList(def, saved[def.key] || {}) };
     ls.error = el("div", { className: "problem", hidden: true });
     ls.content = el("div");
     v.lists[def.key] = ls;
@@ -861,6 +888,27 @@ async function refreshOnce() {
   }
   renderIdentity();
 
+  const items = await refreshStacks(whoChanged);
+  const names = items.map((s) => s.name);
+  if (names.length && !names.includes(page.stack)) {
+    const wanted = readHash().stack;
+    selectStack(names.includes(wanted) ? wanted : names[0]);
+  }
+  const v = page.view;
+  if (!v) {
+    noteRound();
+    return;
+  }
+  renderActivateForm(v, rightsOf(v.name).control);
+  renderFilterSetControl(v, items.find((s) => s.name === v.name), rightsOf(v.name).control);
+  await Promise.all([refreshSummary(v), ...LISTS.map((def) => refreshList(v, def))]);
+  noteRound();
+}
+
+// refreshStacks reads the stacks (shown again when they or the caller
+// changed) and answers them; the selected stack's filter set control
+// follows.
+async function refreshStacks(whoChanged) {
   let stacks = page.stacks;
   try {
     const { data, changed } = await api.get("v1/stacks");
@@ -886,29 +934,19 @@ async function refreshOnce() {
     }
   }
   renderErrors();
-
   const items = stacks && Array.isArray(stacks.items) ? stacks.items : [];
-  const names = items.map((s) => s.name);
-  if (names.length && !names.includes(page.stack)) {
-    const wanted = readHash().stack;
-    selectStack(names.includes(wanted) ? wanted : names[0]);
-  }
   const v = page.view;
-  if (!v) {
-    noteRound();
-    return;
+  if (v) {
+    renderFilterSetControl(v, items.find((s) => s.name === v.name), rightsOf(v.name).control);
   }
-  const control = rightsOf(v.name).control;
-  renderFilterSetControl(v, items.find((s) => s.name === v.name), control);
-  renderActivateForm(v, control);
-  await Promise.all([refreshSummary(v), ...LISTS.map((def) => refreshList(v, def))]);
-  noteRound();
+  return items;
 }
 
 // noteRound shows when the page was refreshed and how many answers were
 // 304 (also as data attributes on the body).
 function noteRound() {
   document.body.dataset.polls = String(page.polls);
+  document.body.dataset.events = String(page.events);
   document.body.dataset.notModified = String(api.stats.notModified);
   $("updated").textContent = "Updated " + new Date().toLocaleTimeString() + "; " + api.stats.notModified +
     " of " + api.stats.requests + " answers unchanged (304).";
@@ -921,7 +959,149 @@ let again = false;
 function schedule() {
   clearTimeout(timer);
   if ($("auto-refresh").checked) {
-    timer = setTimeout(refreshNow, INTERVAL_MS);
+    timer = setTimeout(refreshNow, page.live && page.live.up ? settings.livePollMs : settings.pollMs);
+  }
+  renderLive();
+}
+
+// ---- the event stream ----------------------------------------------------
+
+// SECTIONS are what an event reads again: a tunnel kind its list and
+// those that follow from it (the summary counts IKE and dynamic tunnels;
+// port translations belong to dynamic tunnels), a new filter set the
+// stacks and the filter rules.
+const SECTIONS = {
+  ike: ["ike", "summary"],
+  dynamic: ["dynamic", "summary", "ports"],
+  manual: ["manual"],
+};
+
+function renderLive() {
+  const box = $("live");
+  const l = page.live;
+  const secs = (ms) => (ms % 1000 ? ms / 1000 : String(ms / 1000)) + " s";
+  let state;
+  let text;
+  if (!$("auto-refresh").checked) {
+    state = "paused";
+    text = "Paused";
+  } else if (l && l.up) {
+    state = "live";
+    text = "Live: following the stack's events (and reading everything every " + secs(settings.livePollMs) + ")";
+  } else {
+    state = "polling";
+    text = "Polling every " + secs(settings.pollMs) + (l ? " until the event stream is back" : "");
+  }
+  if (box.dataset.live !== state || box.textContent !== text) {
+    box.dataset.live = state;
+    box.textContent = text;
+  }
+}
+
+// followEvents follows the selected stack's events with the current
+// token while automatic refreshing is on, and stops following the stream
+// of another stack or token.
+function followEvents() {
+  const want = $("auto-refresh").checked && page.view ? page.view.name : "";
+  const token = api.token();
+  const l = page.live;
+  if (l && l.stack === want && l.token === token) {
+    return;
+  }
+  if (l) {
+    l.stop();
+    page.live = null;
+  }
+  if (want) {
+    const live = { stack: want, token, up: false };
+    const url = api.stackURL(want, "events", { interval: settings.interval });
+    live.stop = follow(url, token, {
+      onOpen: async (resumed) => {
+        if (page.live !== live) {
+          return;
+        }
+        // Subscribed: read what the events will change from now on,
+        // unless the gateway replays what was missed.
+        if (!resumed) {
+          await refreshNow();
+        }
+        if (page.live === live) {
+          live.up = true;
+          schedule();
+        }
+      },
+      onEvent: (ev) => {
+        if (page.live === live) {
+          onStackEvent(ev);
+        }
+      },
+      onDown: () => {
+        if (page.live === live) {
+          live.up = false;
+          schedule();
+        }
+      },
+    });
+    page.live = live;
+  }
+  schedule();
+}
+
+function onStackEvent(ev) {
+  page.events++;
+  document.body.dataset.events = String(page.events);
+  let data = {};
+  try {
+    data = JSON.parse(ev.data);
+  } catch {
+    // Not JSON: the event still says something changed.
+  }
+  switch (ev.type) {
+    case "tunnel.added":
+    case "tunnel.changed":
+    case "tunnel.removed":
+      for (const s of SECTIONS[data.kind] || ["ike", "dynamic", "manual", "summary"]) {
+        page.dirty.add(s);
+      }
+      break;
+    case "stack.filterSetChanged":
+      page.dirty.add("stacks");
+      page.dirty.add("filters");
+      break;
+    case "reset":
+      refreshNow();
+      return;
+    default:
+      // "error": a poll of the NMI failed; the lists show it when they fail.
+      return;
+  }
+  queueMicrotask(readDirty);
+}
+
+// readDirty reads again the sections events named; events arriving
+// meanwhile are read in the next turn.
+let reading = false;
+async function readDirty() {
+  if (reading || page.dirty.size === 0) {
+    return;
+  }
+  reading = true;
+  try {
+    while (page.dirty.size) {
+      const dirty = new Set(page.dirty);
+      page.dirty.clear();
+      const v = page.view;
+      if (!v) {
+        break;
+      }
+      await Promise.all([
+        dirty.has("stacks") ? refreshStacks(false) : null,
+        dirty.has("summary") ? refreshSummary(v) : null,
+        ...LISTS.filter((def) => dirty.has(def.key)).map((def) => refreshList(v, def)),
+      ]);
+    }
+  } finally {
+    reading = false;
   }
 }
 
@@ -947,7 +1127,7 @@ async function refreshNow() {
     await running;
   } finally {
     running = null;
-    schedule();
+    followEvents();
   }
 }
 
@@ -971,7 +1151,7 @@ function start() {
     page.who = null;
     refreshNow();
   });
-  $("auto-refresh").addEventListener("change", schedule);
+  $("auto-refresh").addEventListener("change", followEvents);
   $("refresh-now").addEventListener("click", () => refreshNow());
   document.addEventListener("visibilitychange", () => {
     if (!document.hidden) {
