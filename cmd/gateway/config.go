@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/nmigw/nmigw/internal/flagenv"
 	"github.com/nmigw/nmigw/internal/metrics"
 	"gopkg.in/yaml.v3"
 )
@@ -89,12 +90,6 @@ func newFlagSet(c *config, out io.Writer) *flag.FlagSet {
 	return fs
 }
 
-// envName is the environment variable of a flag: NMIGW_ and the flag name
-// in upper snake case.
-func envName(flagName string) string {
-	return "NMIGW_" + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
-}
-
 // parseConfig reads args, then fills every flag not given on the command
 // line from the environment, then from the config file.
 func parseConfig(args []string, getenv func(string) string, out io.Writer) (*config, error) {
@@ -106,20 +101,7 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (*con
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
-	set := map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
-	var err error
-	fs.VisitAll(func(f *flag.Flag) {
-		if err != nil || set[f.Name] {
-			return
-		}
-		if v, ok := lookupEnv(getenv, envName(f.Name)); ok {
-			if e := fs.Set(f.Name, v); e != nil {
-				err = fmt.Errorf("environment %s: %w", envName(f.Name), e)
-			}
-			set[f.Name] = true
-		}
-	})
+	set, err := flagenv.Apply(fs, "NMIGW_", getenv)
 	if err != nil {
 		return nil, err
 	}
@@ -138,11 +120,6 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (*con
 		}
 	}
 	return c, c.check()
-}
-
-func lookupEnv(getenv func(string) string, name string) (string, bool) {
-	v := getenv(name)
-	return v, v != ""
 }
 
 type fileValue struct {

@@ -31,6 +31,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/nmigw/nmigw/internal/flagenv"
 	"github.com/nmigw/nmigw/internal/ikedsim"
 	"github.com/nmigw/nmigw/internal/policy"
 )
@@ -87,19 +88,8 @@ func parseFlags(args []string, getenv func(string) string, out io.Writer) (*opti
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
-	set := map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
-	var envErr error
-	fs.VisitAll(func(f *flag.Flag) {
-		env := "IKED_SIM_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
-		if v := getenv(env); v != "" && !set[f.Name] && envErr == nil {
-			if err := f.Value.Set(v); err != nil {
-				envErr = fmt.Errorf("%s: %w", env, err)
-			}
-		}
-	})
-	if envErr != nil {
-		return nil, envErr
+	if _, err := flagenv.Apply(fs, "IKED_SIM_", getenv); err != nil {
+		return nil, err
 	}
 	if o.data != "" && o.generate != "" {
 		return nil, errors.New("--data and --generate exclude each other")
