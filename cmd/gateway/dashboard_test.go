@@ -263,6 +263,7 @@ func TestDashboardInBrowser(t *testing.T) {
 		rowsOf("#list-filters", "data-name"), js(js(names(second)))))
 
 	checkDynamicViewsAndFilters(t, g, b, stackPath)
+	checkInterfaces(t, g, b, stackPath)
 
 	// A viewer's token: identity from the API, no control buttons.
 	setToken := func(token string) {
@@ -281,6 +282,7 @@ func TestDashboardInBrowser(t *testing.T) {
 	if s := eval[string](b, `sessionStorage.getItem("nmigw.token") + "|" + localStorage.length`); s != g.viewer+"|0" {
 		t.Errorf("token storage: %q, want the token in session storage only", s)
 	}
+	checkPacketTest(t, g, b, stackPath)
 
 	// An unknown token: the API's 401 problem is shown, and nothing of the
 	// last caller's view stays. The browser logs each 401 as a failed load.
@@ -754,5 +756,84 @@ func checkLiveUpdates(t *testing.T, g *gateway, b *browser, stack, token string)
 	}
 	if n := eval[string](b, `document.body.dataset.events`); n == "0" || n == "" {
 		t.Errorf("%q events received", n)
+	}
+}
+
+// checkInterfaces checks the interfaces table against the API's first
+// page of 50 (the dashboard's page size).
+func checkInterfaces(t *testing.T, g *gateway, b *browser, stackPath string) {
+	t.Helper()
+	yes := map[bool]string{true: "yes", false: "no"}
+	var want [][]string
+	for _, x := range g.object(stackPath+"/interfaces?pageSize=50", http.StatusOK)["items"].([]any) {
+		it := x.(item)
+		want = append(want, []string{str(it, "name"), str(it, "address"), str(it, "securityClass"),
+			yes[it["ipv6"] == true], yes[it["active"] == true], yes[it["dvipa"] == true]})
+	}
+	if len(want) == 0 {
+		t.Fatal("the demo data set has no interfaces")
+	}
+	b.waitFor("the interfaces of the API", fmt.Sprintf(`JSON.stringify([...document.querySelectorAll(
+		"#list-interfaces tbody tr[data-name]")].map((r) => [...r.cells].map((c) => c.textContent))) === %s`, js(js(want))))
+}
+
+// checkPacketTest fills the packet tester with an IPv6 echo request to
+// the first of the stack's interfaces with an IPv6 address and checks
+// that the dashboard shows what the API answers to the same body, sent
+// from here as the viewer.
+func checkPacketTest(t *testing.T, g *gateway, b *browser, stackPath string) {
+	t.Helper()
+	local := ""
+	for _, x := range g.object(stackPath+"/interfaces?pageSize=1000", http.StatusOK)["items"].([]any) {
+		if it := x.(item); it["ipv6"] == true && local == "" {
+			local = str(it, "address")
+		}
+	}
+	if local == "" {
+		t.Fatal("no IPv6 interface in the demo data set")
+	}
+	fields := [][2]string{{"source", "2001:db8:77::1"}, {"destination", local}, {"protocol", "icmpv6"},
+		{"icmpType", "128"}, {"icmpCode", "0"}}
+	body := fmt.Sprintf(`{"direction": "inbound", "source": %q, "destination": %q, "protocol": "icmpv6", "icmpType": 128, "icmpCode": 0}`,
+		fields[0][1], fields[1][1])
+	shown := `(() => { const p = document.querySelector("#packet-result [data-matched]");
+		return p ? [p.dataset.matched, p.dataset.action, p.dataset.position, p.dataset.rule] : null; })()`
+	answer := func() []string {
+		v := g.postObject(stackPath+"/filters:test", body, http.StatusOK, "Authorization", "Bearer "+g.viewer)
+		r, _ := v["rule"].(item)
+		rule := ""
+		if r != nil {
+			rule = strings.Join([]string{str(r, "name"), str(r, "nameExtension"), str(r, "direction")}, " ")
+		}
+		return []string{fmt.Sprint(v["matched"]), str(v, "action"), str(v, "position"), rule}
+	}
+	var actions []chromedp.Action[chromedp.Void]
+	for _, f := range fields {
+		actions = append(actions, chromedp.SetValue(chromedp.ID("packet-"+f[0]), f[1]))
+	}
+	// Tunnels coming and going change the dynamic filters, and with them
+	// a rule's position: compare with answers before and after that agree.
+	for try := 0; ; try++ {
+		before := answer()
+		eval[chromedp.Void](b, `document.getElementById("packet-result").replaceChildren()`)
+		b.do("test a packet", append(actions, chromedp.Click(chromedp.CSS(`#packet-form button[data-filter-test]`)))...)
+		b.waitFor("the packet test's answer", shown+` !== null`)
+		have := eval[[]string](b, shown)
+		if after := answer(); !slices.Equal(before, after) {
+			if try == 5 {
+				t.Fatal("the filter set changed during every try")
+			}
+			continue
+		}
+		if !slices.Equal(have, before) {
+			t.Errorf("the packet test shows %q, the API answers %q", have, before)
+		}
+		if before[0] != "true" || before[3] == "" {
+			t.Errorf("the API answers %q: want a matching rule to compare", before)
+		}
+		if s := eval[string](b, `document.querySelector("#packet-rule tbody tr").dataset.name`); s != strings.Fields(before[3])[0] {
+			t.Errorf("the rule's row is %q, want %q", s, strings.Fields(before[3])[0])
+		}
+		break
 	}
 }

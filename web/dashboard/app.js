@@ -366,7 +366,19 @@ const LISTS = [
       td(f.address(r.destination)), td(f.ports(r.destinationPorts)), td(r.logging), tdNum(r.matchCount)],
     toolbar: (v, ls) => filterSetSelect(v, ls),
   },
+  {
+    key: "interfaces",
+    title: "Interfaces",
+    path: "interfaces",
+    pageSize: 50,
+    filters: [],
+    headers: ["Name", "Address", "Security class", "IPv6", "Active", "Dynamic VIPA"],
+    cells: (i) => [td(i.name), td(i.address), tdNum(i.securityClass), td(f.yesNo(i.ipv6)), td(f.yesNo(i.active)),
+      td(f.yesNo(i.dvipa))],
+  },
 ];
+
+const FILTER_RULES = LISTS.find((def) => def.key === "filters");
 
 // columns are a list's headers and cells in its current view.
 function columns(def, ls) {
@@ -701,11 +713,105 @@ function buildStackView(name, saved) {
     ls.error = el("div", { className: "problem", hidden: true });
     ls.content = el("div");
     v.lists[def.key] = ls;
-    parts.push(section(def.key, def.title, def.toolbar ? def.toolbar(v, ls) : null, filterForm(def, ls),
+    parts.push(section(def.key, def.title, def.toolbar ? def.toolbar(v, ls) : null,
+      def.filters.length ? filterForm(def, ls) : null,
       ls.error, ls.content, pager(v, def, ls)));
   }
+  parts.push(section("filter-test", "Packet test", packetTester(v)));
   fill($("stack"), el("section", { "aria-labelledby": "stack-title", "data-stack": name }, parts));
   return v;
+}
+
+// ---- packet test ---------------------------------------------------------
+
+// PACKET_FIELDS are the inputs of the packet tester, as FilterTestRequest
+// names them; numbers go as numbers, anything else as typed (the API
+// answers 400 to what it refuses).
+const PACKET_FIELDS = [
+  { name: "source", label: "Source address", hint: "192.0.2.10" },
+  { name: "destination", label: "Destination address", hint: "10.1.0.5" },
+  { name: "protocol", label: "Protocol", hint: "tcp, udp, icmp, 50" },
+  { name: "sourcePort", label: "Source port", hint: "40000", number: true },
+  { name: "destinationPort", label: "Destination port", hint: "443", number: true },
+  { name: "icmpType", label: "ICMP type", hint: "8", number: true },
+  { name: "icmpCode", label: "ICMP code", hint: "0", number: true },
+  { name: "ospfType", label: "OSPF type", hint: "1", number: true },
+  { name: "securityClass", label: "Security class", hint: "0", number: true },
+];
+
+// packetTester is a form for POST filters:test: which rule of the current
+// filter set a packet matches. It needs DISPLAY only.
+function packetTester(v) {
+  const id = (n) => "packet-" + n;
+  const direction = el("select", { id: id("direction"), name: "direction" },
+    ["inbound", "outbound"].map((d) => el("option", { value: d }, d)));
+  const inputs = PACKET_FIELDS.map((p) => el("input", {
+    type: "text", id: id(p.name), name: p.name, placeholder: p.hint, autocomplete: "off", size: p.number ? 6 : 16,
+  }));
+  const checks = [["routed", "Forwarded (routed)"], ["connectionInitiating", "Connection-initiating (SYN)"]].map(
+    ([name, label]) => [name, label, el("input", { type: "checkbox", id: id(name), name })]);
+  const result = el("div", { id: "packet-result", className: "results", role: "status", "aria-live": "polite" });
+  const submit = el("button", { type: "submit", "data-filter-test": "" }, "Test");
+  const form = el("form", { className: "filters", id: "packet-form", "aria-label": "Packet test" },
+    el("fieldset", {},
+      el("legend", {}, "A packet to test against the current filter set; the first rule that matches decides"),
+      el("span", { className: "field" }, el("label", { for: direction.id }, "Direction"), direction),
+      PACKET_FIELDS.map((p, i) => el("span", { className: "field" }, el("label", { for: inputs[i].id }, p.label), inputs[i])),
+      checks.map(([, label, box]) => el("span", { className: "field" }, box, el("label", { for: box.id }, label))),
+      submit));
+  form.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    const body = { direction: direction.value };
+    PACKET_FIELDS.forEach((p, i) => {
+      const value = inputs[i].value.trim();
+      if (value) {
+        body[p.name] = (p.number || p.name === "protocol") && /^[0-9]+$/.test(value) ? Number(value)
+          : p.name === "protocol" ? value.toLowerCase() : value;
+      }
+    });
+    for (const [name, , box] of checks) {
+      if (box.checked) {
+        body[name] = true;
+      }
+    }
+    submit.disabled = true;
+    fill(result, el("p", {}, "Testing…"));
+    try {
+      const answer = await api.post(api.stackURL(v.name, "filters:test"), body);
+      if (page.view === v) {
+        showPacketResult(result, answer);
+      }
+    } catch (err) {
+      if (page.view === v) {
+        fill(result, el("div", { className: "problem", role: "alert" }, problemNodes(err, "Testing the packet")));
+      }
+    } finally {
+      submit.disabled = false;
+    }
+  });
+  return [form, result];
+}
+
+function showPacketResult(box, answer) {
+  const r = answer.rule;
+  const p = answer.packet || {};
+  const ports = p.sourcePort !== undefined || p.destinationPort !== undefined
+    ? " ports " + f.text(p.sourcePort) + " → " + f.text(p.destinationPort) : "";
+  const icmp = p.icmpType !== undefined ? " ICMP type " + p.icmpType + " code " + f.text(p.icmpCode) : "";
+  fill(box,
+    el("p", {
+      "data-matched": String(!!answer.matched),
+      "data-action": String(answer.action || ""),
+      "data-position": answer.position === undefined ? "" : String(answer.position),
+      "data-rule": r ? [r.name, r.nameExtension, r.direction].map((x) => (x === undefined ? "" : String(x))).join(" ") : "",
+    }, answer.matched
+      ? el("strong", {}, "Rule " + f.text(r && r.name) + " at position " + f.text(answer.position) + " matches: " +
+        f.text(answer.action) + ".")
+      : el("strong", {}, "No rule matches: " + f.text(answer.action) + " (IP filtering denies what no rule permits).")),
+    el("p", {}, "Tested: " + f.text(p.direction) + (p.routed ? ", routed" : "") + ", " + f.text(p.source) + " → " +
+      f.text(p.destination) + ", " + f.protocol(p.protocol) + ports + icmp + "."),
+    r ? table("packet-rule", "The matching rule", FILTER_RULES.headers, [el("tr", { "data-name": r.name }, FILTER_RULES.cells(r))])
+      : null);
 }
 
 function renderFilterSetControl(v, stack, control) {
