@@ -1,5 +1,6 @@
 // The nmigw dashboard: stacks, and for the selected stack its summary,
-// tunnels, port translations and filter rules, kept up to date by the
+// tunnels, port translations, filter rules and interfaces and a packet
+// test against the filter set, the lists kept up to date by the
 // stack's event stream, and by conditional GETs every few seconds while
 // the stream is down (every minute while it is up); control actions, each
 // confirmed first, for callers whose GET /v1/whoami says CONTROL. The
