@@ -342,6 +342,7 @@ func printURLs(w io.Writer, addr net.Addr, https bool, cfg *config, socket strin
 	} else {
 		fmt.Fprintf(w, "  NMI socket %s\n", socket)
 	}
+	fmt.Fprintf(w, "  dashboard:    %s/\n", base)
 	fmt.Fprintf(w, "  stacks:       %s/v1/stacks\n", base)
 	fmt.Fprintf(w, "  API document: %s/openapi.yaml\n", base)
 	fmt.Fprintf(w, "  reference:    %s/docs\n", base)

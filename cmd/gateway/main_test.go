@@ -414,3 +414,34 @@ func checkFilter(t *testing.T, g *gateway, path string, full []item, query strin
 		t.Errorf("%s&%s: %v, want %v", path, query, keys(got), keys(want))
 	}
 }
+
+// Every URL the gateway prints at start answers, validated against the
+// API document.
+func TestPrintedURLsAnswer(t *testing.T) {
+	g := startGateway(t)
+	urls := regexp.MustCompile(`(?m)^  [a-zA-Z ]+: +(http://\S+)$`).FindAllStringSubmatch(g.out.String(), -1)
+	if len(urls) < 5 {
+		t.Fatalf("%d URLs printed, want dashboard, stacks, document, reference, metrics:\n%s", len(urls), g.out.String())
+	}
+	for _, u := range urls {
+		path, ok := strings.CutPrefix(u[1], g.base)
+		if !ok {
+			t.Errorf("printed URL %s is not on %s", u[1], g.base)
+			continue
+		}
+		if path == "/metrics" { // outside the API document
+			resp, err := g.client.Get(u[1])
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusOK {
+				t.Errorf("%s: %s", u[1], resp.Status)
+			}
+			continue
+		}
+		if resp, _ := g.get(path); resp.StatusCode != http.StatusOK {
+			t.Errorf("%s: %s", u[1], resp.Status)
+		}
+	}
+}
