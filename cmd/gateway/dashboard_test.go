@@ -262,6 +262,7 @@ func TestDashboardInBrowser(t *testing.T) {
 	b.waitFor("the second page of filter rules", fmt.Sprintf(`JSON.stringify(%s) === %s`,
 		rowsOf("#list-filters", "data-name"), js(js(names(second)))))
 
+	checkPhase2(t, g, b, stackPath)
 	checkDynamicViewsAndFilters(t, g, b, stackPath)
 	checkInterfaces(t, g, b, stackPath)
 
@@ -358,6 +359,64 @@ func TestDashboardInBrowser(t *testing.T) {
 		t.Errorf("the browser reported errors:\n%s", strings.Join(p, "\n"))
 	}
 	t.Logf("browser test took %s", time.Since(began).Round(time.Millisecond))
+}
+
+// shownPhase2 is the JavaScript for the IKE tunnels table as pairs of an
+// IKE tunnel ("K1/3") and the phase 2 tunnels shown under it, each as
+// phase2Of makes them.
+const shownPhase2 = `JSON.stringify([...document.querySelectorAll("#list-ike > tbody > tr[data-tunnel-id]")].map((r) => {
+	const n = r.nextElementSibling;
+	const rows = n && n.classList.contains("phase2") ? [...n.querySelectorAll("tbody tr[data-phase2-id]")] : [];
+	return [r.dataset.tunnelId + "/" + r.dataset.generation, rows.map((p) => [p.dataset.phase2Id, p.dataset.generation,
+		...["state", "localClientId", "remoteClientId"].map((c) => p.querySelector("[data-col=" + c + "]").textContent),
+		...["protocol", "sourcePort", "destinationPort"].map((c) => p.querySelector("[data-col=" + c + "]").dataset.value)])];
+}))`
+
+// phase2Of is what the dashboard should show of the API's IKE tunnels
+// read with cascade=true: per IKE tunnel its dynamicTunnels (ID,
+// generation, state, client IDs, protocol and ports), in the API's order.
+func phase2Of(items []item) (out [][]any, with, without int) {
+	for _, it := range items {
+		rows := [][]string{}
+		ds, _ := it["dynamicTunnels"].([]any)
+		for _, x := range ds {
+			d := x.(item)
+			iv, _ := d["ikeView"].(item)
+			client := func(k string) string {
+				return cmp.Or(str(iv, k), "—") // the dashboard's mark of an absent value
+			}
+			rows = append(rows, []string{str(d, "tunnelId"), str(d, "generation"), str(d, "state"),
+				client("localClientId"), client("remoteClientId"),
+				str(d, "protocol"), str(d, "sourcePort"), str(d, "destinationPort")})
+		}
+		if len(rows) > 0 {
+			with++
+		} else {
+			without++
+		}
+		out = append(out, []any{str(it, "tunnelId") + "/" + str(it, "generation"), rows})
+	}
+	return out, with, without
+}
+
+// checkPhase2 turns on the IKE tunnels' phase 2 tunnels: under each IKE
+// tunnel the dashboard shows the dynamicTunnels the API answers with
+// cascade=true, none under those without, and the hash keeps the choice.
+func checkPhase2(t *testing.T, g *gateway, b *browser, stackPath string) {
+	t.Helper()
+	// The dashboard asks for pages of 50 IKE tunnels.
+	want, with, without := phase2Of(g.list(stackPath + "/ike/tunnels?cascade=true&pageSize=50"))
+	if with == 0 || without == 0 {
+		t.Fatalf("the demo stack has %d IKE tunnels with phase 2 tunnels and %d without; want some of each", with, without)
+	}
+	b.do("show phase 2 tunnels", chromedp.Click(chromedp.ID("ike-cascade")))
+	b.waitFor("the phase 2 tunnels of the API", shownPhase2+" === "+js(js(want)))
+	if h := eval[string](b, `location.hash`); !strings.Contains(h, "ike.cascade=true") {
+		t.Errorf("the hash %q does not keep the phase 2 tunnels shown", h)
+	}
+	b.do("hide phase 2 tunnels", chromedp.Click(chromedp.ID("ike-cascade")))
+	b.waitFor("no phase 2 tunnels", `document.querySelector("#list-ike tr.phase2") === null &&
+		!location.hash.includes("ike.cascade") && document.querySelectorAll("#list-ike tbody tr[data-tunnel-id]").length > 0`)
 }
 
 // checkDynamicViewsAndFilters checks the IKE view of dynamic tunnels and
@@ -715,22 +774,28 @@ func FuzzDashboardSSEParser(f *testing.F) {
 }
 
 // checkLiveUpdates opens the dashboard with polling every 600 s and the
-// event stream's polling of the NMI every second: changes made through
-// the API, not the dashboard, show without a poll, so they came from the
-// event stream.
+// event stream's polling of the NMI every second, the IKE tunnels showing
+// their phase 2 tunnels: changes made through the API, not the dashboard,
+// show without a poll, so they came from the event stream.
 func checkLiveUpdates(t *testing.T, g *gateway, b *browser, stack, token string) {
 	t.Helper()
 	stackPath := "/v1/stacks/" + url.PathEscape(stack)
-	b.do("open the dashboard without polling", chromedp.Navigate(g.base+"/?poll=600&interval=1s#stack="+url.QueryEscape(stack)))
+	b.do("open the dashboard without polling", chromedp.Navigate(g.base+"/?poll=600&interval=1s#stack="+
+		url.QueryEscape(stack)+"&ike.cascade=true"))
 	b.waitFor("the live indicator", `document.getElementById("live").dataset.live === "live" &&
 		document.querySelectorAll("#list-dynamic tbody tr[data-tunnel-id]").length > 0`)
 	polls := eval[string](b, `document.body.dataset.polls`)
 
-	// The operator deactivates an active dynamic tunnel through the API.
+	// The operator deactivates an active dynamic tunnel through the API:
+	// the dynamic tunnels and the IKE tunnel's phase 2 tunnels follow.
 	target, _, activeRows := activeDynamic(t, g, b, stackPath)
+	activePhase2 := fmt.Sprintf(`[...document.querySelectorAll(%s)].filter((r) => r.querySelector("[data-col=state]").textContent === "active").length`,
+		js(`#list-ike tr[data-phase2-id=`+js(target)+`]`))
+	b.waitFor("tunnel "+target+" active among the phase 2 tunnels", activePhase2+` > 0`)
 	g.postObject(stackPath+"/tunnels/dynamic/"+url.PathEscape(target)+":deactivate", "", http.StatusOK,
 		"Authorization", "Bearer "+token)
 	b.waitFor("tunnel "+target+" no longer active in the table", activeRows+` === 0`)
+	b.waitFor("tunnel "+target+" no longer active among the phase 2 tunnels", activePhase2+` === 0`)
 
 	// The filter set changes through the API: the stacks table follows.
 	set := ""

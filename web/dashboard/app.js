@@ -4,8 +4,8 @@
 // stack's event stream, and by conditional GETs every few seconds while
 // the stream is down (every minute while it is up); control actions, each
 // confirmed first, for callers whose GET /v1/whoami says CONTROL. The
-// selected stack and each list's filters, view and page size live in the
-// URL's hash.
+// selected stack and each list's filters, view and page size (and whether
+// the IKE tunnels show their phase 2 tunnels) live in the URL's hash.
 
 import * as api from "./api.js";
 import { confirmAction } from "./confirm.js";
@@ -273,6 +273,41 @@ const ikeColumns = {
   },
 };
 
+// PHASE2 are the columns of an IKE tunnel's phase 2 tunnels (cascade=true:
+// dynamic tunnels in the IKE view). Protocol and ports also carry their
+// number (data-value).
+const PHASE2 = {
+  headers: ["Tunnel", "Generation", "State", "Dynamic VPN rule", "Local client ID", "Remote client ID", "Protocol",
+    "Source", "Source port", "Destination", "Destination port", "Expires"],
+  cells: (t) => {
+    const v = t.ikeView || {};
+    const col = (name, value, raw) => el("td", { "data-col": name, "data-value": raw }, value);
+    return [td(t.tunnelId), tdNum(t.generation), tdState(t.state), td(t.localDynVpnRule),
+      col("localClientId", f.text(v.localClientId)), col("remoteClientId", f.text(v.remoteClientId)),
+      col("protocol", f.protocol(t.protocol), t.protocol), td(f.address(t.source)),
+      col("sourcePort", f.port(t.sourcePort), t.sourcePort), td(f.address(t.destination)),
+      col("destinationPort", f.port(t.destinationPort), t.destinationPort), td(f.time(t.expireTime))];
+  },
+};
+
+// phase2Row is the row under IKE tunnel t that lists its phase 2 tunnels,
+// when the list was read with cascade=true and the API gave t some (it
+// gives them on the newest generation only).
+function phase2Row(t, ls, span) {
+  const list = ls.cascade && Array.isArray(t.dynamicTunnels) ? t.dynamicTunnels : [];
+  if (list.length === 0) {
+    return null;
+  }
+  const rows = list.map((d) => el("tr", { "data-phase2-id": d.tunnelId, "data-generation": d.generation },
+    PHASE2.cells(d)));
+  return el("tr", { className: "phase2", "data-phase2-of": t.tunnelId },
+    el("td", { colSpan: span },
+      el("table", {},
+        el("caption", {}, "Phase 2 tunnels of IKE tunnel " + f.text(t.tunnelId) + ": " + list.length),
+        el("thead", {}, el("tr", {}, PHASE2.headers.map((h) => el("th", { scope: "col" }, h)))),
+        el("tbody", {}, rows))));
+}
+
 // bulk is the bulk form of a control action on the tunnels a list shows.
 function bulk(kind, what, verb, danger) {
   return (ids, stack) => actionButton("bulk-" + verb.toLowerCase(), verb + " all shown", {
@@ -293,6 +328,9 @@ const LISTS = [
     cells: (t) => [td(t.tunnelId), tdNum(t.generation), tdState(t.state), td(t.keyExchangeRule),
       td(t.localEndpoint), td(t.remoteEndpoint), td(t.role), td(t.ikeVersion),
       td(f.yesNo(t.natTraversalEnabled)), tdNum(t.bytes), td(f.time(t.activateTime)), td(f.time(t.expireTime))],
+    cascade: true,
+    nested: phase2Row,
+    toolbar: (v, ls) => cascadeToggle(ls),
     actions: (t, stack) => [
       tunnelAction(stack, "ike/tunnels", "IKE tunnel", t, "Refresh"),
       tunnelAction(stack, "ike/tunnels", "IKE tunnel", t, "Deactivate", true),
@@ -395,6 +433,9 @@ function listQuery(def, ls) {
   if (def.views && ls.view !== "stack") {
     q.view = ls.view;
   }
+  if (def.cascade && ls.cascade) {
+    q.cascade = "true";
+  }
   for (const p of def.filters || []) {
     q[p.param] = splitValues(ls.filter[p.param]);
   }
@@ -423,6 +464,17 @@ function viewSelect(v, ls) {
     listChanged(ls);
   });
   return el("div", { className: "toolbar" }, el("label", { for: "dynamic-view" }, "Show dynamic tunnels"), sel);
+}
+
+// cascadeToggle shows or hides each IKE tunnel's phase 2 tunnels (the
+// list read with cascade=true).
+function cascadeToggle(ls) {
+  const box = el("input", { type: "checkbox", id: "ike-cascade", checked: ls.cascade });
+  box.addEventListener("change", () => {
+    ls.cascade = box.checked;
+    listChanged(ls);
+  });
+  return el("div", { className: "toolbar" }, box, el("label", { for: "ike-cascade" }, "Show phase 2 tunnels"));
 }
 
 // filterForm has an input per query parameter of the list; Apply sends
@@ -582,10 +634,11 @@ function renderList(v, def, ls, data, control) {
       const g = typeof it.generation === "number" ? it.generation : 0;
       cells.push(el("td", { className: "actions" }, newest.get(it.tunnelId) === g ? def.actions(it, v.name) : null));
     }
-    return el("tr", attrs, cells);
+    return [el("tr", attrs, cells), def.nested ? def.nested(it, ls, headers.length) : null];
   });
   const filtered = Object.keys(ls.filter).length > 0;
   const caption = def.title + " of " + v.name + (ls.view === "ike" ? " as IKE knows them" : "") +
+    (def.cascade && ls.cascade ? " with their phase 2 tunnels" : "") +
     (filtered ? " matching the filter" : "") + (items.length ? "" : ": none");
   const ids = [...newest.keys()].filter((id) => id !== undefined);
   const bulkBar = control && def.bulk && ids.length
@@ -709,7 +762,7 @@ function buildStackView(name, saved) {
     section("summary", "Summary", v.summaryError, v.summary),
   ];
   for (const def of LISTS) {
-    const ls = { pageSize: def.pageSize, token: "", prev: [], next: "", set: "current", view: "stack", filter: {},
+    const ls = { pageSize: def.pageSize, token: "", prev: [], next: "", set: "current", view: "stack", cascade: false, filter: {},
       data: null, control: null, asked: 0, shown: 0, ...savedList(def, saved[def.key] || {}) };
     ls.error = el("div", { className: "problem", hidden: true });
     ls.content = el("div");
@@ -854,8 +907,9 @@ function selectStack(name, force) {
 }
 
 // The hash is "#stack=NAME" and, per list, "KEY.PARAM=VALUE" for its
-// filters and "KEY.set", "KEY.view", "KEY.pageSize" when not the default
-// (e.g. #stack=TCPIP&dynamic.view=ike&dynamic.tunnelId=Y1+Y2).
+// filters and "KEY.set", "KEY.view", "KEY.cascade", "KEY.pageSize" when
+// not the default (e.g. #stack=TCPIP&dynamic.view=ike&dynamic.tunnelId=Y1+Y2
+// or #stack=TCPIP&ike.cascade=true).
 function readHash() {
   const q = new URLSearchParams(location.hash.slice(1));
   const lists = {};
@@ -878,6 +932,9 @@ function savedList(def, h) {
   }
   if (def.views && Object.hasOwn(def.views, h.view || "")) {
     out.view = h.view;
+  }
+  if (def.cascade && h.cascade === "true") {
+    out.cascade = true;
   }
   if (PAGE_SIZES.includes(Number(h.pageSize))) {
     out.pageSize = Number(h.pageSize);
@@ -902,6 +959,9 @@ function writeHash() {
       }
       if (def.views && ls.view !== "stack") {
         q.set(def.key + ".view", ls.view);
+      }
+      if (def.cascade && ls.cascade) {
+        q.set(def.key + ".cascade", "true");
       }
       if (ls.pageSize !== def.pageSize) {
         q.set(def.key + ".pageSize", String(ls.pageSize));
@@ -1169,6 +1229,10 @@ function onStackEvent(ev) {
     case "tunnel.removed":
       for (const s of SECTIONS[data.kind] || ["ike", "dynamic", "manual", "summary"]) {
         page.dirty.add(s);
+      }
+      // The IKE tunnels list their phase 2 tunnels when cascade is on.
+      if (data.kind === "dynamic" && page.view && page.view.lists.ike.cascade) {
+        page.dirty.add("ike");
       }
       break;
     case "stack.filterSetChanged":
