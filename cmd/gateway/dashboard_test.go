@@ -23,6 +23,8 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
 
+	"github.com/nmigw/nmigw/internal/ikedsim"
+	"github.com/nmigw/nmigw/internal/nmi"
 	"github.com/nmigw/nmigw/web"
 )
 
@@ -344,6 +346,7 @@ func TestDashboardInBrowser(t *testing.T) {
 	b.do("wide window", chromedp.EmulateViewport(1280, 1000))
 
 	checkLiveUpdates(t, g, b, ikeStack, operatorToken)
+	checkLiveErrors(t, b)
 
 	// /docs renders the reference: Redoc puts the document's title in the DOM.
 	_, spec := g.get("/openapi.yaml")
@@ -821,6 +824,91 @@ func checkLiveUpdates(t *testing.T, g *gateway, b *browser, stack, token string)
 	}
 	if n := eval[string](b, `document.body.dataset.events`); n == "0" || n == "" {
 		t.Errorf("%q events received", n)
+	}
+}
+
+// checkLiveErrors opens the dashboard of a gateway whose simulator the
+// test controls, with the event stream polling the NMI every second, and
+// makes the NMI reject the poller's requests: the live indicator shows
+// the problem of the stream's event: error, as read from the same stream
+// here, until a change made through the API brings the next event.
+func checkLiveErrors(t *testing.T, b *browser) {
+	t.Helper()
+	faults := ikedsim.NewFaults()
+	path, _ := simServerConfig(t, ikedsim.Config{Data: ikedsim.Demo(), Faults: faults})
+	g := startRun(t, "--nmi-socket", path)
+	stack := str(g.list("/v1/stacks")[0], "name")
+	stackPath := "/v1/stacks/" + url.PathEscape(stack)
+	const problemShown = `(() => { const p = document.getElementById("live-problem");
+		return [document.getElementById("live").dataset.live, p.hidden, p.textContent]; })()`
+	b.do("open the dashboard without polling", chromedp.Navigate(g.base+"/?poll=600&interval=1s#stack="+url.QueryEscape(stack)))
+	b.waitFor("the live indicator", `document.getElementById("live").dataset.live === "live" &&
+		document.querySelectorAll("#list-dynamic tbody tr[data-tunnel-id]").length > 0`)
+	if s := eval[[]any](b, problemShown); !reflect.DeepEqual(s, []any{"live", true, ""}) {
+		t.Errorf("before any failure the indicator and its problem are %q", s)
+	}
+
+	// The poll begins with NMsec_GET_STACKINFO; the page sends no request
+	// meanwhile (it polls every 600 s and an error reads nothing again).
+	faults.Set(nmi.GetStackInfo, ikedsim.Fault{Rc: nmi.EIO})
+	p := streamError(t, g, stackPath+"/events?interval=1s")
+	faults.Clear()
+	want := fmt.Sprintf("Live, but the last poll of %s failed: %s %s (%s)", stack, str(p, "status"), str(p, "title"), str(p, "detail"))
+	if str(p, "title") == "" || str(p, "detail") == "" {
+		t.Fatalf("the event: error carries %v", p)
+	}
+	b.waitFor("the poll's problem", fmt.Sprintf(`JSON.stringify(%s) === %s`, problemShown, js(js([]any{"live", false, want}))))
+
+	// A change made through the API: the event it brings clears the problem.
+	target := ""
+	for _, it := range g.list(stackPath + "/tunnels/dynamic") {
+		if target == "" && str(it, "state") == "active" {
+			target = str(it, "tunnelId")
+		}
+	}
+	if target == "" {
+		t.Fatal("no active dynamic tunnel in the demo data set")
+	}
+	g.postObject(stackPath+"/tunnels/dynamic/"+url.PathEscape(target)+":deactivate", "", http.StatusOK)
+	b.waitFor("the problem cleared by the next event", fmt.Sprintf(`JSON.stringify(%s) === %s`, problemShown, js(js([]any{"live", true, ""}))))
+}
+
+// streamError reads the event stream at path until its first event:
+// error and answers that event's problem.
+func streamError(t *testing.T, g *gateway, path string) item {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, g.base+path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("GET %s: %v", path, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s: %s", path, resp.Status)
+	}
+	var text []byte
+	buf := make([]byte, 4096)
+	for {
+		n, err := resp.Body.Read(buf)
+		text = append(text, buf[:n]...)
+		records, _ := sseParse(string(text))
+		for _, r := range records {
+			if r[0] == "event" && r[1] == "error" {
+				var p item
+				if err := json.Unmarshal([]byte(r[2].(string)), &p); err != nil {
+					t.Fatalf("event: error with %q: %v", r[2], err)
+				}
+				return p
+			}
+		}
+		if err != nil {
+			t.Fatalf("GET %s: no event: error before %v; the stream said:\n%s", path, err, text)
+		}
 	}
 }
 

@@ -310,12 +310,19 @@ func TestMetricsExporterDemo(t *testing.T) {
 // does not own; stop ends it.
 func simServer(t *testing.T, ds *ikedsim.DataSet) (path string, stop func()) {
 	t.Helper()
+	return simServerConfig(t, ikedsim.Config{Data: ds})
+}
+
+// simServerConfig is simServer with the simulator's whole configuration
+// (faults, ...).
+func simServerConfig(t *testing.T, cfg ikedsim.Config) (path string, stop func()) {
+	t.Helper()
 	path = filepath.Join(t.TempDir(), "ipsecmgmt")
 	ln, err := ikedsim.Listen(path, 0o600)
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := ikedsim.NewServer(ikedsim.Config{Data: ds})
+	srv, err := ikedsim.NewServer(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1163,6 +1163,24 @@ function renderLive() {
     box.dataset.live = state;
     box.textContent = text;
   }
+  renderLiveProblem(state === "live" ? l.problem : null, l && l.stack);
+}
+
+// renderLiveProblem shows the problem of the stream's last event: error
+// (the gateway's last poll of the stack failed) while the stream is up.
+// It leaves the region alone when nothing changed, as the gateway repeats
+// the error after each failed poll.
+function renderLiveProblem(p, stack) {
+  const box = $("live-problem");
+  let text = "";
+  if (p) {
+    const title = [p.status, p.title].filter((x) => x !== undefined && x !== null && x !== "").join(" ");
+    text = "Live, but the last poll of " + stack + " failed: " + (title || "error") + (p.detail ? " (" + p.detail + ")" : "");
+  }
+  if (box.textContent !== text) {
+    box.textContent = text;
+  }
+  box.hidden = text === "";
 }
 
 // followEvents follows the selected stack's events with the current
@@ -1180,13 +1198,17 @@ function followEvents() {
     page.live = null;
   }
   if (want) {
-    const live = { stack: want, token, up: false };
+    // problem: the payload of the last event: error, until another event
+    // or a new connection.
+    const live = { stack: want, token, up: false, problem: null };
     const url = api.stackURL(want, "events", { interval: settings.interval });
     live.stop = follow(url, token, {
       onOpen: async (resumed) => {
         if (page.live !== live) {
           return;
         }
+        // A new connection: the gateway sends the current error again.
+        live.problem = null;
         // Subscribed: read what the events will change from now on,
         // unless the gateway replays what was missed.
         if (!resumed) {
@@ -1198,13 +1220,20 @@ function followEvents() {
         }
       },
       onEvent: (ev) => {
-        if (page.live === live) {
-          onStackEvent(ev);
+        if (page.live !== live) {
+          return;
         }
+        const problem = ev.type === "error" ? problemOfEvent(ev) : null;
+        if (problem || live.problem) {
+          live.problem = problem;
+          renderLive();
+        }
+        onStackEvent(ev);
       },
       onDown: () => {
         if (page.live === live) {
           live.up = false;
+          live.problem = null;
           schedule();
         }
       },
@@ -1212,6 +1241,20 @@ function followEvents() {
     page.live = live;
   }
   schedule();
+}
+
+// problemOfEvent is the problem an event: error carries (RFC 9457 JSON),
+// or one that says the payload was not one.
+function problemOfEvent(ev) {
+  try {
+    const p = JSON.parse(ev.data);
+    if (p && typeof p === "object" && !Array.isArray(p)) {
+      return p;
+    }
+  } catch {
+    // Not JSON: fall through.
+  }
+  return { title: "Error", detail: String(ev.data) };
 }
 
 function onStackEvent(ev) {
@@ -1243,7 +1286,8 @@ function onStackEvent(ev) {
       refreshNow();
       return;
     default:
-      // "error": a poll of the NMI failed; the lists show it when they fail.
+      // "error": a poll of the NMI failed, shown by the live indicator
+      // (the lists show their own problems when they fail).
       return;
   }
   queueMicrotask(readDirty);
