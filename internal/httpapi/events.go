@@ -55,6 +55,9 @@ const (
 	evFilterSet = "stack.filterSetChanged"
 	evReset     = "reset"
 	evError     = "error"
+	// evRecovered follows the first good poll after errors; like an
+	// error it has no ID and is not replayed.
+	evRecovered = "recovered"
 )
 
 // maxBackoff caps the wait after failed polls (never below the interval).
@@ -260,6 +263,9 @@ func (f *feed) record(s *snapshot, err error) {
 		f.append(evError, problemJSON(p, "/v1/stacks/"+f.stack+"/events", ""))
 		f.lastErr = err
 	} else {
+		if f.lastErr != nil {
+			f.append(evRecovered, recoveredData(f.stack, now))
+		}
 		if f.snap != nil {
 			diff(f.snap, s, f.stack, now, f.append)
 		}
@@ -511,6 +517,16 @@ func resetData(stack, reason string) []byte {
 	return jw.b
 }
 
+// recoveredData is the payload of a recovered event.
+func recoveredData(stack string, t time.Time) []byte {
+	var jw jsonw
+	jw.beginObject()
+	jw.str("stack", stack)
+	jw.str("time", t.UTC().Format(time.RFC3339))
+	jw.endObject()
+	return jw.b
+}
+
 func (a *api) streamEvents(w http.ResponseWriter, r *http.Request) {
 	stack, err := a.stackParam(r)
 	if err != nil {
@@ -622,7 +638,7 @@ func (a *api) streamEvents(w http.ResponseWriter, r *http.Request) {
 		}
 		for _, e := range es {
 			cursor = e.seq
-			if e.name == evError {
+			if e.name == evError || e.name == evRecovered {
 				if e.seq >= liveFrom {
 					werr = sw.event(e.name, 0, e.data)
 				}

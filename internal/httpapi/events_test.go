@@ -246,7 +246,8 @@ func TestEventsErrors(t *testing.T) {
 	expect(t, b, "error", map[string]any{"status": num(503)})
 	fake.SetErr(nil)
 	fake.Set(y1, y2)
-	// Every failed poll until then was an error event of its own.
+	// Every failed poll until then was an error event of its own; the
+	// first good poll says so, without an ID, before the changes it saw.
 	for _, st := range []*contract.Stream{a, b} {
 		for {
 			ev, err := st.NextEvent()
@@ -256,12 +257,20 @@ func TestEventsErrors(t *testing.T) {
 			if ev.Name == "error" {
 				continue
 			}
-			if ev.Name != "tunnel.added" || !strings.Contains(ev.Data, `"tunnelId":"Y2"`) {
-				t.Errorf("after the failure: %s %s", ev.Name, ev.Data)
+			if ev.Name != "recovered" || ev.HasID || !strings.Contains(ev.Data, `"stack":"TCPIP"`) {
+				t.Errorf("first after the failure: %+v, want recovered without an ID", ev)
 			}
 			break
 		}
+		if ev := expect(t, st, "tunnel.added", map[string]any{"tunnelId": "Y2"}); !ev.HasID {
+			t.Errorf("tunnel.added without an ID: %+v", ev)
+		}
 	}
+	// A subscriber after the recovery is not told of it.
+	c := stream(t, s)
+	first(t, c)
+	fake.Set(y1)
+	expect(t, c, "tunnel.removed", map[string]any{"tunnelId": "Y2"})
 
 	resp, st, body := s.open("/v1/stacks/NOPE/events")
 	if st != nil || resp.StatusCode != http.StatusNotFound {

@@ -1283,6 +1283,9 @@ function onStackEvent(ev) {
       page.dirty.add("filters");
       break;
     case "reset":
+    case "recovered":
+      // reset: events were lost; recovered: polling works again after
+      // errors, and lists that failed meanwhile show their problem.
       refreshNow();
       return;
     default:
