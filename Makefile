@@ -1,7 +1,10 @@
 # nmigw build and test entry points. `make test` is what CI runs.
 GO ?= go
 
-.PHONY: build test test-go test-deploy lint vet staticcheck fmt-check run sim bench fuzz
+.PHONY: build test test-go test-deploy test-clients lint vet staticcheck fmt-check run sim bench fuzz
+
+# Go modules beside the main one: the Kubernetes manifests' tests and the generated Go client.
+SUBMODULES = deploy clients/go
 
 # staticcheck, pinned; `go run` fetches it through the module proxy.
 STATICCHECK ?= $(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2
@@ -11,23 +14,28 @@ build:
 
 # Everything CI checks: formatting, vet, staticcheck, the race-enabled test suite of both modules, and
 # the API lint.
-test: fmt-check vet staticcheck test-go test-deploy lint
+test: fmt-check vet staticcheck test-go test-deploy test-clients lint
 
 fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 
 vet:
 	$(GO) vet ./...
+	@for m in $(SUBMODULES); do if [ -f $$m/go.mod ]; then (cd $$m && $(GO) vet ./...) || exit 1; fi; done
 
 staticcheck:
 	$(STATICCHECK) ./...
-	@if [ -f deploy/go.mod ]; then cd deploy && $(STATICCHECK) ./...; fi
+	@for m in $(SUBMODULES); do if [ -f $$m/go.mod ]; then (cd $$m && $(STATICCHECK) ./...) || exit 1; fi; done
 
 test-go:
 	$(GO) test -race -count=1 ./...
 
 test-deploy:
-	@if [ -f deploy/go.mod ]; then cd deploy && $(GO) vet ./... && $(GO) test -count=1 ./...; fi
+	@if [ -f deploy/go.mod ]; then cd deploy && $(GO) test -count=1 ./...; fi
+
+# The generated client: up to date with api/openapi.yaml, and working against the gateway.
+test-clients:
+	@if [ -f clients/go/go.mod ]; then cd clients/go && $(GO) test -race -count=1 ./...; fi
 
 lint:
 	@if [ -x scripts/lint-openapi ]; then scripts/lint-openapi; fi
