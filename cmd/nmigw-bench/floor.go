@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strconv"
 	"time"
 
@@ -98,7 +99,7 @@ func startFloor(ctx context.Context, dir, socket string, client *http.Client, gw
 	if resp.StatusCode != http.StatusOK {
 		return nil, fmt.Errorf("GET %s: %s", url, resp.Status)
 	}
-	file := dir + "/floor.json"
+	file := filepath.Join(dir, "floor.json")
 	if err := os.WriteFile(file, body, 0o600); err != nil {
 		return nil, err
 	}

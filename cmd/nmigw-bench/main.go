@@ -206,7 +206,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	for i, r := range res {
 		server := "-"
 		if sides[i].pid > 0 {
-			server = us(r.cpuGateway)
+			server = us(r.cpuServerProc)
 		} else if i > 0 {
 			server = "(in this process)"
 		}
@@ -433,9 +433,9 @@ func fetch(ctx context.Context, client *http.Client, url, auth string) (n int64,
 type rateResult struct {
 	rate     float64
 	p50, p99 time.Duration
-	// CPU time per request of this process and of the gateway's process
-	// or the floor's (0 when it is not a child).
-	cpuSelf, cpuGateway time.Duration
+	// CPU time per request of this process and of the side's server
+	// process, the gateway or the floor (0 when it is not a child).
+	cpuSelf, cpuServerProc time.Duration
 }
 
 // rounds is how many alternating slices each throughput run is cut into,
@@ -480,7 +480,7 @@ func compare(ctx context.Context, o options, sides []side) ([]rateResult, error)
 	for i := range res {
 		res[i] = summarize(lat[i], slice*rounds)
 		if n := time.Duration(len(lat[i])); n > 0 {
-			res[i].cpuSelf, res[i].cpuGateway = cpuSelf[i]/n, cpuServer[i]/n
+			res[i].cpuSelf, res[i].cpuServerProc = cpuSelf[i]/n, cpuServer[i]/n
 		}
 	}
 	return res, nil
