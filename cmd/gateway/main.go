@@ -22,6 +22,7 @@ import (
 	"github.com/go-chi/chi/v5"
 	"github.com/nmigw/nmigw/internal/audit"
 	"github.com/nmigw/nmigw/internal/authn"
+	"github.com/nmigw/nmigw/internal/authz"
 	"github.com/nmigw/nmigw/internal/httpapi"
 	"github.com/nmigw/nmigw/internal/metrics"
 	"github.com/nmigw/nmigw/internal/nmi"
@@ -152,18 +153,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		Audit:          auditLog,
 		NMILastSuccess: pool.LastSuccess,
 	}
-	if store != nil {
-		a := authn.New(authn.Options{Policy: store.Current, Logger: log,
-			// 401 and 503 as the API's other problems, with the request ID.
-			WriteError: func(w http.ResponseWriter, r *http.Request, e *authn.Error) {
-				httpapi.WriteAuthProblem(w, r, e.Status, e.Detail)
-			}})
-		deps.Authenticate = a.Middleware
-		deps.Authorizer = store
-		deps.AuthMethod = authn.MethodName
-	} else {
-		log.Warn("--insecure-no-auth: authentication and authorization are off; every caller may display and control every stack")
-	}
+	accessControl(&deps, store, log)
 	api, err := httpapi.NewHandler(deps)
 	if err != nil {
 		return err
@@ -233,6 +223,25 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		return err
 	}
 	return nil
+}
+
+// accessControl sets how the API authenticates and authorizes: by the
+// policy of store, or, without one (--insecure-no-auth), not at all:
+// no authentication and authz.AllowAll.
+func accessControl(deps *httpapi.Deps, store *policy.Store, log *slog.Logger) {
+	if store == nil {
+		log.Warn("--insecure-no-auth: authentication and authorization are off; every caller may display and control every stack")
+		deps.Authenticate, deps.Authorizer, deps.AuthMethod = nil, authz.AllowAll, nil
+		return
+	}
+	a := authn.New(authn.Options{Policy: store.Current, Logger: log,
+		// 401 and 503 as the API's other problems, with the request ID.
+		WriteError: func(w http.ResponseWriter, r *http.Request, e *authn.Error) {
+			httpapi.WriteAuthProblem(w, r, e.Status, e.Detail)
+		}})
+	deps.Authenticate = a.Middleware
+	deps.Authorizer = store
+	deps.AuthMethod = authn.MethodName
 }
 
 // demoTokens are the bearer tokens of the -sim demo policy.

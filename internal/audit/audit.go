@@ -30,6 +30,9 @@ const (
 const (
 	// OutcomeDenied: SAF denied the request; nothing was sent to the NMI.
 	OutcomeDenied = "denied"
+	// OutcomeUndecided: the authorizer could not decide (its backend out
+	// of reach); the request was refused with 503 and nothing was sent.
+	OutcomeUndecided = "undecided"
 	// OutcomeInvalid: the request was refused before the NMI request
 	// (bad input); nothing was sent.
 	OutcomeInvalid = "invalid"

@@ -180,12 +180,23 @@ func unauthorized(code, detail string) *Error {
 
 // Authenticate identifies the caller of r. An Authorization header, when
 // present, decides; otherwise a verified client certificate; otherwise the
-// policy's anonymous user, if it names one.
+// policy's anonymous user, if it names one. The principal's groups are
+// resolved here, once: those its identity carries and those the policy
+// configures for its user (policy.Policy.Groups).
 func (a *Authenticator) Authenticate(r *http.Request) (authz.Principal, Method, *Error) {
 	pol := a.opts.Policy()
 	if pol == nil {
 		return authz.Principal{}, "", &Error{Status: http.StatusServiceUnavailable, Detail: "no policy is loaded"}
 	}
+	p, m, err := a.identify(r, pol)
+	if err != nil {
+		return authz.Principal{}, "", err
+	}
+	p.Groups = pol.Groups(p)
+	return p, m, nil
+}
+
+func (a *Authenticator) identify(r *http.Request, pol *policy.Policy) (authz.Principal, Method, *Error) {
 	if hs := r.Header.Values("Authorization"); len(hs) > 0 {
 		return a.bearer(r.Context(), pol, hs)
 	}

@@ -174,3 +174,23 @@ func TestUnverifiedCertificate(t *testing.T) {
 		t.Errorf("unverified certificate: %+v", res)
 	}
 }
+
+// The principal's groups are resolved when it is made: the identity's and
+// the policy's for the user, upper case, sorted, once each.
+func TestPrincipalGroupsResolved(t *testing.T) {
+	p := tokenPolicy(t, "anonym", map[string]string{"s3cret-oper": "oper1"})
+	p.Authz.Groups = map[string][]string{"OPER1": {"OPS", "TOKGRP"}, "ANONYM": {"GUESTS"}}
+	p.Tokens[0].Groups = []string{"tokgrp", "extra"}
+	if err := p.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	a := New(Options{Policy: staticPolicy(p)})
+	r := httptest.NewRequest("GET", "/v1/whoami", nil)
+	r.Header.Set("Authorization", "Bearer s3cret-oper")
+	if got := serve(a, r); got.status != 200 || got.user != "OPER1" || got.groups != "EXTRA,OPS,TOKGRP" {
+		t.Errorf("token: %+v", got)
+	}
+	if got := serve(a, httptest.NewRequest("GET", "/v1/whoami", nil)); got.status != 200 || got.user != "ANONYM" || got.groups != "GUESTS" {
+		t.Errorf("anonymous: %+v", got)
+	}
+}

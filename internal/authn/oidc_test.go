@@ -205,10 +205,10 @@ func TestOIDC(t *testing.T) {
 		groups string
 		detail string
 	}{
-		{"valid", is.sign(claims(nil), nil), 200, "OPER1", "opsgrp,netadm", ""},
-		{"groups as one string", is.sign(claims(map[string]any{"groups": "noc"}), nil), 200, "OPER1", "noc", ""},
+		{"valid", is.sign(claims(nil), nil), 200, "OPER1", "NETADM,OPSGRP", ""},
+		{"groups as one string", is.sign(claims(map[string]any{"groups": "noc"}), nil), 200, "OPER1", "NOC", ""},
 		{"no groups claim", is.sign(claims(map[string]any{"groups": nil}), nil), 200, "OPER1", "", ""},
-		{"audience list", is.sign(claims(map[string]any{"aud": []string{"other", "nmigw"}}), nil), 200, "OPER1", "opsgrp,netadm", ""},
+		{"audience list", is.sign(claims(map[string]any{"aud": []string{"other", "nmigw"}}), nil), 200, "OPER1", "NETADM,OPSGRP", ""},
 		{"wrong audience", is.sign(claims(map[string]any{"aud": "other"}), nil), 401, "", "", "the token does not verify"},
 		{"wrong issuer", is.sign(claims(map[string]any{"iss": "https://evil.example"}), nil), 401, "", "", "the token does not verify"},
 		{"expired", is.sign(claims(map[string]any{"exp": time.Date(2026, 1, 2, 3, 0, 0, 0, time.UTC).Unix()}), nil), 401, "", "", "the token has expired"},

@@ -1,6 +1,7 @@
 package authz
 
 import (
+	"context"
 	"fmt"
 	"slices"
 	"strings"
@@ -20,7 +21,7 @@ type Profile struct {
 	Access []Entry
 }
 
-// Config is everything the Authorizer decides from.
+// Config is everything a Model decides from.
 type Config struct {
 	System      string   // the <system> qualifier of resource names
 	SuperUsers  []string // user IDs standing for UID 0
@@ -29,9 +30,12 @@ type Config struct {
 	Groups      map[string][]string // user ID -> groups
 }
 
-// Principal is an authenticated caller. Groups are the groups its identity
-// carries (an OIDC claim, a certificate OU); the Authorizer adds the
-// groups configured for the user.
+// Principal is an authenticated caller. Groups are its groups as the
+// gateway knows them: resolved once when the principal is made (the groups
+// its identity carries, such as an OIDC claim or a certificate OU, and
+// those the policy configures for the user; see Model.Groups). A Model
+// adds the configured groups again when it decides, so a principal made
+// with the user ID alone (a socket peer of the simulator) decides alike.
 type Principal struct {
 	User   string
 	Groups []string
@@ -59,9 +63,9 @@ type profile struct {
 	entries map[string]Access // ID (or "*") -> level
 }
 
-// Authorizer decides SAF checks. It is immutable and safe for concurrent
-// use.
-type Authorizer struct {
+// Model decides SAF checks from profiles, as RACF would. It is immutable
+// and safe for concurrent use, and it implements Authorizer.
+type Model struct {
 	system      string
 	superUsers  map[string]bool
 	superGroups map[string]bool
@@ -70,10 +74,10 @@ type Authorizer struct {
 	groups      map[string][]string
 }
 
-// New validates cfg and builds an Authorizer. IDs, groups, the system name
-// and profile names are upper-cased.
-func New(cfg Config) (*Authorizer, error) {
-	a := &Authorizer{
+// New validates cfg and builds a Model. IDs, groups, the system name and
+// profile names are upper-cased.
+func New(cfg Config) (*Model, error) {
+	a := &Model{
 		superUsers:  map[string]bool{},
 		superGroups: map[string]bool{},
 		discrete:    map[string]*profile{},
@@ -176,16 +180,16 @@ func newProfile(cp Profile) (*profile, error) {
 }
 
 // System returns the upper-case system name.
-func (a *Authorizer) System() string { return a.system }
+func (a *Model) System() string { return a.system }
 
 // Resource returns the resource guarding requests of kind k on a stack of
 // this system.
-func (a *Authorizer) Resource(stack string, k Kind) string { return Resource(a.system, stack, k) }
+func (a *Model) Resource(stack string, k Kind) string { return Resource(a.system, stack, k) }
 
 // Groups returns the principal's groups: those configured for its user
 // and those its identity carries, upper case, sorted, without duplicates.
 // Groups that are not valid IDs can match no entry and are left out.
-func (a *Authorizer) Groups(p Principal) []string {
+func (a *Model) Groups(p Principal) []string {
 	user, err := NormalizeID(p.User)
 	if err != nil {
 		return nil
@@ -193,7 +197,7 @@ func (a *Authorizer) Groups(p Principal) []string {
 	return a.groupsOf(user, p.Groups)
 }
 
-func (a *Authorizer) groupsOf(user string, extra []string) []string {
+func (a *Model) groupsOf(user string, extra []string) []string {
 	set := map[string]bool{}
 	for _, g := range a.groups[user] {
 		set[g] = true
@@ -208,18 +212,34 @@ func (a *Authorizer) groupsOf(user string, extra []string) []string {
 
 // Check decides whether p has READ access to resource, which is what both
 // DISPLAY and CONTROL resources require.
-func (a *Authorizer) Check(p Principal, resource string) Decision {
-	return a.Authorize(p, resource, AccessRead)
+func (a *Model) Check(p Principal, resource string) Decision {
+	return a.Decide(p, resource, AccessRead)
+}
+
+// Authorize is Check as an Authorizer: a Model always decides, so the
+// error is always nil.
+func (a *Model) Authorize(_ context.Context, p Principal, resource string) (Decision, error) {
+	return a.Check(p, resource), nil
+}
+
+// AuthorizeBatch is Check of every resource, in order, as an Authorizer.
+func (a *Model) AuthorizeBatch(_ context.Context, p Principal, resources []string) ([]Decision, error) {
+	out := make([]Decision, len(resources))
+	for i, r := range resources {
+		out[i] = a.Check(p, r)
+	}
+	return out, nil
 }
 
 // CheckStack decides whether p may make requests of kind k on a stack.
-func (a *Authorizer) CheckStack(p Principal, stack string, k Kind) Decision {
+func (a *Model) CheckStack(p Principal, stack string, k Kind) Decision {
 	return a.Check(p, a.Resource(stack, k))
 }
 
-// Authorize decides whether p has at least the access need to resource.
-// Anything it cannot decide, it denies.
-func (a *Authorizer) Authorize(p Principal, resource string, need Access) Decision {
+// Decide decides whether p has at least the access need to resource.
+// A name it cannot take (a resource or user ID that is not valid), it
+// denies.
+func (a *Model) Decide(p Principal, resource string, need Access) Decision {
 	res, err := NormalizeResource(resource)
 	if err != nil {
 		return Decision{Resource: resource, Reason: ReasonBadResource}
@@ -251,7 +271,7 @@ func (a *Authorizer) Authorize(p Principal, resource string, need Access) Decisi
 	return d
 }
 
-func (a *Authorizer) superGroup(groups []string) (string, bool) {
+func (a *Model) superGroup(groups []string) (string, bool) {
 	for _, g := range groups {
 		if a.superGroups[g] {
 			return g, true
@@ -261,7 +281,7 @@ func (a *Authorizer) superGroup(groups []string) (string, bool) {
 }
 
 // find returns the profile that decides for a valid resource name, or nil.
-func (a *Authorizer) find(res string) *profile {
+func (a *Model) find(res string) *profile {
 	if p, ok := a.discrete[res]; ok {
 		return p
 	}

@@ -166,7 +166,7 @@ func TestAccessList(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: %v", tt.name, err)
 		}
-		d := a.Authorize(tt.p, res, tt.need)
+		d := a.Decide(tt.p, res, tt.need)
 		if d.Allowed != tt.allowed || d.Reason != tt.reason || d.Profile != res {
 			t.Errorf("%s: got %+v, want allowed=%v reason %q", tt.name, d, tt.allowed, tt.reason)
 		}
@@ -290,7 +290,7 @@ func TestResource(t *testing.T) {
 		t.Fatal(err)
 	}
 	if got := a.Resource("TCPIPB", Control); got != "EZB.NETMGMT.SYS2.TCPIPB.IPSEC.CONTROL" {
-		t.Errorf("Authorizer.Resource = %q", got)
+		t.Errorf("Model.Resource = %q", got)
 	}
 	if a.System() != "SYS2" {
 		t.Errorf("System = %q", a.System())
@@ -319,5 +319,56 @@ func TestContext(t *testing.T) {
 	got, ok := PrincipalFrom(WithPrincipal(context.Background(), want))
 	if !ok || got.User != want.User || len(got.Groups) != 1 {
 		t.Errorf("PrincipalFrom = %+v, %v", got, ok)
+	}
+}
+
+// The Model as an Authorizer: the batch decides each resource as Check
+// does, in order, and neither form fails.
+func TestModelAuthorizer(t *testing.T) {
+	m, err := New(rolesConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var az Authorizer = m
+	p := Principal{User: "OP2", Groups: []string{"NOC"}}
+	resources := []string{
+		az.Resource("TCPIP", Display), az.Resource("TCPIP", Control),
+		az.Resource("TCPIPB", Display), "not a resource..", az.Resource("TCPIPB", Control),
+	}
+	batch, err := az.AuthorizeBatch(t.Context(), p, resources)
+	if err != nil || len(batch) != len(resources) {
+		t.Fatalf("AuthorizeBatch = %v, %v", batch, err)
+	}
+	allowed := 0
+	for i, r := range resources {
+		one, err := az.Authorize(t.Context(), p, r)
+		if err != nil || one != m.Check(p, r) || batch[i] != one {
+			t.Errorf("%s: Authorize %+v, %v; batch %+v; Check %+v", r, one, err, batch[i], m.Check(p, r))
+		}
+		if one.Allowed {
+			allowed++
+		}
+	}
+	// Both outcomes occur, so the comparison above means something.
+	if allowed == 0 || allowed == len(resources) {
+		t.Errorf("%d of %d allowed: %+v", allowed, len(resources), batch)
+	}
+}
+
+// AllowAll grants everything, to anyone, and names no resource.
+func TestAllowAll(t *testing.T) {
+	for _, p := range []Principal{{}, {User: "NOBODY"}, {User: "not valid!"}} {
+		d, err := AllowAll.Authorize(t.Context(), p, "EZB.NETMGMT.SYS1.TCPIP.IPSEC.CONTROL")
+		if err != nil || !d.Allowed || d.Profile != "" || d.Reason != ReasonAllowAll ||
+			d.Resource != "EZB.NETMGMT.SYS1.TCPIP.IPSEC.CONTROL" {
+			t.Errorf("%+v: %+v, %v", p, d, err)
+		}
+		ds, err := AllowAll.AuthorizeBatch(t.Context(), p, []string{"A.B", ""})
+		if err != nil || len(ds) != 2 || !ds[0].Allowed || !ds[1].Allowed || ds[0].Resource != "A.B" {
+			t.Errorf("%+v: batch %+v, %v", p, ds, err)
+		}
+	}
+	if r := AllowAll.Resource("TCPIP", Display); r != "" {
+		t.Errorf("AllowAll.Resource = %q", r)
 	}
 }

@@ -89,7 +89,7 @@ func TestSpecificityOrder(t *testing.T) {
 				}
 			}
 		}
-		// The Authorizer sorts generic profiles the same way, whatever
+		// The Model sorts generic profiles the same way, whatever
 		// the order of the configuration.
 		rev := slices.Clone(want)
 		slices.Reverse(rev)

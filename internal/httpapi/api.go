@@ -6,6 +6,7 @@ package httpapi
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"time"
@@ -22,14 +23,6 @@ type NMI interface {
 	Do(ctx context.Context, req *nmi.Request, fn func(nmi.Record) error) (nmi.Header, error)
 }
 
-// Authorizer decides SAF checks for HTTP principals. *authz.Authorizer
-// satisfies it.
-type Authorizer interface {
-	CheckStack(p authz.Principal, stack string, k authz.Kind) authz.Decision
-	Resource(stack string, k authz.Kind) string
-	Groups(p authz.Principal) []string
-}
-
 // Deps is what the handler needs. NMI is required; the rest has defaults.
 type Deps struct {
 	NMI    NMI
@@ -44,9 +37,10 @@ type Deps struct {
 	// Authenticate, if set, wraps the API routes: it puts the caller's
 	// authz.Principal in the request context or answers 401 itself.
 	Authenticate func(http.Handler) http.Handler
-	// Authorizer, if set, checks SAF DISPLAY/CONTROL access per stack.
-	// Without it every caller may do everything.
-	Authorizer Authorizer
+	// Authorizer decides SAF DISPLAY/CONTROL access per stack; it is
+	// required. authz.AllowAll lets every caller do everything. When it
+	// cannot decide, the request is refused with 503.
+	Authorizer authz.Authorizer
 	// AuthMethod names how Authenticate identified the caller, for whoami.
 	AuthMethod func(ctx context.Context) string
 	// Audit records every control request (allowed or denied) before it is
@@ -69,7 +63,7 @@ type api struct {
 	cors       map[string]bool
 	corsAny    bool
 	authn      func(http.Handler) http.Handler
-	authz      Authorizer
+	authz      authz.Authorizer
 	authMethod func(ctx context.Context) string
 	audit      audit.Sink
 	lastOK     func() time.Time
@@ -85,6 +79,9 @@ type api struct {
 func NewHandler(d Deps) (http.Handler, error) {
 	if d.NMI == nil {
 		return nil, errors.New("httpapi: Deps.NMI is required")
+	}
+	if d.Authorizer == nil {
+		return nil, errors.New("httpapi: Deps.Authorizer is required (authz.AllowAll serves without authorization)")
 	}
 	a := &api{
 		nmi:        loggedNMI{d.NMI},
@@ -132,23 +129,92 @@ func (a *api) nmiCtx(r *http.Request) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(r.Context(), a.timeout)
 }
 
-// checkStack enforces SAF access to a stack for the request's principal.
-func (a *api) checkStack(r *http.Request, stack string, k authz.Kind) error {
-	if a.authz == nil {
-		return nil
-	}
+// principal returns the caller: the principal that authentication put in
+// the request's context. Without authentication (Deps.Authenticate nil) it
+// is the zero Principal, which only authz.AllowAll grants anything.
+func (a *api) principal(r *http.Request) (authz.Principal, error) {
 	p, ok := authz.PrincipalFrom(r.Context())
-	if !ok {
-		return &UnauthorizedError{Reason: "no credentials"}
+	if !ok && a.authn != nil {
+		return p, &UnauthorizedError{Reason: "no credentials"}
 	}
-	if d := a.authz.CheckStack(p, stack, k); !d.Allowed {
-		return forbidden(d)
-	}
-	return nil
+	return p, nil
 }
 
-// mayDisplay reports whether the caller may display stack (for lists of
-// stacks, which show only those).
-func (a *api) mayDisplay(r *http.Request, stack string) bool {
-	return a.checkStack(r, stack, authz.Display) == nil
+// checkStack enforces SAF access to a stack for the request's principal.
+func (a *api) checkStack(r *http.Request, stack string, k authz.Kind) error {
+	p, err := a.principal(r)
+	if err != nil {
+		return err
+	}
+	_, err = a.authorize(r.Context(), p, stack, k)
+	return err
+}
+
+// authorize asks the authorizer whether p may make requests of kind k on
+// stack. The error is the refusal: 403 when denied, 503 when the
+// authorizer could not decide.
+func (a *api) authorize(ctx context.Context, p authz.Principal, stack string, k authz.Kind) (authz.Decision, error) {
+	res := a.authz.Resource(stack, k)
+	d, err := a.authz.Authorize(ctx, p, res)
+	if err != nil {
+		return authz.Decision{Resource: res, Reason: reasonUndecided}, &authzUnavailableError{Resource: res, Err: err}
+	}
+	if !d.Allowed {
+		return d, forbidden(d)
+	}
+	return d, nil
+}
+
+// reasonUndecided is the reason of a decision the authorizer could not
+// make, for the audit record.
+const reasonUndecided = "not decided: the authorizer could not answer"
+
+// refusalOutcome is the audit outcome of a control request refused before
+// the NMI was asked: undecided when the authorizer could not decide,
+// denied otherwise.
+func refusalOutcome(err error) string {
+	var aue *authzUnavailableError
+	if errors.As(err, &aue) {
+		return audit.OutcomeUndecided
+	}
+	return audit.OutcomeDenied
+}
+
+// mayDisplay decides, in one batch, which of the stacks the caller may
+// display (for lists of stacks, which show only those).
+func (a *api) mayDisplay(r *http.Request, stacks []string) ([]bool, error) {
+	p, err := a.principal(r)
+	if err != nil {
+		return nil, err
+	}
+	res := make([]string, len(stacks))
+	for i, s := range stacks {
+		res[i] = a.authz.Resource(s, authz.Display)
+	}
+	ds, err := a.authorizeBatch(r.Context(), p, res)
+	if err != nil {
+		return nil, err
+	}
+	ok := make([]bool, len(ds))
+	for i, d := range ds {
+		ok[i] = d.Allowed
+	}
+	return ok, nil
+}
+
+// authorizeBatch asks the authorizer about several resources at once; an
+// error is the 503 of an authorizer that could not decide (or gave a
+// wrong number of decisions).
+func (a *api) authorizeBatch(ctx context.Context, p authz.Principal, resources []string) ([]authz.Decision, error) {
+	if len(resources) == 0 {
+		return nil, nil
+	}
+	ds, err := a.authz.AuthorizeBatch(ctx, p, resources)
+	if err == nil && len(ds) != len(resources) {
+		err = fmt.Errorf("%d decisions for %d resources", len(ds), len(resources))
+	}
+	if err != nil {
+		return nil, &authzUnavailableError{Err: err}
+	}
+	return ds, nil
 }

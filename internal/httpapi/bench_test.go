@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"testing"
 
+	"github.com/nmigw/nmigw/internal/authz"
 	"github.com/nmigw/nmigw/internal/ikedsim"
 	"github.com/nmigw/nmigw/internal/nmi"
 )
@@ -37,7 +38,7 @@ func (d *discardWriter) Write(b []byte) (int, error) { return len(b), nil }
 func (d *discardWriter) WriteHeader(int)             {}
 
 func benchHandler(b *testing.B, recs [][]byte, path string) {
-	h, err := NewHandler(Deps{NMI: &recordsNMI{recs}})
+	h, err := NewHandler(Deps{NMI: &recordsNMI{recs}, Authorizer: authz.AllowAll})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -133,7 +134,7 @@ func BenchmarkIKETunnelList(b *testing.B) {
 	const path = "/v1/stacks/TCPIP/ike/tunnels"
 	b.Run("handler", func(b *testing.B) { benchHandler(b, recs, path) })
 	b.Run("http", func(b *testing.B) {
-		h, err := NewHandler(Deps{NMI: &recordsNMI{recs}})
+		h, err := NewHandler(Deps{NMI: &recordsNMI{recs}, Authorizer: authz.AllowAll})
 		if err != nil {
 			b.Fatal(err)
 		}

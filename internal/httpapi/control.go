@@ -116,7 +116,7 @@ func (a *api) beginControl(w http.ResponseWriter, r *http.Request, op *controlOp
 		return nil
 	}
 	if denied != nil {
-		c.refuse(denied, audit.OutcomeDenied)
+		c.refuse(denied, refusalOutcome(denied))
 		return nil
 	}
 	return c
@@ -155,27 +155,17 @@ func (a *api) newControlCall(w http.ResponseWriter, r *http.Request, op *control
 	if a.authMethod != nil {
 		c.rec.Authentication = a.authMethod(r.Context())
 	}
-	p, hasP := authz.PrincipalFrom(r.Context())
+	p, err := a.principal(r)
+	if err != nil {
+		return c, err
+	}
 	c.rec.User = p.User
 	if p.Groups != nil {
 		c.rec.Groups = p.Groups
 	}
-	if a.authz == nil {
-		c.rec.Allowed, c.rec.Reason = true, "authorization is off"
-		return c, nil
-	}
-	if !hasP {
-		return c, &UnauthorizedError{Reason: "no credentials"}
-	}
-	if g := a.authz.Groups(p); g != nil {
-		c.rec.Groups = g
-	}
-	d := a.authz.CheckStack(p, stack, authz.Control)
+	d, err := a.authorize(r.Context(), p, stack, authz.Control)
 	c.rec.Resource, c.rec.Allowed, c.rec.Profile, c.rec.Reason = d.Resource, d.Allowed, d.Profile, d.Reason
-	if !d.Allowed {
-		return c, forbidden(d)
-	}
-	return c, nil
+	return c, err
 }
 
 // write appends the record at stage to the audit log.

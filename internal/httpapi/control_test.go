@@ -104,7 +104,10 @@ func withAuthz(t *testing.T) func(*httpapi.Deps) {
 		d.Authenticate = func(next http.Handler) http.Handler {
 			return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				if u, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok {
-					r = r.WithContext(authz.WithPrincipal(r.Context(), authz.Principal{User: u}))
+					// Groups resolved when the principal is made, as authn does.
+					p := authz.Principal{User: u}
+					p.Groups = a.Groups(p)
+					r = r.WithContext(authz.WithPrincipal(r.Context(), p))
 				}
 				next.ServeHTTP(w, r)
 			})

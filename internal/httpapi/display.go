@@ -131,16 +131,32 @@ func (a *api) listStacks(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	a.serveBody(w, r, func(bw *bodyWriter) error {
-		var s sorter
-		defer s.release()
+		// The records first, then the decisions: no authorizer is asked
+		// while an NMI connection is held.
+		type row struct {
+			st  nmi.Stack
+			nss *nmi.NSS
+		}
+		var rows []row
+		var names []string
 		err := a.stacks(r, func(st *nmi.Stack, nss *nmi.NSS) {
-			name := st.Name.String()
-			if a.mayDisplay(r, name) {
-				s.add(&pg, []byte(name), func(jw *jsonw) { viewStack(jw, st, nss) })
-			}
+			rows = append(rows, row{*st, nss})
+			names = append(names, st.Name.String())
 		})
 		if err != nil {
 			return err
+		}
+		may, err := a.mayDisplay(r, names)
+		if err != nil {
+			return err
+		}
+		var s sorter
+		defer s.release()
+		for i := range rows {
+			if may[i] {
+				rw := &rows[i]
+				s.add(&pg, []byte(names[i]), func(jw *jsonw) { viewStack(jw, &rw.st, rw.nss) })
+			}
 		}
 		return s.writeTo(newListBody(bw, &pg))
 	})
@@ -433,11 +449,12 @@ func (a *api) listPortTranslations(w http.ResponseWriter, r *http.Request) {
 	})
 }
 
-// whoAmI reports the caller and its rights on every stack.
+// whoAmI reports the caller and its rights on every stack, decided in one
+// batch.
 func (a *api) whoAmI(w http.ResponseWriter, r *http.Request) {
-	p, hasP := authz.PrincipalFrom(r.Context())
-	if a.authz != nil && !hasP {
-		a.writeError(w, r, &UnauthorizedError{Reason: "no credentials"})
+	p, err := a.principal(r)
+	if err != nil {
+		a.writeError(w, r, err)
 		return
 	}
 	method := "none"
@@ -447,36 +464,40 @@ func (a *api) whoAmI(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	var names []string
-	err := a.stacks(r, func(st *nmi.Stack, _ *nmi.NSS) { names = append(names, st.Name.String()) })
+	err = a.stacks(r, func(st *nmi.Stack, _ *nmi.NSS) { names = append(names, st.Name.String()) })
 	if err != nil {
 		a.writeError(w, r, err)
 		return
 	}
 	slices.Sort(names)
+	// Two resources per stack: DISPLAY, CONTROL.
+	res := make([]string, 0, 2*len(names))
+	for _, name := range names {
+		res = append(res, a.authz.Resource(name, authz.Display), a.authz.Resource(name, authz.Control))
+	}
+	ds, err := a.authorizeBatch(r.Context(), p, res)
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
 	var jw jsonw
 	jw.beginObject()
 	jw.str("user", p.User)
 	jw.array("groups")
-	groups := p.Groups
-	if a.authz != nil {
-		groups = a.authz.Groups(p)
-	}
-	for _, g := range groups {
+	for _, g := range p.Groups {
 		jw.strElem(g)
 	}
 	jw.endArray()
 	jw.str("authentication", method)
 	jw.array("stacks")
-	for _, name := range names {
+	for i, name := range names {
 		jw.elem()
 		jw.beginObject()
 		jw.str("stack", name)
-		jw.boolean("display", a.checkStack(r, name, authz.Display) == nil)
-		jw.boolean("control", a.checkStack(r, name, authz.Control) == nil)
-		if a.authz != nil {
-			jw.str("displayResource", a.authz.Resource(name, authz.Display))
-			jw.str("controlResource", a.authz.Resource(name, authz.Control))
-		}
+		jw.boolean("display", ds[2*i].Allowed)
+		jw.boolean("control", ds[2*i+1].Allowed)
+		jw.optStr("displayResource", res[2*i])
+		jw.optStr("controlResource", res[2*i+1])
 		jw.endObject()
 	}
 	jw.endArray()

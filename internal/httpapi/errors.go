@@ -17,6 +17,7 @@ const (
 	probNotFound      = "urn:nmigw:problem:not-found"
 	probUnknownStack  = "urn:nmigw:problem:unknown-stack"
 	probForbidden     = "urn:nmigw:problem:forbidden"
+	probAuthzUnavail  = "urn:nmigw:problem:authorization-unavailable"
 	probUnauthorized  = "urn:nmigw:problem:unauthorized"
 	probNMIRejected   = "urn:nmigw:problem:nmi-rejected"
 	probNMIBadAnswer  = "urn:nmigw:problem:nmi-bad-answer"
@@ -61,6 +62,23 @@ func (e *ForbiddenError) Error() string {
 	return "no READ access to " + e.Resource + ": " + e.Reason
 }
 
+// authzUnavailableError is an authorizer that could not decide (its
+// backend out of reach, or an answer that is neither yes nor no): 503 with
+// Retry-After. It is no denial, so never a 403. Resource is "" for a batch.
+type authzUnavailableError struct {
+	Resource string
+	Err      error
+}
+
+func (e *authzUnavailableError) Error() string {
+	if e.Resource == "" {
+		return "authorization could not be decided: " + e.Err.Error()
+	}
+	return "authorization could not be decided for " + e.Resource + ": " + e.Err.Error()
+}
+
+func (e *authzUnavailableError) Unwrap() error { return e.Err }
+
 // UnauthorizedError is a request without valid credentials: 401.
 type UnauthorizedError struct{ Reason string }
 
@@ -89,6 +107,7 @@ func classify(err error) problem {
 		pe  *paramError
 		nf  *notFoundError
 		fe  *ForbiddenError
+		aue *authzUnavailableError
 		ue  *UnauthorizedError
 		se  *nmi.StatusError
 		fme *nmi.FormatError
@@ -109,6 +128,12 @@ func classify(err error) problem {
 	case errors.As(err, &fe):
 		return problem{Type: probForbidden, Title: "Forbidden", Status: http.StatusForbidden,
 			Detail: fe.Error(), Resource: fe.Resource, Profile: fe.Profile}
+	case errors.As(err, &aue):
+		// Before the NMI cases: the authorizer's own error may wrap
+		// anything, a deadline included, and it is still this.
+		return problem{Type: probAuthzUnavail, Title: "Authorization unavailable", Status: http.StatusServiceUnavailable,
+			Detail: "the gateway could not decide the caller's access; nothing was done", Resource: aue.Resource,
+			RetryAfter: retryAfterSeconds, Internal: err}
 	case errors.As(err, &se):
 		return classifyStatus(se, err)
 	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &oe) && oe.Timeout():

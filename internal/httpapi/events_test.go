@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nmigw/nmigw/internal/authz"
 	"github.com/nmigw/nmigw/internal/httpapi"
 	"github.com/nmigw/nmigw/internal/httpapi/contract"
 	"github.com/nmigw/nmigw/internal/nmi"
@@ -355,7 +356,7 @@ func TestEventsEndWithoutLeaks(t *testing.T) {
 func TestEventsOutliveServerTimeouts(t *testing.T) {
 	fake := httpapi.NewEventsFake(t)
 	fake.Set(y1)
-	h, err := httpapi.NewHandler(httpapi.Deps{NMI: fake, Events: httpapi.EventOptions{
+	h, err := httpapi.NewHandler(httpapi.Deps{NMI: fake, Authorizer: authz.AllowAll, Events: httpapi.EventOptions{
 		Interval: 2 * time.Millisecond, MinInterval: time.Millisecond, Heartbeat: 20 * time.Millisecond}})
 	if err != nil {
 		t.Fatal(err)

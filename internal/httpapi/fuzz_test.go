@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/nmigw/nmigw/internal/audit"
+	"github.com/nmigw/nmigw/internal/authz"
 	"github.com/nmigw/nmigw/internal/httpapi"
 	"github.com/nmigw/nmigw/internal/nmi"
 )
@@ -48,7 +49,7 @@ type fuzzHandler struct {
 func newFuzzHandler(f *testing.F) *fuzzHandler {
 	fh := &fuzzHandler{nmi: &swapNMI{}}
 	var err error
-	fh.h, err = httpapi.NewHandler(httpapi.Deps{NMI: fh.nmi, Audit: discardSink{},
+	fh.h, err = httpapi.NewHandler(httpapi.Deps{NMI: fh.nmi, Audit: discardSink{}, Authorizer: authz.AllowAll,
 		Logger: slog.New(slog.NewJSONHandler(lockedWriter{&fh.mu, &fh.logs}, nil))})
 	if err != nil {
 		f.Fatal(err)

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/nmigw/nmigw/internal/authz"
 	"github.com/nmigw/nmigw/internal/httpapi"
 	"github.com/nmigw/nmigw/internal/httpapi/contract"
 )
@@ -41,7 +42,8 @@ func newServer(t *testing.T, nmi httpapi.NMI, mod ...func(*httpapi.Deps)) *serve
 	t.Helper()
 	logs := &bytes.Buffer{}
 	var mu sync.Mutex
-	d := httpapi.Deps{NMI: nmi, Logger: slog.New(slog.NewJSONHandler(lockedWriter{&mu, logs}, nil))}
+	d := httpapi.Deps{NMI: nmi, Authorizer: authz.AllowAll,
+		Logger: slog.New(slog.NewJSONHandler(lockedWriter{&mu, logs}, nil))}
 	for _, m := range mod {
 		m(&d)
 	}

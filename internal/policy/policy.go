@@ -58,8 +58,8 @@ type Policy struct {
 	OIDC         *OIDC             // nil = no OIDC
 	UIDs         map[uint32]string // socket peer uid -> user ID
 
-	authorizer *authz.Authorizer // built by Validate
-	fileTokens int               // how many of Tokens (the last ones) came from TokensFile
+	authorizer *authz.Model // built by Validate
+	fileTokens int          // how many of Tokens (the last ones) came from TokensFile
 }
 
 // TokenID maps a bearer token, known only by its SHA-256, to a user.
@@ -121,14 +121,26 @@ func (e *Error) Error() string {
 
 func (e *Error) Unwrap() error { return e.Err }
 
-// Authorizer returns the authorizer of the policy. For a policy from Parse,
+// Authorizer returns the SAF model of the policy. For a policy from Parse,
 // Load or Validate it was built once and is shared; otherwise it is built
 // now.
-func (p *Policy) Authorizer() (*authz.Authorizer, error) {
+func (p *Policy) Authorizer() (*authz.Model, error) {
 	if p.authorizer != nil {
 		return p.authorizer, nil
 	}
 	return authz.New(p.Authz)
+}
+
+// Groups returns the groups of a principal under the policy: those its
+// identity carries and those configured for its user, upper case, sorted,
+// without duplicates (authz.Model.Groups). Authentication resolves them
+// once, when it makes the principal.
+func (p *Policy) Groups(pr authz.Principal) []string {
+	m, err := p.Authorizer()
+	if err != nil {
+		return nil
+	}
+	return m.Groups(pr)
 }
 
 // lookupUID is os/user.LookupId; tests replace it.

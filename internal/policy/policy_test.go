@@ -363,16 +363,21 @@ func FuzzParse(f *testing.F) {
 	})
 }
 
-// A Store stands in for an authorizer and follows reloads.
+// A Store is an authz.Authorizer that follows reloads; before the first
+// Load it cannot decide.
 func TestStoreAuthorizes(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "policy.yaml")
 	s := NewStore(path)
+	var az authz.Authorizer = s
 	op := authz.Principal{User: "OPER1", Groups: []string{"extra"}}
-	if d := s.CheckStack(op, "TCPIP", authz.Display); d.Allowed || d.Reason != ReasonNoPolicy {
-		t.Errorf("before Load: %+v", d)
+	if d, err := az.Authorize(t.Context(), op, "EZB.X"); !errors.Is(err, ErrNoPolicy) || d.Allowed {
+		t.Errorf("before Load: %+v, %v", d, err)
 	}
-	if d := s.Check(op, "EZB.X"); d.Allowed || s.Groups(op) != nil || s.Resource("TCPIP", authz.Display) != "EZB.NETMGMT..TCPIP.IPSEC.DISPLAY" {
-		t.Errorf("before Load: %+v", d)
+	if ds, err := az.AuthorizeBatch(t.Context(), op, []string{"EZB.X"}); !errors.Is(err, ErrNoPolicy) || ds != nil {
+		t.Errorf("batch before Load: %+v, %v", ds, err)
+	}
+	if r := az.Resource("TCPIP", authz.Display); r != "EZB.NETMGMT..TCPIP.IPSEC.DISPLAY" {
+		t.Errorf("before Load: Resource %q", r)
 	}
 	for _, c := range []struct {
 		yaml  string
@@ -387,15 +392,18 @@ func TestStoreAuthorizes(t *testing.T) {
 		if err := s.Reload(); err != nil {
 			t.Fatal(err)
 		}
-		d := s.CheckStack(op, "tcpip", authz.Display)
-		if d.Allowed != c.allow || d.Profile != "EZB.NETMGMT.SYS1.*.IPSEC.*" || s.Check(op, d.Resource) != d {
-			t.Errorf("after reload: %+v, want allowed=%v", d, c.allow)
+		res := az.Resource("tcpip", authz.Display)
+		d, err := az.Authorize(t.Context(), op, res)
+		if err != nil || d.Allowed != c.allow || d.Profile != "EZB.NETMGMT.SYS1.*.IPSEC.*" ||
+			d.Resource != "EZB.NETMGMT.SYS1.TCPIP.IPSEC.DISPLAY" {
+			t.Errorf("after reload: %+v, %v, want allowed=%v", d, err, c.allow)
+		}
+		ds, err := az.AuthorizeBatch(t.Context(), op, []string{res, az.Resource("TCPIP", authz.Control)})
+		if err != nil || len(ds) != 2 || ds[0] != d || ds[1].Allowed != c.allow || ds[1].Resource != "EZB.NETMGMT.SYS1.TCPIP.IPSEC.CONTROL" {
+			t.Errorf("batch after reload: %+v, %v", ds, err)
 		}
 	}
-	if got := strings.Join(s.Groups(op), ","); got != "EXTRA,OPS" {
+	if got := strings.Join(s.Current().Groups(op), ","); got != "EXTRA,OPS" {
 		t.Errorf("Groups = %q", got)
-	}
-	if got := s.Resource("tcpip", authz.Control); got != "EZB.NETMGMT.SYS1.TCPIP.IPSEC.CONTROL" {
-		t.Errorf("Resource = %q", got)
 	}
 }

@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"context"
 	"errors"
 	"sync/atomic"
 
@@ -59,56 +60,49 @@ func (s *Store) Reload() error { return s.Load() }
 // Current returns the policy in force, or nil before the first Load.
 func (s *Store) Current() *Policy { return s.cur.Load() }
 
-// ReasonNoPolicy is the reason of every denial while no policy is loaded.
-const ReasonNoPolicy = "no policy is loaded"
+// ErrNoPolicy is the error of every decision asked of a Store before its
+// first Load: it cannot decide.
+var ErrNoPolicy = errors.New("policy: no policy is loaded")
 
-// authorizer returns the authorizer of the current policy, or nil.
-func (s *Store) authorizer() *authz.Authorizer {
+// Compile-time check.
+var _ authz.Authorizer = (*Store)(nil)
+
+// model returns the model of the current policy.
+func (s *Store) model() (*authz.Model, error) {
 	p := s.cur.Load()
 	if p == nil {
-		return nil
+		return nil, ErrNoPolicy
 	}
-	a, err := p.Authorizer()
+	return p.Authorizer()
+}
+
+// Authorize decides with the policy in force at the moment of the call,
+// so that reloads take effect on the next check. Before the first Load it
+// cannot decide (ErrNoPolicy).
+func (s *Store) Authorize(ctx context.Context, p authz.Principal, resource string) (authz.Decision, error) {
+	m, err := s.model()
 	if err != nil {
-		return nil
+		return authz.Decision{}, err
 	}
-	return a
+	return m.Authorize(ctx, p, resource)
 }
 
-// CheckStack decides with the policy in force at the moment of the call,
-// so that a Store can stand wherever an *authz.Authorizer is expected and
-// reloads take effect on the next check. Without a policy it denies.
-func (s *Store) CheckStack(p authz.Principal, stack string, k authz.Kind) authz.Decision {
-	a := s.authorizer()
-	if a == nil {
-		return authz.Decision{Resource: authz.Resource("", stack, k), Reason: ReasonNoPolicy}
+// AuthorizeBatch decides every resource with one policy: the one in force
+// at the moment of the call, even when a reload comes in the middle.
+func (s *Store) AuthorizeBatch(ctx context.Context, p authz.Principal, resources []string) ([]authz.Decision, error) {
+	m, err := s.model()
+	if err != nil {
+		return nil, err
 	}
-	return a.CheckStack(p, stack, k)
+	return m.AuthorizeBatch(ctx, p, resources)
 }
 
-// Check is authz.Authorizer.Check with the policy in force.
-func (s *Store) Check(p authz.Principal, resource string) authz.Decision {
-	a := s.authorizer()
-	if a == nil {
-		return authz.Decision{Resource: resource, Reason: ReasonNoPolicy}
-	}
-	return a.Check(p, resource)
-}
-
-// Resource is authz.Authorizer.Resource with the system of the policy in
-// force ("" before the first Load).
+// Resource is authz.Model.Resource with the system of the policy in force
+// ("" before the first Load).
 func (s *Store) Resource(stack string, k authz.Kind) string {
 	system := ""
-	if a := s.authorizer(); a != nil {
-		system = a.System()
+	if m, err := s.model(); err == nil {
+		system = m.System()
 	}
 	return authz.Resource(system, stack, k)
-}
-
-// Groups is authz.Authorizer.Groups with the policy in force.
-func (s *Store) Groups(p authz.Principal) []string {
-	if a := s.authorizer(); a != nil {
-		return a.Groups(p)
-	}
-	return nil
 }
