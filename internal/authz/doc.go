@@ -11,6 +11,14 @@
 // (for HTTP principals) and the simulator (for socket peers) enforce what
 // SAF would enforce. It uses only the standard library and has no I/O.
 //
+// # Authorizers
+//
+// The gateway asks an Authorizer, which may fail to decide (an error:
+// callers fail closed). Model, the profile model below, is one; AllowAll,
+// which grants everything, stands for no authorization at all. Another
+// implementation may ask SAF itself, over the network, outside this
+// package.
+//
 // # Names
 //
 // Profile names, resource names, user IDs and group names are compared in

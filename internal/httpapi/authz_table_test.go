@@ -11,6 +11,7 @@ import (
 
 	"github.com/nmigw/nmigw/internal/authz"
 	"github.com/nmigw/nmigw/internal/httpapi/contract"
+	"github.com/nmigw/nmigw/internal/policy"
 )
 
 // Kinds of SAF check of a route; none: authentication only.
@@ -123,8 +124,15 @@ func TestAuthzTableCoversEveryRoute(t *testing.T) {
 	}
 }
 
-func TestAuthzTable(t *testing.T) {
-	f := newAuthzFixture(t)
+func TestAuthzTable(t *testing.T) { authzTable(t, nil, true) }
+
+// authzTable runs routeTable, through the whole handler, against the
+// authorizer that newAuthzFixtureWith makes of authorizer, which must
+// decide as the policy authzPolicyYAML does. profiles: its 403s name the
+// deciding profile and say why as the policy model does (a backend that
+// only answers yes or no does not).
+func authzTable(t *testing.T, authorizer func(*policy.Store) authz.Authorizer, profiles bool) {
+	f := newAuthzFixtureWith(t, authorizer)
 	check := func(t *testing.T, rt int, who role, stack string, want int, wantProfile string) {
 		t.Helper()
 		r := routeTable[rt]
@@ -168,9 +176,15 @@ func TestAuthzTable(t *testing.T) {
 			}
 		case http.StatusForbidden:
 			res := "EZB.NETMGMT.SYS1." + stack + ".IPSEC." + map[authz.Kind]string{disp: "DISPLAY", ctl: "CONTROL"}[r.kind]
+			if p["type"] != "urn:nmigw:problem:forbidden" || p["resource"] != res {
+				t.Errorf("%s %s as %s: 403 %v, want resource %s", method, path, who, p, res)
+			}
+			if !profiles {
+				return
+			}
 			profile, hasProfile := p["profile"]
-			if p["resource"] != res || (wantProfile == "") == hasProfile || (hasProfile && profile != wantProfile) {
-				t.Errorf("%s %s as %s: 403 %v, want resource %s, profile %q", method, path, who, p, res, wantProfile)
+			if (wantProfile == "") == hasProfile || (hasProfile && profile != wantProfile) {
+				t.Errorf("%s %s as %s: 403 %v, want profile %q", method, path, who, p, wantProfile)
 			}
 			if wantProfile == "" && !strings.HasSuffix(str(p["detail"]), "no profile: superusers only") {
 				t.Errorf("%s %s as %s: detail %q", method, path, who, p["detail"])
@@ -211,7 +225,7 @@ func TestAuthzTable(t *testing.T) {
 	// deciding profile.
 	for _, rec := range f.sink.records() {
 		if rec.HTTPStatus == http.StatusForbidden && (rec.Allowed || rec.Outcome != "denied" || rec.Resource == "" ||
-			(rec.Stack == "TCPIP") != (rec.Profile == tcpipControlProfile)) {
+			profiles && (rec.Stack == "TCPIP") != (rec.Profile == tcpipControlProfile)) {
 			t.Errorf("audit record of a denial: %+v", rec)
 		}
 	}
@@ -219,10 +233,13 @@ func TestAuthzTable(t *testing.T) {
 
 func str(v any) string { s, _ := v.(string); return s }
 
-// whoami and the stack list, per role: the stacks the NMI knows are TCPIP
-// (covered by profiles) and TCPIP2 (covered by none).
-func TestWhoAmIPerRole(t *testing.T) {
-	f := newAuthzFixture(t)
+func TestWhoAmIPerRole(t *testing.T) { whoAmITable(t, nil) }
+
+// whoAmITable checks whoami and the stack list, per role, against the
+// authorizer newAuthzFixtureWith makes of authorizer: the stacks the NMI
+// knows are TCPIP (covered by profiles) and TCPIP2 (covered by none).
+func whoAmITable(t *testing.T, authorizer func(*policy.Store) authz.Authorizer) {
+	f := newAuthzFixtureWith(t, authorizer)
 	type rights struct{ tcpipD, tcpipC, tcpip2D, tcpip2C bool }
 	for _, c := range []struct {
 		who    role

@@ -11,10 +11,12 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/nmigw/nmigw/internal/authn"
+	"github.com/nmigw/nmigw/internal/authz"
 	"github.com/nmigw/nmigw/internal/httpapi"
 	"github.com/nmigw/nmigw/internal/nmi"
 	"github.com/nmigw/nmigw/internal/policy"
@@ -134,9 +136,12 @@ func authzPolicy(t *testing.T) *policy.Policy {
 type tableNMI struct {
 	display httpapi.NMI
 	control *ctlFake
+	busy    *atomic.Int32 // exchanges in progress
 }
 
 func (n tableNMI) Do(ctx context.Context, req *nmi.Request, fn func(nmi.Record) error) (nmi.Header, error) {
+	n.busy.Add(1)
+	defer n.busy.Add(-1)
 	if req.Type.IsControl() {
 		r := *req
 		r.Target = fakeStack
@@ -154,11 +159,23 @@ type authzFixture struct {
 	logs    *syncLog
 	display interface{ Requests() []nmi.Request }
 	control *ctlFake
+	nmiBusy atomic.Int32 // NMI exchanges in progress
 }
 
-func newAuthzFixture(t *testing.T) *authzFixture {
+// newAuthzFixture is the fixture with the policy store as the authorizer.
+func newAuthzFixture(t *testing.T) *authzFixture { return newAuthzFixtureWith(t, nil) }
+
+// newAuthzFixtureWith is the fixture whose authorizer is authorizer(store)
+// (nil: the store itself), where store holds authzPolicy and still maps
+// the roles' tokens to principals. Another backend passes here an
+// authorizer that decides as the store does, by its own means.
+func newAuthzFixtureWith(t *testing.T, authorizer func(store *policy.Store) authz.Authorizer) *authzFixture {
 	t.Helper()
 	store := policy.NewStaticStore(authzPolicy(t))
+	var az authz.Authorizer = store
+	if authorizer != nil {
+		az = authorizer(store)
+	}
 	display := httpapi.NewFake(t)
 	f := &authzFixture{sink: &memSink{}, logs: &syncLog{}, display: display, control: newCtlFake(t)}
 	log := slog.New(slog.NewJSONHandler(f.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
@@ -166,10 +183,10 @@ func newAuthzFixture(t *testing.T) *authzFixture {
 		WriteError: func(w http.ResponseWriter, r *http.Request, e *authn.Error) {
 			httpapi.WriteAuthProblem(w, r, e.Status, e.Detail)
 		}})
-	f.s = newServer(t, tableNMI{display, f.control}, func(d *httpapi.Deps) {
+	f.s = newServer(t, tableNMI{display, f.control, &f.nmiBusy}, func(d *httpapi.Deps) {
 		d.Logger = log
 		d.Authenticate = an.Middleware
-		d.Authorizer = store
+		d.Authorizer = az
 		d.AuthMethod = authn.MethodName
 		d.Audit = f.sink
 		// One poll per event stream: no NMI request of a stream after its
