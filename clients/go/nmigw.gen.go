@@ -2059,7 +2059,8 @@ type Problem struct {
 	// RequestId The request ID, as in the `X-Request-ID` header and the gateway's logs.
 	RequestId *string `json:"requestId,omitempty"`
 
-	// Resource The SAF resource whose check failed (403 only).
+	// Resource The SAF resource whose check failed (403), or whose check could
+	// not be decided (503 `urn:nmigw:problem:authorization-unavailable`).
 	Resource *string `json:"resource,omitempty"`
 
 	// Status The HTTP status code.
