@@ -111,7 +111,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	if err != nil {
 		return err
 	}
-	pool := nmi.NewPool(socket, nmi.PoolConfig{Size: cfg.PoolSize, MaxWait: poolMaxWait, Observer: observer})
+	pool := nmi.NewPool(nmi.PoolConfig{
+		Dial: nmi.DialUnix(socket), Addr: socket,
+		Size: cfg.PoolSize, MaxWait: poolMaxWait, Observer: observer,
+	})
 	defer pool.Close()
 	if err := reg.Register(metrics.NewPoolCollector(pool)); err != nil {
 		return err

@@ -42,7 +42,7 @@ func runFloor(ctx context.Context, args []string, out io.Writer) error {
 	if err := errors.Join(err1, err2); err != nil {
 		return fmt.Errorf("%s: %w", floorCmd, err)
 	}
-	pool := nmi.NewPool(args[0], nmi.PoolConfig{Size: size})
+	pool := nmi.NewPool(nmi.PoolConfig{Dial: nmi.DialUnix(args[0]), Addr: args[0], Size: size})
 	defer pool.Close()
 	length := strconv.Itoa(len(body))
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

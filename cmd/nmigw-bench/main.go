@@ -139,7 +139,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	}
 	defer stopSim()
 
-	direct := nmi.NewPool(socket, nmi.PoolConfig{Size: o.concurrency})
+	direct := nmi.NewPool(nmi.PoolConfig{Dial: nmi.DialUnix(socket), Addr: socket, Size: o.concurrency})
 	defer direct.Close()
 
 	gw, err := startGateway(ctx, dir, socket, o)
@@ -366,7 +366,7 @@ func inprocGateway(socket, pol, auth string, o options) (*gateway, error) {
 	if err := store.Load(); err != nil {
 		return nil, err
 	}
-	pool := nmi.NewPool(socket, nmi.PoolConfig{Size: o.concurrency})
+	pool := nmi.NewPool(nmi.PoolConfig{Dial: nmi.DialUnix(socket), Addr: socket, Size: o.concurrency})
 	h, err := httpapi.NewHandler(httpapi.Deps{NMI: pool, NMILastSuccess: pool.LastSuccess,
 		Authenticate: authn.New(authn.Options{Policy: store.Current}).Middleware,
 		Authorizer:   store, AuthMethod: authn.MethodName})

@@ -110,7 +110,7 @@ func simIKERecords(b *testing.B) [][]byte {
 	}
 	go func() { _ = srv.Serve(ln) }()
 	defer func() { _ = srv.Shutdown(context.Background()) }()
-	pool := nmi.NewPool(socket, nmi.PoolConfig{Size: 1})
+	pool := nmi.NewPool(nmi.PoolConfig{Dial: nmi.DialUnix(socket), Addr: socket, Size: 1})
 	defer pool.Close()
 	var recs [][]byte
 	_, err = pool.Do(b.Context(), &nmi.Request{Type: nmi.GetIKETun, Target: "TCPIP"}, func(r nmi.Record) error {

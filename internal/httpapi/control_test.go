@@ -452,7 +452,7 @@ func TestControlNMIErrors(t *testing.T) {
 	if p["type"] != "urn:nmigw:problem:unknown-stack" {
 		t.Errorf("unknown stack: %v", p)
 	}
-	f.failCtl = &nmi.OpError{Op: "write", Path: "/x", Err: errors.New("broken pipe")}
+	f.failCtl = &nmi.OpError{Op: "write", Addr: "/x", Err: errors.New("broken pipe")}
 	s.postJSON("/v1/stacks/TCPIP/tunnels/dynamic/Y1:refresh", "", http.StatusServiceUnavailable)
 	f.failCtl = &nmi.StatusError{Type: nmi.DeactManTun, Rc: nmi.EINVAL, Rsn: nmi.RsnBadControlRecord}
 	p = s.postJSON("/v1/stacks/TCPIP/tunnels/manual/M2:deactivate", "", http.StatusBadGateway)

@@ -1,7 +1,6 @@
 package httpapi
 
 import (
-	"context"
 	"errors"
 	"log/slog"
 	"net/http"
@@ -101,7 +100,8 @@ type problem struct {
 const retryAfterSeconds = 2
 
 // classify maps an error to the problem the client sees. It is the one
-// place where errors become HTTP statuses.
+// place where errors become HTTP statuses; errors of the NMI are told
+// apart by nmi.Classify.
 func classify(err error) problem {
 	var (
 		pe  *paramError
@@ -109,9 +109,6 @@ func classify(err error) problem {
 		fe  *ForbiddenError
 		aue *authzUnavailableError
 		ue  *UnauthorizedError
-		se  *nmi.StatusError
-		fme *nmi.FormatError
-		oe  *nmi.OpError
 		mbe *http.MaxBytesError
 	)
 	switch {
@@ -134,21 +131,28 @@ func classify(err error) problem {
 		return problem{Type: probAuthzUnavail, Title: "Authorization unavailable", Status: http.StatusServiceUnavailable,
 			Detail: "the gateway could not decide the caller's access; nothing was done", Resource: aue.Resource,
 			RetryAfter: retryAfterSeconds, Internal: err}
-	case errors.As(err, &se):
-		return classifyStatus(se, err)
-	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &oe) && oe.Timeout():
+	}
+	return classifyNMI(nmi.Classify(err), err)
+}
+
+// classifyNMI maps a failure of the NMI to a problem.
+func classifyNMI(f nmi.Failure, err error) problem {
+	switch f.Class {
+	case nmi.ClassStatus, nmi.ClassTerm, nmi.ClassRefused:
+		return classifyStatus(f.Status, err)
+	case nmi.ClassTimeout, nmi.ClassDeadline:
 		return problem{Type: probTimeout, Title: "IKE daemon timeout", Status: http.StatusGatewayTimeout,
 			Detail: "the IKE daemon did not answer in time", Internal: err}
-	case errors.Is(err, nmi.ErrPoolExhausted):
+	case nmi.ClassExhausted:
 		return problem{Type: probUnavailable, Title: "IKE daemon busy", Status: http.StatusServiceUnavailable,
 			Detail: "every NMI connection is busy", RetryAfter: retryAfterSeconds, Internal: err}
-	case errors.Is(err, nmi.ErrTooLarge), errors.As(err, &fme):
+	case nmi.ClassProtocol:
 		return problem{Type: probNMIBadAnswer, Title: "Bad answer from the IKE daemon", Status: http.StatusBadGateway,
 			Detail: "the IKE daemon's answer could not be decoded", Internal: err}
-	case errors.Is(err, nmi.ErrUnavailable), errors.Is(err, nmi.ErrClosed), errors.As(err, &oe):
+	case nmi.ClassUnavailable, nmi.ClassTransport:
 		return problem{Type: probUnavailable, Title: "IKE daemon unavailable", Status: http.StatusServiceUnavailable,
 			Detail: "the IKE daemon is not reachable", RetryAfter: retryAfterSeconds, Internal: err}
-	case errors.Is(err, context.Canceled):
+	case nmi.ClassCanceled:
 		return problem{Type: probUnavailable, Title: "Request canceled", Status: http.StatusServiceUnavailable,
 			Detail: "the request was canceled", RetryAfter: retryAfterSeconds, Internal: err}
 	}
@@ -156,6 +160,8 @@ func classify(err error) problem {
 		Detail: "the gateway failed; see its log for the request ID", Internal: err}
 }
 
+// classifyStatus maps the NMI's answer: a return code, a TERM, or a
+// refusal.
 func classifyStatus(se *nmi.StatusError, err error) problem {
 	p := problem{NMI: se, Internal: err}
 	switch {

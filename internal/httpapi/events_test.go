@@ -237,7 +237,7 @@ func TestEventsErrors(t *testing.T) {
 	fake.Set(y1)
 	a := stream(t, s)
 	first(t, a)
-	fake.SetErr(&nmi.OpError{Op: "dial", Path: "/x", Err: errors.New("connection refused")})
+	fake.SetErr(&nmi.OpError{Op: "dial", Addr: "/x", Err: errors.New("connection refused")})
 	ev := expect(t, a, "error", map[string]any{"status": num(503), "type": "urn:nmigw:problem:nmi-unavailable"})
 	if ev.HasID {
 		t.Errorf("error event with an ID: %+v", ev)

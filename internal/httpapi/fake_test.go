@@ -34,7 +34,7 @@ func newFake(t *testing.T) *fakeNMI {
 		"DENIED": &nmi.StatusError{Type: nmi.GetSummary, Rc: nmi.EACCES},
 		"BAD":    &nmi.StatusError{Type: nmi.GetSummary, Rc: nmi.EINVAL, Rsn: nmi.RsnBadFilter},
 		"BUSY":   nmi.ErrPoolExhausted,
-		"DOWN":   &nmi.OpError{Op: "dial", Path: "/x", Err: errors.New("connection refused")},
+		"DOWN":   &nmi.OpError{Op: "dial", Addr: "/x", Err: errors.New("connection refused")},
 		"SLOW":   context.DeadlineExceeded,
 		"BROKEN": errors.New(secretText),
 		"TERM":   &nmi.StatusError{Type: nmi.MsgTerm, Term: true},
@@ -61,7 +61,7 @@ func (f *fakeNMI) Do(ctx context.Context, req *nmi.Request, fn func(nmi.Record) 
 	recs := f.records(req)
 	for i, b := range recs {
 		if f.failAfter > 0 && i == f.failAfter {
-			return h, &nmi.OpError{Op: "read", Path: "/x", Err: errors.New("connection reset by peer")}
+			return h, &nmi.OpError{Op: "read", Addr: "/x", Err: errors.New("connection reset by peer")}
 		}
 		rec, err := nmi.ParseRecord(b)
 		if err != nil {

@@ -1,7 +1,6 @@
 package httpapi
 
 import (
-	"context"
 	"errors"
 	"log/slog"
 	"net/http"
@@ -83,62 +82,38 @@ const (
 
 // readinessCause names why an NMI exchange failed with one of a fixed set
 // of phrases, never the error's text. While the pool waits before dialing
-// again, the error wraps the last dial's, and that cause is given.
+// again, the cause of its last dial's failure is given.
 func readinessCause(err error) string {
-	var (
-		se  *nmi.StatusError
-		oe  *nmi.OpError
-		fme *nmi.FormatError
-	)
-	errors.As(err, &se)
-	errors.As(err, &oe)
+	var ue *nmi.UnavailableError
+	if errors.As(err, &ue) && ue.Last != nil {
+		err = ue.Last
+	}
+	f := nmi.Classify(err)
 	switch {
-	case se != nil && se.Refused:
+	case f.Class == nmi.ClassRefused:
 		return causeRefused
-	case hasOp(err, "init"):
+	case f.Op == nmi.OpInit:
 		return causeNoInit
-	case errors.Is(err, context.DeadlineExceeded), oe != nil && oe.Timeout():
+	}
+	switch f.Class {
+	case nmi.ClassTimeout, nmi.ClassDeadline:
 		return causeTimeout
-	case se != nil && se.Term:
+	case nmi.ClassTerm:
 		return causeTerm
-	case se != nil:
+	case nmi.ClassStatus:
 		return causeRejected
-	case errors.Is(err, nmi.ErrPoolExhausted):
+	case nmi.ClassExhausted:
 		return causeBusy
-	case errors.Is(err, nmi.ErrTooLarge), errors.As(err, &fme):
+	case nmi.ClassProtocol:
 		return causeBadAnswer
-	case hasOp(err, "read"), hasOp(err, "write"):
+	case nmi.ClassTransport:
 		return causeConnFailed
-	case oe != nil, errors.Is(err, nmi.ErrUnavailable), errors.Is(err, nmi.ErrClosed):
+	case nmi.ClassUnavailable:
 		return causeUnreachable
-	case errors.Is(err, context.Canceled):
+	case nmi.ClassCanceled:
 		return causeCanceled
 	}
 	return causeInternal
-}
-
-// hasOp reports whether err or an error it wraps is an *nmi.OpError of
-// operation op (errors.As would stop at the outermost OpError).
-func hasOp(err error, op string) bool {
-	switch e := err.(type) {
-	case nil:
-		return false
-	case *nmi.OpError:
-		if e.Op == op {
-			return true
-		}
-	}
-	switch u := err.(type) {
-	case interface{ Unwrap() error }:
-		return hasOp(u.Unwrap(), op)
-	case interface{ Unwrap() []error }:
-		for _, e := range u.Unwrap() {
-			if hasOp(e, op) {
-				return true
-			}
-		}
-	}
-	return false
 }
 
 // readyLog keeps failed readiness probes from filling the log: a cause is

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -13,6 +12,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/nmigw/nmigw/internal/nmi"
 )
@@ -68,11 +68,11 @@ func (s *server) probe(id string) (status int, body string, detail string) {
 func TestReadinessCause(t *testing.T) {
 	n := &switchNMI{}
 	s := newServer(t, n)
-	op := func(o string, err error) error { return &nmi.OpError{Op: o, Path: sockPath, Err: err} }
+	op := func(o nmi.Op, err error) error { return &nmi.OpError{Op: o, Addr: sockPath, Err: err} }
 	// While the pool waits before dialing again, its error wraps the last
 	// dial's.
 	backoff := func(last error) error {
-		return op("dial", fmt.Errorf("%w (next attempt in 1s): %w", nmi.ErrUnavailable, last))
+		return &nmi.UnavailableError{Addr: sockPath, RetryAt: time.Now().Add(time.Second), Last: last}
 	}
 	noInit := op("init", io.EOF)
 	dialErr := op("dial", &os.SyscallError{Syscall: "connect", Err: syscall.ECONNREFUSED})
@@ -120,7 +120,7 @@ func TestReadinessCause(t *testing.T) {
 func TestReadinessLogOnce(t *testing.T) {
 	n := &switchNMI{}
 	s := newServer(t, n)
-	down := &nmi.OpError{Op: "dial", Path: sockPath, Err: nmi.ErrUnavailable}
+	down := &nmi.OpError{Op: "dial", Addr: sockPath, Err: nmi.ErrUnavailable}
 	refused := &nmi.StatusError{Type: nmi.MsgTerm, Rc: nmi.EAGAIN, Term: true, Refused: true}
 	step := 0
 	probe := func(err error, logged bool) {

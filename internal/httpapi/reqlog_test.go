@@ -107,14 +107,14 @@ func TestReadiness(t *testing.T) {
 		d.ReadyWindow = time.Minute
 		d.NMILastSuccess = func() time.Time { mu.Lock(); defer mu.Unlock(); return last }
 	})
-	down := &nmi.OpError{Op: "dial", Path: "/var/sock/ipsecmgmt", Err: nmi.ErrUnavailable}
+	down := &nmi.OpError{Op: "dial", Addr: "/var/sock/ipsecmgmt", Err: nmi.ErrUnavailable}
 
 	// Nothing ever succeeded and IKED is down: 503 with the cause.
 	n.set(down)
 	p, resp := s.getJSON("/readyz", http.StatusServiceUnavailable)
 	detail, _ := p["detail"].(string)
 	if !strings.HasPrefix(detail, "not ready: NMI not reachable;") || !strings.Contains(detail, "no NMI exchange has succeeded") ||
-		strings.Contains(detail, down.Path) || resp.Header.Get("Retry-After") == "" {
+		strings.Contains(detail, down.Addr) || resp.Header.Get("Retry-After") == "" {
 		t.Errorf("not ready: %v", p)
 	}
 	// An exchange that works now makes it ready.

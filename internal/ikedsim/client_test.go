@@ -8,6 +8,15 @@ import (
 	"github.com/nmigw/nmigw/internal/nmi"
 )
 
+// dialNMI connects the codec's Client to the simulator's socket.
+func dialNMI(ctx context.Context, path string) (*nmi.Client, error) {
+	conn, err := nmi.DialUnix(path)(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return nmi.NewClient(ctx, conn)
+}
+
 // TestCodecClient drives the simulator with the codec's own Client: every
 // display request, a status error, the client limit and a TERM.
 func TestCodecClient(t *testing.T) {
@@ -17,14 +26,14 @@ func TestCodecClient(t *testing.T) {
 	defer cancel()
 	clients := make([]*nmi.Client, DefaultMaxClients)
 	for i := range clients {
-		c, err := nmi.Dial(ctx, path)
+		c, err := dialNMI(ctx, path)
 		if err != nil {
 			t.Fatalf("client %d: %v", i, err)
 		}
 		defer c.Close()
 		clients[i] = c
 	}
-	_, err := nmi.Dial(ctx, path)
+	_, err := dialNMI(ctx, path)
 	var se *nmi.StatusError
 	if !errors.As(err, &se) || !se.Refused || se.Rc != nmi.EAGAIN {
 		t.Fatalf("51st client: %v, want refused with EAGAIN", err)

@@ -222,7 +222,7 @@ func newGateway(t *testing.T, path string) *gateway {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pool := nmi.NewPool(path, nmi.PoolConfig{Observer: obs, BackoffMin: time.Millisecond, BackoffMax: time.Millisecond})
+	pool := nmi.NewPool(nmi.PoolConfig{Dial: nmi.DialUnix(path), Addr: path, Observer: obs, BackoffMin: time.Millisecond, BackoffMax: time.Millisecond})
 	t.Cleanup(func() { pool.Close() })
 	if err := reg.Register(NewPoolCollector(pool)); err != nil {
 		t.Fatal(err)

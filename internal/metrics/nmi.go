@@ -1,7 +1,6 @@
 package metrics
 
 import (
-	"errors"
 	"strings"
 	"time"
 
@@ -57,7 +56,7 @@ func NewNMIObserver(reg prometheus.Registerer) (*NMIObserver, error) {
 	// Outcomes and results known in advance start at zero, so that rates
 	// and alerts see them before the first occurrence.
 	for _, t := range exchangeTypes {
-		o.exchanges.WithLabelValues(t.String(), nmi.OutcomeOK.String())
+		o.exchanges.WithLabelValues(t.String(), outcomeOK)
 		o.duration.WithLabelValues(t.String())
 	}
 	for _, r := range []string{initOK, initRefused, initError} {
@@ -77,13 +76,47 @@ var exchangeTypes = func() []nmi.MsgType {
 	return ts
 }()
 
+// Outcome label values of nmigw_nmi_exchanges_total.
+const (
+	outcomeOK          = "ok"          // answered with return code 0
+	outcomeStatus      = "status"      // answered with a nonzero return code
+	outcomeTerm        = "term"        // the server sent TERM
+	outcomeCanceled    = "canceled"    // the caller's context was canceled
+	outcomeTimeout     = "timeout"     // the caller's deadline passed, or the transport's
+	outcomeExhausted   = "exhausted"   // no connection became free in time
+	outcomeUnavailable = "unavailable" // IKED could not be reached (dial, refused, backoff)
+	outcomeError       = "error"       // transport or protocol failure, or the callback's error
+)
+
+// exchangeOutcome is the outcome label of an exchange that failed with f.
+func exchangeOutcome(f nmi.Failure) string {
+	switch f.Class {
+	case nmi.ClassOK:
+		return outcomeOK
+	case nmi.ClassStatus:
+		return outcomeStatus
+	case nmi.ClassTerm:
+		return outcomeTerm
+	case nmi.ClassCanceled:
+		return outcomeCanceled
+	case nmi.ClassDeadline, nmi.ClassTimeout:
+		return outcomeTimeout
+	case nmi.ClassExhausted:
+		return outcomeExhausted
+	case nmi.ClassUnavailable, nmi.ClassRefused:
+		return outcomeUnavailable
+	}
+	return outcomeError
+}
+
 // ObserveExchange implements nmi.Observer.
 func (o *NMIObserver) ObserveExchange(ev nmi.ExchangeEvent) {
 	t := codeLabel(ev.Type.String())
-	o.exchanges.WithLabelValues(t, ev.Outcome.String()).Inc()
+	outcome := exchangeOutcome(ev.Failure)
+	o.exchanges.WithLabelValues(t, outcome).Inc()
 	o.duration.WithLabelValues(t).Observe(ev.Duration.Seconds())
-	if ev.Outcome == nmi.OutcomeStatus || ev.Outcome == nmi.OutcomeTerm {
-		o.codes.WithLabelValues(t, codeLabel(ev.Rc.String()), codeLabel(ev.Rsn.String())).Inc()
+	if se := ev.Failure.Status; se != nil && (outcome == outcomeStatus || outcome == outcomeTerm) {
+		o.codes.WithLabelValues(t, codeLabel(se.Rc.String()), codeLabel(se.Rsn.String())).Inc()
 	}
 }
 
@@ -92,12 +125,12 @@ func (o *NMIObserver) ObserveExchange(ev nmi.ExchangeEvent) {
 // (*nmi.StatusError with Refused), or to another failure.
 func (o *NMIObserver) ObserveInit(d time.Duration, err error) {
 	r := initOK
-	if err != nil {
+	switch nmi.Classify(err).Class {
+	case nmi.ClassOK:
+	case nmi.ClassRefused:
+		r = initRefused
+	default:
 		r = initError
-		var se *nmi.StatusError
-		if errors.As(err, &se) && se.Refused {
-			r = initRefused
-		}
 	}
 	o.initWait.WithLabelValues(r).Observe(d.Seconds())
 }

@@ -135,3 +135,23 @@ func TestNMIObserverInitWrappedRefusal(t *testing.T) {
 		t.Errorf("wrapped refusal: %v refused observations, want 1", v)
 	}
 }
+
+// TestExchangeOutcome: every class of nmi.Classify has an outcome label,
+// and the labels are the ones the metric's help names.
+func TestExchangeOutcome(t *testing.T) {
+	want := map[nmi.Class]string{
+		nmi.ClassOK: "ok", nmi.ClassStatus: "status", nmi.ClassTerm: "term",
+		nmi.ClassRefused: "unavailable", nmi.ClassUnavailable: "unavailable",
+		nmi.ClassTimeout: "timeout", nmi.ClassDeadline: "timeout", nmi.ClassCanceled: "canceled",
+		nmi.ClassProtocol: "error", nmi.ClassTransport: "error", nmi.ClassExhausted: "exhausted",
+		nmi.ClassOther: "error",
+	}
+	for c := nmi.ClassOK; c <= nmi.ClassOther; c++ {
+		if got := exchangeOutcome(nmi.Failure{Class: c}); got != want[c] {
+			t.Errorf("class %v: outcome %q, want %q", c, got, want[c])
+		}
+	}
+	if len(want) != int(nmi.ClassOther)+1 {
+		t.Errorf("%d classes in the table", len(want))
+	}
+}

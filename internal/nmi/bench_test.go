@@ -72,7 +72,7 @@ func BenchmarkClientFilters(b *testing.B) {
 		_, err := c.Write(msg)
 		return err == nil
 	}
-	c, err := Dial(context.Background(), s.addr())
+	c, err := dialUnix(context.Background(), s.addr())
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -94,7 +94,7 @@ func BenchmarkClientFilters(b *testing.B) {
 // AF_UNIX round trip of the same sizes: the physical floor.
 func BenchmarkRoundTrip(b *testing.B) {
 	s := newTestServer(b)
-	c, err := Dial(context.Background(), s.addr())
+	c, err := dialUnix(context.Background(), s.addr())
 	if err != nil {
 		b.Fatal(err)
 	}

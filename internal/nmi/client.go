@@ -18,6 +18,14 @@ type Option func(*clientConfig)
 type clientConfig struct {
 	maxResponse uint32
 	bufSize     int
+	addr        string
+	hasAddr     bool
+}
+
+// WithAddr names the endpoint in errors (*OpError.Addr); the default is
+// the connection's remote address.
+func WithAddr(addr string) Option {
+	return func(c *clientConfig) { c.addr, c.hasAddr = addr, true }
 }
 
 // WithMaxResponseSize caps the size of a response the client accepts
@@ -45,8 +53,8 @@ func WithReadBufferSize(n int) Option {
 // concurrent calls to Do wait their turn. After a transport or protocol
 // error, or a TERM, the connection is dead and every later call fails.
 type Client struct {
-	path    string
-	conn    *net.UnixConn
+	addr    string
+	conn    net.Conn
 	br      *bufio.Reader
 	turn    chan struct{} // holds a token during an exchange
 	cfg     clientConfig
@@ -61,26 +69,27 @@ type Client struct {
 	dead error // why the connection is unusable; nil while it is fine
 }
 
-// Dial connects to the NMI socket at path and waits for NMsec_INIT, as long
-// as ctx allows (IKED sends INIT only once it is connected to the Policy
-// Agent). A TERM instead of INIT is a *StatusError with Refused set,
-// carrying the server's return and reason codes (EAGAIN: too many clients).
-func Dial(ctx context.Context, path string, opts ...Option) (*Client, error) {
+// NewClient runs the NMI over conn, a connection to the NMI socket fresh
+// from its dial: it waits for NMsec_INIT as long as ctx allows (IKED sends
+// INIT only once it is connected to the Policy Agent). A TERM instead of
+// INIT is a *StatusError with Refused set, carrying the server's return
+// and reason codes (EAGAIN: too many clients). The Client owns conn from
+// then on and closes it on failure. It needs nothing of conn beyond
+// net.Conn; ctx and the contexts of later calls are applied with
+// SetDeadline.
+func NewClient(ctx context.Context, conn net.Conn, opts ...Option) (*Client, error) {
 	cfg := clientConfig{maxResponse: DefaultMaxResponseSize, bufSize: 64 << 10}
 	for _, o := range opts {
 		o(&cfg)
 	}
-	var d net.Dialer
-	nc, err := d.DialContext(ctx, "unix", path)
-	if err != nil {
-		if ctx.Err() != nil {
-			return nil, ctx.Err()
+	if !cfg.hasAddr {
+		if ra := conn.RemoteAddr(); ra != nil {
+			cfg.addr = ra.String()
 		}
-		return nil, &OpError{Op: "dial", Path: path, Err: err}
 	}
 	c := &Client{
-		path: path,
-		conn: nc.(*net.UnixConn),
+		addr: cfg.addr,
+		conn: conn,
 		turn: make(chan struct{}, 1),
 		cfg:  cfg,
 	}
@@ -92,6 +101,15 @@ func Dial(ctx context.Context, path string, opts ...Option) (*Client, error) {
 	return c, nil
 }
 
+// DialUnix returns a dial function for the AF_UNIX stream socket at path,
+// for PoolConfig.Dial.
+func DialUnix(path string) func(context.Context) (net.Conn, error) {
+	var d net.Dialer
+	return func(ctx context.Context) (net.Conn, error) {
+		return d.DialContext(ctx, "unix", path)
+	}
+}
+
 func (c *Client) readInit(ctx context.Context) error {
 	stop, err := c.watch(ctx)
 	if err != nil {
@@ -100,26 +118,26 @@ func (c *Client) readInit(ctx context.Context) error {
 	defer stop()
 	b, err := c.br.Peek(HdrSize)
 	if err != nil {
-		return c.ioErr(ctx, "init", err)
+		return c.ioErr(ctx, OpInit, err)
 	}
 	var h Header
 	if err := h.UnmarshalBinary(b); err != nil {
-		return &OpError{Op: "init", Path: c.path, Err: err}
+		return &OpError{Op: OpInit, Addr: c.addr, Err: err}
 	}
 	if _, err := c.br.Discard(HdrSize); err != nil {
-		return c.ioErr(ctx, "init", err)
+		return c.ioErr(ctx, OpInit, err)
 	}
 	switch {
 	case h.Type == MsgTerm:
 		return &StatusError{Type: MsgTerm, Rc: h.Rc, Rsn: h.Rsn, Term: true, Refused: true}
 	case h.Type != MsgInit:
-		return &OpError{Op: "init", Path: c.path, Err: formatErr("NMsMType", RsnBadType, "expected NMsec_INIT, got "+h.Type.String())}
+		return &OpError{Op: OpInit, Addr: c.addr, Err: formatErr("NMsMType", RsnBadType, "expected NMsec_INIT, got "+h.Type.String())}
 	case h.Version == 0:
-		return &OpError{Op: "init", Path: c.path, Err: formatErr("NMsMVersion", RsnBadVersion, "NMsec_INIT announces version 0")}
+		return &OpError{Op: OpInit, Addr: c.addr, Err: formatErr("NMsMVersion", RsnBadVersion, "NMsec_INIT announces version 0")}
 	case h.MsgSize != HdrSize:
 		// Framing rule 5: header only. Bytes after it would put the
 		// stream out of step.
-		return &OpError{Op: "init", Path: c.path, Err: formatErr("NMsMMsgSize", RsnMsgSize, "NMsec_INIT is longer than its header")}
+		return &OpError{Op: OpInit, Addr: c.addr, Err: formatErr("NMsMMsgSize", RsnMsgSize, "NMsec_INIT is longer than its header")}
 	}
 	c.version = h.Version
 	return nil
@@ -175,7 +193,7 @@ func (c *Client) watch(ctx context.Context) (stop func(), err error) {
 	}
 	dl, _ := ctx.Deadline()
 	if err := c.conn.SetDeadline(dl); err != nil {
-		return nil, &OpError{Op: "set deadline", Path: c.path, Err: err}
+		return nil, &OpError{Op: OpDeadline, Addr: c.addr, Err: err}
 	}
 	if ctx.Done() == nil {
 		return func() {}, nil
@@ -195,7 +213,7 @@ func (c *Client) watch(ctx context.Context) (stop func(), err error) {
 // ioErr kills the connection after a failed read or write and returns the
 // error to report: the context's error when the context ended, else an
 // *OpError.
-func (c *Client) ioErr(ctx context.Context, op string, err error) error {
+func (c *Client) ioErr(ctx context.Context, op Op, err error) error {
 	c.kill(err)
 	if ctxErr := ctx.Err(); ctxErr != nil {
 		return ctxErr
@@ -204,13 +222,13 @@ func (c *Client) ioErr(ctx context.Context, op string, err error) error {
 		<-ctx.Done() // the socket deadline is the context's: it is about to end
 		return ctx.Err()
 	}
-	return &OpError{Op: op, Path: c.path, Err: err}
+	return &OpError{Op: op, Addr: c.addr, Err: err}
 }
 
 // protoErr kills the connection after bytes that break the contract.
 func (c *Client) protoErr(err error) error {
 	c.kill(err)
-	return &OpError{Op: "read", Path: c.path, Err: err}
+	return &OpError{Op: OpRead, Addr: c.addr, Err: err}
 }
 
 // Do runs one exchange: it sends req, reads the response header, checks
@@ -231,7 +249,7 @@ func (c *Client) Do(ctx context.Context, req *Request, fn func(Record) error) (H
 	}
 	defer func() { <-c.turn }()
 	if err := c.Err(); err != nil {
-		return Header{}, &OpError{Op: "write", Path: c.path, Err: errors.Join(ErrClosed, err)}
+		return Header{}, &OpError{Op: OpWrite, Addr: c.addr, Err: errors.Join(ErrClosed, err)}
 	}
 	c.corr++
 	if c.corr == 0 { // 0 is what INIT and TERM carry
@@ -248,7 +266,7 @@ func (c *Client) Do(ctx context.Context, req *Request, fn func(Record) error) (H
 	}
 	defer stop()
 	if _, err := c.conn.Write(b); err != nil {
-		return Header{}, c.ioErr(ctx, "write", err)
+		return Header{}, c.ioErr(ctx, OpWrite, err)
 	}
 	return c.readResponse(ctx, req.Type, c.corr, fn)
 }
@@ -260,7 +278,7 @@ func (c *Client) readResponse(ctx context.Context, t MsgType, corr uint32, fn fu
 		if len(hb) > 0 && err == io.EOF {
 			err = io.ErrUnexpectedEOF
 		}
-		return h, c.ioErr(ctx, "read", err)
+		return h, c.ioErr(ctx, OpRead, err)
 	}
 	h.fill(hb)
 	if err := h.checkFraming(hb); err != nil {
@@ -318,7 +336,7 @@ func (c *Client) readResponse(ctx context.Context, t MsgType, corr uint32, fn fu
 		}
 		rh, err := c.br.Peek(8)
 		if err != nil {
-			return h, c.ioErr(ctx, "read", unexpected(err))
+			return h, c.ioErr(ctx, OpRead, unexpected(err))
 		}
 		if be.Uint32(rh[offRIdent:]) != RIdent {
 			return h, c.protoErr(&FormatError{Path: indexPath("record", i), Rsn: RsnBadIdent, Msg: "bad record identifier", Fatal: true})
@@ -331,7 +349,7 @@ func (c *Client) readResponse(ctx context.Context, t MsgType, corr uint32, fn fu
 		peeked := int(n) <= c.br.Size()
 		if peeked {
 			if rb, err = c.br.Peek(int(n)); err != nil {
-				return h, c.ioErr(ctx, "read", unexpected(err))
+				return h, c.ioErr(ctx, OpRead, unexpected(err))
 			}
 		} else if rb, err = c.readN(ctx, int(n)); err != nil {
 			return h, err
@@ -368,7 +386,7 @@ func (c *Client) readN(ctx context.Context, n int) ([]byte, error) {
 	}
 	b := c.rbuf[:n]
 	if _, err := io.ReadFull(c.br, b); err != nil {
-		return nil, c.ioErr(ctx, "read", unexpected(err))
+		return nil, c.ioErr(ctx, OpRead, unexpected(err))
 	}
 	return b, nil
 }
@@ -378,7 +396,7 @@ func (c *Client) discard(ctx context.Context, n int) error {
 		return nil
 	}
 	if _, err := c.br.Discard(n); err != nil {
-		return c.ioErr(ctx, "read", unexpected(err))
+		return c.ioErr(ctx, OpRead, unexpected(err))
 	}
 	return nil
 }

@@ -17,7 +17,7 @@ var stackReq = &Request{Type: GetStackInfo}
 
 func dial(t *testing.T, s *testServer, opts ...Option) *Client {
 	t.Helper()
-	c, err := Dial(context.Background(), s.addr(), opts...)
+	c, err := dialUnix(context.Background(), s.addr(), opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -106,7 +106,7 @@ func TestClientCallbackError(t *testing.T) {
 func TestDialRefused(t *testing.T) {
 	s := newTestServer(t)
 	s.onAccept = func(c *net.UnixConn) bool { c.Write(AppendTerm(nil, Version, EAGAIN, 0)); return false }
-	_, err := Dial(context.Background(), s.addr())
+	_, err := dialUnix(context.Background(), s.addr())
 	var se *StatusError
 	if !errors.As(err, &se) || !se.Refused || !se.Term || se.Rc != EAGAIN || !se.Temporary() {
 		t.Fatalf("got %v", err)
@@ -128,9 +128,9 @@ func TestDialRejectsInitWithRecords(t *testing.T) {
 		_, err := c.Write(append(b, rec...))
 		return err == nil
 	}
-	c, err := Dial(context.Background(), s.addr())
+	c, err := dialUnix(context.Background(), s.addr())
 	var fe *FormatError
-	if !isOp(err, "init") || !errors.As(err, &fe) || fe.Path != "NMsMMsgSize" {
+	if !isOp(err, OpInit) || !errors.As(err, &fe) || fe.Path != "NMsMMsgSize" {
 		if c != nil {
 			c.Close()
 		}
@@ -152,22 +152,24 @@ func TestDialWaitsForInit(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()
-	if _, err := Dial(ctx, s.addr()); err != context.DeadlineExceeded {
+	if _, err := dialUnix(ctx, s.addr()); err != context.DeadlineExceeded {
 		t.Fatalf("no INIT by the deadline: %v", err)
 	}
 	close(release)
-	c, err := Dial(context.Background(), s.addr())
+	c, err := dialUnix(context.Background(), s.addr())
 	if err != nil || c.ServerVersion() != 3 {
 		t.Fatalf("%v", err)
 	}
 	c.Close()
-	// Nothing listening.
-	if _, err := Dial(context.Background(), s.addr()+"-none"); !isOp(err, "dial") {
+	// Nothing listening: the pool reports the dial's error as an *OpError.
+	p := unixPool(s.addr()+"-none", PoolConfig{})
+	defer p.Close()
+	if _, err := p.Do(context.Background(), stackReq, nil); !isOp(err, OpDial) || Classify(err).Class != ClassUnavailable {
 		t.Fatalf("dial nowhere: %v", err)
 	}
 }
 
-func isOp(err error, op string) bool {
+func isOp(err error, op Op) bool {
 	var oe *OpError
 	return errors.As(err, &oe) && oe.Op == op
 }
@@ -245,7 +247,7 @@ func TestClientBadResponses(t *testing.T) {
 			s.handle = reply(tc.resp, tc.fix, tc.keep)
 			c := dial(t, s, WithMaxResponseSize(1<<20))
 			_, err := c.Do(context.Background(), stackReq, nil)
-			if !isOp(err, "read") {
+			if !isOp(err, OpRead) {
 				t.Fatalf("got %v (%T)", err, err)
 			}
 			if tc.rsn != RsnNone {
@@ -266,7 +268,7 @@ func TestClientServerKilledMidExchange(t *testing.T) {
 	s.handle = func(c *net.UnixConn, h Header, req Request, err error) bool { return false }
 	c := dial(t, s)
 	_, err := c.Do(context.Background(), stackReq, nil)
-	if !isOp(err, "read") || !errors.Is(err, io.EOF) {
+	if !isOp(err, OpRead) || !errors.Is(err, io.EOF) {
 		t.Fatalf("got %v", err)
 	}
 }

@@ -5,6 +5,7 @@ package nmi
 import (
 	"errors"
 	"net"
+	"syscall"
 
 	"golang.org/x/sys/unix"
 )
@@ -29,26 +30,32 @@ func PeerCred(conn *net.UnixConn) (uid, gid uint32, pid int32, err error) {
 	return cred.Uid, cred.Gid, cred.Pid, nil
 }
 
-// pendingInput reports whether the peer has sent bytes (or closed) while
-// nothing was asked of it, without blocking and without consuming them.
-func pendingInput(conn *net.UnixConn) (bool, error) {
-	rc, err := conn.SyscallConn()
-	if err != nil {
-		return false, err
+// peekIdle looks at what the peer sent on a connection that should be
+// silent, without blocking and without consuming it: up to len(buf) bytes
+// are copied to buf. pending is false when nothing arrived; n == 0 with
+// pending set means the peer closed. A connection that offers no socket
+// (syscall.Conn) is not looked at: nothing pending.
+func peekIdle(conn net.Conn, buf []byte) (n int, pending bool, err error) {
+	sc, ok := conn.(syscall.Conn)
+	if !ok {
+		return 0, false, nil
 	}
-	var buf [1]byte
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return 0, false, err
+	}
 	var rerr error
 	if err := rc.Read(func(fd uintptr) bool {
-		_, _, rerr = unix.Recvfrom(int(fd), buf[:], unix.MSG_PEEK|unix.MSG_DONTWAIT)
+		n, _, rerr = unix.Recvfrom(int(fd), buf, unix.MSG_PEEK|unix.MSG_DONTWAIT)
 		return true
 	}); err != nil {
-		return false, err
+		return 0, false, err
 	}
 	switch {
 	case errors.Is(rerr, unix.EAGAIN):
-		return false, nil
+		return 0, false, nil
 	case rerr != nil:
-		return false, rerr
+		return 0, false, rerr
 	}
-	return true, nil // data, or 0 bytes: the peer closed
+	return n, true, nil
 }

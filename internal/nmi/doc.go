@@ -1,6 +1,7 @@
 // Package nmi speaks the z/OS Communications Server IPSec network
 // management interface (NMI) served by the IKE daemon on an AF_UNIX stream
-// socket.
+// socket. The client runs over any net.Conn; DialUnix makes the dial
+// function for that socket.
 //
 // # Which layout this build speaks
 //
@@ -28,5 +29,9 @@
 //     UnmarshalBinary; typed records (FilterRecord, IKETunnelRecord, ...)
 //     with Decode and Append.
 //   - Requests: AppendRequest (client), ReadMessage and DecodeRequest (server).
-//   - Client (one exchange at a time over one connection) and Pool.
+//   - Client (NewClient: one exchange at a time over one net.Conn) and Pool
+//     (connections from PoolConfig.Dial, for example DialUnix).
+//   - Errors: *OpError (transport, Op names the step), *StatusError (what
+//     the NMI answered), *UnavailableError (the pool waits before dialing
+//     again), *FormatError; Classify tells them apart for callers.
 package nmi

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net"
 	"strconv"
+	"time"
 )
 
 // Sentinel errors callers branch on.
@@ -15,7 +16,8 @@ var (
 	ErrPoolExhausted = errors.New("nmi: connection pool exhausted")
 	// ErrTooLarge: a response is larger than the client's maximum.
 	ErrTooLarge = errors.New("nmi: response larger than the configured maximum")
-	// ErrUnavailable: the pool is waiting before it dials IKED again.
+	// ErrUnavailable: the pool is waiting before it dials IKED again. It
+	// is wrapped by *UnavailableError, which tells until when.
 	ErrUnavailable = errors.New("nmi: IKED unavailable")
 )
 
@@ -66,18 +68,30 @@ func at(prefix string, err error) error {
 
 func indexPath(name string, i int) string { return name + "[" + strconv.Itoa(i) + "]" }
 
+// Op names the operation an *OpError failed in.
+type Op string
+
+// Operations of a Client and a Pool.
+const (
+	OpDial     Op = "dial"         // connecting (the Pool's dial function)
+	OpInit     Op = "init"         // waiting for and checking NMsec_INIT
+	OpWrite    Op = "write"        // sending a request
+	OpRead     Op = "read"         // reading a response
+	OpDeadline Op = "set deadline" // applying the context to the connection
+)
+
 // OpError is a transport failure: dialing, reading, writing, or bytes from
 // the server that break the contract (Err is then a *FormatError).
 type OpError struct {
-	Op   string // "dial", "init", "write", "read"
-	Path string // socket path
+	Op   Op
+	Addr string // the endpoint, as PoolConfig.Addr or WithAddr names it
 	Err  error
 }
 
 func (e *OpError) Error() string {
-	s := "nmi " + e.Op
-	if e.Path != "" {
-		s += " " + e.Path
+	s := "nmi " + string(e.Op)
+	if e.Addr != "" {
+		s += " " + e.Addr
 	}
 	return s + ": " + e.Err.Error()
 }
@@ -88,6 +102,34 @@ func (e *OpError) Unwrap() error { return e.Err }
 func (e *OpError) Timeout() bool {
 	var t interface{ Timeout() bool }
 	return errors.As(e.Err, &t) && t.Timeout()
+}
+
+// UnavailableError is a Pool's refusal to dial while it waits after failed
+// dials: nothing was sent. It wraps ErrUnavailable and the last dial's
+// error.
+type UnavailableError struct {
+	Addr    string
+	RetryAt time.Time // when the pool dials again
+	Last    error     // why the last dial failed
+}
+
+func (e *UnavailableError) Error() string {
+	s := "nmi: "
+	if e.Addr != "" {
+		s += e.Addr + " "
+	}
+	s += "unavailable, next attempt at " + e.RetryAt.UTC().Format("15:04:05.000")
+	if e.Last != nil {
+		s += ": " + e.Last.Error()
+	}
+	return s
+}
+
+func (e *UnavailableError) Unwrap() []error {
+	if e.Last == nil {
+		return []error{ErrUnavailable}
+	}
+	return []error{ErrUnavailable, e.Last}
 }
 
 // StatusError is what the NMI answered: a response with a nonzero return
@@ -123,6 +165,7 @@ var (
 	_ net.Error = (*OpError)(nil)
 	_ error     = (*StatusError)(nil)
 	_ error     = (*FormatError)(nil)
+	_ error     = (*UnavailableError)(nil)
 )
 
 // Temporary is part of net.Error; it reports false (deprecated there).

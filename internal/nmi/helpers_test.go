@@ -1,6 +1,7 @@
 package nmi
 
 import (
+	"context"
 	"encoding/binary"
 	"encoding/hex"
 	"errors"
@@ -116,4 +117,19 @@ func wantRsn(t testing.TB, err error, rsn ReasonCode) *FormatError {
 		t.Fatalf("error %v: rsn %v, want %v", err, fe.Rsn, rsn)
 	}
 	return fe
+}
+
+// dialUnix connects a Client to the AF_UNIX socket at path.
+func dialUnix(ctx context.Context, path string, opts ...Option) (*Client, error) {
+	conn, err := DialUnix(path)(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return NewClient(ctx, conn, opts...)
+}
+
+// unixPool is a Pool of connections to the AF_UNIX socket at path.
+func unixPool(path string, cfg PoolConfig) *Pool {
+	cfg.Dial, cfg.Addr = DialUnix(path), path
+	return NewPool(cfg)
 }

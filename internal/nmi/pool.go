@@ -3,7 +3,8 @@ package nmi
 import (
 	"context"
 	"errors"
-	"fmt"
+	"io"
+	"net"
 	"sync"
 	"time"
 )
@@ -16,8 +17,15 @@ const (
 	defaultBackoffMax = 10 * time.Second
 )
 
-// PoolConfig configures a Pool. The zero value is usable.
+// PoolConfig configures a Pool. Dial is required; the rest has defaults.
 type PoolConfig struct {
+	// Dial connects to the NMI, for example DialUnix(path). The pool runs
+	// the NMI over what it returns with NewClient; ctx bounds the dial.
+	Dial func(ctx context.Context) (net.Conn, error)
+	// Addr names the endpoint in errors and logs, for example the socket
+	// path.
+	Addr string
+
 	Size            int           // connections at most; default 4, at most 50
 	MaxWait         time.Duration // longest wait for a free connection (ErrPoolExhausted); 0 = as long as ctx allows
 	MaxResponseSize uint32        // per connection; default DefaultMaxResponseSize
@@ -45,46 +53,8 @@ type ExchangeEvent struct {
 	Type     MsgType
 	Duration time.Duration // acquire and exchange
 	Records  int           // records handed to the callback
-	Outcome  Outcome
-	Rc       ReturnCode // the server's codes, for OutcomeStatus and OutcomeTerm
-	Rsn      ReasonCode
+	Failure  Failure       // Classify(Err)
 	Err      error
-}
-
-// Outcome classifies an exchange.
-type Outcome uint8
-
-const (
-	OutcomeOK          Outcome = iota // answered with return code 0
-	OutcomeStatus                     // answered with a nonzero return code
-	OutcomeTerm                       // the server sent TERM
-	OutcomeCanceled                   // the context was canceled
-	OutcomeTimeout                    // the context's deadline passed
-	OutcomeExhausted                  // no connection became free within MaxWait
-	OutcomeUnavailable                // IKED could not be reached (dial, refused, backoff)
-	OutcomeError                      // transport or protocol failure, or the callback's error
-)
-
-func (o Outcome) String() string {
-	switch o {
-	case OutcomeOK:
-		return "ok"
-	case OutcomeStatus:
-		return "status"
-	case OutcomeTerm:
-		return "term"
-	case OutcomeCanceled:
-		return "canceled"
-	case OutcomeTimeout:
-		return "timeout"
-	case OutcomeExhausted:
-		return "exhausted"
-	case OutcomeUnavailable:
-		return "unavailable"
-	case OutcomeError:
-		return "error"
-	}
-	return unknown(int64(o))
 }
 
 // TermCause is the return and reason code a TERM carried.
@@ -111,14 +81,13 @@ type PoolStats struct {
 	Backoff      time.Duration // wait before the next dial is allowed; 0 when none
 }
 
-// Pool is a bounded set of Clients to one socket. Connections are dialed
+// Pool is a bounded set of Clients to one endpoint. Connections are dialed
 // on demand, returned after a clean exchange and destroyed after any
 // error. Dialing after a failure waits with exponential backoff; while it
-// waits, acquires fail at once with ErrUnavailable.
+// waits, acquires fail at once with an *UnavailableError.
 type Pool struct {
-	path string
-	cfg  PoolConfig
-	sem  chan struct{} // one token per connection lent out or being dialed
+	cfg PoolConfig
+	sem chan struct{} // one token per connection lent out or being dialed
 
 	mu        sync.Mutex
 	idle      []*Client
@@ -132,8 +101,9 @@ type Pool struct {
 	termCount map[TermCause]uint64
 }
 
-// NewPool returns a pool of connections to the socket at path.
-func NewPool(path string, cfg PoolConfig) *Pool {
+// NewPool returns a pool of connections made with cfg.Dial. Without a
+// dial function every dial fails.
+func NewPool(cfg PoolConfig) *Pool {
 	if cfg.Size <= 0 {
 		cfg.Size = DefaultPoolSize
 	}
@@ -149,7 +119,7 @@ func NewPool(path string, cfg PoolConfig) *Pool {
 	if cfg.BackoffMax < cfg.BackoffMin {
 		cfg.BackoffMax = max(defaultBackoffMax, cfg.BackoffMin)
 	}
-	return &Pool{path: path, cfg: cfg, sem: make(chan struct{}, cfg.Size), termCount: map[TermCause]uint64{}}
+	return &Pool{cfg: cfg, sem: make(chan struct{}, cfg.Size), termCount: map[TermCause]uint64{}}
 }
 
 // Do runs one exchange on a pooled connection; see Client.Do.
@@ -171,11 +141,7 @@ func (p *Pool) Do(ctx context.Context, req *Request, fn func(Record) error) (Hea
 }
 
 func (p *Pool) observe(t MsgType, d time.Duration, records int, err error) {
-	ev := ExchangeEvent{Type: t, Duration: d, Records: records, Err: err, Outcome: classify(err)}
-	var se *StatusError
-	if errors.As(err, &se) {
-		ev.Rc, ev.Rsn = se.Rc, se.Rsn
-	}
+	ev := ExchangeEvent{Type: t, Duration: d, Records: records, Err: err, Failure: Classify(err)}
 	p.mu.Lock()
 	p.stats.Exchanges++
 	if err != nil {
@@ -187,33 +153,6 @@ func (p *Pool) observe(t MsgType, d time.Duration, records int, err error) {
 	if p.cfg.Observer != nil {
 		p.cfg.Observer.ObserveExchange(ev)
 	}
-}
-
-func classify(err error) Outcome {
-	var se *StatusError
-	switch {
-	case err == nil:
-		return OutcomeOK
-	case errors.Is(err, context.Canceled):
-		return OutcomeCanceled
-	case errors.Is(err, context.DeadlineExceeded):
-		return OutcomeTimeout
-	case errors.Is(err, ErrPoolExhausted):
-		return OutcomeExhausted
-	case errors.Is(err, ErrUnavailable):
-		return OutcomeUnavailable
-	case errors.As(err, &se) && se.Refused:
-		return OutcomeUnavailable
-	case errors.As(err, &se) && se.Term:
-		return OutcomeTerm
-	case errors.As(err, &se):
-		return OutcomeStatus
-	}
-	var oe *OpError
-	if errors.As(err, &oe) && oe.Op == "dial" {
-		return OutcomeUnavailable
-	}
-	return OutcomeError
 }
 
 // acquire takes a token, then an idle connection or a new one.
@@ -287,13 +226,13 @@ func (p *Pool) wait(ctx context.Context) error {
 
 // check looks at an idle connection before lending it: if the server sent
 // something meanwhile (a TERM) or closed it, the connection is destroyed.
+// Only a connection that offers its socket (syscall.Conn) can be looked
+// at without blocking; others are lent as they are, and a TERM waiting on
+// them fails the next exchange.
 func (p *Pool) check(c *Client) error {
 	err := c.Err()
 	if err == nil {
-		var pending bool
-		if pending, err = pendingInput(c.conn); err == nil && pending {
-			err = c.readTerm()
-		}
+		err = c.idleInput()
 	}
 	if err == nil {
 		return nil
@@ -302,13 +241,36 @@ func (p *Pool) check(c *Client) error {
 	return err
 }
 
-// readTerm reads what an idle connection received: a TERM is returned as
-// *StatusError; anything else is a protocol error. The connection is dead.
-func (c *Client) readTerm() error {
-	c.conn.SetReadDeadline(time.Now().Add(100 * time.Millisecond))
+// idleInput returns why an idle connection cannot be used: the server sent
+// a TERM (*StatusError), closed it, or sent something else; nil when
+// nothing arrived. It never blocks: the bytes are peeked at, not read.
+func (c *Client) idleInput() error {
+	if c.br.Buffered() > 0 {
+		return c.killIdle(c.br.Peek(min(c.br.Buffered(), HdrSize)))
+	}
+	var buf [HdrSize]byte
+	n, pending, err := peekIdle(c.conn, buf[:])
+	switch {
+	case err != nil:
+		c.kill(err)
+		return err
+	case !pending:
+		return nil
+	}
+	return c.killIdle(buf[:n], nil)
+}
+
+// killIdle kills a connection after b arrived while it was idle and
+// returns the cause: a TERM, the peer closing (b empty), or anything else.
+func (c *Client) killIdle(b []byte, err error) error {
 	var h Header
-	b, err := c.br.Peek(HdrSize)
-	if err == nil {
+	switch {
+	case err != nil:
+	case len(b) == 0:
+		err = io.EOF
+	case len(b) < HdrSize:
+		err = formatErr("header", RsnNone, "part of a message on an idle connection")
+	default:
 		err = h.UnmarshalBinary(b)
 	}
 	switch {
@@ -324,14 +286,14 @@ func (c *Client) readTerm() error {
 
 func (p *Pool) dial(ctx context.Context) (*Client, error) {
 	p.mu.Lock()
-	if wait := time.Until(p.nextDial); wait > 0 {
-		last := p.lastErr
+	if p.nextDial.After(time.Now()) {
+		err := &UnavailableError{Addr: p.cfg.Addr, RetryAt: p.nextDial, Last: p.lastErr}
 		p.mu.Unlock()
-		return nil, &OpError{Op: "dial", Path: p.path, Err: fmt.Errorf("%w (next attempt in %v): %w", ErrUnavailable, wait.Round(time.Millisecond), last)}
+		return nil, err
 	}
 	p.mu.Unlock()
 	start := time.Now()
-	c, err := Dial(ctx, p.path, WithMaxResponseSize(p.cfg.MaxResponseSize))
+	c, err := p.connect(ctx)
 	abandoned := err != nil && ctx.Err() != nil && errors.Is(err, ctx.Err())
 	if o, ok := p.cfg.Observer.(InitObserver); ok && !abandoned {
 		o.ObserveInit(time.Since(start), err)
@@ -363,6 +325,24 @@ func (p *Pool) dial(ctx context.Context) (*Client, error) {
 	}
 	p.inUse++
 	return c, nil
+}
+
+var errNoDial = errors.New("nmi: PoolConfig.Dial is not set")
+
+// connect dials and waits for INIT. A failed dial is an *OpError (OpDial),
+// or the context's error when it ended.
+func (p *Pool) connect(ctx context.Context) (*Client, error) {
+	if p.cfg.Dial == nil {
+		return nil, &OpError{Op: OpDial, Addr: p.cfg.Addr, Err: errNoDial}
+	}
+	conn, err := p.cfg.Dial(ctx)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		return nil, &OpError{Op: OpDial, Addr: p.cfg.Addr, Err: err}
+	}
+	return NewClient(ctx, conn, WithMaxResponseSize(p.cfg.MaxResponseSize), WithAddr(p.cfg.Addr))
 }
 
 // backoff is the wait after the n-th dial failure in a row (n >= 1):

@@ -22,12 +22,12 @@ func (r *recorder) ObserveExchange(e ExchangeEvent) {
 	r.mu.Unlock()
 }
 
-func (r *recorder) outcomes() map[Outcome]int {
+func (r *recorder) outcomes() map[Class]int {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	m := map[Outcome]int{}
+	m := map[Class]int{}
 	for _, e := range r.events {
-		m[e.Outcome]++
+		m[e.Failure.Class]++
 	}
 	return m
 }
@@ -35,7 +35,7 @@ func (r *recorder) outcomes() map[Outcome]int {
 func TestPoolReuse(t *testing.T) {
 	s := newTestServer(t)
 	rec := &recorder{}
-	p := NewPool(s.addr(), PoolConfig{Observer: rec})
+	p := unixPool(s.addr(), PoolConfig{Observer: rec})
 	defer p.Close()
 	var wg sync.WaitGroup
 	for i := 0; i < 8; i++ {
@@ -55,7 +55,7 @@ func TestPoolReuse(t *testing.T) {
 	if st.MaxSize != 4 || st.Opened > 4 || st.Opened == 0 || st.InUse != 0 || st.Idle != int(st.Opened) || st.Exchanges != 80 || st.Errors != 0 {
 		t.Fatalf("stats %+v", st)
 	}
-	if o := rec.outcomes(); o[OutcomeOK] != 80 {
+	if o := rec.outcomes(); o[ClassOK] != 80 {
 		t.Fatalf("outcomes %v", o)
 	}
 	for _, e := range rec.events {
@@ -66,7 +66,7 @@ func TestPoolReuse(t *testing.T) {
 }
 
 func TestPoolSizeBounds(t *testing.T) {
-	if NewPool("x", PoolConfig{Size: 500}).cfg.Size != MaxPoolSize || NewPool("x", PoolConfig{}).cfg.Size != DefaultPoolSize {
+	if unixPool("x", PoolConfig{Size: 500}).cfg.Size != MaxPoolSize || unixPool("x", PoolConfig{}).cfg.Size != DefaultPoolSize {
 		t.Fatal("pool size not bounded")
 	}
 }
@@ -74,7 +74,7 @@ func TestPoolSizeBounds(t *testing.T) {
 func TestPoolExhaustionAndCancel(t *testing.T) {
 	s := newTestServer(t)
 	hang(s)
-	p := NewPool(s.addr(), PoolConfig{Size: 1, MaxWait: 20 * time.Millisecond})
+	p := unixPool(s.addr(), PoolConfig{Size: 1, MaxWait: 20 * time.Millisecond})
 	defer p.Close()
 	busy, cancelBusy := context.WithCancel(context.Background())
 	done := make(chan error)
@@ -125,7 +125,7 @@ func TestPoolDestroysAfterErrors(t *testing.T) {
 		return s.answer(c, h, req, err)
 	}
 	rec := &recorder{}
-	p := NewPool(s.addr(), PoolConfig{Size: 1, Observer: rec})
+	p := unixPool(s.addr(), PoolConfig{Size: 1, Observer: rec})
 	defer p.Close()
 	for i := 0; i < 4; i++ {
 		p.Do(context.Background(), stackReq, nil)
@@ -134,7 +134,7 @@ func TestPoolDestroysAfterErrors(t *testing.T) {
 	if st.Opened != 3 || st.Closed != 2 || st.Idle != 1 || st.Terms[TermCause{}] != 1 || st.Errors != 3 {
 		t.Fatalf("stats %+v", st)
 	}
-	if o := rec.outcomes(); o[OutcomeStatus] != 2 || o[OutcomeTerm] != 1 || o[OutcomeOK] != 1 {
+	if o := rec.outcomes(); o[ClassStatus] != 2 || o[ClassTerm] != 1 || o[ClassOK] != 1 {
 		t.Fatalf("outcomes %v", o)
 	}
 }
@@ -149,7 +149,7 @@ func TestPoolLastSuccess(t *testing.T) {
 		}
 		return s.answer(c, h, req, err)
 	}
-	p := NewPool(s.addr(), PoolConfig{Size: 1})
+	p := unixPool(s.addr(), PoolConfig{Size: 1})
 	defer p.Close()
 	if !p.LastSuccess().IsZero() {
 		t.Fatal("a success before any exchange")
@@ -173,18 +173,13 @@ func TestPoolLastSuccess(t *testing.T) {
 
 func TestPoolIdleConnectionGetsTerm(t *testing.T) {
 	s := newTestServer(t)
-	p := NewPool(s.addr(), PoolConfig{Size: 1})
+	p := unixPool(s.addr(), PoolConfig{Size: 1})
 	defer p.Close()
 	if _, err := p.Do(context.Background(), stackReq, nil); err != nil {
 		t.Fatal(err)
 	}
 	// The server shuts the idle connection down with a TERM.
-	s.mu.Lock()
-	for c := range s.conns {
-		c.Write(AppendTerm(nil, Version, 0, 0))
-		c.CloseWrite()
-	}
-	s.mu.Unlock()
+	termIdle(s)
 	if _, err := p.Do(context.Background(), stackReq, nil); err != nil {
 		t.Fatalf("exchange after the idle connection was terminated: %v", err)
 	}
@@ -221,7 +216,7 @@ func TestPoolBackoff(t *testing.T) {
 	s := newTestServer(t)
 	s.onAccept = func(c *net.UnixConn) bool { c.Write(AppendTerm(nil, Version, EAGAIN, 0)); return false }
 	rec := &recorder{}
-	p := NewPool(s.addr(), PoolConfig{BackoffMin: time.Hour, Observer: rec})
+	p := unixPool(s.addr(), PoolConfig{BackoffMin: time.Hour, Observer: rec})
 	defer p.Close()
 	_, err := p.Do(context.Background(), stackReq, nil)
 	var se *StatusError
@@ -229,14 +224,18 @@ func TestPoolBackoff(t *testing.T) {
 		t.Fatalf("first: %v", err)
 	}
 	_, err = p.Do(context.Background(), stackReq, nil)
-	if !errors.Is(err, ErrUnavailable) || !errors.As(err, &se) {
+	var ue *UnavailableError
+	if !errors.Is(err, ErrUnavailable) || !errors.As(err, &ue) || ue.Last != se || ue.RetryAt.Before(time.Now().Add(time.Minute)) {
 		t.Fatalf("during backoff: %v", err)
+	}
+	if f := Classify(err); f.Class != ClassUnavailable || !f.RetryAt.Equal(ue.RetryAt) {
+		t.Fatalf("during backoff: classified %+v", f)
 	}
 	st := p.Stats()
 	if st.DialFailures != 1 || st.Backoff <= 0 || st.Terms[TermCause{Rc: EAGAIN}] != 1 || st.InUse != 0 {
 		t.Fatalf("stats %+v", st)
 	}
-	if o := rec.outcomes(); o[OutcomeUnavailable] != 2 {
+	if o := rec.outcomes(); o[ClassRefused] != 1 || o[ClassUnavailable] != 1 {
 		t.Fatalf("outcomes %v", o)
 	}
 	// After the backoff the pool dials again.
@@ -244,7 +243,7 @@ func TestPoolBackoff(t *testing.T) {
 	p.nextDial = time.Time{}
 	p.mu.Unlock()
 	s2 := newTestServer(t)
-	p.path = s2.addr()
+	p.cfg.Dial = DialUnix(s2.addr())
 	if _, err := p.Do(context.Background(), stackReq, nil); err != nil {
 		t.Fatalf("after backoff: %v", err)
 	}
@@ -252,7 +251,7 @@ func TestPoolBackoff(t *testing.T) {
 
 func TestPoolClose(t *testing.T) {
 	s := newTestServer(t)
-	p := NewPool(s.addr(), PoolConfig{})
+	p := unixPool(s.addr(), PoolConfig{})
 	p.Do(context.Background(), stackReq, nil)
 	p.Close()
 	if _, err := p.Do(context.Background(), stackReq, nil); !errors.Is(err, ErrClosed) {
@@ -271,7 +270,7 @@ func TestNoGoroutineLeak(t *testing.T) {
 	func() {
 		s := newTestServer(t)
 		defer s.close()
-		p := NewPool(s.addr(), PoolConfig{Size: 2})
+		p := unixPool(s.addr(), PoolConfig{Size: 2})
 		defer p.Close()
 		for i := 0; i < 5; i++ {
 			p.Do(context.Background(), stackReq, nil)
@@ -279,7 +278,7 @@ func TestNoGoroutineLeak(t *testing.T) {
 		ctx, cancel := context.WithCancel(context.Background())
 		cancel()
 		p.Do(ctx, stackReq, nil)
-		c, err := Dial(context.Background(), s.addr())
+		c, err := dialUnix(context.Background(), s.addr())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -325,7 +324,7 @@ func TestPoolObservesInit(t *testing.T) {
 	t.Run("ok once per connection", func(t *testing.T) {
 		s := newTestServer(t)
 		rec := &initRecorder{}
-		p := NewPool(s.addr(), PoolConfig{Size: 1, Observer: rec})
+		p := unixPool(s.addr(), PoolConfig{Size: 1, Observer: rec})
 		defer p.Close()
 		for range 3 {
 			if _, err := p.Do(context.Background(), stackReq, nil); err != nil {
@@ -340,7 +339,7 @@ func TestPoolObservesInit(t *testing.T) {
 		s := newTestServer(t)
 		s.onAccept = func(c *net.UnixConn) bool { c.Write(AppendTerm(nil, Version, EAGAIN, 0)); return false }
 		rec := &initRecorder{}
-		p := NewPool(s.addr(), PoolConfig{BackoffMin: time.Hour, Observer: rec})
+		p := unixPool(s.addr(), PoolConfig{BackoffMin: time.Hour, Observer: rec})
 		defer p.Close()
 		p.Do(context.Background(), stackReq, nil)
 		p.Do(context.Background(), stackReq, nil) // in backoff: no dial, no observation
@@ -352,7 +351,7 @@ func TestPoolObservesInit(t *testing.T) {
 	})
 	t.Run("unreachable", func(t *testing.T) {
 		rec := &initRecorder{}
-		p := NewPool(t.TempDir()+"/nobody", PoolConfig{Observer: rec})
+		p := unixPool(t.TempDir()+"/nobody", PoolConfig{Observer: rec})
 		defer p.Close()
 		p.Do(context.Background(), stackReq, nil)
 		var oe *OpError
@@ -365,7 +364,7 @@ func TestPoolObservesInit(t *testing.T) {
 		accepted := make(chan struct{})
 		s.onAccept = func(c *net.UnixConn) bool { close(accepted); <-s.block; return false }
 		rec := &initRecorder{}
-		p := NewPool(s.addr(), PoolConfig{Observer: rec})
+		p := unixPool(s.addr(), PoolConfig{Observer: rec})
 		defer p.Close()
 		ctx, cancel := context.WithCancel(context.Background())
 		go func() { <-accepted; cancel() }()
