@@ -150,6 +150,9 @@ func classifyNMI(f nmi.Failure, err error) problem {
 		return problem{Type: probNMIBadAnswer, Title: "Bad answer from the IKE daemon", Status: http.StatusBadGateway,
 			Detail: "the IKE daemon's answer could not be decoded", Internal: err}
 	case nmi.ClassUnavailable, nmi.ClassTransport:
+		if f.Status != nil { // the pool waits after a refusal
+			return classifyStatus(f.Status, err)
+		}
 		return problem{Type: probUnavailable, Title: "IKE daemon unavailable", Status: http.StatusServiceUnavailable,
 			Detail: "the IKE daemon is not reachable", RetryAfter: retryAfterSeconds, Internal: err}
 	case nmi.ClassCanceled:

@@ -83,7 +83,8 @@ type Failure struct {
 	// Op is the operation of the *OpError in the error, if any.
 	Op Op
 	// Status is the NMI's answer for ClassStatus, ClassTerm and
-	// ClassRefused.
+	// ClassRefused, and for ClassUnavailable the TERM that refused the
+	// last dial, if one did.
 	Status *StatusError
 	// RetryAt is when the pool dials again, for ClassUnavailable while it
 	// waits after failed dials (an *UnavailableError); zero otherwise.
@@ -112,6 +113,9 @@ func Classify(err error) Failure {
 	switch {
 	case errors.As(err, &ue):
 		f.Class, f.RetryAt = ClassUnavailable, ue.RetryAt
+		if errors.As(ue.Last, &se) {
+			f.Status = se
+		}
 	case errors.Is(err, context.Canceled):
 		f.Class = ClassCanceled
 	case errors.Is(err, context.DeadlineExceeded):

@@ -33,7 +33,7 @@ func TestClassify(t *testing.T) {
 		{refused, ClassRefused, "", refused, time.Time{}},
 		// A dead connection reports why it died.
 		{op(OpWrite, errors.Join(ErrClosed, term)), ClassTerm, OpWrite, term, time.Time{}},
-		{&UnavailableError{Addr: addr, RetryAt: retry, Last: refused}, ClassUnavailable, "", nil, retry},
+		{&UnavailableError{Addr: addr, RetryAt: retry, Last: refused}, ClassUnavailable, "", refused, retry},
 		{&UnavailableError{Addr: addr, RetryAt: retry, Last: op(OpDial, syscall.ECONNREFUSED)}, ClassUnavailable, OpDial, nil, retry},
 		{op(OpDial, &os.SyscallError{Syscall: "connect", Err: syscall.ENOENT}), ClassUnavailable, OpDial, nil, time.Time{}},
 		{op(OpInit, io.EOF), ClassUnavailable, OpInit, nil, time.Time{}},
