@@ -342,7 +342,7 @@ func (a *api) listIKETunnels(w http.ResponseWriter, r *http.Request) {
 		if err := rec.Decode(raw); err != nil {
 			return err
 		}
-		id = appendEBCDICText(id[:0], rec.Tunnel.ID[:])
+		id = nmi.AppendText(id[:0], rec.Tunnel.ID[:])
 		key = descKey(natKey(key[:0], id), rec.Tunnel.Generation)
 		s.add(pg, key, func(jw *jsonw) { viewIKE(jw, &rec, true) })
 		return nil

@@ -1,14 +1,13 @@
 package httpapi
 
 import (
-	"encoding/binary"
 	"net/netip"
 	"slices"
 	"strconv"
 	"time"
 	"unicode/utf8"
 
-	"golang.org/x/text/encoding/charmap"
+	"github.com/nmigw/nmigw/internal/nmi"
 )
 
 // jsonw appends JSON to a byte slice without reflection. Views of NMI
@@ -163,35 +162,20 @@ func (w *jsonw) text(k string, field []byte) {
 
 // optText writes k only when the field is not blank.
 func (w *jsonw) optText(k string, field []byte) {
-	if ebcdicLen(field) > 0 {
+	if nmi.TextLen(field) > 0 {
 		w.text(k, field)
 	}
 }
 
-func ebcdicLen(b []byte) int {
-	n := len(b)
-	// Eight bytes at a time while they are all blanks or NULs (0x40 or
-	// 0x00: no bit but 0x40 set): fixed-width fields are mostly padding.
-	for n >= 8 && binary.LittleEndian.Uint64(b[n-8:n])&^0x4040404040404040 == 0 {
-		n -= 8
-	}
-	for n > 0 && (b[n-1] == 0x40 || b[n-1] == 0) {
-		n--
-	}
-	return n
-}
+// ebcdicPlain is the byte an IBM-1047 character is written as inside a
+// JSON string, 0 when it needs more (escaped, or two bytes of UTF-8):
+// ebcdicJSON then holds its form. Both come from nmi's code page.
+var ebcdicPlain, ebcdicJSON = ebcdicTables()
 
-// ebcdicLatin1 maps IBM-1047 to Latin-1 (IBM-1047 maps every byte to one
-// of U+0000..U+00FF, so nothing is invalid). ebcdicPlain is the byte a
-// character is written as inside a JSON string, 0 when it needs more
-// (escaped, or two bytes of UTF-8): ebcdicJSON then holds its form.
-var ebcdicLatin1, ebcdicPlain, ebcdicJSON = ebcdicTables()
-
-func ebcdicTables() (latin1, plain [256]byte, escaped [256]string) {
+func ebcdicTables() (plain [256]byte, escaped [256]string) {
 	const hex = "0123456789abcdef"
 	for c := range 256 {
-		r := charmap.CodePage1047.DecodeByte(byte(c))
-		latin1[c] = byte(r)
+		r := nmi.EBCDICRune(byte(c))
 		switch {
 		case r == '"' || r == '\\':
 			escaped[c] = string([]byte{'\\', byte(r)})
@@ -203,7 +187,7 @@ func ebcdicTables() (latin1, plain [256]byte, escaped [256]string) {
 			escaped[c] = string(utf8.AppendRune(nil, r))
 		}
 	}
-	return latin1, plain, escaped
+	return plain, escaped
 }
 
 // appendEBCDICString appends an IBM-1047 field as a JSON string. Fields
@@ -211,7 +195,7 @@ func ebcdicTables() (latin1, plain [256]byte, escaped [256]string) {
 // and filled by index, and only a character that needs an escape or two
 // bytes of UTF-8 takes the slower path for the rest of the field.
 func appendEBCDICString(b, field []byte) []byte {
-	field = field[:ebcdicLen(field)]
+	field = field[:nmi.TextLen(field)]
 	n := len(b)
 	b = slices.Grow(b, len(field)+2)[:n+1+len(field)]
 	b[n] = '"'
@@ -237,25 +221,12 @@ func appendEBCDICString(b, field []byte) []byte {
 // ebcdicPlainText reports whether an IBM-1047 field is written in JSON
 // without escapes or multi-byte characters.
 func ebcdicPlainText(field []byte) bool {
-	for _, c := range field[:ebcdicLen(field)] {
+	for _, c := range field[:nmi.TextLen(field)] {
 		if ebcdicPlain[c] == 0 {
 			return false
 		}
 	}
 	return true
-}
-
-// appendEBCDICText appends an IBM-1047 field as UTF-8, trailing blanks and
-// NULs dropped: the text of nmi.Text without a string of its own.
-func appendEBCDICText(b, field []byte) []byte {
-	for _, c := range field[:ebcdicLen(field)] {
-		if r := ebcdicLatin1[c]; r < utf8.RuneSelf {
-			b = append(b, r)
-		} else {
-			b = utf8.AppendRune(b, rune(r))
-		}
-	}
-	return b
 }
 
 // appendJSONString appends s as a JSON string. Invalid UTF-8 becomes

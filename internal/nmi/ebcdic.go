@@ -1,6 +1,7 @@
 package nmi
 
 import (
+	"encoding/binary"
 	"errors"
 	"unicode/utf8"
 )
@@ -89,18 +90,40 @@ func PutText(dst []byte, s string) error {
 	return nil
 }
 
-// trimmedLen returns the length of b without trailing blanks and NULs.
-func trimmedLen(b []byte) int {
+// TextLen returns the length of an IBM-1047 field without its trailing
+// blanks and NULs.
+func TextLen(b []byte) int {
 	n := len(b)
+	// Eight bytes at a time while they are all blanks or NULs (0x40 or
+	// 0x00: no bit but 0x40 set): fixed-width fields are mostly padding.
+	for n >= 8 && binary.LittleEndian.Uint64(b[n-8:n])&^0x4040404040404040 == 0 {
+		n -= 8
+	}
 	for n > 0 && (b[n-1] == ebcdicBlank || b[n-1] == 0) {
 		n--
 	}
 	return n
 }
 
+// EBCDICRune returns the character of an IBM-1047 byte (U+0000..U+00FF).
+func EBCDICRune(c byte) rune { return rune(ebcdicToLatin1[c]) }
+
+// AppendText appends an IBM-1047 field to dst as UTF-8, trailing blanks
+// and NULs dropped: the text of Text without a string of its own.
+func AppendText(dst, field []byte) []byte {
+	for _, c := range field[:TextLen(field)] {
+		if r := ebcdicToLatin1[c]; r < utf8.RuneSelf {
+			dst = append(dst, r)
+		} else {
+			dst = utf8.AppendRune(dst, rune(r))
+		}
+	}
+	return dst
+}
+
 // Text decodes IBM-1047 bytes, dropping trailing blanks and NULs.
 func Text(b []byte) string {
-	n := trimmedLen(b)
+	n := TextLen(b)
 	if n == 0 {
 		return ""
 	}
@@ -110,17 +133,13 @@ func Text(b []byte) string {
 			size++
 		}
 	}
-	out := make([]byte, 0, size)
-	for _, c := range b[:n] {
-		out = utf8.AppendRune(out, rune(ebcdicToLatin1[c]))
-	}
-	return string(out)
+	return string(AppendText(make([]byte, 0, size), b[:n]))
 }
 
 // TextEqual reports whether the IBM-1047 field b holds s, ignoring trailing
 // blanks and NULs in b. It does not allocate.
 func TextEqual(b []byte, s string) bool {
-	n := trimmedLen(b)
+	n := TextLen(b)
 	j := 0
 	for i := 0; i < len(s); {
 		var r rune
@@ -144,7 +163,7 @@ func TextEqual(b []byte, s string) bool {
 }
 
 // IsBlank reports whether the field holds only blanks or NULs.
-func IsBlank(b []byte) bool { return trimmedLen(b) == 0 }
+func IsBlank(b []byte) bool { return TextLen(b) == 0 }
 
 // putField copies a fixed text field to dst. Trailing NULs (a zero value, or
 // a NUL-padded field as decoded) are sent as blanks: text on the wire is

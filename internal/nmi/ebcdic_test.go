@@ -22,6 +22,61 @@ func TestEBCDICTablesMatchCodePage1047(t *testing.T) {
 	}
 }
 
+// TestAppendText: every byte decodes as x/text's CodePage1047 says, inside
+// a field and after a prefix; EBCDICRune agrees.
+func TestAppendText(t *testing.T) {
+	for e := 0; e < 256; e++ {
+		r := charmap.CodePage1047.DecodeByte(byte(e))
+		if EBCDICRune(byte(e)) != r {
+			t.Fatalf("EBCDICRune(%#02x) = U+%04X, x/text says U+%04X", e, EBCDICRune(byte(e)), r)
+		}
+		field := []byte{0xC1, byte(e), 0xC2, 0x40, 0x00} // A e B, then padding
+		want := "pre" + "A" + string(r) + "B"
+		if got := string(AppendText([]byte("pre"), field)); got != want {
+			t.Fatalf("byte %#02x: %q, want %q", e, got, want)
+		}
+		if got := Text(field); got != want[len("pre"):] {
+			t.Fatalf("byte %#02x: Text %q, want %q", e, got, want[len("pre"):])
+		}
+	}
+	if got := AppendText(nil, []byte{0x40, 0x00, 0x40}); len(got) != 0 {
+		t.Fatalf("padding only: %q", got)
+	}
+}
+
+// TestTextLen: the word-at-a-time scan drops exactly the trailing blanks
+// (0x40) and NULs, however they mix and wherever a word boundary falls.
+func TestTextLen(t *testing.T) {
+	slow := func(b []byte) int {
+		n := len(b)
+		for n > 0 && (b[n-1] == 0x40 || b[n-1] == 0) {
+			n--
+		}
+		return n
+	}
+	pads := []byte{0x40, 0x00}
+	for size := range 24 {
+		for text := 0; text <= size; text++ {
+			for seed := range 4 {
+				b := make([]byte, size)
+				for i := range b {
+					if i < text {
+						b[i] = 0xC1 + byte(i%9) // "A".."I"
+						if i == text-1 && seed&1 == 1 {
+							b[i] = 0x41 // one bit besides 0x40
+						}
+					} else {
+						b[i] = pads[(i+seed)%2]
+					}
+				}
+				if got, want := TextLen(b), slow(b); got != want {
+					t.Fatalf("TextLen(% x) = %d, want %d", b, got, want)
+				}
+			}
+		}
+	}
+}
+
 func TestText(t *testing.T) {
 	for _, s := range []string{"", "TCPIP", "a b", "Straße-ÄÖÜ§", "x{}[]\\|~^!", strings.Repeat("Z", 48)} {
 		var f Text48
