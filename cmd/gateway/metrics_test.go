@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/nmigw/nmigw/internal/ikedsim"
+	"github.com/nmigw/nmigw/internal/ipsec"
 	"github.com/nmigw/nmigw/internal/nmi"
 	"github.com/prometheus/client_golang/prometheus/testutil/promlint"
 	dto "github.com/prometheus/client_model/go"
@@ -188,26 +189,12 @@ func TestMetricsCountRequests(t *testing.T) {
 	}
 }
 
-// stateCounts counts states of a data set's security associations.
-func stateCounts[T any, S interface {
-	~uint8
-	String() string
-}](items []T, state func(T) S) map[string]float64 {
+// stateCounts counts the states of a data set's security associations of
+// kind k by their API names (the metrics' label values).
+func stateCounts[T any](k ipsec.Kind, items []T, state func(T) uint8) map[string]float64 {
 	out := map[string]float64{}
 	for _, it := range items {
-		out[state(it).String()]++
-	}
-	return out
-}
-
-// stateNames are the names of the states first..last.
-func stateNames[S interface {
-	~uint8
-	String() string
-}](first, last S) []string {
-	var out []string
-	for s := first; s <= last; s++ {
-		out = append(out, s.String())
+		out[k.StateName(state(it))]++
 	}
 	return out
 }
@@ -246,17 +233,17 @@ func TestMetricsExporterDemo(t *testing.T) {
 	if v, _ := sample(mfs, "nmigw_ipsec_up"); v != 1 {
 		t.Fatalf("nmigw_ipsec_up = %v", v)
 	}
-	ikeStates := stateNames(nmi.IKETunPending, nmi.IKETunExpired)
-	ipStates := stateNames(nmi.IPTunInactive, nmi.IPTunExpired)
+	ikeStates := ipsec.KindIKE.States()
+	ipStates := ipsec.KindDynamic.States()
 	for _, st := range demo.Stacks {
 		for _, c := range []struct {
 			metric string
 			states []string
 			want   map[string]float64
 		}{
-			{"nmigw_ipsec_ike_tunnels", ikeStates, stateCounts(st.IKETunnels, func(k ikedsim.IKETunnel) nmi.IKETunState { return k.State })},
-			{"nmigw_ipsec_dynamic_tunnels", ipStates, stateCounts(st.DynTunnels, func(y ikedsim.DynTunnel) nmi.IPTunState { return y.State })},
-			{"nmigw_ipsec_manual_tunnels", ipStates, stateCounts(st.ManualTunnels, func(m ikedsim.ManualTunnel) nmi.IPTunState { return m.State })},
+			{"nmigw_ipsec_ike_tunnels", ikeStates, stateCounts(ipsec.KindIKE, st.IKETunnels, func(k ikedsim.IKETunnel) uint8 { return uint8(k.State) })},
+			{"nmigw_ipsec_dynamic_tunnels", ipStates, stateCounts(ipsec.KindDynamic, st.DynTunnels, func(y ikedsim.DynTunnel) uint8 { return uint8(y.State) })},
+			{"nmigw_ipsec_manual_tunnels", ipStates, stateCounts(ipsec.KindManual, st.ManualTunnels, func(m ikedsim.ManualTunnel) uint8 { return uint8(m.State) })},
 		} {
 			n := 0
 			for _, s := range mfs[c.metric].GetMetric() {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/nmigw/nmigw/internal/audit"
 	"github.com/nmigw/nmigw/internal/authz"
+	"github.com/nmigw/nmigw/internal/ipsec"
 	"github.com/nmigw/nmigw/internal/nmi"
 )
 
@@ -36,16 +37,6 @@ const (
 	pollMax   = time.Second
 )
 
-// tunnelKind is the kind of tunnel a control request acts on; it names the
-// display request that shows the result.
-type tunnelKind uint8
-
-const (
-	kindIKE tunnelKind = iota
-	kindDynamic
-	kindManual
-)
-
 // goal is the state ?wait waits for.
 type goal uint8
 
@@ -59,25 +50,25 @@ const (
 type controlOp struct {
 	operation string // operationId in api/openapi.yaml
 	msg       nmi.MsgType
-	kind      tunnelKind
+	kind      ipsec.Kind
 	goal      goal
 	byName    bool // targets are rule names (dynamic activation), not tunnel IDs
 }
 
 var (
-	opRefreshIKE     = controlOp{"refreshIkeTunnel", nmi.RefreshIKETun, kindIKE, goalRefreshed, false}
-	opDeactivateIKE  = controlOp{"deactivateIkeTunnel", nmi.DeactIKETun, kindIKE, goalInactive, false}
-	opRefreshIKEs    = controlOp{"refreshIkeTunnels", nmi.RefreshIKETun, kindIKE, goalRefreshed, false}
-	opDeactivateIKEs = controlOp{"deactivateIkeTunnels", nmi.DeactIKETun, kindIKE, goalInactive, false}
-	opRefreshDyn     = controlOp{"refreshDynamicTunnel", nmi.RefreshDynTun, kindDynamic, goalRefreshed, false}
-	opDeactivateDyn  = controlOp{"deactivateDynamicTunnel", nmi.DeactDynTun, kindDynamic, goalInactive, false}
-	opRefreshDyns    = controlOp{"refreshDynamicTunnels", nmi.RefreshDynTun, kindDynamic, goalRefreshed, false}
-	opDeactivateDyns = controlOp{"deactivateDynamicTunnels", nmi.DeactDynTun, kindDynamic, goalInactive, false}
-	opActivateDyns   = controlOp{"activateDynamicTunnels", nmi.ActDynTun, kindDynamic, goalActive, true}
-	opActivateMan    = controlOp{"activateManualTunnel", nmi.ActManTun, kindManual, goalActive, false}
-	opDeactivateMan  = controlOp{"deactivateManualTunnel", nmi.DeactManTun, kindManual, goalInactive, false}
-	opActivateMans   = controlOp{"activateManualTunnels", nmi.ActManTun, kindManual, goalActive, false}
-	opDeactivateMans = controlOp{"deactivateManualTunnels", nmi.DeactManTun, kindManual, goalInactive, false}
+	opRefreshIKE     = controlOp{"refreshIkeTunnel", nmi.RefreshIKETun, ipsec.KindIKE, goalRefreshed, false}
+	opDeactivateIKE  = controlOp{"deactivateIkeTunnel", nmi.DeactIKETun, ipsec.KindIKE, goalInactive, false}
+	opRefreshIKEs    = controlOp{"refreshIkeTunnels", nmi.RefreshIKETun, ipsec.KindIKE, goalRefreshed, false}
+	opDeactivateIKEs = controlOp{"deactivateIkeTunnels", nmi.DeactIKETun, ipsec.KindIKE, goalInactive, false}
+	opRefreshDyn     = controlOp{"refreshDynamicTunnel", nmi.RefreshDynTun, ipsec.KindDynamic, goalRefreshed, false}
+	opDeactivateDyn  = controlOp{"deactivateDynamicTunnel", nmi.DeactDynTun, ipsec.KindDynamic, goalInactive, false}
+	opRefreshDyns    = controlOp{"refreshDynamicTunnels", nmi.RefreshDynTun, ipsec.KindDynamic, goalRefreshed, false}
+	opDeactivateDyns = controlOp{"deactivateDynamicTunnels", nmi.DeactDynTun, ipsec.KindDynamic, goalInactive, false}
+	opActivateDyns   = controlOp{"activateDynamicTunnels", nmi.ActDynTun, ipsec.KindDynamic, goalActive, true}
+	opActivateMan    = controlOp{"activateManualTunnel", nmi.ActManTun, ipsec.KindManual, goalActive, false}
+	opDeactivateMan  = controlOp{"deactivateManualTunnel", nmi.DeactManTun, ipsec.KindManual, goalInactive, false}
+	opActivateMans   = controlOp{"activateManualTunnels", nmi.ActManTun, ipsec.KindManual, goalActive, false}
+	opDeactivateMans = controlOp{"deactivateManualTunnels", nmi.DeactManTun, ipsec.KindManual, goalInactive, false}
 	opLoadDefault    = controlOp{operation: "loadDefaultFilters", msg: nmi.LoadPolicy}
 	opLoadPolicy     = controlOp{operation: "loadPolicyFilters", msg: nmi.LoadPolicy}
 )
@@ -409,7 +400,7 @@ func (a *api) tunnelAction(op controlOp, parse func(*http.Request) (targets, err
 				return
 			}
 		}
-		var before map[string]observed
+		var before map[string]*ipsec.Family
 		if wait >= 0 && op.goal == goalRefreshed {
 			// The generations before the refresh, to see a newer one.
 			if before, err = a.observe(r.Context(), c.rec.Stack, op.kind, false, keysOf(tg)); err != nil {
@@ -602,84 +593,21 @@ func keyFilters(keys []string, byName bool) []nmi.InFilter {
 	return fs
 }
 
-// observed is what a display request shows of one tunnel family (by
-// tunnel ID) or of one rule's tunnels (by name).
-type observed struct {
-	newest    uint32 // newest generation
-	activeGen uint32 // newest active generation
-	active    bool   // a generation is active
-	live      bool   // a generation is pending, negotiating or active
-}
-
-func (o *observed) add(gen uint32, active, live bool) {
-	o.newest = max(o.newest, gen)
-	if active {
-		o.active = true
-		o.activeGen = max(o.activeGen, gen)
-	}
-	o.live = o.live || live
-}
-
-// observe reads the tunnels of kind on stack, keyed by tunnel ID (or rule
-// name), limited to keys when given.
-func (a *api) observe(ctx context.Context, stack string, kind tunnelKind, byName bool, keys []string) (map[string]observed, error) {
-	out := map[string]observed{}
-	note := func(id, name string, gen uint32, active, live bool) {
-		k := id
-		if byName {
-			k = name
-		}
-		o := out[k]
-		o.add(gen, active, live)
-		out[k] = o
-	}
-	req := &nmi.Request{Target: stack, Filters: keyFilters(keys, byName)}
-	var fn func(nmi.Record) error
-	switch kind {
-	case kindIKE:
-		req.Type = nmi.GetIKETun
-		var rec nmi.IKETunnelRecord
-		fn = func(raw nmi.Record) error {
-			if err := rec.Decode(raw); err != nil {
-				return err
-			}
-			t := &rec.Tunnel
-			st := t.State
-			note(t.ID.String(), t.KeyExchRule.String(), t.Generation, st == nmi.IKETunActive,
-				st == nmi.IKETunPending || st == nmi.IKETunNegotiating || st == nmi.IKETunActive)
-			return nil
-		}
-	case kindDynamic:
-		req.Type = nmi.GetIPTunDynStack
-		var rec nmi.DynStackRecord
-		fn = func(raw nmi.Record) error {
-			if err := rec.Decode(raw); err != nil {
-				return err
-			}
-			st := rec.Tunnel.State
-			note(rec.Tunnel.ID.String(), rec.Dyn.LocalDynVpnRule.String(), rec.Dyn.Generation, st == nmi.IPTunActive, ipLive(st))
-			return nil
-		}
-	default:
-		req.Type = nmi.GetIPTunManual
-		var rec nmi.ManualTunnelRecord
-		fn = func(raw nmi.Record) error {
-			if err := rec.Decode(raw); err != nil {
-				return err
-			}
-			st := rec.Tunnel.State
-			note(rec.Tunnel.ID.String(), rec.Tunnel.VPNAction.String(), 0, st == nmi.IPTunActive, ipLive(st))
-			return nil
-		}
-	}
+// observe reads the tunnels of kind on stack, folded by tunnel ID (or
+// rule name), limited to keys when given.
+func (a *api) observe(ctx context.Context, stack string, kind ipsec.Kind, byName bool, keys []string) (map[string]*ipsec.Family, error) {
+	out := map[string]*ipsec.Family{}
 	ctx, cancel := context.WithTimeout(ctx, a.timeout)
 	defer cancel()
-	_, err := a.nmi.Do(ctx, req, fn)
+	err := ipsec.Walk(ctx, a.nmi, stack, kind, keyFilters(keys, byName), func(t *ipsec.Tunnel) error {
+		k := t.ID
+		if byName {
+			k = t.Name
+		}
+		ipsec.Fold(out, k, t)
+		return nil
+	})
 	return out, err
-}
-
-func ipLive(st nmi.IPTunState) bool {
-	return st == nmi.IPTunPending || st == nmi.IPTunIncomplete || st == nmi.IPTunActive
 }
 
 // succeeded reports whether a status means the action was started or was
@@ -691,7 +619,7 @@ func succeeded(status string) bool {
 // tunnelsReached reports whether every started target is in op's goal
 // state.
 func (a *api) tunnelsReached(ctx context.Context, stack string, op *controlOp, results []controlResult,
-	before map[string]observed) (bool, error) {
+	before map[string]*ipsec.Family) (bool, error) {
 	var keys []string
 	for _, res := range results {
 		if succeeded(res.Status) {
@@ -706,15 +634,21 @@ func (a *api) tunnelsReached(ctx context.Context, stack string, op *controlOp, r
 		return false, err
 	}
 	for _, k := range keys {
-		o := now[k]
+		var o, was ipsec.Family
+		if f := now[k]; f != nil {
+			o = *f
+		}
+		if f := before[k]; f != nil {
+			was = *f
+		}
 		var ok bool
 		switch op.goal {
 		case goalActive:
-			ok = o.active
+			ok = o.Active
 		case goalRefreshed:
-			ok = o.active && o.activeGen > before[k].newest
+			ok = o.Active && o.ActiveGen > was.Newest
 		case goalInactive:
-			ok = !o.live
+			ok = !o.Live
 		}
 		if k == "" || !ok {
 			return false, nil

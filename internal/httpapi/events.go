@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/nmigw/nmigw/internal/ipsec"
 	"github.com/nmigw/nmigw/internal/nmi"
 )
 
@@ -301,11 +302,8 @@ func (f *feed) since(seq uint64) (out []entry, lost bool, wake chan struct{}) {
 
 // Snapshots.
 
-// kindNames are the API's names of the tunnel kinds (control.go).
-var kindNames = [...]string{"ike", "dynamic", "manual"}
-
 type tunnelRef struct {
-	kind tunnelKind
+	kind ipsec.Kind
 	id   string
 }
 
@@ -318,15 +316,6 @@ type tunnelNow struct {
 type snapshot struct {
 	filterSet string
 	tunnels   map[tunnelRef]tunnelNow
-}
-
-// add keeps the newest generation of each tunnel.
-func (s *snapshot) add(k tunnelKind, id string, gen uint32, state string) {
-	ref := tunnelRef{k, id}
-	if old, ok := s.tunnels[ref]; ok && old.gen > gen {
-		return
-	}
-	s.tunnels[ref] = tunnelNow{gen, state}
 }
 
 // poll takes a snapshot of stack.
@@ -350,38 +339,16 @@ func (h *eventHub) poll(ctx context.Context, stack string) (*snapshot, error) {
 	if s.filterSet == "" {
 		return nil, &nmi.StatusError{Type: nmi.GetStackInfo, Rc: nmi.ENXIO}
 	}
-	var ike nmi.IKETunnelRecord
-	var dyn nmi.DynStackRecord
-	var man nmi.ManualTunnelRecord
-	for _, q := range []struct {
-		t   nmi.MsgType
-		add func(nmi.Record) error
-	}{
-		{nmi.GetIKETun, func(rec nmi.Record) error {
-			if err := ike.Decode(rec); err != nil {
-				return err
-			}
-			s.add(kindIKE, ike.Tunnel.ID.String(), ike.Tunnel.Generation, ike.Tunnel.State.String())
-			return nil
-		}},
-		{nmi.GetIPTunDynStack, func(rec nmi.Record) error {
-			if err := dyn.Decode(rec); err != nil {
-				return err
-			}
-			s.add(kindDynamic, dyn.Tunnel.ID.String(), dyn.Dyn.Generation, ipTunState(dyn.Tunnel.State))
-			return nil
-		}},
-		{nmi.GetIPTunManual, func(rec nmi.Record) error {
-			if err := man.Decode(rec); err != nil {
-				return err
-			}
-			s.add(kindManual, man.Tunnel.ID.String(), 0, ipTunState(man.Tunnel.State))
-			return nil
-		}},
-	} {
-		if _, err := h.a.nmi.Do(ctx, &nmi.Request{Type: q.t, Target: stack}, q.add); err != nil {
-			return nil, err
-		}
+	fams := map[tunnelRef]*ipsec.Family{}
+	err = ipsec.Snapshot(ctx, h.a.nmi, stack, func(t *ipsec.Tunnel) error {
+		ipsec.Fold(fams, tunnelRef{t.Kind, t.ID}, t)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	for ref, f := range fams {
+		s.tunnels[ref] = tunnelNow{f.Newest, f.NewestState}
 	}
 	return s, nil
 }
@@ -432,9 +399,9 @@ func diff(old, cur *snapshot, stack string, now time.Time, emit func(name string
 		jw.beginObject()
 		jw.str("stack", stack)
 		jw.str("time", now.UTC().Format(time.RFC3339))
-		jw.str("kind", kindNames[r.kind])
+		jw.str("kind", r.kind.String())
 		jw.str("tunnelId", r.id)
-		if hasNew && r.kind != kindManual {
+		if hasNew && r.kind.Generations() {
 			jw.uint("generation", uint64(n.gen))
 		}
 		if hadOld && hasNew && o.gen != n.gen {

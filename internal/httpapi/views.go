@@ -4,6 +4,7 @@ import (
 	"net/netip"
 	"strconv"
 
+	"github.com/nmigw/nmigw/internal/ipsec"
 	"github.com/nmigw/nmigw/internal/nmi"
 )
 
@@ -11,16 +12,6 @@ import (
 // object (without its braces) so that callers can add members (generations,
 // cascaded tunnels) or nest it. Field names and the shapes are those of
 // api/openapi.yaml.
-
-// ipTunState names NMsIPTunState. The codec calls code 3 "incomplete" (the
-// `ipsec` word); the REST API says "negotiating" for IP and IKE tunnels
-// alike (shared/DESIGN.md §3).
-func ipTunState(s nmi.IPTunState) string {
-	if s == nmi.IPTunIncomplete {
-		return "negotiating"
-	}
-	return s.String()
-}
 
 // idType names an identity type; 0 means no identity.
 func idType(t nmi.IDType) string {
@@ -180,7 +171,7 @@ func viewTraffic(w *jsonw, in, out, inPk, outPk uint64) {
 func viewIPTunnel(w *jsonw, t *nmi.IPTunnel) {
 	w.text("vpnAction", t.VPNAction[:])
 	w.enum("type", t.Type.String())
-	w.str("state", ipTunState(t.State))
+	w.str("state", ipsec.IPStateName(t.State))
 	w.boolean("ipv6", t.IPv6)
 	w.boolean("fips140", t.FIPS140)
 	w.optAddr("localSecurityEndpoint", t.LclSecEndpoint)
@@ -310,7 +301,7 @@ func viewIKE(w *jsonw, r *nmi.IKETunnelRecord, cascade bool) {
 	w.text("keyExchangeAction", t.KeyExchAction[:])
 	w.addr("localEndpoint", t.LclEndpoint)
 	w.addr("remoteEndpoint", t.RmtEndpoint)
-	w.enum("state", t.State.String())
+	w.enum("state", ipsec.IKEStateName(t.State))
 	w.boolean("ipv6", t.IPv6)
 	w.boolean("natTraversalEnabled", t.NATAllowed)
 	w.boolean("localNatDetected", t.LclNAT)

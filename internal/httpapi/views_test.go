@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/nmigw/nmigw/internal/ipsec"
 	"github.com/nmigw/nmigw/internal/nmi"
 )
 
@@ -20,8 +21,8 @@ func TestEnumsMatchSpec(t *testing.T) {
 	}
 	names := map[string]func(uint8) string{
 		"FilterSet":              func(c uint8) string { return nmi.FilterSet(c).String() },
-		"IPTunnelState":          func(c uint8) string { return ipTunState(nmi.IPTunState(c)) },
-		"IkeTunnelState":         func(c uint8) string { return nmi.IKETunState(c).String() },
+		"IPTunnelState":          func(c uint8) string { return ipsec.IPStateName(nmi.IPTunState(c)) },
+		"IkeTunnelState":         func(c uint8) string { return ipsec.IKEStateName(nmi.IKETunState(c)) },
 		"IPTunnelType":           func(c uint8) string { return nmi.IPTunType(c).String() },
 		"EncapsulationMode":      func(c uint8) string { return nmi.EncapMode(c).String() },
 		"AuthenticationProtocol": func(c uint8) string { return nmi.AuthProto(c).String() },

@@ -3,6 +3,7 @@ package metrics
 import (
 	"time"
 
+	"github.com/nmigw/nmigw/internal/ipsec"
 	"github.com/nmigw/nmigw/internal/nmi"
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -81,9 +82,9 @@ func (d *exporterDescs) collect(ch chan<- prometheus.Metric, s *snapshot, now ti
 			gauge(d.filterSet, boolValue(st.filterSet == fs), st.name, fs.String())
 		}
 		gauge(d.filters, float64(st.filters), st.name)
-		byState(gauge, d.ikeTunnels, st.name, ikeStates, st.ike)
-		byState(gauge, d.dynTunnels, st.name, ipStates, st.dyn)
-		byState(gauge, d.manTunnels, st.name, ipStates, st.man)
+		for _, k := range ipsec.Kinds {
+			byState(gauge, [...]*prometheus.Desc{d.ikeTunnels, d.dynTunnels, d.manTunnels}[k], st.name, k.States(), st.states[k])
+		}
 		for _, p := range []struct {
 			phase string
 			b     *nmi.StatsBlock
@@ -105,7 +106,7 @@ func (d *exporterDescs) collect(ch chan<- prometheus.Metric, s *snapshot, now ti
 		if !f.missing {
 			state = f.state()
 		}
-		for _, name := range f.typ.states() {
+		for _, name := range f.typ.States() {
 			gauge(d.tunState, boolValue(state == name), with(name)...)
 		}
 		if state == stateUnknown {
@@ -114,13 +115,13 @@ func (d *exporterDescs) collect(ch chan<- prometheus.Metric, s *snapshot, now ti
 		if f.missing {
 			continue
 		}
-		if f.active && f.expires != 0 {
-			gauge(d.tunExpiry, max(nmi.UnixTime(f.expires).Sub(now), 0).Seconds(), lv...)
+		if f.fold.Active && f.fold.Expires != 0 {
+			gauge(d.tunExpiry, max(nmi.UnixTime(f.fold.Expires).Sub(now), 0).Seconds(), lv...)
 		}
-		if f.typ.traffic() {
+		if f.typ.Traffic() {
 			for i, dir := range []string{"in", "out"} {
-				emit(d.tunBytes, prometheus.CounterValue, float64(f.bytes[i]), with(dir)...)
-				emit(d.tunPackets, prometheus.CounterValue, float64(f.packets[i]), with(dir)...)
+				emit(d.tunBytes, prometheus.CounterValue, float64(f.fold.Bytes[i]), with(dir)...)
+				emit(d.tunPackets, prometheus.CounterValue, float64(f.fold.Packets[i]), with(dir)...)
 			}
 		}
 	}

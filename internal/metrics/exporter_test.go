@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/nmigw/nmigw/internal/ikedsim"
+	"github.com/nmigw/nmigw/internal/ipsec"
 	"github.com/nmigw/nmigw/internal/nmi"
 )
 
@@ -36,10 +37,10 @@ type want struct {
 
 func expected(st *ikedsim.Stack) want {
 	w := want{ike: map[string]float64{}, dyn: map[string]float64{}, man: map[string]float64{}, tunnels: map[string]string{}}
-	for _, s := range ikeStates {
+	for _, s := range ipsec.KindIKE.States() {
 		w.ike[s] = 0
 	}
-	for _, s := range ipStates {
+	for _, s := range ipsec.KindDynamic.States() {
 		w.dyn[s], w.man[s] = 0, 0
 	}
 	// A tunnel is active when one of its generations is, else it is in
@@ -54,16 +55,16 @@ func expected(st *ikedsim.Stack) want {
 		}
 	}
 	for _, t := range st.IKETunnels {
-		w.ike[t.State.String()]++
-		family("ike/"+t.ID, t.State.String(), t.Generation)
+		w.ike[ipsec.IKEStateName(t.State)]++
+		family("ike/"+t.ID, ipsec.IKEStateName(t.State), t.Generation)
 	}
 	for _, t := range st.DynTunnels {
-		w.dyn[t.State.String()]++
-		family("dynamic/"+t.ID, t.State.String(), t.Generation)
+		w.dyn[ipsec.IPStateName(t.State)]++
+		family("dynamic/"+t.ID, ipsec.IPStateName(t.State), t.Generation)
 	}
 	for _, t := range st.ManualTunnels {
-		w.man[t.State.String()]++
-		family("manual/"+t.ID, t.State.String(), 0)
+		w.man[ipsec.IPStateName(t.State)]++
+		family("manual/"+t.ID, ipsec.IPStateName(t.State), 0)
 	}
 	return w
 }
@@ -168,9 +169,9 @@ func TestExporterDemo(t *testing.T) {
 				continue
 			}
 			sel[st.Name+"/"+key] = true
-			states := ipStates
+			states := ipsec.KindDynamic.States()
 			if typ == "ike" {
-				states = ikeStates
+				states = ipsec.KindIKE.States()
 			}
 			if len(got) != len(states) {
 				t.Errorf("%s %s of %s: %d state series, want %d", typ, id, st.Name, len(got), len(states))
@@ -239,7 +240,7 @@ func TestExporterTunnelGoesDown(t *testing.T) {
 	clk.Add(y2.Expires.Sub(ds.Epoch) + time.Minute)
 	e := scrape(t, g.reg)
 	got = tunnelState(e, "TCPIP", "dynamic", "Y2")
-	if len(got) != len(ipStates) || got["active"] != 0 || got["expired"] != 1 {
+	if len(got) != len(ipsec.KindDynamic.States()) || got["active"] != 0 || got["expired"] != 1 {
 		t.Errorf("Y2 after expiry: %v, want every state with expired 1", got)
 	}
 	if _, ok := e.value("nmigw_ipsec_tunnel_expiry_remaining_seconds", "stack", "TCPIP", "type", "dynamic", "tunnel_id", "Y2", "name", "BRANCH1-DB-VPN"); ok {
@@ -263,7 +264,7 @@ func TestExporterTunnelGoesDown(t *testing.T) {
 		t.Fatalf("up after the restart: %v", v)
 	}
 	got = tunnelState(e, "TCPIP", "dynamic", "Y2")
-	if len(got) != len(ipStates) {
+	if len(got) != len(ipsec.KindDynamic.States()) {
 		t.Fatalf("Y2 gone from IKED vanished from the metrics: %v", got)
 	}
 	for state, v := range got {

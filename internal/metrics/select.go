@@ -4,6 +4,8 @@ import (
 	"cmp"
 	"slices"
 	"time"
+
+	"github.com/nmigw/nmigw/internal/ipsec"
 )
 
 // knownTunnel is a tunnel that had series of its own.
@@ -59,7 +61,7 @@ func (e *Exporter) selectTunnels(stacks []*stackData, fams []*family, now time.T
 	slices.SortFunc(goneAllowed, byKey)
 	slices.SortFunc(goneOthers, byKey)
 	slices.SortFunc(others, func(a, b *family) int {
-		return cmp.Or(cmp.Compare(b.total, a.total), byKey(a, b))
+		return cmp.Or(cmp.Compare(b.fold.Total, a.fold.Total), byKey(a, b))
 	})
 	top := others[:min(len(others), e.cfg.Tunnels.TopN)]
 
@@ -90,7 +92,7 @@ func (e *Exporter) allowed(f *family) bool {
 // forgetOldest bounds the remembered tunnels: no more than could have
 // series at once (each has at least four), the least recently seen go.
 func (e *Exporter) forgetOldest() {
-	limit := e.cfg.Tunnels.MaxSeries / len(ikeStates)
+	limit := e.cfg.Tunnels.MaxSeries / len(ipsec.KindIKE.States())
 	if len(e.known) <= limit {
 		return
 	}

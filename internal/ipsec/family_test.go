@@ -1,4 +1,4 @@
-package metrics
+package ipsec
 
 import (
 	"math"
@@ -12,8 +12,8 @@ func TestFamilyTotalSaturates(t *testing.T) {
 	const top = math.MaxUint64
 	tests := []struct {
 		name    string
-		traffic [][2]uint64 // in, out bytes of each generation (addTraffic)
-		ike     []uint64    // IKE tunnel bytes of each generation (addTotal)
+		traffic [][2]uint64 // in, out bytes of each IP tunnel generation
+		ike     []uint64    // bytes of each IKE tunnel generation
 		want    uint64
 	}{
 		{"none", nil, nil, 0},
@@ -28,15 +28,15 @@ func TestFamilyTotalSaturates(t *testing.T) {
 		{"IKE huge twice", nil, []uint64{top, top}, top},
 	}
 	for _, tt := range tests {
-		f := &family{}
+		f := &Family{}
 		for _, g := range tt.traffic {
-			f.addTraffic(g[0], g[1], 0, 0)
+			f.Add(&Tunnel{Kind: KindDynamic, State: "active", Traffic: Traffic{InBytes: g[0], OutBytes: g[1]}})
 		}
 		for _, b := range tt.ike {
-			f.addTotal(b)
+			f.Add(&Tunnel{Kind: KindIKE, State: "active", Bytes: b})
 		}
-		if f.total != tt.want {
-			t.Errorf("%s: total %d, want %d", tt.name, f.total, tt.want)
+		if f.Total != tt.want {
+			t.Errorf("%s: total %d, want %d", tt.name, f.Total, tt.want)
 		}
 	}
 }
@@ -59,11 +59,11 @@ func TestFamilyTrafficSaturates(t *testing.T) {
 		{"stays at the top", [][4]uint64{{top, top, top, top}, {5, 6, 7, 8}}, [4]uint64{top, top, top, top}},
 	}
 	for _, tt := range tests {
-		f := &family{}
+		f := &Family{}
 		for _, g := range tt.gens {
-			f.addTraffic(g[0], g[1], g[2], g[3])
+			f.Add(&Tunnel{Kind: KindManual, State: "active", Traffic: Traffic{g[0], g[1], g[2], g[3]}})
 		}
-		got := [4]uint64{f.bytes[0], f.bytes[1], f.packets[0], f.packets[1]}
+		got := [4]uint64{f.Bytes[0], f.Bytes[1], f.Packets[0], f.Packets[1]}
 		if got != tt.want {
 			t.Errorf("%s: bytes in/out, packets in/out %d, want %d", tt.name, got, tt.want)
 		}
