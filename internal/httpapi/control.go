@@ -493,7 +493,7 @@ func (c *controlCall) exchangeTunnels(op *controlOp, tg targets, local map[int]b
 		}
 		c.setCodes(h.Rc, h.Rsn)
 		if !tg.all && len(answered) != len(req.Tunnels) {
-			return nil, &nmi.FormatError{Msg: "control answer has " + strconv.Itoa(len(answered)) +
+			return nil, &badAnswerError{Msg: op.msg.String() + " answered " + strconv.Itoa(len(answered)) +
 				" records for " + strconv.Itoa(len(req.Tunnels)) + " requested"}
 		}
 	}
@@ -719,7 +719,7 @@ func (a *api) loadFilters(op controlOp, set nmi.FilterSet) http.HandlerFunc {
 			})
 		cancel()
 		if err == nil && n != 1 {
-			err = &nmi.FormatError{Msg: "NMsec_LOAD_POLICY answered " + strconv.Itoa(n) + " records, not one"}
+			err = &badAnswerError{Msg: "NMsec_LOAD_POLICY answered " + strconv.Itoa(n) + " records, not one"}
 		}
 		if err != nil {
 			c.exchangeFailed(err)

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 
 	"github.com/go-chi/chi/v5"
 
@@ -211,7 +212,7 @@ func (a *api) getStack(w http.ResponseWriter, r *http.Request) {
 			return err
 		}
 		if !found {
-			return &nmi.StatusError{Type: nmi.GetStackInfo, Rc: nmi.ENXIO}
+			return &unknownStackError{Stack: stack}
 		}
 		return bw.finish()
 	})
@@ -234,7 +235,7 @@ func (a *api) getSummary(w http.ResponseWriter, r *http.Request) {
 			return err
 		}
 		if n != 1 {
-			return &nmi.FormatError{Msg: "NMsec_GET_SUMMARY answered other than one record"}
+			return &badAnswerError{Msg: "NMsec_GET_SUMMARY answered " + strconv.Itoa(n) + " records, not one"}
 		}
 		bw.jw.beginObject()
 		viewSummary(&bw.jw, stack, &rec.Statistics)

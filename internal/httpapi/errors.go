@@ -42,6 +42,22 @@ type notFoundError struct{ What string }
 
 func (e *notFoundError) Error() string { return e.What + " not found" }
 
+// unknownStackError is a stack that the NMI's list of stacks
+// (NMsec_GET_STACKINFO) does not name: 404 like the NMI's ENXIO, but
+// without NMI codes, since the NMI sent none.
+type unknownStackError struct{ Stack string }
+
+func (e *unknownStackError) Error() string {
+	return "stack " + e.Stack + " is not in the IKE daemon's list of stacks"
+}
+
+// badAnswerError is an NMI answer that decoded but does not fit the
+// request (too many or too few records): 502 like an answer that does
+// not decode.
+type badAnswerError struct{ Msg string }
+
+func (e *badAnswerError) Error() string { return "unexpected NMI answer: " + e.Msg }
+
 // ForbiddenError is an authorization denial by the gateway (SAF in
 // internal/authz): 403 naming the resource checked and the profile that
 // decided ("" when no profile covers the resource: superusers only). The
@@ -106,6 +122,8 @@ func classify(err error) problem {
 	var (
 		pe  *paramError
 		nf  *notFoundError
+		us  *unknownStackError
+		bae *badAnswerError
 		fe  *ForbiddenError
 		aue *authzUnavailableError
 		ue  *UnauthorizedError
@@ -120,6 +138,12 @@ func classify(err error) problem {
 			Detail: "the request body exceeds " + strconv.FormatInt(mbe.Limit, 10) + " bytes"}
 	case errors.As(err, &nf):
 		return problem{Type: probNotFound, Title: "Not found", Status: http.StatusNotFound, Detail: nf.Error()}
+	case errors.As(err, &us):
+		return problem{Type: probUnknownStack, Title: "Unknown stack", Status: http.StatusNotFound,
+			Detail: "the IKE daemon lists no such stack"}
+	case errors.As(err, &bae):
+		return problem{Type: probNMIBadAnswer, Title: "Bad answer from the IKE daemon", Status: http.StatusBadGateway,
+			Detail: "the IKE daemon's answer did not fit the request", Internal: err}
 	case errors.As(err, &ue):
 		return problem{Type: probUnauthorized, Title: "Unauthorized", Status: http.StatusUnauthorized, Detail: ue.Reason}
 	case errors.As(err, &fe):

@@ -165,3 +165,34 @@ func TestFilterTranslation(t *testing.T) {
 		t.Errorf("81 combinations: %v", p)
 	}
 }
+
+// A problem carries NMI codes only when the NMI sent them: a stack that
+// the list of stacks does not name is unknown (404) without codes, while
+// the NMI's own ENXIO shows its codes.
+func TestNMICodesOnlyWhenSent(t *testing.T) {
+	s := newServer(t, httpapi.NewFake(t))
+	for _, c := range []struct {
+		path string
+		rc   any // nil: no codes
+	}{
+		{"/v1/stacks/TCPIPX", nil},
+		{"/v1/stacks/NOPE/summary", float64(138)},
+	} {
+		p, _ := s.getJSON(c.path, http.StatusNotFound)
+		if p["type"] != "urn:nmigw:problem:unknown-stack" || p["nmiReturnCode"] != c.rc {
+			t.Errorf("%s: %v, want nmiReturnCode %v", c.path, p, c.rc)
+		}
+		if _, ok := p["nmiReasonCode"]; ok != (c.rc != nil) {
+			t.Errorf("%s: reason code present %v: %v", c.path, ok, p)
+		}
+	}
+	resp, st, body := s.open("/v1/stacks/TCPIPX/events")
+	if st != nil {
+		st.Close()
+		t.Fatal("events of an unknown stack opened a stream")
+	}
+	if resp.StatusCode != http.StatusNotFound || !strings.Contains(string(body), "unknown-stack") ||
+		strings.Contains(string(body), "nmiReturnCode") {
+		t.Errorf("events of an unknown stack: %d %s", resp.StatusCode, body)
+	}
+}

@@ -337,7 +337,7 @@ func (h *eventHub) poll(ctx context.Context, stack string) (*snapshot, error) {
 		return nil, err
 	}
 	if s.filterSet == "" {
-		return nil, &nmi.StatusError{Type: nmi.GetStackInfo, Rc: nmi.ENXIO}
+		return nil, &unknownStackError{Stack: stack}
 	}
 	fams := map[tunnelRef]*ipsec.Family{}
 	err = ipsec.Snapshot(ctx, h.a.nmi, stack, func(t *ipsec.Tunnel) error {
