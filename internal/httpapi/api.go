@@ -30,7 +30,9 @@ type Deps struct {
 	// CORSOrigins are the origins allowed to call the API from a browser
 	// ("*" for any). Empty: CORS is off.
 	CORSOrigins []string
-	// RequestTimeout bounds the NMI work of one request (default 30s).
+	// RequestTimeout bounds the NMI work of one request (default 30s): one
+	// deadline for all its exchanges, set when the handler starts; a
+	// control request's ?wait adds its own length.
 	RequestTimeout time.Duration
 	// MaxBodyBytes caps request bodies (default 64 KiB).
 	MaxBodyBytes int64
@@ -122,11 +124,6 @@ func NewHandler(d Deps) (http.Handler, error) {
 	}
 	a.validator, a.spec = v, spec
 	return a.routes(), nil
-}
-
-// nmiCtx bounds the NMI work of a request.
-func (a *api) nmiCtx(r *http.Request) (context.Context, context.CancelFunc) {
-	return context.WithTimeout(r.Context(), a.timeout)
 }
 
 // principal returns the caller: the principal that authentication put in

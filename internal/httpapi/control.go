@@ -236,11 +236,15 @@ func (c *controlCall) finish(body []byte) {
 	_, _ = c.w.Write(body)
 }
 
-// actionCtx bounds the NMI work of an action that was audited as
-// requested: it does not end when the client goes away, so that what was
-// started is also recorded.
-func (a *api) actionCtx(r *http.Request) (context.Context, context.CancelFunc) {
-	return context.WithTimeout(context.WithoutCancel(r.Context()), a.timeout)
+// detach is the context of an action that was audited as requested: the
+// request scope's deadline, but it does not end when the client goes away,
+// so that what was started is also recorded.
+func detach(ctx context.Context) (context.Context, context.CancelFunc) {
+	d, ok := ctx.Deadline()
+	if !ok {
+		return context.WithCancel(context.WithoutCancel(ctx))
+	}
+	return context.WithDeadline(context.WithoutCancel(ctx), d)
 }
 
 // parseWait reads ?wait: absent (-1), or a duration from 0 to maxWait.
@@ -395,7 +399,7 @@ func (a *api) tunnelAction(op controlOp, parse func(*http.Request) (targets, err
 		// names of the tunnel IDs up first.
 		var local map[int]bool // targets answered without the NMI
 		if op.msg == nmi.ActManTun && !tg.all {
-			if local, err = a.manualNames(r, c.rec.Stack, tg.list); err != nil {
+			if local, err = a.manualNames(r.Context(), c.rec.Stack, tg.list); err != nil {
 				c.refuse(fmt.Errorf("before the action, looking up manual tunnel names: %w", err), audit.OutcomeFailed)
 				return
 			}
@@ -475,7 +479,7 @@ func (c *controlCall) exchangeTunnels(op *controlOp, tg targets, local map[int]b
 	// A request without records acts on every eligible object: send one
 	// only when that was asked for.
 	if tg.all || len(req.Tunnels) > 0 {
-		ctx, cancel := c.a.actionCtx(c.r)
+		ctx, cancel := detach(c.r.Context())
 		defer cancel()
 		c.sent = true
 		var rec nmi.TunnelRecord
@@ -533,11 +537,9 @@ func (c *controlCall) exchangeTunnels(op *controlOp, tg targets, local map[int]b
 // manualNames fills in the IpManVpnAction name of each target from
 // NMsec_GET_IPTUNMANUAL; targets the NMI does not show are reported
 // notFound without being sent.
-func (a *api) manualNames(r *http.Request, stack string, list []audit.Target) (map[int]bool, error) {
+func (a *api) manualNames(ctx context.Context, stack string, list []audit.Target) (map[int]bool, error) {
 	names := map[string]string{}
 	var rec nmi.ManualTunnelRecord
-	ctx, cancel := a.nmiCtx(r)
-	defer cancel()
 	_, err := a.nmi.Do(ctx, &nmi.Request{Type: nmi.GetIPTunManual, Target: stack, Filters: idFilters(keysOf(targets{list: list}))},
 		func(raw nmi.Record) error {
 			if err := rec.Decode(raw); err != nil {
@@ -597,8 +599,6 @@ func keyFilters(keys []string, byName bool) []nmi.InFilter {
 // rule name), limited to keys when given.
 func (a *api) observe(ctx context.Context, stack string, kind ipsec.Kind, byName bool, keys []string) (map[string]*ipsec.Family, error) {
 	out := map[string]*ipsec.Family{}
-	ctx, cancel := context.WithTimeout(ctx, a.timeout)
-	defer cancel()
 	err := ipsec.Walk(ctx, a.nmi, stack, kind, keyFilters(keys, byName), func(t *ipsec.Tunnel) error {
 		k := t.ID
 		if byName {
@@ -703,7 +703,7 @@ func (a *api) loadFilters(op controlOp, set nmi.FilterSet) http.HandlerFunc {
 		if !c.begin() {
 			return
 		}
-		ctx, cancel := a.actionCtx(r)
+		ctx, cancel := detach(r.Context())
 		defer cancel()
 		c.sent = true
 		got, n := set, 0
@@ -745,8 +745,6 @@ func (a *api) loadFilters(op controlOp, set nmi.FilterSet) http.HandlerFunc {
 // filterSetIs reports whether NMsec_GET_STACKINFO shows set in effect on
 // stack.
 func (a *api) filterSetIs(ctx context.Context, stack string, set nmi.FilterSet) (bool, error) {
-	ctx, cancel := context.WithTimeout(ctx, a.timeout)
-	defer cancel()
 	found := false
 	var rec nmi.StackRecord
 	_, err := a.nmi.Do(ctx, &nmi.Request{Type: nmi.GetStackInfo}, func(raw nmi.Record) error {

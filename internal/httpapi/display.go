@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"encoding/binary"
 	"net/http"
 	"net/url"
@@ -20,10 +21,8 @@ func (a *api) stackParam(r *http.Request) (string, error) {
 	return stack, a.checkStack(r, stack, authz.Display)
 }
 
-// do runs one NMI exchange bounded by the request timeout.
-func (a *api) do(r *http.Request, req *nmi.Request, fn func(nmi.Record) error) error {
-	ctx, cancel := a.nmiCtx(r)
-	defer cancel()
+// do runs one NMI exchange within ctx, the request scope (scope).
+func (a *api) do(ctx context.Context, req *nmi.Request, fn func(nmi.Record) error) error {
 	_, err := a.nmi.Do(ctx, req, fn)
 	return err
 }
@@ -64,7 +63,7 @@ func (a *api) sortedList(w http.ResponseWriter, r *http.Request, allowed crit,
 	a.serveBody(w, r, func(bw *bodyWriter) error {
 		var s sorter
 		defer s.release()
-		if err := a.do(r, nreq, func(rec nmi.Record) error { return decode(rec, &s, &pg) }); err != nil {
+		if err := a.do(r.Context(), nreq, func(rec nmi.Record) error { return decode(rec, &s, &pg) }); err != nil {
 			return err
 		}
 		return s.writeTo(newListBody(bw, &pg))
@@ -92,7 +91,7 @@ func (a *api) byID(w http.ResponseWriter, r *http.Request, what, param string, n
 	a.serveBody(w, r, func(bw *bodyWriter) error {
 		var s sorter
 		defer s.release()
-		if err := a.do(r, nreq, func(rec nmi.Record) error { return decode(rec, &s) }); err != nil {
+		if err := a.do(r.Context(), nreq, func(rec nmi.Record) error { return decode(rec, &s) }); err != nil {
 			return err
 		}
 		if len(s.list()) == 0 {
@@ -140,7 +139,7 @@ func (a *api) listStacks(w http.ResponseWriter, r *http.Request) {
 		}
 		var rows []row
 		var names []string
-		err := a.stacks(r, func(st *nmi.Stack, nss *nmi.NSS) {
+		err := a.stacks(r.Context(), func(st *nmi.Stack, nss *nmi.NSS) {
 			rows = append(rows, row{*st, nss})
 			names = append(names, st.Name.String())
 		})
@@ -165,10 +164,10 @@ func (a *api) listStacks(w http.ResponseWriter, r *http.Request) {
 
 // stacks calls fn for every stack of NMsec_GET_STACKINFO with its
 // NMsec_GET_IKENSINFO record, if any.
-func (a *api) stacks(r *http.Request, fn func(*nmi.Stack, *nmi.NSS)) error {
+func (a *api) stacks(ctx context.Context, fn func(*nmi.Stack, *nmi.NSS)) error {
 	nss := map[string]nmi.NSS{}
 	var nrec nmi.NSSRecord
-	err := a.do(r, &nmi.Request{Type: nmi.GetIKENSInfo}, func(rec nmi.Record) error {
+	err := a.do(ctx, &nmi.Request{Type: nmi.GetIKENSInfo}, func(rec nmi.Record) error {
 		if err := nrec.Decode(rec); err != nil {
 			return err
 		}
@@ -179,7 +178,7 @@ func (a *api) stacks(r *http.Request, fn func(*nmi.Stack, *nmi.NSS)) error {
 		return err
 	}
 	var srec nmi.StackRecord
-	return a.do(r, &nmi.Request{Type: nmi.GetStackInfo}, func(rec nmi.Record) error {
+	return a.do(ctx, &nmi.Request{Type: nmi.GetStackInfo}, func(rec nmi.Record) error {
 		if err := srec.Decode(rec); err != nil {
 			return err
 		}
@@ -200,7 +199,7 @@ func (a *api) getStack(w http.ResponseWriter, r *http.Request) {
 	}
 	a.serveBody(w, r, func(bw *bodyWriter) error {
 		found := false
-		err := a.stacks(r, func(st *nmi.Stack, nss *nmi.NSS) {
+		err := a.stacks(r.Context(), func(st *nmi.Stack, nss *nmi.NSS) {
 			if !found && st.Name.String() == stack {
 				found = true
 				bw.jw.beginObject()
@@ -227,7 +226,7 @@ func (a *api) getSummary(w http.ResponseWriter, r *http.Request) {
 	a.serveBody(w, r, func(bw *bodyWriter) error {
 		var rec nmi.SummaryRecord
 		n := 0
-		err := a.do(r, &nmi.Request{Type: nmi.GetSummary, Target: stack}, func(raw nmi.Record) error {
+		err := a.do(r.Context(), &nmi.Request{Type: nmi.GetSummary, Target: stack}, func(raw nmi.Record) error {
 			n++
 			return rec.Decode(raw)
 		})
@@ -287,7 +286,7 @@ func (a *api) listFilters(w http.ResponseWriter, r *http.Request) {
 		var rec nmi.FilterRecord
 		var ord uint64
 		var key [8]byte
-		err := a.do(r, nreq, func(raw nmi.Record) error {
+		err := a.do(r.Context(), nreq, func(raw nmi.Record) error {
 			ord++
 			binary.BigEndian.PutUint64(key[:], ord)
 			if pg.skip(key[:]) || l.more {
@@ -465,7 +464,7 @@ func (a *api) whoAmI(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	var names []string
-	err = a.stacks(r, func(st *nmi.Stack, _ *nmi.NSS) { names = append(names, st.Name.String()) })
+	err = a.stacks(r.Context(), func(st *nmi.Stack, _ *nmi.NSS) { names = append(names, st.Name.String()) })
 	if err != nil {
 		a.writeError(w, r, err)
 		return

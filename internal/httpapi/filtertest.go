@@ -57,7 +57,7 @@ func (a *api) testFilters(w http.ResponseWriter, r *http.Request) {
 	var rec nmi.FilterRecord
 	scan := filtermatch.Scan{Packet: p}
 	matched := false
-	err = a.do(r, req, func(raw nmi.Record) error {
+	err = a.do(r.Context(), req, func(raw nmi.Record) error {
 		if err := rec.Decode(raw); err != nil {
 			return err
 		}

@@ -219,3 +219,23 @@ func (a *api) authenticate(next http.Handler) http.Handler {
 		h.ServeHTTP(w, r)
 	})
 }
+
+// scope sets the request scope: the request's context gets one deadline,
+// RequestTimeout from now, that bounds all the NMI work of the request,
+// whatever number of exchanges it takes. A control request that waits
+// (?wait) may take that much longer. Handlers and their helpers take this
+// context first. Event streams are not scoped: their NMI work is their
+// feed's poller's.
+func (a *api) scope(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		budget := a.timeout
+		if r.Method == http.MethodPost {
+			if d, err := parseWait(r); err == nil && d > 0 {
+				budget += d
+			}
+		}
+		ctx, cancel := context.WithTimeout(r.Context(), budget)
+		defer cancel()
+		next.ServeHTTP(w, r.WithContext(ctx))
+	})
+}

@@ -36,7 +36,7 @@ func (a *api) getReadiness(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	err := a.do(r, &nmi.Request{Type: nmi.GetStackInfo}, func(nmi.Record) error { return nil })
+	err := a.do(r.Context(), &nmi.Request{Type: nmi.GetStackInfo}, func(nmi.Record) error { return nil })
 	if err == nil {
 		a.ready.ok()
 		a.getHealth(w, r)

@@ -10,7 +10,7 @@ import (
 
 // routes is every route of the gateway's API. Request flow: request ID,
 // access log, CORS; then body cap, authentication (API routes), OpenAPI
-// validation, handler.
+// validation, the request scope (scope), handler.
 func (a *api) routes() http.Handler {
 	r := chi.NewRouter()
 	r.Use(withRequestID, a.accessLog, a.withCORS)
@@ -27,7 +27,7 @@ func (a *api) routes() http.Handler {
 		r.Use(a.limitBody)
 
 		r.Group(func(r chi.Router) {
-			r.Use(a.validate)
+			r.Use(a.validate, a.scope)
 			r.Get("/healthz", a.getHealth)
 			r.Get("/readyz", a.getReadiness)
 			r.Get("/openapi.yaml", a.getOpenAPI)
@@ -36,40 +36,50 @@ func (a *api) routes() http.Handler {
 
 		r.Group(func(r chi.Router) {
 			r.Use(a.authenticate, notePrincipal, a.validate)
-			r.Get("/v1/whoami", a.whoAmI)
-			r.Get("/v1/stacks", a.listStacks)
-			r.Route("/v1/stacks/{stack}", func(r chi.Router) {
-				r.Get("/", a.getStack)
-				r.Get("/summary", a.getSummary)
-				r.Get("/interfaces", a.listInterfaces)
-				r.Get("/filters", a.listFilters)
-				r.Get("/filters/{name}", a.getFilter)
-				r.Get("/ike/tunnels", a.listIKETunnels)
-				r.Get("/ike/tunnels/{tunnelId}", a.getIKETunnel)
-				r.Get("/tunnels/dynamic", a.listDynamicTunnels)
-				r.Get("/tunnels/dynamic/{tunnelId}", a.getDynamicTunnel)
-				r.Get("/tunnels/manual", a.listManualTunnels)
-				r.Get("/tunnels/manual/{tunnelId}", a.getManualTunnel)
-				r.Get("/port-translations", a.listPortTranslations)
-				r.Get("/events", a.streamEvents)
-				r.Post("/filters:loadDefault", a.loadFilters(opLoadDefault, nmi.FilterSetDefault))
-				r.Post("/filters:loadPolicy", a.loadFilters(opLoadPolicy, nmi.FilterSetPolicy))
-				r.Post("/filters:test", a.testFilters)
-				r.Post("/ike/tunnels/{tunnelId}:refresh", a.tunnelAction(opRefreshIKE, pathTarget))
-				r.Post("/ike/tunnels/{tunnelId}:deactivate", a.tunnelAction(opDeactivateIKE, pathTarget))
-				r.Post("/ike/tunnels:refresh", a.tunnelAction(opRefreshIKEs, bulkTargets))
-				r.Post("/ike/tunnels:deactivate", a.tunnelAction(opDeactivateIKEs, bulkTargets))
-				r.Post("/tunnels/dynamic/{tunnelId}:refresh", a.tunnelAction(opRefreshDyn, pathTarget))
-				r.Post("/tunnels/dynamic/{tunnelId}:deactivate", a.tunnelAction(opDeactivateDyn, pathTarget))
-				r.Post("/tunnels/dynamic:refresh", a.tunnelAction(opRefreshDyns, bulkTargets))
-				r.Post("/tunnels/dynamic:deactivate", a.tunnelAction(opDeactivateDyns, bulkTargets))
-				r.Post("/tunnels/dynamic:activate", a.tunnelAction(opActivateDyns, nameTargets))
-				r.Post("/tunnels/manual/{tunnelId}:activate", a.tunnelAction(opActivateMan, pathTarget))
-				r.Post("/tunnels/manual/{tunnelId}:deactivate", a.tunnelAction(opDeactivateMan, pathTarget))
-				r.Post("/tunnels/manual:activate", a.tunnelAction(opActivateMans, bulkTargets))
-				r.Post("/tunnels/manual:deactivate", a.tunnelAction(opDeactivateMans, bulkTargets))
-			})
+			r.With(a.scope).Get("/v1/whoami", a.whoAmI)
+			r.With(a.scope).Get("/v1/stacks", a.listStacks)
+			r.Route("/v1/stacks/{stack}", a.mountStack)
 		})
 	})
 	return r
+}
+
+// mountStack mounts the routes of one stack on r, whose pattern ends in
+// the {stack} parameter (/v1/stacks/{stack}); the same routes can be
+// mounted under another prefix, such as a system's stacks.
+func (a *api) mountStack(r chi.Router) {
+	// An event stream outlives the request scope: its NMI work is done by
+	// its feed's poller, each poll bounded by RequestTimeout.
+	r.Get("/events", a.streamEvents)
+	r.Group(func(r chi.Router) {
+		r.Use(a.scope)
+		r.Get("/", a.getStack)
+		r.Get("/summary", a.getSummary)
+		r.Get("/interfaces", a.listInterfaces)
+		r.Get("/filters", a.listFilters)
+		r.Get("/filters/{name}", a.getFilter)
+		r.Get("/ike/tunnels", a.listIKETunnels)
+		r.Get("/ike/tunnels/{tunnelId}", a.getIKETunnel)
+		r.Get("/tunnels/dynamic", a.listDynamicTunnels)
+		r.Get("/tunnels/dynamic/{tunnelId}", a.getDynamicTunnel)
+		r.Get("/tunnels/manual", a.listManualTunnels)
+		r.Get("/tunnels/manual/{tunnelId}", a.getManualTunnel)
+		r.Get("/port-translations", a.listPortTranslations)
+		r.Post("/filters:test", a.testFilters)
+		r.Post("/filters:loadDefault", a.loadFilters(opLoadDefault, nmi.FilterSetDefault))
+		r.Post("/filters:loadPolicy", a.loadFilters(opLoadPolicy, nmi.FilterSetPolicy))
+		r.Post("/ike/tunnels/{tunnelId}:refresh", a.tunnelAction(opRefreshIKE, pathTarget))
+		r.Post("/ike/tunnels/{tunnelId}:deactivate", a.tunnelAction(opDeactivateIKE, pathTarget))
+		r.Post("/ike/tunnels:refresh", a.tunnelAction(opRefreshIKEs, bulkTargets))
+		r.Post("/ike/tunnels:deactivate", a.tunnelAction(opDeactivateIKEs, bulkTargets))
+		r.Post("/tunnels/dynamic/{tunnelId}:refresh", a.tunnelAction(opRefreshDyn, pathTarget))
+		r.Post("/tunnels/dynamic/{tunnelId}:deactivate", a.tunnelAction(opDeactivateDyn, pathTarget))
+		r.Post("/tunnels/dynamic:refresh", a.tunnelAction(opRefreshDyns, bulkTargets))
+		r.Post("/tunnels/dynamic:deactivate", a.tunnelAction(opDeactivateDyns, bulkTargets))
+		r.Post("/tunnels/dynamic:activate", a.tunnelAction(opActivateDyns, nameTargets))
+		r.Post("/tunnels/manual/{tunnelId}:activate", a.tunnelAction(opActivateMan, pathTarget))
+		r.Post("/tunnels/manual/{tunnelId}:deactivate", a.tunnelAction(opDeactivateMan, pathTarget))
+		r.Post("/tunnels/manual:activate", a.tunnelAction(opActivateMans, bulkTargets))
+		r.Post("/tunnels/manual:deactivate", a.tunnelAction(opDeactivateMans, bulkTargets))
+	})
 }
