@@ -4,8 +4,6 @@ import (
 	"net/http"
 
 	"github.com/go-chi/chi/v5"
-
-	"github.com/nmigw/nmigw/internal/nmi"
 )
 
 // routes is every route of the gateway's API. Request flow: request ID,
@@ -66,20 +64,8 @@ func (a *api) mountStack(r chi.Router) {
 		r.Get("/tunnels/manual/{tunnelId}", a.getManualTunnel)
 		r.Get("/port-translations", a.listPortTranslations)
 		r.Post("/filters:test", a.testFilters)
-		r.Post("/filters:loadDefault", a.loadFilters(opLoadDefault, nmi.FilterSetDefault))
-		r.Post("/filters:loadPolicy", a.loadFilters(opLoadPolicy, nmi.FilterSetPolicy))
-		r.Post("/ike/tunnels/{tunnelId}:refresh", a.tunnelAction(opRefreshIKE, pathTarget))
-		r.Post("/ike/tunnels/{tunnelId}:deactivate", a.tunnelAction(opDeactivateIKE, pathTarget))
-		r.Post("/ike/tunnels:refresh", a.tunnelAction(opRefreshIKEs, bulkTargets))
-		r.Post("/ike/tunnels:deactivate", a.tunnelAction(opDeactivateIKEs, bulkTargets))
-		r.Post("/tunnels/dynamic/{tunnelId}:refresh", a.tunnelAction(opRefreshDyn, pathTarget))
-		r.Post("/tunnels/dynamic/{tunnelId}:deactivate", a.tunnelAction(opDeactivateDyn, pathTarget))
-		r.Post("/tunnels/dynamic:refresh", a.tunnelAction(opRefreshDyns, bulkTargets))
-		r.Post("/tunnels/dynamic:deactivate", a.tunnelAction(opDeactivateDyns, bulkTargets))
-		r.Post("/tunnels/dynamic:activate", a.tunnelAction(opActivateDyns, nameTargets))
-		r.Post("/tunnels/manual/{tunnelId}:activate", a.tunnelAction(opActivateMan, pathTarget))
-		r.Post("/tunnels/manual/{tunnelId}:deactivate", a.tunnelAction(opDeactivateMan, pathTarget))
-		r.Post("/tunnels/manual:activate", a.tunnelAction(opActivateMans, bulkTargets))
-		r.Post("/tunnels/manual:deactivate", a.tunnelAction(opDeactivateMans, bulkTargets))
+		for _, op := range controlOps {
+			r.Post(op.path, a.control(op))
+		}
 	})
 }

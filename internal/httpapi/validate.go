@@ -90,7 +90,7 @@ func (a *api) validate(next http.Handler) http.Handler {
 // more than the answer.
 func (a *api) invalid(w http.ResponseWriter, r *http.Request, route *routers.Route, err error) {
 	if r.Method == http.MethodPost {
-		if op := controlOps[route.Operation.OperationID]; op != nil {
+		if op := controlOpByID[route.Operation.OperationID]; op != nil {
 			a.refuseInvalidControl(w, r, op, err)
 			return
 		}
