@@ -132,10 +132,10 @@ func authzPolicy(t *testing.T) *policy.Policy {
 
 // tableNMI is the NMI of the authorization tests: display requests go to
 // the display fake (stacks TCPIP and TCPIP2), control requests to the
-// control fake, which answers for any stack as for its own.
+// simulator, which answers for any stack as for its TCPIP.
 type tableNMI struct {
 	display httpapi.NMI
-	control *ctlFake
+	control *simNMI
 	busy    *atomic.Int32 // exchanges in progress
 }
 
@@ -144,7 +144,7 @@ func (n tableNMI) Do(ctx context.Context, req *nmi.Request, fn func(nmi.Record) 
 	defer n.busy.Add(-1)
 	if req.Type.IsControl() {
 		r := *req
-		r.Target = fakeStack
+		r.Target = "TCPIP"
 		return n.control.Do(ctx, &r, fn)
 	}
 	return n.display.Do(ctx, req, fn)
@@ -158,7 +158,7 @@ type authzFixture struct {
 	sink    *memSink
 	logs    *syncLog
 	display interface{ Requests() []nmi.Request }
-	control *ctlFake
+	control *simNMI
 	nmiBusy atomic.Int32 // NMI exchanges in progress
 }
 
@@ -177,7 +177,7 @@ func newAuthzFixtureWith(t *testing.T, authorizer func(store *policy.Store) auth
 		az = authorizer(store)
 	}
 	display := httpapi.NewFake(t)
-	f := &authzFixture{sink: &memSink{}, logs: &syncLog{}, display: display, control: newCtlFake(t)}
+	f := &authzFixture{sink: &memSink{}, logs: &syncLog{}, display: display, control: newSim(t)}
 	log := slog.New(slog.NewJSONHandler(f.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	an := authn.New(authn.Options{Policy: store.Current, Logger: log,
 		WriteError: func(w http.ResponseWriter, r *http.Request, e *authn.Error) {
@@ -198,10 +198,7 @@ func newAuthzFixtureWith(t *testing.T, authorizer func(store *policy.Store) auth
 
 // nmiCalls is the number of NMI requests so far.
 func (f *authzFixture) nmiCalls() int {
-	f.control.mu.Lock()
-	n := len(f.control.calls)
-	f.control.mu.Unlock()
-	return n + len(f.display.Requests())
+	return f.control.nmiCalls() + len(f.display.Requests())
 }
 
 // syncLog is a log destination safe for concurrent use.

@@ -75,9 +75,13 @@ func results(t *testing.T, v map[string]any) []string {
 	return out
 }
 
-func ctlServer(t *testing.T, f *ctlFake, sink *memSink, mod ...func(*httpapi.Deps)) *server {
+func ctlServer(t *testing.T, f *simNMI, sink *memSink, mod ...func(*httpapi.Deps)) *server {
 	t.Helper()
-	return newServer(t, f, append([]func(*httpapi.Deps){func(d *httpapi.Deps) {
+	var n httpapi.NMI
+	if f != nil {
+		n = f
+	}
+	return newServer(t, n, append([]func(*httpapi.Deps){func(d *httpapi.Deps) {
 		if sink != nil {
 			d.Audit = sink
 		}
@@ -127,21 +131,30 @@ func completed(t *testing.T, sink *memSink) []audit.Record {
 	return out
 }
 
+// The behaviour tests run against the demo data set's stack TCPIP: IKE
+// tunnels K1 (KER-BRANCH1) and K2 (KER-BRANCH2) active, K4 pending;
+// dynamic tunnels Y1 (BRANCH1-VPN) and Y2 active; manual tunnels M1
+// active, M2 (MANUAL-LEGACY) inactive; rule BRANCH4-VPN without a tunnel.
+
 func TestRefreshIKETunnelWaits(t *testing.T) {
-	f, sink := newCtlFake(t), &memSink{}
+	f, sink := newSim(t), &memSink{}
 	s := ctlServer(t, f, sink, withAuthz(t))
-	v := s.postJSON("/v1/stacks/TCPIP/ike/tunnels/K1:refresh?wait=10s", "", http.StatusOK,
+	v := s.postJSON("/v1/stacks/TCPIP/ike/tunnels/K2:refresh?wait=10s", "", http.StatusOK,
 		"Authorization", "Bearer ADMIN1", "X-Request-ID", "req-refresh-1")
-	if got := results(t, v); !slices.Equal(got, []string{"KER1/K1/stateUpdated"}) {
+	if got := results(t, v); !slices.Equal(got, []string{"/K2/stateUpdated"}) {
 		t.Errorf("results %v", got)
 	}
 	if v["reached"] != true {
-		t.Errorf("reached %v: the fake activates generation 2 after one display request", v["reached"])
+		t.Errorf("reached %v: IKED activates generation 2 at once", v["reached"])
 	}
 	calls := f.controlCalls()
 	if len(calls) != 1 || calls[0].Type != nmi.RefreshIKETun || len(calls[0].Tunnels) != 1 ||
-		!calls[0].Tunnels[0].TunnelID.Equal("K1") || calls[0].Target != "TCPIP" {
+		!calls[0].Tunnels[0].TunnelID.Equal("K2") || calls[0].Target != "TCPIP" {
 		t.Fatalf("control requests %+v", calls)
+	}
+	ike, _ := s.getJSON("/v1/stacks/TCPIP/ike/tunnels/K2", http.StatusOK, "Authorization", "Bearer ADMIN1")
+	if ike["generation"] != float64(2) || ike["state"] != "active" {
+		t.Errorf("K2 after the refresh: generation %v %v", ike["generation"], ike["state"])
 	}
 	recs := sink.records()
 	if len(recs) != 2 || recs[0].Stage != audit.StageRequested || recs[1].Stage != audit.StageCompleted {
@@ -152,13 +165,13 @@ func TestRefreshIKETunnelWaits(t *testing.T) {
 			r.Resource != "EZB.NETMGMT.SYS1.TCPIP.IPSEC.CONTROL" || !r.Allowed ||
 			r.Profile != "EZB.NETMGMT.SYS1.*.IPSEC.CONTROL" || r.Operation != "refreshIkeTunnel" ||
 			r.NMIRequest != "NMsec_REFRESH_IKETUN" || r.Stack != "TCPIP" || r.Authentication != "token" ||
-			!slices.Equal(r.Targets, []audit.Target{{TunnelID: "K1"}}) {
+			!slices.Equal(r.Targets, []audit.Target{{TunnelID: "K2"}}) {
 			t.Errorf("%s record %+v", r.Stage, r)
 		}
 	}
 	c := recs[1]
 	if c.Outcome != audit.OutcomeStarted || c.NMIReturnCode == nil || *c.NMIReturnCode != 0 || *c.NMIReasonCode != 0 ||
-		!slices.Equal(c.Results, []audit.Result{{Name: "KER1", TunnelID: "K1", Status: "stateUpdated"}}) ||
+		!slices.Equal(c.Results, []audit.Result{{TunnelID: "K2", Status: "stateUpdated"}}) ||
 		c.Reached == nil || !*c.Reached || c.HTTPStatus != http.StatusOK {
 		t.Errorf("completed record %+v", c)
 	}
@@ -167,9 +180,9 @@ func TestRefreshIKETunnelWaits(t *testing.T) {
 	}
 
 	// Refreshing an IKE tunnel that is not active: nothing to refresh.
-	v = s.postJSON("/v1/stacks/TCPIP/ike/tunnels/K2:refresh", "", http.StatusOK, "Authorization", "Bearer ADMIN1")
-	if got := results(t, v); !slices.Equal(got, []string{"/K2/notFound"}) {
-		t.Errorf("refresh of an expired tunnel: %v", got)
+	v = s.postJSON("/v1/stacks/TCPIP/ike/tunnels/K4:refresh", "", http.StatusOK, "Authorization", "Bearer ADMIN1")
+	if got := results(t, v); !slices.Equal(got, []string{"/K4/notFound"}) {
+		t.Errorf("refresh of a pending tunnel: %v", got)
 	}
 	if _, ok := v["reached"]; ok {
 		t.Error("reached without ?wait")
@@ -177,36 +190,39 @@ func TestRefreshIKETunnelWaits(t *testing.T) {
 }
 
 func TestDeactivateIsIdempotent(t *testing.T) {
-	f, sink := newCtlFake(t), &memSink{}
+	f, sink := newSim(t), &memSink{}
 	s := ctlServer(t, f, sink)
-	v := s.postJSON("/v1/stacks/TCPIP/tunnels/dynamic/Y1:deactivate?wait=10s", "", http.StatusOK)
-	if got := results(t, v); !slices.Equal(got, []string{"RULE1/Y1/stateUpdated"}) || v["reached"] != true {
+	v := s.postJSON("/v1/stacks/TCPIP/tunnels/dynamic/Y2:deactivate?wait=10s", "", http.StatusOK)
+	if got := results(t, v); !slices.Equal(got, []string{"/Y2/stateUpdated"}) || v["reached"] != true {
 		t.Errorf("first deactivate: %v reached %v", got, v["reached"])
 	}
+	s.getJSON("/v1/stacks/TCPIP/tunnels/dynamic/Y2", http.StatusNotFound)
 	// The tunnel is gone now: the repeat is notFound, still 200.
-	v = s.postJSON("/v1/stacks/TCPIP/tunnels/dynamic/Y1:deactivate?wait=1s", "", http.StatusOK)
-	if got := results(t, v); !slices.Equal(got, []string{"/Y1/notFound"}) || v["reached"] != true {
+	v = s.postJSON("/v1/stacks/TCPIP/tunnels/dynamic/Y2:deactivate?wait=1s", "", http.StatusOK)
+	if got := results(t, v); !slices.Equal(got, []string{"/Y2/notFound"}) || v["reached"] != true {
 		t.Errorf("repeated deactivate: %v reached %v", got, v["reached"])
 	}
 	// An expired IKE tunnel counts as inactive: stateAlreadySet.
+	s.postJSON("/v1/stacks/TCPIP/ike/tunnels/K2:deactivate", "", http.StatusOK)
 	v = s.postJSON("/v1/stacks/TCPIP/ike/tunnels/K2:deactivate", "", http.StatusOK)
-	if got := results(t, v); !slices.Equal(got, []string{"KER2/K2/stateAlreadySet"}) {
+	if got := results(t, v); !slices.Equal(got, []string{"/K2/stateAlreadySet"}) {
 		t.Errorf("deactivate of an expired tunnel: %v", got)
 	}
-	if recs := completed(t, sink); len(recs) != 3 || recs[2].Results[0].Status != "stateAlreadySet" {
+	if recs := completed(t, sink); len(recs) != 4 || recs[3].Results[0].Status != "stateAlreadySet" {
 		t.Errorf("audit %+v", recs)
 	}
 }
 
 func TestBulkControl(t *testing.T) {
-	f, sink := newCtlFake(t), &memSink{}
+	f, sink := newSim(t), &memSink{}
 	s := ctlServer(t, f, sink)
 	v := s.postJSON("/v1/stacks/TCPIP/ike/tunnels:deactivate", `{"tunnelIds": ["K9", "K1"]}`, http.StatusOK)
-	if got := results(t, v); !slices.Equal(got, []string{"/K9/notFound", "KER1/K1/stateUpdated"}) {
+	if got := results(t, v); !slices.Equal(got, []string{"/K9/notFound", "/K1/stateUpdated"}) {
 		t.Errorf("results in request order: %v", got)
 	}
+	// Every active manual tunnel: M1 only.
 	v = s.postJSON("/v1/stacks/TCPIP/tunnels/manual:deactivate?wait=5s", `{"all": true}`, http.StatusOK)
-	if got := results(t, v); !slices.Equal(got, []string{"MANVPN1/M1/stateAlreadySet", "MANVPN2/M2/stateUpdated"}) || v["reached"] != true {
+	if got := results(t, v); !slices.Equal(got, []string{"MANUAL-DR-VPN/M1/stateUpdated"}) || v["reached"] != true {
 		t.Errorf("all manual tunnels: %v reached %v", got, v["reached"])
 	}
 	calls := f.controlCalls()
@@ -214,27 +230,32 @@ func TestBulkControl(t *testing.T) {
 		t.Fatalf("{all: true} must send no records: %+v", calls)
 	}
 	recs := completed(t, sink)
-	if len(recs) != 2 || !recs[1].All || recs[1].Targets != nil || len(recs[1].Results) != 2 {
+	if len(recs) != 2 || !recs[1].All || recs[1].Targets != nil || len(recs[1].Results) != 1 {
 		t.Errorf("audit of all: %+v", recs)
 	}
 }
 
 func TestActivateDynamicByRuleName(t *testing.T) {
-	f, sink := newCtlFake(t), &memSink{}
+	f, sink := newSim(t), &memSink{}
 	s := ctlServer(t, f, sink)
 	v := s.postJSON("/v1/stacks/TCPIP/tunnels/dynamic:activate?wait=10s",
-		`{"names": ["RULE2", "RULE1", "NOKER", "NOFLT", "NODATA", "NOSUCH"]}`, http.StatusOK)
-	want := []string{"RULE2/Y2/stateUpdated", "RULE1/Y1/stateAlreadySet", "NOKER//noKeyExchangeRule",
-		"NOFLT//noFilter", "NODATA//noDataOffer", "NOSUCH//notFound"}
+		`{"names": ["BRANCH4-VPN", "BRANCH1-VPN", "LEGACY-VPN", "ORPHAN-VPN", "NOOFFER-VPN", "NOSUCH"]}`, http.StatusOK)
+	want := []string{"BRANCH4-VPN/Y7/stateUpdated", "BRANCH1-VPN/Y1/stateAlreadySet", "LEGACY-VPN//noKeyExchangeRule",
+		"ORPHAN-VPN//noFilter", "NOOFFER-VPN//noDataOffer", "NOSUCH//notFound"}
 	if got := results(t, v); !slices.Equal(got, want) {
 		t.Errorf("results %v\nwant %v", got, want)
 	}
-	// Only the started rules count for reached; RULE2's tunnel came up.
+	// Only the started rules count for reached; BRANCH4-VPN's tunnel came
+	// up (its IKE tunnel first) once the clock moved.
 	if v["reached"] != true {
 		t.Errorf("reached %v", v["reached"])
 	}
+	y7, _ := s.getJSON("/v1/stacks/TCPIP/tunnels/dynamic/Y7", http.StatusOK)
+	if y7["state"] != "active" || y7["localDynVpnRule"] != "BRANCH4-VPN" {
+		t.Errorf("Y7 %v %v", y7["state"], y7["localDynVpnRule"])
+	}
 	calls := f.controlCalls()
-	if len(calls) != 1 || len(calls[0].Tunnels) != 6 || !calls[0].Tunnels[0].Name.Equal("RULE2") ||
+	if len(calls) != 1 || len(calls[0].Tunnels) != 6 || !calls[0].Tunnels[0].Name.Equal("BRANCH4-VPN") ||
 		!calls[0].Tunnels[0].TunnelID.IsBlank() {
 		t.Errorf("activation goes by name: %+v", calls)
 	}
@@ -244,14 +265,14 @@ func TestActivateDynamicByRuleName(t *testing.T) {
 }
 
 func TestActivateManualLooksUpTheName(t *testing.T) {
-	f, sink := newCtlFake(t), &memSink{}
+	f, sink := newSim(t), &memSink{}
 	s := ctlServer(t, f, sink)
-	v := s.postJSON("/v1/stacks/TCPIP/tunnels/manual/M1:activate?wait=10s", "", http.StatusOK)
-	if got := results(t, v); !slices.Equal(got, []string{"MANVPN1/M1/stateUpdated"}) || v["reached"] != true {
-		t.Errorf("activate M1: %v reached %v", got, v["reached"])
+	v := s.postJSON("/v1/stacks/TCPIP/tunnels/manual/M2:activate?wait=10s", "", http.StatusOK)
+	if got := results(t, v); !slices.Equal(got, []string{"MANUAL-LEGACY/M2/stateUpdated"}) || v["reached"] != true {
+		t.Errorf("activate M2: %v reached %v", got, v["reached"])
 	}
 	calls := f.controlCalls()
-	if len(calls) != 1 || !calls[0].Tunnels[0].Name.Equal("MANVPN1") || !calls[0].Tunnels[0].TunnelID.IsBlank() {
+	if len(calls) != 1 || !calls[0].Tunnels[0].Name.Equal("MANUAL-LEGACY") || !calls[0].Tunnels[0].TunnelID.IsBlank() {
 		t.Fatalf("manual activation goes by IpManVpnAction name: %+v", calls)
 	}
 	// A tunnel ID the NMI does not show: notFound, and no control request
@@ -271,7 +292,7 @@ func TestActivateManualLooksUpTheName(t *testing.T) {
 }
 
 func TestLoadFilters(t *testing.T) {
-	f, sink := newCtlFake(t), &memSink{}
+	f, sink := newSim(t), &memSink{}
 	s := ctlServer(t, f, sink)
 	v := s.postJSON("/v1/stacks/TCPIP/filters:loadDefault?wait=10s", "", http.StatusOK)
 	if v["filterSet"] != "default" || v["stack"] != "TCPIP" || v["reached"] != true {
@@ -297,11 +318,11 @@ func TestLoadFilters(t *testing.T) {
 }
 
 func TestWaitRunsOut(t *testing.T) {
-	f, sink := newCtlFake(t), &memSink{}
-	f.lag = -1 // nothing ever completes
+	f, sink := newSim(t), &memSink{}
+	f.setStep(0) // the clock stands still: the negotiation never ends
 	s := ctlServer(t, f, sink)
-	v := s.postJSON("/v1/stacks/TCPIP/ike/tunnels/K1:refresh?wait=300ms", "", http.StatusOK)
-	if v["reached"] != false || results(t, v)[0] != "KER1/K1/stateUpdated" {
+	v := s.postJSON("/v1/stacks/TCPIP/tunnels/dynamic:activate?wait=300ms", `{"names": ["BRANCH4-VPN"]}`, http.StatusOK)
+	if v["reached"] != false || results(t, v)[0] != "BRANCH4-VPN/Y7/stateUpdated" {
 		t.Errorf("answer %v", v)
 	}
 	if recs := completed(t, sink); len(recs) != 1 || recs[0].Reached == nil || *recs[0].Reached {
@@ -310,9 +331,9 @@ func TestWaitRunsOut(t *testing.T) {
 }
 
 func TestControlDenied(t *testing.T) {
-	f, sink := newCtlFake(t), &memSink{}
+	f, sink := newSim(t), &memSink{}
 	s := ctlServer(t, f, sink, withAuthz(t))
-	p := s.postJSON("/v1/stacks/TCPIP/tunnels/dynamic:activate", `{"names": ["RULE2"]}`, http.StatusForbidden,
+	p := s.postJSON("/v1/stacks/TCPIP/tunnels/dynamic:activate", `{"names": ["BRANCH4-VPN"]}`, http.StatusForbidden,
 		"Authorization", "Bearer OPER1")
 	if p["type"] != "urn:nmigw:problem:forbidden" || p["resource"] != "EZB.NETMGMT.SYS1.TCPIP.IPSEC.CONTROL" ||
 		p["profile"] != "EZB.NETMGMT.SYS1.*.IPSEC.CONTROL" {
@@ -343,7 +364,7 @@ func TestControlDenied(t *testing.T) {
 }
 
 func TestControlBadInput(t *testing.T) {
-	f, sink := newCtlFake(t), &memSink{}
+	f, sink := newSim(t), &memSink{}
 	s := ctlServer(t, f, sink)
 	long := strings.Repeat("R", 49)
 	cases := []struct {
@@ -407,7 +428,7 @@ func TestControlBadInput(t *testing.T) {
 }
 
 func TestAuditFailureRefusesControl(t *testing.T) {
-	f := newCtlFake(t)
+	f := newSim(t)
 	sink := &memSink{failAt: audit.StageRequested}
 	s := ctlServer(t, f, sink)
 	p := s.postJSON("/v1/stacks/TCPIP/ike/tunnels/K1:deactivate", "", http.StatusServiceUnavailable)
@@ -434,11 +455,11 @@ func TestAuditFailureRefusesControl(t *testing.T) {
 
 	// A denied request whose record cannot be written: 503 as well.
 	sink.failAt = audit.StageCompleted
-	s2 := ctlServer(t, newCtlFake(t), sink, withAuthz(t))
+	s2 := ctlServer(t, newSim(t), sink, withAuthz(t))
 	s2.postJSON("/v1/stacks/TCPIP/filters:loadPolicy", "", http.StatusServiceUnavailable, "Authorization", "Bearer OPER1")
 
 	// No audit sink at all: control is off.
-	s3 := ctlServer(t, newCtlFake(t), nil)
+	s3 := ctlServer(t, newSim(t), nil)
 	p = s3.postJSON("/v1/stacks/TCPIP/filters:loadPolicy", "", http.StatusServiceUnavailable)
 	if p["type"] != "urn:nmigw:problem:audit-unavailable" {
 		t.Errorf("problem %v", p)
@@ -446,15 +467,15 @@ func TestAuditFailureRefusesControl(t *testing.T) {
 }
 
 func TestControlNMIErrors(t *testing.T) {
-	f, sink := newCtlFake(t), &memSink{}
+	f, sink := newSim(t), &memSink{}
 	s := ctlServer(t, f, sink)
 	p := s.postJSON("/v1/stacks/TCPIPX/ike/tunnels/K1:refresh", "", http.StatusNotFound)
 	if p["type"] != "urn:nmigw:problem:unknown-stack" {
 		t.Errorf("unknown stack: %v", p)
 	}
-	f.failCtl = &nmi.OpError{Op: "write", Addr: "/x", Err: errors.New("broken pipe")}
+	f.setFailCtl(&nmi.OpError{Op: "write", Addr: "/x", Err: errors.New("broken pipe")})
 	s.postJSON("/v1/stacks/TCPIP/tunnels/dynamic/Y1:refresh", "", http.StatusServiceUnavailable)
-	f.failCtl = &nmi.StatusError{Type: nmi.DeactManTun, Rc: nmi.EINVAL, Rsn: nmi.RsnBadControlRecord}
+	f.setFailCtl(&nmi.StatusError{Type: nmi.DeactManTun, Rc: nmi.EINVAL, Rsn: nmi.RsnBadControlRecord})
 	p = s.postJSON("/v1/stacks/TCPIP/tunnels/manual/M2:deactivate", "", http.StatusBadGateway)
 	if p["nmiReasonCode"] != float64(10) {
 		t.Errorf("rejected: %v", p)

@@ -10,19 +10,12 @@ import (
 	"github.com/nmigw/nmigw/internal/httpapi"
 )
 
-// nmiCalls is how many requests of any kind the fake has seen.
-func (f *ctlFake) nmiCalls() int {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return len(f.calls)
-}
-
 // A control request that the OpenAPI validation refuses before its
 // handler is audited like one its handler refuses: one completed record,
 // outcome invalid, naming the caller and the parameter. Nothing reaches
 // the NMI.
 func TestValidationRefusalOfControlIsAudited(t *testing.T) {
-	f, sink := newCtlFake(t), &memSink{}
+	f, sink := newSim(t), &memSink{}
 	s := ctlServer(t, f, sink, withAuthz(t))
 	const path = "/v1/stacks/TCPIP/ike/tunnels:refresh"
 	// A string where the document wants an array of tunnel IDs.
@@ -79,7 +72,7 @@ func TestValidationRefusalAuditsEveryControlRoute(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f, sink := newCtlFake(t), &memSink{}
+	f, sink := newSim(t), &memSink{}
 	s := ctlServer(t, f, sink)
 	for _, rt := range routeTable {
 		method, route, _ := strings.Cut(rt.route, " ")
@@ -136,7 +129,7 @@ func controlRoutes() []string {
 // written is refused with 503, as the handler refuses one: a refusal, too,
 // is on record or not answered as such.
 func TestValidationRefusalAuditFailure(t *testing.T) {
-	f := newCtlFake(t)
+	f := newSim(t)
 	sink := &memSink{failAt: audit.StageCompleted}
 	s := ctlServer(t, f, sink)
 	p := s.postJSON("/v1/stacks/TCPIP/tunnels/dynamic:activate", `{"names": "RULE1"}`, http.StatusServiceUnavailable)
@@ -162,7 +155,7 @@ func TestValidationRefusalAuditFailure(t *testing.T) {
 // nothing reaches the NMI. A display request with such a body is refused
 // at once and not audited.
 func TestOversizedControlRequestIsAudited(t *testing.T) {
-	f, sink := newCtlFake(t), &memSink{}
+	f, sink := newSim(t), &memSink{}
 	s := ctlServer(t, f, sink, withAuthz(t), func(d *httpapi.Deps) { d.MaxBodyBytes = 1 << 10 })
 	const path = "/v1/stacks/TCPIP/ike/tunnels:refresh"
 	body := `{"tunnelIds": ["` + strings.Repeat("K", 2<<10) + `"]}`

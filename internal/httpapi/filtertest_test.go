@@ -6,36 +6,43 @@ import (
 	"net/netip"
 	"testing"
 
+	"github.com/nmigw/nmigw/internal/ikedsim"
 	"github.com/nmigw/nmigw/internal/nmi"
 )
 
-// testRules is a small current filter set, in the stack's order.
-func testRules() []nmi.IPFilter {
-	base := func(name string, act nmi.FilterAction, dir nmi.FilterDirection) nmi.IPFilter {
-		var f nmi.IPFilter
-		_ = f.Name.Set(name)
-		f.NameExt, f.Type, f.State, f.Action, f.Direction, f.Scope = 1, nmi.FilterGeneric, nmi.FilterActive, act, dir, nmi.ScopeLocal
-		f.ICMPType, f.ICMPCode = 255, 255
-		return f
+// filterSim serves a stack TCPIP whose current (policy) filter set is a
+// few rules, in the stack's order.
+func filterSim(t *testing.T) *simNMI {
+	t.Helper()
+	base := func(name string, act nmi.FilterAction, dir nmi.FilterDirection) ikedsim.Filter {
+		return ikedsim.Filter{Name: name, NameExt: 1, Type: uint8(nmi.FilterGeneric), State: uint8(nmi.FilterActive),
+			Action: uint8(act), Direction: uint8(dir), Scope: uint8(nmi.ScopeLocal), ICMPType: 255, ICMPCode: 255}
+	}
+	addr := func(f nmi.AddrFormat, a, a2 string, prefix uint8) ikedsim.AddrSpec {
+		s := ikedsim.AddrSpec{Format: f, Addr: netip.MustParseAddr(a), Prefix: prefix}
+		if a2 != "" {
+			s.Addr2 = netip.MustParseAddr(a2)
+		}
+		return s
 	}
 	host := base("DENY-HOST", nmi.ActionDeny, nmi.DirectionOutbound)
-	host.DstAddrFmt, host.DstAddr = nmi.AddrHost, netip.MustParseAddr("10.1.0.66")
+	host.Dst = addr(nmi.AddrHost, "10.1.0.66", "", 0)
 	web := base("BRANCH-WEB", nmi.ActionIPSec, nmi.DirectionOutbound)
-	web.Protocol, web.DstAddrFmt, web.DstAddr, web.DstPrefixLen = 6, nmi.AddrPrefix, netip.MustParseAddr("10.1.0.0"), 24
-	web.DstPortLow, web.DstPortHigh = 443, 443
-	_ = web.TunnelID.Set("Y1")
+	web.Protocol, web.Dst, web.DstPorts = 6, addr(nmi.AddrPrefix, "10.1.0.0", "", 24), ikedsim.PortRange{Low: 443, High: 443}
 	ping := base("PERMIT-PING", nmi.ActionPermit, nmi.DirectionInbound)
 	ping.Protocol, ping.ICMPType = 1, 8
 	ping6 := base("PERMIT-PING6", nmi.ActionPermit, nmi.DirectionInbound)
 	ping6.IPv6, ping6.Protocol, ping6.ICMPType = true, 58, 128
-	ping6.SrcAddrFmt, ping6.SrcAddr, ping6.SrcAddr2 = nmi.AddrRange, netip.MustParseAddr("2001:db8:1::1"), netip.MustParseAddr("2001:db8:1::ff")
+	ping6.Src = addr(nmi.AddrRange, "2001:db8:1::1", "2001:db8:1::ff", 0)
 	deny := base("DENY-ALL", nmi.ActionDeny, nmi.DirectionOutbound)
-	return []nmi.IPFilter{host, web, ping, ping6, deny}
+	return newSimData(t, &ikedsim.DataSet{System: "SYS1", Stacks: []*ikedsim.Stack{{
+		Name: "TCPIP", IPSecurity: true, IPv6Security: true, FilterSet: ikedsim.FilterSetPolicy,
+		PolicyFilters: []ikedsim.Filter{host, web, ping, ping6, deny},
+	}}})
 }
 
 func TestFilterTest(t *testing.T) {
-	f := newCtlFake(t)
-	f.filters = testRules()
+	f := filterSim(t)
 	s := ctlServer(t, f, &memSink{})
 	const path = "/v1/stacks/TCPIP/filters:test"
 	for _, c := range []struct {
@@ -120,8 +127,7 @@ func listPosition(s *server, rule map[string]any) any {
 }
 
 func TestFilterTestBadInput(t *testing.T) {
-	f := newCtlFake(t)
-	f.filters = testRules()
+	f := filterSim(t)
 	s := ctlServer(t, f, &memSink{})
 	for _, c := range []struct{ body, param string }{
 		{``, "body"},

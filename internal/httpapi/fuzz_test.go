@@ -124,11 +124,12 @@ var fuzzControlPaths = []string{
 // filters:test.
 func FuzzControlBody(f *testing.F) {
 	fh := newFuzzHandler(f)
+	sim := newSim(f)
 	f.Fuzz(func(t *testing.T, path uint8, query string, body []byte) {
 		target := fuzzControlPaths[int(path)%len(fuzzControlPaths)]
 		if query != "" {
 			target += "?" + query
 		}
-		fh.serve(t, newCtlFake(t), http.MethodPost, target, body)
+		fh.serve(t, sim, http.MethodPost, target, body)
 	})
 }

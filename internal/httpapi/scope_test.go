@@ -68,8 +68,7 @@ func TestRequestScope(t *testing.T) {
 	s.getJSON("/v1/whoami", http.StatusOK)
 	check("GET /v1/whoami", d, from, time.Now(), timeout, 2)
 
-	f := newCtlFake(t)
-	d = &deadlines{NMI: f}
+	d = &deadlines{NMI: newSim(t)}
 	s = ctlServer(t, nil, &memSink{}, func(dp *httpapi.Deps) { dp.NMI, dp.RequestTimeout = d, timeout })
 	from = time.Now()
 	// The manual tunnel's name, the action, then polling until active.

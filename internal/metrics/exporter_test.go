@@ -13,7 +13,7 @@ import (
 
 // frozen returns a clock standing at the data set's epoch: the model does
 // not move, so what IKED answers is the data set itself.
-func frozen(ds *ikedsim.DataSet) *clock { return &clock{t: ds.Epoch} }
+func frozen(ds *ikedsim.DataSet) *clock { return ikedsim.NewClock(ds.Epoch) }
 
 func (g *gateway) exporter(t *testing.T, cfg ExporterConfig) *Exporter {
 	t.Helper()
@@ -237,7 +237,7 @@ func TestExporterTunnelGoesDown(t *testing.T) {
 	if got["active"] != 1 {
 		t.Fatalf("Y2 before expiry: %v", got)
 	}
-	clk.Add(y2.Expires.Sub(ds.Epoch) + time.Minute)
+	clk.Advance(y2.Expires.Sub(ds.Epoch) + time.Minute)
 	e := scrape(t, g.reg)
 	got = tunnelState(e, "TCPIP", "dynamic", "Y2")
 	if len(got) != len(ipsec.KindDynamic.States()) || got["active"] != 0 || got["expired"] != 1 {
@@ -277,7 +277,7 @@ func TestExporterTunnelGoesDown(t *testing.T) {
 	}
 
 	// After KeepDown it is forgotten.
-	clk.Add(DefaultKeepDown + time.Minute)
+	clk.Advance(DefaultKeepDown + time.Minute)
 	if got := tunnelState(scrape(t, g.reg), "TCPIP", "dynamic", "Y2"); len(got) != 0 {
 		t.Errorf("Y2 kept after KeepDown: %v", got)
 	}

@@ -190,22 +190,7 @@ func (s *sim) stop(t *testing.T) {
 }
 
 // clock is a settable clock shared by the simulator and the exporter.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Add(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
+type clock = ikedsim.Clock
 
 // gateway is what cmd/gateway wires: a registry, the NMI observer, a pool
 // reporting to it, the pool collector.

@@ -1,0 +1,155 @@
+package httpapi_test
+
+import (
+	"context"
+	"errors"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nmigw/nmigw/internal/audit"
+	"github.com/nmigw/nmigw/internal/ikedsim"
+	"github.com/nmigw/nmigw/internal/nmi"
+)
+
+// simNMI is the IKE daemon of the behaviour tests: ikedsim's model of the
+// demo data set, served on a real AF_UNIX socket and reached through
+// nmi.Pool, with a clock that moves only when the test lets it. Each
+// display request the gateway sends moves the clock on by step after its
+// answer, so what a control request started (a negotiation, a filter set
+// switch, each over simTiming) is done at the next poll; with step 0 the
+// clock stands still and nothing started ever completes.
+//
+// It records the requests, and injects failCtl, answered to control
+// requests instead of sending them: the one error the daemon cannot be
+// made to produce on demand.
+type simNMI struct {
+	pool  *nmi.Pool
+	srv   *ikedsim.Server
+	ds    *ikedsim.DataSet
+	clock *ikedsim.Clock
+
+	mu      sync.Mutex
+	step    time.Duration
+	calls   []nmi.Request
+	failCtl error
+}
+
+// simTiming is the speed of the simulated negotiations and switches: well
+// within one step.
+var simTiming = ikedsim.Timing{Pending: time.Millisecond, Negotiating: time.Millisecond, Switch: time.Millisecond}
+
+// newSim serves the demo data set (stacks TCPIP and TCPIPB) from its
+// epoch, the clock moving one second per display request.
+func newSim(t testing.TB) *simNMI {
+	t.Helper()
+	return newSimData(t, ikedsim.Demo())
+}
+
+// newSimData serves ds from its epoch (now when ds has none).
+func newSimData(t testing.TB, ds *ikedsim.DataSet) *simNMI {
+	t.Helper()
+	if ds.Epoch.IsZero() {
+		ds.Epoch = time.Now()
+	}
+	s := &simNMI{ds: ds, clock: ikedsim.NewClock(ds.Epoch), step: time.Second}
+	path := filepath.Join(t.TempDir(), "nmi.sock")
+	ln, err := ikedsim.Listen(path, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.srv, err = ikedsim.NewServer(ikedsim.Config{Data: ds, Now: s.clock.Now, Timing: simTiming})
+	if err != nil {
+		ln.Close()
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- s.srv.Serve(ln) }()
+	s.pool = nmi.NewPool(nmi.PoolConfig{Dial: nmi.DialUnix(path), Addr: path})
+	t.Cleanup(func() {
+		s.pool.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := s.srv.Shutdown(ctx); err != nil {
+			t.Errorf("simulator shutdown: %v", err)
+		}
+		if err := <-done; err != nil && !errors.Is(err, ikedsim.ErrServerClosed) {
+			t.Errorf("simulator: %v", err)
+		}
+	})
+	return s
+}
+
+// setStep sets how far the clock moves after each display request.
+func (s *simNMI) setStep(d time.Duration) {
+	s.mu.Lock()
+	s.step = d
+	s.mu.Unlock()
+}
+
+func (s *simNMI) setFailCtl(err error) {
+	s.mu.Lock()
+	s.failCtl = err
+	s.mu.Unlock()
+}
+
+func (s *simNMI) Do(ctx context.Context, req *nmi.Request, fn func(nmi.Record) error) (nmi.Header, error) {
+	s.mu.Lock()
+	s.calls = append(s.calls, *req)
+	fail, step := s.failCtl, s.step
+	s.mu.Unlock()
+	if fail != nil && req.Type.IsControl() {
+		return nmi.Header{Version: 1, Type: req.Type}, fail
+	}
+	h, err := s.pool.Do(ctx, req, fn)
+	if !req.Type.IsControl() {
+		s.clock.Advance(step)
+	}
+	return h, err
+}
+
+// controlCalls returns the control requests sent so far.
+func (s *simNMI) controlCalls() []nmi.Request {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []nmi.Request
+	for _, c := range s.calls {
+		if c.Type.IsControl() {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// nmiCalls is how many requests of any kind were sent.
+func (s *simNMI) nmiCalls() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.calls)
+}
+
+// memSink is an audit sink in memory; it fails the stage named in failAt.
+type memSink struct {
+	mu     sync.Mutex
+	recs   []audit.Record
+	failAt string
+}
+
+var errSinkDown = errors.New("audit device gone")
+
+func (m *memSink) Write(r *audit.Record) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.failAt == r.Stage {
+		return errSinkDown
+	}
+	m.recs = append(m.recs, *r)
+	return nil
+}
+
+func (m *memSink) records() []audit.Record {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return append([]audit.Record(nil), m.recs...)
+}
