@@ -16,6 +16,7 @@ import (
 	"github.com/nmigw/nmigw/internal/authz"
 	"github.com/nmigw/nmigw/internal/httpapi"
 	"github.com/nmigw/nmigw/internal/httpapi/contract"
+	"github.com/nmigw/nmigw/internal/ikedsim"
 	"github.com/nmigw/nmigw/internal/nmi"
 )
 
@@ -45,27 +46,34 @@ func (s *server) open(path string, hdr ...string) (*http.Response, *contract.Str
 	return resp, st, body
 }
 
-// eventServer is the handler over eventsNMI, polling every few
-// milliseconds, without heartbeats unless asked.
-func eventServer(t *testing.T, mod ...func(*httpapi.EventOptions)) (*server, eventsNMIHandle, chan struct{}) {
+// eventServer is the handler over the simulator, its clock standing
+// still (the tests move it), polling every few milliseconds, without
+// heartbeats unless asked. One exchange has opened the pool's connection,
+// so that goroutine counts taken now hold.
+func eventServer(t *testing.T, mod ...func(*httpapi.EventOptions)) (*server, *simNMI, chan struct{}) {
 	t.Helper()
-	fake := httpapi.NewEventsFake(t)
+	sim := newSim(t)
+	sim.setStep(0)
 	done := make(chan struct{})
-	s := newServer(t, fake, func(d *httpapi.Deps) {
+	s := newServer(t, sim, func(d *httpapi.Deps) {
 		d.Events = httpapi.EventOptions{Interval: 2 * time.Millisecond, MinInterval: time.Millisecond,
 			Heartbeat: time.Hour, History: 4, Done: done}
 		for _, m := range mod {
 			m(&d.Events)
 		}
 	})
-	return s, fake, done
+	s.getJSON("/v1/stacks/TCPIP", http.StatusOK)
+	return s, sim, done
 }
 
-type eventsNMIHandle = interface {
-	httpapi.NMI
-	Set(...httpapi.FakeTunnel)
-	SetPolicy(bool)
-	SetErr(error)
+// control carries out a control request on the simulator's TCPIP, as an
+// operator at the console would: not through the gateway.
+func (s *simNMI) control(t *testing.T, typ nmi.MsgType, name, id string) {
+	t.Helper()
+	out, ok := s.srv.Model().Control("TCPIP", typ, []ikedsim.ControlRecord{{Name: name, TunnelID: id}})
+	if !ok || len(out) != 1 || out[0].Status != nmi.TunStatusStateUpdated {
+		t.Fatalf("%s %s%s: %+v", typ, name, id, out)
+	}
 }
 
 // stream opens the events of TCPIP, expecting 200.
@@ -126,48 +134,43 @@ func expect(t *testing.T, st *contract.Stream, name string, want map[string]any)
 	return ev
 }
 
-var (
-	k1  = httpapi.FakeTunnel{Kind: "ike", ID: "K1", Gen: 1, State: "active"}
-	y1  = httpapi.FakeTunnel{Kind: "dynamic", ID: "Y1", Gen: 1, State: "active"}
-	y2  = httpapi.FakeTunnel{Kind: "dynamic", ID: "Y2", Gen: 1, State: "active"}
-	m1  = httpapi.FakeTunnel{Kind: "manual", ID: "M1", State: "inactive"}
-	num = func(n int) float64 { return float64(n) }
-)
-
-func with(t httpapi.FakeTunnel, state string, gen uint32) httpapi.FakeTunnel {
-	t.State, t.Gen = state, gen
-	return t
-}
+func num(n int) float64 { return float64(n) }
 
 // Each change between polls makes one event, with growing IDs; traffic
-// counters (which change with every poll) make none.
+// counters (which change as the clock moves) make none. The demo's TCPIP
+// changes as IKED would: deactivations, an activation through pending and
+// negotiating, a refresh, a filter set switch.
 func TestEventsDiff(t *testing.T) {
-	s, fake, _ := eventServer(t)
-	fake.Set(k1, y1, m1)
+	s, sim, _ := eventServer(t)
 	st := stream(t, s)
 	last := first(t, st)
 	steps := []struct {
-		set  []httpapi.FakeTunnel
-		pol  bool
-		name string
-		want map[string]any
+		change func()
+		name   string
+		want   map[string]any
 	}{
-		{[]httpapi.FakeTunnel{k1, y1, y2, m1}, true, "tunnel.added",
-			map[string]any{"stack": "TCPIP", "kind": "dynamic", "tunnelId": "Y2", "generation": num(1), "newState": "active", "oldState": nil}},
-		{[]httpapi.FakeTunnel{k1, with(y1, "expired", 1), with(y1, "active", 2), y2, m1}, true, "tunnel.changed",
-			map[string]any{"kind": "dynamic", "tunnelId": "Y1", "generation": num(2), "oldGeneration": num(1), "oldState": "active", "newState": "active"}},
-		{[]httpapi.FakeTunnel{with(k1, "expired", 1), with(y1, "active", 2), y2, m1}, true, "tunnel.changed",
-			map[string]any{"kind": "ike", "tunnelId": "K1", "generation": num(1), "oldGeneration": nil, "oldState": "active", "newState": "expired"}},
-		{[]httpapi.FakeTunnel{with(k1, "expired", 1), with(y1, "active", 2), m1}, true, "tunnel.removed",
-			map[string]any{"kind": "dynamic", "tunnelId": "Y2", "generation": nil, "oldState": "active", "newState": nil}},
-		{[]httpapi.FakeTunnel{with(k1, "expired", 1), with(y1, "active", 2), with(m1, "active", 0)}, true, "tunnel.changed",
-			map[string]any{"kind": "manual", "tunnelId": "M1", "generation": nil, "oldState": "inactive", "newState": "active"}},
-		{[]httpapi.FakeTunnel{with(k1, "expired", 1), with(y1, "active", 2), with(m1, "active", 0)}, false, "stack.filterSetChanged",
+		{func() { sim.control(t, nmi.DeactDynTun, "", "Y2") }, "tunnel.removed",
+			map[string]any{"stack": "TCPIP", "kind": "dynamic", "tunnelId": "Y2", "generation": nil, "oldState": "active", "newState": nil}},
+		{func() { sim.control(t, nmi.ActDynTun, "BRANCH1-DB-VPN", "") }, "tunnel.added",
+			map[string]any{"kind": "dynamic", "tunnelId": "Y7", "generation": num(1), "newState": "pending", "oldState": nil}},
+		{func() { sim.clock.Advance(simTiming.Pending) }, "tunnel.changed",
+			map[string]any{"kind": "dynamic", "tunnelId": "Y7", "generation": num(1), "oldGeneration": nil, "oldState": "pending", "newState": "negotiating"}},
+		{func() { sim.control(t, nmi.RefreshDynTun, "", "Y1") }, "tunnel.changed",
+			map[string]any{"kind": "dynamic", "tunnelId": "Y1", "generation": num(3), "oldGeneration": num(2), "oldState": "active", "newState": "active"}},
+		{func() { sim.control(t, nmi.DeactIKETun, "", "K2") }, "tunnel.changed",
+			map[string]any{"kind": "ike", "tunnelId": "K2", "generation": num(1), "oldGeneration": nil, "oldState": "active", "newState": "expired"}},
+		{func() { sim.control(t, nmi.ActManTun, "MANUAL-LEGACY", "") }, "tunnel.changed",
+			map[string]any{"kind": "manual", "tunnelId": "M2", "generation": nil, "oldState": "inactive", "newState": "active"}},
+		{func() {
+			if !sim.srv.Model().LoadPolicy("TCPIP", ikedsim.FilterSetDefault) {
+				t.Fatal("LoadPolicy")
+			}
+			sim.clock.Advance(simTiming.Switch)
+		}, "stack.filterSetChanged",
 			map[string]any{"stack": "TCPIP", "oldFilterSet": "policy", "newFilterSet": "default"}},
 	}
 	for _, c := range steps {
-		fake.Set(c.set...)
-		fake.SetPolicy(c.pol)
+		c.change()
 		ev := expect(t, st, c.name, c.want)
 		if n := id(t, ev); n <= last {
 			t.Errorf("%s: ID %d after %d", c.name, n, last)
@@ -181,13 +184,13 @@ func TestEventsDiff(t *testing.T) {
 // it does not (or the ID is not the gateway's), and a resumption after
 // every subscriber had left.
 func TestEventsResume(t *testing.T) {
-	s, fake, _ := eventServer(t) // History 4
+	s, sim, _ := eventServer(t) // History 4
 	n0 := runtime.NumGoroutine()
 	a := stream(t, s)
 	first(t, a)
 	var ids []string
-	change := func(ts ...httpapi.FakeTunnel) string {
-		fake.Set(ts...)
+	change := func(typ nmi.MsgType, name, id string) string {
+		sim.control(t, typ, name, id)
 		ev, err := a.NextEvent()
 		if err != nil {
 			t.Fatal(err)
@@ -195,19 +198,18 @@ func TestEventsResume(t *testing.T) {
 		ids = append(ids, ev.ID)
 		return ev.ID
 	}
-	change(y1)
-	change(y1, y2)
+	change(nmi.DeactDynTun, "", "Y2")
+	change(nmi.ActDynTun, "BRANCH1-DB-VPN", "")
 
 	b := stream(t, s, "Last-Event-ID", ids[0])
-	ev := expect(t, b, "tunnel.added", map[string]any{"tunnelId": "Y2"})
+	ev := expect(t, b, "tunnel.added", map[string]any{"tunnelId": "Y7"})
 	if ev.ID != ids[1] {
 		t.Errorf("replayed ID %s, want %s", ev.ID, ids[1])
 	}
 	b.Close()
 
-	change(y1)
-	for i := range 5 { // more changes than the ring holds
-		change(with(y1, "active", uint32(i+2)))
+	for range 6 { // more changes than the ring holds
+		change(nmi.RefreshDynTun, "", "Y1")
 	}
 	c := stream(t, s, "Last-Event-ID", ids[0])
 	ev = expect(t, c, "reset", map[string]any{"stack": "TCPIP"})
@@ -225,19 +227,18 @@ func TestEventsResume(t *testing.T) {
 	// poller reports the change since.
 	a.Close()
 	settle(t, n0) // the poller has stopped
-	fake.Set(with(y1, "expired", 6))
+	sim.control(t, nmi.DeactIKETun, "", "K2")
 	e := stream(t, s, "Last-Event-ID", ids[len(ids)-1])
-	expect(t, e, "tunnel.changed", map[string]any{"tunnelId": "Y1", "oldState": "active", "newState": "expired"})
+	expect(t, e, "tunnel.changed", map[string]any{"tunnelId": "K2", "oldState": "active", "newState": "expired"})
 }
 
 // A failed poll is an error event (problem+json, no ID) and the stream
 // goes on; an unknown stack is 404 before any stream; a bad interval 400.
 func TestEventsErrors(t *testing.T) {
-	s, fake, _ := eventServer(t)
-	fake.Set(y1)
+	s, sim, _ := eventServer(t)
 	a := stream(t, s)
 	first(t, a)
-	fake.SetErr(&nmi.OpError{Op: "dial", Addr: "/x", Err: errors.New("connection refused")})
+	sim.setErr(&nmi.OpError{Op: "dial", Addr: "/x", Err: errors.New("connection refused")})
 	ev := expect(t, a, "error", map[string]any{"status": num(503), "type": "urn:nmigw:problem:nmi-unavailable"})
 	if ev.HasID {
 		t.Errorf("error event with an ID: %+v", ev)
@@ -245,8 +246,8 @@ func TestEventsErrors(t *testing.T) {
 	// A new subscriber during the failure gets the stream and the error.
 	b := stream(t, s, "X-Request-ID", "ev-during-failure")
 	expect(t, b, "error", map[string]any{"status": num(503)})
-	fake.SetErr(nil)
-	fake.Set(y1, y2)
+	sim.setErr(nil)
+	sim.control(t, nmi.DeactDynTun, "", "Y2")
 	// Every failed poll until then was an error event of its own; the
 	// first good poll says so, without an ID, before the changes it saw.
 	for _, st := range []*contract.Stream{a, b} {
@@ -263,15 +264,15 @@ func TestEventsErrors(t *testing.T) {
 			}
 			break
 		}
-		if ev := expect(t, st, "tunnel.added", map[string]any{"tunnelId": "Y2"}); !ev.HasID {
-			t.Errorf("tunnel.added without an ID: %+v", ev)
+		if ev := expect(t, st, "tunnel.removed", map[string]any{"tunnelId": "Y2"}); !ev.HasID {
+			t.Errorf("tunnel.removed without an ID: %+v", ev)
 		}
 	}
 	// A subscriber after the recovery is not told of it.
 	c := stream(t, s)
 	first(t, c)
-	fake.Set(y1)
-	expect(t, c, "tunnel.removed", map[string]any{"tunnelId": "Y2"})
+	sim.control(t, nmi.ActDynTun, "BRANCH1-DB-VPN", "")
+	expect(t, c, "tunnel.added", map[string]any{"tunnelId": "Y7"})
 
 	resp, st, body := s.open("/v1/stacks/NOPE/events")
 	if st != nil || resp.StatusCode != http.StatusNotFound {
@@ -311,8 +312,7 @@ func settle(t *testing.T, n int) {
 // ID everywhere); streams end on disconnect and on shutdown (EOF, no
 // error), and every goroutine they started ends.
 func TestEventsEndWithoutLeaks(t *testing.T) {
-	s, fake, done := eventServer(t)
-	fake.Set(y1)
+	s, sim, done := eventServer(t)
 	n0 := runtime.NumGoroutine()
 	var sts []*contract.Stream
 	for range 3 {
@@ -320,18 +320,18 @@ func TestEventsEndWithoutLeaks(t *testing.T) {
 		first(t, st)
 		sts = append(sts, st)
 	}
-	fake.Set(y1, y2)
+	sim.control(t, nmi.DeactDynTun, "", "Y2")
 	var ids []string
 	for _, st := range sts {
-		ids = append(ids, expect(t, st, "tunnel.added", map[string]any{"tunnelId": "Y2"}).ID)
+		ids = append(ids, expect(t, st, "tunnel.removed", map[string]any{"tunnelId": "Y2"}).ID)
 	}
 	if ids[0] != ids[1] || ids[1] != ids[2] {
 		t.Errorf("one change, IDs %v", ids)
 	}
 	sts[0].Close()
 	sts[1].Close()
-	fake.Set(y1)
-	expect(t, sts[2], "tunnel.removed", map[string]any{"tunnelId": "Y2"})
+	sim.control(t, nmi.ActDynTun, "BRANCH1-DB-VPN", "")
+	expect(t, sts[2], "tunnel.added", map[string]any{"tunnelId": "Y7"})
 
 	close(done) // server shutdown
 	for {
@@ -342,7 +342,7 @@ func TestEventsEndWithoutLeaks(t *testing.T) {
 		if err != nil {
 			t.Fatalf("stream at shutdown: %v", err)
 		}
-		if ev.Name != "" && ev.Name != "tunnel.removed" {
+		if ev.Name != "" && ev.Name != "tunnel.added" {
 			t.Errorf("event %+v at shutdown", ev)
 		}
 	}
@@ -354,9 +354,9 @@ func TestEventsEndWithoutLeaks(t *testing.T) {
 // Heartbeats, and the write deadline moved forward with each write, keep
 // a stream open well past the server's ReadTimeout and WriteTimeout.
 func TestEventsOutliveServerTimeouts(t *testing.T) {
-	fake := httpapi.NewEventsFake(t)
-	fake.Set(y1)
-	h, err := httpapi.NewHandler(httpapi.Deps{NMI: fake, Authorizer: authz.AllowAll, Events: httpapi.EventOptions{
+	sim := newSim(t)
+	sim.setStep(0)
+	h, err := httpapi.NewHandler(httpapi.Deps{NMI: sim, Authorizer: authz.AllowAll, Events: httpapi.EventOptions{
 		Interval: 2 * time.Millisecond, MinInterval: time.Millisecond, Heartbeat: 20 * time.Millisecond}})
 	if err != nil {
 		t.Fatal(err)
@@ -378,6 +378,6 @@ func TestEventsOutliveServerTimeouts(t *testing.T) {
 			pings++
 		}
 	}
-	fake.Set(y1, y2)
-	expect(t, st, "tunnel.added", map[string]any{"tunnelId": "Y2"})
+	sim.control(t, nmi.DeactDynTun, "", "Y2")
+	expect(t, st, "tunnel.removed", map[string]any{"tunnelId": "Y2"})
 }

@@ -21,9 +21,9 @@ import (
 // switch, each over simTiming) is done at the next poll; with step 0 the
 // clock stands still and nothing started ever completes.
 //
-// It records the requests, and injects failCtl, answered to control
-// requests instead of sending them: the one error the daemon cannot be
-// made to produce on demand.
+// It records the requests and injects what the daemon cannot be made to
+// produce on demand: failCtl, answered to control requests instead of
+// sending them, and failAll, answered to every request.
 type simNMI struct {
 	pool  *nmi.Pool
 	srv   *ikedsim.Server
@@ -34,6 +34,7 @@ type simNMI struct {
 	step    time.Duration
 	calls   []nmi.Request
 	failCtl error
+	failAll error
 }
 
 // simTiming is the speed of the simulated negotiations and switches: well
@@ -88,6 +89,13 @@ func (s *simNMI) setStep(d time.Duration) {
 	s.mu.Unlock()
 }
 
+// setErr makes every request fail with err (nil: answer again).
+func (s *simNMI) setErr(err error) {
+	s.mu.Lock()
+	s.failAll = err
+	s.mu.Unlock()
+}
+
 func (s *simNMI) setFailCtl(err error) {
 	s.mu.Lock()
 	s.failCtl = err
@@ -98,8 +106,14 @@ func (s *simNMI) Do(ctx context.Context, req *nmi.Request, fn func(nmi.Record) e
 	s.mu.Lock()
 	s.calls = append(s.calls, *req)
 	fail, step := s.failCtl, s.step
+	if !req.Type.IsControl() {
+		fail = nil
+	}
+	if s.failAll != nil {
+		fail = s.failAll
+	}
 	s.mu.Unlock()
-	if fail != nil && req.Type.IsControl() {
+	if fail != nil {
 		return nmi.Header{Version: 1, Type: req.Type}, fail
 	}
 	h, err := s.pool.Do(ctx, req, fn)
