@@ -102,10 +102,12 @@ func demoTCPIP() *Stack {
 	telnet := g("DENY-TELNET", "INFRA", actDeny, 6, scopeBoth, 0)
 	telnet.Logging, telnet.LogLimit = logAll, 100
 	pol = append(pol, rulePair(telnet, any4, any4, ports("23"), anyP, 37, 0)...)
-	pol = append(pol, rulePair(anchor("BRANCH1-VPN", "ESP-AES256-SHA1", false),
-		spec("192.0.2.0/26"), spec("198.51.100.0/26"), anyP, anyP, 0, 0)...)
+	// The database rule is a narrower part of BRANCH1-VPN: it comes first,
+	// or the wider rule would take its traffic.
 	pol = append(pol, rulePair(anchor("BRANCH1-DB-VPN", "ESP-AES256-SHA1", false),
 		spec("192.0.2.20"), spec("198.51.100.20"), ports("1521"), anyP, 0, 0)...)
+	pol = append(pol, rulePair(anchor("BRANCH1-VPN", "ESP-AES256-SHA1", false),
+		spec("192.0.2.0/26"), spec("198.51.100.0/26"), anyP, anyP, 0, 0)...)
 	pol = append(pol, rulePair(anchor("BRANCH2-VPN", "ESP-AES128-SHA1", false),
 		spec("192.0.2.64/26"), spec("203.0.113.0/24"), anyP, anyP, 0, 0)...)
 	pol = append(pol, rulePair(anchor("BRANCH3-VPN", "ESP-AES128-SHA1", false),

@@ -110,3 +110,30 @@ const (
 	activRemote  = uint8(nmi.ActivationRemote)
 	activAutoAct = uint8(nmi.ActivationAutoAct)
 )
+
+// Extended states of a dynamic tunnel's phase 2 negotiation
+// (NMsIPDynIKEExtState). IBM publishes neither names nor numbers for them
+// (PROPOSED): the simulator moves a tunnel through these as it negotiates.
+const (
+	ExtNone      uint8 = 0 // no exchange yet: pending, or waiting for its IKE tunnel
+	ExtSentFirst uint8 = 1 // this end sent the first Quick Mode message and waits for the answer
+	ExtSentReply uint8 = 2 // the peer started; this end answered and waits for the last message
+	ExtDone      uint8 = 3 // the exchange completed: the SAs are installed
+	ExtDeleted   uint8 = 4 // the SAs' lifetime ended, or a newer generation replaced them
+)
+
+// extState is the extended state that goes with a dynamic tunnel's state.
+func extState(s IPTunState, locallyInitiated bool) uint8 {
+	switch s {
+	case TunNegotiating:
+		if locallyInitiated {
+			return ExtSentFirst
+		}
+		return ExtSentReply
+	case TunActive:
+		return ExtDone
+	case TunExpired:
+		return ExtDeleted
+	}
+	return ExtNone
+}

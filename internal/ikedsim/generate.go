@@ -319,7 +319,8 @@ func (g *gen) tunnels(s *Stack, n int) {
 			t.Generation = 2
 			old := t
 			old.Generation, old.State = 1, IKEExpired
-			old.Activated, old.Expires = t.Activated.Add(-7*time.Hour), t.Activated.Add(time.Hour)
+			// Replaced at 7/8 of its life: it expired when the new generation started.
+			old.Activated, old.Expires = t.Activated.Add(-7*time.Hour), t.Activated
 			old.InitCookie, old.RespCookie = g.r.Uint64(), g.r.Uint64()
 			s.IKETunnels = append(s.IKETunnels, t, old)
 		} else {
@@ -353,7 +354,7 @@ func (g *gen) tunnels(s *Stack, n int) {
 			old := t
 			t.Generation = 2
 			old.State = TunExpired
-			old.Activated, old.Expires = t.Activated.Add(-54*time.Minute), t.Activated.Add(6*time.Minute)
+			old.Activated, old.Expires = t.Activated.Add(-54*time.Minute), t.Activated
 			old.EncryptInSPI, old.EncryptOutSPI = g.r.Uint32(), g.r.Uint32()
 			s.DynTunnels = append(s.DynTunnels, t, old)
 		} else {

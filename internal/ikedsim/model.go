@@ -62,6 +62,7 @@ type stackState struct {
 
 type ikeSA struct {
 	IKETunnel
+	base uint64 // bytes of the family's dynamic tunnels when this generation became the newest
 	gone bool
 }
 
@@ -116,6 +117,9 @@ func NewModel(ds *DataSet, clock func() time.Time, timing Timing) (*Model, error
 			sa.Activated, sa.Expires, sa.Next, sa.Installed = mv(t.Activated), mv(t.Expires), mv(t.Next), mv(t.Installed)
 			if sa.State == TunActive && sa.Installed.IsZero() {
 				sa.Installed = sa.Activated
+			}
+			if sa.ExtState == ExtNone {
+				sa.ExtState = extState(sa.State, sa.LocallyInitiated)
 			}
 			s.dyn = append(s.dyn, sa)
 			s.nextY = max(s.nextY, idNumber(t.ID)+1)
@@ -399,11 +403,7 @@ func (m *Model) ikeStep(s *stackState, t *ikeSA, at time.Time) {
 		t.Next = time.Time{}
 		t.Activated = at
 		t.Expires = at.Add(t.Lifetime)
-		if t.Role == roleResponder {
-			s.hdr.Counters.P1.RmtActSuccess++
-		} else {
-			s.hdr.Counters.P1.LclActSuccess++
-		}
+		s.countIKEActivation(t)
 		// Dynamic tunnels waiting for this IKE tunnel start negotiating.
 		for _, d := range s.dyn {
 			if d.IKETunnelID == t.ID && d.State == TunPending && d.Next.IsZero() && !d.gone {
@@ -417,24 +417,46 @@ func (m *Model) ikeStep(s *stackState, t *ikeSA, at time.Time) {
 	m.scheduleIKE(s, t)
 }
 
+// countIKEActivation counts a successful activation (or refresh) of IKE
+// tunnel t in the stack's phase 1 counters.
+func (s *stackState) countIKEActivation(t *ikeSA) {
+	if t.Role == roleResponder {
+		s.hdr.Counters.P1.RmtActSuccess++
+	} else {
+		s.hdr.Counters.P1.LclActSuccess++
+	}
+}
+
+// expireIKE expires t at at: its expiry time is then, if that is earlier
+// than the end of its lifetime (a refresh or a deactivation ends it early).
 func (m *Model) expireIKE(s *stackState, t *ikeSA, at time.Time) {
 	t.State = IKEExpired
 	t.Next = time.Time{}
+	if t.Expires.IsZero() || at.Before(t.Expires) {
+		t.Expires = at
+	}
 	m.scheduleIKE(s, t)
 }
 
 // refreshIKE replaces active IKE tunnel t with a new generation at once;
 // t expires.
 func (m *Model) refreshIKE(s *stackState, t *ikeSA, at time.Time) *ikeSA {
-	n := &ikeSA{IKETunnel: t.IKETunnel}
-	n.Generation = s.newestIKE(t.ID).Generation + 1
+	newest := s.newestIKE(t.ID)
+	// The generation it replaces keeps the bytes it counted until now; the
+	// new one counts from zero.
+	family := s.familyBytes(t.ID, at)
+	newest.Bytes = newest.shownBytes(family)
+	newest.base = family
+	n := &ikeSA{IKETunnel: t.IKETunnel, base: family}
+	n.Generation = newest.Generation + 1
 	n.Activated, n.Expires, n.Next = at, at.Add(t.Lifetime), time.Time{}
 	n.State = IKEActive
 	n.Bytes = 0
 	n.Stats = IKEStats{}
 	n.InitCookie = s.cookie(n.ID, n.Generation, 1)
 	n.RespCookie = s.cookie(n.ID, n.Generation, 2)
-	idx := slices.Index(s.ike, s.newestIKE(t.ID))
+	s.countIKEActivation(n)
+	idx := slices.Index(s.ike, newest)
 	s.ike = slices.Insert(s.ike, idx, n)
 	s.ike = pruneFamily(s.ike, n.ID, func(x *ikeSA) string { return x.ID }, func(x *ikeSA) { x.gone = true })
 	if t.State == IKEActive {
@@ -442,6 +464,30 @@ func (m *Model) refreshIKE(s *stackState, t *ikeSA, at time.Time) *ikeSA {
 	}
 	m.scheduleIKE(s, n)
 	return n
+}
+
+// familyBytes is what the dynamic tunnels of IKE tunnel family id have
+// carried by now.
+func (s *stackState) familyBytes(id string, now time.Time) uint64 {
+	var n uint64
+	for _, d := range s.dyn {
+		if d.IKETunnelID == id {
+			tr := d.Traffic.at(d.flowing, now)
+			n += tr.InBytes + tr.OutBytes
+		}
+	}
+	return n
+}
+
+// shownBytes is the bytes the newest generation t shows when its family's
+// dynamic tunnels have carried family bytes: its own, and what the family
+// carried since it became the newest (dynamic tunnels that went away can
+// leave that below the base: then nothing).
+func (t *ikeSA) shownBytes(family uint64) uint64 {
+	if family < t.base {
+		return t.Bytes
+	}
+	return t.Bytes + family - t.base
 }
 
 func (s *stackState) newestIKE(id string) *ikeSA {
@@ -521,24 +567,15 @@ func (m *Model) dynStep(s *stackState, d *dynSA, at time.Time) {
 			return
 		}
 		d.State = TunNegotiating
+		d.ExtState = extState(d.State, d.LocallyInitiated)
 		d.Next = at.Add(m.timing.Negotiating)
 	case TunNegotiating:
 		d.State = TunActive
+		d.ExtState = ExtDone
 		d.Next = time.Time{}
 		d.Activated, d.Installed = at, at
 		d.Expires = at.Add(d.Lifetime)
-		if d.LocallyInitiated {
-			s.hdr.Counters.P2.LclActSuccess++
-		} else {
-			s.hdr.Counters.P2.RmtActSuccess++
-		}
-		if ike := s.newestIKE(d.IKETunnelID); ike != nil {
-			if d.LocallyInitiated {
-				ike.Stats.LclActSuccess++
-			} else {
-				ike.Stats.RmtActSuccess++
-			}
-		}
+		s.countDynActivation(d)
 		d.setFlow(at, s.policyInEffect())
 	default:
 		return
@@ -546,9 +583,31 @@ func (m *Model) dynStep(s *stackState, d *dynSA, at time.Time) {
 	m.scheduleDyn(s, d)
 }
 
+// countDynActivation counts a successful activation (or refresh) of
+// dynamic tunnel d in the stack's phase 2 counters and its IKE tunnel's.
+func (s *stackState) countDynActivation(d *dynSA) {
+	if d.LocallyInitiated {
+		s.hdr.Counters.P2.LclActSuccess++
+	} else {
+		s.hdr.Counters.P2.RmtActSuccess++
+	}
+	if ike := s.newestIKE(d.IKETunnelID); ike != nil {
+		if d.LocallyInitiated {
+			ike.Stats.LclActSuccess++
+		} else {
+			ike.Stats.RmtActSuccess++
+		}
+	}
+}
+
+// expireDyn expires d at at, as expireIKE does.
 func (m *Model) expireDyn(s *stackState, d *dynSA, at time.Time) {
 	d.State = TunExpired
+	d.ExtState = ExtDeleted
 	d.Next = time.Time{}
+	if d.Expires.IsZero() || at.Before(d.Expires) {
+		d.Expires = at
+	}
 	d.setFlow(at, false)
 	m.scheduleDyn(s, d)
 }
@@ -558,7 +617,7 @@ func (m *Model) expireDyn(s *stackState, d *dynSA, at time.Time) {
 func (m *Model) refreshDyn(s *stackState, d *dynSA, at time.Time) *dynSA {
 	n := &dynSA{DynTunnel: d.DynTunnel}
 	n.Generation = s.newestDyn(d.ID).Generation + 1
-	n.State = TunActive
+	n.State, n.ExtState = TunActive, ExtDone
 	n.Activated, n.Installed, n.Expires, n.Next = at, at, at.Add(d.Lifetime), time.Time{}
 	n.Traffic = Traffic{OutRate: d.Traffic.OutRate, InRate: d.Traffic.InRate, PacketSize: d.Traffic.PacketSize}
 	s.newSPIs(&n.DynTunnel)
@@ -566,6 +625,7 @@ func (m *Model) refreshDyn(s *stackState, d *dynSA, at time.Time) *dynSA {
 	s.dyn = slices.Insert(s.dyn, idx, n)
 	s.dyn = pruneFamily(s.dyn, n.ID, func(x *dynSA) string { return x.ID }, func(x *dynSA) { x.gone = true })
 	n.setFlow(at, s.policyInEffect())
+	s.countDynActivation(n)
 	if d.State == TunActive {
 		m.expireDyn(s, d, at)
 	}

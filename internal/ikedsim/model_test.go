@@ -115,7 +115,7 @@ func TestDemoShape(t *testing.T) {
 	}
 }
 
-func TestDynamicFiltersFollowAnchors(t *testing.T) {
+func TestDynamicFiltersStandBeforeTheirAnchors(t *testing.T) {
 	m, _ := demoModel(t)
 	l, _ := m.Filters("TCPIP", SourceCurrent)
 	var seq []Filter
@@ -130,8 +130,16 @@ func TestDynamicFiltersFollowAnchors(t *testing.T) {
 			break
 		}
 	}
-	if idx < 1 || seq[idx-1].Name != "BRANCH1-VPN" || seq[idx].Name != "BRANCH1-VPN" || seq[idx].Action != actIPSec {
+	if idx < 0 || seq[idx].Name != "BRANCH1-VPN" || seq[idx].Action != actIPSec {
 		t.Fatalf("dynamic filter of Y1 at %d: %+v", idx, seq[max(idx, 0)])
+	}
+	// The dynamic filters of the anchor come right before it.
+	next := idx
+	for next < len(seq) && seq[next].Type == fltDynamic {
+		next++
+	}
+	if next == len(seq) || seq[next].Name != "BRANCH1-VPN" || seq[next].Type != fltDynamicAnchor {
+		t.Fatalf("after the dynamic filters of BRANCH1-VPN: %+v", seq[min(next, len(seq)-1)])
 	}
 	// The policy set itself has no dynamic filters; the default set in effect on TCPIPB neither.
 	pol, _ := m.Filters("TCPIP", SourcePolicy)

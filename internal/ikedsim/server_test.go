@@ -341,8 +341,8 @@ func TestInputFilters(t *testing.T) {
 		"ROAMING-NATT/inbound", "SYSDEFAULTDENYRULE/outbound", "SYSDEFAULTDENYRULE/inbound")
 	pfx.RmtPrefix, pfx.RmtAddr, pfx.Protocol = 26, ip("198.51.100.0"), 6
 	eq(names(nmi.GetIPFltPolicy, pfx), "PERMIT-SSH-ADMIN/outbound", "PERMIT-SSH-ADMIN/inbound", "DENY-TELNET/outbound",
-		"DENY-TELNET/inbound", "BRANCH1-VPN/outbound", "BRANCH1-VPN/inbound", "BRANCH1-DB-VPN/outbound",
-		"BRANCH1-DB-VPN/inbound", "ROAMING-NATT/outbound", "ROAMING-NATT/inbound", "SYSDEFAULTDENYRULE/outbound",
+		"DENY-TELNET/inbound", "BRANCH1-DB-VPN/outbound", "BRANCH1-DB-VPN/inbound", "BRANCH1-VPN/outbound",
+		"BRANCH1-VPN/inbound", "ROAMING-NATT/outbound", "ROAMING-NATT/inbound", "SYSDEFAULTDENYRULE/outbound",
 		"SYSDEFAULTDENYRULE/inbound")
 	v6 := nmi.InFilter{HasLclAddr: true, IPv6: true, LclAddr: ip("2001:db8:1::"), LclPrefix: 48}
 	eq(names(nmi.GetIPFltPolicy, v6), "PARTNER6-VPN/outbound", "PARTNER6-VPN/inbound", "PERMIT-ICMPV6-ECHO/outbound",

@@ -92,8 +92,9 @@ const (
 
 // FilterList is a snapshot of one filter set. The current set of a stack
 // whose policy filters are in effect also holds the dynamic filters of its
-// active dynamic tunnels, each pair right after the dynamic anchor filter
-// of the tunnel's LocalDynVpnRule (at the end when there is none).
+// active dynamic tunnels, in the place of the dynamic anchor filter of the
+// tunnel's LocalDynVpnRule: right before the anchor, which catches what
+// none of them takes (at the end when there is no anchor).
 type FilterList struct {
 	static  []Filter
 	inSet   time.Duration       // how long the set has been in effect: match counts grow by it
@@ -182,21 +183,21 @@ func (l *FilterList) Each(fn func(f *Filter) error) error {
 	var cur Filter
 	done := map[string]bool{}
 	for i := range l.static {
+		// The dynamic filters stand in their anchor's place: the stack
+		// tries them first, and the anchor catches what none of them takes.
+		if name := l.static[i].Name; l.static[i].Type == fltDynamicAnchor && !done[name] {
+			done[name] = true
+			for j := range l.dynamic[name] {
+				cur = l.dynamic[name][j]
+				if err := fn(&cur); err != nil {
+					return err
+				}
+			}
+		}
 		cur = l.static[i]
 		cur.MatchCount += grown(cur.MatchRate, l.inSet)
 		if err := fn(&cur); err != nil {
 			return err
-		}
-		if cur.Type != fltDynamicAnchor || done[cur.Name] {
-			continue
-		}
-		name := cur.Name
-		done[name] = true
-		for j := range l.dynamic[name] {
-			cur = l.dynamic[name][j]
-			if err := fn(&cur); err != nil {
-				return err
-			}
 		}
 	}
 	for i := range l.tail {
@@ -281,10 +282,12 @@ func (m *Model) IKETunnels(name string, cascade bool) ([]IKEView, bool) {
 	for i, t := range s.ike {
 		v := IKEView{IKETunnel: t.IKETunnel}
 		if i == 0 || s.ike[i-1].ID != t.ID { // newest of its family
+			var family uint64
 			for _, d := range byFamily[t.ID] {
 				v.P2Active, v.P2InProgress, v.P2Expired = gauge(d.State, v.P2Active, v.P2InProgress, v.P2Expired)
-				v.Bytes += d.Traffic.InBytes + d.Traffic.OutBytes
+				family += d.Traffic.InBytes + d.Traffic.OutBytes
 			}
+			v.Bytes = t.shownBytes(family)
 			if cascade {
 				v.Dyn = byFamily[t.ID]
 			}
