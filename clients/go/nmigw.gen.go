@@ -388,6 +388,24 @@ func (e FilterState0) Valid() bool {
 	}
 }
 
+// Defines values for FilterTestAnchorType.
+const (
+	FilterTestAnchorTypeDynamicAnchor FilterTestAnchorType = "dynamic-anchor"
+	FilterTestAnchorTypeNattAnchor    FilterTestAnchorType = "natt-anchor"
+)
+
+// Valid indicates whether the value is a known member of the FilterTestAnchorType enum.
+func (e FilterTestAnchorType) Valid() bool {
+	switch e {
+	case FilterTestAnchorTypeDynamicAnchor:
+		return true
+	case FilterTestAnchorTypeNattAnchor:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for FilterTestRequestDirection.
 const (
 	FilterTestRequestDirectionInbound  FilterTestRequestDirection = "inbound"
@@ -408,31 +426,31 @@ func (e FilterTestRequestDirection) Valid() bool {
 
 // Defines values for FilterType0.
 const (
-	Defensive     FilterType0 = "defensive"
-	Dynamic       FilterType0 = "dynamic"
-	DynamicAnchor FilterType0 = "dynamic-anchor"
-	Generic       FilterType0 = "generic"
-	NattAnchor    FilterType0 = "natt-anchor"
-	NattDynamic   FilterType0 = "natt-dynamic"
-	Nrf           FilterType0 = "nrf"
+	FilterType0Defensive     FilterType0 = "defensive"
+	FilterType0Dynamic       FilterType0 = "dynamic"
+	FilterType0DynamicAnchor FilterType0 = "dynamic-anchor"
+	FilterType0Generic       FilterType0 = "generic"
+	FilterType0NattAnchor    FilterType0 = "natt-anchor"
+	FilterType0NattDynamic   FilterType0 = "natt-dynamic"
+	FilterType0Nrf           FilterType0 = "nrf"
 )
 
 // Valid indicates whether the value is a known member of the FilterType0 enum.
 func (e FilterType0) Valid() bool {
 	switch e {
-	case Defensive:
+	case FilterType0Defensive:
 		return true
-	case Dynamic:
+	case FilterType0Dynamic:
 		return true
-	case DynamicAnchor:
+	case FilterType0DynamicAnchor:
 		return true
-	case Generic:
+	case FilterType0Generic:
 		return true
-	case NattAnchor:
+	case FilterType0NattAnchor:
 		return true
-	case NattDynamic:
+	case FilterType0NattDynamic:
 		return true
-	case Nrf:
+	case FilterType0Nrf:
 		return true
 	default:
 		return false
@@ -977,7 +995,7 @@ type DynamicStackView struct {
 // tunnel ID, VPN action, flags, type, state; PROPOSED after),
 // NMsecIPDynTunnel (PROPOSED), and `stackView` or `ikeView`.
 //
-// Example: {"activationMethod":"user","clearDf":false,"clearDscp":false,"destination":{"address":"10.1.0.0","format":"prefix","prefixLength":16},"destinationPort":0,"expireTime":"2024-05-01T09:30:00Z","fips140":false,"generation":2,"ikeTunnelId":"K3","ipv6":false,"lifesizeBytes":0,"lifetimeSeconds":3600,"localDynVpnRule":"ZOS_TO_BRANCH1","localSecurityEndpoint":"192.0.2.10","pfsGroup":"group14","protocol":0,"refreshTime":"2024-05-01T09:20:00Z","remoteSecurityEndpoint":"198.51.100.7","security":{"authenticationAlgorithm":"hmac-sha1","authenticationProtocol":"esp","encapsulationMode":"tunnel","encryptionAlgorithm":"aes-cbc","encryptionKeyLength":128,"espInboundSpi":305419896,"espOutboundSpi":2271560481},"source":{"address":"192.0.2.10","format":"host"},"sourcePort":0,"stackView":{"currentLifesizeBytes":1572864,"installTime":"2024-05-01T08:30:00Z","traffic":{"inboundBytes":1048576,"inboundPackets":1024,"outboundBytes":524288,"outboundPackets":768}},"state":"active","swsaShadow":false,"tunnelId":"Y12","type":"stack","udpEncapsulated":false,"vpnAction":"VPN_AES_SHA"}
+// Example: {"activationMethod":"user","clearDf":false,"clearDscp":false,"destination":{"address":"10.1.0.0","format":"prefix","prefixLength":16},"destinationPort":0,"expireTime":"2024-05-01T09:30:00Z","fips140":false,"generation":2,"ikeTunnelId":"K3","ipv6":false,"lifesizeBytes":0,"lifetimeSeconds":3600,"localDynVpnRule":"ZOS_TO_BRANCH1","localSecurityEndpoint":"192.0.2.10","pfsGroup":"group14","protocol":0,"refreshTime":"2024-05-01T09:20:00Z","remoteSecurityEndpoint":"198.51.100.7","security":{"authenticationAlgorithm":"hmac-sha1","authenticationProtocol":"esp","encapsulationMode":"tunnel","encryptionAlgorithm":"aes-cbc","encryptionKeyLength":128,"espInboundSpi":305419896,"espInboundSpiHex":"12345678","espOutboundSpi":2271560481,"espOutboundSpiHex":"87654321"},"source":{"address":"192.0.2.10","format":"host"},"sourcePort":0,"stackView":{"currentLifesizeBytes":1572864,"installTime":"2024-05-01T08:30:00Z","traffic":{"inboundBytes":1048576,"inboundPackets":1024,"outboundBytes":524288,"outboundPackets":768}},"state":"active","swsaShadow":false,"tunnelId":"Y12","type":"stack","udpEncapsulated":false,"vpnAction":"VPN_AES_SHA"}
 type DynamicTunnel struct {
 	// ActivationMethod How a dynamic tunnel was started (IBM other): `user` (the `ipsec`
 	// command or an NMI activate), `remote` (the peer), `on-demand`
@@ -1414,6 +1432,32 @@ type FilterState struct {
 // FilterState0 defines model for FilterState.0.
 type FilterState0 string
 
+// FilterTestAnchor The dynamic anchor rule a matching dynamic filter was installed for, present when the rule
+// is a dynamic filter and its anchor is in the set. The NMI record of a dynamic filter names
+// no anchor; the filter carries the anchor's name, and the anchor is the rule of that name
+// next to it.
+type FilterTestAnchor struct {
+	// Direction Direction of the packets the rule applies to.
+	//
+	// Example: outbound
+	Direction FilterDirection `json:"direction"`
+
+	// Name FilterName of the anchor rule.
+	Name string `json:"name"`
+
+	// NameExtension FilterNameExtension of the anchor rule.
+	NameExtension int `json:"nameExtension"`
+
+	// Position Where the anchor stands in the current filter set, counted as `position` is.
+	Position int `json:"position"`
+
+	// Type The anchor's filter type.
+	Type FilterTestAnchorType `json:"type"`
+}
+
+// FilterTestAnchorType The anchor's filter type.
+type FilterTestAnchorType string
+
 // FilterTestRequest A packet to test: direction, two addresses of one family (as
 // `source`/`destination` or as `localAddress`/`remoteAddress`),
 // protocol, and what the protocol carries.
@@ -1495,7 +1539,13 @@ type FilterTestRequest_Protocol struct {
 	union json.RawMessage
 }
 
-// FilterTestResult The first rule of the current filter set that matches the packet, and what it does.
+// FilterTestResult The rule of the current filter set that decides the packet, and what it does: the first
+// rule that matches, in the order the stack tries them. The dynamic filters of a tunnel
+// stand in the place of the dynamic anchor rule they were installed for, and the stack tries
+// them before the anchor itself; so a packet that a tunnel carries is answered with that
+// tunnel's dynamic filter (type `dynamic`, its `tunnelId`, its match count), and `anchor`
+// names the anchor rule it came from. A packet that reaches the anchor without matching any
+// of its dynamic filters is answered with the anchor.
 //
 // Example: {"action":"deny","matched":false,"packet":{"destination":"203.0.113.9","destinationPort":53,"direction":"outbound","protocol":17,"routed":false,"source":"192.0.2.10","sourcePort":5000},"stack":"TCPIP"}
 type FilterTestResult struct {
@@ -1503,6 +1553,12 @@ type FilterTestResult struct {
 	//
 	// Example: ipsec
 	Action FilterAction `json:"action"`
+
+	// Anchor The dynamic anchor rule a matching dynamic filter was installed for, present when the rule
+	// is a dynamic filter and its anchor is in the set. The NMI record of a dynamic filter names
+	// no anchor; the filter carries the anchor's name, and the anchor is the rule of that name
+	// next to it.
+	Anchor *FilterTestAnchor `json:"anchor,omitempty"`
 
 	// Matched Whether a rule matched. If none did, the packet is denied.
 	Matched bool `json:"matched"`
@@ -1821,11 +1877,17 @@ type InterfaceList struct {
 // IpsecSecurity Protection of an IPSec tunnel (NMsecIPTunnel after IBM's first 102
 // bytes, PROPOSED layout).
 type IpsecSecurity struct {
-	// AhInboundSpi Security parameter index of the inbound AH SA; absent if none.
+	// AhInboundSpi SPI of the inbound AH SA as a number; absent if none. The same value as `ahInboundSpiHex`, kept for clients that read the number.
 	AhInboundSpi *int64 `json:"ahInboundSpi,omitempty"`
 
-	// AhOutboundSpi SPI of the outbound AH SA; absent if none.
+	// AhInboundSpiHex SPI of the inbound AH SA in hex, 8 digits, as `ipsec -y display` and the ISAKMP cookies show it; absent if none.
+	AhInboundSpiHex *string `json:"ahInboundSpiHex,omitempty"`
+
+	// AhOutboundSpi SPI of the outbound AH SA as a number; absent if none. The same value as `ahOutboundSpiHex`, kept for clients that read the number.
 	AhOutboundSpi *int64 `json:"ahOutboundSpi,omitempty"`
+
+	// AhOutboundSpiHex SPI of the outbound AH SA in hex, 8 digits, as `ipsec -y display` and the ISAKMP cookies show it; absent if none.
+	AhOutboundSpiHex *string `json:"ahOutboundSpiHex,omitempty"`
 
 	// AuthenticationAlgorithm Integrity (authentication) algorithm, IBM's own codes (IBM other):
 	// `none` (0), `hmac-md5` (38), `hmac-sha1` (39), `hmac-md5-96` (40),
@@ -1860,18 +1922,24 @@ type IpsecSecurity struct {
 	// EncryptionKeyLength Encryption key length in bits; 0 when the algorithm implies it.
 	EncryptionKeyLength int `json:"encryptionKeyLength"`
 
-	// EspInboundSpi SPI of the inbound ESP SA; absent if none.
+	// EspInboundSpi SPI of the inbound ESP SA as a number; absent if none. The same value as `espInboundSpiHex`, kept for clients that read the number.
 	EspInboundSpi *int64 `json:"espInboundSpi,omitempty"`
 
-	// EspOutboundSpi SPI of the outbound ESP SA; absent if none.
+	// EspInboundSpiHex SPI of the inbound ESP SA in hex, 8 digits, as `ipsec -y display` and the ISAKMP cookies show it; absent if none.
+	EspInboundSpiHex *string `json:"espInboundSpiHex,omitempty"`
+
+	// EspOutboundSpi SPI of the outbound ESP SA as a number; absent if none. The same value as `espOutboundSpiHex`, kept for clients that read the number.
 	EspOutboundSpi *int64 `json:"espOutboundSpi,omitempty"`
+
+	// EspOutboundSpiHex SPI of the outbound ESP SA in hex, 8 digits, as `ipsec -y display` and the ISAKMP cookies show it; absent if none.
+	EspOutboundSpiHex *string `json:"espOutboundSpiHex,omitempty"`
 }
 
 // ManualTunnel A manual IPSec tunnel: NMsecIPTunnel (IBM for tunnel ID, VPN action,
 // flags, type and state; PROPOSED after) and NMsecIPManualTunnel
 // (PROPOSED layout).
 //
-// Example: {"activateTime":"2024-05-01T08:00:00Z","fips140":false,"ipv6":false,"localSecurityEndpoint":"192.0.2.10","remoteSecurityEndpoint":"198.51.100.7","security":{"authenticationAlgorithm":"hmac-sha1","authenticationProtocol":"esp","encapsulationMode":"tunnel","encryptionAlgorithm":"aes-cbc","encryptionKeyLength":128,"espInboundSpi":4096,"espOutboundSpi":8192},"state":"active","traffic":{"inboundBytes":1048576,"inboundPackets":1024,"outboundBytes":524288,"outboundPackets":768},"tunnelId":"MAN1","type":"manual","vpnAction":"MANVPN_BACKUP"}
+// Example: {"activateTime":"2024-05-01T08:00:00Z","fips140":false,"ipv6":false,"localSecurityEndpoint":"192.0.2.10","remoteSecurityEndpoint":"198.51.100.7","security":{"authenticationAlgorithm":"hmac-sha1","authenticationProtocol":"esp","encapsulationMode":"tunnel","encryptionAlgorithm":"aes-cbc","encryptionKeyLength":128,"espInboundSpi":4096,"espInboundSpiHex":"00001000","espOutboundSpi":8192,"espOutboundSpiHex":"00002000"},"state":"active","traffic":{"inboundBytes":1048576,"inboundPackets":1024,"outboundBytes":524288,"outboundPackets":768},"tunnelId":"MAN1","type":"manual","vpnAction":"MANVPN_BACKUP"}
 type ManualTunnel struct {
 	// ActivateTime RFC 3339 time in UTC.
 	//

@@ -33,8 +33,74 @@ type filterTestBody struct {
 	SecurityClass        uint8           `json:"securityClass"`
 }
 
-// errFound ends the filter stream at the first match.
+// errFound ends the filter stream once the answer is known.
 var errFound = errors.New("httpapi: rule found")
+
+// isAnchor and isDynamic tell the rules that hold a place for dynamic
+// filters and the dynamic filters themselves (NAT traversal ones too).
+func isAnchor(t nmi.FilterType) bool {
+	return t == nmi.FilterDynamicAnchor || t == nmi.FilterNATTAnchor
+}
+
+func isDynamic(t nmi.FilterType) bool {
+	return t == nmi.FilterDynamic || t == nmi.FilterNATTDynamic
+}
+
+// ruleSearch finds the rule of a filter set, streamed in the stack's
+// order, that decides a packet, the way the stack does: the first rule
+// that matches, where the dynamic filters of a dynamic anchor stand in
+// the anchor's place. The record names no anchor: a dynamic filter
+// carries the name of the anchor it was installed for, and the anchor
+// is the rule of that name and an anchor type next to it. The stack tries
+// the dynamic filters before the anchor's own action; an IKED that lists
+// them after the anchor is read the same way (an anchor that matches
+// gives way to a dynamic filter of its own that follows it and matches).
+type ruleSearch struct {
+	scan filtermatch.Scan
+
+	found    bool
+	rule     nmi.IPFilter // the deciding rule once found
+	position int          // its place in the set, from 1
+
+	anchor    nmi.IPFilter // the anchor of a dynamic rule, or a matching anchor waiting for its dynamic filters
+	anchorPos int          // its place; 0 when there is none
+}
+
+// next takes the set's next rule and reports whether the answer is
+// complete.
+func (s *ruleSearch) next(f *nmi.IPFilter) bool {
+	matched := s.scan.Try(f)
+	pos := s.scan.Position()
+	switch {
+	case s.found && isDynamic(s.rule.Type):
+		// A dynamic filter decided: read on to its anchor, the one of the
+		// same direction (the other of the pair if that is all there is).
+		if f.Name != s.rule.Name || !isDynamic(f.Type) && !isAnchor(f.Type) {
+			return true // no more of its own next to it
+		}
+		if isAnchor(f.Type) && (s.anchorPos == 0 || f.Direction == s.rule.Direction) {
+			s.anchor, s.anchorPos = *f, pos
+			return f.Direction == s.rule.Direction
+		}
+		return false
+	case s.found:
+		// An anchor matched: a dynamic filter of its own that follows it
+		// (past the other anchor of the pair) comes first.
+		if f.Name != s.rule.Name || !isDynamic(f.Type) && !isAnchor(f.Type) {
+			return true
+		}
+		if matched {
+			s.anchor, s.anchorPos = s.rule, s.position
+			s.rule, s.position = *f, pos
+			return true
+		}
+		return false
+	case matched:
+		s.found, s.rule, s.position = true, *f, pos
+		return !isDynamic(f.Type) && !isAnchor(f.Type)
+	}
+	return false
+}
 
 // testFilters answers which rule of the current filter set a packet
 // would match, evaluated here from the NMI's filter records (as
@@ -52,17 +118,15 @@ func (a *api) testFilters(w http.ResponseWriter, r *http.Request) {
 	}
 	// The whole current set is read, without input filters: the rule's
 	// position counts every rule before it. The records come in the order
-	// the stack evaluates them, and the first that matches decides.
+	// the stack evaluates them.
 	req := &nmi.Request{Type: nmi.GetIPFltCurr, Target: stack}
 	var rec nmi.FilterRecord
-	scan := filtermatch.Scan{Packet: p}
-	matched := false
+	s := ruleSearch{scan: filtermatch.Scan{Packet: p}}
 	err = a.do(r.Context(), req, func(raw nmi.Record) error {
 		if err := rec.Decode(raw); err != nil {
 			return err
 		}
-		if scan.Try(&rec.Filter) {
-			matched = true
+		if s.next(&rec.Filter) {
 			return errFound
 		}
 		return nil
@@ -74,13 +138,22 @@ func (a *api) testFilters(w http.ResponseWriter, r *http.Request) {
 	var jw jsonw
 	jw.beginObject()
 	jw.str("stack", stack)
-	jw.boolean("matched", matched)
-	if matched {
-		jw.str("action", rec.Filter.Action.String())
-		jw.uint("position", uint64(scan.Position()))
+	jw.boolean("matched", s.found)
+	if s.found {
+		jw.str("action", s.rule.Action.String())
+		jw.uint("position", uint64(s.position))
 		jw.object("rule")
-		viewFilter(&jw, &rec.Filter)
+		viewFilter(&jw, &s.rule)
 		jw.endObject()
+		if isDynamic(s.rule.Type) && s.anchorPos > 0 {
+			jw.object("anchor")
+			jw.text("name", s.anchor.Name[:])
+			jw.uint("nameExtension", uint64(s.anchor.NameExt))
+			jw.enum("type", s.anchor.Type.String())
+			jw.enum("direction", s.anchor.Direction.String())
+			jw.uint("position", uint64(s.anchorPos))
+			jw.endObject()
+		}
 	} else {
 		// IP filtering denies what no rule permits.
 		jw.str("action", nmi.ActionDeny.String())

@@ -182,11 +182,27 @@ func viewIPTunnel(w *jsonw, t *nmi.IPTunnel) {
 	w.enum("authenticationAlgorithm", t.AuthAlg.String())
 	w.enum("encryptionAlgorithm", t.EncryptAlg.String())
 	w.uint("encryptionKeyLength", uint64(t.EncryptKeyLen))
-	w.optUint("ahInboundSpi", uint64(t.AuthInSPI))
-	w.optUint("ahOutboundSpi", uint64(t.AuthOutSPI))
-	w.optUint("espInboundSpi", uint64(t.EncryptInSPI))
-	w.optUint("espOutboundSpi", uint64(t.EncryptOutSPI))
+	w.optSPI("ahInboundSpi", t.AuthInSPI)
+	w.optSPI("ahOutboundSpi", t.AuthOutSPI)
+	w.optSPI("espInboundSpi", t.EncryptInSPI)
+	w.optSPI("espOutboundSpi", t.EncryptOutSPI)
 	w.endObject()
+}
+
+// optSPI writes a security parameter index, unless 0 (none), as 8 hex
+// digits under k+"Hex" (as `ipsec -y display` and the ISAKMP cookies show
+// it) and as the number under k (kept for clients that read it).
+func (w *jsonw) optSPI(k string, v uint32) {
+	if v == 0 {
+		return
+	}
+	w.uint(k, uint64(v))
+	w.key(k + "Hex")
+	w.b = append(w.b, '"')
+	for i := 28; i >= 0; i -= 4 {
+		w.b = append(w.b, "0123456789abcdef"[(v>>uint(i))&0xF])
+	}
+	w.b = append(w.b, '"')
 }
 
 func viewManual(w *jsonw, r *nmi.ManualTunnelRecord) {
