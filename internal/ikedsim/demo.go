@@ -181,8 +181,9 @@ func demoTCPIP() *Stack {
 	y3 := y("Y3", 1, "BRANCH2-VPN", "K2", "192.0.2.1", "203.0.113.5", "192.0.2.64/26", "203.0.113.0/24", TunActive, 2*time.Hour, 8*time.Hour, traffic(15, 22, 600, 2*time.Hour))
 	y3.VpnAction, y3.EncryptKeyLen, y3.UDPEncap, y3.LocalUDPPort, y3.RemoteUDPPort = "ESP-AES128-SHA1", 128, true, 4500, 4500
 	y3.DstNATOA, y3.Activation, y3.LocallyInitiated, y3.AutoRefresh = ip("203.0.113.10"), activRemote, false, true
-	y4 := y("Y4", 1, "PARTNER6-VPN", "K3", "2001:db8:1::1", "2001:db8:2::1", "2001:db8:1::/64", "2001:db8:2::/64", TunActive, 55*time.Minute, 2*time.Hour, traffic(60, 58, 1200, 55*time.Minute))
-	y4.AutoRefresh = true
+	// The partner's tunnel is not refreshed: it is within its last tenth
+	// of life, and expires 10 minutes after start.
+	y4 := y("Y4", 1, "PARTNER6-VPN", "K3", "2001:db8:1::1", "2001:db8:2::1", "2001:db8:1::/64", "2001:db8:2::/64", TunActive, 110*time.Minute, 2*time.Hour, traffic(60, 58, 1200, 110*time.Minute))
 	y5 := y("Y5", 1, "BRANCH3-VPN", "K4", "192.0.2.1", "198.51.100.77", "192.0.2.128/26", "198.51.100.128/26", TunPending, 0, time.Hour, Traffic{OutRate: 10, InRate: 10})
 	y5.Activated, y5.Expires, y5.EncryptInSPI, y5.EncryptOutSPI = time.Time{}, time.Time{}, 0, 0
 	y6 := y("Y6", 1, "BRANCH1-VPN", "K1", "192.0.2.1", "198.51.100.1", "192.0.2.40", "198.51.100.40", TunExpired, 3*time.Hour, time.Hour, traffic(5, 5, 300, time.Hour))
