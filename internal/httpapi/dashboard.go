@@ -23,6 +23,13 @@ var dashboardTypes = map[string]string{
 	".css": "text/css; charset=utf-8",
 }
 
+// dashboardVendor are the vendored files the dashboard loads, served at
+// /dashboard/{file} from web/vendor (scripts/vendor-dashboard).
+var dashboardVendor = map[string]string{
+	"uPlot.esm.js":  "vendor/uplot/uPlot.esm.js",
+	"uPlot.min.css": "vendor/uplot/uPlot.min.css",
+}
+
 func dashboardHeaders(w http.ResponseWriter) {
 	h := w.Header()
 	h.Set("Content-Security-Policy", dashboardPolicy)
@@ -49,7 +56,13 @@ func (a *api) getDashboardAsset(w http.ResponseWriter, r *http.Request) {
 		a.notFound(w, r)
 		return
 	}
-	b, err := web.Dashboard.ReadFile("dashboard/" + name)
+	var b []byte
+	var err error
+	if p, ok := dashboardVendor[name]; ok {
+		b, err = web.Files.ReadFile(p)
+	} else {
+		b, err = web.Dashboard.ReadFile("dashboard/" + name)
+	}
 	if err != nil {
 		a.notFound(w, r)
 		return
