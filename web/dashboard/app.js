@@ -11,6 +11,7 @@ import * as api from "./api.js";
 import { confirmAction } from "./confirm.js";
 import { el, fill, table } from "./dom.js";
 import * as f from "./format.js";
+import { createHealth } from "./health.js";
 import { follow } from "./live.js";
 
 const PAGE_SIZES = [10, 25, 50, 100, 500];
@@ -23,9 +24,13 @@ const settings = (() => {
   const poll = Number(q.get("poll"));
   const given = Number.isFinite(poll) && poll > 0;
   const interval = q.get("interval") || "";
+  // ?idle= is the window of the "carrying nothing" tile (e.g. 5m, 30s).
+  const idle = /^([0-9]+)(s|m)$/.exec(q.get("idle") || "");
   return {
     pollMs: given ? poll * 1000 : 5000, // while the stream is down
     livePollMs: given ? poll * 1000 : 60000, // while it is up: a safety net
+    sampleMs: given ? poll * 1000 : 5000, // the health tiles' and charts' readings
+    idleMs: idle && Number(idle[1]) > 0 ? Number(idle[1]) * (idle[2] === "m" ? 60000 : 1000) : 5 * 60000,
     interval: /^[0-9]+(ms|s|m)$/.test(interval) ? interval : "",
   };
 })();
@@ -44,6 +49,7 @@ const page = {
   events: 0, // events received
   live: null, // the event stream followed: {stack, token, stop, up}
   dirty: new Set(), // sections events asked to read again
+  lastAction: null, // the last control action: {place, list, node, row}
 };
 
 // ---- rights --------------------------------------------------------------
@@ -183,32 +189,95 @@ async function act(button, action) {
   if (box) {
     fill(box, el("p", {}, label + (chosen.wait ? " (waiting up to " + chosen.wait + ")" : "") + "…"));
   }
+  // The result also shows beside the button, and stays there when the
+  // list is shown again (see placeResult).
+  const tr = button.closest("tr");
+  const node = el("span", { className: "inline-result", role: "status", "data-result-for": action.place || "" }, "Working…");
+  if (page.lastAction && page.lastAction.node !== node) {
+    page.lastAction.node.remove();
+  }
+  page.lastAction = { place: action.place || "", list: action.list || "", node,
+    row: tr && tr.parentNode ? [...tr.parentNode.children].indexOf(tr) : 0 };
+  button.after(node);
   try {
     const answer = await api.post(api.stackURL(action.stack, action.path, { wait: chosen.wait }), action.body);
     showResults(label, answer);
+    inlineResult(node, label, answer);
   } catch (err) {
     if (box) {
       fill(box, el("div", { className: "problem", role: "alert" }, problemNodes(err, label)));
     }
+    const p = err.problem || {};
+    node.className = "inline-result status-bad";
+    node.dataset.status = "error";
+    node.textContent = "Failed: " + [err.status || "", p.title || err.message || ""].join(" ").trim();
   } finally {
     button.disabled = false;
   }
   await refreshNow();
 }
 
+// inlineResult writes the answer to an action into node, briefly.
+function inlineResult(node, label, answer) {
+  let text = label + ": done.";
+  let ok = true;
+  if (answer && Array.isArray(answer.results)) {
+    const counts = new Map();
+    for (const r of answer.results) {
+      counts.set(r.status, (counts.get(r.status) || 0) + 1);
+      ok = ok && (r.status === "stateUpdated" || r.status === "stateAlreadySet");
+    }
+    text = answer.results.length === 1
+      ? f.text(answer.results[0].tunnelId || answer.results[0].name) + ": " + f.text(answer.results[0].status)
+      : [...counts].map(([k, n]) => n + " " + k).join(", ");
+    if (!answer.results.length) {
+      text = "No tunnels matched.";
+      ok = false;
+    }
+    node.dataset.status = answer.results.length === 1 ? String(answer.results[0].status) : [...counts.keys()].join(" ");
+  } else if (answer && answer.filterSet) {
+    text = "Now using the " + f.text(answer.filterSet) + " filter set.";
+    node.dataset.status = "filterSet";
+  }
+  if (answer && answer.reached === false) {
+    text += " Target state not reached in time.";
+    ok = false;
+  }
+  node.className = "inline-result " + (ok ? "status-ok" : "status-bad");
+  node.textContent = text;
+}
+
+// placeResult puts the last action's result beside button b when b is
+// the button of that action shown again.
+function placeResult(b, place) {
+  const last = page.lastAction;
+  if (last && place && last.place === place) {
+    queueMicrotask(() => {
+      if (b.isConnected) {
+        b.after(last.node);
+      }
+    });
+  }
+}
+
 // actionButton is a button that asks to confirm action (see act); data
 // is its data-action attribute, text its label.
 function actionButton(data, text, action) {
   const name = action.title + (action.targets && action.targets.length === 1 ? " " + action.targets[0] : "");
+  if (!action.place) {
+    action.place = data + (action.list ? ":" + action.list : "") + (action.targets && action.targets.length === 1 ? ":" + action.targets[0] : "");
+  }
   const b = el("button", {
     type: "button",
     className: action.danger ? "danger" : "",
     "data-action": data,
-    "aria-label": name,
+    // The accessible name starts with the visible text.
+    "aria-label": name.startsWith(text) ? name : text + ": " + name,
     "aria-haspopup": "dialog",
     title: name,
   }, text);
   b.addEventListener("click", () => act(b, action));
+  placeResult(b, action.place);
   return b;
 }
 
@@ -226,19 +295,27 @@ function tunnelPath(kind, id, verb) {
   return kind + "/" + encodeURIComponent(id) + ":" + verb;
 }
 
-// tunnelAction is a control action on one tunnel (by its ID).
-function tunnelAction(stack, kind, what, t, verb, danger) {
+// tunnelAction is a control action on one tunnel (by its ID) of list.
+function tunnelAction(stack, list, kind, what, t, verb, danger) {
   const title = verb + " " + what;
   return actionButton(verb.toLowerCase(), verb, {
-    title, verb, stack, targets: [t.tunnelId], path: tunnelPath(kind, t.tunnelId, verb.toLowerCase()), danger,
+    title, verb, stack, list, targets: [t.tunnelId], path: tunnelPath(kind, t.tunnelId, verb.toLowerCase()), danger,
   });
 }
+
+// refreshable tells whether a tunnel (its newest generation) can be
+// refreshed: only an active one; IKE answers notFound for one that is
+// pending or whose only generation is expired.
+const refreshable = (t) => t.state === "active";
 
 // FILTER_PARAMS are the list query parameters of api/openapi.yaml the
 // dashboard offers as filters. Several values, separated by spaces or
 // commas, repeat the parameter.
 const P = {
   tunnelId: { param: "tunnelId", label: "Tunnel ID", hint: "Y1 Y2" },
+  ikeTunnelId: { param: "tunnelId", label: "Tunnel ID", hint: "K1 K2" },
+  manualTunnelId: { param: "tunnelId", label: "Tunnel ID", hint: "M1 M2" },
+  ruleTunnelId: { param: "tunnelId", label: "Tunnel ID", hint: "Y1 M1" },
   localAddress: { param: "localAddress", label: "Local address", hint: "192.0.2.0/24" },
   remoteAddress: { param: "remoteAddress", label: "Remote address", hint: "198.51.100.7" },
   protocol: { param: "protocol", label: "Protocol", hint: "tcp 17" },
@@ -308,12 +385,20 @@ function phase2Row(t, ls, span) {
         el("tbody", {}, rows))));
 }
 
-// bulk is the bulk form of a control action on the tunnels a list shows.
-function bulk(kind, what, verb, danger) {
-  return (ids, stack) => actionButton("bulk-" + verb.toLowerCase(), verb + " all shown", {
-    title: verb + " " + ids.length + " " + what, verb, stack, targets: ids,
-    path: kind + ":" + verb.toLowerCase(), body: { tunnelIds: ids }, danger,
-  });
+// bulk is the bulk form of a control action on the tunnels of list
+// shown (those can of them, when given: a filter of the newest
+// generations).
+function bulk(list, kind, what, verb, danger, can) {
+  return (shown, stack) => {
+    const ids = shown.filter((t) => !can || can(t)).map((t) => t.tunnelId);
+    if (!ids.length) {
+      return null;
+    }
+    return actionButton("bulk-" + verb.toLowerCase(), verb + " all " + (can ? "active " : "") + "shown", {
+      title: verb + " " + ids.length + " " + what, verb, stack, list, targets: ids, place: "bulk-" + verb.toLowerCase() + ":" + list,
+      path: kind + ":" + verb.toLowerCase(), body: { tunnelIds: ids }, danger,
+    });
+  };
 }
 
 const LISTS = [
@@ -322,7 +407,7 @@ const LISTS = [
     title: "IKE tunnels",
     path: "ike/tunnels",
     pageSize: 50,
-    filters: [nameParam("Key exchange rule", "KER1"), P.tunnelId, P.localAddress, P.remoteAddress],
+    filters: [nameParam("Key exchange rule", "KER1"), P.ikeTunnelId, P.localAddress, P.remoteAddress],
     headers: ["Tunnel", "Generation", "State", "Key exchange rule", "Local endpoint", "Remote endpoint",
       "Role", "IKE version", "NAT traversal", "Bytes", "Activated", "Expires"],
     cells: (t) => [td(t.tunnelId), tdNum(t.generation), tdState(t.state), td(t.keyExchangeRule),
@@ -332,10 +417,11 @@ const LISTS = [
     nested: phase2Row,
     toolbar: (v, ls) => cascadeToggle(ls),
     actions: (t, stack) => [
-      tunnelAction(stack, "ike/tunnels", "IKE tunnel", t, "Refresh"),
-      tunnelAction(stack, "ike/tunnels", "IKE tunnel", t, "Deactivate", true),
+      refreshable(t) ? tunnelAction(stack, "ike", "ike/tunnels", "IKE tunnel", t, "Refresh") : null,
+      tunnelAction(stack, "ike", "ike/tunnels", "IKE tunnel", t, "Deactivate", true),
     ],
-    bulk: [bulk("ike/tunnels", "IKE tunnel(s)", "Refresh"), bulk("ike/tunnels", "IKE tunnel(s)", "Deactivate", true)],
+    bulk: [bulk("ike", "ike/tunnels", "IKE tunnel(s)", "Refresh", false, refreshable),
+      bulk("ike", "ike/tunnels", "IKE tunnel(s)", "Deactivate", true)],
   },
   {
     key: "dynamic",
@@ -346,17 +432,17 @@ const LISTS = [
       P.localPort, P.remotePort],
     views: { stack: stackColumns, ike: ikeColumns },
     actions: (t, stack) => [
-      tunnelAction(stack, "tunnels/dynamic", "dynamic tunnel", t, "Refresh"),
-      tunnelAction(stack, "tunnels/dynamic", "dynamic tunnel", t, "Deactivate", true),
+      refreshable(t) ? tunnelAction(stack, "dynamic", "tunnels/dynamic", "dynamic tunnel", t, "Refresh") : null,
+      tunnelAction(stack, "dynamic", "tunnels/dynamic", "dynamic tunnel", t, "Deactivate", true),
       t.localDynVpnRule && (t.state === "expired" || t.state === "inactive")
         ? actionButton("activate", "Activate rule", {
-          title: "Activate dynamic VPN rule", verb: "Activate", stack, targets: [t.localDynVpnRule],
+          title: "Activate dynamic VPN rule", verb: "Activate", stack, list: "dynamic", targets: [t.localDynVpnRule],
           path: "tunnels/dynamic:activate", body: { names: [t.localDynVpnRule] },
         })
         : null,
     ],
-    bulk: [bulk("tunnels/dynamic", "dynamic tunnel(s)", "Refresh"),
-      bulk("tunnels/dynamic", "dynamic tunnel(s)", "Deactivate", true)],
+    bulk: [bulk("dynamic", "tunnels/dynamic", "dynamic tunnel(s)", "Refresh", false, refreshable),
+      bulk("dynamic", "tunnels/dynamic", "dynamic tunnel(s)", "Deactivate", true)],
     seen: (t) => t.localDynVpnRule && page.rules.add(t.localDynVpnRule),
     toolbar: (v, ls) => [viewSelect(v, ls), (v.activateSlot = el("div"))],
   },
@@ -365,7 +451,7 @@ const LISTS = [
     title: "Manual tunnels",
     path: "tunnels/manual",
     pageSize: 50,
-    filters: [nameParam("VPN action", "ACTION1"), P.tunnelId, P.localAddress, P.remoteAddress],
+    filters: [nameParam("VPN action", "ACTION1"), P.manualTunnelId, P.localAddress, P.remoteAddress],
     headers: ["Tunnel", "State", "VPN action", "Local endpoint", "Remote endpoint", "Encryption", "Bytes",
       "Activated"],
     cells: (t) => [td(t.tunnelId), tdState(t.state), td(t.vpnAction), td(t.localSecurityEndpoint),
@@ -374,11 +460,11 @@ const LISTS = [
       el("td", { className: "num" }, f.traffic(t.traffic)), td(f.time(t.activateTime))],
     actions: (t, stack) => [
       t.state === "inactive" || t.state === "expired"
-        ? tunnelAction(stack, "tunnels/manual", "manual tunnel", t, "Activate")
-        : tunnelAction(stack, "tunnels/manual", "manual tunnel", t, "Deactivate", true),
+        ? tunnelAction(stack, "manual", "tunnels/manual", "manual tunnel", t, "Activate")
+        : tunnelAction(stack, "manual", "tunnels/manual", "manual tunnel", t, "Deactivate", true),
     ],
-    bulk: [bulk("tunnels/manual", "manual tunnel(s)", "Activate"),
-      bulk("tunnels/manual", "manual tunnel(s)", "Deactivate", true)],
+    bulk: [bulk("manual", "tunnels/manual", "manual tunnel(s)", "Activate"),
+      bulk("manual", "tunnels/manual", "manual tunnel(s)", "Deactivate", true)],
   },
   {
     key: "ports",
@@ -392,20 +478,6 @@ const LISTS = [
       td(p.remoteOriginalAddress), td(p.remoteOriginalPort), td(p.translatedPort), td(p.localPort)],
   },
   {
-    key: "filters",
-    title: "Filter rules",
-    path: "filters",
-    pageSize: 25,
-    filters: [nameParam("Rule name", "RULE1"), P.tunnelId, P.localAddress, P.remoteAddress, P.protocol,
-      P.localPort, P.remotePort],
-    headers: ["Name", "Extension", "Group", "Type", "State", "Action", "Direction", "Scope", "Protocol",
-      "Source", "Source ports", "Destination", "Destination ports", "Logging", "Matches"],
-    cells: (r) => [td(r.name), td(r.nameExtension), td(r.groupName), td(r.type), tdState(r.state), td(r.action),
-      td(r.direction), td(r.scope), td(f.protocol(r.protocol)), td(f.address(r.source)), td(f.ports(r.sourcePorts)),
-      td(f.address(r.destination)), td(f.ports(r.destinationPorts)), td(r.logging), tdNum(r.matchCount)],
-    toolbar: (v, ls) => filterSetSelect(v, ls),
-  },
-  {
     key: "interfaces",
     title: "Interfaces",
     path: "interfaces",
@@ -414,6 +486,20 @@ const LISTS = [
     headers: ["Name", "Address", "Security class", "IPv6", "Active", "Dynamic VIPA"],
     cells: (i) => [td(i.name), td(i.address), tdNum(i.securityClass), td(f.yesNo(i.ipv6)), td(f.yesNo(i.active)),
       td(f.yesNo(i.dvipa))],
+  },
+  {
+    key: "filters",
+    title: "Filter rules",
+    path: "filters",
+    pageSize: 25,
+    filters: [nameParam("Rule name", "RULE1"), P.ruleTunnelId, P.localAddress, P.remoteAddress, P.protocol,
+      P.localPort, P.remotePort],
+    headers: ["Name", "Extension", "Group", "Type", "State", "Action", "Direction", "Scope", "Protocol",
+      "Source", "Source ports", "Destination", "Destination ports", "Logging", "Matches"],
+    cells: (r) => [td(r.name), td(r.nameExtension), td(r.groupName), td(r.type), tdState(r.state), td(r.action),
+      td(r.direction), td(r.scope), td(f.protocol(r.protocol)), td(f.address(r.source)), td(f.ports(r.sourcePorts)),
+      td(f.address(r.destination)), td(f.ports(r.destinationPorts)), td(r.logging), tdNum(r.matchCount)],
+    toolbar: (v, ls) => filterSetSelect(v, ls),
   },
 ];
 
@@ -529,7 +615,7 @@ function activateForm(v) {
       return;
     }
     act(button, {
-      title: "Activate dynamic VPN rule" + (names.length > 1 ? "s" : ""), verb: "Activate", stack: v.name,
+      title: "Activate dynamic VPN rule" + (names.length > 1 ? "s" : ""), verb: "Activate", stack: v.name, place: "activate-rules",
       targets: names, path: "tunnels/dynamic:activate", body: { names },
     });
   });
@@ -640,13 +726,15 @@ function renderList(v, def, ls, data, control) {
   const caption = def.title + " of " + v.name + (ls.view === "ike" ? " as IKE knows them" : "") +
     (def.cascade && ls.cascade ? " with their phase 2 tunnels" : "") +
     (filtered ? " matching the filter" : "") + (items.length ? "" : ": none");
-  const ids = [...newest.keys()].filter((id) => id !== undefined);
-  const bulkBar = control && def.bulk && ids.length
+  const shown = items.filter((it) => it.tunnelId !== undefined &&
+    newest.get(it.tunnelId) === (typeof it.generation === "number" ? it.generation : 0));
+  const bulkBar = control && def.bulk && shown.length
     ? el("div", { className: "toolbar", "data-bulk": def.key },
-      el("span", {}, ids.length + " tunnel(s) shown:"), def.bulk.map((b) => b(ids, v.name)))
+      el("span", {}, shown.length + " tunnel(s) shown:"), def.bulk.map((b) => b(shown, v.name)))
     : null;
   fill(ls.content, table("list-" + def.key, caption, headers,
     rows.length ? rows : [emptyRow(headers.length, "None.")]), bulkBar);
+  goneRow(def, ls, headers.length);
   ls.next = data.nextPageToken || "";
   const { prev, next, where } = ls.pagerParts;
   prev.disabled = ls.prev.length === 0;
@@ -656,6 +744,26 @@ function renderList(v, def, ls, data, control) {
   if (def.key === "dynamic") {
     fillRuleList(v);
   }
+}
+
+// goneRow keeps the last action's result where it was clicked when the
+// list no longer shows its button (a deactivated tunnel is gone): in a
+// row at the clicked row's place.
+function goneRow(def, ls, span) {
+  const last = page.lastAction;
+  if (!last || last.list !== def.key) {
+    return;
+  }
+  queueMicrotask(() => {
+    const body = ls.content.querySelector("tbody");
+    if (!body || last.node.isConnected && ls.content.contains(last.node)) {
+      return;
+    }
+    const target = last.place.split(":").slice(2).join(":");
+    const row = el("tr", { className: "gone", "data-gone": target },
+      el("td", { colSpan: span }, target ? "Tunnel " + target + " is no longer listed. " : "", last.node));
+    body.insertBefore(row, body.children[Math.min(last.row, body.children.length)] || null);
+  });
 }
 
 async function refreshList(v, def) {
@@ -744,7 +852,37 @@ async function refreshSummary(v) {
 
 function section(id, title, ...children) {
   return el("section", { "aria-labelledby": id + "-title", id: "section-" + id },
-    el("h3", { id: id + "-title" }, title), children);
+    el("h3", { id: id + "-title", tabIndex: -1 }, title), children);
+}
+
+// openList shows list filtered to tunnel IDs ids (all when none; the
+// current set for the filter rules), and moves the focus to it.
+function openList(v, list, ids) {
+  const ls = v.lists[list];
+  const def = LISTS.find((d) => d.key === list);
+  if (!ls || !def) {
+    return;
+  }
+  ls.filter = ids.length ? { tunnelId: ids.join(" ") } : {};
+  if (list === "filters") {
+    ls.set = "current";
+    const sel = document.getElementById("filter-set");
+    if (sel) {
+      sel.value = "current";
+    }
+  }
+  for (const p of def.filters || []) {
+    const input = document.getElementById("filter-" + list + "-" + p.param);
+    if (input) {
+      input.value = ls.filter[p.param] || "";
+    }
+  }
+  listChanged(ls);
+  const h = document.getElementById(list + "-title");
+  if (h) {
+    h.scrollIntoView({ block: "start" });
+    h.focus();
+  }
 }
 
 // buildStackView shows stack name; saved holds each list's filters, view
@@ -755,10 +893,29 @@ function buildStackView(name, saved) {
   v.filterSet = el("div", { className: "toolbar", id: "filter-set-control" });
   v.summary = el("div");
   v.summaryError = el("div", { className: "problem", hidden: true });
+  v.health = createHealth(name, {
+    sampleMs: settings.sampleMs,
+    idleMs: settings.idleMs,
+    isOn: () => $("auto-refresh").checked && page.view === v,
+    filterSet: () => {
+      const items = page.stacks && Array.isArray(page.stacks.items) ? page.stacks.items : [];
+      const s = items.find((x) => x.name === name);
+      return s ? s.filterSet : "";
+    },
+    hrefOf: (list, ids) => {
+      const q = new URLSearchParams({ stack: name });
+      if (ids.length) {
+        q.set(list + ".tunnelId", ids.join(" "));
+      }
+      return "#" + q.toString();
+    },
+    open: (list, ids) => openList(v, list, ids),
+  });
   const parts = [
     el("h2", { id: "stack-title" }, "Stack " + name),
     v.filterSet,
     v.results,
+    v.health.node,
     section("summary", "Summary", v.summaryError, v.summary),
   ];
   for (const def of LISTS) {
@@ -897,6 +1054,10 @@ function selectStack(name, force) {
   }
   page.stack = name;
   page.rules.clear();
+  page.lastAction = null;
+  if (page.view && page.view.health) {
+    page.view.health.destroy();
+  }
   const h = readHash();
   page.view = name ? buildStackView(name, h.stack === name ? h.lists : {}) : null;
   if (!name) {
@@ -1094,6 +1255,9 @@ async function refreshStacks(whoChanged) {
       stacks = null;
       fill($("stacks").tBodies[0], emptyRow(10, "No stacks: " + (err.status === 401 ? "not authenticated." : "not permitted.")));
       page.stack = "";
+      if (page.view && page.view.health) {
+        page.view.health.destroy();
+      }
       page.view = null;
       fill($("stack"));
     } else {
@@ -1115,7 +1279,7 @@ function noteRound() {
   document.body.dataset.polls = String(page.polls);
   document.body.dataset.events = String(page.events);
   document.body.dataset.notModified = String(api.stats.notModified);
-  $("updated").textContent = "Updated " + new Date().toLocaleTimeString() + "; " + api.stats.notModified +
+  $("updated").textContent = "Updated " + f.time(Date.now()) + "; " + api.stats.notModified +
     " of " + api.stats.requests + " answers unchanged (304).";
 }
 
@@ -1315,6 +1479,7 @@ async function readDirty() {
       await Promise.all([
         dirty.has("stacks") ? refreshStacks(false) : null,
         dirty.has("summary") ? refreshSummary(v) : null,
+        ["summary", "ike", "dynamic", "manual"].some((k) => dirty.has(k)) ? v.health.sample() : null,
         ...LISTS.filter((def) => dirty.has(def.key)).map((def) => refreshList(v, def)),
       ]);
     }
@@ -1359,6 +1524,9 @@ function start() {
     api.setToken(input.value.trim());
     page.who = null;
     page.stack = "";
+    if (page.view && page.view.health) {
+      page.view.health.destroy();
+    }
     page.view = null;
     fill($("stack"));
     refreshNow();

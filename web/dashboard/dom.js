@@ -44,9 +44,11 @@ export function fill(node, ...children) {
   return node;
 }
 
-// table makes a table with a caption, column headers and rows.
+// table makes a table with a caption, column headers and rows, in a box
+// that scrolls a wide table sideways; the box takes the keyboard focus so
+// that it can be scrolled without a mouse.
 export function table(id, caption, headers, rows) {
-  return el("div", { className: "scroll" },
+  return el("div", { className: "scroll", tabIndex: 0, role: "region", "aria-label": caption },
     el("table", { id },
       el("caption", {}, caption),
       el("thead", {}, el("tr", {}, headers.map((h) => el("th", { scope: "col" }, h)))),

@@ -36,12 +36,36 @@ export function yesNo(v) {
   return text(v);
 }
 
-// time shows an RFC 3339 time as "YYYY-MM-DD HH:MM:SSZ".
+// time shows a time in the dashboard's one format, UTC:
+// "YYYY-MM-DD HH:MM:SS UTC". v is an RFC 3339 string from the API, a
+// Date, or milliseconds since the epoch.
 export function time(v) {
-  if (typeof v !== "string" || v === "") {
+  let d;
+  if (typeof v === "string" && v !== "") {
+    d = new Date(v);
+  } else if (v instanceof Date) {
+    d = v;
+  } else if (typeof v === "number") {
+    d = new Date(v);
+  }
+  if (!d || Number.isNaN(d.getTime())) {
+    return typeof v === "string" && v !== "" ? v : "—";
+  }
+  return d.toISOString().slice(0, 19).replace("T", " ") + " UTC";
+}
+
+// clock shows the time of day of v (as time takes it), UTC: "HH:MM:SS".
+export function clock(v) {
+  const s = time(v);
+  return s === "—" ? s : s.slice(11, 19);
+}
+
+// rate shows a per-second rate with at most one decimal.
+export function rate(v) {
+  if (typeof v !== "number" || !Number.isFinite(v)) {
     return "—";
   }
-  return v.replace("T", " ");
+  return numbers.format(Math.round(v * 10) / 10);
 }
 
 // protocol shows an IP protocol number; 0 is every protocol.
