@@ -397,7 +397,7 @@ function chartOpts(title, width, series, axes) {
     title, width, height: 220, tzDate: utc,
     scales: { x: { time: true }, y: { range: fromZero }, B: { range: fromZero }, p: { range: fromZero } },
     series: [{ label: "Time (UTC)", value: (u, v) => (v == null ? "—" : f.clock(v * 1000)) }, ...series],
-    axes: [{ values: (u, vals) => vals.map((v) => f.clock(v * 1000)) }, ...axes],
+    axes: [{ space: 90, values: (u, vals) => vals.map((v) => f.clock(v * 1000)) }, ...axes],
     legend: { live: true },
     cursor: { drag: { x: false, y: false } },
   };
