@@ -155,7 +155,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	if o.policy != "" {
 		// Peers are known by uid: the token hashes (identities.tokensFile)
 		// are not needed, and need not be readable here.
-		store = policy.NewStoreWith(o.policy, policy.LoadOptions{NoTokensFile: true})
+		store = policy.NewStoreWith(o.policy, policy.LoadOptions{NoTokensFile: true, NoAuthorizationFiles: true})
 		if err := store.Load(); err != nil {
 			return err
 		}

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 
 	"gopkg.in/yaml.v3"
 
@@ -25,6 +26,10 @@ type LoadOptions struct {
 	// which identifies its peers by uid and so needs no access to the
 	// token hashes.
 	NoTokensFile bool
+	// NoAuthorizationFiles leaves the certificate, key, CA, password and
+	// token files of authorization.safEndpoint unread: for programs that
+	// do not ask the endpoint, such as iked-sim.
+	NoAuthorizationFiles bool
 }
 
 // Load reads and validates a policy file, and the tokens file it names.
@@ -90,10 +95,15 @@ func parse(data []byte, dir string, o LoadOptions) (*Policy, error) {
 			p.fileTokens = len(tokens)
 		}
 	}
+	if s := p.Authorization.SAF; s != nil && !o.NoAuthorizationFiles {
+		if err := w.readAuthorizationFiles(s, dir); err != nil {
+			return nil, err
+		}
+	}
 	if err := p.Validate(); err != nil {
 		var pe *Error
 		if errors.As(err, &pe) && pe.Line == 0 && pe.File == "" {
-			pe.Line = w.lines[pe.Key]
+			pe.Line = w.lineOf(pe.Key)
 		}
 		return nil, err
 	}
@@ -172,6 +182,22 @@ func readTokensFile(path string) ([]TokenID, error) {
 // of every key path for the errors of Validate.
 type walker struct {
 	lines map[string]int
+}
+
+// lineOf returns the line of key, or of its nearest parent that has one
+// (a missing key is reported at the mapping that lacks it).
+func (w *walker) lineOf(key string) int {
+	for key != "" {
+		if l, ok := w.lines[key]; ok {
+			return l
+		}
+		i := strings.LastIndexByte(key, '.')
+		if i < 0 {
+			break
+		}
+		key = key[:i]
+	}
+	return 0
 }
 
 type fieldFunc func(v *yaml.Node, key string) error
@@ -289,10 +315,11 @@ func (w *walker) policy(n *yaml.Node, p *Policy) error {
 				"groups": w.strs(&p.Authz.SuperGroups),
 			})
 		},
-		"anonymous":  str(&p.Anonymous),
-		"profiles":   func(v *yaml.Node, key string) error { return w.sequence(v, key, w.profile(p)) },
-		"users":      w.users(p),
-		"identities": func(v *yaml.Node, key string) error { return w.identities(v, key, p) },
+		"anonymous":      str(&p.Anonymous),
+		"profiles":       func(v *yaml.Node, key string) error { return w.sequence(v, key, w.profile(p)) },
+		"users":          w.users(p),
+		"identities":     func(v *yaml.Node, key string) error { return w.identities(v, key, p) },
+		keyAuthorization: func(v *yaml.Node, key string) error { return w.authorization(v, key, p) },
 	}, "system")
 }
 

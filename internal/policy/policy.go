@@ -20,6 +20,27 @@
 //	  certificates: [{subject: "CN=dash,OU=NOC", user: DASHBRD, groups: [NOC]}]
 //	  oidc: {issuer: "https://idp.example", audience: nmigw, userClaim: preferred_username, groupsClaim: groups}
 //	  uids: {1000: OPER1}
+//	authorization:                  # optional; backend policy by default
+//	  backend: saf-endpoint         # ask RACF through ZSS's saf-auth service
+//	  safEndpoint:
+//	    url: https://zos.example:7557/saf-auth
+//	    timeout: 5s                 # one request (default 5s, at most 1m)
+//	    cacheTTL: 60s               # grants (default 60s, at most 10m; 0s: no cache)
+//	    denialCacheTTL: 30s         # denials (default and at most cacheTTL)
+//	    maxConcurrent: 8            # requests of one batch (default 8, 1 to 64)
+//	    caFile: zss-ca.pem          # verifies the endpoint; default the system's roots
+//	    certFile: gw.pem            # client certificate and key (PEM), optional
+//	    keyFile: gw-key.pem
+//	    user: NMIGWSV               # HTTP Basic credentials: user and passwordFile,
+//	    passwordFile: zss-password  # or tokenFile (sent as the apimlAuthenticationToken cookie)
+//
+// With backend saf-endpoint the gateway asks RACF (package
+// internal/authz/safauth); the policy still supplies the system name, the
+// anonymous user and the identities, while its profiles, users and
+// superusers decide nothing for the gateway (the simulator keeps using
+// them). The files of safEndpoint are read like tokensFile: relative to
+// the policy's directory, on every Load. The password and token files hold
+// one line.
 //
 // Decoding is strict: an unknown key, a value of the wrong shape or an
 // invalid value is an *Error naming the line and the key.
@@ -57,6 +78,10 @@ type Policy struct {
 	Certificates []CertID
 	OIDC         *OIDC             // nil = no OIDC
 	UIDs         map[uint32]string // socket peer uid -> user ID
+	// Authorization says which backend decides: the profiles above
+	// (BackendPolicy, the default) or RACF through ZSS's saf-auth
+	// endpoint (BackendSAFEndpoint).
+	Authorization Authorization
 
 	authorizer *authz.Model // built by Validate
 	fileTokens int          // how many of Tokens (the last ones) came from TokensFile

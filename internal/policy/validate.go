@@ -41,6 +41,7 @@ func (p *Policy) Validate() error {
 	if p.OIDC != nil {
 		v.oidc(p.OIDC)
 	}
+	v.authorization(&p.Authorization)
 	uids := make([]uint32, 0, len(p.UIDs))
 	for uid := range p.UIDs {
 		uids = append(uids, uid)
@@ -208,10 +209,14 @@ func (v *validator) oidc(o *OIDC) {
 }
 
 // checkIssuer accepts an https URL, or an http URL on a loopback host.
-func checkIssuer(s string) error {
+func checkIssuer(s string) error { return checkHTTPURL("issuer", s) }
+
+// checkHTTPURL accepts an https URL, or an http URL on a loopback host,
+// without user information, query or fragment; what names it in errors.
+func checkHTTPURL(what, s string) error {
 	u, err := url.Parse(s)
-	if err != nil || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
-		return fmt.Errorf("%w: issuer %q is not an absolute URL without query or fragment", ErrInvalid, s)
+	if err != nil || u.Host == "" || u.RawQuery != "" || u.Fragment != "" || u.User != nil {
+		return fmt.Errorf("%w: %s %q is not an absolute URL without user, query or fragment", ErrInvalid, what, s)
 	}
 	switch u.Scheme {
 	case "https":
@@ -222,5 +227,5 @@ func checkIssuer(s string) error {
 			return nil
 		}
 	}
-	return fmt.Errorf("%w: issuer %q must be https (http only on a loopback host)", ErrInvalid, s)
+	return fmt.Errorf("%w: %s %q must be https (http only on a loopback host)", ErrInvalid, what, s)
 }
