@@ -156,7 +156,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		Audit:          auditLog,
 		NMILastSuccess: pool.LastSuccess,
 	}
-	accessControl(&deps, store, log)
+	az, err := accessControl(&deps, store, log)
+	if err != nil {
+		return err
+	}
 	api, err := httpapi.NewHandler(deps)
 	if err != nil {
 		return err
@@ -199,7 +202,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	if store != nil && cfg.Policy != "" {
 		policyFile = store
 	}
-	stopHUP := onHUP(log, auditLog, policyFile)
+	stopHUP := onHUP(log, auditLog, policyFile, az)
 	defer stopHUP()
 	printURLs(stdout, ln.Addr(), tlsConfig != nil, cfg, socket, demoTokens)
 
@@ -229,13 +232,19 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 }
 
 // accessControl sets how the API authenticates and authorizes: by the
-// policy of store, or, without one (--insecure-no-auth), not at all:
-// no authentication and authz.AllowAll.
-func accessControl(deps *httpapi.Deps, store *policy.Store, log *slog.Logger) {
+// policy of store (its identities, and the authorization backend it
+// chooses), or, without one (--insecure-no-auth), not at all: no
+// authentication and authz.AllowAll. It returns the backend (nil without
+// a policy).
+func accessControl(deps *httpapi.Deps, store *policy.Store, log *slog.Logger) (*backend, error) {
 	if store == nil {
 		log.Warn("--insecure-no-auth: authentication and authorization are off; every caller may display and control every stack")
 		deps.Authenticate, deps.Authorizer, deps.AuthMethod = nil, authz.AllowAll, nil
-		return
+		return nil, nil
+	}
+	az, err := newBackend(store, log)
+	if err != nil {
+		return nil, fmt.Errorf("policy %s: %w", store.Path(), err)
 	}
 	a := authn.New(authn.Options{Policy: store.Current, Logger: log,
 		// 401 and 503 as the API's other problems, with the request ID.
@@ -243,8 +252,9 @@ func accessControl(deps *httpapi.Deps, store *policy.Store, log *slog.Logger) {
 			httpapi.WriteAuthProblem(w, r, e.Status, e.Detail)
 		}})
 	deps.Authenticate = a.Middleware
-	deps.Authorizer = store
+	deps.Authorizer = az
 	deps.AuthMethod = authn.MethodName
+	return az, nil
 }
 
 // demoTokens are the bearer tokens of the -sim demo policy.
@@ -279,11 +289,13 @@ func loadPolicy(cfg *config) (*policy.Store, *demoTokens, error) {
 	return nil, nil, nil
 }
 
-// onHUP, on SIGHUP, re-reads the policy file (when store is not nil) and
-// then reopens the audit log, so that a log rotator can rename the audit
-// file and signal. A bad policy file keeps the policy in force; an audit
-// file that cannot be reopened leaves the log writing to the file it has.
-func onHUP(log *slog.Logger, auditLog *audit.Log, store *policy.Store) (stop func()) {
+// onHUP, on SIGHUP, re-reads the policy file (when store is not nil),
+// tells the authorization backend (when az is not nil: it empties its
+// decision cache), and then reopens the audit log, so that a log rotator
+// can rename the audit file and signal. A bad policy file keeps the
+// policy in force; an audit file that cannot be reopened leaves the log
+// writing to the file it has.
+func onHUP(log *slog.Logger, auditLog *audit.Log, store *policy.Store, az *backend) (stop func()) {
 	ch := make(chan os.Signal, 1)
 	signal.Notify(ch, syscall.SIGHUP)
 	done := make(chan struct{})
@@ -292,10 +304,14 @@ func onHUP(log *slog.Logger, auditLog *audit.Log, store *policy.Store) (stop fun
 			select {
 			case <-ch:
 				if store != nil {
-					if err := store.Reload(); err != nil {
+					err := store.Reload()
+					if err != nil {
 						log.Error("policy reload failed; keeping the policy in force", slog.String("error", err.Error()))
 					} else {
 						log.Info("policy reloaded", slog.String("file", store.Path()))
+					}
+					if az != nil {
+						az.reloaded(err)
 					}
 				}
 				if auditLog.Path() == "" {
