@@ -15,9 +15,9 @@
 //
 // The gateway asks an Authorizer, which may fail to decide (an error:
 // callers fail closed). Model, the profile model below, is one; AllowAll,
-// which grants everything, stands for no authorization at all. Another
-// implementation may ask SAF itself, over the network, outside this
-// package.
+// which grants everything, stands for no authorization at all. Package
+// safauth (internal/authz/safauth) asks SAF itself, over the network,
+// through ZSS's saf-auth service.
 //
 // # Names
 //
