@@ -63,7 +63,7 @@ func hashHex(s string) string {
 	return hex.EncodeToString(h[:])
 }
 
-// The policy of the tests. The fake NMI knows stacks TCPIP and TCPIP2.
+// The policy of the tests. The display data set has stacks TCPIP and TCPIP2.
 // TCPIP is covered by the profiles; TCPIP2 (six characters) by none, so
 // there only superusers pass.
 const authzPolicyYAML = `
@@ -131,8 +131,9 @@ func authzPolicy(t *testing.T) *policy.Policy {
 }
 
 // tableNMI is the NMI of the authorization tests: display requests go to
-// the display fake (stacks TCPIP and TCPIP2), control requests to the
-// simulator, which answers for any stack as for its TCPIP.
+// the simulator of the display data set (stacks TCPIP and TCPIP2), control
+// requests to the simulator of the demo data set, which answers for any
+// stack as for its TCPIP.
 type tableNMI struct {
 	display httpapi.NMI
 	control *simNMI
@@ -157,7 +158,7 @@ type authzFixture struct {
 	s       *server
 	sink    *memSink
 	logs    *syncLog
-	display interface{ Requests() []nmi.Request }
+	display *simNMI
 	control *simNMI
 	nmiBusy atomic.Int32 // NMI exchanges in progress
 }
@@ -176,7 +177,7 @@ func newAuthzFixtureWith(t *testing.T, authorizer func(store *policy.Store) auth
 	if authorizer != nil {
 		az = authorizer(store)
 	}
-	display := httpapi.NewFake(t)
+	display := newDisplaySim(t, 0)
 	f := &authzFixture{sink: &memSink{}, logs: &syncLog{}, display: display, control: newSim(t)}
 	log := slog.New(slog.NewJSONHandler(f.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	an := authn.New(authn.Options{Policy: store.Current, Logger: log,
@@ -198,7 +199,7 @@ func newAuthzFixtureWith(t *testing.T, authorizer func(store *policy.Store) auth
 
 // nmiCalls is the number of NMI requests so far.
 func (f *authzFixture) nmiCalls() int {
-	return f.control.nmiCalls() + len(f.display.Requests())
+	return f.control.nmiCalls() + f.display.nmiCalls()
 }
 
 // syncLog is a log destination safe for concurrent use.

@@ -229,13 +229,13 @@ func TestAuthzTablesThroughInterface(t *testing.T) {
 // There is no implicit "allow all": a handler without an Authorizer is
 // refused, and authz.AllowAll is how to serve without authorization.
 func TestHandlerRequiresAuthorizer(t *testing.T) {
-	_, err := httpapi.NewHandler(httpapi.Deps{NMI: httpapi.NewFake(t)})
+	_, err := httpapi.NewHandler(httpapi.Deps{NMI: newDisplaySim(t, 0)})
 	if err == nil || !strings.Contains(err.Error(), "Deps.Authorizer is required") {
 		t.Errorf("NewHandler without an Authorizer: %v", err)
 	}
 	// With AllowAll and no authentication the caller is nobody, may do
 	// everything, and whoami names no resources.
-	s := newServer(t, httpapi.NewFake(t), func(d *httpapi.Deps) { d.Authorizer = authz.AllowAll })
+	s := newServer(t, newDisplaySim(t, 0), func(d *httpapi.Deps) { d.Authorizer = authz.AllowAll })
 	v, _ := s.getJSON("/v1/whoami", http.StatusOK)
 	for _, x := range v["stacks"].([]any) {
 		st := x.(map[string]any)

@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
-	"strconv"
 	"testing"
 
 	"github.com/nmigw/nmigw/internal/authz"
@@ -49,33 +48,11 @@ func benchHandler(b *testing.B, recs [][]byte, path string) {
 	}
 }
 
-// BenchmarkListIKETunnels is the handler's share of GET .../ike/tunnels
-// for 100 IKE tunnels (the NMI side answers from memory).
-func BenchmarkListIKETunnels(b *testing.B) {
-	f := &fakeNMI{}
-	var recs [][]byte
-	for i := range 100 {
-		r := f.ike("K"+strconv.Itoa(i+1), 1, nil, false)
-		enc, err := r.Append(nil)
-		if err != nil {
-			b.Fatal(err)
-		}
-		recs = append(recs, enc)
-	}
-	benchHandler(b, recs, "/v1/stacks/TCPIP/ike/tunnels")
-}
-
 // BenchmarkListFilters is the handler's share of a 10,000-rule listing.
 func BenchmarkListFilters(b *testing.B) {
-	f := &fakeNMI{}
-	var recs [][]byte
-	for i := range 10000 {
-		r := f.filter("RULE"+strconv.Itoa(i), 1, "")
-		enc, err := r.Append(nil)
-		if err != nil {
-			b.Fatal(err)
-		}
-		recs = append(recs, enc)
+	recs := simRecords(b, ikedsim.GenSpec{Stacks: 1, Filters: 10000, Seed: 1}, nmi.GetIPFltPolicy)
+	if len(recs) < 10000 {
+		b.Fatalf("%d filter records, want at least 10000", len(recs))
 	}
 	benchHandler(b, recs, "/v1/stacks/TCPIP/filters")
 }
@@ -95,7 +72,17 @@ func BenchmarkSummary(b *testing.B) {
 // tunnels (with their cascaded phase 2 tunnels) as the simulator encodes
 // them: the payload that cmd/nmigw-bench measures.
 func simIKERecords(b *testing.B) [][]byte {
-	ds, err := ikedsim.Generate(ikedsim.GenSpec{Stacks: 1, Tunnels: 100, Seed: 1})
+	recs := simRecords(b, ikedsim.GenSpec{Stacks: 1, Tunnels: 100, Seed: 1}, nmi.GetIKETun)
+	if len(recs) != 100 {
+		b.Fatalf("%d IKE tunnel records, want 100", len(recs))
+	}
+	return recs
+}
+
+// simRecords are the records of the answer to a request of type typ on
+// stack TCPIP of the generated data set spec, as the simulator sends them.
+func simRecords(b *testing.B, spec ikedsim.GenSpec, typ nmi.MsgType) [][]byte {
+	ds, err := ikedsim.Generate(spec)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -113,15 +100,12 @@ func simIKERecords(b *testing.B) [][]byte {
 	pool := nmi.NewPool(nmi.PoolConfig{Dial: nmi.DialUnix(socket), Addr: socket, Size: 1})
 	defer pool.Close()
 	var recs [][]byte
-	_, err = pool.Do(b.Context(), &nmi.Request{Type: nmi.GetIKETun, Target: "TCPIP"}, func(r nmi.Record) error {
+	_, err = pool.Do(b.Context(), &nmi.Request{Type: typ, Target: "TCPIP"}, func(r nmi.Record) error {
 		recs = append(recs, bytes.Clone(r.Bytes()))
 		return nil
 	})
 	if err != nil {
 		b.Fatal(err)
-	}
-	if len(recs) != 100 {
-		b.Fatalf("%d IKE tunnel records, want 100", len(recs))
 	}
 	return recs
 }

@@ -8,14 +8,13 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/nmigw/nmigw/internal/httpapi"
 	"github.com/nmigw/nmigw/web"
 )
 
 // The dashboard is embedded: / and its modules and styles, with a
 // same-origin content security policy and 304 on a matching ETag.
 func TestDashboardFiles(t *testing.T) {
-	s := newServer(t, httpapi.NewFake(t))
+	s := newServer(t, newDisplaySim(t, 0))
 	fetch := func(path string, hdr ...string) (*http.Response, string) {
 		t.Helper()
 		req, err := http.NewRequest(http.MethodGet, s.srv.URL+path, nil)

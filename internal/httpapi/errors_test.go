@@ -9,7 +9,7 @@ import (
 )
 
 func TestErrorMapping(t *testing.T) {
-	s := newServer(t, httpapi.NewFake(t))
+	s := newServer(t, httpapi.NewFake())
 	cases := []struct {
 		stack      string
 		status     int
@@ -65,8 +65,8 @@ func TestErrorMapping(t *testing.T) {
 }
 
 func TestValidation(t *testing.T) {
-	fake := httpapi.NewFake(t)
-	s := newServer(t, fake)
+	sim := newDisplaySim(t, 0)
+	s := newServer(t, sim)
 	cases := []struct{ path, param string }{
 		{"/v1/stacks/TCPIP/filters?pageSize=0", "pageSize"},
 		{"/v1/stacks/TCPIP/filters?pageSize=abc", "pageSize"},
@@ -88,7 +88,7 @@ func TestValidation(t *testing.T) {
 		{"/v1/stacks/TCPIP/tunnels/dynamic?view=both", "view"},
 		{"/v1/stacks/TCPIP/ike/tunnels?cascade=maybe", "cascade"},
 	}
-	before := len(fake.Requests())
+	before := sim.nmiCalls()
 	for _, c := range cases {
 		p, _ := s.getJSON(c.path, http.StatusBadRequest)
 		ip, _ := p["invalidParams"].([]any)
@@ -96,7 +96,7 @@ func TestValidation(t *testing.T) {
 			t.Errorf("%s: problem %v, want it to name %s", c.path, p, c.param)
 		}
 	}
-	if n := len(fake.Requests()) - before; n != 0 {
+	if n := sim.nmiCalls() - before; n != 0 {
 		t.Errorf("%d invalid requests reached the NMI", n)
 	}
 	// Unknown paths and methods are problems too.
@@ -119,11 +119,10 @@ func TestValidation(t *testing.T) {
 }
 
 func TestFilterTranslation(t *testing.T) {
-	fake := httpapi.NewFake(t)
-	s := newServer(t, fake)
+	sim := newDisplaySim(t, 0)
+	s := newServer(t, sim)
 	s.getJSON("/v1/stacks/TCPIP/tunnels/dynamic?name=A&name=B&protocol=tcp&protocol=17&localAddress=10.1.0.0/16&remotePort=443", http.StatusOK)
-	reqs := fake.Requests()
-	fs := reqs[len(reqs)-1].Filters
+	fs := sim.lastRequest(t).Filters
 	if len(fs) != 4 {
 		t.Fatalf("2 names x 2 protocols = 4 records, got %d", len(fs))
 	}
@@ -145,14 +144,12 @@ func TestFilterTranslation(t *testing.T) {
 	// Mixed families: only same-family combinations go out; a host address
 	// is an exact match (prefix 0); /0 is no criterion at all.
 	s.getJSON("/v1/stacks/TCPIP/filters?localAddress=10.0.0.1&localAddress=2001:db8::1&remoteAddress=192.0.2.0/24&remoteAddress=2001:db8::/32&localPort=1", http.StatusOK)
-	reqs = fake.Requests()
-	fs = reqs[len(reqs)-1].Filters
+	fs = sim.lastRequest(t).Filters
 	if len(fs) != 2 || fs[0].IPv6 || !fs[1].IPv6 || fs[0].LclPrefix != 0 || fs[1].RmtPrefix != 32 {
 		t.Errorf("mixed families: %+v", fs)
 	}
 	s.getJSON("/v1/stacks/TCPIP/filters?localAddress=0.0.0.0/0", http.StatusOK)
-	reqs = fake.Requests()
-	if fs := reqs[len(reqs)-1].Filters; len(fs) != 0 {
+	if fs := sim.lastRequest(t).Filters; len(fs) != 0 {
 		t.Errorf("/0 sent filters %+v", fs)
 	}
 	// Too many combinations.
@@ -168,9 +165,10 @@ func TestFilterTranslation(t *testing.T) {
 
 // A problem carries NMI codes only when the NMI sent them: a stack that
 // the list of stacks does not name is unknown (404) without codes, while
-// the NMI's own ENXIO shows its codes.
+// the NMI's own ENXIO (IKED's answer for a stack it does not know) shows
+// its codes.
 func TestNMICodesOnlyWhenSent(t *testing.T) {
-	s := newServer(t, httpapi.NewFake(t))
+	s := newServer(t, newDisplaySim(t, 0))
 	for _, c := range []struct {
 		path string
 		rc   any // nil: no codes

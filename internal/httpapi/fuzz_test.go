@@ -106,8 +106,9 @@ var fuzzListPaths = []string{
 // above all (criteria to NMI input filters, pagination).
 func FuzzListQuery(f *testing.F) {
 	fh := newFuzzHandler(f)
+	sim := newDisplaySim(f, 0)
 	f.Fuzz(func(t *testing.T, path uint8, query string) {
-		fh.serve(t, httpapi.NewFake(t), http.MethodGet, fuzzListPaths[int(path)%len(fuzzListPaths)]+"?"+query, nil)
+		fh.serve(t, sim, http.MethodGet, fuzzListPaths[int(path)%len(fuzzListPaths)]+"?"+query, nil)
 	})
 }
 

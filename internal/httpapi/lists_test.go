@@ -10,6 +10,8 @@ import (
 	"testing"
 
 	"github.com/nmigw/nmigw/internal/httpapi"
+	"github.com/nmigw/nmigw/internal/ikedsim"
+	"github.com/nmigw/nmigw/internal/nmi"
 )
 
 // pages follows nextPageToken from path (which has a query) and returns
@@ -33,9 +35,7 @@ func pages(t *testing.T, s *server, path, k string) (all []string, n int) {
 }
 
 func TestPagination(t *testing.T) {
-	fake := httpapi.NewFake(t)
-	fake.SetFilters(25)
-	s := newServer(t, fake)
+	s := newServer(t, newDisplaySim(t, 25))
 	cases := []struct{ path, key string }{
 		{"/v1/stacks/TCPIP/ike/tunnels?cascade=true", "generation"},
 		{"/v1/stacks/TCPIP/tunnels/dynamic?view=stack", "generation"},
@@ -76,7 +76,7 @@ func TestPagination(t *testing.T) {
 func itoa(i int) string { b, _ := json.Marshal(i); return string(b) }
 
 func TestETag(t *testing.T) {
-	s := newServer(t, httpapi.NewFake(t))
+	s := newServer(t, newDisplaySim(t, 0))
 	for _, path := range []string{"/v1/stacks", "/v1/stacks/TCPIP", "/v1/stacks/TCPIP/summary",
 		"/v1/stacks/TCPIP/filters", "/v1/stacks/TCPIP/ike/tunnels/K2", "/v1/stacks/TCPIP/tunnels/manual/M1"} {
 		resp, body := s.get(path)
@@ -100,42 +100,41 @@ func TestETag(t *testing.T) {
 // chunks with the ETag as a trailer, and a conditional request is still
 // answered 304 without sending it.
 func TestStreamedList(t *testing.T) {
-	fake := httpapi.NewFake(t)
-	fake.SetFilters(3000) // about 2 MB of JSON
-	s := newServer(t, fake)
+	sim := newDisplaySim(t, 3000) // about 2 MB of JSON
+	s := newServer(t, sim)
 	const path = "/v1/stacks/TCPIP/filters"
 	resp, body := s.get(path)
 	if resp.StatusCode != http.StatusOK || resp.ContentLength != -1 || len(resp.TransferEncoding) == 0 {
 		t.Fatalf("status %d, length %d, transfer encoding %v: want a chunked stream", resp.StatusCode, resp.ContentLength, resp.TransferEncoding)
 	}
 	var v struct{ Items []json.RawMessage }
-	if err := json.Unmarshal(body, &v); err != nil || len(v.Items) != 3003 {
+	if err := json.Unmarshal(body, &v); err != nil || len(v.Items) != 3007 { // the data set's 3 rules and 4 dynamic filters
 		t.Fatalf("%d items, %v", len(v.Items), err)
 	}
 	tag := resp.Header.Get("ETag") // merged from the trailer
 	if tag == "" {
 		t.Fatal("no ETag trailer")
 	}
-	calls := len(fake.Requests())
+	calls := sim.nmiCalls()
 	resp, body = s.get(path, "If-None-Match", tag)
 	if resp.StatusCode != http.StatusNotModified || len(body) != 0 {
 		t.Errorf("conditional: %d with %d bytes", resp.StatusCode, len(body))
 	}
-	if n := len(fake.Requests()) - calls; n != 1 {
+	if n := sim.nmiCalls() - calls; n != 1 {
 		t.Errorf("a matching conditional request took %d NMI exchanges, want 1", n)
 	}
-	calls = len(fake.Requests())
+	calls = sim.nmiCalls()
 	resp, body = s.get(path, "If-None-Match", `"stale"`)
 	if resp.StatusCode != http.StatusOK || len(body) < 1<<20 || resp.Header.Get("ETag") != tag {
 		t.Errorf("stale conditional: %d with %d bytes, ETag %q", resp.StatusCode, len(body), resp.Header.Get("ETag"))
 	}
-	if n := len(fake.Requests()) - calls; n != 2 {
+	if n := sim.nmiCalls() - calls; n != 2 {
 		t.Errorf("a stale conditional request took %d NMI exchanges, want 2 (hash, then stream)", n)
 	}
 }
 
 func TestRequestID(t *testing.T) {
-	s := newServer(t, httpapi.NewFake(t))
+	s := newServer(t, newDisplaySim(t, 0))
 	resp, _ := s.get("/healthz", "X-Request-ID", "abc-123.x:y")
 	if got := resp.Header.Get("X-Request-ID"); got != "abc-123.x:y" {
 		t.Errorf("echoed %q", got)
@@ -158,11 +157,11 @@ func TestCORS(t *testing.T) {
 		resp.Body.Close()
 		return resp
 	}
-	off := newServer(t, httpapi.NewFake(t))
+	off := newServer(t, newDisplaySim(t, 0))
 	if resp, _ := off.get("/v1/stacks", "Origin", "https://dash.example"); resp.Header.Get("Access-Control-Allow-Origin") != "" {
 		t.Error("CORS is on by default")
 	}
-	on := newServer(t, httpapi.NewFake(t), func(d *httpapi.Deps) { d.CORSOrigins = []string{"https://dash.example"} })
+	on := newServer(t, newDisplaySim(t, 0), func(d *httpapi.Deps) { d.CORSOrigins = []string{"https://dash.example"} })
 	resp, _ := on.get("/v1/stacks", "Origin", "https://dash.example")
 	if resp.Header.Get("Access-Control-Allow-Origin") != "https://dash.example" ||
 		!strings.Contains(resp.Header.Get("Access-Control-Expose-Headers"), "ETag") {
@@ -185,17 +184,19 @@ func TestCORS(t *testing.T) {
 // answer; one in the middle of a streamed list aborts the connection, so
 // the client sees a broken answer instead of a short, well-formed one.
 func TestBrokenAnswer(t *testing.T) {
-	fake := httpapi.NewFake(t)
-	fake.SetFilters(3000)
-	s := newServer(t, fake)
+	sim := newDisplaySim(t, 4000)
+	s := newServer(t, sim)
 
-	fake.SetFailAfter(10) // still buffering: nothing sent yet
-	p, _ := s.getJSON("/v1/stacks/TCPIP/filters", http.StatusServiceUnavailable)
+	// IKED closes the connection half way through its answer: of the
+	// two WEB rules nothing was sent yet.
+	sim.faults.Set(nmi.GetIPFltCurr, ikedsim.Fault{Truncate: true, Times: 1})
+	p, _ := s.getJSON("/v1/stacks/TCPIP/filters?name=WEB", http.StatusServiceUnavailable)
 	if p["type"] != "urn:nmigw:problem:nmi-unavailable" {
 		t.Errorf("problem %v", p)
 	}
 
-	fake.SetFailAfter(2500) // past the 1 MiB buffer: streaming
+	// Half of TCPIP's 4000 rules is past the 1 MiB buffer: streaming.
+	sim.faults.Set(nmi.GetIPFltCurr, ikedsim.Fault{Truncate: true, Times: 1})
 	resp, err := s.srv.Client().Get(s.srv.URL + "/v1/stacks/TCPIP/filters")
 	if err != nil {
 		t.Fatal(err)

@@ -10,6 +10,7 @@ import (
 
 	"github.com/nmigw/nmigw/internal/authz"
 	"github.com/nmigw/nmigw/internal/httpapi"
+	"github.com/nmigw/nmigw/internal/ikedsim"
 	"github.com/nmigw/nmigw/internal/nmi"
 )
 
@@ -27,7 +28,8 @@ func (s *server) accessLine(id string) map[string]any {
 
 func TestAccessLog(t *testing.T) {
 	const token = "tok-3c1f9a0b7e2d-never-logged"
-	s := newServer(t, httpapi.NewFake(t), func(d *httpapi.Deps) {
+	sim := newDisplaySim(t, 0)
+	s := newServer(t, sim, func(d *httpapi.Deps) {
 		d.Authenticate = func(next http.Handler) http.Handler {
 			return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				if r.Header.Get("Authorization") == "Bearer "+token {
@@ -42,7 +44,9 @@ func TestAccessLog(t *testing.T) {
 	if resp.Header.Get("X-Request-ID") != "log-ok" {
 		t.Errorf("X-Request-ID echoed as %q", resp.Header.Get("X-Request-ID"))
 	}
-	s.get("/v1/stacks/BAD/summary", append(auth, "X-Request-ID", "log-bad")...)
+	// IKED refuses the next summary request.
+	sim.faults.Set(nmi.GetSummary, ikedsim.Fault{Rc: nmi.EINVAL, Rsn: nmi.RsnBadFilter, Times: 1})
+	s.get("/v1/stacks/TCPIP/summary", append(auth, "X-Request-ID", "log-bad")...)
 	s.get("/healthz", "X-Request-ID", "log-health")
 
 	nmiOf := func(v map[string]any) map[string]any { m, _ := v["nmi"].(map[string]any); return m }

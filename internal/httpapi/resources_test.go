@@ -6,12 +6,11 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/nmigw/nmigw/internal/httpapi"
 	"github.com/nmigw/nmigw/internal/nmi"
 )
 
 func TestStacks(t *testing.T) {
-	s := newServer(t, httpapi.NewFake(t))
+	s := newServer(t, newDisplaySim(t, 0))
 	v, _ := s.getJSON("/v1/stacks", http.StatusOK)
 	it := items(t, v)
 	if got := field(it, "name"); !slices.Equal(got, []string{"TCPIP", "TCPIP2"}) {
@@ -24,8 +23,11 @@ func TestStacks(t *testing.T) {
 	if !ok || nss["clientName"] != "SYS1_TCPIP" || nss["connected"] != true {
 		t.Errorf("nss of TCPIP: %v", it[0]["nss"])
 	}
-	if _, ok := it[1]["nss"]; ok {
-		t.Errorf("TCPIP2 has no NSS record but shows %v", it[1]["nss"])
+	// TCPIP2 is not configured for NSS: its record (IKED sends one per
+	// stack) has blank names, which are left out.
+	nss2, ok := it[1]["nss"].(map[string]any)
+	if _, named := nss2["clientName"]; !ok || named || nss2["stackName"] != "TCPIP2" || nss2["configured"] != false {
+		t.Errorf("nss of TCPIP2: %v", it[1]["nss"])
 	}
 
 	st, _ := s.getJSON("/v1/stacks/TCPIP2", http.StatusOK)
@@ -39,7 +41,7 @@ func TestStacks(t *testing.T) {
 }
 
 func TestSummaryAndInterfaces(t *testing.T) {
-	s := newServer(t, httpapi.NewFake(t))
+	s := newServer(t, newDisplaySim(t, 0))
 	v, _ := s.getJSON("/v1/stacks/TCPIP/summary", http.StatusOK)
 	ike := v["ikeTunnels"].(map[string]any)
 	// 2^60 survives as a number (JSON numbers beyond 2^53 lose precision in float64 only).
@@ -60,17 +62,19 @@ func TestSummaryAndInterfaces(t *testing.T) {
 }
 
 func TestFilters(t *testing.T) {
-	fake := httpapi.NewFake(t)
-	s := newServer(t, fake)
+	sim := newDisplaySim(t, 0)
+	s := newServer(t, sim)
 	v, _ := s.getJSON("/v1/stacks/TCPIP/filters", http.StatusOK)
 	it := items(t, v)
-	// The stack's rule order is kept, not sorted.
-	if got := field(it, "name"); !slices.Equal(got, []string{"WEB", "WEB", "DENYALL"}) {
+	// The stack's rule order is kept, not sorted; the dynamic filters of
+	// the active dynamic tunnels (no anchor filter of theirs in the policy)
+	// follow, outbound then inbound.
+	if got := field(it, "name"); !slices.Equal(got, []string{"WEB", "WEB", "DENYALL", "RULE_Y3", "RULE_Y3", "RULE_Y1", "RULE_Y1"}) {
 		t.Errorf("filter order %v", got)
 	}
 	f := it[0]
 	if f["tunnelId"] != "Y1" || f["action"] != "ipsec" || f["matchCount"] != float64(1<<40) ||
-		f["createTime"] != "2024-05-01T08:00:00Z" {
+		f["createTime"] != "2023-12-31T23:00:00Z" {
 		t.Errorf("filter view %v", f)
 	}
 	if dst := f["destination"].(map[string]any); dst["format"] != "prefix" || dst["address"] != "10.1.0.0" || dst["prefixLength"] != float64(16) {
@@ -88,8 +92,7 @@ func TestFilters(t *testing.T) {
 
 	for set, typ := range map[string]nmi.MsgType{"current": nmi.GetIPFltCurr, "default": nmi.GetIPFltDefault, "policy": nmi.GetIPFltPolicy} {
 		s.getJSON("/v1/stacks/TCPIP/filters?set="+set, http.StatusOK)
-		reqs := fake.Requests()
-		if last := reqs[len(reqs)-1]; last.Type != typ || last.Target != "TCPIP" {
+		if last := sim.lastRequest(t); last.Type != typ || last.Target != "TCPIP" {
 			t.Errorf("set=%s sent %v to %q", set, last.Type, last.Target)
 		}
 	}
@@ -99,8 +102,7 @@ func TestFilters(t *testing.T) {
 	if one["name"] != "WEB" || one["nameExtension"] != float64(1) || len(ext) != 2 {
 		t.Errorf("filter WEB: %v", one)
 	}
-	reqs := fake.Requests()
-	last := reqs[len(reqs)-1]
+	last := sim.lastRequest(t)
 	if last.Type != nmi.GetIPFltPolicy || len(last.Filters) != 1 || !last.Filters[0].HasName || last.Filters[0].Name.String() != "WEB" {
 		t.Errorf("filters/WEB sent %+v", last)
 	}
@@ -111,8 +113,8 @@ func TestFilters(t *testing.T) {
 }
 
 func TestIKETunnels(t *testing.T) {
-	fake := httpapi.NewFake(t)
-	s := newServer(t, fake)
+	sim := newDisplaySim(t, 0)
+	s := newServer(t, sim)
 	v, _ := s.getJSON("/v1/stacks/TCPIP/ike/tunnels", http.StatusOK)
 	it := items(t, v)
 	// By tunnel number (K2 before K10), newest generation first.
@@ -141,8 +143,8 @@ func TestIKETunnels(t *testing.T) {
 	if y["tunnelId"] != "Y1" || y["type"] != "ike" || y["ikeView"].(map[string]any)["remoteClientId"] != "peer.example.com" {
 		t.Errorf("cascaded phase 2 tunnel %v", y)
 	}
-	if reqs := fake.Requests(); reqs[len(reqs)-1].Type != nmi.GetIKETunCascade {
-		t.Errorf("cascade=true sent %v", reqs[len(reqs)-1].Type)
+	if last := sim.lastRequest(t); last.Type != nmi.GetIKETunCascade {
+		t.Errorf("cascade=true sent %v", last.Type)
 	}
 
 	one, _ := s.getJSON("/v1/stacks/TCPIP/ike/tunnels/K2", http.StatusOK)
@@ -161,15 +163,15 @@ func TestIKETunnels(t *testing.T) {
 }
 
 func TestDynamicTunnels(t *testing.T) {
-	fake := httpapi.NewFake(t)
-	s := newServer(t, fake)
+	sim := newDisplaySim(t, 0)
+	s := newServer(t, sim)
 	v, _ := s.getJSON("/v1/stacks/TCPIP/tunnels/dynamic", http.StatusOK)
 	it := items(t, v)
 	if got := field(it, "tunnelId"); !slices.Equal(got, []string{"Y1", "Y1", "Y3"}) {
 		t.Errorf("dynamic order %v", got)
 	}
 	y := it[0]
-	if y["generation"] != float64(2) || y["localDynVpnRule"] != "RULE_Y1" || y["state"] != "active" || y["ikeTunnelId"] != "K1" {
+	if y["generation"] != float64(2) || y["localDynVpnRule"] != "RULE_Y1" || y["state"] != "active" || y["ikeTunnelId"] != "K2" {
 		t.Errorf("dynamic view %v", y)
 	}
 	if sv := y["stackView"].(map[string]any); sv["traffic"].(map[string]any)["outboundBytes"] != float64(200) {
@@ -186,13 +188,13 @@ func TestDynamicTunnels(t *testing.T) {
 	if one["generation"] != float64(2) || len(one["generations"].([]any)) != 2 {
 		t.Errorf("Y1 detail %v", one)
 	}
-	if reqs := fake.Requests(); reqs[len(reqs)-1].Type != nmi.GetIPTunDynIKE {
-		t.Errorf("view=ike sent %v", reqs[len(reqs)-1].Type)
+	if last := sim.lastRequest(t); last.Type != nmi.GetIPTunDynIKE {
+		t.Errorf("view=ike sent %v", last.Type)
 	}
 }
 
 func TestManualAndPortTranslations(t *testing.T) {
-	s := newServer(t, httpapi.NewFake(t))
+	s := newServer(t, newDisplaySim(t, 0))
 	v, _ := s.getJSON("/v1/stacks/TCPIP/tunnels/manual", http.StatusOK)
 	m := items(t, v)[0]
 	if m["tunnelId"] != "M1" || m["state"] != "inactive" || m["type"] != "manual" {
@@ -213,7 +215,7 @@ func TestManualAndPortTranslations(t *testing.T) {
 }
 
 func TestWhoAmIWithoutAuthorization(t *testing.T) {
-	s := newServer(t, httpapi.NewFake(t))
+	s := newServer(t, newDisplaySim(t, 0))
 	v, _ := s.getJSON("/v1/whoami", http.StatusOK)
 	stacks := v["stacks"].([]any)
 	if v["authentication"] != "none" || len(stacks) != 2 || stacks[0].(map[string]any)["display"] != true {
@@ -222,7 +224,7 @@ func TestWhoAmIWithoutAuthorization(t *testing.T) {
 }
 
 func TestOperations(t *testing.T) {
-	s := newServer(t, httpapi.NewFake(t))
+	s := newServer(t, newDisplaySim(t, 0))
 	s.getJSON("/healthz", http.StatusOK)
 	s.getJSON("/readyz", http.StatusOK)
 	resp, body := s.get("/openapi.yaml")

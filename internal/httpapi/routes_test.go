@@ -18,7 +18,7 @@ import (
 // operation (one that answers 503 ControlUnavailable: the audit log is
 // down) has a route and an audit entry for that route.
 func TestRoutesDocumentAndAuditAgree(t *testing.T) {
-	h, err := NewHandler(Deps{NMI: newFake(t), Authorizer: authz.AllowAll})
+	h, err := NewHandler(Deps{NMI: newFake(), Authorizer: authz.AllowAll})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -59,7 +59,7 @@ func TestRequestScope(t *testing.T) {
 		}
 	}
 
-	d := &deadlines{NMI: httpapi.NewFake(t)}
+	d := &deadlines{NMI: newDisplaySim(t, 0)}
 	s := newServer(t, d, func(dp *httpapi.Deps) { dp.RequestTimeout = timeout })
 	from := time.Now()
 	s.getJSON("/v1/stacks/TCPIP", http.StatusOK) // NMsec_GET_IKENSINFO, NMsec_GET_STACKINFO

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"path/filepath"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -25,10 +26,11 @@ import (
 // produce on demand: failCtl, answered to control requests instead of
 // sending them, and failAll, answered to every request.
 type simNMI struct {
-	pool  *nmi.Pool
-	srv   *ikedsim.Server
-	ds    *ikedsim.DataSet
-	clock *ikedsim.Clock
+	pool   *nmi.Pool
+	srv    *ikedsim.Server
+	ds     *ikedsim.DataSet
+	clock  *ikedsim.Clock
+	faults *ikedsim.Faults // what the daemon does wrong on the socket
 
 	mu      sync.Mutex
 	step    time.Duration
@@ -54,13 +56,13 @@ func newSimData(t testing.TB, ds *ikedsim.DataSet) *simNMI {
 	if ds.Epoch.IsZero() {
 		ds.Epoch = time.Now()
 	}
-	s := &simNMI{ds: ds, clock: ikedsim.NewClock(ds.Epoch), step: time.Second}
+	s := &simNMI{ds: ds, clock: ikedsim.NewClock(ds.Epoch), faults: ikedsim.NewFaults(), step: time.Second}
 	path := filepath.Join(t.TempDir(), "nmi.sock")
 	ln, err := ikedsim.Listen(path, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	s.srv, err = ikedsim.NewServer(ikedsim.Config{Data: ds, Now: s.clock.Now, Timing: simTiming})
+	s.srv, err = ikedsim.NewServer(ikedsim.Config{Data: ds, Now: s.clock.Now, Timing: simTiming, Faults: s.faults})
 	if err != nil {
 		ln.Close()
 		t.Fatal(err)
@@ -79,6 +81,33 @@ func newSimData(t testing.TB, ds *ikedsim.DataSet) *simNMI {
 			t.Errorf("simulator: %v", err)
 		}
 	})
+	return s
+}
+
+// displayData is the data set of the display tests (stacks TCPIP and
+// TCPIP2), with n more rules GEN0, GEN1, ... after the three policy filter
+// rules of TCPIP.
+func displayData(t testing.TB, n int) *ikedsim.DataSet {
+	t.Helper()
+	ds, err := ikedsim.LoadDataSet(filepath.Join("testdata", "display-dataset.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := ds.Stack("TCPIP")
+	rule := st.PolicyFilters[len(st.PolicyFilters)-1] // DENYALL
+	for i := range n {
+		rule.Name = "GEN" + strconv.Itoa(i)
+		st.PolicyFilters = append(st.PolicyFilters, rule)
+	}
+	return ds
+}
+
+// newDisplaySim serves displayData(n) on a clock that stands still, so
+// that every value the data set pins is the value shown.
+func newDisplaySim(t testing.TB, n int) *simNMI {
+	t.Helper()
+	s := newSimData(t, displayData(t, n))
+	s.setStep(0)
 	return s
 }
 
@@ -134,6 +163,17 @@ func (s *simNMI) controlCalls() []nmi.Request {
 		}
 	}
 	return out
+}
+
+// lastRequest is the last request sent.
+func (s *simNMI) lastRequest(t testing.TB) nmi.Request {
+	t.Helper()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.calls) == 0 {
+		t.Fatal("no NMI request sent")
+	}
+	return s.calls[len(s.calls)-1]
 }
 
 // nmiCalls is how many requests of any kind were sent.
