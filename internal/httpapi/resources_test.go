@@ -10,7 +10,8 @@ import (
 )
 
 func TestStacks(t *testing.T) {
-	s := newServer(t, newDisplaySim(t, 0))
+	sim := newDisplaySim(t, 0)
+	s := newServer(t, sim)
 	v, _ := s.getJSON("/v1/stacks", http.StatusOK)
 	it := items(t, v)
 	if got := field(it, "name"); !slices.Equal(got, []string{"TCPIP", "TCPIP2"}) {
@@ -37,6 +38,19 @@ func TestStacks(t *testing.T) {
 	p, _ := s.getJSON("/v1/stacks/TCPIPX", http.StatusNotFound)
 	if p["type"] != "urn:nmigw:problem:unknown-stack" {
 		t.Errorf("unknown stack problem %v", p)
+	}
+
+	// A stack that came up between NMsec_GET_IKENSINFO and
+	// NMsec_GET_STACKINFO has no NSS record: it is shown without one.
+	sim.setDrop(func(req *nmi.Request, rec nmi.Record) bool {
+		var n nmi.NSSRecord
+		return req.Type == nmi.GetIKENSInfo && n.Decode(rec) == nil && n.NSS.StackName.String() == "TCPIP2"
+	})
+	v, _ = s.getJSON("/v1/stacks", http.StatusOK)
+	if it := items(t, v); len(it) != 2 || it[0]["nss"] == nil {
+		t.Errorf("stacks %v", it)
+	} else if _, ok := it[1]["nss"]; ok {
+		t.Errorf("TCPIP2 has no NSS record but shows %v", it[1]["nss"])
 	}
 }
 

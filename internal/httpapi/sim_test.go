@@ -24,7 +24,8 @@ import (
 //
 // It records the requests and injects what the daemon cannot be made to
 // produce on demand: failCtl, answered to control requests instead of
-// sending them, and failAll, answered to every request.
+// sending them, failAll, answered to every request, and drop, which hides
+// the records it matches from the gateway.
 type simNMI struct {
 	pool   *nmi.Pool
 	srv    *ikedsim.Server
@@ -37,6 +38,7 @@ type simNMI struct {
 	calls   []nmi.Request
 	failCtl error
 	failAll error
+	drop    func(*nmi.Request, nmi.Record) bool
 }
 
 // simTiming is the speed of the simulated negotiations and switches: well
@@ -125,6 +127,13 @@ func (s *simNMI) setErr(err error) {
 	s.mu.Unlock()
 }
 
+// setDrop hides the records for which drop is true (nil: none).
+func (s *simNMI) setDrop(drop func(*nmi.Request, nmi.Record) bool) {
+	s.mu.Lock()
+	s.drop = drop
+	s.mu.Unlock()
+}
+
 func (s *simNMI) setFailCtl(err error) {
 	s.mu.Lock()
 	s.failCtl = err
@@ -134,7 +143,7 @@ func (s *simNMI) setFailCtl(err error) {
 func (s *simNMI) Do(ctx context.Context, req *nmi.Request, fn func(nmi.Record) error) (nmi.Header, error) {
 	s.mu.Lock()
 	s.calls = append(s.calls, *req)
-	fail, step := s.failCtl, s.step
+	fail, step, drop := s.failCtl, s.step, s.drop
 	if !req.Type.IsControl() {
 		fail = nil
 	}
@@ -144,6 +153,15 @@ func (s *simNMI) Do(ctx context.Context, req *nmi.Request, fn func(nmi.Record) e
 	s.mu.Unlock()
 	if fail != nil {
 		return nmi.Header{Version: 1, Type: req.Type}, fail
+	}
+	if drop != nil {
+		next := fn
+		fn = func(r nmi.Record) error {
+			if drop(req, r) {
+				return nil
+			}
+			return next(r)
+		}
 	}
 	h, err := s.pool.Do(ctx, req, fn)
 	if !req.Type.IsControl() {
