@@ -68,7 +68,7 @@ func (c *deadlineConn) pump() {
 			}
 		}
 		if err != nil {
-			if c.lost != nil {
+			if c.lost != nil && !isClosed(c.done) {
 				if cause := c.lost(); cause != nil {
 					err = cause
 				}

@@ -22,6 +22,9 @@ const (
 	// defaultHandshakeTimeout bounds the TCP connect and SSH handshake
 	// when the caller's context has no deadline.
 	defaultHandshakeTimeout = 30 * time.Second
+	// probeTimeout bounds the check of a connection under a stream that
+	// ended.
+	probeTimeout = 5 * time.Second
 )
 
 // aLongTimeAgo is a deadline in the past: it makes blocked I/O return.
@@ -180,6 +183,38 @@ func (c *sshConn) lost() error {
 	return c.cause
 }
 
+// check returns why the connection ended, or nil while it is up. A
+// stream that ends cannot tell a channel closed by the server from a
+// connection that died, and the connection may not know yet that it died:
+// check asks the server (a keepalive request fails at once on a dead
+// connection).
+func (c *sshConn) check() error {
+	if err := c.lost(); err != nil {
+		return err
+	}
+	res := make(chan error, 1)
+	go func() {
+		_, _, err := c.client.SendRequest("keepalive@openssh.com", true, nil)
+		res <- err
+	}()
+	t := time.NewTimer(probeTimeout)
+	defer t.Stop()
+	select {
+	case err := <-res:
+		if err == nil {
+			return nil
+		}
+	case <-c.done:
+	case <-t.C:
+		return nil
+	}
+	select {
+	case <-c.done:
+	case <-t.C:
+	}
+	return c.lost()
+}
+
 // fail ends the connection with cause (the first cause wins).
 func (c *sshConn) fail(cause error) {
 	c.mu.Lock()
@@ -253,7 +288,7 @@ func (s *sshTransport) dial(ctx context.Context) (net.Conn, error) {
 	}
 	local := streamAddr{"ssh", s.ep.User + "@" + s.ep.Address()}
 	remote := streamAddr{"unix", s.ep.Path}
-	return newDeadlineConn(ch, local, remote, c.lost), nil
+	return newDeadlineConn(ch, local, remote, c.check), nil
 }
 
 // get returns the live SSH connection, connecting when there is none.

@@ -90,7 +90,12 @@ func Start(t testing.TB) *Server {
 	s.write("sshd_config", []byte(s.config()), 0o600)
 	s.chownTree(s.Dir)
 	s.Restart()
-	t.Cleanup(s.Kill)
+	t.Cleanup(func() {
+		s.Kill()
+		if t.Failed() {
+			t.Logf("sshd's log:\n%s", s.Log())
+		}
+	})
 	return s
 }
 
@@ -113,7 +118,11 @@ func (s *Server) config() string {
 		"KbdInteractiveAuthentication no",
 		"PubkeyAuthentication yes",
 		"AllowStreamLocalForwarding local",
-		"AllowTcpForwarding no",
+		// OpenSSH checks stream-local channels against the TCP forwarding
+		// permissions too: "AllowTcpForwarding no" or any PermitOpen
+		// refuses them. "local" is the least that lets them through.
+		"AllowTcpForwarding local",
+		"PermitListen none",
 		"AllowAgentForwarding no",
 		"X11Forwarding no",
 		"PermitTTY no",
@@ -203,6 +212,19 @@ func (s *Server) Kill() {
 	s.cmd = nil
 }
 
+// Authorize adds key to authorized_keys.
+func (s *Server) Authorize(key ssh.PublicKey) {
+	s.t.Helper()
+	f, err := os.OpenFile(filepath.Join(s.Dir, "authorized_keys"), os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := f.Write(ssh.MarshalAuthorizedKey(key)); err != nil {
+		s.t.Fatal(err)
+	}
+}
+
 // Log returns what sshd logged so far.
 func (s *Server) Log() string {
 	var b bytes.Buffer
@@ -236,16 +258,13 @@ func (s *Server) write(name string, b []byte, mode os.FileMode) string {
 	return p
 }
 
-// chownTree gives sshd's user the files it must read (the host key). The
-// client key stays the test's own.
+// chownTree gives sshd's user its directory and the files it reads (the
+// host key). The client key stays the test's own.
 func (s *Server) chownTree(dir string) {
 	if s.uid < 0 {
 		return
 	}
-	if err := os.Chmod(dir, 0o755); err != nil {
-		s.t.Fatal(err)
-	}
-	for _, n := range []string{"host_ed25519", "authorized_keys", "sshd_config"} {
+	for _, n := range []string{"", "host_ed25519", "authorized_keys", "sshd_config"} {
 		if err := os.Chown(filepath.Join(dir, n), s.uid, s.gid); err != nil {
 			s.t.Fatal(err)
 		}
