@@ -116,6 +116,7 @@ func wantErr(t *testing.T, err error, target error, parts ...string) {
 		t.Fatalf("error %q is not %q", err, target)
 	}
 	msg := err.Error()
+	t.Logf("error: %s", msg)
 	if strings.Contains(msg, "\n") {
 		t.Errorf("error is not one line: %q", msg)
 	}

@@ -281,8 +281,11 @@ func (s *sshTransport) dial(ctx context.Context) (net.Conn, error) {
 	}
 	ch, err := c.client.DialContext(ctx, "unix", s.ep.Path)
 	if err != nil {
+		var oce *ssh.OpenChannelError
 		if cause := c.lost(); cause != nil {
 			err = cause
+		} else if errors.As(err, &oce) {
+			err = fmt.Errorf("%w (no socket there, or no access to it, or the SSH server refuses stream-local forwarding for this user: it needs AllowStreamLocalForwarding and AllowTcpForwarding local)", err)
 		}
 		return nil, s.t.wrap(ctx, "open channel to "+s.ep.Path, err)
 	}
