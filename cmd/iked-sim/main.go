@@ -58,6 +58,7 @@ type options struct {
 	system     string
 	socketMode string
 	faults     string
+	replay     string
 	timing     ikedsim.Timing
 }
 
@@ -73,6 +74,7 @@ func parseFlags(args []string, getenv func(string) string, out io.Writer) (*opti
 	fs.StringVar(&o.system, "system", "SYS1", "MVS system name in SAF resource names")
 	fs.StringVar(&o.socketMode, "socket-mode", "0660", "permissions of the socket file (octal)")
 	fs.StringVar(&o.faults, "faults", "", "fault injection: term-rate=R,seed=N answers a share R (0-1) of requests with TERM and closes; same seed, same choices")
+	fs.StringVar(&o.replay, "replay", "", "answer every request from this capture file (gateway --nmi-capture, gateway doctor --out) instead of a data set; requests it holds no answer for get EOPNOTSUPP")
 	fs.DurationVar(&o.timing.Pending, "pending-time", time.Second, "how long an activated tunnel stays pending before negotiation")
 	fs.DurationVar(&o.timing.Negotiating, "negotiate-time", time.Second, "how long each negotiation (IKE, then IPSec) of an activation takes")
 	fs.DurationVar(&o.timing.Switch, "switch-time", time.Second, "how long NMsec_LOAD_POLICY takes to put the chosen filter set in effect")
@@ -93,6 +95,9 @@ func parseFlags(args []string, getenv func(string) string, out io.Writer) (*opti
 	}
 	if o.data != "" && o.generate != "" {
 		return nil, errors.New("--data and --generate exclude each other")
+	}
+	if o.replay != "" && (o.data != "" || o.generate != "") {
+		return nil, errors.New("--replay excludes --data and --generate")
 	}
 	for _, d := range []struct {
 		name string
@@ -120,6 +125,19 @@ func dataSet(o *options) (ds *ikedsim.DataSet, what string, err error) {
 		return ds, fmt.Sprintf("generated %s in %v", o.generate, time.Since(start).Round(time.Millisecond)), err
 	}
 	return ikedsim.Demo(), "demo", nil
+}
+
+func loadReplay(path string) (*ikedsim.Replay, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("--replay: %w", err)
+	}
+	defer f.Close()
+	rp, err := ikedsim.LoadReplay(f)
+	if err != nil {
+		return nil, fmt.Errorf("--replay %s: %w", path, err)
+	}
+	return rp, nil
 }
 
 // shutdownTimeout bounds how long shutdown waits for clients to take TERM
@@ -151,6 +169,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		return err
 	}
 	cfg := ikedsim.Config{System: o.system, Data: ds, InitDelay: o.initDelay, Logger: log, Faults: faults, Timing: o.timing}
+	if o.replay != "" {
+		if cfg.Replay, err = loadReplay(o.replay); err != nil {
+			return err
+		}
+		what = fmt.Sprintf("replay of %s (%d requests)", o.replay, cfg.Replay.Requests())
+	}
 	var store *policy.Store
 	if o.policy != "" {
 		// Peers are known by uid: the token hashes (identities.tokensFile)

@@ -197,3 +197,19 @@ func TestSIGUSR1RestartsStacks(t *testing.T) {
 		t.Errorf("IKE tunnels after the restart: rc %v, %d records", h.Rc, count)
 	}
 }
+
+func TestReplayFlagErrors(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		msg  string
+	}{
+		{[]string{"--replay", "x.jsonl", "--data", "d.yaml"}, "--replay excludes --data and --generate"},
+		{[]string{"--replay", "x.jsonl", "--generate", "stacks=1"}, "--replay excludes"},
+		{[]string{"--replay", t.TempDir() + "/absent.jsonl"}, "--replay: open"},
+	} {
+		err := run(context.Background(), append([]string{"--socket", t.TempDir() + "/s"}, c.args...), func(string) string { return "" }, &lockedBuffer{})
+		if err == nil || !strings.Contains(err.Error(), c.msg) {
+			t.Errorf("%q: %v, want %q", c.args, err, c.msg)
+		}
+	}
+}

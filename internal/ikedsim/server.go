@@ -37,6 +37,11 @@ type Config struct {
 	IdleTimeout  time.Duration // a connection waiting longer for its next request is closed; 0 = none
 	WriteTimeout time.Duration // to write one answer; 0 = none
 
+	// Replay, when set, answers every request from a capture instead of
+	// the model. Faults still apply; SAF checks do not (the capture holds
+	// what its user was allowed to see).
+	Replay *Replay
+
 	Logger *slog.Logger     // nil: discard
 	Faults *Faults          // nil: none
 	Now    func() time.Time // the model's clock; nil: time.Now
@@ -332,7 +337,11 @@ func (c *conn) sendInit() {
 		return
 	}
 	c.inited = true
-	c.write(nmi.AppendInit(c.out[:0], nmi.Version))
+	version := uint16(nmi.Version)
+	if c.s.cfg.Replay != nil {
+		version = c.s.cfg.Replay.version
+	}
+	c.write(nmi.AppendInit(c.out[:0], version))
 }
 
 // write sends b with the write timeout; a failure closes the connection.
@@ -471,6 +480,9 @@ func (c *conn) handle(msg []byte) bool {
 			c.answerError(h, fault.Rc, fault.Rsn)
 			return true
 		}
+	}
+	if c.s.cfg.Replay != nil {
+		return c.replay(h, &req)
 	}
 	src, rc, rsn := c.dispatch(&req)
 	if rc != nmi.RcOK {
