@@ -24,6 +24,10 @@ type Fault struct {
 	Truncate        bool // send only the first half of the answer, then close
 	WrongCorrelator bool // answer with the correlator plus one
 	Times           int  // how many requests it applies to; 0 = every one
+	// Mutate rewrites the whole answer before it is sent: a layout that
+	// differs from the contract (a shifted field, another eyecatcher, a
+	// longer section), for testing field checks. Set from Go only.
+	Mutate func(msg []byte) []byte
 }
 
 // Faults holds the faults per request type, and the "TERM at random"

@@ -492,6 +492,24 @@ func (c *conn) handle(msg []byte) bool {
 	return c.sendRecords(h, src, fault)
 }
 
+// sendMutated builds the whole answer in memory, lets mutate rewrite it,
+// and sends the result.
+func (c *conn) sendMutated(resp nmi.Header, src recordSource, mutate func([]byte) []byte) bool {
+	b, _ := resp.AppendBinary(nil)
+	if err := src(func(r record, _ int) error {
+		var err error
+		b, err = r.Append(b)
+		return err
+	}); err != nil {
+		c.answerError(resp, nmi.EIO, nmi.RsnNone)
+		return true
+	}
+	b = mutate(b)
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	return c.write(b)
+}
+
 // allowed runs the SAF check of a request of kind k on stack for the peer.
 func (c *conn) allowed(stack string, k authz.Kind) bool {
 	if c.s.cfg.Policy == nil {
@@ -550,6 +568,9 @@ func (c *conn) sendRecords(h nmi.Header, src recordSource, f Fault) bool {
 	}
 	if f.WrongCorrelator {
 		resp.Correlator++
+	}
+	if f.Mutate != nil {
+		return c.sendMutated(resp, src, f.Mutate)
 	}
 	limit := -1 // bytes of the message to send, -1 = all
 	switch {

@@ -91,6 +91,15 @@ func enum[T ~uint8 | ~uint16 | ~uint32 | ~int32](name string, off, n int, src So
 		Enum: func(v uint64) string { return str(T(v)) }}
 }
 
+// idTypeName names an identity type; 0 goes with an empty identity
+// section (P.9: the identity sections may be length 0).
+func idTypeName(t IDType) string {
+	if t == 0 {
+		return "none"
+	}
+	return t.String()
+}
+
 // HeaderLayout is NMsecMessageHdr.
 var HeaderLayout = Layout{Name: "NMsecMessageHdr", Size: HdrSize, Source: Proposed, Fields: []Field{
 	{Name: "NMsMIdent", Off: offMIdent, Len: 4, Kind: FieldEyecatcher, Source: Proposed, Want: uint64(MIdent)},
@@ -234,8 +243,8 @@ var (
 		flags("NMsIPDynIKEFlags", offIPDynIKEFlags, 4, bitIPDynIKELocalInit, Proposed),
 		field("NMsIPDynIKEExtState", offIPDynIKEExtState, 1, FieldUint, Proposed),
 		rsvd("NMsIPDynIKERsvd1", offIPDynIKERsvd1, 3),
-		enum("NMsIPDynIKELclIDType", offIPDynIKELclIDType, 1, Proposed, IDType.String),
-		enum("NMsIPDynIKERmtIDType", offIPDynIKERmtIDType, 1, Proposed, IDType.String),
+		enum("NMsIPDynIKELclIDType", offIPDynIKELclIDType, 1, Proposed, idTypeName),
+		enum("NMsIPDynIKERmtIDType", offIPDynIKERmtIDType, 1, Proposed, idTypeName),
 		rsvd("NMsIPDynIKERsvd2", offIPDynIKERsvd2, 2),
 		field("NMsIPDynIKERetransmits", offIPDynIKERetrans, 4, FieldUint, Proposed),
 	}}
@@ -254,8 +263,8 @@ var (
 		enum("NMsIKETunEncryptAlg", offIKETunEncryptAlg, 1, Proposed, EncryptAlg.String),
 		enum("NMsIKETunAuthAlg", offIKETunAuthAlg, 1, Proposed, AuthAlg.String),
 		enum("NMsIKETunDHGroup", offIKETunDHGroup, 1, Proposed, DHGroup.String),
-		enum("NMsIKETunLclIDType", offIKETunLclIDType, 1, Proposed, IDType.String),
-		enum("NMsIKETunRmtIDType", offIKETunRmtIDType, 1, Proposed, IDType.String),
+		enum("NMsIKETunLclIDType", offIKETunLclIDType, 1, Proposed, idTypeName),
+		enum("NMsIKETunRmtIDType", offIKETunRmtIDType, 1, Proposed, idTypeName),
 		field("NMsIKETunMajorVer", offIKETunMajorVer, 1, FieldUint, Proposed),
 		field("NMsIKETunMinorVer", offIKETunMinorVer, 1, FieldUint, Proposed),
 		rsvd("NMsIKETunRsvd1", offIKETunRsvd1, 1),
