@@ -12,6 +12,7 @@ import (
 
 	"github.com/nmigw/nmigw/internal/flagenv"
 	"github.com/nmigw/nmigw/internal/metrics"
+	"github.com/nmigw/nmigw/internal/transport"
 	"gopkg.in/yaml.v3"
 )
 
@@ -22,7 +23,15 @@ import (
 // beats the file, which beats the default.
 type config struct {
 	Listen         string
+	NMI            string
 	NMISocket      string
+	NMICapture     string
+	SSHKey         string
+	SSHKeyPass     string
+	SSHKnownHosts  string
+	NMITLSCA       string
+	NMITLSCert     string
+	NMITLSKey      string
 	Sim            bool
 	Policy         string
 	InsecureNoAuth bool
@@ -68,8 +77,16 @@ func newFlagSet(c *config, out io.Writer) *flag.FlagSet {
 	fs := flag.NewFlagSet("gateway", flag.ContinueOnError)
 	fs.SetOutput(out)
 	fs.StringVar(&c.Listen, "listen", ":8080", "address to serve HTTP on")
-	fs.StringVar(&c.NMISocket, "nmi-socket", "/var/sock/ipsecmgmt", "the IKE daemon's NMI socket")
-	fs.BoolVar(&c.Sim, "sim", false, "start an in-process simulator with the demo data set on a private socket (ignores --nmi-socket)")
+	fs.StringVar(&c.NMI, "nmi", "", "the IKE daemon's NMI endpoint: unix:///PATH, ssh://USER@HOST[:PORT]/PATH or tls://HOST:PORT (default: unix:// of --nmi-socket)")
+	fs.StringVar(&c.NMISocket, "nmi-socket", "/var/sock/ipsecmgmt", "the IKE daemon's NMI socket; a synonym of --nmi unix://PATH (--nmi wins)")
+	fs.StringVar(&c.NMICapture, "nmi-capture", "", "record every NMI exchange in this capture file (docs/capture.md); it holds addresses and names")
+	fs.StringVar(&c.SSHKey, "ssh-key", "", "ssh:// endpoints: private key file (PEM or OpenSSH format)")
+	fs.StringVar(&c.SSHKeyPass, "ssh-key-passphrase-file", "", "ssh:// endpoints: file holding the private key's passphrase")
+	fs.StringVar(&c.SSHKnownHosts, "ssh-known-hosts", "", "ssh:// endpoints: known_hosts file pinning the server's host key (required)")
+	fs.StringVar(&c.NMITLSCA, "nmi-tls-ca", "", "tls:// endpoints: CA bundle (PEM) that verifies the relay (default: the system's roots)")
+	fs.StringVar(&c.NMITLSCert, "nmi-tls-cert", "", "tls:// endpoints: client certificate (PEM)")
+	fs.StringVar(&c.NMITLSKey, "nmi-tls-key", "", "tls:// endpoints: client private key (PEM)")
+	fs.BoolVar(&c.Sim, "sim", false, "start an in-process simulator with the demo data set on a private socket (ignores --nmi and --nmi-socket)")
 	fs.StringVar(&c.Policy, "policy", "", "policy file (authentication and SAF authorization); re-read on SIGHUP. Required unless -sim (demo policy) or --insecure-no-auth")
 	fs.BoolVar(&c.InsecureNoAuth, "insecure-no-auth", false, "serve without --policy: no authentication and no authorization, every caller may display and control every stack (tests and closed labs only)")
 	fs.StringVar(&c.Config, "config", "", "YAML file of flag values (keys are flag names)")
@@ -213,8 +230,13 @@ func (c *config) check() error {
 	if c.ExporterMaxAge < 0 {
 		return fmt.Errorf("exporter-max-age: %s is negative", c.ExporterMaxAge)
 	}
-	if !c.Sim && c.NMISocket == "" {
+	if !c.Sim && c.NMI == "" && c.NMISocket == "" {
 		return errors.New("nmi-socket: empty")
+	}
+	if !c.Sim {
+		if _, err := transport.Parse(c.endpoint()); err != nil {
+			return err
+		}
 	}
 	return nil
 }

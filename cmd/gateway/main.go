@@ -78,7 +78,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		return err
 	}
 
-	socket := cfg.NMISocket
+	endpoint := cfg.endpoint()
 	if cfg.Sim {
 		var simPolicy func() *policy.Policy
 		if store != nil {
@@ -95,8 +95,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 				log.Warn("simulator shutdown", slog.String("error", err.Error()))
 			}
 		}()
-		socket = sim.Socket
+		endpoint = "unix://" + sim.Socket
 	}
+	nmiEP, err := openNMI(endpoint, cfg.transportOptions(), cfg.NMICapture, "gateway")
+	if err != nil {
+		return err
+	}
+	defer nmiEP.Close()
 
 	// The Prometheus registry is made here and passed down.
 	reg := prometheus.NewRegistry()
@@ -112,7 +117,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		return err
 	}
 	pool := nmi.NewPool(nmi.PoolConfig{
-		Dial: nmi.DialUnix(socket), Addr: socket,
+		Dial: nmiEP.dial, Addr: nmiEP.tr.Addr(),
 		Size: cfg.PoolSize, MaxWait: poolMaxWait, Observer: observer,
 	})
 	defer pool.Close()
@@ -204,7 +209,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	}
 	stopHUP := onHUP(log, auditLog, policyFile, az)
 	defer stopHUP()
-	printURLs(stdout, ln.Addr(), tlsConfig != nil, cfg, socket, demoTokens)
+	printURLs(stdout, ln.Addr(), tlsConfig != nil, cfg, nmiEP.tr.Addr(), demoTokens)
 
 	served := make(chan error, 1)
 	go func() {
@@ -354,7 +359,7 @@ func serverTLS(cfg *config) (*tls.Config, error) {
 }
 
 // printURLs tells a person where the gateway is.
-func printURLs(w io.Writer, addr net.Addr, https bool, cfg *config, socket string, tokens *demoTokens) {
+func printURLs(w io.Writer, addr net.Addr, https bool, cfg *config, endpoint string, tokens *demoTokens) {
 	host := addr.String()
 	if ta, ok := addr.(*net.TCPAddr); ok && ta.IP.IsUnspecified() {
 		host = net.JoinHostPort("localhost", fmt.Sprint(ta.Port))
@@ -366,9 +371,9 @@ func printURLs(w io.Writer, addr net.Addr, https bool, cfg *config, socket strin
 	base := scheme + "://" + host
 	fmt.Fprintf(w, "nmigw gateway listening on %s\n", base)
 	if cfg.Sim {
-		fmt.Fprintf(w, "  simulator (demo data set) on %s\n", socket)
+		fmt.Fprintf(w, "  simulator (demo data set) on %s\n", endpoint)
 	} else {
-		fmt.Fprintf(w, "  NMI socket %s\n", socket)
+		fmt.Fprintf(w, "  NMI endpoint %s\n", endpoint)
 	}
 	fmt.Fprintf(w, "  dashboard:    %s/\n", base)
 	fmt.Fprintf(w, "  stacks:       %s/v1/stacks\n", base)

@@ -160,6 +160,25 @@ func classify(err error) problem {
 }
 
 // classifyNMI maps a failure of the NMI to a problem.
+// endpointError is a failure of the transport to a remote NMI endpoint
+// (internal/transport's Error): it names the endpoint (a URL without
+// secrets) and the failure with a fixed phrase.
+type endpointError interface {
+	error
+	NMIEndpoint() string
+	NMICause() string
+}
+
+// endpointCause is "<phrase> at <endpoint>" when err is a transport
+// failure; never the error's own text.
+func endpointCause(err error) (string, bool) {
+	var e endpointError
+	if !errors.As(err, &e) {
+		return "", false
+	}
+	return e.NMICause() + " at " + e.NMIEndpoint(), true
+}
+
 func classifyNMI(f nmi.Failure, err error) problem {
 	switch f.Class {
 	case nmi.ClassStatus, nmi.ClassTerm, nmi.ClassRefused:
@@ -177,8 +196,12 @@ func classifyNMI(f nmi.Failure, err error) problem {
 		if f.Status != nil { // the pool waits after a refusal
 			return classifyStatus(f.Status, err)
 		}
+		detail := "the IKE daemon is not reachable"
+		if c, ok := endpointCause(err); ok {
+			detail += ": " + c
+		}
 		return problem{Type: probUnavailable, Title: "IKE daemon unavailable", Status: http.StatusServiceUnavailable,
-			Detail: "the IKE daemon is not reachable", RetryAfter: retryAfterSeconds, Internal: err}
+			Detail: detail, RetryAfter: retryAfterSeconds, Internal: err}
 	case nmi.ClassCanceled:
 		return problem{Type: probUnavailable, Title: "Request canceled", Status: http.StatusServiceUnavailable,
 			Detail: "the request was canceled", RetryAfter: retryAfterSeconds, Internal: err}

@@ -88,6 +88,9 @@ func readinessCause(err error) string {
 	if errors.As(err, &ue) && ue.Last != nil {
 		err = ue.Last
 	}
+	if c, ok := endpointCause(err); ok {
+		return c
+	}
 	f := nmi.Classify(err)
 	switch {
 	case f.Class == nmi.ClassRefused:

@@ -126,3 +126,19 @@ func wantErr(t *testing.T, err error, target error, parts ...string) {
 		}
 	}
 }
+
+// wantCause checks the fixed phrase a readiness probe would show, and
+// that it comes with the endpoint.
+func wantCause(t *testing.T, err error, phrase string) {
+	t.Helper()
+	var e interface {
+		NMIEndpoint() string
+		NMICause() string
+	}
+	if !errors.As(err, &e) {
+		t.Fatalf("%v carries no endpoint and cause", err)
+	}
+	if e.NMICause() != phrase || !strings.Contains(err.Error(), e.NMIEndpoint()) {
+		t.Errorf("cause %q at %q, want %q", e.NMICause(), e.NMIEndpoint(), phrase)
+	}
+}

@@ -52,7 +52,7 @@ type sshTransport struct {
 }
 
 func newSSH(t *Transport, ep Endpoint, o Options) (*sshTransport, error) {
-	cfgErr := func(err error) error { return &Error{Endpoint: ep.String(), Op: "configure", Err: err} }
+	cfgErr := func(err error) error { return &Error{Endpoint: ep.String(), Op: OpConfigure, Err: err} }
 	if o.SSHKey == "" {
 		return nil, cfgErr(errors.New("--ssh-key is required"))
 	}
@@ -287,11 +287,17 @@ func (s *sshTransport) dial(ctx context.Context) (net.Conn, error) {
 		} else if errors.As(err, &oce) {
 			err = fmt.Errorf("%w (no socket there, or no access to it, or the SSH server refuses stream-local forwarding for this user: it needs AllowStreamLocalForwarding and AllowTcpForwarding local)", err)
 		}
-		return nil, s.t.wrap(ctx, "open channel to "+s.ep.Path, err)
+		return nil, s.t.wrap(ctx, OpChannel, fmt.Errorf("%s: %w", s.ep.Path, err))
 	}
 	local := streamAddr{"ssh", s.ep.User + "@" + s.ep.Address()}
 	remote := streamAddr{"unix", s.ep.Path}
-	return newDeadlineConn(ch, local, remote, c.check), nil
+	lost := func() error {
+		if err := c.check(); err != nil {
+			return &Error{Endpoint: s.ep.String(), Op: OpStream, Err: err}
+		}
+		return nil
+	}
+	return newDeadlineConn(ch, local, remote, lost), nil
 }
 
 // get returns the live SSH connection, connecting when there is none.
@@ -306,7 +312,7 @@ func (s *sshTransport) get(ctx context.Context) (*sshConn, error) {
 	closed, cur := s.closed, s.cur
 	s.mu.Unlock()
 	if closed {
-		return nil, &Error{Endpoint: s.ep.String(), Op: "dial", Err: net.ErrClosed}
+		return nil, &Error{Endpoint: s.ep.String(), Op: OpDial, Err: net.ErrClosed}
 	}
 	if cur != nil && cur.lost() == nil {
 		return cur, nil
@@ -320,7 +326,7 @@ func (s *sshTransport) get(ctx context.Context) (*sshConn, error) {
 		s.mu.Unlock()
 		c.fail(net.ErrClosed)
 		<-c.done
-		return nil, &Error{Endpoint: s.ep.String(), Op: "dial", Err: net.ErrClosed}
+		return nil, &Error{Endpoint: s.ep.String(), Op: OpDial, Err: net.ErrClosed}
 	}
 	s.cur = c
 	s.mu.Unlock()
@@ -339,7 +345,7 @@ func (s *sshTransport) connect(ctx context.Context) (*sshConn, error) {
 	var d net.Dialer
 	nc, err := d.DialContext(hctx, "tcp", s.ep.Address())
 	if err != nil {
-		return nil, s.t.wrap(ctx, "dial", err)
+		return nil, s.t.wrap(ctx, OpDial, err)
 	}
 	dl, _ := hctx.Deadline()
 	nc.SetDeadline(dl)
@@ -382,14 +388,14 @@ func (s *sshTransport) connect(ctx context.Context) (*sshConn, error) {
 		case ctx.Err() != nil:
 			return nil, ctx.Err()
 		case hostErr != nil:
-			return nil, &Error{Endpoint: s.ep.String(), Op: "host key", Err: hostErr}
+			return nil, &Error{Endpoint: s.ep.String(), Op: OpHostKey, Err: hostErr}
 		case hostChecked && authTried && !errors.Is(err, io.EOF) && !errors.Is(err, os.ErrDeadlineExceeded):
-			return nil, &Error{Endpoint: s.ep.String(), Op: "authenticate",
+			return nil, &Error{Endpoint: s.ep.String(), Op: OpAuth,
 				Err: fmt.Errorf("%w for user %s with key %s", ErrAuthRefused, s.ep.User, ssh.FingerprintSHA256(s.signer.PublicKey()))}
 		case errors.Is(err, os.ErrDeadlineExceeded):
-			return nil, &Error{Endpoint: s.ep.String(), Op: "ssh handshake", Err: fmt.Errorf("timed out: %w", err)}
+			return nil, &Error{Endpoint: s.ep.String(), Op: OpSSHHandshake, Err: fmt.Errorf("timed out: %w", err)}
 		}
-		return nil, &Error{Endpoint: s.ep.String(), Op: "ssh handshake", Err: err}
+		return nil, &Error{Endpoint: s.ep.String(), Op: OpSSHHandshake, Err: err}
 	}
 	nc.SetDeadline(time.Time{})
 	c := &sshConn{client: ssh.NewClient(sc, chans, reqs), done: make(chan struct{})}

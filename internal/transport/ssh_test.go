@@ -109,11 +109,13 @@ func TestSSHServerKilledAndRestarted(t *testing.T) {
 	// The open stream fails as an I/O error that says the connection is gone.
 	_, _, err := n.do(&nmi.Request{Type: nmi.GetStackInfo})
 	wantErr(t, err, ErrConnectionLost)
+	wantCause(t, err, "SSH connection lost")
 	// While sshd is down, a dial fails naming the endpoint.
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	_, err = tr.Dial(ctx)
 	wantErr(t, err, nil, "nmi endpoint "+tr.Addr(), "dial", "connection refused")
+	wantCause(t, err, "cannot connect")
 
 	sshd.Restart()
 	n = readInit(t, dial(t, tr))
@@ -138,6 +140,7 @@ func TestSSHHostKeyRefused(t *testing.T) {
 	defer tc.Close()
 	_, err = tc.Dial(ctx)
 	wantErr(t, err, ErrHostKeyChanged, tr.Addr(), "host key", ssh.FingerprintSHA256(sshd.HostKey), ssh.FingerprintSHA256(other))
+	wantCause(t, err, "SSH host key does not match known_hosts")
 
 	unknown := filepath.Join(dir, "unknown")
 	os.WriteFile(unknown, []byte(sshdtest.KnownHostsLine("192.0.2.1:22", sshd.HostKey)), 0o600)
@@ -148,6 +151,7 @@ func TestSSHHostKeyRefused(t *testing.T) {
 	defer tu.Close()
 	_, err = tu.Dial(ctx)
 	wantErr(t, err, ErrHostKeyUnknown, tr.Addr(), ssh.FingerprintSHA256(sshd.HostKey), unknown)
+	wantCause(t, err, "SSH host key not in known_hosts")
 	if strings.Contains(sshd.Log(), "Accepted publickey") {
 		t.Error("a connection with a refused host key went on to log in")
 	}
@@ -167,6 +171,7 @@ func TestSSHAuthRefused(t *testing.T) {
 	defer cancel()
 	_, err = ta.Dial(ctx)
 	wantErr(t, err, ErrAuthRefused, tr.Addr(), "authenticate", "user "+sshd.User)
+	wantCause(t, err, "SSH authentication refused")
 	if strings.Contains(err.Error(), "PRIVATE KEY") || strings.Contains(err.Error(), keyFile) {
 		t.Errorf("error shows the key: %q", err)
 	}
@@ -252,7 +257,8 @@ func TestSSHMissingSocket(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	_, err = tm.Dial(ctx)
-	wantErr(t, err, nil, tm.Addr(), "open channel to /nonexistent/ipsecmgmt")
+	wantErr(t, err, nil, tm.Addr(), "open channel: /nonexistent/ipsecmgmt")
+	wantCause(t, err, "SSH server refused the channel to the socket")
 }
 
 func TestSSHDialCanceled(t *testing.T) {
@@ -326,7 +332,7 @@ func TestSSHKeepaliveDetectsDeadPeer(t *testing.T) {
 	known := filepath.Join(t.TempDir(), "known_hosts")
 	os.WriteFile(known, []byte(sshdtest.KnownHostsLine(fz.ln.Addr().String(), sshd.HostKey)), 0o600)
 	tr, err := Open("ssh://"+sshd.User+"@"+fz.ln.Addr().String()+path,
-		Options{SSHKey: sshd.Key, SSHKnownHosts: known, SSHKeepalive: 50 * time.Millisecond, SSHKeepaliveCount: 3})
+		Options{SSHKey: sshd.Key, SSHKnownHosts: known, SSHKeepalive: 250 * time.Millisecond, SSHKeepaliveCount: 8})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,7 +15,7 @@ import (
 // and the endpoint's host name, with a client certificate when one is
 // configured.
 func newTLS(t *Transport, ep Endpoint, o Options) (func(context.Context) (net.Conn, error), error) {
-	cfgErr := func(err error) error { return &Error{Endpoint: ep.String(), Op: "configure", Err: err} }
+	cfgErr := func(err error) error { return &Error{Endpoint: ep.String(), Op: OpConfigure, Err: err} }
 	cfg := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: ep.Host}
 	if o.TLSCA != "" {
 		pem, err := os.ReadFile(o.TLSCA)
@@ -43,10 +43,10 @@ func newTLS(t *Transport, ep Endpoint, o Options) (func(context.Context) (net.Co
 	return func(ctx context.Context) (net.Conn, error) {
 		c, err := d.DialContext(ctx, "tcp", ep.Address())
 		if err != nil {
-			op := "tls handshake"
+			op := OpTLSHandshake
 			var oe *net.OpError
 			if errors.As(err, &oe) && oe.Op == "dial" {
-				op = "dial"
+				op = OpDial
 			}
 			return nil, t.wrap(ctx, op, err)
 		}

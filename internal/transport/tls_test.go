@@ -81,6 +81,7 @@ func TestTLSRefused(t *testing.T) {
 	}
 	_, err = tw.Dial(ctx)
 	wantErr(t, err, nil, tr.Addr(), "tls handshake", "certificate")
+	wantCause(t, err, "TLS handshake failed")
 
 	// No client certificate for a relay that requires one: TLS 1.3 tells
 	// the client after its side of the handshake, on the first read.

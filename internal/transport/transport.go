@@ -40,15 +40,11 @@ func New(ep Endpoint, opts Options) (*Transport, error) {
 	t := &Transport{ep: ep, close: func() error { return nil }}
 	switch ep.Scheme {
 	case SchemeUnix:
+		// The local socket's errors stay the dialer's own (*net.OpError,
+		// which names the path): the NMI client reports them as before.
 		var d net.Dialer
 		path := ep.Path
-		t.dial = func(ctx context.Context) (net.Conn, error) {
-			c, err := d.DialContext(ctx, "unix", path)
-			if err != nil {
-				return nil, t.wrap(ctx, "dial", err)
-			}
-			return c, nil
-		}
+		t.dial = func(ctx context.Context) (net.Conn, error) { return d.DialContext(ctx, "unix", path) }
 	case SchemeSSH:
 		s, err := newSSH(t, ep, opts)
 		if err != nil {
@@ -62,7 +58,7 @@ func New(ep Endpoint, opts Options) (*Transport, error) {
 		}
 		t.dial = d
 	default:
-		return nil, &Error{Endpoint: ep.String(), Op: "configure", Err: errors.New("unknown scheme " + string(ep.Scheme))}
+		return nil, &Error{Endpoint: ep.String(), Op: OpConfigure, Err: errors.New("unknown scheme " + string(ep.Scheme))}
 	}
 	return t, nil
 }
@@ -77,7 +73,8 @@ func Open(rawURL string, opts Options) (*Transport, error) {
 }
 
 // Dial opens one stream to the NMI socket. When ctx ends first, the error
-// is ctx.Err(); other failures are *Error.
+// is ctx.Err(); other failures are *Error, except a local socket's, which
+// are the dialer's own.
 func (t *Transport) Dial(ctx context.Context) (net.Conn, error) { return t.dial(ctx) }
 
 // Addr is the endpoint in canonical form, for errors and logs.
@@ -103,12 +100,55 @@ func (t *Transport) wrap(ctx context.Context, op string, err error) error {
 	return &Error{Endpoint: t.ep.String(), Op: op, Err: err}
 }
 
+// What an Error's transport was doing.
+const (
+	OpConfigure    = "configure"      // reading the options' files
+	OpDial         = "dial"           // connecting (TCP or AF_UNIX)
+	OpSSHHandshake = "ssh handshake"  // SSH key exchange
+	OpHostKey      = "host key"       // checking the SSH server's host key
+	OpAuth         = "authenticate"   // SSH public key authentication
+	OpChannel      = "open channel"   // opening the stream-local channel to the socket
+	OpStream       = "ssh connection" // a stream whose SSH connection ended
+	OpTLSHandshake = "tls handshake"  // TLS handshake with the relay
+)
+
 // Error is a transport failure. Its text is one line: the endpoint, what
 // was being done, and the cause.
 type Error struct {
 	Endpoint string // canonical URL
-	Op       string // "dial", "ssh handshake", "host key", "authenticate", "open channel", "tls handshake", "configure"
+	Op       string // one of the Op constants
 	Err      error
+}
+
+// NMIEndpoint is the endpoint's canonical URL; it holds no secret.
+func (e *Error) NMIEndpoint() string { return e.Endpoint }
+
+// NMICause names the failure with a fixed phrase, for places that must
+// not show the error's text (a readiness probe's answer).
+func (e *Error) NMICause() string {
+	switch {
+	case errors.Is(e.Err, ErrHostKeyUnknown):
+		return "SSH host key not in known_hosts"
+	case errors.Is(e.Err, ErrHostKeyChanged):
+		return "SSH host key does not match known_hosts"
+	case errors.Is(e.Err, ErrAuthRefused):
+		return "SSH authentication refused"
+	case errors.Is(e.Err, ErrConnectionLost):
+		return "SSH connection lost"
+	}
+	phrase := map[string]string{
+		OpConfigure: "configuration error", OpDial: "cannot connect", OpSSHHandshake: "SSH handshake failed",
+		OpHostKey: "SSH host key refused", OpAuth: "SSH authentication refused",
+		OpChannel: "SSH server refused the channel to the socket", OpStream: "SSH connection lost",
+		OpTLSHandshake: "TLS handshake failed",
+	}[e.Op]
+	if phrase == "" {
+		phrase = "connection failed"
+	}
+	if e.Timeout() {
+		phrase += " (timed out)"
+	}
+	return phrase
 }
 
 func (e *Error) Error() string {
