@@ -66,6 +66,9 @@ const (
 // run is the whole gateway: it returns when ctx is done (after a graceful
 // shutdown) or when it cannot start.
 func run(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
+	if len(args) > 1 && args[1] == "doctor" {
+		return runDoctor(ctx, args[2:], getenv, stdout)
+	}
 	cfg, err := parseConfig(args[1:], getenv, stdout)
 	if err != nil {
 		return err

@@ -98,8 +98,9 @@ func NewWriter(w io.Writer, h Header) (*Writer, error) {
 	return cw, nil
 }
 
-// newConn returns a new connection number.
-func (w *Writer) newConn() uint64 {
+// NextConn returns a new connection number, for callers that write the
+// events of a connection themselves.
+func (w *Writer) NextConn() uint64 {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.next++

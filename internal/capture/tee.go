@@ -18,7 +18,7 @@ const maxFrame = nmi.DefaultMaxResponseSize
 // is recorded in w. It records an Open event now and a Close event when
 // the connection is closed or a read or write fails.
 func (w *Writer) Conn(c net.Conn) net.Conn {
-	t := &teeConn{Conn: c, w: w, id: w.newConn()}
+	t := &teeConn{Conn: c, w: w, id: w.NextConn()}
 	t.send.kind, t.recv.kind = Send, Recv
 	w.Write(Event{Conn: t.id, Kind: Open})
 	return t

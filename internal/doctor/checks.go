@@ -29,7 +29,11 @@ func fieldFinding(b block, f *nmi.Field) *finding {
 	switch f.Kind {
 	case nmi.FieldEyecatcher:
 		if v := f.Uint(b.b); v != f.Want {
-			at.want, at.got = hexN(f.Want, f.Len)+describeText(nmiBytesN(f.Want, f.Len)), hex(raw)+describeText(raw)
+			at.want, at.got = hexN(f.Want, f.Len), hex(raw)
+			if isIdent(f) {
+				at.want += describeText(nmiBytesN(f.Want, f.Len))
+				at.got += describeText(raw)
+			}
 			return &at
 		}
 	case nmi.FieldReserved:
@@ -124,6 +128,9 @@ func nmiBytesN(v uint64, n int) []byte {
 }
 
 func hexN(v uint64, n int) string { return hex(nmiBytesN(v, n)) }
+
+// isIdent tells an identifier (text eyecatcher) from a fixed number.
+func isIdent(f *nmi.Field) bool { return len(f.Name) > 5 && f.Name[len(f.Name)-5:] == "Ident" }
 
 // describeText adds the EBCDIC reading of an eyecatcher: " (C'NMSM')".
 func describeText(b []byte) string { return " (C'" + nmi.Text(b) + "')" }

@@ -195,7 +195,10 @@ func value(f *nmi.Field, b []byte) string {
 		}
 		return time.Unix(int64(v), 0).UTC().Format(time.RFC3339)
 	case nmi.FieldEyecatcher:
-		return "C'" + nmi.Text(raw) + "'"
+		if isIdent(f) {
+			return "C'" + nmi.Text(raw) + "'"
+		}
+		return strconv.FormatUint(f.Uint(b), 10)
 	case nmi.FieldReserved:
 		return "reserved"
 	}
