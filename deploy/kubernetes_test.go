@@ -28,7 +28,7 @@ import (
 )
 
 // userSecrets are Secrets the manifests use but do not ship: the operator creates them (README).
-var userSecrets = []string{"nmigw-tls"}
+var userSecrets = []string{"nmigw-tls", "nmigw-ssh"}
 
 // eachOverlay renders every overlay in a subtest and hands f the rendering and its Deployment.
 func eachOverlay(t *testing.T, f func(t *testing.T, overlay string, r *rendering, d *appsv1.Deployment)) {
@@ -405,7 +405,12 @@ func TestSelectorsAndNetworkPolicy(t *testing.T) {
 func TestSocketVolume(t *testing.T) {
 	eachOverlay(t, func(t *testing.T, o string, r *rendering, d *appsv1.Deployment) {
 		spec, gw := podAndGateway(t, d)
-		sock := gatewaySettings(t, r, gw)["nmi-socket"]
+		settings := gatewaySettings(t, r, gw)
+		if o == "remote" {
+			checkRemote(t, r, spec, gw, settings)
+			return
+		}
+		sock := settings["nmi-socket"]
 		gwMount := mountFor(gw, sock)
 		if sock == "" || gwMount == nil {
 			t.Fatalf("gateway: --nmi-socket %q is on no volume", sock)
@@ -517,8 +522,8 @@ func TestVolumesAndReferences(t *testing.T) {
 			wantFile(t, r, spec, gw, settings["tls-cert"], "Secret nmigw-tls", "tls.crt")
 			wantFile(t, r, spec, gw, settings["tls-key"], "Secret nmigw-tls", "tls.key")
 			wantFile(t, r, spec, gw, settings["tls-client-ca"], "Secret nmigw-tls", "ca.crt")
-		} else if o == "hostsocket" {
-			t.Error("hostsocket: TLS is off")
+		} else if o == "hostsocket" || o == "remote" {
+			t.Errorf("%s: TLS is off", o)
 		}
 		if sim := container(spec, "iked-sim"); sim != nil {
 			simArgs, err := parseArgs(sim.Args, simFlags)
@@ -897,4 +902,32 @@ func optInt(p *int64) string {
 		return "unset"
 	}
 	return strconv.FormatInt(*p, 10)
+}
+
+// checkRemote: the remote overlay runs the gateway alone, reaching IKED at an ssh:// endpoint with its
+// key and known_hosts from the Secret nmigw-ssh, and mounts nothing of the node.
+func checkRemote(t *testing.T, r *rendering, spec *corev1.PodSpec, gw *corev1.Container, settings map[string]string) {
+	t.Helper()
+	if len(spec.Containers) != 1 {
+		t.Fatalf("%d containers, want the gateway only", len(spec.Containers))
+	}
+	if u := settings["nmi"]; !strings.HasPrefix(u, "ssh://") || !strings.HasSuffix(u, "/var/sock/ipsecmgmt") || !strings.Contains(u, "@") {
+		t.Errorf("--nmi %q is not ssh://USER@HOST/var/sock/ipsecmgmt", u)
+	}
+	if settings["nmi-socket"] != "" {
+		t.Errorf("--nmi-socket %q set beside --nmi", settings["nmi-socket"])
+	}
+	wantFile(t, r, spec, gw, settings["ssh-key"], "Secret nmigw-ssh", "id")
+	wantFile(t, r, spec, gw, settings["ssh-known-hosts"], "Secret nmigw-ssh", "known_hosts")
+	for _, v := range spec.Volumes {
+		if v.HostPath != nil || v.EmptyDir != nil && v.Name == "sock" {
+			t.Errorf("volume %s: the remote overlay needs no socket volume", v.Name)
+		}
+		if v.Secret != nil && v.Secret.SecretName == "nmigw-ssh" && (v.Secret.DefaultMode == nil || *v.Secret.DefaultMode&0o007 != 0) {
+			t.Errorf("volume %s: the SSH key is readable by others", v.Name)
+		}
+	}
+	if spec.NodeSelector != nil {
+		t.Errorf("node selector %v: the remote overlay runs on any node", spec.NodeSelector)
+	}
 }

@@ -19,7 +19,7 @@ import (
 )
 
 // overlays are the directories under kubernetes/overlays that users apply; every one is rendered.
-var overlays = []string{"sim", "hostsocket", "prometheus-operator"}
+var overlays = []string{"sim", "hostsocket", "remote", "prometheus-operator"}
 
 // namespace is where every overlay puts nmigw.
 const namespace = "nmigw"
@@ -151,7 +151,8 @@ func volume(spec *corev1.PodSpec, name string) *corev1.Volume {
 // Command-line flags of the two programs (coordination plan: "Shared names"), with the boolean ones
 // that take no separate value.
 var (
-	gatewayFlags = []string{"listen", "nmi-socket", "sim", "policy", "config", "pool-size", "tls-cert",
+	gatewayFlags = []string{"listen", "nmi", "nmi-socket", "nmi-capture", "ssh-key", "ssh-key-passphrase-file",
+		"ssh-known-hosts", "nmi-tls-ca", "nmi-tls-cert", "nmi-tls-key", "sim", "policy", "config", "pool-size", "tls-cert",
 		"tls-key", "tls-client-ca", "cors-origins", "log-level", "audit-log", "exporter",
 		"exporter-tunnels", "exporter-top-n", "exporter-max-series", "exporter-timeout", "exporter-max-age"}
 	simFlags  = []string{"socket", "data", "generate", "policy", "init-delay", "system", "socket-mode"}

@@ -84,7 +84,7 @@ func Start(t testing.TB) *Server {
 	s.write("host_ed25519", hostKey, 0o600)
 	clientPub, clientKey := NewKey(t)
 	s.Key = s.write("client_ed25519", clientKey, 0o600)
-	s.write("authorized_keys", ssh.MarshalAuthorizedKey(clientPub), 0o600)
+	s.write("authorized_keys", authorizedLine(clientPub), 0o600)
 	s.Port = freePort(t)
 	s.Known = s.write("known_hosts", []byte(KnownHostsLine(s.Addr(), hostPub)), 0o600)
 	s.write("sshd_config", []byte(s.config()), 0o600)
@@ -117,18 +117,27 @@ func (s *Server) config() string {
 		"PasswordAuthentication no",
 		"KbdInteractiveAuthentication no",
 		"PubkeyAuthentication yes",
-		"AllowStreamLocalForwarding local",
-		// OpenSSH checks stream-local channels against the TCP forwarding
-		// permissions too: "AllowTcpForwarding no" or any PermitOpen
-		// refuses them. "local" is the least that lets them through.
-		"AllowTcpForwarding local",
-		"PermitListen none",
+		// Nothing for anyone; then, for the gateway's user only, the block
+		// deploy/README.md gives for z/OS. OpenSSH checks stream-local
+		// channels against the TCP forwarding permissions too:
+		// "AllowTcpForwarding no" or any PermitOpen refuses them, so the
+		// block needs "AllowTcpForwarding local".
+		"AllowStreamLocalForwarding no",
+		"AllowTcpForwarding no",
 		"AllowAgentForwarding no",
 		"X11Forwarding no",
 		"PermitTTY no",
 		"PrintMotd no",
-		"ForceCommand /bin/false",
 		"LogLevel VERBOSE",
+		"Match User " + s.User,
+		"    AllowStreamLocalForwarding local",
+		"    AllowTcpForwarding local",
+		"    PermitListen none",
+		"    PermitTTY no",
+		"    X11Forwarding no",
+		"    AllowAgentForwarding no",
+		"    PermitUserRC no",
+		"    ForceCommand /bin/false",
 		"",
 	}, "\n")
 }
@@ -220,9 +229,16 @@ func (s *Server) Authorize(key ssh.PublicKey) {
 		s.t.Fatal(err)
 	}
 	defer f.Close()
-	if _, err := f.Write(ssh.MarshalAuthorizedKey(key)); err != nil {
+	if _, err := f.Write(authorizedLine(key)); err != nil {
 		s.t.Fatal(err)
 	}
+}
+
+// authorizedLine is an authorized_keys line with the options
+// deploy/README.md gives: every restriction, then port forwarding (which
+// covers stream-local channels) allowed again.
+func authorizedLine(key ssh.PublicKey) []byte {
+	return append([]byte("restrict,port-forwarding "), ssh.MarshalAuthorizedKey(key)...)
 }
 
 // Log returns what sshd logged so far.
