@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"net"
 	"os"
@@ -16,6 +17,17 @@ func (c *config) endpoint() string {
 		return c.NMI
 	}
 	return "unix://" + c.NMISocket
+}
+
+// transportFlags defines the credential flags of the ssh and tls
+// transports, for the gateway and for `gateway doctor`.
+func transportFlags(fs *flag.FlagSet, c *config) {
+	fs.StringVar(&c.SSHKey, "ssh-key", "", "ssh:// endpoints: private key file (PEM or OpenSSH format)")
+	fs.StringVar(&c.SSHKeyPass, "ssh-key-passphrase-file", "", "ssh:// endpoints: file holding the private key's passphrase")
+	fs.StringVar(&c.SSHKnownHosts, "ssh-known-hosts", "", "ssh:// endpoints: known_hosts file pinning the server's host key (required)")
+	fs.StringVar(&c.NMITLSCA, "nmi-tls-ca", "", "tls:// endpoints: CA bundle (PEM) that verifies the relay (default: the system's roots)")
+	fs.StringVar(&c.NMITLSCert, "nmi-tls-cert", "", "tls:// endpoints: client certificate (PEM)")
+	fs.StringVar(&c.NMITLSKey, "nmi-tls-key", "", "tls:// endpoints: client private key (PEM)")
 }
 
 func (c *config) transportOptions() transport.Options {

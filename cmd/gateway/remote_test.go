@@ -191,3 +191,26 @@ func stackNames(items []item) []string {
 	}
 	return out
 }
+
+func TestNMIFromEnvironmentAndFile(t *testing.T) {
+	env := map[string]string{"NMIGW_NMI": "ssh://NMIGW@zos1/var/sock/ipsecmgmt", "NMIGW_SSH_KNOWN_HOSTS": "/kh"}
+	c, err := parseConfig(nil, func(k string) string { return env[k] }, &syncBuffer{})
+	if err != nil || c.endpoint() != env["NMIGW_NMI"] || c.transportOptions().SSHKnownHosts != "/kh" {
+		t.Fatalf("from the environment: %+v, %v", c, err)
+	}
+	file := filepath.Join(t.TempDir(), "gateway.yaml")
+	os.WriteFile(file, []byte("nmi: tls://relay:4443\nnmi-tls-ca: /ca.pem\n"), 0o600)
+	c, err = parseConfig([]string{"--config", file}, func(string) string { return "" }, &syncBuffer{})
+	if err != nil || c.endpoint() != "tls://relay:4443" || c.transportOptions().TLSCA != "/ca.pem" {
+		t.Fatalf("from the file: %+v, %v", c, err)
+	}
+	// --nmi-socket alone is unix:// of its path; --nmi wins over it.
+	c, _ = parseConfig([]string{"--nmi-socket", "/s"}, func(string) string { return "" }, &syncBuffer{})
+	if c.endpoint() != "unix:///s" {
+		t.Errorf("--nmi-socket /s: endpoint %q", c.endpoint())
+	}
+	c, _ = parseConfig([]string{"--nmi-socket", "/s", "--nmi", "unix:///t"}, func(string) string { return "" }, &syncBuffer{})
+	if c.endpoint() != "unix:///t" {
+		t.Errorf("--nmi beside --nmi-socket: endpoint %q", c.endpoint())
+	}
+}

@@ -142,3 +142,14 @@ func wantCause(t *testing.T, err error, phrase string) {
 		t.Errorf("cause %q at %q, want %q", e.NMICause(), e.NMIEndpoint(), phrase)
 	}
 }
+
+// wantRefused reads the first message of a stream over the client limit:
+// TERM with EAGAIN instead of INIT.
+func wantRefused(t *testing.T, c net.Conn) {
+	t.Helper()
+	c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	h, _, err := nmi.ReadMessage(c, nil, 1<<20)
+	if err != nil || h.Type != nmi.MsgTerm || h.Rc != nmi.EAGAIN {
+		t.Fatalf("stream over the client limit: %s rc %v, %v; want TERM with EAGAIN", h.Type, h.Rc, err)
+	}
+}

@@ -50,7 +50,6 @@ type Server struct {
 
 	mu  sync.Mutex
 	cmd *exec.Cmd
-	log *os.File
 	n   int // starts, for the log file name
 }
 
