@@ -79,6 +79,7 @@ type options struct {
 	pin         bool
 	cpuprofile  string
 	plan        *cpuPlan // --pin
+	remote      remoteOptions
 }
 
 const stack = "TCPIP"
@@ -100,11 +101,15 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	fs.BoolVar(&o.inproc, "inproc", false, "serve the gateway from this process (no RSS figure)")
 	fs.BoolVar(&o.pin, "pin", false, "run the gateway on a CPU of its own and the harness on the others (Linux, 2 CPUs or more)")
 	fs.StringVar(&o.cpuprofile, "cpuprofile", "", "write a CPU profile of this process to the file (with --inproc it includes the gateway)")
+	remoteFlags(fs, &o.remote)
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
 	}
 	if o.concurrency < 1 || o.concurrency > 50 || o.repeat < 1 || o.duration <= 0 {
 		return errors.New("concurrency must be 1-50, repeat at least 1, duration positive")
+	}
+	if o.remote.nmi != "" {
+		return runRemote(ctx, o, out)
 	}
 	if o.pin && o.inproc {
 		return errors.New("--pin needs the gateway in its own process: drop --inproc")
@@ -245,7 +250,11 @@ func startSim(socket string, o options) (stop func(), err error) {
 	if err != nil {
 		return nil, err
 	}
-	ln, err := ikedsim.Listen(socket, 0o600)
+	mode := os.FileMode(0o600)
+	if o.remote.nmi != "" {
+		mode = 0o666 // the SSH user, who may be another, opens it through sshd
+	}
+	ln, err := ikedsim.Listen(socket, mode)
 	if err != nil {
 		return nil, err
 	}
@@ -288,6 +297,12 @@ func writePolicy(dir string) (path, token string, err error) {
 }
 
 func startGateway(ctx context.Context, dir, socket string, o options) (*gateway, error) {
+	return startGatewayAt(ctx, dir, socket, []string{"--nmi-socket", socket}, o)
+}
+
+// startGatewayAt starts the gateway with nmiArgs naming its NMI endpoint
+// (socket serves the in-process gateway of --inproc).
+func startGatewayAt(ctx context.Context, dir, socket string, nmiArgs []string, o options) (*gateway, error) {
 	pol, token, err := writePolicy(dir)
 	if err != nil {
 		return nil, err
@@ -304,8 +319,9 @@ func startGateway(ctx context.Context, dir, socket string, o options) (*gateway,
 			return nil, fmt.Errorf("building the gateway (run from the repository root, or give --gateway-bin): %w", err)
 		}
 	}
-	return startChild(bin, []string{"--listen", "127.0.0.1:0", "--nmi-socket", socket, "--policy", pol,
-		"--pool-size", strconv.Itoa(o.concurrency), "--log-level", "error"}, "Bearer "+token, o.plan)
+	args := append([]string{"--listen", "127.0.0.1:0"}, nmiArgs...)
+	return startChild(bin, append(args, "--policy", pol,
+		"--pool-size", strconv.Itoa(o.concurrency), "--log-level", "error"), "Bearer "+token, o.plan)
 }
 
 // startChild starts a server process (the gateway, or the floor) on the
