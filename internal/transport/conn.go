@@ -123,26 +123,28 @@ func (c *deadlineConn) Write(b []byte) (int, error) {
 	if isClosed(expired) {
 		return 0, os.ErrDeadlineExceeded
 	}
-	if !c.wdl.isSet() {
-		n, err := c.rw.Write(b)
-		return n, c.writeErr(err)
-	}
-	finished := make(chan struct{})
-	fired := make(chan struct{})
+	// A watcher closes the stream if the deadline passes during the
+	// write, including one set while the write is blocked (a canceled
+	// context sets a deadline in the past): expired is the channel every
+	// later setting closes until one of them has closed it. Write returns
+	// only after the watcher has ended, so that a later change of the
+	// deadline cannot reach this write's watcher.
+	finished, exited := make(chan struct{}), make(chan struct{})
+	fired := false
 	go func() {
+		defer close(exited)
 		select {
 		case <-expired:
+			fired = true
 			c.Close()
-			close(fired)
 		case <-finished:
 		}
 	}()
 	n, err := c.rw.Write(b)
 	close(finished)
-	select {
-	case <-fired:
+	<-exited
+	if fired {
 		return n, os.ErrDeadlineExceeded
-	default:
 	}
 	return n, c.writeErr(err)
 }
@@ -192,7 +194,6 @@ type deadline struct {
 	mu      sync.Mutex
 	timer   *time.Timer
 	expired chan struct{} // closed when the deadline passes
-	on      bool          // a deadline is set
 }
 
 func newDeadline() *deadline { return &deadline{expired: make(chan struct{})} }
@@ -205,7 +206,6 @@ func (d *deadline) set(t time.Time) {
 		<-d.expired // the timer's function is closing it: wait for that
 	}
 	d.timer = nil
-	d.on = !t.IsZero()
 	closed := isClosed(d.expired)
 	if closed && (t.IsZero() || time.Until(t) > 0) {
 		d.expired = make(chan struct{})
@@ -228,12 +228,6 @@ func (d *deadline) wait() chan struct{} {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	return d.expired
-}
-
-func (d *deadline) isSet() bool {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	return d.on
 }
 
 func isClosed(c chan struct{}) bool {

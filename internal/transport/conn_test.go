@@ -127,3 +127,16 @@ func TestDeadlineConnLost(t *testing.T) {
 		t.Fatalf("read after the connection under the stream was lost: %v", err)
 	}
 }
+
+// A deadline set while a write is blocked, as a canceled context sets one
+// in the past, ends the write.
+func TestDeadlineConnWriteCanceled(t *testing.T) {
+	c, _ := pipeConn(t)
+	done := make(chan error, 1)
+	go func() { _, err := c.Write([]byte("x")); done <- err }() // nobody reads: it blocks
+	time.Sleep(20 * time.Millisecond)
+	c.SetWriteDeadline(time.Unix(1, 0))
+	if err := <-done; !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("blocked write after a deadline in the past: %v", err)
+	}
+}
