@@ -64,6 +64,11 @@ func runDoctor(ctx context.Context, args []string, getenv func(string) string, s
 	}
 	defer tr.Close()
 
+	// The endpoint names a host and a user: --redact hides them too.
+	shown := tr.Addr()
+	if redact {
+		shown = string(tr.Endpoint().Scheme) + "://(redacted)"
+	}
 	var capW *capture.Writer
 	if out != "" {
 		if err := os.MkdirAll(out, 0o700); err != nil {
@@ -73,7 +78,7 @@ func runDoctor(ctx context.Context, args []string, getenv func(string) string, s
 		if err != nil {
 			return fmt.Errorf("doctor: --out: %w", err)
 		}
-		if capW, err = capture.NewWriter(f, capture.Header{Endpoint: tr.Addr(), Program: "gateway doctor", Redacted: redact}); err != nil {
+		if capW, err = capture.NewWriter(f, capture.Header{Endpoint: shown, Program: "gateway doctor", Redacted: redact}); err != nil {
 			f.Close()
 			return fmt.Errorf("doctor: --out: %w", err)
 		}
@@ -102,7 +107,7 @@ func runDoctor(ctx context.Context, args []string, getenv func(string) string, s
 			capW.Write(ev)
 		}
 	}
-	res, err := doctor.Run(ctx, conn, tr.Addr(), o)
+	res, err := doctor.Run(ctx, conn, shown, o)
 	if capW != nil {
 		capW.Write(capture.Event{Conn: id, Kind: capture.Close})
 	}
