@@ -1286,11 +1286,18 @@ function noteRound() {
 let timer = 0;
 let running = null;
 let again = false;
+// lastRound is when the last round of reading everything ended.
+let lastRound = 0;
 
+// schedule arms the timer of the next automatic round: one interval (the
+// stream's state chooses which) after the last round ended, so that the
+// stream going up or down changes the interval but never puts the round
+// off. A round running now arms it when it ends.
 function schedule() {
   clearTimeout(timer);
-  if ($("auto-refresh").checked) {
-    timer = setTimeout(refreshNow, page.live && page.live.up ? settings.livePollMs : settings.pollMs);
+  if ($("auto-refresh").checked && !running) {
+    const every = page.live && page.live.up ? settings.livePollMs : settings.pollMs;
+    timer = setTimeout(refreshNow, Math.max(0, lastRound + every - Date.now()));
   }
   renderLive();
 }
@@ -1348,13 +1355,14 @@ function renderLiveProblem(p, stack) {
 }
 
 // followEvents follows the selected stack's events with the current
-// token while automatic refreshing is on, and stops following the stream
-// of another stack or token.
+// token while automatic refreshing is on, stops following the stream of
+// another stack or token, and arms the timer of the next round.
 function followEvents() {
   const want = $("auto-refresh").checked && page.view ? page.view.name : "";
   const token = api.token();
   const l = page.live;
   if (l && l.stack === want && l.token === token) {
+    schedule();
     return;
   }
   if (l) {
@@ -1495,6 +1503,8 @@ async function refreshNow() {
     again = true;
     return running;
   }
+  // The round's end arms the timer again.
+  clearTimeout(timer);
   running = (async () => {
     do {
       again = false;
@@ -1510,6 +1520,7 @@ async function refreshNow() {
     await running;
   } finally {
     running = null;
+    lastRound = Date.now();
     followEvents();
   }
 }
