@@ -191,7 +191,7 @@ func TestDashboardHealthAndCharts(t *testing.T) {
 	}
 
 	// A tile links to its list, filtered: the expiring dynamic tunnels.
-	b.do("follow the expiring tile's link", chromedp.Click(chromedp.CSS(`#tiles [data-tile=expiring] a[data-list=dynamic]`)))
+	b.click("follow the expiring tile's link", `#tiles [data-tile=expiring] a[data-list=dynamic]`)
 	var dynExp []string
 	for _, id := range wantExp {
 		if strings.HasPrefix(id, "Y") {
@@ -205,7 +205,7 @@ func TestDashboardHealthAndCharts(t *testing.T) {
 
 	// TCPIPB runs on its default filters: its active tunnel carries
 	// nothing, as two readings of the API 3 s apart show.
-	b.do("show TCPIPB", chromedp.Click(chromedp.CSS(`#stacks tr[data-stack="TCPIPB"] button`)))
+	b.click("show TCPIPB", `#stacks tr[data-stack="TCPIPB"] button`)
 	b0 := readTraffic(g, tcpipb)
 	time.Sleep(3 * time.Second)
 	b1 := readTraffic(g, tcpipb)
@@ -223,7 +223,7 @@ func TestDashboardHealthAndCharts(t *testing.T) {
 	b.waitFor("the filter set of TCPIPB", tileData("filterSet", "value")+` === "default"`)
 
 	// The activations chart counts an activation made through the API.
-	b.do("show TCPIP", chromedp.Click(chromedp.CSS(`#stacks tr[data-stack="TCPIP"] button`)))
+	b.click("show TCPIP", `#stacks tr[data-stack="TCPIP"] button`)
 	b.waitFor("the activations chart", `document.querySelectorAll("#chart-activations-data tbody tr").length >= 2`)
 	_, act0, _ := summaryCounts(g, tcpip)
 	g.postObject(tcpip+"/tunnels/dynamic:activate?wait=10s", `{"names":["BRANCH4-VPN"]}`, http.StatusOK, "Authorization", "Bearer "+g.operator)
@@ -277,7 +277,7 @@ func TestDashboardHealthAndCharts(t *testing.T) {
 			t.Errorf("%s: Refresh offered on %v, the active tunnels are %v", list.sel, have, want)
 		}
 	}
-	b.do("refresh K1", chromedp.Click(chromedp.CSS(`#list-ike tr[data-tunnel-id=K1] button[data-action=refresh]`)))
+	b.click("refresh K1", `#list-ike tr[data-tunnel-id=K1] button[data-action=refresh]`)
 	b.waitFor("the confirmation", `document.getElementById("confirm").open`)
 	b.do("confirm", chromedp.Click(chromedp.ID("confirm-ok")))
 	b.waitFor("the result beside K1's Refresh button", `(() => {
