@@ -51,6 +51,9 @@ type config struct {
 	ExporterMaxSeries int
 	ExporterTimeout   time.Duration
 	ExporterMaxAge    time.Duration
+
+	Coalesce     bool
+	MaxStaleness time.Duration
 }
 
 // listFlag is a comma-separated list.
@@ -98,6 +101,8 @@ func newFlagSet(c *config, out io.Writer) *flag.FlagSet {
 	fs.IntVar(&c.ExporterMaxSeries, "exporter-max-series", metrics.DefaultMaxTunnelSeries, "hard cap on per-tunnel series")
 	fs.DurationVar(&c.ExporterTimeout, "exporter-timeout", metrics.DefaultScrapeTimeout, "longest NMI round of one scrape (keep it under Prometheus's scrape_timeout)")
 	fs.DurationVar(&c.ExporterMaxAge, "exporter-max-age", 0, "let scrapes reuse an NMI round younger than this (0: only concurrent scrapes share one)")
+	fs.BoolVar(&c.Coalesce, "coalesce", true, "let concurrent reads that ask IKED the same question share one NMI exchange")
+	fs.DurationVar(&c.MaxStaleness, "max-staleness", 0, "let reads reuse an NMI answer younger than this, with an Age header (0: never; Cache-Control: no-cache asks afresh)")
 	fs.DurationVar(&c.RequestTimeout, "request-timeout", 30*time.Second, "longest NMI work of one request")
 	return fs
 }
@@ -221,6 +226,9 @@ func (c *config) check() error {
 	}
 	if c.ExporterTimeout <= 0 {
 		return fmt.Errorf("exporter-timeout: %s is not positive", c.ExporterTimeout)
+	}
+	if c.MaxStaleness < 0 {
+		return fmt.Errorf("max-staleness: %s is negative", c.MaxStaleness)
 	}
 	if c.ExporterMaxAge < 0 {
 		return fmt.Errorf("exporter-max-age: %s is negative", c.ExporterMaxAge)

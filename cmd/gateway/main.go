@@ -23,6 +23,7 @@ import (
 	"github.com/nmigw/nmigw/internal/audit"
 	"github.com/nmigw/nmigw/internal/authn"
 	"github.com/nmigw/nmigw/internal/authz"
+	"github.com/nmigw/nmigw/internal/coalesce"
 	"github.com/nmigw/nmigw/internal/httpapi"
 	"github.com/nmigw/nmigw/internal/metrics"
 	"github.com/nmigw/nmigw/internal/nmi"
@@ -127,9 +128,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	if err := reg.Register(metrics.NewPoolCollector(pool)); err != nil {
 		return err
 	}
+	// Every reader of the NMI (handlers, event poller, exporter) shares
+	// exchanges through one Reader.
+	reader := coalesce.New(pool, coalesce.Config{Off: !cfg.Coalesce, MaxStaleness: cfg.MaxStaleness})
 	if cfg.Exporter {
 		exp, err := metrics.NewExporter(metrics.ExporterConfig{
-			NMI:           pool,
+			NMI:           reader,
 			ScrapeTimeout: cfg.ExporterTimeout,
 			MaxAge:        cfg.ExporterMaxAge,
 			Tunnels: metrics.TunnelSelection{
@@ -157,7 +161,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	endStreams := make(chan struct{})
 	deps := httpapi.Deps{
 		Events:         httpapi.EventOptions{Done: endStreams},
-		NMI:            pool,
+		NMI:            reader,
 		Logger:         log,
 		CORSOrigins:    cfg.CORSOrigins,
 		RequestTimeout: cfg.RequestTimeout,

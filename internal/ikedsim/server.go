@@ -9,6 +9,7 @@ import (
 	"math"
 	"net"
 	"os"
+	"slices"
 	"sync"
 	"time"
 
@@ -71,6 +72,10 @@ type Server struct {
 	readyMu sync.Mutex
 	readyCh chan struct{} // closed while ready
 	timer   *time.Timer
+
+	countMu  sync.Mutex
+	requests map[nmi.MsgType]uint64 // well-formed requests received, by type
+	sent     uint64                 // bytes of answers written (headers and records)
 }
 
 // NewServer builds the model of cfg.Data (or the demo) and a server for it.
@@ -98,6 +103,44 @@ func NewServer(cfg Config) (*Server, error) {
 	s := &Server{cfg: cfg, model: m, log: cfg.Logger, conns: map[*conn]struct{}{},
 		listeners: map[net.Listener]struct{}{}, done: make(chan struct{}), readyCh: make(chan struct{})}
 	return s, nil
+}
+
+func (s *Server) count(t nmi.MsgType) {
+	s.countMu.Lock()
+	if s.requests == nil {
+		s.requests = map[nmi.MsgType]uint64{}
+	}
+	s.requests[t]++
+	s.countMu.Unlock()
+}
+
+func (s *Server) countSent(n int) {
+	s.countMu.Lock()
+	s.sent += uint64(n)
+	s.countMu.Unlock()
+}
+
+// Requests is the number of well-formed requests of type t the server
+// has received; with no type, of every type. Tests and benchmarks count
+// NMI exchanges with it, on the side of IKED.
+func (s *Server) Requests(t ...nmi.MsgType) uint64 {
+	s.countMu.Lock()
+	defer s.countMu.Unlock()
+	var n uint64
+	for typ, c := range s.requests {
+		if len(t) == 0 || slices.Contains(t, typ) {
+			n += c
+		}
+	}
+	return n
+}
+
+// SentBytes is the number of bytes of answers (header and records) the
+// server has written: the NMI traffic its clients caused.
+func (s *Server) SentBytes() uint64 {
+	s.countMu.Lock()
+	defer s.countMu.Unlock()
+	return s.sent
 }
 
 // Model is the server's state, for tests and tools.
@@ -448,6 +491,7 @@ func (c *conn) handle(msg []byte) bool {
 		}
 		return c.answerError(h, nmi.EINVAL, fe.Rsn)
 	}
+	c.s.count(h.Type)
 	c.wmu.Lock()
 	inited := c.inited
 	c.wmu.Unlock()
@@ -621,6 +665,7 @@ func (c *conn) sendRecords(h nmi.Header, src recordSource, f Fault) bool {
 			err = ferr
 		}
 	}
+	c.s.countSent(sent)
 	c.out = b[:0]
 	if cap(c.out) > 4*writeChunk {
 		c.out = nil
