@@ -21,7 +21,9 @@
 // that.
 //
 // Control requests (and anything that is not a display request) are never
-// shared: they pass straight through.
+// shared: they pass straight through, and a control request invalidates
+// what is kept about its stack (Invalidate) when it is sent and again
+// when it is answered.
 package coalesce
 
 import (
@@ -142,6 +144,9 @@ func WithInfo(ctx context.Context) (context.Context, *Info) {
 	return context.WithValue(ctx, infoKey{}, i), i
 }
 
+// InfoFrom is the Info of ctx, or nil.
+func InfoFrom(ctx context.Context) *Info { i, _ := ctx.Value(infoKey{}).(*Info); return i }
+
 // Fresh returns a context whose reads never reuse a completed exchange
 // (a client's Cache-Control: no-cache). They may still join one in
 // flight.
@@ -200,6 +205,13 @@ func key(req *nmi.Request) (string, bool) {
 // returns at once (after a call of fn in progress), and the exchange goes
 // on for the other members; it is cancelled when none is left.
 func (r *Reader) Do(ctx context.Context, req *nmi.Request, fn func(nmi.Record) error) (nmi.Header, error) {
+	if req.Type.IsControl() {
+		// What the stack shows changes: nothing kept about it is used
+		// from now on, nor after the answer.
+		r.Invalidate(req.Target)
+		defer r.Invalidate(req.Target)
+		return r.next.Do(ctx, req, fn)
+	}
 	k, ok := key(req)
 	if !ok || r.cfg.Off {
 		if ok {
@@ -213,7 +225,7 @@ func (r *Reader) Do(ctx context.Context, req *nmi.Request, fn func(nmi.Record) e
 	if r.cfg.MaxStaleness > 0 && !isFresh(ctx) {
 		if a := r.kept(k); a != nil {
 			r.reused.Add(1)
-			if i, _ := ctx.Value(infoKey{}).(*Info); i != nil {
+			if i := InfoFrom(ctx); i != nil {
 				i.note(r.cfg.Now().Sub(a.at))
 			}
 			return a.replay(fn)

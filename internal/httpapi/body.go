@@ -8,6 +8,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/nmigw/nmigw/internal/coalesce"
 )
 
 // Sizes of the response body machinery.
@@ -88,6 +90,7 @@ func (bw *bodyWriter) progress() error {
 		h.Set("Content-Type", "application/json")
 		h.Set("Trailer", "ETag")
 		h.Set("Cache-Control", "private, no-cache")
+		setAge(h, bw.r)
 		bw.w.WriteHeader(bw.status)
 		return bw.flush()
 	}
@@ -135,12 +138,24 @@ func (bw *bodyWriter) finish() error {
 	}
 	h.Set("Content-Type", "application/json")
 	h.Set("Content-Length", strconv.Itoa(len(bw.jw.b)))
+	setAge(h, bw.r)
 	bw.w.WriteHeader(bw.status)
 	if bw.r.Method == http.MethodHead {
 		return nil
 	}
 	_, err := bw.w.Write(bw.jw.b)
 	return err
+}
+
+// setAge sets the Age header (RFC 9111 5.1) when the answer reused a
+// completed NMI exchange (--max-staleness): the age of the oldest one, in
+// whole seconds.
+func setAge(h http.Header, r *http.Request) {
+	if i := coalesce.InfoFrom(r.Context()); i != nil {
+		if age, old := i.Age(); old {
+			h.Set("Age", strconv.FormatInt(int64(age/time.Second), 10))
+		}
+	}
 }
 
 // started reports whether the status line has been sent: errors after

@@ -8,9 +8,12 @@ import (
 	"log/slog"
 	"net/http"
 	"runtime/debug"
+	"strings"
 	"time"
 
 	"github.com/go-chi/chi/v5"
+
+	"github.com/nmigw/nmigw/internal/coalesce"
 )
 
 type requestIDKey struct{}
@@ -236,6 +239,26 @@ func (a *api) scope(next http.Handler) http.Handler {
 		}
 		ctx, cancel := context.WithTimeout(r.Context(), budget)
 		defer cancel()
+		// Reads may reuse a recent NMI answer (--max-staleness) unless
+		// the client asks for a fresh one; the body says how old (Age).
+		ctx, _ = coalesce.WithInfo(ctx)
+		if noCache(r.Header) {
+			ctx = coalesce.Fresh(ctx)
+		}
 		next.ServeHTTP(w, r.WithContext(ctx))
 	})
+}
+
+// noCache reports whether the request asks for a fresh answer:
+// Cache-Control: no-cache (or max-age=0), or Pragma: no-cache.
+func noCache(h http.Header) bool {
+	for _, v := range h.Values("Cache-Control") {
+		for _, d := range strings.Split(v, ",") {
+			d = strings.ToLower(strings.TrimSpace(d))
+			if d == "no-cache" || d == "max-age=0" || strings.HasPrefix(d, "no-cache=") {
+				return true
+			}
+		}
+	}
+	return strings.EqualFold(strings.TrimSpace(h.Get("Pragma")), "no-cache")
 }
