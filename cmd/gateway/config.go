@@ -51,6 +51,7 @@ type config struct {
 	ExporterMaxSeries int
 	ExporterTimeout   time.Duration
 	ExporterMaxAge    time.Duration
+	ExporterFilterInt time.Duration
 
 	Coalesce     bool
 	MaxStaleness time.Duration
@@ -101,6 +102,7 @@ func newFlagSet(c *config, out io.Writer) *flag.FlagSet {
 	fs.IntVar(&c.ExporterMaxSeries, "exporter-max-series", metrics.DefaultMaxTunnelSeries, "hard cap on per-tunnel series")
 	fs.DurationVar(&c.ExporterTimeout, "exporter-timeout", metrics.DefaultScrapeTimeout, "longest NMI round of one scrape (keep it under Prometheus's scrape_timeout)")
 	fs.DurationVar(&c.ExporterMaxAge, "exporter-max-age", 0, "let scrapes reuse an NMI round younger than this (0: only concurrent scrapes share one)")
+	fs.DurationVar(&c.ExporterFilterInt, "exporter-filter-interval", metrics.DefaultFilterInterval, "count a stack's filter rules again after this long, if its filter set has not changed before (counting reads every rule)")
 	fs.BoolVar(&c.Coalesce, "coalesce", true, "let concurrent reads that ask IKED the same question share one NMI exchange")
 	fs.DurationVar(&c.MaxStaleness, "max-staleness", 0, "let reads reuse an NMI answer younger than this, with an Age header (0: never; Cache-Control: no-cache asks afresh)")
 	fs.DurationVar(&c.RequestTimeout, "request-timeout", 30*time.Second, "longest NMI work of one request")
@@ -226,6 +228,9 @@ func (c *config) check() error {
 	}
 	if c.ExporterTimeout <= 0 {
 		return fmt.Errorf("exporter-timeout: %s is not positive", c.ExporterTimeout)
+	}
+	if c.ExporterFilterInt <= 0 {
+		return fmt.Errorf("exporter-filter-interval: %s is not positive", c.ExporterFilterInt)
 	}
 	if c.MaxStaleness < 0 {
 		return fmt.Errorf("max-staleness: %s is negative", c.MaxStaleness)

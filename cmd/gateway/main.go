@@ -133,9 +133,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	reader := coalesce.New(pool, coalesce.Config{Off: !cfg.Coalesce, MaxStaleness: cfg.MaxStaleness})
 	if cfg.Exporter {
 		exp, err := metrics.NewExporter(metrics.ExporterConfig{
-			NMI:           reader,
-			ScrapeTimeout: cfg.ExporterTimeout,
-			MaxAge:        cfg.ExporterMaxAge,
+			NMI:            reader,
+			ScrapeTimeout:  cfg.ExporterTimeout,
+			MaxAge:         cfg.ExporterMaxAge,
+			FilterInterval: cfg.ExporterFilterInt,
 			Tunnels: metrics.TunnelSelection{
 				Allow:     cfg.ExporterTunnels,
 				TopN:      cfg.ExporterTopN,

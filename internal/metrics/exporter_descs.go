@@ -30,7 +30,7 @@ func newExporterDescs() exporterDescs {
 
 		stackUp:   d("stack_up", "1 when IKED answered every request about the stack; 0 when it answered with a return code (no access, stack gone).", "stack"),
 		filterSet: d("filter_set", "1 for the filter set in effect on the stack (default: TCP/IP profile, policy: Policy Agent), 0 for the other.", "stack", "set"),
-		filters:   d("filters", "IP filter rules in the filter set in effect.", "stack"),
+		filters:   d("filters", "IP filter rules in the filter set in effect, as last counted: counted again when the stack's filter set changes, else at most every exporter-filter-interval.", "stack"),
 
 		ikeTunnels: d("ike_tunnels", "IKE (phase 1) security associations by state; every state is present, 0 when none.", "stack", "state"),
 		dynTunnels: d("dynamic_tunnels", "Dynamic IPsec (phase 2) security associations by state; every state is present, 0 when none.", "stack", "state"),

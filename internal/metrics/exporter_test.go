@@ -411,11 +411,75 @@ func TestExporterConcurrentScrapes(t *testing.T) {
 		t.Errorf("%d concurrent scrapes made %v NMI exchanges, one round is %d", scrapes, n, perRound)
 	}
 
-	// A later scrape runs a new round.
+	// A later scrape runs a new round, without counting the filters of
+	// a filter set that has not changed.
 	if _, err := g.reg.Gather(); err != nil {
 		t.Fatal(err)
 	}
-	if n := g.exchanges(t); n != float64(2*perRound) {
-		t.Errorf("after a later scrape: %v exchanges, want %d", n, 2*perRound)
+	if n, want := g.exchanges(t), 2*perRound-len(ds.Stacks); n != float64(want) {
+		t.Errorf("after a later scrape: %v exchanges, want %d", n, want)
+	}
+}
+
+// TestExporterCountsFiltersWhenTheyMayHaveChanged: a steady scrape does
+// not read the filter rules again (IKED counts no NMsec_GET_IPFLTCURR and
+// far fewer bytes); a change of the filter set, or the filter interval,
+// has them read again.
+func TestExporterCountsFiltersWhenTheyMayHaveChanged(t *testing.T) {
+	ds, err := ikedsim.Generate(ikedsim.GenSpec{Stacks: 1, Filters: 5000, Tunnels: 10, Seed: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	clk := frozen(ds)
+	s := startSim(t, "", ikedsim.Config{Data: ds, Now: clk.Now})
+	g := newGateway(t, s.path)
+	g.exporter(t, ExporterConfig{Now: clk.Now, FilterInterval: time.Hour})
+	stack := ds.Stacks[0].Name
+	reads := func() uint64 { return s.srv.Requests(nmi.GetIPFltCurr) }
+
+	bytes0 := s.srv.SentBytes()
+	e := scrape(t, g.reg)
+	first := s.srv.SentBytes() - bytes0
+	if reads() != 1 {
+		t.Fatalf("first scrape: %d filter reads, want 1", reads())
+	}
+	want := float64(currentFilters(t, s, stack))
+	if v := e.mustValue(t, "nmigw_ipsec_filters", "stack", stack); v != want {
+		t.Errorf("filters %v, want %v", v, want)
+	}
+	clk.Advance(time.Minute)
+	bytes0 = s.srv.SentBytes()
+	e = scrape(t, g.reg)
+	steady := s.srv.SentBytes() - bytes0
+	if reads() != 1 {
+		t.Errorf("steady scrape: %d filter reads, want still 1", reads())
+	}
+	if v := e.mustValue(t, "nmigw_ipsec_filters", "stack", stack); v != want {
+		t.Errorf("steady scrape: filters %v, want %v (the last count)", v, want)
+	}
+	if steady*10 > first {
+		t.Errorf("steady scrape moved %d NMI bytes, the first %d: the filter rules were read again", steady, first)
+	}
+
+	// Another filter set comes into effect: counted again.
+	set := nmi.FilterSetDefault
+	if ds.Stacks[0].FilterSet == nmi.FilterSetDefault {
+		set = nmi.FilterSetPolicy
+	}
+	if !s.srv.Model().LoadPolicy(stack, set) {
+		t.Fatal("load policy")
+	}
+	clk.Advance(2 * time.Second)
+	e = scrape(t, g.reg)
+	if reads() != 2 {
+		t.Errorf("after a filter set switch: %d filter reads, want 2", reads())
+	}
+	if v, w := e.mustValue(t, "nmigw_ipsec_filters", "stack", stack), float64(currentFilters(t, s, stack)); v != w {
+		t.Errorf("after the switch: filters %v, want %v", v, w)
+	}
+	clk.Advance(time.Hour)
+	scrape(t, g.reg)
+	if reads() != 3 {
+		t.Errorf("after the filter interval: %d filter reads, want 3", reads())
 	}
 }

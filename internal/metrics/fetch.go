@@ -118,9 +118,11 @@ func fetchStacks(ctx context.Context, n NMI) ([]*stackData, error) {
 }
 
 // fetchStack asks for one stack's summary, current filter count and
-// tunnels. A return code (no access, stack gone) marks the stack not ok
-// and is no error; any other failure is.
-func fetchStack(ctx context.Context, n NMI, st *stackData) ([]*family, error) {
+// tunnels. The filter count is read only when counted(st, false) does not
+// fill it in from an earlier read; counted(st, true) records a new one. A
+// return code (no access, stack gone) marks the stack not ok and is no
+// error; any other failure is.
+func fetchStack(ctx context.Context, n NMI, st *stackData, counted func(st *stackData, read bool) bool) ([]*family, error) {
 	fams := map[tunnelKey]*family{}
 	var order []*family
 	var sum nmi.SummaryRecord
@@ -131,8 +133,11 @@ func fetchStack(ctx context.Context, n NMI, st *stackData) ([]*family, error) {
 		st.summary = sum.Statistics
 		return nil
 	})
-	if err == nil {
+	if err == nil && !counted(st, false) {
 		_, err = n.Do(ctx, &nmi.Request{Type: nmi.GetIPFltCurr, Target: st.name}, func(nmi.Record) error { st.filters++; return nil })
+		if err == nil {
+			counted(st, true)
+		}
 	}
 	if err == nil {
 		err = ipsec.Snapshot(ctx, n, st.name, func(t *ipsec.Tunnel) error {
