@@ -82,15 +82,16 @@ func TestGatewayOverSSH(t *testing.T) {
 	}
 
 	// Pool exhaustion: two slow answers hold both connections; a third
-	// request waits poolMaxWait and gets 503.
+	// request waits poolMaxWait and gets 503. (Each asks another
+	// question: requests for the same one would share one exchange.)
 	faults.Set(nmi.GetSummary, ikedsim.Fault{Delay: poolMaxWait + 3*time.Second})
 	var wg sync.WaitGroup
-	for range 2 {
+	for _, stack := range []string{"TCPIP", "TCPIPB"} {
 		wg.Add(1)
-		go func() { defer wg.Done(); g.get("/v1/stacks/TCPIP/summary") }()
+		go func() { defer wg.Done(); g.get("/v1/stacks/" + stack + "/summary") }()
 	}
 	time.Sleep(500 * time.Millisecond)
-	resp, body := g.get("/v1/stacks/TCPIP/summary")
+	resp, body := g.get("/v1/stacks/TCPIP/interfaces")
 	if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" || !bytes.Contains(body, []byte("busy")) {
 		t.Errorf("third request with the pool held: %d %q %s", resp.StatusCode, resp.Header.Get("Retry-After"), body)
 	}
