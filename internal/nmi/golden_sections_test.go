@@ -399,9 +399,89 @@ func TestSectionGoldens(t *testing.T) {
 			for _, f := range g.fields {
 				cuts = append(cuts, f.off)
 			}
+			ibm := ibmPrefixOf(g.fresh())
 			for _, n := range cuts {
-				wantRsn(t, g.fresh().UnmarshalBinary(want[:n]), RsnBadSection)
+				v := g.fresh()
+				err := v.UnmarshalBinary(want[:n])
+				if n < ibm {
+					wantRsn(t, err, RsnBadSection)
+					continue
+				}
+				// From IBM's prefix on, the IBM fields decode and the
+				// PROPOSED remainder is absent; written again, the section
+				// is IBM's prefix.
+				if err != nil {
+					t.Fatalf("%d bytes (IBM prefix %d): %v", n, ibm, err)
+				}
+				enc, err := v.AppendBinary(nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !bytes.Equal(enc, want[:len(enc)]) || (len(enc) != ibm && len(enc) != g.size) {
+					t.Fatalf("%d bytes: re-encoded %X, want a prefix of %X of %d or %d bytes", n, enc, want, ibm, g.size)
+				}
 			}
 		})
+	}
+}
+
+// ibmPrefixOf is the length of IBM's published prefix of a section, or
+// its whole size where it has no shorter fallback.
+func ibmPrefixOf(s section) int {
+	switch s.(type) {
+	case *Stack:
+		return StackIBMSize
+	case *Statistics:
+		return StatisticsIBMSize
+	case *Interface:
+		return InterfaceIBMSize
+	case *NSS:
+		return NSSIBMSize
+	case *IPTunnel:
+		return IPTunnelIBMSize
+	}
+	return 1 << 30
+}
+
+// TestPartialSections: a section cut to IBM's prefix decodes IBM's fields,
+// says Partial, and zeroes the PROPOSED fields even in a reused value.
+func TestPartialSections(t *testing.T) {
+	full := &Statistics{P1: StatsBlock{Active: 3, Retransmit: 9}, P2: StatsBlock{Active: 5, Retransmit: 7}}
+	b, _ := full.AppendBinary(nil)
+	v := *full
+	if err := v.UnmarshalBinary(b[:StatisticsIBMSize]); err != nil {
+		t.Fatal(err)
+	}
+	if want := (Statistics{P1: full.P1, Partial: true}); v != want {
+		t.Fatalf("got %+v, want %+v", v, want)
+	}
+	if err := v.UnmarshalBinary(b[:StatisticsIBMSize-1]); err == nil {
+		t.Fatal("a section shorter than IBM's prefix decoded")
+	}
+
+	tun := &IPTunnel{ID: t48("Y1"), VPNAction: t48("VPN"), IPv6: true, Type: IPTunIKE, State: IPTunActive,
+		EncapMode: EncapTunnel, AuthProto: AuthProtoESP, AuthInSPI: 1, EncryptOutSPI: 2,
+		LclSecEndpoint: ip("2001:db8::1"), RmtSecEndpoint: ip("2001:db8::2")}
+	b, err := tun.AppendBinary(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u := *tun
+	if err := u.UnmarshalBinary(b[:IPTunnelIBMSize+3]); err != nil {
+		t.Fatal(err)
+	}
+	want := IPTunnel{ID: tun.ID, VPNAction: tun.VPNAction, IPv6: true, Type: IPTunIKE, State: IPTunActive, Partial: true}
+	if u != want {
+		t.Fatalf("got %+v, want %+v", u, want)
+	}
+	if err := u.UnmarshalBinary(b); err != nil || u.Partial || u != *tun {
+		t.Fatalf("full section after a partial one: %v %+v", err, u)
+	}
+
+	st := &Stack{Name: t24("TCPIP"), IPSecurity: true, NATKeepAlive: 20}
+	b, _ = st.AppendBinary(nil)
+	var sv Stack
+	if err := sv.UnmarshalBinary(b[:StackIBMSize]); err != nil || !sv.Partial || sv.NATKeepAlive != 0 || sv.Name != st.Name || !sv.IPSecurity {
+		t.Fatalf("stack prefix: %v %+v", err, sv)
 	}
 }

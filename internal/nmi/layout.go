@@ -117,11 +117,28 @@ const (
 	lenPolicySrcRsvd  = 3   // PROPOSED.
 	lenTunRsvd        = 3   // PROPOSED.
 	lenFltRsvd2       = 4   // PROPOSED.
-	addrLen           = 16  // every address field; IPv4 in the last 4 bytes. IBM.
-	addrV4Off         = 12  // IPv4 address offset inside an address field. IBM.
+	addrLen           = 16  // every address field; IPv4 in the last 4 bytes. IBM for NMsInterfaceAddr only; PROPOSED for the others.
+	addrV4Off         = 12  // IPv4 address offset inside an address field. IBM for NMsInterfaceAddr only; PROPOSED for the others.
 	maxPrefixV4       = 32  // PROPOSED (A.4).
 	maxPrefixV6       = 128 // PROPOSED (A.4).
 	identityMaxLength = 1 << 16
+)
+
+// IBM prefixes: how many leading bytes of a response section IBM publishes
+// (protocol-records.md section 4). A section shorter than its IBM prefix is
+// a format error. A section at least that long but shorter than this
+// build's PROPOSED size decodes the IBM fields and marks the PROPOSED
+// remainder absent (the section's Partial field); so does a section whose
+// length lies between the two, since the PROPOSED layout then does not
+// match. Sections of which IBM publishes nothing (P.6-P.9, P.11-P.13) have
+// no prefix to fall back to and must have their PROPOSED size; so must
+// NMsecIKETunnel, whose IBM prefix (one flag word) holds no tunnel ID.
+const (
+	StackIBMSize      = offStackNATKeepAlive // NMsecStack: flag word and NMsStackName. IBM (4.1).
+	StatisticsIBMSize = offStatP2Active      // NMsecStatistics: NMsStatP1Active..NMsStatP1Retransmit. IBM (4.2).
+	InterfaceIBMSize  = offIfFlags + 1       // NMsecInterface: through the flag byte at 33. IBM (4.3).
+	NSSIBMSize        = offNSSFlags + 1      // NMsecNSS: through the flag byte at 48. IBM (4.4).
+	IPTunnelIBMSize   = offIPTunEncapMode    // NMsecIPTunnel: NMsIPTunID..NMsIPTunState. IBM (4.6).
 )
 
 // NMsecStack (P.2, 32 bytes). Flags and name IBM (4.1); NATKeepAlive offset
@@ -169,7 +186,9 @@ const (
 	IKETunStatsSize = 52
 )
 
-// NMsecNSS (P.4, 52 bytes). 0-48 bits 0-2 IBM (4.4); bit 3 PROPOSED.
+// NMsecNSS (P.4, 52 bytes). 0-48 bits 0-2 IBM (4.4); bit 3 PROPOSED. The
+// masks are of the flag word at 48 read big-endian; every known bit lies in
+// its first byte, the one IBM publishes.
 const (
 	NSSSize                    = 52
 	offNSSClientName           = 0          // NMsIKENSClientName, 24. IBM.
@@ -187,17 +206,28 @@ const (
 )
 
 // NMsecInterface (36 bytes). Offsets IBM (4.3, complete table); length 36 PROPOSED.
+//
+// IBM's flag table at offset 33 does not add up: it describes bits 1-3 and
+// 21 reserved bits from bit 4, which would run past a 36-byte section, and
+// it does not describe bit 0. The masks below follow IBM's literal bit
+// numbers within byte 33 (bit 1 = 0x40); bit 0 (0x80) and the rest are read
+// as reserved. The other reading, that the flags start at bit 0 (IPv6 =
+// 0x80, Active = 0x40, DVIPA = 0x20), is shown by gateway doctor beside
+// this one (bitIfAltIPv6..bitIfAltDVIPA) so that a real IKED's byte settles it.
 const (
-	InterfaceSize      = 36
-	offIfName          = 0    // NMsInterfaceName, 16. IBM.
-	lenIfName          = 16   // IBM.
-	offIfAddr          = 16   // NMsInterfaceAddr, 16. IBM.
-	offIfSecClass      = 32   // NMsInterfaceSecClass, 1. IBM.
-	offIfFlags         = 33   // flag byte. IBM.
-	bitIfIPv6          = 0x40 // NMsIPv6, bit 1. IBM.
-	bitIfActive        = 0x20 // NMsInterfaceActive, bit 2. IBM.
-	bitIfDVIPA         = 0x10 // NMsInterfaceDVIPA, bit 3. IBM.
-	maskIfKnown   byte = bitIfIPv6 | bitIfActive | bitIfDVIPA
+	InterfaceSize       = 36
+	offIfName           = 0    // NMsInterfaceName, 16. IBM.
+	lenIfName           = 16   // IBM.
+	offIfAddr           = 16   // NMsInterfaceAddr, 16. IBM.
+	offIfSecClass       = 32   // NMsInterfaceSecClass, 1. IBM.
+	offIfFlags          = 33   // flag byte. IBM.
+	bitIfIPv6           = 0x40 // NMsIPv6, bit 1. IBM.
+	bitIfActive         = 0x20 // NMsInterfaceActive, bit 2. IBM.
+	bitIfDVIPA          = 0x10 // NMsInterfaceDVIPA, bit 3. IBM.
+	maskIfKnown    byte = bitIfIPv6 | bitIfActive | bitIfDVIPA
+	bitIfAltIPv6   byte = 0x80 // the other reading: flags from bit 0. Not IBM's numbering.
+	bitIfAltActive byte = 0x40
+	bitIfAltDVIPA  byte = 0x20
 )
 
 // NMsecIPTunnel (P.5, 160 bytes). Offsets 0-101 IBM (4.6); 102-159 PROPOSED.
@@ -439,7 +469,7 @@ const (
 	RefreshDynTun    MsgType = 205 // NMsec_REFRESH_DYNTUN. Working name.
 	DeactIKETun      MsgType = 206 // NMsec_DEACT_IKETUN. Working name.
 	RefreshIKETun    MsgType = 207 // NMsec_REFRESH_IKETUN. Working name.
-	LoadPolicy       MsgType = 208 // NMsec_LOAD_POLICY. Name IBM.
+	LoadPolicy       MsgType = 208 // NMsec_LOAD_POLICY. Name IBM; the number 208 PROPOSED, like every number here.
 )
 
 // Return codes (NMsMRc): z/OS UNIX errno values. IBM (errno table), their

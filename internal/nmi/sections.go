@@ -7,6 +7,13 @@ import "net/netip"
 // version) and ignores the bytes it does not know, and rejects a shorter one
 // with a *FormatError (rsn 12). Reserved bits and bytes are written as zero
 // and ignored when read. Offsets are in layout.go.
+//
+// The sections IBM publishes in part (Stack, Statistics, IPTunnel) accept
+// any length from IBM's prefix on: a section shorter than the PROPOSED size
+// decodes the IBM fields, sets Partial and leaves the PROPOSED fields zero;
+// they are absent, not zero. AppendBinary of a Partial value writes IBM's
+// prefix only. Interface and NSS accept their IBM prefix too; no field of
+// theirs lies beyond it.
 
 // Stack is NMsecStack (NMsec_GET_STACKINFO).
 type Stack struct {
@@ -18,14 +25,17 @@ type Stack struct {
 	FilterSet    FilterSet // NMsStackFilterSet (one bit)
 	FIPS140      bool      // NMsStackFIPS140
 	Name         Text24    // NMsStackName
-	NATKeepAlive uint32    // NMsStackNATKeepAlive, seconds
+	NATKeepAlive uint32    // NMsStackNATKeepAlive, seconds (PROPOSED length)
+	// Partial: the section ended after IBM's prefix, so NATKeepAlive is
+	// absent (and zero).
+	Partial bool
 }
 
 func (s *Stack) AppendBinary(b []byte) ([]byte, error) {
 	if s.FilterSet > FilterSetPolicy {
 		return b, formatErr("NMsStackFilterSet", RsnNone, "filter set is one bit")
 	}
-	b, d := grow(b, StackSize)
+	b, d := grow(b, sizeIf(s.Partial, StackIBMSize, StackSize))
 	var w uint32
 	setFlag(&w, bitStackIPSecurity, s.IPSecurity)
 	setFlag(&w, bitStackIPv6Security, s.IPv6Security)
@@ -36,14 +46,18 @@ func (s *Stack) AppendBinary(b []byte) ([]byte, error) {
 	setFlag(&w, bitStackFIPS140, s.FIPS140)
 	be.PutUint32(d[offStackFlags:], w)
 	putField(d[offStackName:offStackName+lenStackName], s.Name[:])
-	be.PutUint32(d[offStackNATKeepAlive:], s.NATKeepAlive)
+	if !s.Partial {
+		be.PutUint32(d[offStackNATKeepAlive:], s.NATKeepAlive)
+	}
 	return b, nil
 }
 
 func (s *Stack) UnmarshalBinary(b []byte) error {
-	if len(b) < StackSize {
-		return short("NMsecStack", len(b), StackSize)
+	partial, err := ibmPrefix("NMsecStack", len(b), StackIBMSize, StackSize)
+	if err != nil {
+		return err
 	}
+	s.Partial = partial
 	w := be.Uint32(b[offStackFlags:])
 	s.IPSecurity = flag(w, bitStackIPSecurity)
 	s.IPv6Security = flag(w, bitStackIPv6Security)
@@ -56,7 +70,10 @@ func (s *Stack) UnmarshalBinary(b []byte) error {
 	}
 	s.FIPS140 = flag(w, bitStackFIPS140)
 	copy(s.Name[:], b[offStackName:])
-	s.NATKeepAlive = be.Uint32(b[offStackNATKeepAlive:])
+	s.NATKeepAlive = 0
+	if !partial {
+		s.NATKeepAlive = be.Uint32(b[offStackNATKeepAlive:])
+	}
 	return nil
 }
 
@@ -99,22 +116,32 @@ func (s *StatsBlock) get(d []byte) {
 // then phase 2 (IPSec, PROPOSED) counters.
 type Statistics struct {
 	P1 StatsBlock // NMsStatP1*
-	P2 StatsBlock // NMsStatP2*
+	P2 StatsBlock // NMsStatP2* (PROPOSED)
+	// Partial: the section ended after IBM's prefix, so P2 is absent (and
+	// zero).
+	Partial bool
 }
 
 func (s *Statistics) AppendBinary(b []byte) ([]byte, error) {
-	b, d := grow(b, StatisticsSize)
+	b, d := grow(b, sizeIf(s.Partial, StatisticsIBMSize, StatisticsSize))
 	s.P1.put(d[offStatP1Active:])
-	s.P2.put(d[offStatP2Active:])
+	if !s.Partial {
+		s.P2.put(d[offStatP2Active:])
+	}
 	return b, nil
 }
 
 func (s *Statistics) UnmarshalBinary(b []byte) error {
-	if len(b) < StatisticsSize {
-		return short("NMsecStatistics", len(b), StatisticsSize)
+	partial, err := ibmPrefix("NMsecStatistics", len(b), StatisticsIBMSize, StatisticsSize)
+	if err != nil {
+		return err
 	}
+	s.Partial = partial
 	s.P1.get(b[offStatP1Active:])
-	s.P2.get(b[offStatP2Active:])
+	s.P2 = StatsBlock{}
+	if !partial {
+		s.P2.get(b[offStatP2Active:])
+	}
 	return nil
 }
 
@@ -166,14 +193,14 @@ func (s *NSS) AppendBinary(b []byte) ([]byte, error) {
 }
 
 func (s *NSS) UnmarshalBinary(b []byte) error {
-	if len(b) < NSSSize {
-		return short("NMsecNSS", len(b), NSSSize)
+	if len(b) < NSSIBMSize {
+		return short("NMsecNSS", len(b), NSSIBMSize)
 	}
 	copy(s.ClientName[:], b[offNSSClientName:])
 	copy(s.StackName[:], b[offNSSStackName:])
 	copy(s.Userid[:], b[offNSSUserid:])
 	copy(s.ServerSysName[:], b[offNSSServerSysName:])
-	w := be.Uint32(b[offNSSFlags:])
+	w := uint32(b[offNSSFlags]) << 24 // every known bit is in IBM's byte 48
 	s.Configured = flag(w, bitNSSConfigured)
 	s.SvcSelCert = flag(w, bitNSSSvcSelCert)
 	s.SvcEnblCert = flag(w, bitNSSSvcEnblCert)
@@ -214,8 +241,8 @@ func (s *Interface) AppendBinary(b []byte) ([]byte, error) {
 }
 
 func (s *Interface) UnmarshalBinary(b []byte) error {
-	if len(b) < InterfaceSize {
-		return short("NMsecInterface", len(b), InterfaceSize)
+	if len(b) < InterfaceIBMSize {
+		return short("NMsecInterface", len(b), InterfaceIBMSize)
 	}
 	copy(s.Name[:], b[offIfName:])
 	f := b[offIfFlags]
@@ -246,11 +273,14 @@ type IPTunnel struct {
 	AuthOutSPI     uint32
 	EncryptInSPI   uint32
 	EncryptOutSPI  uint32
+	// Partial: the section ended after IBM's prefix (NMsIPTunState), so
+	// every field from EncapMode on is absent (and zero).
+	Partial bool
 }
 
 func (s *IPTunnel) AppendBinary(b []byte) ([]byte, error) {
 	start := len(b)
-	b, d := grow(b, IPTunnelSize)
+	b, d := grow(b, sizeIf(s.Partial, IPTunnelIBMSize, IPTunnelSize))
 	putField(d[offIPTunID:offIPTunID+NameLen], s.ID[:])
 	putField(d[offIPTunVPNAction:offIPTunVPNAction+NameLen], s.VPNAction[:])
 	var w uint32
@@ -259,6 +289,9 @@ func (s *IPTunnel) AppendBinary(b []byte) ([]byte, error) {
 	be.PutUint32(d[offIPTunFlags:], w)
 	d[offIPTunType] = byte(s.Type)
 	d[offIPTunState] = byte(s.State)
+	if s.Partial {
+		return b, nil
+	}
 	d[offIPTunEncapMode] = byte(s.EncapMode)
 	d[offIPTunAuthProto] = byte(s.AuthProto)
 	d[offIPTunAuthAlg] = byte(s.AuthAlg)
@@ -278,8 +311,9 @@ func (s *IPTunnel) AppendBinary(b []byte) ([]byte, error) {
 }
 
 func (s *IPTunnel) UnmarshalBinary(b []byte) error {
-	if len(b) < IPTunnelSize {
-		return short("NMsecIPTunnel", len(b), IPTunnelSize)
+	partial, err := ibmPrefix("NMsecIPTunnel", len(b), IPTunnelIBMSize, IPTunnelSize)
+	if err != nil {
+		return err
 	}
 	copy(s.ID[:], b[offIPTunID:])
 	copy(s.VPNAction[:], b[offIPTunVPNAction:])
@@ -288,6 +322,11 @@ func (s *IPTunnel) UnmarshalBinary(b []byte) error {
 	s.FIPS140 = flag(w, bitIPTunFIPS140)
 	s.Type = IPTunType(b[offIPTunType])
 	s.State = IPTunState(b[offIPTunState])
+	if partial {
+		s.clearProposed()
+		return nil
+	}
+	s.Partial = false
 	s.EncapMode = EncapMode(b[offIPTunEncapMode])
 	s.AuthProto = AuthProto(b[offIPTunAuthProto])
 	s.AuthAlg = AuthAlg(b[offIPTunAuthAlg])
@@ -300,6 +339,11 @@ func (s *IPTunnel) UnmarshalBinary(b []byte) error {
 	s.EncryptInSPI = be.Uint32(b[offIPTunEncInSPI:])
 	s.EncryptOutSPI = be.Uint32(b[offIPTunEncOutSPI:])
 	return nil
+}
+
+// clearProposed marks the PROPOSED fields absent.
+func (s *IPTunnel) clearProposed() {
+	*s = IPTunnel{ID: s.ID, VPNAction: s.VPNAction, IPv6: s.IPv6, FIPS140: s.FIPS140, Type: s.Type, State: s.State, Partial: true}
 }
 
 // IPManualTunnel is NMsecIPManualTunnel.

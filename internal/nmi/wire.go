@@ -18,9 +18,27 @@ func grow(b []byte, n int) ([]byte, []byte) {
 	return b, b[start:]
 }
 
+// sizeIf is ibm if partial, else full: the length a section is written with.
+func sizeIf(partial bool, ibm, full int) int {
+	if partial {
+		return ibm
+	}
+	return full
+}
+
 // short is the error for a section shorter than its version 1 layout.
 func short(name string, have, want int) error {
 	return formatErr(name, RsnBadSection, "section is "+strconv.Itoa(have)+" bytes, shorter than "+strconv.Itoa(want))
+}
+
+// ibmPrefix checks the length of a section that IBM publishes in part:
+// shorter than ibm bytes (IBM's prefix) is a format error; shorter than full
+// (this build's PROPOSED size) leaves the PROPOSED remainder absent.
+func ibmPrefix(name string, have, ibm, full int) (partial bool, err error) {
+	if have < ibm {
+		return false, short(name, have, ibm)
+	}
+	return have < full, nil
 }
 
 func flag(w uint32, bit uint32) bool { return w&bit != 0 }
