@@ -993,7 +993,10 @@ type DynamicStackView struct {
 
 // DynamicTunnel A dynamic IPSec (phase 2) tunnel generation: NMsecIPTunnel (IBM for
 // tunnel ID, VPN action, flags, type, state; PROPOSED after),
-// NMsecIPDynTunnel (PROPOSED), and `stackView` or `ikeView`.
+// NMsecIPDynTunnel (PROPOSED), and `stackView` or `ikeView`. When
+// NMsecIPTunnel holds IBM's 102-byte prefix only, the security
+// endpoints and `security` are absent and `partial` is
+// `["NMsecIPTunnel"]`.
 //
 // Example: {"activationMethod":"user","clearDf":false,"clearDscp":false,"destination":{"address":"10.1.0.0","format":"prefix","prefixLength":16},"destinationPort":0,"expireTime":"2024-05-01T09:30:00Z","fips140":false,"generation":2,"ikeTunnelId":"K3","ipv6":false,"lifesizeBytes":0,"lifetimeSeconds":3600,"localDynVpnRule":"ZOS_TO_BRANCH1","localSecurityEndpoint":"192.0.2.10","pfsGroup":"group14","protocol":0,"refreshTime":"2024-05-01T09:20:00Z","remoteSecurityEndpoint":"198.51.100.7","security":{"authenticationAlgorithm":"hmac-sha1","authenticationProtocol":"esp","encapsulationMode":"tunnel","encryptionAlgorithm":"aes-cbc","encryptionKeyLength":128,"espInboundSpi":305419896,"espInboundSpiHex":"12345678","espOutboundSpi":2271560481,"espOutboundSpiHex":"87654321"},"source":{"address":"192.0.2.10","format":"host"},"sourcePort":0,"stackView":{"currentLifesizeBytes":1572864,"installTime":"2024-05-01T08:30:00Z","traffic":{"inboundBytes":1048576,"inboundPackets":1024,"outboundBytes":524288,"outboundPackets":768}},"state":"active","swsaShadow":false,"tunnelId":"Y12","type":"stack","udpEncapsulated":false,"vpnAction":"VPN_AES_SHA"}
 type DynamicTunnel struct {
@@ -1068,6 +1071,14 @@ type DynamicTunnel struct {
 	// LocalUdpPort Local UDP encapsulation port (4500); absent if not UDP-encapsulated.
 	LocalUdpPort *int `json:"localUdpPort,omitempty"`
 
+	// Partial Present only when IKED sent a section of this object shorter than
+	// this build's PROPOSED layout but at least as long as IBM's published
+	// prefix: the IBM names of those sections. Their IBM fields are
+	// present; their PROPOSED fields are left out of the object (never
+	// null). A section shorter than IBM's prefix is not partial but
+	// malformed: the request answers 502.
+	Partial *PartialSections `json:"partial,omitempty"`
+
 	// PfsGroup Diffie-Hellman group (IANA numbers): `none` (0), `group1`,
 	// `group2`, `group5`, `group14` (IBM other), `group19`, `group20`,
 	// `group21`, `group24`.
@@ -1094,7 +1105,7 @@ type DynamicTunnel struct {
 
 	// Security Protection of an IPSec tunnel (NMsecIPTunnel after IBM's first 102
 	// bytes, PROPOSED layout).
-	Security IpsecSecurity `json:"security"`
+	Security *IpsecSecurity `json:"security,omitempty"`
 
 	// Source Addresses a rule or tunnel applies to: every address (`any`), one
 	// host, a prefix (`address`/`prefixLength`) or a range (`address` to
@@ -1937,7 +1948,9 @@ type IpsecSecurity struct {
 
 // ManualTunnel A manual IPSec tunnel: NMsecIPTunnel (IBM for tunnel ID, VPN action,
 // flags, type and state; PROPOSED after) and NMsecIPManualTunnel
-// (PROPOSED layout).
+// (PROPOSED layout). When NMsecIPTunnel holds IBM's 102-byte prefix
+// only, the security endpoints and `security` are absent and
+// `partial` is `["NMsecIPTunnel"]`.
 //
 // Example: {"activateTime":"2024-05-01T08:00:00Z","fips140":false,"ipv6":false,"localSecurityEndpoint":"192.0.2.10","remoteSecurityEndpoint":"198.51.100.7","security":{"authenticationAlgorithm":"hmac-sha1","authenticationProtocol":"esp","encapsulationMode":"tunnel","encryptionAlgorithm":"aes-cbc","encryptionKeyLength":128,"espInboundSpi":4096,"espInboundSpiHex":"00001000","espOutboundSpi":8192,"espOutboundSpiHex":"00002000"},"state":"active","traffic":{"inboundBytes":1048576,"inboundPackets":1024,"outboundBytes":524288,"outboundPackets":768},"tunnelId":"MAN1","type":"manual","vpnAction":"MANVPN_BACKUP"}
 type ManualTunnel struct {
@@ -1957,6 +1970,14 @@ type ManualTunnel struct {
 	// Example: 192.0.2.10
 	LocalSecurityEndpoint *IPAddress `json:"localSecurityEndpoint,omitempty"`
 
+	// Partial Present only when IKED sent a section of this object shorter than
+	// this build's PROPOSED layout but at least as long as IBM's published
+	// prefix: the IBM names of those sections. Their IBM fields are
+	// present; their PROPOSED fields are left out of the object (never
+	// null). A section shorter than IBM's prefix is not partial but
+	// malformed: the request answers 502.
+	Partial *PartialSections `json:"partial,omitempty"`
+
 	// RemoteSecurityEndpoint An IPv4 or IPv6 address as text.
 	//
 	// Example: 192.0.2.10
@@ -1964,7 +1985,7 @@ type ManualTunnel struct {
 
 	// Security Protection of an IPSec tunnel (NMsecIPTunnel after IBM's first 102
 	// bytes, PROPOSED layout).
-	Security IpsecSecurity `json:"security"`
+	Security *IpsecSecurity `json:"security,omitempty"`
 
 	// State State of an IPSec (manual or dynamic) tunnel: `inactive` (IBM),
 	// `pending`, `negotiating`, `active`, `expired` (PROPOSED codes 2-5).
@@ -2029,6 +2050,14 @@ type NetworkSecurityServices struct {
 	// UserId User ID the client registers with at the NSS server (NMsIKENSUserid).
 	UserId *string `json:"userId,omitempty"`
 }
+
+// PartialSections Present only when IKED sent a section of this object shorter than
+// this build's PROPOSED layout but at least as long as IBM's published
+// prefix: the IBM names of those sections. Their IBM fields are
+// present; their PROPOSED fields are left out of the object (never
+// null). A section shorter than IBM's prefix is not partial but
+// malformed: the request answers 502.
+type PartialSections = []string
 
 // PolicyName A policy object name (up to 48 characters the EBCDIC code page IBM-1047 can carry).
 //
@@ -2163,7 +2192,9 @@ type RuleNames struct {
 
 // Stack A TCP/IP stack with IP security. Flags, name and filter set from
 // NMsecStack (IBM); `natKeepAliveSeconds` length PROPOSED; `nss` from
-// NMsecNSS (IBM, `connected` PROPOSED).
+// NMsecNSS (IBM, `connected` PROPOSED). When IKED sends NMsecStack
+// with IBM's prefix only, `natKeepAliveSeconds` is absent and
+// `partial` is `["NMsecStack"]`.
 //
 // Example: {"dvipsec":false,"filterLogging":true,"filterSet":"policy","fips140":false,"ipSecurity":true,"ipv6Security":true,"name":"TCPIP","natKeepAliveSeconds":20,"nss":{"certificateServicesEnabled":true,"certificateServicesSelected":true,"clientName":"SYS1_TCPIP","configured":true,"connected":true,"serverSystemName":"SYS2","stackName":"TCPIP","userId":"NSSCLNT"},"preDecapFiltering":false}
 type Stack struct {
@@ -2193,13 +2224,21 @@ type Stack struct {
 	// Name TCP/IP stack job name (NMsStackName).
 	Name string `json:"name"`
 
-	// NatKeepAliveSeconds Interval of NAT keep-alive messages on UDP-encapsulated tunnels, in seconds; 0 = off.
-	NatKeepAliveSeconds int64 `json:"natKeepAliveSeconds"`
+	// NatKeepAliveSeconds Interval of NAT keep-alive messages on UDP-encapsulated tunnels, in seconds; 0 = off. Absent when NMsecStack was partial.
+	NatKeepAliveSeconds *int64 `json:"natKeepAliveSeconds,omitempty"`
 
 	// Nss The stack's Network Security Services (NSS) client, from
 	// NMsec_GET_IKENSINFO. Absent when the IKE daemon reports none for the
 	// stack. Text fields are left out when not configured.
 	Nss *NetworkSecurityServices `json:"nss,omitempty"`
+
+	// Partial Present only when IKED sent a section of this object shorter than
+	// this build's PROPOSED layout but at least as long as IBM's published
+	// prefix: the IBM names of those sections. Their IBM fields are
+	// present; their PROPOSED fields are left out of the object (never
+	// null). A section shorter than IBM's prefix is not partial but
+	// malformed: the request answers 502.
+	Partial *PartialSections `json:"partial,omitempty"`
 
 	// PreDecapFiltering Filtering of packets before decapsulation is enabled (NMsStackPreDecap).
 	PreDecapFiltering bool `json:"preDecapFiltering"`
@@ -2232,17 +2271,26 @@ type StackRights struct {
 }
 
 // Summary NMsecStatistics of a stack. `ikeTunnels` is IBM's phase 1 block;
-// `dynamicTunnels` (phase 2) is PROPOSED.
+// `dynamicTunnels` (phase 2) is PROPOSED: absent, with `partial`
+// `["NMsecStatistics"]`, when IKED sends IBM's 52-byte prefix only.
 type Summary struct {
 	// DynamicTunnels Counts of tunnels of one kind. The first three are current gauges; the others count since the IKE daemon started.
 	//
 	// Example: {"active":12,"expired":2,"inProgress":1,"localActivationFailures":3,"localActivationSuccesses":40,"remoteActivationFailures":0,"remoteActivationSuccesses":17,"retransmits":5}
-	DynamicTunnels TunnelStatistics `json:"dynamicTunnels"`
+	DynamicTunnels *TunnelStatistics `json:"dynamicTunnels,omitempty"`
 
 	// IkeTunnels Counts of tunnels of one kind. The first three are current gauges; the others count since the IKE daemon started.
 	//
 	// Example: {"active":12,"expired":2,"inProgress":1,"localActivationFailures":3,"localActivationSuccesses":40,"remoteActivationFailures":0,"remoteActivationSuccesses":17,"retransmits":5}
 	IkeTunnels TunnelStatistics `json:"ikeTunnels"`
+
+	// Partial Present only when IKED sent a section of this object shorter than
+	// this build's PROPOSED layout but at least as long as IBM's published
+	// prefix: the IBM names of those sections. Their IBM fields are
+	// present; their PROPOSED fields are left out of the object (never
+	// null). A section shorter than IBM's prefix is not partial but
+	// malformed: the request answers 502.
+	Partial *PartialSections `json:"partial,omitempty"`
 
 	// Stack The stack these counts belong to.
 	Stack string `json:"stack"`
@@ -4555,6 +4603,14 @@ type ClientInterface interface {
 	// - `NMI answer could not be decoded`, `NMI connection failed` (the
 	//   connection broke during the exchange), `every NMI connection is
 	//   busy`, `canceled`, `internal error`.
+	// - For an `ssh://` or `tls://` endpoint, the transport's failure and
+	//   the endpoint (its URL, which holds no secret):
+	//   `<phrase> at <endpoint>`, the phrase one of `cannot connect`,
+	//   `SSH handshake failed`, `SSH host key not in known_hosts`,
+	//   `SSH host key does not match known_hosts`, `SSH authentication
+	//   refused`, `SSH server refused the channel to the socket`, `SSH
+	//   connection lost`, `TLS handshake failed`, `connection failed`,
+	//   with ` (timed out)` when it ran out of time.
 	//
 	// The error behind the cause, which names the socket, is not sent: it
 	// is logged at warn level with the request ID (message `not ready`),
@@ -5399,6 +5455,14 @@ func (c *Client) GetOpenApiDocument(ctx context.Context, params *GetOpenApiDocum
 //   - `NMI answer could not be decoded`, `NMI connection failed` (the
 //     connection broke during the exchange), `every NMI connection is
 //     busy`, `canceled`, `internal error`.
+//   - For an `ssh://` or `tls://` endpoint, the transport's failure and
+//     the endpoint (its URL, which holds no secret):
+//     `<phrase> at <endpoint>`, the phrase one of `cannot connect`,
+//     `SSH handshake failed`, `SSH host key not in known_hosts`,
+//     `SSH host key does not match known_hosts`, `SSH authentication
+//     refused`, `SSH server refused the channel to the socket`, `SSH
+//     connection lost`, `TLS handshake failed`, `connection failed`,
+//     with ` (timed out)` when it ran out of time.
 //
 // The error behind the cause, which names the socket, is not sent: it
 // is logged at warn level with the request ID (message `not ready`),
@@ -9437,6 +9501,14 @@ type ClientWithResponsesInterface interface {
 	// - `NMI answer could not be decoded`, `NMI connection failed` (the
 	//   connection broke during the exchange), `every NMI connection is
 	//   busy`, `canceled`, `internal error`.
+	// - For an `ssh://` or `tls://` endpoint, the transport's failure and
+	//   the endpoint (its URL, which holds no secret):
+	//   `<phrase> at <endpoint>`, the phrase one of `cannot connect`,
+	//   `SSH handshake failed`, `SSH host key not in known_hosts`,
+	//   `SSH host key does not match known_hosts`, `SSH authentication
+	//   refused`, `SSH server refused the channel to the socket`, `SSH
+	//   connection lost`, `TLS handshake failed`, `connection failed`,
+	//   with ` (timed out)` when it ran out of time.
 	//
 	// The error behind the cause, which names the socket, is not sent: it
 	// is logged at warn level with the request ID (message `not ready`),
@@ -15957,6 +16029,14 @@ func (c *ClientWithResponses) GetOpenApiDocumentWithResponse(ctx context.Context
 //   - `NMI answer could not be decoded`, `NMI connection failed` (the
 //     connection broke during the exchange), `every NMI connection is
 //     busy`, `canceled`, `internal error`.
+//   - For an `ssh://` or `tls://` endpoint, the transport's failure and
+//     the endpoint (its URL, which holds no secret):
+//     `<phrase> at <endpoint>`, the phrase one of `cannot connect`,
+//     `SSH handshake failed`, `SSH host key not in known_hosts`,
+//     `SSH host key does not match known_hosts`, `SSH authentication
+//     refused`, `SSH server refused the channel to the socket`, `SSH
+//     connection lost`, `TLS handshake failed`, `connection failed`,
+//     with ` (timed out)` when it ran out of time.
 //
 // The error behind the cause, which names the socket, is not sent: it
 // is logged at warn level with the request ID (message `not ready`),

@@ -163,6 +163,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	deps := httpapi.Deps{
 		Events:         httpapi.EventOptions{Done: endStreams},
 		NMI:            reader,
+		PartialRecords: observer.ObservePartial,
 		Logger:         log,
 		CORSOrigins:    cfg.CORSOrigins,
 		RequestTimeout: cfg.RequestTimeout,

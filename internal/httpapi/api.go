@@ -55,6 +55,10 @@ type Deps struct {
 	ReadyWindow    time.Duration
 	// Events tunes GET /v1/stacks/{stack}/events.
 	Events EventOptions
+	// PartialRecords, if set, is told of every NMI record that arrived with
+	// a section holding IBM's prefix only (its PROPOSED remainder absent):
+	// the section's IBM name and the number of such records.
+	PartialRecords func(section string, n int)
 }
 
 type api struct {
@@ -97,6 +101,9 @@ func NewHandler(d Deps) (http.Handler, error) {
 		audit:      d.Audit,
 		lastOK:     d.NMILastSuccess,
 		readyWin:   d.ReadyWindow,
+	}
+	if d.PartialRecords != nil {
+		a.nmi = loggedNMI{partialNMI{d.NMI, d.PartialRecords}}
 	}
 	if a.log == nil {
 		a.log = slog.New(slog.DiscardHandler)

@@ -30,7 +30,11 @@ func viewStack(w *jsonw, s *nmi.Stack, nss *nmi.NSS) {
 	w.boolean("filterLogging", s.Logging)
 	w.boolean("preDecapFiltering", s.PreDecap)
 	w.boolean("fips140", s.FIPS140)
-	w.uint("natKeepAliveSeconds", uint64(s.NATKeepAlive))
+	if s.Partial {
+		w.partial(nmi.SectionStack)
+	} else {
+		w.uint("natKeepAliveSeconds", uint64(s.NATKeepAlive))
+	}
 	if nss != nil {
 		w.object("nss")
 		w.optText("clientName", nss.ClientName[:])
@@ -61,6 +65,10 @@ func viewStats(w *jsonw, k string, s *nmi.StatsBlock) {
 func viewSummary(w *jsonw, stack string, s *nmi.Statistics) {
 	w.str("stack", stack)
 	viewStats(w, "ikeTunnels", &s.P1)
+	if s.Partial {
+		w.partial(nmi.SectionStatistics)
+		return
+	}
 	viewStats(w, "dynamicTunnels", &s.P2)
 }
 
@@ -167,13 +175,18 @@ func viewTraffic(w *jsonw, in, out, inPk, outPk uint64) {
 }
 
 // viewIPTunnel writes the NMsecIPTunnel members shared by manual and
-// dynamic tunnels.
+// dynamic tunnels. Of a partial section (IBM's prefix only) it writes
+// IBM's fields and "partial" instead of the PROPOSED ones.
 func viewIPTunnel(w *jsonw, t *nmi.IPTunnel) {
 	w.text("vpnAction", t.VPNAction[:])
 	w.enum("type", t.Type.String())
 	w.str("state", ipsec.IPStateName(t.State))
 	w.boolean("ipv6", t.IPv6)
 	w.boolean("fips140", t.FIPS140)
+	if t.Partial {
+		w.partial(nmi.SectionIPTunnel)
+		return
+	}
 	w.optAddr("localSecurityEndpoint", t.LclSecEndpoint)
 	w.optAddr("remoteSecurityEndpoint", t.RmtSecEndpoint)
 	w.object("security")

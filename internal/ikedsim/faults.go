@@ -151,3 +151,48 @@ func (fs *Faults) take(t nmi.MsgType) (Fault, bool) {
 	}
 	return out, true
 }
+
+// ShortenSection returns a Mutate function that cuts section i of every
+// top-level record of an answer to n bytes (if longer), adjusting the
+// descriptors, record lengths and message size: an IKED whose sections are
+// shorter than this build's layout, for example one that sends only IBM's
+// published prefix. Answers it cannot parse are passed on unchanged.
+func ShortenSection(i, n int) func(msg []byte) []byte {
+	return func(msg []byte) []byte {
+		var h nmi.Header
+		if h.UnmarshalBinary(msg) != nil || h.RecCount == 0 {
+			return msg
+		}
+		out, _ := h.AppendBinary(nil)
+		d := nmi.NewRecordDecoder(msg[h.RecOff:], int(h.RecCount))
+		for d.Next() {
+			r := d.Record()
+			secs := make([][]byte, r.NumSections())
+			for j := range secs {
+				secs[j] = r.Section(j)
+			}
+			if i < len(secs) && len(secs[i]) > n {
+				secs[i] = secs[i][:n]
+			}
+			var casc []byte
+			count := -1
+			if cd, ok := r.Cascade(); ok {
+				count = cd.Count()
+				for cd.Next() {
+					casc = append(casc, cd.Record().Bytes()...)
+				}
+			}
+			var err error
+			if out, err = nmi.AppendRecordCascade(out, casc, count, secs...); err != nil {
+				return msg
+			}
+		}
+		if d.Err() != nil {
+			return msg
+		}
+		h.MsgSize = uint32(len(out))
+		hb, _ := h.AppendBinary(nil)
+		copy(out, hb)
+		return out
+	}
+}

@@ -15,6 +15,7 @@ type NMIObserver struct {
 	duration  *prometheus.HistogramVec
 	codes     *prometheus.CounterVec
 	initWait  *prometheus.HistogramVec
+	partial   *prometheus.CounterVec
 }
 
 var _ nmi.Observer = (*NMIObserver)(nil)
@@ -49,8 +50,12 @@ func NewNMIObserver(reg prometheus.Registerer) (*NMIObserver, error) {
 			Help:    "Time from connecting to the NMI socket to NMsec_INIT (or the refusal), by result (ok, refused, error).",
 			Buckets: []float64{.001, .005, .01, .05, .1, .5, 1, 5, 10, 30, 60},
 		}, []string{"result"}),
+		partial: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "nmigw_nmi_partial_records_total",
+			Help: "NMI records received with a section holding IBM's published prefix only (its PROPOSED remainder absent), by section (IBM name).",
+		}, []string{"section"}),
 	}
-	if err := register(reg, o.exchanges, o.duration, o.codes, o.initWait); err != nil {
+	if err := register(reg, o.exchanges, o.duration, o.codes, o.initWait, o.partial); err != nil {
 		return nil, err
 	}
 	// Outcomes and results known in advance start at zero, so that rates
@@ -61,6 +66,9 @@ func NewNMIObserver(reg prometheus.Registerer) (*NMIObserver, error) {
 	}
 	for _, r := range []string{initOK, initRefused, initError} {
 		o.initWait.WithLabelValues(r)
+	}
+	for _, sec := range []string{nmi.SectionStack, nmi.SectionStatistics, nmi.SectionIPTunnel} {
+		o.partial.WithLabelValues(sec)
 	}
 	return o, nil
 }
@@ -133,6 +141,12 @@ func (o *NMIObserver) ObserveInit(d time.Duration, err error) {
 		r = initError
 	}
 	o.initWait.WithLabelValues(r).Observe(d.Seconds())
+}
+
+// ObservePartial counts n records whose section arrived with IBM's prefix
+// only. Give it to httpapi.Deps.PartialRecords.
+func (o *NMIObserver) ObservePartial(section string, n int) {
+	o.partial.WithLabelValues(section).Add(float64(n))
 }
 
 // codeLabel bounds a label taken from a code's name: codes this build does

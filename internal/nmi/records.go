@@ -299,3 +299,42 @@ func AppendIdentity(b []byte, t IDType, s string) ([]byte, error) {
 	}
 	return append(b, s...), nil
 }
+
+// Names of the sections that can arrive partial (see PartialRecords): the
+// IBM section names.
+const (
+	SectionStack      = "NMsecStack"
+	SectionStatistics = "NMsecStatistics"
+	SectionIPTunnel   = "NMsecIPTunnel"
+)
+
+// PartialRecords tells whether a response record of type t (and the
+// records cascaded in it) carries a section shorter than this build's
+// PROPOSED size but at least IBM's prefix: the section's name and how many
+// records have it partial, or "" and 0. It reads the descriptors only; a
+// section shorter than IBM's prefix is left to the decoder's error.
+func PartialRecords(t MsgType, r Record) (section string, n int) {
+	switch t {
+	case GetStackInfo:
+		return SectionStack, partialAt(r, StackIBMSize, StackSize)
+	case GetSummary:
+		return SectionStatistics, partialAt(r, StatisticsIBMSize, StatisticsSize)
+	case GetIPTunManual, GetIPTunDynStack, GetIPTunDynIKE:
+		return SectionIPTunnel, partialAt(r, IPTunnelIBMSize, IPTunnelSize)
+	case GetIKETunCascade:
+		d, ok := r.Cascade()
+		for ok && d.Next() {
+			n += partialAt(d.Record(), IPTunnelIBMSize, IPTunnelSize)
+		}
+		return SectionIPTunnel, n
+	}
+	return "", 0
+}
+
+// partialAt is 1 if section 0 of r is partial, else 0.
+func partialAt(r Record, ibm, full int) int {
+	if n := len(r.Section(0)); n >= ibm && n < full {
+		return 1
+	}
+	return 0
+}

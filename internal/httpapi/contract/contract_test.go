@@ -19,13 +19,20 @@ func TestCheck(t *testing.T) {
 	if err := v.Check(req, http.StatusOK, hdr, []byte(good)); err != nil {
 		t.Fatalf("valid answer refused: %v", err)
 	}
+	// IBM's prefix only: the PROPOSED phase 2 block is left out and marked.
+	partial := `{"stack":"TCPIP","ikeTunnels":` + stats + `,"partial":["NMsecStatistics"]}`
+	if err := v.Check(req, http.StatusOK, hdr, []byte(partial)); err != nil {
+		t.Fatalf("partial answer refused: %v", err)
+	}
 	bad := map[string]struct {
 		status int
 		hdr    http.Header
 		body   string
 	}{
 		"extra member":       {200, hdr, good[:len(good)-1] + `,"extra":1}`},
-		"missing member":     {200, hdr, `{"stack":"TCPIP","ikeTunnels":` + stats + `}`},
+		"missing member":     {200, hdr, `{"stack":"TCPIP","dynamicTunnels":` + stats + `}`},
+		"unknown partial":    {200, hdr, `{"stack":"TCPIP","ikeTunnels":` + stats + `,"partial":["NMsecBogus"]}`},
+		"empty partial":      {200, hdr, `{"stack":"TCPIP","ikeTunnels":` + stats + `,"partial":[]}`},
 		"undocumented 418":   {418, hdr, good},
 		"no request ID":      {200, http.Header{"Content-Type": {"application/json"}}, good},
 		"wrong content type": {200, http.Header{"Content-Type": {"text/plain"}, "X-Request-Id": {"r1"}}, good},
