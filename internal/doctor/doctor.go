@@ -44,6 +44,7 @@ type Exchange struct {
 	Err      error    // transport failure, if any
 	Records  int      // records in the answer
 	Findings []string // checks that failed, each "offset N (field): expected ..., got ..."
+	Notes    []string // what the answer shows about readings the layout leaves open
 	walk     *walker
 }
 
@@ -155,6 +156,7 @@ func Run(ctx context.Context, conn net.Conn, endpoint string, o Options) (*Resul
 		e.Response = r.record(o, false, resp, req.Type)
 		e.walk = check(e.Response, e.Request, req.Type, corr, r.Version)
 		e.Findings = texts(e.walk.findings)
+		e.Notes = notes(e.walk)
 		var rh nmi.Header
 		_ = rh.UnmarshalBinary(resp)
 		e.Records = int(rh.RecCount)
@@ -284,3 +286,19 @@ func check(msg, reqMsg []byte, t nmi.MsgType, corr uint32, version uint16) *walk
 }
 
 func fieldOff(name string) int { return fieldOf(nmi.HeaderLayout, name).Off }
+
+// notes shows, for every NMsecInterface section, its flag byte and which
+// reading of IBM's flag table it matches.
+func notes(w *walker) []string {
+	var out []string
+	for _, b := range w.blocks {
+		if b.layout.Name != nmi.InterfaceLayout.Name || len(b.b) < nmi.InterfaceIBMSize {
+			continue
+		}
+		addr := b.b[fieldOf(nmi.InterfaceLayout, "NMsInterfaceAddr").Off:]
+		ipv6 := !allZero(addr[:12])
+		f := b.b[fieldOf(nmi.InterfaceLayout, "NMsInterfaceFlags").Off]
+		out = append(out, b.path+": "+nmi.InterfaceFlagReading(f, ipv6))
+	}
+	return out
+}

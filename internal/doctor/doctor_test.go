@@ -155,6 +155,8 @@ func TestPinpointsDifferences(t *testing.T) {
 			[]string{"offset 56 (header.NMsMRecCount)", "follow a header that announces no records"}},
 		{"a longer section", nmi.GetIPInterfaces, longerSections,
 			[]string{"offset " + strconv.Itoa(recOff+nmi.RecHdrSize+4) + " (record[0].section[0] (NMsecInterface) length)", "expected 36, got 40"}},
+		{"IBM's prefix only", nmi.GetSummary, ikedsim.ShortenSection(0, nmi.StatisticsIBMSize),
+			[]string{"(record[0].section[0] (NMsecStatistics) length)", "IBM prefix present (52 bytes), PROPOSED remainder absent", "expected 104, got 52"}},
 		{"an enumeration out of range", nmi.GetIPTunManual, badState,
 			[]string{"(record[0].section[0].NMsIPTunState)", "enumeration value out of range", "got 99"}},
 	} {
@@ -184,6 +186,32 @@ func TestPinpointsDifferences(t *testing.T) {
 				t.Error("report does not say differences were found")
 			}
 		})
+	}
+}
+
+// TestInterfaceFlagNote: the report shows every NMsecInterface flag byte
+// and which reading of IBM's flag table the address family supports.
+func TestInterfaceFlagNote(t *testing.T) {
+	r, report, _ := runDoctor(t, startSim(t, nil), Options{})
+	var notes []string
+	for _, e := range r.Exchanges {
+		if e.Type == nmi.GetIPInterfaces {
+			notes = e.Notes
+		}
+	}
+	if len(notes) == 0 {
+		t.Fatalf("no note on the interface flag byte:\n%s", report)
+	}
+	for _, n := range notes {
+		if !strings.Contains(n, "flag byte (offset 33) = X'") || !strings.Contains(report, "note: "+n) {
+			t.Errorf("note %q (in report: %v)", n, strings.Contains(report, n))
+		}
+	}
+	if !strings.Contains(strings.Join(notes, "\n"), "IBM's bit numbers match") {
+		t.Errorf("no interface settles the reading for this build's bit numbers:\n%s", strings.Join(notes, "\n"))
+	}
+	if strings.Contains(strings.Join(notes, "\n"), "flags from bit 0 match") {
+		t.Errorf("the simulator, which uses this build's masks, matched the other reading:\n%s", strings.Join(notes, "\n"))
 	}
 }
 

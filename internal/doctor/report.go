@@ -51,6 +51,9 @@ func (r *Result) WriteReport(out io.Writer, dumpRecords int) error {
 			dumpMessage(w, e.walk, dumpRecords)
 		}
 		writeFindings(w, e.Findings)
+		for _, n := range e.Notes {
+			fmt.Fprintf(w, "note: %s\n", n)
+		}
 		fmt.Fprintf(w, "verdict: %s\n\n", e.Verdict())
 	}
 

@@ -165,7 +165,12 @@ func (w *walker) records(off, limit, count int, prefix string, secs []nmi.Layout
 				l = secs[s]
 			}
 			if l.Size >= 0 && sl != l.Size {
-				w.add(finding{off: off + d + slOff, where: spath + " (" + l.Name + ") length", want: strconv.Itoa(l.Size), got: strconv.Itoa(sl)})
+				f := finding{off: off + d + slOff, where: spath + " (" + l.Name + ") length", want: strconv.Itoa(l.Size), got: strconv.Itoa(sl)}
+				if l.IBMSize > 0 && sl >= l.IBMSize && sl < l.Size {
+					// The gateway still answers from IBM's fields.
+					f.msg = "IBM prefix present (" + strconv.Itoa(l.IBMSize) + " bytes), PROPOSED remainder absent"
+				}
+				w.add(f)
 			}
 			w.blocks = append(w.blocks, block{path: spath, off: off + so, layout: l, b: rec[so : so+sl]})
 			d += nmi.SecDescSize

@@ -60,6 +60,9 @@ type Layout struct {
 	Size   int
 	Source Source // of the length
 	Fields []Field
+	// IBMSize is the length of IBM's published prefix when the section
+	// decodes from it (the PROPOSED remainder then absent); 0 otherwise.
+	IBMSize int
 }
 
 // IsUnknown reports whether an enumeration's name says the value is not
@@ -153,29 +156,29 @@ func block(prefix string, off int, src Source) []Field {
 
 // Section layouts.
 var (
-	StackLayout = Layout{Name: "NMsecStack", Size: StackSize, Source: Proposed, Fields: []Field{
+	StackLayout = Layout{Name: "NMsecStack", Size: StackSize, IBMSize: StackIBMSize, Source: Proposed, Fields: []Field{
 		flags("NMsStackFlags", offStackFlags, 4, uint64(maskStackKnown), IBM),
 		field("NMsStackName", offStackName, lenStackName, FieldText, IBM),
 		field("NMsStackNATKeepAlive", offStackNATKeepAlive, 4, FieldUint, Proposed),
 	}}
-	StatisticsLayout = Layout{Name: "NMsecStatistics", Size: StatisticsSize, Source: Proposed,
+	StatisticsLayout = Layout{Name: "NMsecStatistics", Size: StatisticsSize, IBMSize: StatisticsIBMSize, Source: Proposed,
 		Fields: append(block("NMsStatP1", 0, IBM), block("NMsStatP2", offStatP2Active, Proposed)...)}
 	IKETunStatsLayout = Layout{Name: "NMsecIKETunStats", Size: IKETunStatsSize, Source: Proposed, Fields: block("NMsIKEStatP2", 0, Proposed)}
-	NSSLayout         = Layout{Name: "NMsecNSS", Size: NSSSize, Source: Proposed, Fields: []Field{
+	NSSLayout         = Layout{Name: "NMsecNSS", Size: NSSSize, IBMSize: NSSIBMSize, Source: Proposed, Fields: []Field{
 		field("NMsIKENSClientName", offNSSClientName, lenNSSClientName, FieldText, IBM),
 		field("NMsIKENSStackName", offNSSStackName, lenNSSShort, FieldText, IBM),
 		field("NMsIKENSUserid", offNSSUserid, lenNSSShort, FieldText, IBM),
 		field("NMsIKENSServerSysName", offNSSServerSysName, lenNSSShort, FieldText, IBM),
 		flags("NMsIKENSFlags", offNSSFlags, 4, uint64(maskNSSKnown), IBM),
 	}}
-	InterfaceLayout = Layout{Name: "NMsecInterface", Size: InterfaceSize, Source: Proposed, Fields: []Field{
+	InterfaceLayout = Layout{Name: "NMsecInterface", Size: InterfaceSize, IBMSize: InterfaceIBMSize, Source: Proposed, Fields: []Field{
 		field("NMsInterfaceName", offIfName, lenIfName, FieldText, IBM),
 		field("NMsInterfaceAddr", offIfAddr, addrLen, FieldAddr, IBM),
 		field("NMsInterfaceSecClass", offIfSecClass, 1, FieldUint, IBM),
 		flags("NMsInterfaceFlags", offIfFlags, 1, uint64(maskIfKnown), IBM),
 		rsvd("reserved", offIfFlags+1, InterfaceSize-offIfFlags-1),
 	}}
-	IPTunnelLayout = Layout{Name: "NMsecIPTunnel", Size: IPTunnelSize, Source: Proposed, Fields: []Field{
+	IPTunnelLayout = Layout{Name: "NMsecIPTunnel", Size: IPTunnelSize, IBMSize: IPTunnelIBMSize, Source: Proposed, Fields: []Field{
 		field("NMsIPTunID", offIPTunID, NameLen, FieldText, IBM),
 		field("NMsIPTunVPNAction", offIPTunVPNAction, NameLen, FieldText, IBM),
 		flags("NMsIPTunFlags", offIPTunFlags, 4, bitIPTunIPv6|bitIPTunFIPS140, IBM),
@@ -362,4 +365,41 @@ func ResponseLayouts(t MsgType) (sections []Layout, cascade bool) {
 		return []Layout{IKETunnelLayout, IKETunStatsLayout, IdentityLayout, IdentityLayout}, true
 	}
 	return nil, false
+}
+
+// InterfaceFlagReading explains NMsecInterface's flag byte (offset 33)
+// under the two readings of IBM's table, which does not add up (see
+// layout.go): this build's, IBM's literal bit numbers (IPv6 0x40, Active
+// 0x20, DVIPA 0x10), and the other, flags from bit 0 (0x80, 0x40, 0x20).
+// ipv6 is whether the address field holds an IPv6 address (12 leading
+// bytes not all zero), which tells the readings apart. It returns one line
+// for a report.
+func InterfaceFlagReading(f byte, ipv6 bool) string {
+	lit := f&bitIfIPv6 != 0
+	alt := f&bitIfAltIPv6 != 0
+	line := "NMsecInterface flag byte (offset 33) = " + hexByte(f) +
+		"; IBM's bit numbers (this build): IPv6 " + yesNo(lit) + ", active " + yesNo(f&bitIfActive != 0) + ", DVIPA " + yesNo(f&bitIfDVIPA != 0) +
+		"; flags from bit 0: IPv6 " + yesNo(alt) + ", active " + yesNo(f&bitIfAltActive != 0) + ", DVIPA " + yesNo(f&bitIfAltDVIPA != 0) +
+		"; the address is IPv" + map[bool]string{true: "6", false: "4"}[ipv6] + ": "
+	switch {
+	case lit == ipv6 && alt != ipv6:
+		return line + "IBM's bit numbers match"
+	case alt == ipv6 && lit != ipv6:
+		return line + "flags from bit 0 match (this build reads the byte wrongly)"
+	case f&bitIfAltIPv6 != 0:
+		return line + "neither reading settles it, and bit 0 (not described by IBM) is set"
+	}
+	return line + "both readings agree on this byte; an IPv6 or inactive interface would tell them apart"
+}
+
+func yesNo(b bool) string {
+	if b {
+		return "yes"
+	}
+	return "no"
+}
+
+func hexByte(b byte) string {
+	const digits = "0123456789ABCDEF"
+	return "X'" + string([]byte{digits[b>>4], digits[b&0xF]}) + "'"
 }
