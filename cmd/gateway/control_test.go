@@ -87,7 +87,7 @@ func auditOf(t *testing.T, path, id string) map[string]item {
 	t.Helper()
 	out := map[string]item{}
 	for _, v := range auditLines(t, path) {
-		if v["requestId"] == id {
+		if v["clientRequestId"] == id {
 			if _, dup := out[str(v, "stage")]; dup {
 				t.Errorf("request %s: two %s records", id, str(v, "stage"))
 			}
@@ -380,7 +380,7 @@ func TestAuditLogOnStandardOutput(t *testing.T) {
 	var stages []string
 	for _, line := range strings.Split(g.out.String(), "\n") {
 		var v item
-		if json.Unmarshal([]byte(line), &v) == nil && v["requestId"] == "std-audit-1" && v["operation"] == "loadPolicyFilters" {
+		if json.Unmarshal([]byte(line), &v) == nil && v["clientRequestId"] == "std-audit-1" && v["operation"] == "loadPolicyFilters" {
 			stages = append(stages, str(v, "stage"))
 		}
 	}

@@ -33,7 +33,7 @@ func TestWholeProgramLogs(t *testing.T) {
 		t.Fatalf("no viewer token in:\n%s", g.out.String())
 	}
 	resp, _ := g.get("/v1/stacks/TCPIP/summary", "Authorization", "Bearer "+g.viewer, "X-Request-ID", "wp-log-1")
-	if resp.StatusCode != http.StatusOK || resp.Header.Get("X-Request-ID") != "wp-log-1" {
+	if resp.StatusCode != http.StatusOK || resp.Header.Get("X-Request-ID") == "wp-log-1" {
 		t.Fatalf("GET summary: %d, X-Request-ID %q", resp.StatusCode, resp.Header.Get("X-Request-ID"))
 	}
 	g.object("/v1/stacks/NOSUCH/summary", http.StatusNotFound, "X-Request-ID", "wp-log-2")
@@ -43,7 +43,7 @@ func TestWholeProgramLogs(t *testing.T) {
 	access := map[string]item{}
 	for _, l := range g.logLines() {
 		if l["msg"] == "http" {
-			access[str(l, "requestId")] = l
+			access[str(l, "clientRequestId")] = l
 		}
 		if s, _ := json.Marshal(l); strings.Contains(string(s), g.viewer) || strings.Contains(string(s), badToken) {
 			t.Errorf("a bearer token is in a log line: %s", s)
@@ -91,7 +91,7 @@ func TestWholeProgramNotReady(t *testing.T) {
 	}
 	var logged bool
 	for _, l := range g.logLines() {
-		if l["msg"] == "not ready" && l["requestId"] == "wp-not-ready" {
+		if l["msg"] == "not ready" && l["clientRequestId"] == "wp-not-ready" {
 			logged = l["level"] == "WARN" && strings.Contains(str(l, "error"), sock) && l["cause"] == "NMI not reachable"
 		}
 	}

@@ -62,9 +62,13 @@ type Result struct {
 // Record is one audit line. Credentials (tokens, headers) never appear in
 // it.
 type Record struct {
-	Time      time.Time `json:"time"`
-	Stage     string    `json:"stage"`
-	RequestID string    `json:"requestId"`
+	Time  time.Time `json:"time"`
+	Stage string    `json:"stage"`
+	// RequestID is the gateway's own ID of the request (its X-Request-ID
+	// answer); ClientRequestID is the X-Request-ID the caller sent, if
+	// any, which the caller chooses and so identifies nothing by itself.
+	RequestID       string `json:"requestId"`
+	ClientRequestID string `json:"clientRequestId,omitempty"`
 	// Who: the principal's user ID, its groups (configured and from the
 	// identity), how it authenticated and where the request came from.
 	User           string   `json:"user"`

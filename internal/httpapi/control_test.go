@@ -161,7 +161,9 @@ func TestRefreshIKETunnelWaits(t *testing.T) {
 		t.Fatalf("audit records %+v", recs)
 	}
 	for _, r := range recs {
-		if r.RequestID != "req-refresh-1" || r.User != "ADMIN1" || !slices.Equal(r.Groups, []string{"NETADM"}) ||
+		// The caller's X-Request-ID is kept apart; the record's ID is the
+		// gateway's own.
+		if r.ClientRequestID != "req-refresh-1" || len(r.RequestID) != 32 || r.RequestID != recs[0].RequestID || r.User != "ADMIN1" || !slices.Equal(r.Groups, []string{"NETADM"}) ||
 			r.Resource != "EZB.NETMGMT.SYS1.TCPIP.IPSEC.CONTROL" || !r.Allowed ||
 			r.Profile != "EZB.NETMGMT.SYS1.*.IPSEC.CONTROL" || r.Operation != "refreshIkeTunnel" ||
 			r.NMIRequest != "NMsec_REFRESH_IKETUN" || r.Stack != "TCPIP" || r.Authentication != "token" ||

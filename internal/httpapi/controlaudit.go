@@ -98,7 +98,7 @@ func (a *api) newControlCall(w http.ResponseWriter, r *http.Request, op *control
 	}
 	stack := chi.URLParam(r, "stack")
 	c = &controlCall{a: a, w: w, r: r, plan: &controlPlan{op: op, stack: stack, wait: -1}, who: audit.Record{
-		RequestID: requestID(r.Context()), Method: r.Method, Path: r.URL.Path, RemoteAddr: r.RemoteAddr,
+		RequestID: requestID(r.Context()), ClientRequestID: clientRequestID(r.Context()), Method: r.Method, Path: r.URL.Path, RemoteAddr: r.RemoteAddr,
 		Operation: op.operation, Stack: stack, NMIRequest: op.msg.String(), Groups: []string{},
 	}}
 	if a.authMethod != nil {

@@ -34,7 +34,7 @@ func TestValidationRefusalOfControlIsAudited(t *testing.T) {
 	}
 	r := recs[0]
 	if r.Stage != audit.StageCompleted || r.Outcome != audit.OutcomeInvalid || r.HTTPStatus != http.StatusBadRequest ||
-		!strings.HasPrefix(r.Error, "body/tunnelIds: ") || r.RequestID != "bad-body" ||
+		!strings.HasPrefix(r.Error, "body/tunnelIds: ") || r.ClientRequestID != "bad-body" || len(r.RequestID) != 32 ||
 		r.User != "ADMIN1" || !slices.Equal(r.Groups, []string{"NETADM"}) || r.Authentication != "token" ||
 		r.Method != http.MethodPost || r.Path != path || r.Operation != "refreshIkeTunnels" || r.Stack != "TCPIP" ||
 		r.NMIRequest != "NMsec_REFRESH_IKETUN" || r.RemoteAddr == "" || r.Time.IsZero() ||

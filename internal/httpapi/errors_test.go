@@ -39,8 +39,8 @@ func TestErrorMapping(t *testing.T) {
 			if strings.Contains(string(body), httpapi.SecretText) {
 				t.Errorf("internal error text reached the client: %s", body)
 			}
-			p, _ := s.getJSON("/v1/stacks/"+c.stack+"/summary", c.status, "X-Request-ID", id)
-			if p["type"] != c.typ || p["status"] != float64(c.status) || p["requestId"] != id {
+			p, resp := s.getJSON("/v1/stacks/"+c.stack+"/summary", c.status, "X-Request-ID", id)
+			if p["type"] != c.typ || p["status"] != float64(c.status) || p["requestId"] != resp.Header.Get("X-Request-ID") {
 				t.Errorf("problem %v", p)
 			}
 			if c.rc != 0 {
@@ -59,7 +59,7 @@ func TestErrorMapping(t *testing.T) {
 		})
 	}
 	// The internal text is in the log, with the request ID.
-	if logs := s.logs.String(); !strings.Contains(logs, httpapi.SecretText) || !strings.Contains(logs, `"requestId":"req-BROKEN"`) {
+	if logs := s.logs.String(); !strings.Contains(logs, httpapi.SecretText) || !strings.Contains(logs, `"clientRequestId":"req-BROKEN"`) {
 		t.Errorf("internal error not logged with its request ID:\n%s", logs)
 	}
 }

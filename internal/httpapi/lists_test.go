@@ -133,15 +133,25 @@ func TestStreamedList(t *testing.T) {
 	}
 }
 
+// The request ID is always the gateway's own: a caller's X-Request-ID is
+// logged as clientRequestId and never becomes the request's ID.
 func TestRequestID(t *testing.T) {
 	s := newServer(t, newDisplaySim(t, 0))
 	resp, _ := s.get("/healthz", "X-Request-ID", "abc-123.x:y")
-	if got := resp.Header.Get("X-Request-ID"); got != "abc-123.x:y" {
-		t.Errorf("echoed %q", got)
+	own := resp.Header.Get("X-Request-ID")
+	if len(own) != 32 || own == "abc-123.x:y" {
+		t.Errorf("answered X-Request-ID %q, want the gateway's own", own)
+	}
+	line := s.accessLine("abc-123.x:y")
+	if line["requestId"] != own || line["clientRequestId"] != "abc-123.x:y" {
+		t.Errorf("access log line %v: want requestId %s and the caller's as clientRequestId", line, own)
 	}
 	resp, _ = s.get("/healthz", "X-Request-ID", "bad id with spaces")
 	if got := resp.Header.Get("X-Request-ID"); len(got) != 32 || strings.Contains(got, " ") {
 		t.Errorf("generated %q", got)
+	}
+	if strings.Contains(s.logs.String(), "bad id with spaces") {
+		t.Errorf("an invalid X-Request-ID reached the log")
 	}
 }
 

@@ -18,14 +18,34 @@ import (
 
 type requestIDKey struct{}
 
-// requestID returns the request's ID ("" outside the middleware).
+type clientRequestIDKey struct{}
+
+// requestID returns the request's ID ("" outside the middleware): always
+// one the gateway made, never the caller's.
 func requestID(ctx context.Context) string {
 	id, _ := ctx.Value(requestIDKey{}).(string)
 	return id
 }
 
+// RequestID returns the gateway's ID of the request in ctx, for logs
+// written outside this package (authentication failures).
+func RequestID(ctx context.Context) string { return requestID(ctx) }
+
+// clientRequestID returns the caller's X-Request-ID, when it sent a valid
+// one ("" otherwise).
+func clientRequestID(ctx context.Context) string {
+	id, _ := ctx.Value(clientRequestIDKey{}).(string)
+	return id
+}
+
+// attrRequestID is the request's ID and, when the caller sent one, its
+// client request ID, inlined in a log record.
 func attrRequestID(r *http.Request) slog.Attr {
-	return slog.String("requestId", requestID(r.Context()))
+	id := slog.String("requestId", requestID(r.Context()))
+	if c := clientRequestID(r.Context()); c != "" {
+		return slog.Attr{Value: slog.GroupValue(id, slog.String("clientRequestId", c))}
+	}
+	return slog.Attr{Value: slog.GroupValue(id)}
 }
 
 func attrError(err error) slog.Attr { return slog.String("error", err.Error()) }
@@ -59,16 +79,20 @@ func newRequestID() string {
 	return hex.EncodeToString(b[:])
 }
 
-// withRequestID takes the caller's X-Request-ID or makes one, echoes it and
-// puts it in the context.
+// withRequestID gives every request an ID of the gateway's own, answers it
+// in X-Request-ID and puts it in the context. A caller's X-Request-ID is
+// kept apart, as the client request ID (logs and audit records carry it
+// as clientRequestId): callers cannot choose the ID that audit records
+// and logs are correlated by.
 func withRequestID(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		id := r.Header.Get("X-Request-ID")
-		if !validRequestID(id) {
-			id = newRequestID()
+		id := newRequestID()
+		ctx := context.WithValue(r.Context(), requestIDKey{}, id)
+		if c := r.Header.Get("X-Request-ID"); validRequestID(c) {
+			ctx = context.WithValue(ctx, clientRequestIDKey{}, c)
 		}
 		w.Header().Set("X-Request-ID", id)
-		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), requestIDKey{}, id)))
+		next.ServeHTTP(w, r.WithContext(ctx))
 	})
 }
 

@@ -39,7 +39,7 @@ func (s *server) notReadyLogs(id string) []map[string]any {
 	s.t.Helper()
 	var lines []map[string]any
 	for _, v := range s.logLines() {
-		if v["msg"] == "not ready" && v["requestId"] == id {
+		if v["msg"] == "not ready" && v["clientRequestId"] == id {
 			lines = append(lines, v)
 		}
 	}
