@@ -260,7 +260,7 @@ func accessControl(deps *httpapi.Deps, store *policy.Store, log *slog.Logger) (*
 	if err != nil {
 		return nil, fmt.Errorf("policy %s: %w", store.Path(), err)
 	}
-	a := authn.New(authn.Options{Policy: store.Current, Logger: log,
+	a := authn.New(authn.Options{Policy: store.Current, Logger: log, RequestID: httpapi.RequestID,
 		// 401 and 503 as the API's other problems, with the request ID.
 		WriteError: func(w http.ResponseWriter, r *http.Request, e *authn.Error) {
 			httpapi.WriteAuthProblem(w, r, e.Status, e.Detail)

@@ -82,6 +82,9 @@ type Options struct {
 	// Now is the clock for token expiry and issuer retries; nil is
 	// time.Now.
 	Now func() time.Time
+	// RequestID, if set, returns the ID of the request in ctx for the log
+	// record of a failure (the answer's X-Request-ID).
+	RequestID func(ctx context.Context) string
 }
 
 // Authenticator authenticates requests; it is safe for concurrent use.
@@ -117,8 +120,12 @@ func (a *Authenticator) Middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p, m, err := a.Authenticate(r)
 		if err != nil {
-			attrs := []slog.Attr{slog.String("remote", r.RemoteAddr), slog.String("method", r.Method),
-				slog.String("path", r.URL.Path), slog.Int("status", err.Status), slog.String("reason", err.Detail)}
+			var attrs []slog.Attr
+			if a.opts.RequestID != nil {
+				attrs = append(attrs, slog.String("requestId", a.opts.RequestID(r.Context())))
+			}
+			attrs = append(attrs, slog.String("remote", r.RemoteAddr), slog.String("method", r.Method),
+				slog.String("path", r.URL.Path), slog.Int("status", err.Status), slog.String("reason", err.Detail))
 			if err.cause != "" {
 				attrs = append(attrs, slog.String("cause", err.cause))
 			}
@@ -174,8 +181,22 @@ func WriteProblem(w http.ResponseWriter, r *http.Request, e *Error) {
 	}{typ, title, e.Status, e.Detail, r.URL.Path})
 }
 
+// The fixed reasons of a 401 for a token that was not accepted. What
+// exactly was wrong (the library's words, the audience or algorithm
+// expected, the server's time) goes to the log only, with the request ID.
+const (
+	reasonNotVerified = "the token does not verify"
+	reasonExpired     = "the token has expired"
+	reasonNoUser      = "the token does not name a user of this gateway"
+)
+
 func unauthorized(code, detail string) *Error {
 	return &Error{Status: http.StatusUnauthorized, Code: code, Detail: detail}
+}
+
+// unauthorizedCause is unauthorized with the detail for the log.
+func unauthorizedCause(code, detail, cause string) *Error {
+	return &Error{Status: http.StatusUnauthorized, Code: code, Detail: detail, cause: cause}
 }
 
 // Authenticate identifies the caller of r. An Authorization header, when

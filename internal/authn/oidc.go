@@ -113,18 +113,21 @@ func (o *oidcVerifiers) verify(ctx context.Context, cfg *policy.OIDC, raw string
 	if err != nil {
 		var exp *oidc.TokenExpiredError
 		if errors.As(err, &exp) {
-			return authz.Principal{}, unauthorized("invalid_token", "the token has expired")
+			return authz.Principal{}, unauthorizedCause("invalid_token", reasonExpired, redact(err.Error(), raw))
 		}
-		return authz.Principal{}, unauthorized("invalid_token", "the token does not verify: "+redact(err.Error(), raw))
+		// The library's text names the audience expected, the token's
+		// algorithm, the server's time: the log gets it, the caller a
+		// fixed reason.
+		return authz.Principal{}, unauthorizedCause("invalid_token", reasonNotVerified, redact(err.Error(), raw))
 	}
 	var claims map[string]any
 	if err := tok.Claims(&claims); err != nil {
-		return authz.Principal{}, unauthorized("invalid_token", "the token's claims do not decode")
+		return authz.Principal{}, unauthorizedCause("invalid_token", reasonNotVerified, "the claims do not decode: "+err.Error())
 	}
 	name, _ := claims[cfg.UserClaim].(string)
 	user, err := authz.NormalizeID(name)
 	if err != nil {
-		return authz.Principal{}, unauthorized("invalid_token",
+		return authz.Principal{}, unauthorizedCause("invalid_token", reasonNoUser,
 			fmt.Sprintf("claim %s is not a user ID of 1 to 8 characters A-Z, 0-9, #, $, @", cfg.UserClaim))
 	}
 	p := authz.Principal{User: user}

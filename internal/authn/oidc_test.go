@@ -2,6 +2,8 @@ package authn
 
 import (
 	"bytes"
+	"context"
+	"fmt"
 	"crypto/rand"
 	"crypto/rsa"
 	"encoding/json"
@@ -213,8 +215,8 @@ func TestOIDC(t *testing.T) {
 		{"wrong issuer", is.sign(claims(map[string]any{"iss": "https://evil.example"}), nil), 401, "", "", "the token does not verify"},
 		{"expired", is.sign(claims(map[string]any{"exp": time.Date(2026, 1, 2, 3, 0, 0, 0, time.UTC).Unix()}), nil), 401, "", "", "the token has expired"},
 		{"signed by a key the issuer does not publish", is.sign(claims(nil), other), 401, "", "", "the token does not verify"},
-		{"user claim missing", is.sign(claims(map[string]any{"preferred_username": nil}), nil), 401, "", "", "claim preferred_username is not a user ID"},
-		{"user claim too long", is.sign(claims(map[string]any{"preferred_username": "operator1"}), nil), 401, "", "", "claim preferred_username is not a user ID"},
+		{"user claim missing", is.sign(claims(map[string]any{"preferred_username": nil}), nil), 401, "", "", reasonNoUser},
+		{"user claim too long", is.sign(claims(map[string]any{"preferred_username": "operator1"}), nil), 401, "", "", reasonNoUser},
 		{"tampered payload", tamper(is.sign(claims(nil), nil)), 401, "", "", "the token does not verify"},
 		{"not a JWT", "abc.def", 401, "", "", "unknown token"},
 	}
@@ -231,6 +233,67 @@ func TestOIDC(t *testing.T) {
 		t.Errorf("%d discoveries, want 1", d)
 	}
 }
+
+// A 401 for a token says a fixed, short reason: not the audience the
+// gateway expects, the token's algorithm or the server's time, which the
+// library's errors name. Those go to the log, with the request ID.
+func TestOIDCUnauthorizedReasonsFixed(t *testing.T) {
+	is, _, _, claims := oidcSetup(t)
+	var logs bytes.Buffer
+	clk := &clock{now: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
+	pol := &policy.Policy{Authz: authz.Config{System: "SYS1"},
+		OIDC: &policy.OIDC{Issuer: is.srv.URL, Audience: "aud-7f3c1e"}}
+	if err := pol.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	a := New(Options{Policy: staticPolicy(pol), HTTPClient: is.srv.Client(), Now: clk.Now,
+		Logger:    slog.New(slog.NewJSONHandler(&logs, nil)),
+		RequestID: func(ctx context.Context) string { return "rid-" + ctx.Value(ridKey{}).(string) }})
+	hs, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.HS256, Key: []byte("0123456789abcdef0123456789abcdef")}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	payload, _ := json.Marshal(claims(map[string]any{"aud": "aud-7f3c1e"}))
+	jws, err := hs.Sign(payload)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hsToken, _ := jws.CompactSerialize()
+	for _, c := range []struct {
+		name, token, reason, cause string
+	}{
+		{"wrong audience", is.sign(claims(map[string]any{"aud": "other"}), nil), reasonNotVerified, "aud-7f3c1e"},
+		{"HS256", hsToken, reasonNotVerified, "HS256"},
+		{"expired", is.sign(claims(map[string]any{"aud": "aud-7f3c1e", "exp": time.Date(2026, 1, 2, 3, 0, 0, 0, time.UTC).Unix()}), nil), reasonExpired, "2026"},
+		{"unmapped user", is.sign(claims(map[string]any{"aud": "aud-7f3c1e", "preferred_username": "operator-x"}), nil), reasonNoUser, "preferred_username"},
+	} {
+		logs.Reset()
+		r := bearerRequest(c.token)
+		r = r.WithContext(context.WithValue(r.Context(), ridKey{}, c.name))
+		got := serve(a, r)
+		var prob map[string]any
+		if err := json.Unmarshal([]byte(got.body), &prob); err != nil {
+			t.Fatal(err)
+		}
+		if got.status != 401 || prob["detail"] != c.reason || !strings.Contains(got.challenge, `error_description="`+c.reason+`"`) {
+			t.Errorf("%s: %d %v, challenge %q; want reason %q", c.name, got.status, prob, got.challenge, c.reason)
+		}
+		for _, leak := range []string{"aud-7f3c1e", "HS256", "RS256", "2026", "preferred_username", "expected"} {
+			if strings.Contains(got.body, leak) || strings.Contains(got.challenge, leak) {
+				t.Errorf("%s: the answer names %q: %s %s", c.name, leak, got.body, got.challenge)
+			}
+		}
+		var line map[string]any
+		if err := json.Unmarshal(logs.Bytes(), &line); err != nil {
+			t.Fatalf("%s: log %q: %v", c.name, logs.String(), err)
+		}
+		if line["requestId"] != "rid-"+c.name || !strings.Contains(fmt.Sprint(line["cause"]), c.cause) || line["reason"] != c.reason {
+			t.Errorf("%s: log line %v: want the request ID and a cause naming %q", c.name, line, c.cause)
+		}
+	}
+}
+
+type ridKey struct{}
 
 // tamper changes the payload's user while keeping the signature.
 func tamper(jwt string) string {
