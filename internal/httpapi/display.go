@@ -489,8 +489,13 @@ func (a *api) whoAmI(w http.ResponseWriter, r *http.Request) {
 	}
 	jw.endArray()
 	jw.str("authentication", method)
+	// Only the stacks the caller has a right on: the others' names and
+	// resources are not the caller's to see.
 	jw.array("stacks")
 	for i, name := range names {
+		if !ds[2*i].Allowed && !ds[2*i+1].Allowed {
+			continue
+		}
 		jw.elem()
 		jw.beginObject()
 		jw.str("stack", name)
