@@ -128,6 +128,7 @@ func classify(err error) problem {
 		aue *authzUnavailableError
 		ue  *UnauthorizedError
 		mbe *http.MaxBytesError
+		cse *crossSiteError
 	)
 	switch {
 	case errors.As(err, &pe):
@@ -149,6 +150,9 @@ func classify(err error) problem {
 	case errors.As(err, &fe):
 		return problem{Type: probForbidden, Title: "Forbidden", Status: http.StatusForbidden,
 			Detail: fe.Error(), Resource: fe.Resource, Profile: fe.Profile}
+	case errors.As(err, &cse):
+		return problem{Type: probCrossSite, Title: "Cross-site request refused", Status: http.StatusForbidden,
+			Detail: cse.Error()}
 	case errors.As(err, &aue):
 		// Before the NMI cases: the authorizer's own error may wrap
 		// anything, a deadline included, and it is still this.

@@ -66,6 +66,14 @@ func (a *api) validate(next http.Handler) http.Handler {
 			a.routeError(w, r, err)
 			return
 		}
+		if r.Method == http.MethodPost {
+			if op := controlOpByID[route.Operation.OperationID]; op != nil {
+				if err := a.checkSameSite(r); err != nil {
+					a.refuseCrossSite(w, r, op, err)
+					return
+				}
+			}
+		}
 		for name := range r.URL.Query() {
 			if route.Operation.Parameters.GetByInAndName(openapi3.ParameterInQuery, name) == nil &&
 				route.PathItem.Parameters.GetByInAndName(openapi3.ParameterInQuery, name) == nil {
