@@ -216,7 +216,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	if store != nil && cfg.Policy != "" {
 		policyFile = store
 	}
-	stopHUP := onHUP(log, auditLog, policyFile, az)
+	var reloads *metrics.PolicyReload
+	if policyFile != nil {
+		if reloads, err = metrics.NewPolicyReload(reg, time.Now()); err != nil {
+			return err
+		}
+	}
+	stopHUP := onHUP(log, auditLog, policyFile, az, reloads)
 	defer stopHUP()
 	printURLs(stdout, ln.Addr(), tlsConfig != nil, cfg, nmiEP.tr.Addr(), demoTokens)
 
@@ -308,8 +314,9 @@ func loadPolicy(cfg *config) (*policy.Store, *demoTokens, error) {
 // decision cache), and then reopens the audit log, so that a log rotator
 // can rename the audit file and signal. A bad policy file keeps the
 // policy in force; an audit file that cannot be reopened leaves the log
-// writing to the file it has.
-func onHUP(log *slog.Logger, auditLog *audit.Log, store *policy.Store, az *backend) (stop func()) {
+// writing to the file it has. reloads (when store is not nil) exports the
+// outcome of each reload.
+func onHUP(log *slog.Logger, auditLog *audit.Log, store *policy.Store, az *backend, reloads *metrics.PolicyReload) (stop func()) {
 	ch := make(chan os.Signal, 1)
 	signal.Notify(ch, syscall.SIGHUP)
 	done := make(chan struct{})
@@ -319,8 +326,9 @@ func onHUP(log *slog.Logger, auditLog *audit.Log, store *policy.Store, az *backe
 			case <-ch:
 				if store != nil {
 					err := store.Reload()
+					reloads.Observe(err, time.Now())
 					if err != nil {
-						log.Error("policy reload failed; keeping the policy in force", slog.String("error", err.Error()))
+						log.Error("policy reload failed; keeping the policy in force", reloadErrorAttrs(store.Path(), err)...)
 					} else {
 						log.Info("policy reloaded", slog.String("file", store.Path()))
 					}
@@ -343,6 +351,28 @@ func onHUP(log *slog.Logger, auditLog *audit.Log, store *policy.Store, az *backe
 		}
 	}()
 	return func() { signal.Stop(ch); close(done) }
+}
+
+// reloadErrorAttrs are the log attributes of a failed policy reload: the
+// file (the policy, or the tokens file it names), and the line and key
+// when the error names them.
+func reloadErrorAttrs(path string, err error) []any {
+	file, line, key := path, 0, ""
+	var pe *policy.Error
+	if errors.As(err, &pe) {
+		if pe.File != "" {
+			file = pe.File
+		}
+		line, key = pe.Line, pe.Key
+	}
+	attrs := []any{slog.String("file", file)}
+	if line > 0 {
+		attrs = append(attrs, slog.Int("line", line))
+	}
+	if key != "" {
+		attrs = append(attrs, slog.String("key", key))
+	}
+	return append(attrs, slog.String("error", err.Error()))
 }
 
 // serverTLS is the TLS configuration of --tls-*, or nil for plain HTTP.

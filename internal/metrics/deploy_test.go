@@ -45,6 +45,9 @@ func fullExposition(t *testing.T) exposition {
 	if err := RegisterStandard(g.reg, BuildInfo{}); err != nil {
 		t.Fatal(err)
 	}
+	if _, err := NewPolicyReload(g.reg, clk.Now()); err != nil {
+		t.Fatal(err)
+	}
 	g.exporter(t, ExporterConfig{Now: clk.Now, Tunnels: TunnelSelection{TopN: 20}})
 	h, err := NewHTTP(g.reg)
 	if err != nil {
