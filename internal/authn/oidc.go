@@ -5,11 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/coreos/go-oidc/v3/oidc"
+	"github.com/go-jose/go-jose/v4"
 	"golang.org/x/sync/singleflight"
 
 	"github.com/nmigw/nmigw/internal/authz"
@@ -21,9 +23,9 @@ import (
 const oidcRetry = 10 * time.Second
 
 // oidcVerifiers holds the verifier of the policy's issuer, discovered on
-// first use and again when a reload names another issuer or audience. The
-// library fetches the issuer's keys and refetches them when a token names
-// a key it does not know (key rotation).
+// first use and again when a reload names another issuer or audience. Its
+// keySet fetches the issuer's keys and refetches them, at most once per
+// keySetRefetch, when no key held verifies a token (key rotation).
 //
 // Discovery runs outside mu, so a slow issuer holds up only the requests
 // that need its verifier; concurrent requests share one discovery.
@@ -87,7 +89,17 @@ func (o *oidcVerifiers) discover(cfg policy.OIDC) (*oidc.IDTokenVerifier, error)
 	var v *oidc.IDTokenVerifier
 	prov, err := oidc.NewProvider(ctx, cfg.Issuer)
 	if err == nil {
-		v = prov.Verifier(&oidc.Config{ClientID: cfg.Audience, Now: o.now})
+		// The issuer's keys through a keySet, which rate-limits
+		// refetches (the library's own refetches on every token that
+		// names a key it does not know).
+		var meta struct {
+			JWKS string   `json:"jwks_uri"`
+			Algs []string `json:"id_token_signing_alg_values_supported"`
+		}
+		if err = prov.Claims(&meta); err == nil {
+			v = oidc.NewVerifier(cfg.Issuer, newKeySet(meta.JWKS, o.client, o.now),
+				&oidc.Config{ClientID: cfg.Audience, Now: o.now, SupportedSigningAlgs: acceptedAlgs(meta.Algs)})
+		}
 	}
 	o.mu.Lock()
 	defer o.mu.Unlock()
@@ -99,6 +111,18 @@ func (o *oidcVerifiers) discover(cfg policy.OIDC) (*oidc.IDTokenVerifier, error)
 		}
 	}
 	return v, err
+}
+
+// acceptedAlgs are the algorithms of algs that signingAlgs accepts (nil:
+// the library's default, RS256).
+func acceptedAlgs(algs []string) []string {
+	var out []string
+	for _, a := range algs {
+		if slices.Contains(signingAlgs, jose.SignatureAlgorithm(a)) {
+			out = append(out, a)
+		}
+	}
+	return out
 }
 
 func (o *oidcVerifiers) verify(ctx context.Context, cfg *policy.OIDC, raw string) (authz.Principal, *Error) {

@@ -302,18 +302,59 @@ func tamper(jwt string) string {
 	return strings.Join(parts, ".")
 }
 
-// The library refetches the JWKS when a token names a key it has not seen.
+// The JWKS is fetched again when no key held verifies a token (the issuer
+// rotated its keys), once the last fetch is keySetRefetch old.
 func TestOIDCKeyRotation(t *testing.T) {
-	is, _, a, claims := oidcSetup(t)
+	is, clk, a, claims := oidcSetup(t)
 	if got := serve(a, bearerRequest(is.sign(claims(nil), nil))); got.status != 200 {
 		t.Fatalf("before rotation: %+v", got)
 	}
 	is.rotate("k2")
+	clk.add(keySetRefetch)
 	if got := serve(a, bearerRequest(is.sign(claims(nil), nil))); got.status != 200 || got.user != "OPER1" {
 		t.Errorf("after rotation: %+v", got)
 	}
-	if _, j := is.counts(); j < 2 {
-		t.Errorf("JWKS fetched %d times, want a refetch", j)
+	if _, j := is.counts(); j != 2 {
+		t.Errorf("JWKS fetched %d times, want one refetch", j)
+	}
+}
+
+// Tokens that no key held verifies (forged, or of another key) do not make
+// the gateway fetch the issuer's keys each time: at most once per
+// keySetRefetch, and meanwhile the keys held keep verifying good tokens.
+func TestOIDCKeySetRefetchRateLimited(t *testing.T) {
+	is, clk, a, claims := oidcSetup(t)
+	other, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	good := is.sign(claims(nil), nil)
+	if got := serve(a, bearerRequest(good)); got.status != 200 {
+		t.Fatalf("first token: %+v", got)
+	}
+	forged := is.sign(claims(nil), other) // the issuer's key ID, another key
+	for i := range 20 {
+		if got := serve(a, bearerRequest(forged)); got.status != 401 {
+			t.Fatalf("forged token %d: %+v", i, got)
+		}
+		if got := serve(a, bearerRequest(good)); got.status != 200 {
+			t.Fatalf("good token after %d forged ones: %+v", i+1, got)
+		}
+	}
+	if _, j := is.counts(); j != 1 {
+		t.Errorf("20 forged tokens: JWKS fetched %d times, want 1 (the first)", j)
+	}
+	clk.add(keySetRefetch - time.Second)
+	serve(a, bearerRequest(forged))
+	if _, j := is.counts(); j != 1 {
+		t.Errorf("%s after the fetch: JWKS fetched %d times, want 1", keySetRefetch-time.Second, j)
+	}
+	clk.add(time.Second)
+	for range 5 {
+		serve(a, bearerRequest(forged))
+	}
+	if _, j := is.counts(); j != 2 {
+		t.Errorf("%s after the fetch, 5 forged tokens: JWKS fetched %d times, want 2", keySetRefetch, j)
 	}
 }
 
