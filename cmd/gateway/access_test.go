@@ -53,3 +53,17 @@ func TestAccessControlWiring(t *testing.T) {
 		t.Errorf("--policy: the authorizer is not the policy's: Resource %q", r)
 	}
 }
+
+// A policy with OIDC and no mapping of the identity provider's names to
+// user IDs keeps the gateway from starting, naming the key.
+func TestPolicyOIDCWithoutMappingRefused(t *testing.T) {
+	pol := filepath.Join(t.TempDir(), "policy.yaml")
+	if err := os.WriteFile(pol, []byte("system: SYS1\nidentities:\n  oidc: {issuer: 'https://idp.example', audience: nmigw}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	err := run(t.Context(), []string{"gateway", "--listen", "127.0.0.1:0", "-sim", "--policy", pol},
+		func(string) string { return "" }, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "line 3: identities.oidc.users: missing key") {
+		t.Errorf("run: %v, want a refusal naming identities.oidc.users", err)
+	}
+}

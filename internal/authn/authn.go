@@ -17,6 +17,7 @@ import (
 	"encoding/json"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -188,6 +189,9 @@ const (
 	reasonNotVerified = "the token does not verify"
 	reasonExpired     = "the token has expired"
 	reasonNoUser      = "the token does not name a user of this gateway"
+	// reasonCertNotMapped: a verified certificate the policy maps to no
+	// user.
+	reasonCertNotMapped = "the client certificate is not mapped to a user"
 )
 
 func unauthorized(code, detail string) *Error {
@@ -249,7 +253,7 @@ func (a *Authenticator) bearer(ctx context.Context, pol *policy.Policy, hs []str
 		return authz.Principal{User: t.User, Groups: t.Groups}, MethodToken, nil
 	}
 	if pol.OIDC != nil && strings.Count(token, ".") == 2 {
-		p, err := a.oidc.verify(ctx, pol.OIDC, token)
+		p, err := a.oidc.verify(ctx, pol, token)
 		if err != nil {
 			return authz.Principal{}, "", err
 		}
@@ -273,22 +277,21 @@ func findToken(tokens []policy.TokenID, token string) *policy.TokenID {
 	return &tokens[found]
 }
 
-// certificate maps a verified client certificate: the policy's mapping of
-// its subject, else its CN as the user ID; groups are the mapping's and
-// the certificate's OU values.
+// certificate maps a verified client certificate: the policy's entry for
+// its subject (user and groups), else its CN through the policy's
+// certificateCN mapping (prefix or domain stripped; never a superuser),
+// else none. The certificate's own names (CN, OU) are never user IDs or
+// groups by themselves.
 func certificate(pol *policy.Policy, cert *x509.Certificate) (authz.Principal, Method, *Error) {
-	user := cert.Subject.CommonName
-	var groups []string
 	if c := pol.FindCertificate(cert.Subject); c != nil {
-		if c.User != "" {
-			user = c.User
-		}
-		groups = append(groups, c.Groups...)
+		return authz.Principal{User: c.User, Groups: slices.Clone(c.Groups)}, MethodCertificate, nil
 	}
-	id, err := authz.NormalizeID(user)
+	if pol.CertificateCN.Empty() {
+		return authz.Principal{}, "", unauthorizedCause("", reasonCertNotMapped, "subject "+cert.Subject.String()+" is not in identities.certificates")
+	}
+	id, err := pol.MapUser(&pol.CertificateCN, cert.Subject.CommonName)
 	if err != nil {
-		return authz.Principal{}, "", unauthorized("", "the client certificate's CN is not a user ID of 1 to 8 characters A-Z, 0-9, #, $, @, and no mapping names one")
+		return authz.Principal{}, "", unauthorizedCause("", reasonCertNotMapped, "CN: "+err.Error())
 	}
-	groups = append(groups, cert.Subject.OrganizationalUnit...)
-	return authz.Principal{User: id, Groups: groups}, MethodCertificate, nil
+	return authz.Principal{User: id}, MethodCertificate, nil
 }

@@ -70,5 +70,5 @@ func TestRedact(t *testing.T) {
 
 func (is *issuer) srvPolicy(t *testing.T) *policy.OIDC {
 	t.Helper()
-	return &policy.OIDC{Issuer: is.srv.URL, Audience: "nmigw", UserClaim: "preferred_username", GroupsClaim: "groups"}
+	return &policy.OIDC{Issuer: is.srv.URL, Audience: "nmigw", UserClaim: "preferred_username", GroupsClaim: "groups", Names: testNames(), Groups: testGroups()}
 }

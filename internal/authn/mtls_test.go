@@ -109,10 +109,12 @@ func TestClientCertificates(t *testing.T) {
 
 	pol, err := policy.Parse([]byte(`system: SYS1
 anonymous: ANONYM
+superusers: {users: [IBMUSER]}
+users: {OPER1: [OPSGRP]}
 identities:
   certificates:
     - {subject: "CN=dash,OU=NOC", user: DASHBRD, groups: [DASHGRP]}
-    - {subject: "CN=oper2", groups: [EXTRA]}
+  certificateCN: {prefix: "zos-"}
 `))
 	if err != nil {
 		t.Fatal(err)
@@ -139,10 +141,14 @@ identities:
 		groups string
 		method Method
 	}{
-		{"mapped subject", ptr(ca.issue(t, "CN=dash,OU=NOC")), 200, "DASHBRD", "DASHGRP,NOC", MethodCertificate},
-		{"CN as user, OUs as groups", ptr(ca.issue(t, "CN=oper1,OU=OPSGRP,OU=NETADM")), 200, "OPER1", "NETADM,OPSGRP", MethodCertificate},
-		{"mapping without user keeps the CN", ptr(ca.issue(t, "CN=oper2")), 200, "OPER2", "EXTRA", MethodCertificate},
-		{"CN that is no user ID", ptr(ca.issue(t, "CN=Operator One")), 401, "", "", ""},
+		// Names of a certificate are user IDs and groups only through
+		// the policy: a listed subject, or a CN with the required
+		// prefix; OUs are never groups.
+		{"mapped subject", ptr(ca.issue(t, "CN=dash,OU=NOC")), 200, "DASHBRD", "DASHGRP", MethodCertificate},
+		{"CN with the prefix, OUs ignored", ptr(ca.issue(t, "CN=zos-oper1,OU=ADMINS,OU=SYS1")), 200, "OPER1", "OPSGRP", MethodCertificate},
+		{"CN without the prefix", ptr(ca.issue(t, "CN=oper1,OU=OPSGRP")), 401, "", "", ""},
+		{"CN that strips to a superuser", ptr(ca.issue(t, "CN=zos-ibmuser")), 401, "", "", ""},
+		{"CN that is no user ID", ptr(ca.issue(t, "CN=zos-Operator One")), 401, "", "", ""},
 		{"no certificate", nil, 200, "ANONYM", "", MethodAnonymous},
 	}
 	for _, tt := range tests {

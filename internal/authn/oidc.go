@@ -35,16 +35,19 @@ type oidcVerifiers struct {
 	group  singleflight.Group
 
 	mu       sync.Mutex
-	cfg      policy.OIDC
+	cfg      issuerKey
 	verifier *oidc.IDTokenVerifier
 	failed   time.Time // of the last failed discovery
 	err      error
 }
 
+// issuerKey is what a verifier depends on: the issuer and the audience.
+type issuerKey struct{ issuer, audience string }
+
 // cached returns the verifier of cfg, or the error of a discovery that
 // failed less than oidcRetry ago; neither means discovery is due. A cfg
 // other than the one held forgets what was known of the old one.
-func (o *oidcVerifiers) cached(cfg policy.OIDC) (*oidc.IDTokenVerifier, error) {
+func (o *oidcVerifiers) cached(cfg issuerKey) (*oidc.IDTokenVerifier, error) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	if o.cfg != cfg {
@@ -59,11 +62,11 @@ func (o *oidcVerifiers) cached(cfg policy.OIDC) (*oidc.IDTokenVerifier, error) {
 // get returns the verifier of cfg, discovering the issuer when due; the
 // wait for a discovery ends early when ctx does.
 func (o *oidcVerifiers) get(ctx context.Context, cfg *policy.OIDC) (*oidc.IDTokenVerifier, error) {
-	want := *cfg
+	want := issuerKey{cfg.Issuer, cfg.Audience}
 	if v, err := o.cached(want); v != nil || err != nil {
 		return v, err
 	}
-	ch := o.group.DoChan(want.Issuer+"\x00"+want.Audience, func() (any, error) { return o.discover(want) })
+	ch := o.group.DoChan(want.issuer+"\x00"+want.audience, func() (any, error) { return o.discover(want) })
 	select {
 	case r := <-ch:
 		if r.Err != nil {
@@ -78,7 +81,7 @@ func (o *oidcVerifiers) get(ctx context.Context, cfg *policy.OIDC) (*oidc.IDToke
 // discover fetches cfg's discovery document (at most 10 s) and records
 // the verifier or the failure, unless a reload has named another issuer
 // meanwhile.
-func (o *oidcVerifiers) discover(cfg policy.OIDC) (*oidc.IDTokenVerifier, error) {
+func (o *oidcVerifiers) discover(cfg issuerKey) (*oidc.IDTokenVerifier, error) {
 	// A discovery that ended between the caller's look and this call
 	// has already answered.
 	if v, err := o.cached(cfg); v != nil || err != nil {
@@ -87,7 +90,7 @@ func (o *oidcVerifiers) discover(cfg policy.OIDC) (*oidc.IDTokenVerifier, error)
 	ctx, cancel := context.WithTimeout(oidc.ClientContext(context.Background(), o.client), 10*time.Second)
 	defer cancel()
 	var v *oidc.IDTokenVerifier
-	prov, err := oidc.NewProvider(ctx, cfg.Issuer)
+	prov, err := oidc.NewProvider(ctx, cfg.issuer)
 	if err == nil {
 		// The issuer's keys through a keySet, which rate-limits
 		// refetches (the library's own refetches on every token that
@@ -97,8 +100,8 @@ func (o *oidcVerifiers) discover(cfg policy.OIDC) (*oidc.IDTokenVerifier, error)
 			Algs []string `json:"id_token_signing_alg_values_supported"`
 		}
 		if err = prov.Claims(&meta); err == nil {
-			v = oidc.NewVerifier(cfg.Issuer, newKeySet(meta.JWKS, o.client, o.now),
-				&oidc.Config{ClientID: cfg.Audience, Now: o.now, SupportedSigningAlgs: acceptedAlgs(meta.Algs)})
+			v = oidc.NewVerifier(cfg.issuer, newKeySet(meta.JWKS, o.client, o.now),
+				&oidc.Config{ClientID: cfg.audience, Now: o.now, SupportedSigningAlgs: acceptedAlgs(meta.Algs)})
 		}
 	}
 	o.mu.Lock()
@@ -125,7 +128,10 @@ func acceptedAlgs(algs []string) []string {
 	return out
 }
 
-func (o *oidcVerifiers) verify(ctx context.Context, cfg *policy.OIDC, raw string) (authz.Principal, *Error) {
+// verify verifies the JWT raw against the issuer of pol's OIDC, and maps
+// its names to the principal through pol's mappings (policy.NameMap).
+func (o *oidcVerifiers) verify(ctx context.Context, pol *policy.Policy, raw string) (authz.Principal, *Error) {
+	cfg := pol.OIDC
 	v, err := o.get(ctx, cfg)
 	if err != nil {
 		// The cause names the issuer's addresses and the network's
@@ -149,23 +155,26 @@ func (o *oidcVerifiers) verify(ctx context.Context, cfg *policy.OIDC, raw string
 		return authz.Principal{}, unauthorizedCause("invalid_token", reasonNotVerified, "the claims do not decode: "+err.Error())
 	}
 	name, _ := claims[cfg.UserClaim].(string)
-	user, err := authz.NormalizeID(name)
+	user, err := pol.MapUser(&cfg.Names, name)
 	if err != nil {
 		return authz.Principal{}, unauthorizedCause("invalid_token", reasonNoUser,
-			fmt.Sprintf("claim %s is not a user ID of 1 to 8 characters A-Z, 0-9, #, $, @", cfg.UserClaim))
+			fmt.Sprintf("claim %s: %v", cfg.UserClaim, err))
 	}
 	p := authz.Principal{User: user}
 	if cfg.GroupsClaim != "" {
+		var names []string
 		switch g := claims[cfg.GroupsClaim].(type) {
 		case string:
-			p.Groups = []string{g}
+			names = []string{g}
 		case []any:
 			for _, v := range g {
 				if s, ok := v.(string); ok {
-					p.Groups = append(p.Groups, s)
+					names = append(names, s)
 				}
 			}
 		}
+		// Only the IdP groups the policy maps.
+		p.Groups = policy.MapGroups(cfg.Groups, names)
 	}
 	return p, nil
 }

@@ -163,7 +163,7 @@ func oidcSetup(t *testing.T) (*issuer, *clock, *Authenticator, func(claims map[s
 	clk := &clock{now: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
 	pol := &policy.Policy{
 		Authz: authz.Config{System: "SYS1"},
-		OIDC:  &policy.OIDC{Issuer: is.srv.URL, Audience: "nmigw", GroupsClaim: "groups"},
+		OIDC:  &policy.OIDC{Issuer: is.srv.URL, Audience: "nmigw", GroupsClaim: "groups", Names: testNames(), Groups: testGroups()},
 	}
 	if err := pol.Validate(); err != nil {
 		t.Fatal(err)
@@ -185,6 +185,14 @@ func oidcSetup(t *testing.T) (*issuer, *clock, *Authenticator, func(claims map[s
 		return c
 	}
 	return is, clk, a, claims
+}
+
+// testNames maps the tests' IdP user name oper1 to OPER1.
+func testNames() policy.NameMap { return policy.NameMap{Users: map[string]string{"oper1": "OPER1"}} }
+
+// testGroups maps the tests' IdP groups to groups of the same names.
+func testGroups() map[string]string {
+	return map[string]string{"opsgrp": "OPSGRP", "netadm": "NETADM", "noc": "NOC"}
 }
 
 func bearerRequest(token string) *http.Request {
@@ -242,7 +250,7 @@ func TestOIDCUnauthorizedReasonsFixed(t *testing.T) {
 	var logs bytes.Buffer
 	clk := &clock{now: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
 	pol := &policy.Policy{Authz: authz.Config{System: "SYS1"},
-		OIDC: &policy.OIDC{Issuer: is.srv.URL, Audience: "aud-7f3c1e"}}
+		OIDC: &policy.OIDC{Issuer: is.srv.URL, Audience: "aud-7f3c1e", Names: testNames()}}
 	if err := pol.Validate(); err != nil {
 		t.Fatal(err)
 	}
@@ -294,6 +302,50 @@ func TestOIDCUnauthorizedReasonsFixed(t *testing.T) {
 }
 
 type ridKey struct{}
+
+// An IdP's names become user IDs only through the policy's mapping: a
+// name alone is no user ID (preferred_username ibmuser is not IBMUSER), a
+// stripped domain never reaches a superuser, and the token's groups count
+// only where the policy maps them.
+func TestOIDCNameMapping(t *testing.T) {
+	is, clk, _, claims := oidcSetup(t)
+	pol, err := policy.Parse([]byte(`system: SYS1
+superusers: {users: [IBMUSER], groups: [SYS1]}
+users: {OPER2: [SYS1], OPER1: [NETADM]}
+identities:
+  oidc:
+    issuer: ` + is.srv.URL + `
+    audience: nmigw
+    users: {alice.smith@example.com: ALICE}
+    userDomain: example.com
+    groupsClaim: groups
+    groups: {ipsec-ops: OPSGRP}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := New(Options{Policy: staticPolicy(pol), HTTPClient: is.srv.Client(), Now: clk.Now})
+	idp := []string{"admins", "ipsec-ops", "SYS1", "sys1"}
+	for _, c := range []struct {
+		name, user, groups string
+		status             int
+	}{
+		{"ibmuser", "", "", 401},
+		{"IBMUSER", "", "", 401},
+		{"oper1", "", "", 401},
+		{"ibmuser@example.com", "", "", 401},
+		{"oper2@example.com", "", "", 401}, // member of a superuser group
+		{"oper1@evil.example", "", "", 401},
+		{"oper1@example.com@example.com", "", "", 401},
+		{"oper1@EXAMPLE.com", "OPER1", "NETADM,OPSGRP", 200},
+		{"alice.smith@example.com", "ALICE", "OPSGRP", 200},
+	} {
+		got := serve(a, bearerRequest(is.sign(claims(map[string]any{"preferred_username": c.name, "groups": idp}), nil)))
+		if got.status != c.status || got.user != c.user || got.groups != c.groups {
+			t.Errorf("preferred_username %q: %+v, want %d %s %s", c.name, got, c.status, c.user, c.groups)
+		}
+	}
+}
 
 // tamper changes the payload's user while keeping the signature.
 func tamper(jwt string) string {
@@ -400,7 +452,7 @@ func TestOIDCIssuerUnreachableCauseOnlyLogged(t *testing.T) {
 	ln.Close() // nothing listens there now
 	var logs bytes.Buffer
 	pol := tokenPolicy(t, "", nil)
-	pol.OIDC = &policy.OIDC{Issuer: "http://" + addr, Audience: "nmigw", UserClaim: "preferred_username"}
+	pol.OIDC = &policy.OIDC{Issuer: "http://" + addr, Audience: "nmigw", UserClaim: "preferred_username", Names: testNames()}
 	a := New(Options{Policy: staticPolicy(pol), Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 	got := serve(a, bearerRequest("eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJl"))
 	if got.status != 503 || !strings.Contains(got.body, "the OpenID Connect issuer cannot be reached") {
@@ -419,7 +471,7 @@ func TestOIDCIssuerUnreachableCauseOnlyLogged(t *testing.T) {
 func TestOIDCSlowDiscovery(t *testing.T) {
 	is, clk, _, claims := oidcSetup(t)
 	pol := tokenPolicy(t, "", map[string]string{"s3cret-oper": "oper1"})
-	pol.OIDC = &policy.OIDC{Issuer: is.srv.URL, Audience: "nmigw", GroupsClaim: "groups"}
+	pol.OIDC = &policy.OIDC{Issuer: is.srv.URL, Audience: "nmigw", GroupsClaim: "groups", Names: testNames(), Groups: testGroups()}
 	if err := pol.Validate(); err != nil {
 		t.Fatal(err)
 	}
@@ -453,7 +505,7 @@ func TestOIDCReloadDuringSlowDiscovery(t *testing.T) {
 	old, clk, _, oldClaims := oidcSetup(t)
 	fresh := newIssuer(t)
 	policyFor := func(is *issuer) *policy.Policy {
-		p := &policy.Policy{Authz: authz.Config{System: "SYS1"}, OIDC: &policy.OIDC{Issuer: is.srv.URL, Audience: "nmigw"}}
+		p := &policy.Policy{Authz: authz.Config{System: "SYS1"}, OIDC: &policy.OIDC{Issuer: is.srv.URL, Audience: "nmigw", Names: testNames()}}
 		if err := p.Validate(); err != nil {
 			t.Fatal(err)
 		}

@@ -414,7 +414,17 @@ func (w *walker) identities(n *yaml.Node, key string, p *Policy) error {
 				"audience":    str(&o.Audience),
 				"userClaim":   str(&o.UserClaim),
 				"groupsClaim": str(&o.GroupsClaim),
+				"users":       w.stringMap(&o.Names.Users),
+				"userPrefix":  str(&o.Names.Prefix),
+				"userDomain":  str(&o.Names.Domain),
+				"groups":      w.stringMap(&o.Groups),
 			}, "issuer", "audience")
+		},
+		"certificateCN": func(v *yaml.Node, key string) error {
+			return w.mapping(v, key, map[string]fieldFunc{
+				"prefix": str(&p.CertificateCN.Prefix),
+				"domain": str(&p.CertificateCN.Domain),
+			})
 		},
 		"uids": func(v *yaml.Node, key string) error {
 			v = deref(v)
@@ -443,6 +453,37 @@ func (w *walker) identities(n *yaml.Node, key string, p *Policy) error {
 			return nil
 		},
 	})
+}
+
+// stringMap walks a mapping of strings to strings (names to IDs).
+func (w *walker) stringMap(dst *map[string]string) fieldFunc {
+	return func(v *yaml.Node, key string) error {
+		v = deref(v)
+		if isNull(v) {
+			return nil
+		}
+		if v.Kind != yaml.MappingNode {
+			return shapeError(v, key, "a mapping of names to IDs")
+		}
+		*dst = map[string]string{}
+		for i := 0; i+1 < len(v.Content); i += 2 {
+			k := deref(v.Content[i])
+			path := join(key, k.Value)
+			if k.Kind != yaml.ScalarNode {
+				return shapeError(k, path, "a name")
+			}
+			if _, dup := (*dst)[k.Value]; dup {
+				return &Error{Line: k.Line, Key: path, Err: fmt.Errorf("%w: name given twice", ErrInvalid)}
+			}
+			w.lines[path] = k.Line
+			s, err := scalar(v.Content[i+1], path)
+			if err != nil {
+				return err
+			}
+			(*dst)[k.Value] = s
+		}
+		return nil
+	}
 }
 
 // tokens walks a list of {sha256, user, groups}.

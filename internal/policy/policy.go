@@ -18,7 +18,15 @@
 //	  tokens: [{sha256: "<64 hex digits>", user: OPER1, groups: [EXTRA]}]
 //	  tokensFile: tokens.yaml       # more tokens, e.g. from a Kubernetes Secret
 //	  certificates: [{subject: "CN=dash,OU=NOC", user: DASHBRD, groups: [NOC]}]
-//	  oidc: {issuer: "https://idp.example", audience: nmigw, userClaim: preferred_username, groupsClaim: groups}
+//	  certificateCN: {prefix: "zos-"}   # or domain: example.com; absent: unlisted certificates are refused
+//	  oidc:
+//	    issuer: "https://idp.example"
+//	    audience: nmigw
+//	    userClaim: preferred_username
+//	    users: {"alice.smith@example.com": ALICE}   # and/or userPrefix / userDomain; one is required
+//	    userDomain: example.com                     # oper1@example.com -> OPER1
+//	    groupsClaim: groups
+//	    groups: {ipsec-operators: OPSGRP}           # required with groupsClaim; other IdP groups are ignored
 //	  uids: {1000: OPER1}
 //	authorization:                  # optional; backend policy by default
 //	  backend: saf-endpoint         # ask RACF through ZSS's saf-auth service
@@ -76,8 +84,12 @@ type Policy struct {
 	// policy file's directory); "" = none. Its tokens are in Tokens.
 	TokensFile   string
 	Certificates []CertID
-	OIDC         *OIDC             // nil = no OIDC
-	UIDs         map[uint32]string // socket peer uid -> user ID
+	// CertificateCN maps the CN of a verified certificate whose subject
+	// is not in Certificates (identities.certificateCN: prefix, domain);
+	// empty: such certificates are refused.
+	CertificateCN NameMap
+	OIDC          *OIDC             // nil = no OIDC
+	UIDs          map[uint32]string // socket peer uid -> user ID
 	// Authorization says which backend decides: the profiles above
 	// (BackendPolicy, the default) or RACF through ZSS's saf-auth
 	// endpoint (BackendSAFEndpoint).
@@ -94,8 +106,8 @@ type TokenID struct {
 	Groups []string
 }
 
-// CertID maps a client certificate subject to a user and groups. User ""
-// means the certificate's CN.
+// CertID maps a client certificate subject to a user and groups (User is
+// required: a certificate's names are not user IDs by themselves).
 type CertID struct {
 	Subject string
 	User    string
@@ -104,13 +116,20 @@ type CertID struct {
 	attrs []attr // parsed Subject, set by Validate
 }
 
-// OIDC says which issuer's JWTs are accepted and which claims carry the
-// user ID and the groups.
+// OIDC says which issuer's JWTs are accepted, which claims carry the
+// user's name and the groups, and how those become user IDs and groups
+// (names.go): a policy with OIDC must map names (Users, UserPrefix or
+// UserDomain), and groups come from the token only through Groups.
 type OIDC struct {
 	Issuer      string
 	Audience    string
 	UserClaim   string // default preferred_username
 	GroupsClaim string // "" = no groups from the token
+
+	Names NameMap // identities.oidc.users, userPrefix, userDomain
+	// Groups maps the IdP's group names to groups; required with
+	// GroupsClaim. Unmapped IdP groups are ignored.
+	Groups map[string]string
 }
 
 // DefaultUserClaim is the OIDC claim holding the user ID when the policy

@@ -34,8 +34,9 @@ users:                            # group membership of user IDs
   ADMIN1: [OPSGRP, NETADM]
 identities:                       # how callers become user IDs
   tokens: [{sha256: "` + hex.EncodeToString(oper1Hash[:]) + `", user: OPER1}]
-  certificates: [{subject: "CN=dash,OU=NOC", user: DASHBRD}]   # else CN as user ID
-  oidc: {issuer: "https://idp.example", audience: nmigw, userClaim: preferred_username, groupsClaim: groups}
+  certificates: [{subject: "CN=dash,OU=NOC", user: DASHBRD}]   # unlisted subjects are refused
+  oidc: {issuer: "https://idp.example", audience: nmigw, userClaim: preferred_username, groupsClaim: groups,
+         userDomain: example.com, users: {"alice.smith@example.com": alice}, groups: {ipsec-operators: opsgrp}}
   uids: {1000: OPER1}             # simulator peers; else the login name of the uid, upper-cased
 `
 
@@ -55,7 +56,9 @@ func TestParseExample(t *testing.T) {
 	if len(p.Certificates) != 1 || p.Certificates[0].User != "DASHBRD" {
 		t.Errorf("certificates: %+v", p.Certificates)
 	}
-	if *p.OIDC != (OIDC{Issuer: "https://idp.example", Audience: "nmigw", UserClaim: "preferred_username", GroupsClaim: "groups"}) {
+	if o := p.OIDC; o.Issuer != "https://idp.example" || o.Audience != "nmigw" || o.UserClaim != "preferred_username" ||
+		o.GroupsClaim != "groups" || o.Names.Domain != "example.com" || o.Names.Users["alice.smith@example.com"] != "ALICE" ||
+		o.Groups["ipsec-operators"] != "OPSGRP" {
 		t.Errorf("oidc: %+v", p.OIDC)
 	}
 	if p.UIDs[1000] != "OPER1" {
@@ -98,8 +101,8 @@ profiles:
 users: {oper1: [opsgrp]}
 identities:
   tokens: [{sha256: "` + strings.ToUpper(hex.EncodeToString(oper1Hash[:])) + `", user: oper1, groups: [extra]}]
-  certificates: [{subject: "ou=NOC, cn=dash"}]
-  oidc: {issuer: "http://127.0.0.1:8080/realms/x", audience: nmigw}
+  certificates: [{subject: "ou=NOC, cn=dash", user: dashbrd}]
+  oidc: {issuer: "http://127.0.0.1:8080/realms/x", audience: nmigw, users: {oper1@x: oper1}}
   uids: {0: root}
 `))
 	if err != nil {
@@ -156,7 +159,12 @@ func TestParseErrors(t *testing.T) {
 		{"bad token user", "system: S\nidentities:\n  tokens:\n    - sha256: " + hash + "\n      user: a@b.c\n", 5, "identities.tokens[0].user", authz.ErrInvalidID},
 		{"bad subject", "system: S\nidentities:\n  certificates:\n    - subject: dash\n", 4, "identities.certificates[0].subject", ErrInvalid},
 		{"unknown subject attribute", "system: S\nidentities:\n  certificates:\n    - subject: XX=dash\n", 4, "identities.certificates[0].subject", ErrInvalid},
-		{"duplicate subject", "system: S\nidentities:\n  certificates:\n    - subject: CN=a,OU=b\n    - subject: OU=b,CN=a\n", 5, "identities.certificates[1].subject", ErrInvalid},
+		{"duplicate subject", "system: S\nidentities:\n  certificates:\n    - {subject: 'CN=a,OU=b', user: A}\n    - {subject: 'OU=b,CN=a', user: A}\n", 5, "identities.certificates[1].subject", ErrInvalid},
+		{"certificate without user", "system: S\nidentities:\n  certificates:\n    - {subject: CN=a}\n", 4, "identities.certificates[0]", ErrMissingKey},
+		{"oidc without a name mapping", "system: S\nidentities:\n  oidc:\n    issuer: https://idp.example\n    audience: a\n", 4, "identities.oidc.users", ErrMissingKey},
+		{"oidc groups claim without groups", "system: S\nidentities:\n  oidc: {issuer: https://idp.example, audience: a, userDomain: x.example, groupsClaim: groups}\n", 3, "identities.oidc.groups", ErrMissingKey},
+		{"oidc name to a superuser", "system: S\nsuperusers: {users: [ibmuser]}\nidentities:\n  oidc:\n    issuer: https://idp.example\n    audience: a\n    users: {boss: ibmuser}\n", 7, "identities.oidc.users.boss", ErrInvalid},
+		{"oidc group to a superuser group", "system: S\nsuperusers: {groups: [sys1]}\nidentities:\n  oidc:\n    issuer: https://idp.example\n    audience: a\n    userPrefix: z-\n    groupsClaim: g\n    groups: {admins: sys1}\n", 9, "identities.oidc.groups.admins", ErrInvalid},
 		{"http issuer", "system: S\nidentities:\n  oidc: {issuer: 'http://idp.example', audience: a}\n", 3, "identities.oidc.issuer", ErrInvalid},
 		{"oidc without audience", "system: S\nidentities:\n  oidc:\n    issuer: https://idp.example\n", 4, "identities.oidc.audience", ErrMissingKey},
 		{"bad uid", "system: S\nidentities:\n  uids:\n    -1: ROOT\n", 4, "identities.uids.-1", ErrInvalid},
@@ -232,7 +240,7 @@ func TestFindCertificate(t *testing.T) {
 identities:
   certificates:
     - {subject: "CN=dash,OU=NOC", user: DASHBRD}
-    - {subject: "CN=a\\,b+OU=x=y", groups: [G]}
+    - {subject: "CN=a\\,b+OU=x=y", user: AB, groups: [G]}
 `))
 	if err != nil {
 		t.Fatal(err)

@@ -38,8 +38,12 @@ func (p *Policy) Validate() error {
 		return p.TokensFile, "tokens[" + strconv.Itoa(i-inline) + "]"
 	})
 	v.certificates(p.Certificates)
+	v.nameMap("identities.certificateCN", &p.CertificateCN, a)
+	if len(p.CertificateCN.Users) > 0 {
+		v.check("identities.certificateCN", fmt.Errorf("%w: map subjects in identities.certificates", ErrInvalid))
+	}
 	if p.OIDC != nil {
-		v.oidc(p.OIDC)
+		v.oidc(p.OIDC, a)
 	}
 	v.authorization(&p.Authorization)
 	uids := make([]uint32, 0, len(p.UIDs))
@@ -190,14 +194,15 @@ func (v *validator) certificates(certs []CertID) {
 			}
 		}
 		c.attrs = attrs
-		if c.User != "" {
-			c.User = v.id(key+".user", c.User)
+		if c.User == "" {
+			v.check(key, fmt.Errorf("%w: user (a certificate's names are user IDs only through a mapping)", ErrMissingKey))
 		}
+		c.User = v.id(key+".user", c.User)
 		v.ids(key+".groups", c.Groups)
 	}
 }
 
-func (v *validator) oidc(o *OIDC) {
+func (v *validator) oidc(o *OIDC, a *authz.Config) {
 	const key = "identities.oidc"
 	v.check(key+".issuer", checkIssuer(o.Issuer))
 	if o.Audience == "" {
@@ -205,6 +210,28 @@ func (v *validator) oidc(o *OIDC) {
 	}
 	if o.UserClaim == "" {
 		o.UserClaim = DefaultUserClaim
+	}
+	if o.Names.Empty() {
+		v.check(key+".users", fmt.Errorf("%w: the names of the identity provider become user IDs only through "+
+			"identities.oidc.users (name -> user ID), userPrefix or userDomain", ErrMissingKey))
+	}
+	v.nameMap(key, &o.Names, a)
+	if o.GroupsClaim != "" && len(o.Groups) == 0 {
+		v.check(key+".groups", fmt.Errorf("%w: with groupsClaim, the identity provider's groups become groups "+
+			"only through identities.oidc.groups (IdP group -> group)", ErrMissingKey))
+	}
+	names := make([]string, 0, len(o.Groups))
+	for n := range o.Groups {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	for _, n := range names {
+		k := key + ".groups." + n
+		g := v.id(k, o.Groups[n])
+		if slices.Contains(upperAll(a.SuperGroups), g) {
+			v.check(k, fmt.Errorf("%w: %s %v", ErrInvalid, g, ErrSuperuserName))
+		}
+		o.Groups[n] = g
 	}
 }
 
