@@ -3,6 +3,7 @@ package policy
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"sort"
 	"strings"
@@ -97,24 +98,26 @@ func MapGroups(table map[string]string, names []string) []string {
 // nameMap checks a NameMap at key and upper-cases its user IDs; the
 // table's user IDs may not be superusers.
 func (v *validator) nameMap(key string, m *NameMap, a *authz.Config) {
-	names := make([]string, 0, len(m.Users))
-	for n := range m.Users {
-		names = append(names, n)
+	v.idTable(key+".users", m.Users, a.SuperUsers)
+	if m.Domain != "" && (strings.ContainsAny(m.Domain, "@ \t") || strings.Trim(m.Domain, ".") == "") {
+		v.check(key+".userDomain", fmt.Errorf("%w: %q is not a domain", ErrInvalid, m.Domain))
 	}
-	sort.Strings(names)
-	for _, n := range names {
-		k := key + ".users." + n
+}
+
+// idTable checks a table of names to IDs at key (in the order of the
+// names) and upper-cases its IDs, none of which may be in forbidden (the
+// superusers, or their groups).
+func (v *validator) idTable(key string, table map[string]string, forbidden []string) {
+	for _, n := range slices.Sorted(maps.Keys(table)) {
+		k := key + "." + n
 		if n == "" {
 			v.check(k, fmt.Errorf("%w: empty name", ErrInvalid))
 		}
-		u := v.id(k, m.Users[n])
-		if slices.Contains(upperAll(a.SuperUsers), u) {
-			v.check(k, fmt.Errorf("%w: %s %v", ErrInvalid, u, ErrSuperuserName))
+		id := v.id(k, table[n])
+		if slices.Contains(upperAll(forbidden), id) {
+			v.check(k, fmt.Errorf("%w: %s %v", ErrInvalid, id, ErrSuperuserName))
 		}
-		m.Users[n] = u
-	}
-	if m.Domain != "" && (strings.ContainsAny(m.Domain, "@ \t") || strings.Trim(m.Domain, ".") == "") {
-		v.check(key+".userDomain", fmt.Errorf("%w: %q is not a domain", ErrInvalid, m.Domain))
+		table[n] = id
 	}
 }
 

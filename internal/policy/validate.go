@@ -220,19 +220,7 @@ func (v *validator) oidc(o *OIDC, a *authz.Config) {
 		v.check(key+".groups", fmt.Errorf("%w: with groupsClaim, the identity provider's groups become groups "+
 			"only through identities.oidc.groups (IdP group -> group)", ErrMissingKey))
 	}
-	names := make([]string, 0, len(o.Groups))
-	for n := range o.Groups {
-		names = append(names, n)
-	}
-	slices.Sort(names)
-	for _, n := range names {
-		k := key + ".groups." + n
-		g := v.id(k, o.Groups[n])
-		if slices.Contains(upperAll(a.SuperGroups), g) {
-			v.check(k, fmt.Errorf("%w: %s %v", ErrInvalid, g, ErrSuperuserName))
-		}
-		o.Groups[n] = g
-	}
+	v.idTable(key+".groups", o.Groups, a.SuperGroups)
 }
 
 // checkIssuer accepts an https URL, or an http URL on a loopback host.
