@@ -7,9 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"slices"
-	"strconv"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/nmigw/nmigw/internal/ipsec"
@@ -24,10 +22,9 @@ import (
 // differences to a bounded ring of events that every subscriber reads.
 // The feed (ring and last snapshot) outlives its poller, so a client that
 // reconnects after everybody had left still resumes: the restarted poller
-// reports what changed meanwhile. Event IDs come from one counter seeded
-// with the start time, so IDs grow across feeds and across restarts of the
-// gateway, and an ID the gateway no longer holds is recognised and
-// answered with a reset.
+// reports what changed meanwhile. Each feed numbers its own events, and
+// their IDs are opaque (eventid.go): an ID of another stack, of an
+// earlier run, or one the ring no longer holds is answered with a reset.
 
 // EventOptions tune the event streams. Zero values take the defaults.
 type EventOptions struct {
@@ -90,7 +87,6 @@ func (o *EventOptions) setDefaults() {
 type eventHub struct {
 	a    *api
 	opts EventOptions
-	seq  atomic.Uint64 // the last event ID handed out
 
 	mu    sync.Mutex
 	feeds map[string]*feed
@@ -98,13 +94,12 @@ type eventHub struct {
 
 func newEventHub(a *api, o EventOptions) *eventHub {
 	o.setDefaults()
-	h := &eventHub{a: a, opts: o, feeds: map[string]*feed{}}
-	h.seq.Store(uint64(time.Now().UnixMicro()))
-	return h
+	return &eventHub{a: a, opts: o, feeds: map[string]*feed{}}
 }
 
-// entry is one event of a feed's ring. seq is its ID; error entries are
-// sent without one (they are not replayed).
+// entry is one event of a feed's ring. seq is its number in the feed
+// (its ID sealed, eventIDs); error entries are sent without an ID (they
+// are not replayed).
 type entry struct {
 	seq  uint64
 	name string
@@ -115,6 +110,7 @@ type entry struct {
 type feed struct {
 	hub   *eventHub
 	stack string
+	ids   eventIDs
 
 	// Guarded by hub.mu.
 	subs   map[*subscriber]struct{}
@@ -125,8 +121,7 @@ type feed struct {
 	mu      sync.Mutex
 	ring    []entry // oldest first, at most opts.History
 	dropped uint64  // seq of the newest entry dropped from the ring
-	start   uint64  // every event of the feed has a greater seq
-	last    uint64  // seq of the newest entry (start before the first)
+	last    uint64  // seq of the newest entry (0 before the first)
 	snap    *snapshot
 	polled  bool  // the running poller has polled once
 	lastErr error // the last poll's error
@@ -144,9 +139,8 @@ func (h *eventHub) subscribe(stack string, interval time.Duration) (*feed, *subs
 	defer h.mu.Unlock()
 	f := h.feeds[stack]
 	if f == nil {
-		last := h.seq.Load()
-		f = &feed{hub: h, stack: stack, subs: map[*subscriber]struct{}{}, rewake: make(chan struct{}, 1),
-			start: last, last: last, wake: make(chan struct{})}
+		f = &feed{hub: h, stack: stack, ids: newEventIDs(stack), subs: map[*subscriber]struct{}{},
+			rewake: make(chan struct{}, 1), wake: make(chan struct{})}
 		h.feeds[stack] = f
 	}
 	s := &subscriber{interval: interval}
@@ -279,7 +273,7 @@ func (f *feed) record(s *snapshot, err error) {
 
 // append adds one event to the ring (f.mu held).
 func (f *feed) append(name string, data []byte) {
-	seq := f.hub.seq.Add(1)
+	seq := f.last + 1
 	if len(f.ring) >= f.hub.opts.History {
 		f.dropped = f.ring[0].seq
 		f.ring = append(f.ring[:0], f.ring[1:]...)
@@ -451,14 +445,14 @@ func (s *sseWriter) send() error {
 	return s.rc.Flush()
 }
 
-// event writes one event; id 0 sends none.
-func (s *sseWriter) event(name string, id uint64, data []byte) error {
+// event writes one event; id "" sends none.
+func (s *sseWriter) event(name string, id string, data []byte) error {
 	s.buf = append(s.buf, "event: "...)
 	s.buf = append(s.buf, name...)
 	s.buf = append(s.buf, '\n')
-	if id != 0 {
+	if id != "" {
 		s.buf = append(s.buf, "id: "...)
-		s.buf = strconv.AppendUint(s.buf, id, 10)
+		s.buf = append(s.buf, id...)
 		s.buf = append(s.buf, '\n')
 	}
 	s.buf = append(s.buf, "data: "...)
@@ -530,7 +524,7 @@ func (a *api) streamEvents(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	f.mu.Lock()
-	known, lastErr, last, start, dropped := f.snap != nil, f.lastErr, f.last, f.start, f.dropped
+	known, lastErr, last, dropped := f.snap != nil, f.lastErr, f.last, f.dropped
 	f.mu.Unlock()
 	if !known && lastErr != nil {
 		if p := classify(lastErr); p.Status < http.StatusInternalServerError {
@@ -555,12 +549,10 @@ func (a *api) streamEvents(w http.ResponseWriter, r *http.Request) {
 	// still covers), or after a reset.
 	cursor, reset := last, ""
 	if v, ok := r.Header["Last-Event-Id"]; ok {
-		id, err := strconv.ParseUint(v[0], 10, 64)
+		id, ok := f.ids.parse(v[0])
 		switch {
-		case err != nil:
-			reset = "Last-Event-ID is not an ID of this gateway"
-		case id < start || id > last:
-			reset = "Last-Event-ID is not one the gateway holds for this stack (it restarted, or the stack was not watched)"
+		case !ok || id > last:
+			reset = "Last-Event-ID is not an event ID the gateway holds for this stack (another stack's, or the gateway restarted)"
 		case id < dropped:
 			reset = "Last-Event-ID is older than the events the gateway keeps"
 		default:
@@ -576,11 +568,11 @@ func (a *api) streamEvents(w http.ResponseWriter, r *http.Request) {
 	var werr error
 	switch {
 	case reset != "":
-		werr = sw.event(evReset, last, resetData(stack, reset))
+		werr = sw.event(evReset, f.ids.id(last), resetData(stack, reset))
 	case cursor == last && known:
 		// Sets the client's last event ID without dispatching an event.
 		sw.buf = append(sw.buf, "id: "...)
-		sw.buf = strconv.AppendUint(sw.buf, last, 10)
+		sw.buf = append(sw.buf, f.ids.id(last)...)
 		sw.buf = append(sw.buf, '\n', '\n')
 		werr = sw.send()
 	case cursor < last:
@@ -600,17 +592,17 @@ func (a *api) streamEvents(w http.ResponseWriter, r *http.Request) {
 			f.mu.Lock()
 			cursor = f.last
 			f.mu.Unlock()
-			werr = sw.event(evReset, cursor, resetData(stack, "the client fell behind the events the gateway keeps"))
+			werr = sw.event(evReset, f.ids.id(cursor), resetData(stack, "the client fell behind the events the gateway keeps"))
 			continue
 		}
 		for _, e := range es {
 			cursor = e.seq
 			if e.name == evError || e.name == evRecovered {
 				if e.seq >= liveFrom {
-					werr = sw.event(e.name, 0, e.data)
+					werr = sw.event(e.name, "", e.data)
 				}
 			} else {
-				werr = sw.event(e.name, e.seq, e.data)
+				werr = sw.event(e.name, f.ids.id(e.seq), e.data)
 			}
 			if werr != nil {
 				break

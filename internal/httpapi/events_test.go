@@ -2,6 +2,8 @@ package httpapi_test
 
 import (
 	"context"
+	"encoding/base64"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"io"
@@ -70,7 +72,13 @@ func eventServer(t *testing.T, mod ...func(*httpapi.EventOptions)) (*server, *si
 // operator at the console would: not through the gateway.
 func (s *simNMI) control(t *testing.T, typ nmi.MsgType, name, id string) {
 	t.Helper()
-	out, ok := s.srv.Model().Control("TCPIP", typ, []ikedsim.ControlRecord{{Name: name, TunnelID: id}})
+	s.controlOn(t, "TCPIP", typ, name, id)
+}
+
+// controlOn is control on stack.
+func (s *simNMI) controlOn(t *testing.T, stack string, typ nmi.MsgType, name, id string) {
+	t.Helper()
+	out, ok := s.srv.Model().Control(stack, typ, []ikedsim.ControlRecord{{Name: name, TunnelID: id}})
 	if !ok || len(out) != 1 || out[0].Status != nmi.TunStatusStateUpdated {
 		t.Fatalf("%s %s%s: %+v", typ, name, id, out)
 	}
@@ -90,22 +98,13 @@ func stream(t *testing.T, s *server, hdr ...string) *contract.Stream {
 }
 
 // first reads the block that starts a fresh subscription: an ID alone.
-func first(t *testing.T, st *contract.Stream) uint64 {
+func first(t *testing.T, st *contract.Stream) string {
 	t.Helper()
 	ev, err := st.Next()
-	if err != nil || ev.Name != "" || !ev.HasID {
+	if err != nil || ev.Name != "" || !ev.HasID || ev.ID == "" {
 		t.Fatalf("first block %+v, %v; want an ID alone", ev, err)
 	}
-	return id(t, ev)
-}
-
-func id(t *testing.T, ev contract.Event) uint64 {
-	t.Helper()
-	n, err := strconv.ParseUint(ev.ID, 10, 64)
-	if err != nil {
-		t.Fatalf("event %s: ID %q", ev.Name, ev.ID)
-	}
-	return n
+	return ev.ID
 }
 
 // expect reads the next event and checks its name and data members.
@@ -169,14 +168,14 @@ func TestEventsDiff(t *testing.T) {
 		}, "stack.filterSetChanged",
 			map[string]any{"stack": "TCPIP", "oldFilterSet": "policy", "newFilterSet": "default"}},
 	}
+	seen := map[string]bool{last: true}
 	for _, c := range steps {
 		c.change()
 		ev := expect(t, st, c.name, c.want)
-		if n := id(t, ev); n <= last {
-			t.Errorf("%s: ID %d after %d", c.name, n, last)
-		} else {
-			last = n
+		if !ev.HasID || seen[ev.ID] {
+			t.Errorf("%s: ID %q, want a new one", c.name, ev.ID)
 		}
+		seen[ev.ID] = true
 	}
 }
 
@@ -230,6 +229,54 @@ func TestEventsResume(t *testing.T) {
 	sim.control(t, nmi.DeactIKETun, "", "K2")
 	e := stream(t, s, "Last-Event-ID", ids[len(ids)-1])
 	expect(t, e, "tunnel.changed", map[string]any{"tunnelId": "K2", "oldState": "active", "newState": "expired"})
+}
+
+// Each stack numbers its own events: IDs of one stack do not count the
+// events of another (the number in an ID grows by one per event of its
+// stack), an ID of another stack or a forged one resumes nothing (reset),
+// and an ID of the stack resumes it.
+func TestEventIDsPerStack(t *testing.T) {
+	s, sim, _ := eventServer(t)
+	a := stream(t, s)
+	first(t, a)
+	resp, b, body := s.open("/v1/stacks/TCPIPB/events")
+	if b == nil {
+		t.Fatalf("TCPIPB events: %d %s", resp.StatusCode, body)
+	}
+	first(t, b)
+	number := func(ev contract.Event) uint64 {
+		t.Helper()
+		raw, err := base64.RawURLEncoding.DecodeString(ev.ID)
+		if err != nil || len(raw) < 8 {
+			t.Fatalf("ID %q: not the gateway's opaque form (%v)", ev.ID, err)
+		}
+		return binary.BigEndian.Uint64(raw)
+	}
+	sim.control(t, nmi.DeactDynTun, "", "Y2")
+	e1 := expect(t, a, "tunnel.removed", map[string]any{"tunnelId": "Y2"})
+	var other contract.Event
+	for range 3 {
+		sim.controlOn(t, "TCPIPB", nmi.RefreshDynTun, "", "Y1")
+		other = expect(t, b, "tunnel.changed", map[string]any{"stack": "TCPIPB", "tunnelId": "Y1"})
+	}
+	sim.control(t, nmi.ActDynTun, "BRANCH1-DB-VPN", "")
+	e2 := expect(t, a, "tunnel.added", map[string]any{"tunnelId": "Y7"})
+	if n1, n2 := number(e1), number(e2); n2 != n1+1 {
+		t.Errorf("TCPIP's events numbered %d then %d: the IDs count TCPIPB's events", n1, n2)
+	}
+
+	c := stream(t, s, "Last-Event-ID", other.ID)
+	expect(t, c, "reset", map[string]any{"stack": "TCPIP"})
+	c.Close()
+	raw, _ := base64.RawURLEncoding.DecodeString(e1.ID)
+	raw[len(raw)-1] ^= 1
+	d := stream(t, s, "Last-Event-ID", base64.RawURLEncoding.EncodeToString(raw))
+	expect(t, d, "reset", map[string]any{"stack": "TCPIP"})
+	d.Close()
+	e := stream(t, s, "Last-Event-ID", e1.ID)
+	if ev := expect(t, e, "tunnel.added", map[string]any{"tunnelId": "Y7"}); ev.ID != e2.ID {
+		t.Errorf("resumed with ID %s, want %s", ev.ID, e2.ID)
+	}
 }
 
 // A failed poll is an error event (problem+json, no ID) and the stream
