@@ -45,6 +45,8 @@ type config struct {
 	AuditLog       string
 	Exporter       bool
 	RequestTimeout time.Duration
+	// EventStreamLifetime ends event streams after this long.
+	EventStreamLifetime time.Duration
 
 	ExporterTunnels   []string
 	ExporterTopN      int
@@ -106,6 +108,7 @@ func newFlagSet(c *config, out io.Writer) *flag.FlagSet {
 	fs.BoolVar(&c.Coalesce, "coalesce", true, "let concurrent reads that ask IKED the same question share one NMI exchange")
 	fs.DurationVar(&c.MaxStaleness, "max-staleness", 0, "let reads reuse an NMI answer younger than this, with an Age header (0: never; Cache-Control: no-cache asks afresh)")
 	fs.DurationVar(&c.RequestTimeout, "request-timeout", 30*time.Second, "longest NMI work of one request")
+	fs.DurationVar(&c.EventStreamLifetime, "event-stream-lifetime", time.Hour, "longest life of one event stream; the client then reconnects with Last-Event-ID and is authorized afresh")
 	return fs
 }
 
@@ -219,6 +222,9 @@ func (c *config) check() error {
 	}
 	if c.RequestTimeout <= 0 {
 		return fmt.Errorf("request-timeout: %s is not positive", c.RequestTimeout)
+	}
+	if c.EventStreamLifetime <= 0 {
+		return fmt.Errorf("event-stream-lifetime: %s is not positive", c.EventStreamLifetime)
 	}
 	if c.ExporterTopN < 0 {
 		return fmt.Errorf("exporter-top-n: %d is negative", c.ExporterTopN)

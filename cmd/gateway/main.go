@@ -161,7 +161,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	// active requests, and a stream never ends by itself.
 	endStreams := make(chan struct{})
 	deps := httpapi.Deps{
-		Events:         httpapi.EventOptions{Done: endStreams},
+		Events:         httpapi.EventOptions{Done: endStreams, MaxLifetime: cfg.EventStreamLifetime},
 		NMI:            reader,
 		PartialRecords: observer.ObservePartial,
 		Logger:         log,
@@ -272,6 +272,9 @@ func accessControl(deps *httpapi.Deps, store *policy.Store, log *slog.Logger) (*
 			httpapi.WriteAuthProblem(w, r, e.Status, e.Detail)
 		}})
 	deps.Authenticate = a.Middleware
+	// Open event streams decide again on every policy change, and end
+	// when their credentials expire.
+	deps.PolicyChanged, deps.Reauthenticate, deps.CredentialExpiry = store.Changed, a.Reauthenticate, authn.ExpiryFrom
 	deps.Authorizer = az
 	deps.AuthMethod = authn.MethodName
 	return az, nil

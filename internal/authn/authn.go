@@ -119,7 +119,7 @@ func New(opts Options) *Authenticator {
 // the request's context, or does not run at all.
 func (a *Authenticator) Middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		p, m, err := a.Authenticate(r)
+		p, m, exp, err := a.authenticate(r)
 		if err != nil {
 			var attrs []slog.Attr
 			if a.opts.RequestID != nil {
@@ -137,6 +137,9 @@ func (a *Authenticator) Middleware(next http.Handler) http.Handler {
 		a.opts.Logger.LogAttrs(r.Context(), slog.LevelDebug, "authenticated",
 			slog.String("user", p.User), slog.String("by", string(m)), slog.String("path", r.URL.Path))
 		ctx := context.WithValue(authz.WithPrincipal(r.Context(), p), methodKey{}, m)
+		if !exp.IsZero() {
+			ctx = context.WithValue(ctx, expiryKey{}, exp)
+		}
 		next.ServeHTTP(w, r.WithContext(ctx))
 	})
 }
@@ -209,21 +212,53 @@ func unauthorizedCause(code, detail, cause string) *Error {
 // resolved here, once: those its identity carries and those the policy
 // configures for its user (policy.Policy.Groups).
 func (a *Authenticator) Authenticate(r *http.Request) (authz.Principal, Method, *Error) {
-	pol := a.opts.Policy()
-	if pol == nil {
-		return authz.Principal{}, "", &Error{Status: http.StatusServiceUnavailable, Detail: "no policy is loaded"}
-	}
-	p, m, err := a.identify(r, pol)
-	if err != nil {
-		return authz.Principal{}, "", err
-	}
-	p.Groups = pol.Groups(p)
-	return p, m, nil
+	p, m, _, err := a.authenticate(r)
+	return p, m, err
 }
 
-func (a *Authenticator) identify(r *http.Request, pol *policy.Policy) (authz.Principal, Method, *Error) {
+// authenticate is Authenticate, and the time the credentials expire (an
+// OIDC token's exp; zero for credentials without one).
+func (a *Authenticator) authenticate(r *http.Request) (authz.Principal, Method, time.Time, *Error) {
+	pol := a.opts.Policy()
+	if pol == nil {
+		return authz.Principal{}, "", time.Time{}, &Error{Status: http.StatusServiceUnavailable, Detail: "no policy is loaded"}
+	}
+	var exp time.Time
+	p, m, err := a.identify(r, pol, &exp)
+	if err != nil {
+		return authz.Principal{}, "", time.Time{}, err
+	}
+	p.Groups = pol.Groups(p)
+	return p, m, exp, nil
+}
+
+type expiryKey struct{}
+
+// ExpiryFrom returns when the credentials of the request in ctx expire
+// (an OIDC token's exp), or the zero time when they do not or when the
+// request was not authenticated by an Authenticator.
+func ExpiryFrom(ctx context.Context) time.Time {
+	t, _ := ctx.Value(expiryKey{}).(time.Time)
+	return t
+}
+
+// Reauthenticate identifies the caller of r again, under the policy in
+// force now (after a reload): the principal, or an error for a request
+// whose credentials are no longer accepted (a deleted token, an expired
+// OIDC token). Long requests (event streams) call it when the policy
+// changes.
+func (a *Authenticator) Reauthenticate(r *http.Request) (authz.Principal, error) {
+	p, _, err := a.Authenticate(r)
+	if err != nil {
+		return p, err
+	}
+	return p, nil
+}
+
+// identify sets *exp when the credentials expire.
+func (a *Authenticator) identify(r *http.Request, pol *policy.Policy, exp *time.Time) (authz.Principal, Method, *Error) {
 	if hs := r.Header.Values("Authorization"); len(hs) > 0 {
-		return a.bearer(r.Context(), pol, hs)
+		return a.bearer(r.Context(), pol, hs, exp)
 	}
 	if r.TLS != nil && len(r.TLS.PeerCertificates) > 0 {
 		if len(r.TLS.VerifiedChains) == 0 {
@@ -237,7 +272,7 @@ func (a *Authenticator) identify(r *http.Request, pol *policy.Policy) (authz.Pri
 	return authz.Principal{}, "", unauthorized("", "credentials required")
 }
 
-func (a *Authenticator) bearer(ctx context.Context, pol *policy.Policy, hs []string) (authz.Principal, Method, *Error) {
+func (a *Authenticator) bearer(ctx context.Context, pol *policy.Policy, hs []string, exp *time.Time) (authz.Principal, Method, *Error) {
 	if len(hs) != 1 {
 		return authz.Principal{}, "", unauthorized("invalid_request", "more than one Authorization header")
 	}
@@ -253,10 +288,11 @@ func (a *Authenticator) bearer(ctx context.Context, pol *policy.Policy, hs []str
 		return authz.Principal{User: t.User, Groups: t.Groups}, MethodToken, nil
 	}
 	if pol.OIDC != nil && strings.Count(token, ".") == 2 {
-		p, err := a.oidc.verify(ctx, pol, token)
+		p, expiry, err := a.oidc.verify(ctx, pol, token)
 		if err != nil {
 			return authz.Principal{}, "", err
 		}
+		*exp = expiry
 		return p, MethodOIDC, nil
 	}
 	return authz.Principal{}, "", unauthorized("invalid_token", "unknown token")

@@ -129,35 +129,36 @@ func acceptedAlgs(algs []string) []string {
 }
 
 // verify verifies the JWT raw against the issuer of pol's OIDC, and maps
-// its names to the principal through pol's mappings (policy.NameMap).
-func (o *oidcVerifiers) verify(ctx context.Context, pol *policy.Policy, raw string) (authz.Principal, *Error) {
+// its names to the principal through pol's mappings (policy.NameMap); it
+// also returns the token's expiry.
+func (o *oidcVerifiers) verify(ctx context.Context, pol *policy.Policy, raw string) (authz.Principal, time.Time, *Error) {
 	cfg := pol.OIDC
 	v, err := o.get(ctx, cfg)
 	if err != nil {
 		// The cause names the issuer's addresses and the network's
 		// answer: the log gets it, the unauthenticated caller does not.
-		return authz.Principal{}, &Error{Status: http.StatusServiceUnavailable,
+		return authz.Principal{}, time.Time{}, &Error{Status: http.StatusServiceUnavailable,
 			Detail: "the OpenID Connect issuer cannot be reached", cause: redact(err.Error(), raw)}
 	}
 	tok, err := v.Verify(ctx, raw)
 	if err != nil {
 		var exp *oidc.TokenExpiredError
 		if errors.As(err, &exp) {
-			return authz.Principal{}, unauthorizedCause("invalid_token", reasonExpired, redact(err.Error(), raw))
+			return authz.Principal{}, time.Time{}, unauthorizedCause("invalid_token", reasonExpired, redact(err.Error(), raw))
 		}
 		// The library's text names the audience expected, the token's
 		// algorithm, the server's time: the log gets it, the caller a
 		// fixed reason.
-		return authz.Principal{}, unauthorizedCause("invalid_token", reasonNotVerified, redact(err.Error(), raw))
+		return authz.Principal{}, time.Time{}, unauthorizedCause("invalid_token", reasonNotVerified, redact(err.Error(), raw))
 	}
 	var claims map[string]any
 	if err := tok.Claims(&claims); err != nil {
-		return authz.Principal{}, unauthorizedCause("invalid_token", reasonNotVerified, "the claims do not decode: "+err.Error())
+		return authz.Principal{}, time.Time{}, unauthorizedCause("invalid_token", reasonNotVerified, "the claims do not decode: "+err.Error())
 	}
 	name, _ := claims[cfg.UserClaim].(string)
 	user, err := pol.MapUser(&cfg.Names, name)
 	if err != nil {
-		return authz.Principal{}, unauthorizedCause("invalid_token", reasonNoUser,
+		return authz.Principal{}, time.Time{}, unauthorizedCause("invalid_token", reasonNoUser,
 			fmt.Sprintf("claim %s: %v", cfg.UserClaim, err))
 	}
 	p := authz.Principal{User: user}
@@ -176,7 +177,7 @@ func (o *oidcVerifiers) verify(ctx context.Context, pol *policy.Policy, raw stri
 		// Only the IdP groups the policy maps.
 		p.Groups = policy.MapGroups(cfg.Groups, names)
 	}
-	return p, nil
+	return p, tok.Expiry, nil
 }
 
 // redact removes a token and each of its parts from a message, in case a

@@ -347,6 +347,22 @@ identities:
 	}
 }
 
+// The middleware tells when an OIDC token expires (ExpiryFrom), so that
+// long requests can end then; other credentials have no expiry.
+func TestOIDCExpiryInContext(t *testing.T) {
+	is, clk, a, claims := oidcSetup(t)
+	exp := clk.Now().Add(20 * time.Minute).Truncate(time.Second)
+	var got time.Time
+	h := a.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { got = ExpiryFrom(r.Context()) }))
+	h.ServeHTTP(httptest.NewRecorder(), bearerRequest(is.sign(claims(map[string]any{"exp": exp.Unix()}), nil)))
+	if !got.Equal(exp) {
+		t.Errorf("ExpiryFrom = %v, want the token's exp %v", got, exp)
+	}
+	if !ExpiryFrom(t.Context()).IsZero() {
+		t.Error("ExpiryFrom outside a request is not zero")
+	}
+}
+
 // tamper changes the payload's user while keeping the signature.
 func tamper(jwt string) string {
 	parts := strings.Split(jwt, ".")

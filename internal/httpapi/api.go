@@ -59,6 +59,18 @@ type Deps struct {
 	// a section holding IBM's prefix only (its PROPOSED remainder absent):
 	// the section's IBM name and the number of such records.
 	PartialRecords func(section string, n int)
+	// PolicyChanged, if set, returns a channel that is closed when the
+	// policy in force changes (policy.Store.Changed): open event streams
+	// then decide their caller's access again.
+	PolicyChanged func() <-chan struct{}
+	// Reauthenticate, if set, identifies the caller of a request again
+	// under the policy in force (authn.Authenticator.Reauthenticate); an
+	// event stream whose caller it no longer accepts ends with a 401.
+	Reauthenticate func(r *http.Request) (authz.Principal, error)
+	// CredentialExpiry, if set, returns when the credentials of the
+	// request in ctx expire (authn.ExpiryFrom; zero: never); an event
+	// stream ends then with a 401.
+	CredentialExpiry func(ctx context.Context) time.Time
 }
 
 type api struct {
@@ -78,6 +90,10 @@ type api struct {
 	validator  *validator
 	spec       []byte
 	events     *eventHub
+
+	policyChanged func() <-chan struct{}
+	reauth        func(r *http.Request) (authz.Principal, error)
+	credExpiry    func(ctx context.Context) time.Time
 }
 
 // NewHandler builds the gateway's HTTP handler. It fails if the embedded
@@ -101,6 +117,10 @@ func NewHandler(d Deps) (http.Handler, error) {
 		audit:      d.Audit,
 		lastOK:     d.NMILastSuccess,
 		readyWin:   d.ReadyWindow,
+
+		policyChanged: d.PolicyChanged,
+		reauth:        d.Reauthenticate,
+		credExpiry:    d.CredentialExpiry,
 	}
 	if d.PartialRecords != nil {
 		a.nmi = loggedNMI{partialNMI{d.NMI, d.PartialRecords}}

@@ -39,6 +39,10 @@ type EventOptions struct {
 	// History is the number of recent events kept per stack for
 	// Last-Event-ID (default 256).
 	History int
+	// MaxLifetime ends every stream this long after it started (default
+	// 1h); the client reconnects with Last-Event-ID, and is authenticated
+	// and authorized again.
+	MaxLifetime time.Duration
 	// Done, when closed, ends every stream: wire it to the server's
 	// shutdown (http.Server.RegisterOnShutdown), which does not wait for
 	// streams by itself.
@@ -80,6 +84,9 @@ func (o *EventOptions) setDefaults() {
 	}
 	if o.History <= 0 {
 		o.History = 256
+	}
+	if o.MaxLifetime <= 0 {
+		o.MaxLifetime = time.Hour
 	}
 }
 
@@ -586,7 +593,23 @@ func (a *api) streamEvents(w http.ResponseWriter, r *http.Request) {
 
 	ping := time.NewTicker(h.opts.Heartbeat)
 	defer ping.Stop()
+	lifetime := time.NewTimer(h.opts.MaxLifetime)
+	defer lifetime.Stop()
+	guard := a.newStreamGuard(r, stack)
+	defer guard.stop()
+	// end sends the final error event of a stream ended for its
+	// caller's sake.
+	end := func(err error) {
+		a.log.LogAttrs(ctx, slog.LevelInfo, "event stream ended: access no longer granted", attrRequestID(r),
+			slog.String("stack", stack), attrError(err))
+		_ = sw.event(evError, "", problemJSON(classify(err), r.URL.Path, requestID(ctx)))
+	}
 	for werr == nil {
+		// Nothing more is sent once the caller's access is gone.
+		if err := guard.check(); err != nil {
+			end(err)
+			return
+		}
 		es, lost, wake := f.since(cursor)
 		if lost {
 			f.mu.Lock()
@@ -615,6 +638,15 @@ func (a *api) streamEvents(w http.ResponseWriter, r *http.Request) {
 		case <-wake:
 		case <-ping.C:
 			werr = sw.comment("ping")
+		case <-guard.changed:
+			// Decided again at the top of the loop.
+		case <-guard.expired:
+			end(errExpired)
+			return
+		case <-lifetime.C:
+			// The client reconnects with Last-Event-ID.
+			a.log.LogAttrs(ctx, slog.LevelDebug, "event stream reached its lifetime", attrRequestID(r))
+			return
 		case <-ctx.Done():
 			return
 		case <-h.opts.Done:

@@ -3,6 +3,7 @@ package policy
 import (
 	"context"
 	"errors"
+	"sync"
 	"sync/atomic"
 
 	"github.com/nmigw/nmigw/internal/authz"
@@ -15,6 +16,9 @@ type Store struct {
 	path string
 	opts LoadOptions
 	cur  atomic.Pointer[Policy]
+
+	mu      sync.Mutex
+	changed chan struct{} // closed by the next successful load; nil until asked for
 }
 
 // NewStore returns a store for the policy file at path. Nothing is read
@@ -49,7 +53,25 @@ func (s *Store) Load() error {
 		return err
 	}
 	s.cur.Store(p)
+	s.mu.Lock()
+	if s.changed != nil {
+		close(s.changed)
+		s.changed = nil
+	}
+	s.mu.Unlock()
 	return nil
+}
+
+// Changed returns a channel that is closed when a load (a reload on
+// SIGHUP) replaces the policy in force, so that what was decided under
+// the old one (an open event stream) can be decided again.
+func (s *Store) Changed() <-chan struct{} {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.changed == nil {
+		s.changed = make(chan struct{})
+	}
+	return s.changed
 }
 
 // Reload re-reads the file and its tokens file (on SIGHUP). When either is
