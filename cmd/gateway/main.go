@@ -29,7 +29,6 @@ import (
 	"github.com/nmigw/nmigw/internal/nmi"
 	"github.com/nmigw/nmigw/internal/policy"
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
 // version is the release, set at build time with -ldflags "-X main.version=...".
@@ -131,8 +130,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	// Every reader of the NMI (handlers, event poller, exporter) shares
 	// exchanges through one Reader.
 	reader := coalesce.New(pool, coalesce.Config{Off: !cfg.Coalesce, MaxStaleness: cfg.MaxStaleness})
+	var exp *metrics.Exporter // served by metricsHandler, per scraper
 	if cfg.Exporter {
-		exp, err := metrics.NewExporter(metrics.ExporterConfig{
+		exp, err = metrics.NewExporter(metrics.ExporterConfig{
 			NMI:            reader,
 			ScrapeTimeout:  cfg.ExporterTimeout,
 			MaxAge:         cfg.ExporterMaxAge,
@@ -144,9 +144,6 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 			},
 		})
 		if err != nil {
-			return err
-		}
-		if err := reg.Register(exp); err != nil {
 			return err
 		}
 	}
@@ -178,17 +175,15 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	if err != nil {
 		return err
 	}
-	// /metrics beside the REST API on the one listener, outside
-	// authentication and OpenAPI validation. The HTTP metrics see every
+	// /metrics beside the REST API on the one listener, outside the
+	// API's authentication and OpenAPI validation: open for the process
+	// and HTTP metrics, the IPsec series only for an authenticated
+	// scraper's stacks (metricsHandler). The HTTP metrics see every
 	// request, labelled with the route patterns of the router that served
 	// it ("/metrics", or the REST router's).
 	mux := chi.NewRouter()
 	mux.Use(httpMetrics.Middleware)
-	mux.Method(http.MethodGet, "/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{
-		ErrorLog:      slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-		ErrorHandling: promhttp.ContinueOnError,
-		Registry:      reg, // promhttp_metric_handler_errors_total
-	}))
+	mux.Method(http.MethodGet, "/metrics", newMetricsHandler(log, reg, exp, &deps))
 	mux.Mount("/", api)
 
 	tlsConfig, err := serverTLS(cfg)

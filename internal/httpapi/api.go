@@ -211,13 +211,27 @@ func (a *api) mayDisplay(r *http.Request, stacks []string) ([]bool, error) {
 	if err != nil {
 		return nil, err
 	}
+	return MayDisplay(r.Context(), a.authz, p, stacks, a.authorizeBatch)
+}
+
+// MayDisplay decides, in one batch, which of the stacks p may display;
+// batch asks the authorizer (nil: az.AuthorizeBatch, with its error as
+// it is).
+func MayDisplay(ctx context.Context, az authz.Authorizer, p authz.Principal, stacks []string,
+	batch func(context.Context, authz.Principal, []string) ([]authz.Decision, error)) ([]bool, error) {
+	if batch == nil {
+		batch = az.AuthorizeBatch
+	}
 	res := make([]string, len(stacks))
 	for i, s := range stacks {
-		res[i] = a.authz.Resource(s, authz.Display)
+		res[i] = az.Resource(s, authz.Display)
 	}
-	ds, err := a.authorizeBatch(r.Context(), p, res)
+	ds, err := batch(ctx, p, res)
 	if err != nil {
 		return nil, err
+	}
+	if len(ds) != len(stacks) {
+		return nil, fmt.Errorf("%d decisions for %d stacks", len(ds), len(stacks))
 	}
 	ok := make([]bool, len(ds))
 	for i, d := range ds {
