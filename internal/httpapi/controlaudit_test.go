@@ -192,3 +192,34 @@ func TestOversizedControlRequestIsAudited(t *testing.T) {
 		t.Errorf("%d records after a display request, want still one", n)
 	}
 }
+
+// The audit record's target is the tunnel ID of the path, as the NMI was
+// asked about it: the record's path and target agree. The IDs here are
+// plain; path parameters that are percent-encoded are to be decoded
+// before use (a separate change to the request contract), and then an
+// encoded ID belongs in this table too.
+func TestAuditTargetIsPathTunnelID(t *testing.T) {
+	f, sink := newSim(t), &memSink{}
+	s := ctlServer(t, f, sink, withAuthz(t))
+	for _, c := range []struct{ path, id string }{
+		{"/v1/stacks/TCPIP/ike/tunnels/K1:refresh", "K1"},
+		{"/v1/stacks/TCPIP/tunnels/dynamic/Y1:refresh", "Y1"},
+		{"/v1/stacks/TCPIP/tunnels/manual/M1:deactivate", "M1"},
+	} {
+		before := len(sink.records())
+		s.postJSON(c.path, "", http.StatusOK, "Authorization", "Bearer ADMIN1")
+		recs := sink.records()[before:]
+		if len(recs) != 2 {
+			t.Fatalf("%s: records %+v", c.path, recs)
+		}
+		for _, r := range recs {
+			if r.Path != c.path || len(r.Targets) != 1 || r.Targets[0].TunnelID != c.id {
+				t.Errorf("%s: %s record path %q targets %+v, want tunnel ID %s", c.path, r.Stage, r.Path, r.Targets, c.id)
+			}
+		}
+		calls := f.controlCalls()
+		if last := calls[len(calls)-1]; len(last.Tunnels) != 1 || !last.Tunnels[0].TunnelID.Equal(c.id) {
+			t.Errorf("%s: NMI request %+v", c.path, last)
+		}
+	}
+}
