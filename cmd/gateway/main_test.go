@@ -258,19 +258,37 @@ func TestWholeProgram(t *testing.T) {
 		t.Errorf("/docs: %d", resp.StatusCode)
 	}
 
-	// Metrics: HTTP requests by route pattern, NMI exchanges, the pool, the
-	// IPsec exporter, on the same listener.
-	resp, err := g.client.Get(g.base + "/metrics")
-	if err != nil {
-		t.Fatal(err)
+	// Metrics: HTTP requests by route pattern, NMI exchanges, the pool, on
+	// the same listener, and the IPsec exporter for a scraper with
+	// credentials (the viewer's token), not without.
+	scrape := func(hdr ...string) (int, string) {
+		req, err := http.NewRequest(http.MethodGet, g.base+"/metrics", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := 0; i+1 < len(hdr); i += 2 {
+			req.Header.Set(hdr[i], hdr[i+1])
+		}
+		resp, err := g.client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		return resp.StatusCode, string(body)
 	}
-	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
+	code, body := scrape("Authorization", "Bearer "+g.viewer)
 	for _, want := range []string{`nmigw_http_requests_total{code="200",method="GET",route="/v1/stacks/{stack}/ike/tunnels"}`,
 		"nmigw_nmi_exchanges_total", "nmigw_nmi_pool_", "nmigw_ipsec_", "nmigw_build_info"} {
-		if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), want) {
-			t.Errorf("/metrics (%d) lacks %s", resp.StatusCode, want)
+		if code != http.StatusOK || !strings.Contains(body, want) {
+			t.Errorf("/metrics (%d) lacks %s", code, want)
 		}
+	}
+	if code, body := scrape(); code != http.StatusOK || strings.Contains(body, "nmigw_ipsec_") || !strings.Contains(body, "nmigw_build_info") {
+		t.Errorf("/metrics without credentials: %d, IPsec series %v", code, strings.Contains(body, "nmigw_ipsec_"))
+	}
+	if code, _ := scrape("Authorization", "Bearer not-a-token"); code != http.StatusUnauthorized {
+		t.Errorf("/metrics with an unknown token: %d, want 401", code)
 	}
 
 	// The demo policy: anonymous callers display, tokens name their user.
