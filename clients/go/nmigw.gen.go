@@ -2442,7 +2442,7 @@ type WhoAmI struct {
 	// Groups SAF groups of the caller.
 	Groups []string `json:"groups"`
 
-	// Stacks Rights per stack known to the IKE daemon.
+	// Stacks Rights per stack known to the IKE daemon, for the stacks the caller may display or control (the others are left out).
 	Stacks []StackRights `json:"stacks"`
 
 	// User SAF user ID the caller acts as (empty when authorization is not configured).
@@ -2479,7 +2479,7 @@ type IkeTunnelId = string
 // KeyExchangeRuleName defines model for KeyExchangeRuleName.
 type KeyExchangeRuleName = []PolicyName
 
-// LastEventID Example: 1732426500000042
+// LastEventID Example: AAAAAAAAACrN1vQ8mTz0xKc4bW0
 type LastEventID = string
 
 // LocalAddress defines model for LocalAddress.
@@ -2602,7 +2602,7 @@ type StreamStackEventsParams struct {
 
 	// LastEventID The `id:` of the last event the client received; the stream resumes
 	// after it, or starts with a `reset` event when the gateway no longer
-	// holds the events after it.
+	// holds the events after it (or the ID is not one of this stack's).
 	LastEventID *LastEventID `json:"Last-Event-ID,omitempty"`
 }
 
@@ -4663,16 +4663,30 @@ type ClientInterface interface {
 	//   the first poll that succeeded after errors (before the changes it
 	//   saw). Like `error` it carries no `id:` and is not replayed.
 	//
-	// Every event but `error` and `recovered` has an `id:`, a decimal number that grows
-	// within the stream. A new subscription starts with an `id:` line of
+	// Every event but `error` and `recovered` has an `id:`, an opaque
+	// string of the stack's own sequence of events (IDs of one stack say
+	// nothing of another's events). A new subscription starts with an `id:` line of
 	// its own (no event), so that a reconnecting client resumes from the
 	// moment it subscribed. Subscribe first, then read the lists. On
 	// reconnection, `Last-Event-ID` (sent by browsers' `EventSource` by
 	// itself) replays the events after that ID while the gateway still
-	// holds them (a bounded number per stack), or else sends `reset`.
+	// holds them (a bounded number per stack), or else sends `reset`; so
+	// does an ID of another stack, of an earlier run of the gateway, or
+	// one the gateway did not make.
 	//
 	// Comments (`: ping`) keep idle streams open through proxies. An
 	// unknown stack is answered 404 before the stream starts.
+	//
+	// A stream does not outlive the caller's access. When the gateway's
+	// policy is reloaded, the stream authenticates and authorizes its
+	// caller again before it sends anything more; when the caller's
+	// credentials are no longer accepted (a deleted token) or its DISPLAY
+	// is gone, and when an OIDC token expires (`exp`), the stream sends a
+	// final `error` event with the 401 or 403 problem (503 when the
+	// gateway cannot decide) and closes. Every stream also ends after a
+	// maximum lifetime (default 1 h, `--event-stream-lifetime`), without
+	// an event; the client reconnects with `Last-Event-ID` and is
+	// authenticated and authorized afresh.
 	//
 	// Needs DISPLAY: READ access to the SERVAUTH resource
 	// `EZB.NETMGMT.<system>.<stack>.IPSEC.DISPLAY`.
@@ -5300,9 +5314,10 @@ type ClientInterface interface {
 
 	// WhoAmI Who am I
 	//
-	// The caller's user ID and groups, and for each stack whether it may
-	// display (GET) and control (POST actions) it, with the SERVAUTH
-	// resources checked.
+	// The caller's user ID and groups, and for each stack on which it has
+	// a right whether it may display (GET) and control (POST actions) it,
+	// with the SERVAUTH resources checked. Stacks on which the caller has
+	// neither right are not listed.
 	//
 	// Corresponds with GET /v1/whoami (the `WhoAmI` operationId).
 	WhoAmI(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -5545,16 +5560,30 @@ func (c *Client) GetStack(ctx context.Context, stack StackName, params *GetStack
 //     the first poll that succeeded after errors (before the changes it
 //     saw). Like `error` it carries no `id:` and is not replayed.
 //
-// Every event but `error` and `recovered` has an `id:`, a decimal number that grows
-// within the stream. A new subscription starts with an `id:` line of
+// Every event but `error` and `recovered` has an `id:`, an opaque
+// string of the stack's own sequence of events (IDs of one stack say
+// nothing of another's events). A new subscription starts with an `id:` line of
 // its own (no event), so that a reconnecting client resumes from the
 // moment it subscribed. Subscribe first, then read the lists. On
 // reconnection, `Last-Event-ID` (sent by browsers' `EventSource` by
 // itself) replays the events after that ID while the gateway still
-// holds them (a bounded number per stack), or else sends `reset`.
+// holds them (a bounded number per stack), or else sends `reset`; so
+// does an ID of another stack, of an earlier run of the gateway, or
+// one the gateway did not make.
 //
 // Comments (`: ping`) keep idle streams open through proxies. An
 // unknown stack is answered 404 before the stream starts.
+//
+// A stream does not outlive the caller's access. When the gateway's
+// policy is reloaded, the stream authenticates and authorizes its
+// caller again before it sends anything more; when the caller's
+// credentials are no longer accepted (a deleted token) or its DISPLAY
+// is gone, and when an OIDC token expires (`exp`), the stream sends a
+// final `error` event with the 401 or 403 problem (503 when the
+// gateway cannot decide) and closes. Every stream also ends after a
+// maximum lifetime (default 1 h, `--event-stream-lifetime`), without
+// an event; the client reconnects with `Last-Event-ID` and is
+// authenticated and authorized afresh.
 //
 // Needs DISPLAY: READ access to the SERVAUTH resource
 // `EZB.NETMGMT.<system>.<stack>.IPSEC.DISPLAY`.
@@ -6542,9 +6571,10 @@ func (c *Client) DeactivateManualTunnels(ctx context.Context, stack StackName, p
 
 // WhoAmI Who am I
 //
-// The caller's user ID and groups, and for each stack whether it may
-// display (GET) and control (POST actions) it, with the SERVAUTH
-// resources checked.
+// The caller's user ID and groups, and for each stack on which it has
+// a right whether it may display (GET) and control (POST actions) it,
+// with the SERVAUTH resources checked. Stacks on which the caller has
+// neither right are not listed.
 //
 // Corresponds with GET /v1/whoami (the `WhoAmI` operationId).
 func (c *Client) WhoAmI(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -9567,16 +9597,30 @@ type ClientWithResponsesInterface interface {
 	//   the first poll that succeeded after errors (before the changes it
 	//   saw). Like `error` it carries no `id:` and is not replayed.
 	//
-	// Every event but `error` and `recovered` has an `id:`, a decimal number that grows
-	// within the stream. A new subscription starts with an `id:` line of
+	// Every event but `error` and `recovered` has an `id:`, an opaque
+	// string of the stack's own sequence of events (IDs of one stack say
+	// nothing of another's events). A new subscription starts with an `id:` line of
 	// its own (no event), so that a reconnecting client resumes from the
 	// moment it subscribed. Subscribe first, then read the lists. On
 	// reconnection, `Last-Event-ID` (sent by browsers' `EventSource` by
 	// itself) replays the events after that ID while the gateway still
-	// holds them (a bounded number per stack), or else sends `reset`.
+	// holds them (a bounded number per stack), or else sends `reset`; so
+	// does an ID of another stack, of an earlier run of the gateway, or
+	// one the gateway did not make.
 	//
 	// Comments (`: ping`) keep idle streams open through proxies. An
 	// unknown stack is answered 404 before the stream starts.
+	//
+	// A stream does not outlive the caller's access. When the gateway's
+	// policy is reloaded, the stream authenticates and authorizes its
+	// caller again before it sends anything more; when the caller's
+	// credentials are no longer accepted (a deleted token) or its DISPLAY
+	// is gone, and when an OIDC token expires (`exp`), the stream sends a
+	// final `error` event with the 401 or 403 problem (503 when the
+	// gateway cannot decide) and closes. Every stream also ends after a
+	// maximum lifetime (default 1 h, `--event-stream-lifetime`), without
+	// an event; the client reconnects with `Last-Event-ID` and is
+	// authenticated and authorized afresh.
 	//
 	// Needs DISPLAY: READ access to the SERVAUTH resource
 	// `EZB.NETMGMT.<system>.<stack>.IPSEC.DISPLAY`.
@@ -10244,9 +10288,10 @@ type ClientWithResponsesInterface interface {
 
 	// WhoAmIWithResponse Who am I
 	//
-	// The caller's user ID and groups, and for each stack whether it may
-	// display (GET) and control (POST actions) it, with the SERVAUTH
-	// resources checked.
+	// The caller's user ID and groups, and for each stack on which it has
+	// a right whether it may display (GET) and control (POST actions) it,
+	// with the SERVAUTH resources checked. Stacks on which the caller has
+	// neither right are not listed.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -16113,16 +16158,30 @@ func (c *ClientWithResponses) GetStackWithResponse(ctx context.Context, stack St
 //     the first poll that succeeded after errors (before the changes it
 //     saw). Like `error` it carries no `id:` and is not replayed.
 //
-// Every event but `error` and `recovered` has an `id:`, a decimal number that grows
-// within the stream. A new subscription starts with an `id:` line of
+// Every event but `error` and `recovered` has an `id:`, an opaque
+// string of the stack's own sequence of events (IDs of one stack say
+// nothing of another's events). A new subscription starts with an `id:` line of
 // its own (no event), so that a reconnecting client resumes from the
 // moment it subscribed. Subscribe first, then read the lists. On
 // reconnection, `Last-Event-ID` (sent by browsers' `EventSource` by
 // itself) replays the events after that ID while the gateway still
-// holds them (a bounded number per stack), or else sends `reset`.
+// holds them (a bounded number per stack), or else sends `reset`; so
+// does an ID of another stack, of an earlier run of the gateway, or
+// one the gateway did not make.
 //
 // Comments (`: ping`) keep idle streams open through proxies. An
 // unknown stack is answered 404 before the stream starts.
+//
+// A stream does not outlive the caller's access. When the gateway's
+// policy is reloaded, the stream authenticates and authorizes its
+// caller again before it sends anything more; when the caller's
+// credentials are no longer accepted (a deleted token) or its DISPLAY
+// is gone, and when an OIDC token expires (`exp`), the stream sends a
+// final `error` event with the 401 or 403 problem (503 when the
+// gateway cannot decide) and closes. Every stream also ends after a
+// maximum lifetime (default 1 h, `--event-stream-lifetime`), without
+// an event; the client reconnects with `Last-Event-ID` and is
+// authenticated and authorized afresh.
 //
 // Needs DISPLAY: READ access to the SERVAUTH resource
 // `EZB.NETMGMT.<system>.<stack>.IPSEC.DISPLAY`.
@@ -17006,9 +17065,10 @@ func (c *ClientWithResponses) DeactivateManualTunnelsWithResponse(ctx context.Co
 
 // WhoAmIWithResponse Who am I
 //
-// The caller's user ID and groups, and for each stack whether it may
-// display (GET) and control (POST actions) it, with the SERVAUTH
-// resources checked.
+// The caller's user ID and groups, and for each stack on which it has
+// a right whether it may display (GET) and control (POST actions) it,
+// with the SERVAUTH resources checked. Stacks on which the caller has
+// neither right are not listed.
 //
 // Returns a wrapper object for the known response body format(s).
 //
