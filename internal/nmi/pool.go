@@ -4,17 +4,21 @@ import (
 	"context"
 	"errors"
 	"io"
+	"math/rand/v2"
 	"net"
+	"strconv"
 	"sync"
 	"time"
 )
 
 // Pool limits.
 const (
-	DefaultPoolSize   = 4
-	MaxPoolSize       = MaxConnections
-	defaultBackoffMin = 100 * time.Millisecond
-	defaultBackoffMax = 10 * time.Second
+	DefaultPoolSize        = 4
+	MaxPoolSize            = MaxConnections
+	DefaultExchangeTimeout = 10 * time.Second
+	DefaultDialTimeout     = 5 * time.Second
+	defaultBackoffMin      = 100 * time.Millisecond
+	defaultBackoffMax      = 500 * time.Millisecond
 )
 
 // PoolConfig configures a Pool. Dial is required; the rest has defaults.
@@ -30,8 +34,19 @@ type PoolConfig struct {
 	MaxWait         time.Duration // longest wait for a free connection (ErrPoolExhausted); 0 = as long as ctx allows
 	MaxResponseSize uint32        // per connection; default DefaultMaxResponseSize
 	BackoffMin      time.Duration // first wait after a failed dial; default 100ms
-	BackoffMax      time.Duration // longest wait between dials; default 10s
-	Observer        Observer      // optional
+	BackoffMax      time.Duration // longest wait between probes while the endpoint is down; default 500ms
+	// ExchangeTimeout bounds one exchange on a connection, apart from the
+	// caller's context: an exchange still unanswered after it is
+	// abandoned, its connection destroyed, and it fails with an *OpError
+	// whose Timeout() is true. Default DefaultExchangeTimeout.
+	ExchangeTimeout time.Duration
+	// DialTimeout bounds a dial and the wait for NMsec_INIT, apart from
+	// the caller's context. Default DefaultDialTimeout.
+	DialTimeout time.Duration
+	// Probe is the request the background prober sends after its dial
+	// and INIT while the endpoint is down; default NMsec_GET_STACKINFO.
+	Probe    *Request
+	Observer Observer // optional
 }
 
 // Observer is told about every exchange a Pool runs, for metrics. It is
@@ -78,23 +93,41 @@ type PoolStats struct {
 	Exchanges    uint64        // exchanges run
 	Errors       uint64        // exchanges that did not end with return code 0
 	Terms        map[TermCause]uint64
-	Backoff      time.Duration // wait before the next dial is allowed; 0 when none
+	Backoff      time.Duration // wait before the next probe; 0 when none
+	Down         bool          // the endpoint failed and the prober runs; acquires that must dial fail at once
+	Probes       uint64        // probes run while down (dial, INIT and one request)
+	Abandoned    uint64        // exchanges abandoned after ExchangeTimeout
 }
 
 // Pool is a bounded set of Clients to one endpoint. Connections are dialed
 // on demand, returned after a clean exchange and destroyed after any
-// error. Dialing after a failure waits with exponential backoff; while it
-// waits, acquires fail at once with an *UnavailableError.
+// error.
+//
+// A dial that fails because of the endpoint (refused, reset, TERM instead
+// of INIT, a bad INIT, no INIT within DialTimeout) marks the endpoint
+// down; the caller's own context running out or being canceled never
+// does. While down, acquires that would dial fail at once with an
+// *UnavailableError, and a background prober alone dials: a dial, INIT and
+// one cheap request, with a jittered exponential backoff from BackoffMin
+// up to BackoffMax. The backoff advances once per probe, however many
+// requests failed meanwhile. The first probe answered ends the down state
+// and its connection serves the next request.
 type Pool struct {
 	cfg PoolConfig
 	sem chan struct{} // one token per connection lent out or being dialed
+
+	ctx    context.Context // ends when the pool closes: bounds the prober
+	cancel context.CancelFunc
+	wg     sync.WaitGroup // the prober
 
 	mu        sync.Mutex
 	idle      []*Client
 	closed    bool
 	inUse     int
-	failures  int
-	nextDial  time.Time
+	down      bool      // the endpoint failed; the prober runs
+	epoch     uint64    // advanced whenever the endpoint goes down
+	failures  int       // probes failed in a row since going down, plus the dial that began it
+	nextDial  time.Time // next probe
 	lastErr   error
 	lastOK    time.Time // end of the last exchange answered with return code 0
 	stats     PoolStats
@@ -119,7 +152,50 @@ func NewPool(cfg PoolConfig) *Pool {
 	if cfg.BackoffMax < cfg.BackoffMin {
 		cfg.BackoffMax = max(defaultBackoffMax, cfg.BackoffMin)
 	}
-	return &Pool{cfg: cfg, sem: make(chan struct{}, cfg.Size), termCount: map[TermCause]uint64{}}
+	if cfg.ExchangeTimeout <= 0 {
+		cfg.ExchangeTimeout = DefaultExchangeTimeout
+	}
+	if cfg.DialTimeout <= 0 {
+		cfg.DialTimeout = DefaultDialTimeout
+	}
+	if cfg.Probe == nil {
+		cfg.Probe = &Request{Type: GetStackInfo}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	return &Pool{cfg: cfg, sem: make(chan struct{}, cfg.Size), termCount: map[TermCause]uint64{}, ctx: ctx, cancel: cancel}
+}
+
+// Errors that end a context bounded by the pool's own timeouts (causes,
+// see context.WithTimeoutCause).
+var (
+	errExchangeTimeout = errors.New("exchange timeout")
+	errDialTimeout     = errors.New("dial timeout")
+)
+
+// timeoutError is the endpoint not answering within one of the pool's
+// own timeouts, as the Err of an *OpError.
+type timeoutError struct {
+	what string
+	d    time.Duration
+}
+
+func (e *timeoutError) Error() string {
+	return e.what + " within " + strconv.FormatInt(e.d.Milliseconds(), 10) + "ms"
+}
+func (e *timeoutError) Timeout() bool { return true }
+
+// ctxEnded returns ctx's error once it has ended or its deadline has
+// passed (the context's own timer may not have fired yet, while a socket
+// deadline set from it already has); nil otherwise.
+func ctxEnded(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if dl, ok := ctx.Deadline(); ok && !time.Now().Before(dl) {
+		<-ctx.Done()
+		return ctx.Err()
+	}
+	return nil
 }
 
 // Do runs one exchange on a pooled connection; see Client.Do.
@@ -133,10 +209,28 @@ func (p *Pool) Do(ctx context.Context, req *Request, fn func(Record) error) (Hea
 	var h Header
 	c, err := p.acquire(ctx)
 	if err == nil {
-		h, err = c.Do(ctx, req, counted)
+		h, err = p.exchange(ctx, c, req, counted)
 		p.release(c, err)
 	}
 	p.observe(req.Type, time.Since(start), records, err)
+	return h, err
+}
+
+// exchange runs one exchange on c bounded by ExchangeTimeout as well as
+// ctx. An exchange the endpoint leaves unanswered past ExchangeTimeout
+// fails with an *OpError that is a timeout; the client has killed the
+// connection by then, so release destroys it.
+func (p *Pool) exchange(ctx context.Context, c *Client, req *Request, fn func(Record) error) (Header, error) {
+	xctx, cancel := context.WithTimeoutCause(ctx, p.cfg.ExchangeTimeout, errExchangeTimeout)
+	defer cancel()
+	h, err := c.Do(xctx, req, fn)
+	if err != nil && context.Cause(xctx) == errExchangeTimeout && ctx.Err() == nil {
+		p.mu.Lock()
+		p.stats.Abandoned++
+		p.mu.Unlock()
+		c.kill(err)
+		err = &OpError{Op: OpRead, Addr: p.cfg.Addr, Err: &timeoutError{what: "no answer to " + req.Type.String(), d: p.cfg.ExchangeTimeout}}
+	}
 	return h, err
 }
 
@@ -286,37 +380,33 @@ func (c *Client) killIdle(b []byte, err error) error {
 
 func (p *Pool) dial(ctx context.Context) (*Client, error) {
 	p.mu.Lock()
-	if p.nextDial.After(time.Now()) {
+	if p.down {
 		err := &UnavailableError{Addr: p.cfg.Addr, RetryAt: p.nextDial, Last: p.lastErr}
 		p.mu.Unlock()
 		return nil, err
 	}
+	epoch := p.epoch
 	p.mu.Unlock()
 	start := time.Now()
 	c, err := p.connect(ctx)
-	abandoned := err != nil && ctx.Err() != nil && errors.Is(err, ctx.Err())
+	abandoned := err != nil && !endpointFailure(Classify(err))
 	if o, ok := p.cfg.Observer.(InitObserver); ok && !abandoned {
 		o.ObserveInit(time.Since(start), err)
+	}
+	if abandoned {
+		return nil, err // our caller gave up; says nothing about the endpoint
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if err != nil {
-		if abandoned {
-			return nil, err // our caller gave up; says nothing about IKED
+		p.countDialFailure(err)
+		if p.epoch == epoch && !p.down && !p.closed {
+			// The first failure since the endpoint was last up: it
+			// goes down once, however many dials fail together.
+			p.goDown(err)
 		}
-		p.stats.DialFailures++
-		var se *StatusError
-		if errors.As(err, &se) {
-			p.termCount[TermCause{se.Rc, se.Rsn}]++
-		}
-		p.failures++
-		p.nextDial = time.Now().Add(backoff(p.cfg.BackoffMin, p.cfg.BackoffMax, p.failures))
-		p.lastErr = err
 		return nil, err
 	}
-	p.failures = 0
-	p.nextDial = time.Time{}
-	p.lastErr = nil
 	p.stats.Opened++
 	if p.closed {
 		c.Close()
@@ -327,22 +417,183 @@ func (p *Pool) dial(ctx context.Context) (*Client, error) {
 	return c, nil
 }
 
+// endpointFailure reports whether a failure may be blamed on the endpoint
+// and so may mark it down: not the caller's context ending, nor a
+// failure of no NMI.
+func endpointFailure(f Failure) bool {
+	switch f.Class {
+	case ClassOK, ClassDeadline, ClassCanceled, ClassExhausted, ClassOther:
+		return false
+	}
+	return true
+}
+
+// countDialFailure counts a failed dial or probe. Callers hold mu.
+func (p *Pool) countDialFailure(err error) {
+	p.stats.DialFailures++
+	var se *StatusError
+	if errors.As(err, &se) {
+		p.termCount[TermCause{se.Rc, se.Rsn}]++
+	}
+	p.lastErr = err
+}
+
+// goDown marks the endpoint down after err and starts the prober.
+// Callers hold mu.
+func (p *Pool) goDown(err error) {
+	p.down = true
+	p.epoch++
+	p.failures = 1
+	p.lastErr = err
+	p.nextDial = time.Now().Add(p.jittered())
+	p.wg.Add(1)
+	go p.probe()
+}
+
+// jittered is the wait before the next probe: the backoff of the failures
+// so far, less up to half of it at random, so that gateways started
+// together do not probe together. Callers hold mu.
+func (p *Pool) jittered() time.Duration {
+	d := backoff(p.cfg.BackoffMin, p.cfg.BackoffMax, p.failures)
+	return d - rand.N(d/2+1)
+}
+
+// probe runs while the endpoint is down: it waits for the backoff, dials,
+// waits for INIT and sends the probe request, until one is answered (any
+// answer but TERM: an error return code still shows a live endpoint) or
+// the pool closes. The answered connection goes to the idle list.
+func (p *Pool) probe() {
+	defer p.wg.Done()
+	for {
+		p.mu.Lock()
+		wait := time.Until(p.nextDial)
+		p.mu.Unlock()
+		t := time.NewTimer(wait)
+		select {
+		case <-t.C:
+		case <-p.ctx.Done():
+			t.Stop()
+			p.endProbe(nil)
+			return
+		}
+		start := time.Now()
+		c, err := p.connect(p.ctx)
+		if o, ok := p.cfg.Observer.(InitObserver); ok && p.ctx.Err() == nil {
+			o.ObserveInit(time.Since(start), err)
+		}
+		if err == nil {
+			err = p.probeExchange(c)
+		}
+		if p.ctx.Err() != nil {
+			if c != nil {
+				c.Close()
+			}
+			p.endProbe(nil)
+			return
+		}
+		p.mu.Lock()
+		p.stats.Probes++
+		if err != nil {
+			if c != nil {
+				p.stats.Opened++
+				p.stats.Closed++
+			}
+			p.countDialFailure(err)
+			p.failures++
+			p.nextDial = time.Now().Add(p.jittered())
+			p.mu.Unlock()
+			continue
+		}
+		p.stats.Opened++
+		p.mu.Unlock()
+		p.endProbe(c)
+		return
+	}
+}
+
+// probeExchange sends the probe request on c; nil when the endpoint
+// answered it. c is closed unless it stays usable.
+func (p *Pool) probeExchange(c *Client) error {
+	ctx, cancel := context.WithTimeoutCause(p.ctx, p.cfg.ExchangeTimeout, errExchangeTimeout)
+	defer cancel()
+	_, err := c.Do(ctx, p.cfg.Probe, nil)
+	var se *StatusError
+	if errors.As(err, &se) && !se.Term {
+		err = nil // answered
+	}
+	if err != nil || c.Err() != nil {
+		c.Close()
+		if err == nil {
+			err = c.Err()
+		}
+		if context.Cause(ctx) == errExchangeTimeout {
+			err = &OpError{Op: OpRead, Addr: p.cfg.Addr, Err: &timeoutError{what: "no answer to the probe " + p.cfg.Probe.Type.String(), d: p.cfg.ExchangeTimeout}}
+		}
+		return err
+	}
+	return nil
+}
+
+// endProbe ends the down state with c, the connection of the answered
+// probe (nil when the pool closed).
+func (p *Pool) endProbe(c *Client) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.down = false
+	p.failures = 0
+	p.nextDial = time.Time{}
+	p.lastErr = nil
+	if c == nil {
+		return
+	}
+	if p.closed || len(p.idle)+p.inUse >= p.cfg.Size {
+		c.Close()
+		p.stats.Closed++
+		return
+	}
+	p.idle = append(p.idle, c)
+}
+
 var errNoDial = errors.New("nmi: PoolConfig.Dial is not set")
 
-// connect dials and waits for INIT. A failed dial is an *OpError (OpDial),
-// or the context's error when it ended.
+// connect dials and waits for INIT, within DialTimeout. A failed dial is
+// an *OpError (OpDial), a missing or bad INIT an *OpError (OpInit), a
+// TERM instead of INIT a *StatusError; when ctx ends (or its deadline
+// passes) first, the error is ctx's.
 func (p *Pool) connect(ctx context.Context) (*Client, error) {
 	if p.cfg.Dial == nil {
 		return nil, &OpError{Op: OpDial, Addr: p.cfg.Addr, Err: errNoDial}
 	}
-	conn, err := p.cfg.Dial(ctx)
-	if err != nil {
-		if ctx.Err() != nil {
-			return nil, ctx.Err()
-		}
-		return nil, &OpError{Op: OpDial, Addr: p.cfg.Addr, Err: err}
+	dctx, cancel := context.WithTimeoutCause(ctx, p.cfg.DialTimeout, errDialTimeout)
+	defer cancel()
+	op := OpDial
+	conn, err := p.cfg.Dial(dctx)
+	var c *Client
+	if err == nil {
+		op = OpInit
+		c, err = NewClient(dctx, conn, WithMaxResponseSize(p.cfg.MaxResponseSize), WithAddr(p.cfg.Addr))
 	}
-	return NewClient(ctx, conn, WithMaxResponseSize(p.cfg.MaxResponseSize), WithAddr(p.cfg.Addr))
+	if err == nil {
+		return c, nil
+	}
+	if cerr := ctxEnded(ctx); cerr != nil {
+		return nil, cerr
+	}
+	if ctxEnded(dctx) != nil && context.Cause(dctx) == errDialTimeout {
+		what := "no connection"
+		if op == OpInit {
+			what = "no NMsec_INIT"
+		}
+		return nil, &OpError{Op: op, Addr: p.cfg.Addr, Err: &timeoutError{what: what, d: p.cfg.DialTimeout}}
+	}
+	var oe *OpError
+	var se *StatusError
+	if op == OpDial && !errors.As(err, &oe) {
+		err = &OpError{Op: OpDial, Addr: p.cfg.Addr, Err: err}
+	} else if op == OpInit && !errors.As(err, &oe) && !errors.As(err, &se) {
+		err = &OpError{Op: OpInit, Addr: p.cfg.Addr, Err: err}
+	}
+	return nil, err
 }
 
 // backoff is the wait after the n-th dial failure in a row (n >= 1):
@@ -406,9 +657,10 @@ func (p *Pool) Stats() PoolStats {
 	for k, v := range p.termCount {
 		s.Terms[k] = v
 	}
-	if wait := time.Until(p.nextDial); wait > 0 {
+	if wait := time.Until(p.nextDial); p.down && wait > 0 {
 		s.Backoff = wait
 	}
+	s.Down = p.down
 	return s
 }
 
@@ -420,11 +672,16 @@ func (p *Pool) LastSuccess() time.Time {
 	return p.lastOK
 }
 
-// Close closes the idle connections and makes later acquires fail with
-// ErrClosed; connections in use are closed when they come back.
+// Close stops the prober, closes the idle connections and makes later
+// acquires fail with ErrClosed; connections in use are closed when they
+// come back.
 func (p *Pool) Close() error {
 	p.mu.Lock()
 	p.closed = true
+	p.mu.Unlock()
+	p.cancel()
+	p.wg.Wait()
+	p.mu.Lock()
 	idle := p.idle
 	p.idle = nil
 	p.stats.Closed += uint64(len(idle))
