@@ -10,9 +10,13 @@
 //	                 NMsec_LOAD_POLICY stay
 //	SIGINT, SIGTERM  shut down: TERM (return code 0) to every client, then exit
 //
-// --faults term-rate=R,seed=N ends a share R of exchanges with TERM, as an
-// IKE daemon going away at random would; the same seed repeats the same
-// choices. --pending-time, --negotiate-time and --switch-time set how long
+// --faults injects faults, groups separated by ";": term-rate=R,seed=N
+// ends a share R of exchanges with TERM, as an IKE daemon going away at
+// random would (the same seed repeats the same choices);
+// hang-after=D,hang-for=D hangs the whole daemon for a while, as SIGSTOP
+// and SIGCONT would; type=T,... gives request type T (or any) a delay,
+// no reply, TERM and close, an error return code, an oversized or
+// truncated answer or a wrong correlator (see ikedsim.ParseFaults). --pending-time, --negotiate-time and --switch-time set how long
 // activations and filter set switches take.
 package main
 
@@ -73,7 +77,9 @@ func parseFlags(args []string, getenv func(string) string, out io.Writer) (*opti
 	fs.DurationVar(&o.initDelay, "init-delay", 0, "delay before IKED is connected to the Policy Agent and sends INIT")
 	fs.StringVar(&o.system, "system", "SYS1", "MVS system name in SAF resource names")
 	fs.StringVar(&o.socketMode, "socket-mode", "0660", "permissions of the socket file (octal)")
-	fs.StringVar(&o.faults, "faults", "", "fault injection: term-rate=R,seed=N answers a share R (0-1) of requests with TERM and closes; same seed, same choices")
+	fs.StringVar(&o.faults, "faults", "", "fault injection, groups separated by ';': term-rate=R,seed=N (TERM and close a share R, 0-1, of requests; same seed, same choices); "+
+		"hang-after=D,hang-for=D (the whole daemon hangs D after start, for D); "+
+		"type=NMsec_GET_IKETUN|NUMBER|any,delay=D,no-reply=true,term-close=true,rc=EAGAIN|N,rsn=N,oversize=true,truncate=true,wrong-correlator=true,times=N")
 	fs.StringVar(&o.replay, "replay", "", "answer every request from this capture file (gateway --nmi-capture, gateway doctor --out) instead of a data set; requests it holds no answer for get EOPNOTSUPP")
 	fs.DurationVar(&o.timing.Pending, "pending-time", time.Second, "how long an activated tunnel stays pending before negotiation")
 	fs.DurationVar(&o.timing.Negotiating, "negotiate-time", time.Second, "how long each negotiation (IKE, then IPSec) of an activation takes")

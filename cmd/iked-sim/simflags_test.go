@@ -213,3 +213,18 @@ func TestReplayFlagErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestFaultsFlagPerType: a fault for one request type from the command
+// line applies to that type alone, the given number of times.
+func TestFaultsFlagPerType(t *testing.T) {
+	sock, _ := runInProcess(t, "--faults", "type=NMsec_GET_SUMMARY,rc=EAGAIN,rsn=3,times=2")
+	n := connect(t, sock)
+	for i, want := range []nmi.ReturnCode{nmi.EAGAIN, nmi.EAGAIN, nmi.RcOK} {
+		if h, _ := n.do(nmi.GetSummary, "TCPIP"); h.Rc != want || want != nmi.RcOK && h.Rsn != 3 {
+			t.Errorf("summary %d: rc %v rsn %v, want %v", i, h.Rc, h.Rsn, want)
+		}
+	}
+	if h, _ := n.do(nmi.GetStackInfo, ""); h.Rc != nmi.RcOK {
+		t.Errorf("stack info: rc %v", h.Rc)
+	}
+}

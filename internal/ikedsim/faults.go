@@ -5,6 +5,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -30,14 +31,17 @@ type Fault struct {
 	Mutate func(msg []byte) []byte
 }
 
-// Faults holds the faults per request type, and the "TERM at random"
-// fault. It is safe for concurrent use and may be changed while the server
-// runs.
+// Faults holds the faults per request type, the "TERM at random" fault
+// and the hang of the whole daemon. It is safe for concurrent use and may
+// be changed while the server runs.
 type Faults struct {
 	mu       sync.Mutex
 	m        map[nmi.MsgType]*Fault
-	termRate float64    // share of requests answered with TERM; 0 = none
-	rnd      *rand.Rand // draws for termRate, from its seed
+	termRate float64       // share of requests answered with TERM; 0 = none
+	rnd      *rand.Rand    // draws for termRate, from its seed
+	hang     chan struct{} // non-nil while hung; closed when the hang ends
+	// A hang the command line schedules, counted from Serve.
+	hangAfter, hangFor time.Duration
 }
 
 // AnyRequest, as the type given to Faults.Set, applies a fault to every
@@ -54,12 +58,96 @@ func (fs *Faults) Set(t nmi.MsgType, f Fault) {
 	fs.m[t] = &f
 }
 
-// Clear removes every fault, TERM at random included.
+// Clear removes every fault, TERM at random and a hang included.
 func (fs *Faults) Clear() {
 	fs.mu.Lock()
 	defer fs.mu.Unlock()
 	clear(fs.m)
 	fs.termRate, fs.rnd = 0, nil
+	fs.resumeLocked()
+}
+
+// SetHang hangs the whole daemon (on) or ends the hang, as an IKE daemon
+// stopped and continued would (SIGSTOP, SIGCONT): while hung, requests
+// are read and left unanswered and new clients get no INIT; when the hang
+// ends, every waiting request is answered and every waiting client gets
+// its INIT. Clients the kernel queued meanwhile are accepted as usual.
+func (fs *Faults) SetHang(on bool) {
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	switch {
+	case on && fs.hang == nil:
+		fs.hang = make(chan struct{})
+	case !on:
+		fs.resumeLocked()
+	}
+}
+
+func (fs *Faults) resumeLocked() {
+	if fs.hang != nil {
+		close(fs.hang)
+		fs.hang = nil
+	}
+}
+
+// hung returns a channel closed when the hang ends, or nil when the
+// daemon is not hung.
+func (fs *Faults) hung() <-chan struct{} {
+	if fs == nil {
+		return nil
+	}
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	if fs.hang == nil {
+		return nil
+	}
+	return fs.hang
+}
+
+// waitHang waits while the daemon is hung; false when done or gone (nil:
+// never) closed first.
+func (fs *Faults) waitHang(done, gone <-chan struct{}) bool {
+	ch := fs.hung()
+	if ch == nil {
+		return true
+	}
+	select {
+	case <-ch:
+		return true
+	case <-done:
+		return false
+	case <-gone:
+		return false
+	}
+}
+
+// schedule starts the hang the command line asked for, hangAfter from
+// now for hangFor; stop ends the wait early (the server shut down).
+func (fs *Faults) schedule(stop <-chan struct{}) {
+	if fs == nil {
+		return
+	}
+	fs.mu.Lock()
+	after, dur := fs.hangAfter, fs.hangFor
+	fs.mu.Unlock()
+	if dur <= 0 {
+		return
+	}
+	go func() {
+		for _, step := range []struct {
+			wait time.Duration
+			on   bool
+		}{{after, true}, {dur, false}} {
+			t := time.NewTimer(step.wait)
+			select {
+			case <-t.C:
+			case <-stop:
+				t.Stop()
+				return
+			}
+			fs.SetHang(step.on)
+		}
+	}()
 }
 
 // SetTermRate makes the server end a share rate (0 to 1) of exchanges as
@@ -93,13 +181,47 @@ func (fs *Faults) termNow() bool {
 	return fs.termRate > 0 && fs.rnd.Float64() < fs.termRate
 }
 
-// ParseFaults reads the faults of the command line, a list of key=value:
-// "term-rate=0.01,seed=7" answers about 1 exchange in 100 with TERM and
-// closes the connection (see SetTermRate; seed defaults to 1). The empty
-// string gives no faults.
+// ParseFaults reads the faults of the command line: groups separated by
+// ";", each a list of key=value. The empty string gives no faults.
+//
+//	term-rate=R,seed=N   end a share R (0-1) of exchanges with TERM, then
+//	                     close (see SetTermRate; seed defaults to 1)
+//	hang-after=D,hang-for=D
+//	                     hang the whole daemon D after start, for D (see
+//	                     SetHang; hang-after defaults to 0)
+//	type=T,...           a Fault for request type T (its IBM name such as
+//	                     NMsec_GET_IKETUN, or its number; "any" for every
+//	                     type without a fault of its own) with the keys
+//	                     delay=D, no-reply=true, term-close=true, rc=C,
+//	                     rsn=N, oversize=true, truncate=true,
+//	                     wrong-correlator=true, times=N; rc is a number or
+//	                     an errno name such as EAGAIN
+//
+// For example "term-rate=0.01,seed=7;type=NMsec_GET_IKETUN,delay=2s".
 func ParseFaults(spec string) (*Faults, error) {
+	fs := NewFaults()
+	for _, group := range strings.Split(spec, ";") {
+		if strings.TrimSpace(group) == "" {
+			continue
+		}
+		var err error
+		if strings.Contains(group, "type=") {
+			err = fs.parseTypeFault(group)
+		} else {
+			err = fs.parseDaemonFaults(group)
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	return fs, nil
+}
+
+// parseDaemonFaults reads a group of faults of the whole daemon:
+// term-rate, seed, hang-after, hang-for.
+func (fs *Faults) parseDaemonFaults(group string) error {
 	rate, seed := 0.0, uint64(1)
-	err := keyValues("faults", spec, func(k, v string) error {
+	err := keyValues("faults", group, func(k, v string) error {
 		var err error
 		switch k {
 		case "term-rate":
@@ -111,19 +233,127 @@ func ParseFaults(spec string) (*Faults, error) {
 			if seed, err = strconv.ParseUint(v, 10, 64); err != nil {
 				return fmt.Errorf("faults: seed: %q is not a number", v)
 			}
+		case "hang-after", "hang-for":
+			d, err := time.ParseDuration(v)
+			if err != nil || d < 0 {
+				return fmt.Errorf("faults: %s: %q is not a duration", k, v)
+			}
+			if k == "hang-after" {
+				fs.hangAfter = d
+			} else {
+				fs.hangFor = d
+			}
 		default:
-			return fmt.Errorf("faults: unknown key %q (term-rate, seed)", k)
+			return fmt.Errorf("faults: unknown key %q (term-rate, seed, hang-after, hang-for, or type= and its keys)", k)
 		}
 		return nil
 	})
 	if err != nil {
-		return nil, err
+		return err
 	}
-	fs := NewFaults()
-	if err := fs.SetTermRate(rate, seed); err != nil {
-		return nil, err
+	if fs.hangAfter > 0 && fs.hangFor == 0 {
+		return fmt.Errorf("faults: hang-after without hang-for")
 	}
-	return fs, nil
+	if rate == 0 {
+		return nil
+	}
+	return fs.SetTermRate(rate, seed)
+}
+
+// parseTypeFault reads a group "type=T,key=value,..." and sets its Fault.
+func (fs *Faults) parseTypeFault(group string) error {
+	var (
+		f       Fault
+		t       nmi.MsgType
+		hasType bool
+	)
+	err := keyValues("faults", group, func(k, v string) error {
+		var err error
+		flag := func(b *bool) error {
+			if *b, err = strconv.ParseBool(v); err != nil {
+				return fmt.Errorf("faults: %s: %q is not true or false", k, v)
+			}
+			return nil
+		}
+		switch k {
+		case "type":
+			if hasType {
+				return fmt.Errorf("faults: %q: type= given twice", group)
+			}
+			t, err = parseMsgType(v)
+			hasType = err == nil
+			return err
+		case "delay":
+			if f.Delay, err = time.ParseDuration(v); err != nil || f.Delay < 0 {
+				return fmt.Errorf("faults: delay: %q is not a duration", v)
+			}
+		case "no-reply":
+			return flag(&f.NoReply)
+		case "term-close":
+			return flag(&f.TermClose)
+		case "oversize":
+			return flag(&f.Oversize)
+		case "truncate":
+			return flag(&f.Truncate)
+		case "wrong-correlator":
+			return flag(&f.WrongCorrelator)
+		case "rc":
+			f.Rc, err = parseReturnCode(v)
+			return err
+		case "rsn":
+			n, err := strconv.ParseUint(v, 10, 16)
+			if err != nil {
+				return fmt.Errorf("faults: rsn: %q is not a reason code", v)
+			}
+			f.Rsn = nmi.ReasonCode(n)
+		case "times":
+			if f.Times, err = strconv.Atoi(v); err != nil || f.Times < 0 {
+				return fmt.Errorf("faults: times: %q is not a count", v)
+			}
+		default:
+			return fmt.Errorf("faults: unknown key %q of a type= fault (delay, no-reply, term-close, rc, rsn, oversize, truncate, wrong-correlator, times)", k)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if !hasType {
+		return fmt.Errorf("faults: %q: no type=", group)
+	}
+	fs.Set(t, f)
+	return nil
+}
+
+// parseMsgType reads a request type: "any", its IBM name (with or without
+// "NMsec_", any case) or its number.
+func parseMsgType(v string) (nmi.MsgType, error) {
+	if strings.EqualFold(v, "any") {
+		return AnyRequest, nil
+	}
+	if n, err := strconv.ParseUint(v, 10, 16); err == nil && nmi.MsgType(n).IsRequest() {
+		return nmi.MsgType(n), nil
+	}
+	for t := nmi.GetStackInfo; t <= nmi.LoadPolicy; t++ {
+		name := t.String()
+		if t.IsRequest() && (strings.EqualFold(v, name) || strings.EqualFold(v, strings.TrimPrefix(name, "NMsec_"))) {
+			return t, nil
+		}
+	}
+	return 0, fmt.Errorf("faults: type: %q is no request type (an IBM name such as NMsec_GET_IKETUN, its number, or any)", v)
+}
+
+// parseReturnCode reads a return code: a number or an errno name.
+func parseReturnCode(v string) (nmi.ReturnCode, error) {
+	if n, err := strconv.ParseInt(v, 10, 32); err == nil && n > 0 {
+		return nmi.ReturnCode(n), nil
+	}
+	for rc := nmi.ReturnCode(1); rc < 1<<12; rc++ {
+		if strings.EqualFold(v, rc.String()) {
+			return rc, nil
+		}
+	}
+	return 0, fmt.Errorf("faults: rc: %q is no return code (a positive number or an errno name such as EAGAIN)", v)
 }
 
 // take returns the fault that applies to one request of type t and counts

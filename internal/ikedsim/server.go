@@ -197,6 +197,7 @@ func (s *Server) Serve(ln net.Listener) error {
 		default:
 			s.SetReady(true)
 		}
+		s.cfg.Faults.schedule(s.done)
 	}
 	s.mu.Unlock()
 	var backoff time.Duration
@@ -374,6 +375,9 @@ func (c *conn) sendInit() {
 	case <-c.s.done:
 		return
 	}
+	if !c.s.cfg.Faults.waitHang(c.s.done, c.done) {
+		return
+	}
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
 	if c.closed {
@@ -498,6 +502,9 @@ func (c *conn) handle(msg []byte) bool {
 	if !inited {
 		c.answerError(h, nmi.EINVAL, nmi.RsnNotReady)
 		return true
+	}
+	if !c.s.cfg.Faults.waitHang(c.s.done, nil) {
+		return false
 	}
 	if c.s.cfg.Faults.termNow() {
 		c.terminate(nmi.RcOK, nmi.RsnNone)
