@@ -17,6 +17,7 @@ type PoolCollector struct {
 	maxSize, open, inUse, idle, backoff *prometheus.Desc
 	waits, waitSeconds, exhausted       *prometheus.Desc
 	opened, closed, dialFailures, terms *prometheus.Desc
+	down, probes, abandoned             *prometheus.Desc
 }
 
 var _ prometheus.Collector = (*PoolCollector)(nil)
@@ -32,7 +33,10 @@ func NewPoolCollector(p PoolStatser) *PoolCollector {
 		open:         d("open_connections", "Connections open now: in use and idle."),
 		inUse:        d("in_use_connections", "Connections lent out to an exchange now."),
 		idle:         d("idle_connections", "Connections open and waiting for work."),
-		backoff:      d("dial_backoff_seconds", "Time left before the pool dials IKED again after failures; 0 when it may dial."),
+		backoff:      d("dial_backoff_seconds", "Time left before the pool probes IKED again while it is down; 0 when it is up."),
+		down:         d("endpoint_down", "1 while IKED is down for the pool (a dial failed, the prober runs), else 0."),
+		probes:       d("probes_total", "Probes of IKED while down: a dial, NMsec_INIT and one request."),
+		abandoned:    d("abandoned_exchanges_total", "Exchanges abandoned unanswered after the exchange timeout; their connections are closed."),
 		waits:        d("waits_total", "Acquires that had to wait for a free connection."),
 		waitSeconds:  d("wait_duration_seconds_total", "Time spent waiting for a free connection."),
 		exhausted:    d("exhausted_total", "Acquires that gave up because no connection became free in time."),
@@ -46,7 +50,7 @@ func NewPoolCollector(p PoolStatser) *PoolCollector {
 // Describe implements prometheus.Collector.
 func (c *PoolCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{c.maxSize, c.open, c.inUse, c.idle, c.backoff, c.waits, c.waitSeconds,
-		c.exhausted, c.opened, c.closed, c.dialFailures, c.terms} {
+		c.exhausted, c.opened, c.closed, c.dialFailures, c.terms, c.down, c.probes, c.abandoned} {
 		ch <- d
 	}
 }
@@ -69,6 +73,13 @@ func (c *PoolCollector) Collect(ch chan<- prometheus.Metric) {
 	counter(c.opened, float64(s.Opened))
 	counter(c.closed, float64(s.Closed))
 	counter(c.dialFailures, float64(s.DialFailures))
+	down := 0.0
+	if s.Down {
+		down = 1
+	}
+	gauge(c.down, down)
+	counter(c.probes, float64(s.Probes))
+	counter(c.abandoned, float64(s.Abandoned))
 	// Causes this build does not name are summed under "unknown".
 	terms := map[[2]string]uint64{}
 	for k, v := range s.Terms {
