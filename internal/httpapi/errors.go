@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/nmigw/nmigw/internal/authz"
 	"github.com/nmigw/nmigw/internal/nmi"
@@ -160,7 +161,19 @@ func classify(err error) problem {
 			Detail: "the gateway could not decide the caller's access; nothing was done", Resource: aue.Resource,
 			RetryAfter: retryAfterSeconds, Internal: err}
 	}
-	return classifyNMI(nmi.Classify(err), err)
+	f := nmi.Classify(err)
+	p := classifyNMI(f, err)
+	if p.RetryAfter > 0 && !f.RetryAt.IsZero() {
+		p.RetryAfter = retryAfterUntil(f.RetryAt)
+	}
+	return p
+}
+
+// retryAfterUntil is a Retry-After in whole seconds, at least 1, for a
+// pool that probes again at t.
+func retryAfterUntil(t time.Time) int {
+	d := time.Until(t)
+	return max(1, int((d+time.Second-1)/time.Second))
 }
 
 // classifyNMI maps a failure of the NMI to a problem.
@@ -221,7 +234,16 @@ func classifyStatus(se *nmi.StatusError, err error) problem {
 	switch {
 	case se.Term || se.Refused || se.Rc == nmi.EAGAIN:
 		p.Type, p.Title, p.Status = probUnavailable, "IKE daemon unavailable", http.StatusServiceUnavailable
-		p.Detail = "the IKE daemon closed the connection or refused it"
+		switch {
+		case se.Refused && se.Rc == nmi.EAGAIN:
+			p.Detail = "the IKE daemon serves at most " + strconv.Itoa(nmi.MaxConnections) + " clients and all are in use"
+		case se.Refused:
+			p.Detail = "the IKE daemon refused the connection"
+		case se.Term:
+			p.Detail = "the IKE daemon closed the connection"
+		default:
+			p.Detail = "the IKE daemon asked to try again later (EAGAIN)"
+		}
 		p.RetryAfter = retryAfterSeconds
 	case se.Rc == nmi.ENXIO:
 		p.Type, p.Title, p.Status = probUnknownStack, "Unknown stack", http.StatusNotFound
@@ -306,7 +328,7 @@ func problemJSON(p problem, instance, id string) []byte {
 	jw.optStr("detail", p.Detail)
 	jw.str("instance", instance)
 	jw.optStr("requestId", id)
-	if p.NMI != nil && !p.NMI.Term && !p.NMI.Refused {
+	if p.NMI != nil && (!p.NMI.Term && !p.NMI.Refused || p.NMI.Rc != nmi.RcOK) {
 		jw.int("nmiReturnCode", int64(p.NMI.Rc))
 		jw.str("nmiReturnCodeName", p.NMI.Rc.String())
 		jw.int("nmiReasonCode", int64(p.NMI.Rsn))
