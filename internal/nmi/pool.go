@@ -63,6 +63,16 @@ type InitObserver interface {
 	ObserveInit(d time.Duration, err error)
 }
 
+// StateObserver is an optional interface of PoolConfig.Observer: a Pool
+// calls ObserveDown when a dial failure marks the endpoint down (cause is
+// that failure) and ObserveUp when a probe is answered again, with how
+// long the endpoint was down. Neither is called twice in a row; closing
+// the pool while down calls neither.
+type StateObserver interface {
+	ObserveDown(cause error)
+	ObserveUp(downFor time.Duration)
+}
+
 // ExchangeEvent describes one Pool.Do.
 type ExchangeEvent struct {
 	Type     MsgType
@@ -129,6 +139,7 @@ type Pool struct {
 	failures  int       // probes failed in a row since going down, plus the dial that began it
 	nextDial  time.Time // next probe
 	lastErr   error
+	downSince time.Time
 	lastOK    time.Time // end of the last exchange answered with return code 0
 	stats     PoolStats
 	termCount map[TermCause]uint64
@@ -397,16 +408,21 @@ func (p *Pool) dial(ctx context.Context) (*Client, error) {
 		return nil, err // our caller gave up; says nothing about the endpoint
 	}
 	p.mu.Lock()
-	defer p.mu.Unlock()
 	if err != nil {
 		p.countDialFailure(err)
-		if p.epoch == epoch && !p.down && !p.closed {
+		wentDown := p.epoch == epoch && !p.down && !p.closed
+		if wentDown {
 			// The first failure since the endpoint was last up: it
 			// goes down once, however many dials fail together.
 			p.goDown(err)
 		}
+		p.mu.Unlock()
+		if o, ok := p.cfg.Observer.(StateObserver); ok && wentDown {
+			o.ObserveDown(err)
+		}
 		return nil, err
 	}
+	defer p.mu.Unlock()
 	p.stats.Opened++
 	if p.closed {
 		c.Close()
@@ -442,6 +458,7 @@ func (p *Pool) countDialFailure(err error) {
 // Callers hold mu.
 func (p *Pool) goDown(err error) {
 	p.down = true
+	p.downSince = time.Now()
 	p.epoch++
 	p.failures = 1
 	p.lastErr = err
@@ -538,7 +555,13 @@ func (p *Pool) probeExchange(c *Client) error {
 // probe (nil when the pool closed).
 func (p *Pool) endProbe(c *Client) {
 	p.mu.Lock()
-	defer p.mu.Unlock()
+	downFor := time.Since(p.downSince)
+	defer func() {
+		p.mu.Unlock()
+		if o, ok := p.cfg.Observer.(StateObserver); ok && c != nil {
+			o.ObserveUp(downFor)
+		}
+	}()
 	p.down = false
 	p.failures = 0
 	p.nextDial = time.Time{}

@@ -160,7 +160,8 @@ func TestPoolProberRecoversWithoutRequests(t *testing.T) {
 	var refuse atomic.Bool
 	refuse.Store(true)
 	refusing(s, &refuse)
-	p := unixPool(s.addr(), PoolConfig{BackoffMin: time.Millisecond, BackoffMax: 5 * time.Millisecond})
+	sr := &stateRecorder{}
+	p := unixPool(s.addr(), PoolConfig{BackoffMin: time.Millisecond, BackoffMax: 5 * time.Millisecond, Observer: sr})
 	defer p.Close()
 	if _, err := p.Do(context.Background(), stackReq, nil); Classify(err).Class != ClassRefused {
 		t.Fatalf("first: %v", err)
@@ -191,6 +192,36 @@ func TestPoolProberRecoversWithoutRequests(t *testing.T) {
 	if got := p.Stats().Opened; got != st.Opened {
 		t.Fatalf("the request dialed again (%d connections opened, %d before)", got, st.Opened)
 	}
+	waitFor(t, "the pool to tell it is up", func() bool { _, ups := sr.counts(); return ups == 1 })
+	if downs, _ := sr.counts(); downs != 1 || Classify(sr.cause).Class != ClassRefused {
+		t.Fatalf("told down %d times, cause %v", downs, sr.cause)
+	}
+}
+
+// stateRecorder is an Observer that also implements StateObserver.
+type stateRecorder struct {
+	recorder
+	downs, ups int
+	cause      error
+}
+
+func (r *stateRecorder) ObserveDown(cause error) {
+	r.mu.Lock()
+	r.downs++
+	r.cause = cause
+	r.mu.Unlock()
+}
+
+func (r *stateRecorder) ObserveUp(time.Duration) {
+	r.mu.Lock()
+	r.ups++
+	r.mu.Unlock()
+}
+
+func (r *stateRecorder) counts() (downs, ups int) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.downs, r.ups
 }
 
 // TestPoolProberAfterHang: a server that accepts but sends no INIT marks
