@@ -71,6 +71,12 @@ type Deps struct {
 	// request in ctx expire (authn.ExpiryFrom; zero: never); an event
 	// stream ends then with a 401.
 	CredentialExpiry func(ctx context.Context) time.Time
+	// MaxConcurrent bounds the API requests served at once (event streams,
+	// /healthz and /readyz apart); past it a request waits up to
+	// QueueWait for a turn, then gets 503 with Retry-After. 0: 64; < 0:
+	// no limit.
+	MaxConcurrent int
+	QueueWait     time.Duration // default 100ms; < 0: refuse at once
 }
 
 type api struct {
@@ -94,6 +100,7 @@ type api struct {
 	policyChanged func() <-chan struct{}
 	reauth        func(r *http.Request) (authz.Principal, error)
 	credExpiry    func(ctx context.Context) time.Time
+	limiter       *limiter
 }
 
 // NewHandler builds the gateway's HTTP handler. It fails if the embedded
@@ -144,6 +151,7 @@ func NewHandler(d Deps) (http.Handler, error) {
 			a.cors[o] = true
 		}
 	}
+	a.limiter = newLimiter(d.MaxConcurrent, d.QueueWait, a.log)
 	a.events = newEventHub(a, d.Events)
 	v, spec, err := newValidator()
 	if err != nil {

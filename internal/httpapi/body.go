@@ -60,8 +60,11 @@ func newBodyWriter(w http.ResponseWriter, r *http.Request, conditional bool) *bo
 // otherwise allocate its size several times over while growing.
 var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 64<<10); return &b }}
 
-// maxPooledBuf keeps exceptionally large buffers out of the pool.
-const maxPooledBuf = 4 << 20
+// maxPooledBuf keeps large buffers out of the pool: they go back to the
+// garbage collector and so to the system, while a pool would keep one per
+// request of a burst (2,000 concurrent requests of large lists held
+// hundreds of MiB). Bodies larger than bufferLimit stream anyway.
+const maxPooledBuf = 256 << 10
 
 func getBuf() []byte { return (*bufPool.Get().(*[]byte))[:0] }
 

@@ -23,6 +23,7 @@ const (
 	probNMIBadAnswer  = "urn:nmigw:problem:nmi-bad-answer"
 	probUnavailable   = "urn:nmigw:problem:nmi-unavailable"
 	probTimeout       = "urn:nmigw:problem:nmi-timeout"
+	probOverloaded    = "urn:nmigw:problem:overloaded"
 	probInternal      = "urn:nmigw:problem:internal"
 	probMethod        = "urn:nmigw:problem:method-not-allowed"
 	probTooLarge      = "urn:nmigw:problem:request-too-large"
@@ -268,8 +269,14 @@ func (a *api) writeError(w http.ResponseWriter, r *http.Request, err error) {
 func (a *api) writeProblem(w http.ResponseWriter, r *http.Request, p problem) {
 	if p.Internal != nil {
 		level := slog.LevelWarn
-		if p.Status == http.StatusInternalServerError {
+		switch {
+		case p.Status == http.StatusInternalServerError:
 			level = slog.LevelError
+		case refusedWhileDown(nmi.Classify(p.Internal)):
+			// Counted by the outage log (NMIOutageLog), which logs
+			// the outage once and then summaries.
+			level = slog.LevelDebug
+			quiet(r)
 		}
 		a.log.LogAttrs(r.Context(), level, "request failed", attrRequestID(r),
 			slog.String("method", r.Method), slog.String("path", r.URL.Path),

@@ -43,7 +43,7 @@ func newServer(t *testing.T, nmi httpapi.NMI, mod ...func(*httpapi.Deps)) *serve
 	logs := &bytes.Buffer{}
 	var mu sync.Mutex
 	d := httpapi.Deps{NMI: nmi, Authorizer: authz.AllowAll,
-		Logger: slog.New(slog.NewJSONHandler(lockedWriter{&mu, logs}, nil))}
+		Logger: slog.New(slog.NewJSONHandler(lockedWriter{&mu, logs}, &slog.HandlerOptions{Level: slog.LevelDebug}))}
 	for _, m := range mod {
 		m(&d)
 	}

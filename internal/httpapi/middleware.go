@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"runtime/debug"
+	"strconv"
 	"strings"
 	"time"
 
@@ -147,10 +148,17 @@ func (a *api) accessLog(next http.Handler) http.Handler {
 			if rc := chi.RouteContext(r.Context()); rc != nil {
 				pattern = rc.RoutePattern()
 			}
-			a.log.LogAttrs(r.Context(), slog.LevelInfo, "http", append([]slog.Attr{attrRequestID(r),
+			level := slog.LevelInfo
+			if li.isQuiet() || pattern == "/healthz" || pattern == "/readyz" {
+				// Probes come every few seconds, refusals of an
+				// outage or overload by the thousand: the episode
+				// logs count the latter.
+				level = slog.LevelDebug
+			}
+			a.log.LogAttrs(r.Context(), level, "http", append([]slog.Attr{attrRequestID(r),
 				slog.String("method", r.Method), slog.String("path", r.URL.Path),
 				slog.String("route", pattern), slog.Int("status", sw.status),
-				slog.Int64("bytes", sw.bytes), slog.Duration("duration", time.Since(start))}, li.attrs()...)...)
+				slog.Int64("bytes", sw.bytes), durationMs("durationMs", time.Since(start))}, li.attrs()...)...)
 		}()
 		next.ServeHTTP(sw, r)
 	})
@@ -285,4 +293,86 @@ func noCache(h http.Header) bool {
 		}
 	}
 	return strings.EqualFold(strings.TrimSpace(h.Get("Pragma")), "no-cache")
+}
+
+// Concurrency limit defaults.
+const (
+	DefaultMaxConcurrent = 64
+	defaultQueueWait     = 100 * time.Millisecond
+	overloadRetryAfter   = 1 // seconds
+	// overloadEndsAfter is how long no request must be refused before an
+	// overload is logged as over.
+	overloadEndsAfter = time.Second
+)
+
+// limiter bounds the requests served at once. It holds no buffers: a
+// request waiting for its turn has read its headers only.
+type limiter struct {
+	sem  chan struct{} // nil: no limit
+	wait time.Duration
+	ep   episodeLog
+}
+
+func newLimiter(n int, wait time.Duration, log *slog.Logger) *limiter {
+	l := &limiter{wait: wait, ep: episodeLog{log: log}}
+	if n == 0 {
+		n = DefaultMaxConcurrent
+	}
+	if n > 0 {
+		l.sem = make(chan struct{}, n)
+	}
+	if wait == 0 {
+		l.wait = defaultQueueWait
+	}
+	return l
+}
+
+// acquire takes a turn, waiting up to the queue wait; false when none
+// came (or the request ended first).
+func (l *limiter) acquire(ctx context.Context) bool {
+	select {
+	case l.sem <- struct{}{}:
+		if now := time.Now(); l.ep.quietSince(now, overloadEndsAfter) {
+			l.ep.end(now, "gateway load back under its limit")
+		}
+		return true
+	default:
+	}
+	if l.wait <= 0 {
+		return false
+	}
+	t := time.NewTimer(l.wait)
+	defer t.Stop()
+	select {
+	case l.sem <- struct{}{}:
+		return true
+	case <-t.C:
+	case <-ctx.Done():
+	}
+	return false
+}
+
+// limit serves a request when a turn is free within the queue wait, and
+// answers 503 with Retry-After otherwise. Event streams last as long as
+// their clients stay: they are bounded by the event hub, not here.
+func (a *api) limit(next http.Handler) http.Handler {
+	l := a.limiter
+	if l.sem == nil {
+		return next
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !l.acquire(r.Context()) {
+			now := time.Now()
+			l.ep.begin(now, "gateway overloaded: refusing requests", slog.Int("maxConcurrent", cap(l.sem)),
+				durationMs("queueWaitMs", max(l.wait, 0)))
+			l.ep.refused(now, "gateway still overloaded")
+			quiet(r)
+			sendProblem(w, r, problem{Type: probOverloaded, Title: "Gateway overloaded", Status: http.StatusServiceUnavailable,
+				Detail:     "the gateway serves at most " + strconv.Itoa(cap(l.sem)) + " requests at once; try again shortly",
+				RetryAfter: overloadRetryAfter})
+			return
+		}
+		defer func() { <-l.sem }()
+		next.ServeHTTP(w, r)
+	})
 }

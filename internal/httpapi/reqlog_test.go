@@ -55,8 +55,8 @@ func TestAccessLog(t *testing.T) {
 		ok["principal"] != "OPER1" || ok["method"] != "GET" || ok["path"] != "/v1/stacks/TCPIP/summary" {
 		t.Errorf("access log line %v", ok)
 	}
-	if d, isNum := ok["duration"].(float64); !isNum || d <= 0 {
-		t.Errorf("duration %v", ok["duration"])
+	if d, isNum := ok["durationMs"].(float64); !isNum || d <= 0 {
+		t.Errorf("durationMs %v", ok["durationMs"])
 	}
 	if n := nmiOf(ok); n["exchanges"] != float64(1) || n["type"] != nmi.GetSummary.String() || n["rc"] != nmi.RcOK.String() {
 		t.Errorf("NMI of a good request: %v", n)
@@ -67,7 +67,7 @@ func TestAccessLog(t *testing.T) {
 		t.Errorf("access log line of a rejected request: %v", bad)
 	}
 	health := s.accessLine("log-health")
-	if _, has := health["nmi"]; has || health["route"] != "/healthz" {
+	if _, has := health["nmi"]; has || health["route"] != "/healthz" || health["level"] != "DEBUG" {
 		t.Errorf("access log line of /healthz: %v", health)
 	}
 	if _, has := health["principal"]; has {

@@ -8,7 +8,8 @@ import (
 
 // routes is every route of the gateway's API. Request flow: request ID,
 // access log, CORS; then body cap, authentication (API routes), OpenAPI
-// validation, the request scope (scope), handler.
+// validation, the concurrency limit (limit, API routes but event streams),
+// the request scope (scope), handler.
 func (a *api) routes() http.Handler {
 	r := chi.NewRouter()
 	r.Use(withRequestID, a.accessLog, a.withCORS)
@@ -34,8 +35,8 @@ func (a *api) routes() http.Handler {
 
 		r.Group(func(r chi.Router) {
 			r.Use(a.authenticate, notePrincipal, a.validate)
-			r.With(a.scope).Get("/v1/whoami", a.whoAmI)
-			r.With(a.scope).Get("/v1/stacks", a.listStacks)
+			r.With(a.limit, a.scope).Get("/v1/whoami", a.whoAmI)
+			r.With(a.limit, a.scope).Get("/v1/stacks", a.listStacks)
 			r.Route("/v1/stacks/{stack}", a.mountStack)
 		})
 	})
@@ -50,7 +51,7 @@ func (a *api) mountStack(r chi.Router) {
 	// its feed's poller, each poll bounded by RequestTimeout.
 	r.Get("/events", a.streamEvents)
 	r.Group(func(r chi.Router) {
-		r.Use(a.scope)
+		r.Use(a.limit, a.scope)
 		r.Get("/", a.getStack)
 		r.Get("/summary", a.getSummary)
 		r.Get("/interfaces", a.listInterfaces)
