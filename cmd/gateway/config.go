@@ -12,6 +12,7 @@ import (
 
 	"github.com/nmigw/nmigw/internal/flagenv"
 	"github.com/nmigw/nmigw/internal/metrics"
+	"github.com/nmigw/nmigw/internal/nmi"
 	"github.com/nmigw/nmigw/internal/transport"
 	"gopkg.in/yaml.v3"
 )
@@ -47,6 +48,10 @@ type config struct {
 	RequestTimeout time.Duration
 	// EventStreamLifetime ends event streams after this long.
 	EventStreamLifetime time.Duration
+	// Overload and hang limits.
+	MaxConcurrent   int
+	QueueWait       time.Duration
+	ExchangeTimeout time.Duration
 
 	ExporterTunnels   []string
 	ExporterTopN      int
@@ -109,6 +114,9 @@ func newFlagSet(c *config, out io.Writer) *flag.FlagSet {
 	fs.DurationVar(&c.MaxStaleness, "max-staleness", 0, "let reads reuse an NMI answer younger than this, with an Age header (0: never; Cache-Control: no-cache asks afresh)")
 	fs.DurationVar(&c.RequestTimeout, "request-timeout", 30*time.Second, "longest NMI work of one request")
 	fs.DurationVar(&c.EventStreamLifetime, "event-stream-lifetime", time.Hour, "longest life of one event stream; the client then reconnects with Last-Event-ID and is authorized afresh")
+	fs.IntVar(&c.MaxConcurrent, "max-concurrent-requests", 0, "API requests served at once (event streams apart); past it 503 with Retry-After. 0: 16 per NMI connection (--pool-size)")
+	fs.DurationVar(&c.QueueWait, "queue-wait", 100*time.Millisecond, "how long a request past --max-concurrent-requests waits for a turn before its 503 (0: refused at once)")
+	fs.DurationVar(&c.ExchangeTimeout, "nmi-exchange-timeout", nmi.DefaultExchangeTimeout, "longest one NMI exchange may stay unanswered; then it is abandoned and its connection closed, so a hung request type does not hold every connection")
 	return fs
 }
 
@@ -226,6 +234,18 @@ func (c *config) check() error {
 	if c.EventStreamLifetime <= 0 {
 		return fmt.Errorf("event-stream-lifetime: %s is not positive", c.EventStreamLifetime)
 	}
+	if c.MaxConcurrent < 0 {
+		return fmt.Errorf("max-concurrent-requests: %d is negative", c.MaxConcurrent)
+	}
+	if c.MaxConcurrent == 0 {
+		c.MaxConcurrent = requestsPerConnection * c.PoolSize
+	}
+	if c.QueueWait < 0 {
+		return fmt.Errorf("queue-wait: %s is negative", c.QueueWait)
+	}
+	if c.ExchangeTimeout <= 0 {
+		return fmt.Errorf("nmi-exchange-timeout: %s is not positive", c.ExchangeTimeout)
+	}
 	if c.ExporterTopN < 0 {
 		return fmt.Errorf("exporter-top-n: %d is negative", c.ExporterTopN)
 	}
@@ -254,6 +274,12 @@ func (c *config) check() error {
 	}
 	return nil
 }
+
+// requestsPerConnection sizes the default concurrency limit from the pool:
+// requests beyond the NMI connections wait in the pool (up to its
+// MaxWait), a few per connection keep them busy, and more only hold
+// memory.
+const requestsPerConnection = 16
 
 var levels = map[string]int{"debug": -4, "info": 0, "warn": 4, "error": 8}
 

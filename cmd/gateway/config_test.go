@@ -69,6 +69,9 @@ func TestConfigErrors(t *testing.T) {
 		{[]string{"--config", write("bad3.yaml", "request-timeout: soon\n")}, nil, "line 1: request-timeout"},
 		{[]string{"--config", filepath.Join(dir, "missing.yaml")}, nil, "config file"},
 		{[]string{"extra"}, nil, "unexpected argument"},
+		{[]string{"--max-concurrent-requests", "-1"}, nil, "max-concurrent-requests"},
+		{[]string{"--queue-wait", "-1s"}, nil, "queue-wait"},
+		{[]string{"--nmi-exchange-timeout", "0s"}, nil, "nmi-exchange-timeout"},
 	}
 	for _, c := range cases {
 		_, err := parseConfig(c.args, func(k string) string { return c.env[k] }, io.Discard)
@@ -153,6 +156,25 @@ func TestConfigExporter(t *testing.T) {
 		_, err := parseConfig(args, func(string) string { return "" }, io.Discard)
 		if name := strings.TrimPrefix(args[0], "--"); err == nil || !strings.HasPrefix(err.Error(), name) {
 			t.Errorf("%v: error %v, want it to name %s", args, err, name)
+		}
+	}
+}
+
+// TestConcurrencyDefault: the concurrency limit defaults from the pool
+// size; a given one stays.
+func TestConcurrencyDefault(t *testing.T) {
+	env := func(string) string { return "" }
+	for _, c := range []struct {
+		args []string
+		want int
+	}{
+		{nil, 4 * requestsPerConnection},
+		{[]string{"--pool-size", "10"}, 10 * requestsPerConnection},
+		{[]string{"--pool-size", "10", "--max-concurrent-requests", "7"}, 7},
+	} {
+		cfg, err := parseConfig(append([]string{"--insecure-no-auth"}, c.args...), env, io.Discard)
+		if err != nil || cfg.MaxConcurrent != c.want {
+			t.Errorf("%v: %v, limit %d, want %d", c.args, err, cfg.MaxConcurrent, c.want)
 		}
 	}
 }

@@ -52,7 +52,7 @@ func TestWholeProgramLogs(t *testing.T) {
 	ok, notFound := access["wp-log-1"], access["wp-log-2"]
 	nmiOf := func(v item) item { m, _ := v["nmi"].(item); return m }
 	if ok["principal"] != "VIEWER" || ok["route"] != "/v1/stacks/{stack}/summary" || ok["status"] != float64(200) ||
-		ok["duration"] == nil || nmiOf(ok)["type"] != "NMsec_GET_SUMMARY" || nmiOf(ok)["rc"] != "OK" {
+		ok["durationMs"] == nil || nmiOf(ok)["type"] != "NMsec_GET_SUMMARY" || nmiOf(ok)["rc"] != "OK" {
 		t.Errorf("access log line %v", ok)
 	}
 	if notFound["principal"] != "ANONYM" || notFound["status"] != float64(404) || nmiOf(notFound)["rc"] != "ENXIO" {

@@ -121,9 +121,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	}
 	pool := nmi.NewPool(nmi.PoolConfig{
 		Dial: nmiEP.dial, Addr: nmiEP.tr.Addr(),
-		Size: cfg.PoolSize, MaxWait: poolMaxWait, Observer: observer,
+		Size: cfg.PoolSize, MaxWait: poolMaxWait, ExchangeTimeout: cfg.ExchangeTimeout,
+		// Outages are logged once, with summaries, not once per request.
+		Observer: httpapi.NewNMIOutageLog(log, nmiEP.tr.Addr(), observer),
 	})
 	defer pool.Close()
+	stopTrim := trimMemory(memTrimEvery, memTrimSlack)
+	defer stopTrim()
 	if err := reg.Register(metrics.NewPoolCollector(pool)); err != nil {
 		return err
 	}
@@ -164,6 +168,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		Logger:         log,
 		CORSOrigins:    cfg.CORSOrigins,
 		RequestTimeout: cfg.RequestTimeout,
+		MaxConcurrent:  cfg.MaxConcurrent,
+		QueueWait:      queueWait(cfg.QueueWait),
 		Audit:          auditLog,
 		NMILastSuccess: pool.LastSuccess,
 	}
@@ -244,6 +250,15 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		return err
 	}
 	return nil
+}
+
+// queueWait is --queue-wait for httpapi.Deps, where 0 means the default:
+// 0 on the command line refuses at once.
+func queueWait(d time.Duration) time.Duration {
+	if d == 0 {
+		return -1
+	}
+	return d
 }
 
 // accessControl sets how the API authenticates and authorizes: by the
