@@ -1,6 +1,7 @@
 package main
 
 import (
+	"runtime"
 	"runtime/debug"
 	"runtime/metrics"
 	"time"
@@ -9,8 +10,9 @@ import (
 // Returning memory after a burst: the heap of a burst (2,000 concurrent
 // list requests) is garbage once it ends, but an idle gateway allocates
 // too little to start a collection, and the runtime forces one only every
-// two minutes. trimMemory looks every memTrimEvery and collects and
-// returns the free heap to the system (debug.FreeOSMemory) when the heap
+// two minutes, and the buffers sync.Pools hold live on until two
+// collections pass. trimMemory looks every memTrimEvery and collects
+// twice and returns the free heap to the system (debug.FreeOSMemory) when the heap
 // kept exceeds memTrimSlack and either the live heap by as much, or no
 // collection ran since the last look (the gateway is idle; once per idle
 // spell).
@@ -58,6 +60,9 @@ func trimMemory(every time.Duration, slack uint64) (stop func()) {
 			kept, live, cycles := memState()
 			idle := cycles == last && cycles != trimmed
 			if kept > slack && (kept > live+slack || idle) {
+				// Two collections: the first moves what sync.Pools
+				// hold to their victim caches, the second frees it.
+				runtime.GC()
 				debug.FreeOSMemory()
 				_, _, cycles = memState()
 				trimmed = cycles
