@@ -15,6 +15,11 @@
 // --gateway-bin is given) so that its memory is measured alone; --inproc
 // serves it from this process instead (no RSS figure).
 //
+// "nmigw-bench chaos" measures outages instead (see chaos.go): the time
+// from IKED's return to the first and to steady 200s after kill -9,
+// SIGTERM and a hang, the log written during an outage, and the RSS under
+// 2,000 connections and after them.
+//
 // All of them share the machine's CPUs, so the HTTP client's work counts
 // against the gateway. --pin gives the gateway process a CPU of its own
 // (the last one) and runs the harness on the others, as when the gateway
@@ -87,6 +92,9 @@ const stack = "TCPIP"
 func run(ctx context.Context, args []string, out io.Writer) error {
 	if len(args) > 1 && args[1] == floorCmd {
 		return runFloor(ctx, args[2:], out)
+	}
+	if len(args) > 1 && args[1] == chaosCmd {
+		return runChaos(ctx, args[2:], out)
 	}
 	var o options
 	fs := flag.NewFlagSet("nmigw-bench", flag.ContinueOnError)
