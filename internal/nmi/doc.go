@@ -30,8 +30,11 @@
 //     with Decode and Append.
 //   - Requests: AppendRequest (client), ReadMessage and DecodeRequest (server).
 //   - Client (NewClient: one exchange at a time over one net.Conn) and Pool
-//     (connections from PoolConfig.Dial, for example DialUnix).
+//     (connections from PoolConfig.Dial, for example DialUnix; while the
+//     endpoint is down a background prober alone dials it, and exchanges
+//     left unanswered past ExchangeTimeout are abandoned).
 //   - Errors: *OpError (transport, Op names the step), *StatusError (what
-//     the NMI answered), *UnavailableError (the pool waits before dialing
-//     again), *FormatError; Classify tells them apart for callers.
+//     the NMI answered), *UnavailableError (the endpoint is down: the pool
+//     refuses until a probe is answered), *FormatError; Classify tells
+//     them apart for callers.
 package nmi

@@ -104,12 +104,12 @@ func (e *OpError) Timeout() bool {
 	return errors.As(e.Err, &t) && t.Timeout()
 }
 
-// UnavailableError is a Pool's refusal to dial while it waits after failed
-// dials: nothing was sent. It wraps ErrUnavailable and the last dial's
-// error.
+// UnavailableError is a Pool's refusal to dial while the endpoint is down
+// (its prober has not been answered yet): nothing was sent. It wraps
+// ErrUnavailable and the last dial's or probe's error.
 type UnavailableError struct {
 	Addr    string
-	RetryAt time.Time // when the pool dials again
+	RetryAt time.Time // when the pool probes again
 	Last    error     // why the last dial failed
 }
 
