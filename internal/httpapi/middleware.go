@@ -353,10 +353,10 @@ func (l *limiter) acquire(ctx context.Context) bool {
 }
 
 // limit serves a request when a turn is free within the queue wait, and
-// answers 503 with Retry-After otherwise. Event streams last as long as
-// their clients stay, so they would hold turns for good: they are not
-// counted (each holds a goroutine and a small buffer; one poller per
-// stack serves them all).
+// answers 503 with Retry-After otherwise. routes does not put it on event
+// streams: they last as long as their clients stay, so they would hold
+// turns for good (each holds a goroutine and a small buffer; one poller
+// per stack serves them all).
 func (a *api) limit(next http.Handler) http.Handler {
 	l := a.limiter
 	if l.sem == nil {
