@@ -80,7 +80,7 @@ type Deps struct {
 }
 
 type api struct {
-	nmi        NMI
+	nmi        loggedNMI
 	log        *slog.Logger
 	timeout    time.Duration
 	maxBody    int64
@@ -113,7 +113,7 @@ func NewHandler(d Deps) (http.Handler, error) {
 		return nil, errors.New("httpapi: Deps.Authorizer is required (authz.AllowAll serves without authorization)")
 	}
 	a := &api{
-		nmi:        loggedNMI{d.NMI},
+		nmi:        loggedNMI{NMI: d.NMI, busy: &episodeLog{log: d.Logger}},
 		log:        d.Logger,
 		timeout:    d.RequestTimeout,
 		maxBody:    d.MaxBodyBytes,
@@ -134,6 +134,7 @@ func NewHandler(d Deps) (http.Handler, error) {
 	}
 	if a.log == nil {
 		a.log = slog.New(slog.DiscardHandler)
+		a.nmi.busy.log = a.log
 	}
 	if a.timeout <= 0 {
 		a.timeout = 30 * time.Second

@@ -277,6 +277,14 @@ func (a *api) writeProblem(w http.ResponseWriter, r *http.Request, p problem) {
 			// the outage once and then summaries.
 			level = slog.LevelDebug
 			quiet(r)
+		case nmi.Classify(p.Internal).Class == nmi.ClassExhausted:
+			// Under load or while IKED hangs: logged as an
+			// episode, not once per request.
+			now := time.Now()
+			a.nmi.busy.begin(now, "every NMI connection busy: refusing requests")
+			a.nmi.busy.refused(now, "every NMI connection still busy")
+			level = slog.LevelDebug
+			quiet(r)
 		}
 		a.log.LogAttrs(r.Context(), level, "request failed", attrRequestID(r),
 			slog.String("method", r.Method), slog.String("path", r.URL.Path),

@@ -104,13 +104,20 @@ func notePrincipal(next http.Handler) http.Handler {
 }
 
 // loggedNMI tells the access log of the request in ctx about every
-// exchange.
-type loggedNMI struct{ NMI }
+// exchange, and ends an episode of requests refused because every NMI
+// connection was busy (busy) once exchanges succeed again.
+type loggedNMI struct {
+	NMI
+	busy *episodeLog
+}
 
 func (l loggedNMI) Do(ctx context.Context, req *nmi.Request, fn func(nmi.Record) error) (nmi.Header, error) {
 	h, err := l.NMI.Do(ctx, req, fn)
 	if li := logInfoFrom(ctx); li != nil {
 		li.exchange(req.Type, h, err)
+	}
+	if now := time.Now(); err == nil && l.busy.quietSince(now, overloadEndsAfter) {
+		l.busy.end(now, "NMI connections free again")
 	}
 	return h, err
 }

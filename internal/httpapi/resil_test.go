@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -159,4 +160,47 @@ func TestOutageLoggedOnce(t *testing.T) {
 // newLogger is a JSON logger at debug level writing to w under mu.
 func newLogger(mu *sync.Mutex, w *bytes.Buffer) *slog.Logger {
 	return slog.New(slog.NewJSONHandler(lockedWriter{mu, w}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+}
+
+// busyNMI answers ErrPoolExhausted while busy is set, else success.
+type busyNMI struct{ busy atomic.Bool }
+
+func (b *busyNMI) Do(ctx context.Context, req *nmi.Request, fn func(nmi.Record) error) (nmi.Header, error) {
+	if b.busy.Load() {
+		return nmi.Header{}, nmi.ErrPoolExhausted
+	}
+	return nmi.Header{Type: req.Type}, nil
+}
+
+// TestBusyPoolLoggedOnce: requests refused because every NMI connection
+// stayed busy are logged as one episode, their access log lines at debug,
+// and still answered 503 with Retry-After.
+func TestBusyPoolLoggedOnce(t *testing.T) {
+	b := &busyNMI{}
+	b.busy.Store(true)
+	s := newServer(t, b)
+	for range 10 {
+		resp, body := s.get("/v1/stacks")
+		if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" {
+			t.Fatalf("busy: %d Retry-After %q %s", resp.StatusCode, resp.Header.Get("Retry-After"), body)
+		}
+	}
+	b.busy.Store(false)
+	if resp, body := s.get("/v1/stacks"); resp.StatusCode != http.StatusOK {
+		t.Fatalf("free again: %d %s", resp.StatusCode, body)
+	}
+	starts := 0
+	for _, l := range s.logLines() {
+		switch {
+		case l["msg"] == "every NMI connection busy: refusing requests":
+			starts++
+		case l["level"] == "WARN":
+			t.Errorf("a refusal logged on its own: %v", l)
+		case l["msg"] == "http" && l["status"] == float64(503) && l["level"] != "DEBUG":
+			t.Errorf("a refusal's access log line above debug: %v", l)
+		}
+	}
+	if starts != 1 {
+		t.Errorf("the busy pool logged %d times, want once:\n%s", starts, s.logs.String())
+	}
 }
