@@ -224,8 +224,8 @@ var (
 	_ nmi.StateObserver = (*NMIOutageLog)(nil)
 )
 
-// NewNMIOutageLog returns an outage log of the NMI endpoint addr (the
-// socket path) writing to log, passing observations on to next.
+// NewNMIOutageLog returns an outage log of the NMI endpoint addr (its
+// URL or socket path) writing to log, passing observations on to next.
 func NewNMIOutageLog(log *slog.Logger, addr string, next nmi.Observer) *NMIOutageLog {
 	return &NMIOutageLog{next: next, ep: episodeLog{log: log}, addr: addr}
 }
@@ -249,7 +249,7 @@ func (o *NMIOutageLog) ObserveInit(d time.Duration, err error) {
 
 // ObserveDown logs the start of an outage.
 func (o *NMIOutageLog) ObserveDown(cause error) {
-	o.ep.begin(time.Now(), "IKE daemon down", slog.String("socket", o.addr),
+	o.ep.begin(time.Now(), "IKE daemon down", slog.String("endpoint", o.addr),
 		slog.String("cause", readinessCause(cause)), attrError(cause))
 	if so, ok := o.next.(nmi.StateObserver); ok {
 		so.ObserveDown(cause)

@@ -5,6 +5,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -110,7 +111,7 @@ func TestParseFaults(t *testing.T) {
 		t.Fatalf("parsed %+v", fs)
 	}
 	for k, w := range want {
-		if got := fs.m[k]; got == nil || *got != w {
+		if got := fs.m[k]; got == nil || !reflect.DeepEqual(*got, w) { // Mutate nil in both
 			t.Errorf("%v: %+v, want %+v", k, got, w)
 		}
 	}
