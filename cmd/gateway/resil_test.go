@@ -24,6 +24,15 @@ var (
 	simErr  error
 )
 
+// TestMain removes the iked-sim binary built for the tests.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if simPath != "" {
+		os.RemoveAll(filepath.Dir(simPath))
+	}
+	os.Exit(code)
+}
+
 // simBinary builds cmd/iked-sim once per test run.
 func simBinary(t *testing.T) string {
 	t.Helper()
