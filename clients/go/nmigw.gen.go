@@ -665,6 +665,7 @@ const (
 	WhoAmIAuthenticationNone        WhoAmIAuthentication = "none"
 	WhoAmIAuthenticationOidc        WhoAmIAuthentication = "oidc"
 	WhoAmIAuthenticationToken       WhoAmIAuthentication = "token"
+	WhoAmIAuthenticationZowe        WhoAmIAuthentication = "zowe"
 )
 
 // Valid indicates whether the value is a known member of the WhoAmIAuthentication enum.
@@ -679,6 +680,8 @@ func (e WhoAmIAuthentication) Valid() bool {
 	case WhoAmIAuthenticationOidc:
 		return true
 	case WhoAmIAuthenticationToken:
+		return true
+	case WhoAmIAuthenticationZowe:
 		return true
 	default:
 		return false

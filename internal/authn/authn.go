@@ -1,7 +1,8 @@
 // Package authn turns the credentials of an HTTP request into an
 // authz.Principal: a bearer token known by its SHA-256, a verified TLS
-// client certificate, or an OpenID Connect ID token, as the current policy
-// says; or the policy's anonymous user when the request carries no
+// client certificate, an OpenID Connect ID token, or a JWT of a Zowe API
+// Mediation Layer (as a Bearer token or in its apimlAuthenticationToken
+// cookie), as the current policy says; or the policy's anonymous user when the request carries no
 // credentials at all. Everything else is answered 401 with a
 // WWW-Authenticate header.
 //
@@ -36,6 +37,7 @@ const (
 	MethodToken       Method = "token"
 	MethodCertificate Method = "certificate"
 	MethodOIDC        Method = "oidc"
+	MethodZowe        Method = "zowe"
 )
 
 type methodKey struct{}
@@ -55,11 +57,12 @@ func MethodName(ctx context.Context) string {
 
 // Error is a failed authentication, safe to show to the caller.
 type Error struct {
-	Status int    // 401, or 503 when the OIDC issuer cannot be reached
+	Status int    // 401, or 503 when the OIDC issuer or the API ML's keys cannot be reached
 	Code   string // RFC 6750 error code: "", invalid_request or invalid_token
 	Detail string // what went wrong; never holds a credential
 
-	cause string // for the log only: what the server saw (addresses, library errors)
+	cause string        // for the log only: what the server saw (addresses, library errors)
+	retry time.Duration // Retry-After of a 503; 0 = oidcRetry
 }
 
 func (e *Error) Error() string { return e.Detail }
@@ -72,8 +75,9 @@ type Options struct {
 	// Logger receives one record per failed authentication (Info) and
 	// per success (Debug). Nil discards.
 	Logger *slog.Logger
-	// HTTPClient fetches the OIDC discovery document and keys; nil means
-	// a client with a 10 s timeout.
+	// HTTPClient fetches the OIDC discovery document and keys, and the
+	// Zowe API ML's keys when the policy names no CA file for them; nil
+	// means a client with a 10 s timeout.
 	HTTPClient *http.Client
 	// Realm is the realm of WWW-Authenticate; default "nmigw".
 	Realm string
@@ -92,6 +96,7 @@ type Options struct {
 type Authenticator struct {
 	opts Options
 	oidc *oidcVerifiers
+	zowe *zoweKeys
 }
 
 // New returns an Authenticator.
@@ -111,7 +116,9 @@ func New(opts Options) *Authenticator {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	return &Authenticator{opts: opts, oidc: &oidcVerifiers{client: opts.HTTPClient, now: opts.Now}}
+	return &Authenticator{opts: opts,
+		oidc: &oidcVerifiers{client: opts.HTTPClient, now: opts.Now},
+		zowe: &zoweKeys{client: opts.HTTPClient, now: opts.Now}}
 }
 
 // Middleware authenticates every request before next sees it: next runs
@@ -152,7 +159,12 @@ func (a *Authenticator) fail(w http.ResponseWriter, r *http.Request, e *Error) {
 		}
 		w.Header().Set("WWW-Authenticate", v)
 	} else {
-		w.Header().Set("Retry-After", strconv.Itoa(int(oidcRetry/time.Second)))
+		// The pause after a failed discovery or key fetch.
+		retry := oidcRetry
+		if e.retry > 0 {
+			retry = e.retry
+		}
+		w.Header().Set("Retry-After", strconv.Itoa(int(retry/time.Second)))
 	}
 	a.opts.WriteError(w, r, e)
 }
@@ -207,8 +219,10 @@ func unauthorizedCause(code, detail, cause string) *Error {
 }
 
 // Authenticate identifies the caller of r. An Authorization header, when
-// present, decides; otherwise a verified client certificate; otherwise the
-// policy's anonymous user, if it names one. The principal's groups are
+// present, decides; otherwise the API ML's cookie, when the policy accepts
+// Zowe JWTs (before the client certificate, which through the API ML is
+// the API ML's own); otherwise a verified client certificate; otherwise
+// the policy's anonymous user, if it names one. The principal's groups are
 // resolved here, once: those its identity carries and those the policy
 // configures for its user (policy.Policy.Groups).
 func (a *Authenticator) Authenticate(r *http.Request) (authz.Principal, Method, *Error) {
@@ -260,6 +274,15 @@ func (a *Authenticator) identify(r *http.Request, pol *policy.Policy, exp *time.
 	if hs := r.Header.Values("Authorization"); len(hs) > 0 {
 		return a.bearer(r.Context(), pol, hs, exp)
 	}
+	if pol.Zowe != nil {
+		if c, err := r.Cookie(zoweCookie); err == nil && c.Value != "" {
+			p, err := a.zowe.verify(r.Context(), pol.Zowe, c.Value)
+			if err != nil {
+				return authz.Principal{}, "", err
+			}
+			return p, MethodZowe, nil
+		}
+	}
 	if r.TLS != nil && len(r.TLS.PeerCertificates) > 0 {
 		if len(r.TLS.VerifiedChains) == 0 {
 			return authz.Principal{}, "", unauthorized("", "the client certificate was not verified")
@@ -287,7 +310,16 @@ func (a *Authenticator) bearer(ctx context.Context, pol *policy.Policy, hs []str
 	if t := findToken(pol.Tokens, token); t != nil {
 		return authz.Principal{User: t.User, Groups: t.Groups}, MethodToken, nil
 	}
-	if pol.OIDC != nil && strings.Count(token, ".") == 2 {
+	// A JWT goes to the Zowe API ML's keys when the policy accepts only
+	// those, or when it names the API ML as its issuer; else to OIDC.
+	if pol.Zowe != nil && isJWT(token) && (pol.OIDC == nil || zoweIssued(token, pol.Zowe.Issuer)) {
+		p, err := a.zowe.verify(ctx, pol.Zowe, token)
+		if err != nil {
+			return authz.Principal{}, "", err
+		}
+		return p, MethodZowe, nil
+	}
+	if pol.OIDC != nil && isJWT(token) {
 		p, expiry, err := a.oidc.verify(ctx, pol, token)
 		if err != nil {
 			return authz.Principal{}, "", err

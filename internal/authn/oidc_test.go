@@ -125,24 +125,7 @@ func (is *issuer) sign(claims map[string]any, key *rsa.PrivateKey) string {
 		key = is.key
 	}
 	is.mu.Unlock()
-	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.RS256, Key: jose.JSONWebKey{Key: key, KeyID: kid}},
-		(&jose.SignerOptions{}).WithType("JWT"))
-	if err != nil {
-		is.t.Fatal(err)
-	}
-	payload, err := json.Marshal(claims)
-	if err != nil {
-		is.t.Fatal(err)
-	}
-	jws, err := signer.Sign(payload)
-	if err != nil {
-		is.t.Fatal(err)
-	}
-	raw, err := jws.CompactSerialize()
-	if err != nil {
-		is.t.Fatal(err)
-	}
-	return raw
+	return signJWT(is.t, jose.SigningKey{Algorithm: jose.RS256, Key: jose.JSONWebKey{Key: key, KeyID: kid}}, claims)
 }
 
 // clock is a settable time source.

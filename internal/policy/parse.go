@@ -2,6 +2,7 @@ package policy
 
 import (
 	"bytes"
+	"crypto/x509"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -25,6 +26,8 @@ type LoadOptions struct {
 	// set): for programs that never see bearer tokens, such as iked-sim,
 	// which identifies its peers by uid and so needs no access to the
 	// token hashes.
+	// It also leaves identities.zoweJwt.caFile unread (RootCAs stays nil):
+	// such programs see no JWTs either.
 	NoTokensFile bool
 	// NoAuthorizationFiles leaves the certificate, key, CA, password and
 	// token files of authorization.safEndpoint unread: for programs that
@@ -100,6 +103,16 @@ func parse(data []byte, dir string, o LoadOptions) (*Policy, error) {
 			return nil, err
 		}
 	}
+	if p.Zowe != nil && p.Zowe.CAFile != "" {
+		if !filepath.IsAbs(p.Zowe.CAFile) && dir != "" {
+			p.Zowe.CAFile = filepath.Join(dir, p.Zowe.CAFile)
+		}
+		if !o.NoTokensFile {
+			if p.Zowe.RootCAs, err = readCAFile(p.Zowe.CAFile); err != nil {
+				return nil, &Error{Line: w.lineOf(keyZoweCAFile), Key: keyZoweCAFile, Err: err}
+			}
+		}
+	}
 	if err := p.Validate(); err != nil {
 		var pe *Error
 		if errors.As(err, &pe) && pe.Line == 0 && pe.File == "" {
@@ -132,7 +145,29 @@ func decodeDocument(data []byte, required string) (*yaml.Node, error) {
 	return root, nil
 }
 
-const keyTokensFile = "identities.tokensFile"
+const (
+	keyTokensFile = "identities.tokensFile"
+	keyZoweCAFile = "identities.zoweJwt.caFile"
+)
+
+// readCAFile reads a PEM file of CA certificates into a pool. Only a
+// regular file (or a link to one): a FIFO or a device would block.
+func readCAFile(path string) (*x509.CertPool, error) {
+	if fi, err := os.Stat(path); err != nil {
+		return nil, err
+	} else if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("%w: %s: not a regular file", ErrInvalid, path)
+	}
+	data, err := readFile(path)
+	if err != nil {
+		return nil, err
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(data) {
+		return nil, fmt.Errorf("%w: %s holds no PEM certificate", ErrInvalid, path)
+	}
+	return pool, nil
+}
 
 // readTokensFile reads and validates a tokens file (see the package
 // documentation). Errors are *Error with File set.
@@ -425,6 +460,15 @@ func (w *walker) identities(n *yaml.Node, key string, p *Policy) error {
 				"prefix": str(&p.CertificateCN.Prefix),
 				"domain": str(&p.CertificateCN.Domain),
 			})
+		},
+		"zoweJwt": func(v *yaml.Node, key string) error {
+			z := &ZoweJWT{}
+			p.Zowe = z
+			return w.mapping(v, key, map[string]fieldFunc{
+				"jwksUrl": str(&z.JWKSURL),
+				"issuer":  str(&z.Issuer),
+				"caFile":  str(&z.CAFile),
+			}, "jwksUrl")
 		},
 		"uids": func(v *yaml.Node, key string) error {
 			v = deref(v)

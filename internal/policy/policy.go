@@ -27,6 +27,7 @@
 //	    userDomain: example.com                     # oper1@example.com -> OPER1
 //	    groupsClaim: groups
 //	    groups: {ipsec-operators: OPSGRP}           # required with groupsClaim; other IdP groups are ignored
+//	  zoweJwt: {jwksUrl: "https://apiml.example:7554/gateway/api/v1/auth/keys/public/current", issuer: APIML, caFile: zowe-ca.pem}
 //	  uids: {1000: OPER1}
 //	authorization:                  # optional; backend policy by default
 //	  backend: saf-endpoint         # ask RACF through ZSS's saf-auth service
@@ -50,6 +51,13 @@
 // the policy's directory, on every Load. The password and token files hold
 // one line.
 //
+// identities.zoweJwt accepts the JWTs of a Zowe API Mediation Layer: jwksUrl
+// (required) is the API ML's JWK set of the key that currently signs, issuer
+// the iss claim its tokens carry (default APIML; zOSMF when z/OSMF issues
+// the tokens the API ML hands out), and caFile an optional PEM file of the
+// CAs to trust for jwksUrl (default: the system's roots), resolved like
+// tokensFile and read on every Load.
+//
 // Decoding is strict: an unknown key, a value of the wrong shape or an
 // invalid value is an *Error naming the line and the key.
 //
@@ -67,6 +75,7 @@
 package policy
 
 import (
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"os/user"
@@ -90,6 +99,7 @@ type Policy struct {
 	CertificateCN NameMap
 	OIDC          *OIDC             // nil = no OIDC
 	UIDs          map[uint32]string // socket peer uid -> user ID
+	Zowe          *ZoweJWT          // identities.zoweJwt; nil = no Zowe JWTs
 	// Authorization says which backend decides: the profiles above
 	// (BackendPolicy, the default) or RACF through ZSS's saf-auth
 	// endpoint (BackendSAFEndpoint).
@@ -131,6 +141,22 @@ type OIDC struct {
 	// GroupsClaim. Unmapped IdP groups are ignored.
 	Groups map[string]string
 }
+
+// ZoweJWT says where the Zowe API Mediation Layer publishes the key that
+// signs its JWTs, and which issuer they name. The user ID is the token's
+// sub claim.
+type ZoweJWT struct {
+	JWKSURL string // the API ML's /gateway/api/v1/auth/keys/public/current
+	Issuer  string // the iss claim; default DefaultZoweIssuer
+	// CAFile is identities.zoweJwt.caFile as read (resolved against the
+	// policy file's directory); "" = the system's roots. Its certificates
+	// are in RootCAs.
+	CAFile  string
+	RootCAs *x509.CertPool // nil = the system's roots
+}
+
+// DefaultZoweIssuer is the iss claim of the JWTs the API ML issues itself.
+const DefaultZoweIssuer = "APIML"
 
 // DefaultUserClaim is the OIDC claim holding the user ID when the policy
 // names none.

@@ -46,6 +46,9 @@ func (p *Policy) Validate() error {
 		v.oidc(p.OIDC, a)
 	}
 	v.authorization(&p.Authorization)
+	if p.Zowe != nil {
+		v.zowe(p.Zowe)
+	}
 	uids := make([]uint32, 0, len(p.UIDs))
 	for uid := range p.UIDs {
 		uids = append(uids, uid)
@@ -221,6 +224,14 @@ func (v *validator) oidc(o *OIDC, a *authz.Config) {
 			"only through identities.oidc.groups (IdP group -> group)", ErrMissingKey))
 	}
 	v.idTable(key+".groups", o.Groups, a.SuperGroups)
+}
+
+func (v *validator) zowe(z *ZoweJWT) {
+	const key = "identities.zoweJwt"
+	v.check(key+".jwksUrl", checkHTTPURL("jwksUrl", z.JWKSURL))
+	if z.Issuer == "" {
+		z.Issuer = DefaultZoweIssuer
+	}
 }
 
 // checkIssuer accepts an https URL, or an http URL on a loopback host.
