@@ -1,7 +1,7 @@
 # nmigw build and test entry points. `make test` is what CI runs.
 GO ?= go
 
-.PHONY: build test test-go test-deploy test-clients lint vet staticcheck fmt-check run sim bench fuzz
+.PHONY: build test test-go test-deploy test-clients test-s390x lint vet staticcheck fmt-check run sim bench fuzz
 
 # Go modules beside the main one: the Kubernetes manifests' tests and the generated Go client.
 SUBMODULES = deploy clients/go
@@ -12,9 +12,9 @@ STATICCHECK ?= $(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2
 build:
 	$(GO) build ./...
 
-# Everything CI checks: formatting, vet, staticcheck, the race-enabled test suite of both modules, and
-# the API lint.
-test: fmt-check vet staticcheck test-go test-deploy test-clients lint
+# Everything CI checks: formatting, vet, staticcheck, the race-enabled test suite of the modules, the
+# codec's and the simulator's tests on big-endian s390x, and the API lint.
+test: fmt-check vet staticcheck test-go test-deploy test-clients test-s390x lint
 
 fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
@@ -36,6 +36,10 @@ test-deploy:
 # The generated client: up to date with api/openapi.yaml, and working against the gateway.
 test-clients:
 	@if [ -f clients/go/go.mod ]; then cd clients/go && $(GO) test -race -count=1 ./...; fi
+
+# The codec's and the simulator's tests for GOARCH=s390x under qemu-s390x-static (qemu-user-static).
+test-s390x:
+	GO=$(GO) scripts/test-s390x
 
 lint:
 	@if [ -x scripts/lint-openapi ]; then scripts/lint-openapi; fi
