@@ -569,7 +569,9 @@ func load(ctx context.Context, workers int, d time.Duration, op func(context.Con
 		wg       sync.WaitGroup
 	)
 	for range workers {
-		wg.Go(func() {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
 			var mine []time.Duration
 			for time.Now().Before(end) {
 				t := time.Now()
@@ -586,7 +588,7 @@ func load(ctx context.Context, workers int, d time.Duration, op func(context.Con
 			mu.Lock()
 			lat = append(lat, mine...)
 			mu.Unlock()
-		})
+		}()
 	}
 	wg.Wait()
 	return lat, firstErr

@@ -105,12 +105,14 @@ func TestConcurrentWritesDoNotInterleave(t *testing.T) {
 	var wg sync.WaitGroup
 	const n = 64
 	for i := range n {
-		wg.Go(func() {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
 			err := l.Write(&Record{RequestID: strconv.Itoa(i), Reason: strings.Repeat("x", 5000)})
 			if err != nil {
 				t.Error(err)
 			}
-		})
+		}()
 	}
 	wg.Wait()
 	lines := readLines(t, path)
@@ -339,7 +341,9 @@ func TestReopenDuringConcurrentWrites(t *testing.T) {
 	const writers, perWriter, rotations = 8, 200, 20
 	var wg sync.WaitGroup
 	for w := range writers {
-		wg.Go(func() {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
 			for i := range perWriter {
 				id := strconv.Itoa(w) + "/" + strconv.Itoa(i)
 				if err := l.Write(&Record{RequestID: id, Reason: strings.Repeat("x", 3000)}); err != nil {
@@ -347,7 +351,7 @@ func TestReopenDuringConcurrentWrites(t *testing.T) {
 					return
 				}
 			}
-		})
+		}()
 	}
 	// Rotate while the writers write: rename, then reopen.
 	var files []string

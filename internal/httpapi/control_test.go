@@ -391,6 +391,8 @@ func TestControlBadInput(t *testing.T) {
 		{"/v1/stacks/TCPIP/ike/tunnels/K1:refresh?wait=soon", "", "wait"},
 		{"/v1/stacks/TCPIP/ike/tunnels/Y1:refresh", "", "tunnelId"},
 		{"/v1/stacks/TCPIP/filters:loadDefault?set=policy", "", "set"},
+		// An operation that takes no body.
+		{"/v1/stacks/TCPIP/ike/tunnels/K1:refresh", `{"tunnelIds": ["K1"]}`, "request"},
 	}
 	for _, c := range cases {
 		resp, b := s.post(c.path, c.body)

@@ -1,10 +1,10 @@
 // Command screenshots takes the README's screenshots of the dashboard in
 // headless Chromium, at 1,400 x 900: the overview (stacks and the health
 // tiles), a stack's tunnel lists, and the charts after a minute of
-// readings. scripts/screenshots runs it against a gateway with the demo
+// readings. scripts/take-screenshots runs it against a gateway with the demo
 // data set.
 //
-//	go run ./scripts/screenshots -url http://127.0.0.1:8080 -token TOKEN -out docs/screenshots
+//	cd e2e && go run ./screenshots -url http://127.0.0.1:8080 -token TOKEN -out ../docs/screenshots
 package main
 
 import (

@@ -1,79 +1,54 @@
-package metrics
+package e2e
 
 import (
-	"context"
 	"encoding/json"
-	"errors"
-	"io"
 	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"regexp"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
-	"github.com/go-chi/chi/v5"
-	"github.com/nmigw/nmigw/internal/ikedsim"
-	"github.com/nmigw/nmigw/internal/nmi"
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/rulefmt"
 	"github.com/prometheus/prometheus/promql/parser"
+
+	"github.com/nmigw/nmigw/internal/ikedsim"
+	"github.com/nmigw/nmigw/internal/nmi"
 )
 
 // The files of deploy/ checked here, relative to this package.
 const (
-	rulesFile     = "../../deploy/prometheus/rules.yaml"
-	dashboardFile = "../../deploy/grafana/nmigw.json"
+	rulesFile     = "../deploy/prometheus/rules.yaml"
+	dashboardFile = "../deploy/grafana/nmigw.json"
 )
 
 // Labels Prometheus adds to every scraped series, and the bucket label.
 var targetLabels = []string{"job", "instance", "le"}
 
-// fullExposition wires every collector of the gateway and makes each of
-// them produce series: an HTTP request, NMI exchanges with a return code
-// and a TERM, the exporter with allow-listed tunnels.
+// exposition is a parsed /metrics.
+type exposition map[string]*dto.MetricFamily
+
+// fullExposition runs the gateway in front of a simulator whose clock
+// stands still, and makes every collector produce series: an HTTP
+// request, NMI exchanges with a return code and a TERM, the exporter with
+// per-tunnel series.
 func fullExposition(t *testing.T) exposition {
 	t.Helper()
 	ds := ikedsim.Demo()
-	clk := frozen(ds)
 	faults := ikedsim.NewFaults()
-	s := startSim(t, "", ikedsim.Config{Data: ds, Now: clk.Now, Faults: faults})
-	g := newGateway(t, s.path)
-	if err := RegisterStandard(g.reg, BuildInfo{}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := NewPolicyReload(g.reg, clk.Now()); err != nil {
-		t.Fatal(err)
-	}
-	g.exporter(t, ExporterConfig{Now: clk.Now, Tunnels: TunnelSelection{TopN: 20}})
-	h, err := NewHTTP(g.reg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	router := chi.NewRouter()
-	router.Get("/v1/stacks/{stack}", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "{}") })
-	srv := httptest.NewServer(h.Middleware(router))
-	defer srv.Close()
-	resp, err := srv.Client().Get(srv.URL + "/v1/stacks/TCPIP")
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-
-	ctx := context.Background()
-	var se *nmi.StatusError
-	if _, err := g.pool.Do(ctx, &nmi.Request{Type: nmi.GetSummary, Target: "NOSUCH"}, nil); !errors.As(err, &se) {
-		t.Fatalf("unknown stack: %v", err)
-	}
+	path, _ := simServerConfig(t, ikedsim.Config{Data: ds, Now: func() time.Time { return ds.Epoch }, Faults: faults})
+	g := startRun(t, "--nmi-socket", path, "--exporter-top-n", "20")
+	g.object("/v1/stacks/TCPIP", http.StatusOK)
+	g.object("/v1/stacks/NOSUCH/summary", http.StatusNotFound)
 	faults.Set(nmi.GetSummary, ikedsim.Fault{TermClose: true, Rc: nmi.EAGAIN, Times: 1})
-	if _, err := g.pool.Do(ctx, &nmi.Request{Type: nmi.GetSummary, Target: "TCPIP"}, nil); !errors.As(err, &se) || !se.Term {
-		t.Fatalf("TERM: %v", err)
+	if resp, body := g.get("/v1/stacks/TCPIP/summary"); resp.StatusCode < 400 {
+		t.Fatalf("summary with a TERM: %d %s", resp.StatusCode, body)
 	}
-	g.obs.ObserveInit(0, nil) // until the pool reports INIT waits itself
-	return scrape(t, g.reg)
+	return g.metricsOf()
 }
 
 // checker resolves metric names used in PromQL against an exposition.
