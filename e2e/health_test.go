@@ -288,7 +288,7 @@ func TestDashboardHealthAndCharts(t *testing.T) {
 
 	// axe-core (vendored for this test only) finds no serious or critical
 	// violation in the page as it stands, tiles and charts included.
-	axe, err := os.ReadFile("../../web/vendor/axe-core/axe.min.js")
+	axe, err := os.ReadFile("../web/vendor/axe-core/axe.min.js")
 	if err != nil {
 		t.Fatal(err)
 	}
