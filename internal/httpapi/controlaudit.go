@@ -7,8 +7,6 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/go-chi/chi/v5"
-
 	"github.com/nmigw/nmigw/internal/audit"
 	"github.com/nmigw/nmigw/internal/authz"
 	"github.com/nmigw/nmigw/internal/nmi"
@@ -96,7 +94,7 @@ func (a *api) newControlCall(w http.ResponseWriter, r *http.Request, op *control
 			RetryAfter: retryAfterSeconds})
 		return nil, nil
 	}
-	stack := chi.URLParam(r, "stack")
+	stack := pathParam(r, "stack")
 	c = &controlCall{a: a, w: w, r: r, plan: &controlPlan{op: op, stack: stack, wait: -1}, who: audit.Record{
 		RequestID: requestID(r.Context()), ClientRequestID: clientRequestID(r.Context()), Method: r.Method, Path: r.URL.Path, RemoteAddr: r.RemoteAddr,
 		Operation: op.operation, Stack: stack, NMIRequest: op.msg.String(), Groups: []string{},

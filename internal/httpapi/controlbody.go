@@ -6,8 +6,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/go-chi/chi/v5"
-
 	"github.com/nmigw/nmigw/internal/nmi"
 )
 
@@ -156,7 +154,7 @@ func nameTargets(r *http.Request) (targets, error) {
 
 // pathTarget is the {tunnelId} of a single-tunnel action.
 func pathTarget(r *http.Request) (targets, error) {
-	id := chi.URLParam(r, "tunnelId")
+	id := pathParam(r, "tunnelId")
 	if _, err := controlText("tunnelId", id); err != nil {
 		return targets{}, err
 	}

@@ -5,8 +5,6 @@ import (
 	"path"
 	"strings"
 
-	"github.com/go-chi/chi/v5"
-
 	"github.com/nmigw/nmigw/web"
 )
 
@@ -50,7 +48,7 @@ func (a *api) getDashboard(w http.ResponseWriter, r *http.Request) {
 
 // getDashboardAsset serves the dashboard's scripts and styles.
 func (a *api) getDashboardAsset(w http.ResponseWriter, r *http.Request) {
-	name := chi.URLParam(r, "file")
+	name := pathParam(r, "file")
 	ct, ok := dashboardTypes[path.Ext(name)]
 	if !ok || strings.HasPrefix(name, ".") {
 		a.notFound(w, r)

@@ -97,9 +97,11 @@ func TestDashboardFiles(t *testing.T) {
 		}
 	}
 	// Paths outside the document's /dashboard/{file}.
-	for _, path := range []string{"/dashboard/..%2Fdocs.html", "/dashboard/"} {
-		if resp, _ := fetch(path); resp.StatusCode != http.StatusNotFound {
-			t.Errorf("%s: %d, want 404", path, resp.StatusCode)
-		}
+	if resp, _ := fetch("/dashboard/"); resp.StatusCode != http.StatusNotFound {
+		t.Errorf("/dashboard/: %d, want 404", resp.StatusCode)
+	}
+	// No path parameter holds an encoded /.
+	if resp, _ := fetch("/dashboard/..%2Fdocs.html"); resp.StatusCode != http.StatusBadRequest {
+		t.Errorf("/dashboard/..%%2Fdocs.html: %d, want 400", resp.StatusCode)
 	}
 }

@@ -8,8 +8,6 @@ import (
 	"slices"
 	"strconv"
 
-	"github.com/go-chi/chi/v5"
-
 	"github.com/nmigw/nmigw/internal/authz"
 	"github.com/nmigw/nmigw/internal/nmi"
 )
@@ -17,7 +15,7 @@ import (
 // stackParam returns the {stack} path parameter after the SAF DISPLAY
 // check.
 func (a *api) stackParam(r *http.Request) (string, error) {
-	stack := chi.URLParam(r, "stack")
+	stack := pathParam(r, "stack")
 	return stack, a.checkStack(r, stack, authz.Display)
 }
 
@@ -80,7 +78,7 @@ func (a *api) byID(w http.ResponseWriter, r *http.Request, what, param string, n
 		a.writeError(w, r, err)
 		return
 	}
-	id := chi.URLParam(r, param)
+	id := pathParam(r, param)
 	f, err := idFilter(param, id)
 	if err != nil {
 		a.writeError(w, r, err)

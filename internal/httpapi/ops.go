@@ -8,8 +8,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/go-chi/chi/v5"
-
 	"github.com/nmigw/nmigw/internal/nmi"
 	"github.com/nmigw/nmigw/web"
 )
@@ -193,7 +191,7 @@ var docsAssets = map[string]string{
 }
 
 func (a *api) getDocsAsset(w http.ResponseWriter, r *http.Request) {
-	name := chi.URLParam(r, "file")
+	name := pathParam(r, "file")
 	ct, ok := docsAssets[name]
 	if !ok {
 		a.notFound(w, r)

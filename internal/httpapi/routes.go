@@ -12,7 +12,7 @@ import (
 // the request scope (scope), handler.
 func (a *api) routes() http.Handler {
 	r := chi.NewRouter()
-	r.Use(withRequestID, a.accessLog, a.withCORS)
+	r.Use(withRequestID, a.accessLog, a.withCORS, a.canonicalPath)
 	r.NotFound(a.notFound)
 	r.MethodNotAllowed(a.methodNotAllowed)
 

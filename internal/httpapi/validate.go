@@ -88,6 +88,14 @@ func (a *api) validate(next http.Handler) http.Handler {
 			a.invalid(w, r, route, &paramError{Name: "request", Reason: "request body not allowed for this request"})
 			return
 		}
+		for name, raw := range params {
+			d, err := decodeSegment(raw)
+			if err != nil {
+				a.invalid(w, r, route, err)
+				return
+			}
+			params[name] = d
+		}
 		in := &openapi3filter.RequestValidationInput{
 			Request: r, PathParams: params, Route: route, Options: validationOptions,
 		}
