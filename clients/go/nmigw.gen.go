@@ -19,387 +19,18 @@ import (
 	"github.com/oapi-codegen/runtime"
 )
 
-// Defines values for ActivationMethod0.
-const (
-	Autoact  ActivationMethod0 = "autoact"
-	OnDemand ActivationMethod0 = "on-demand"
-	Remote   ActivationMethod0 = "remote"
-	Takeover ActivationMethod0 = "takeover"
-	User     ActivationMethod0 = "user"
-)
-
-// Valid indicates whether the value is a known member of the ActivationMethod0 enum.
-func (e ActivationMethod0) Valid() bool {
-	switch e {
-	case Autoact:
-		return true
-	case OnDemand:
-		return true
-	case Remote:
-		return true
-	case Takeover:
-		return true
-	case User:
-		return true
-	default:
-		return false
-	}
-}
-
-// Defines values for AddressFormat0.
-const (
-	Any    AddressFormat0 = "any"
-	Host   AddressFormat0 = "host"
-	Prefix AddressFormat0 = "prefix"
-	Range  AddressFormat0 = "range"
-)
-
-// Valid indicates whether the value is a known member of the AddressFormat0 enum.
-func (e AddressFormat0) Valid() bool {
-	switch e {
-	case Any:
-		return true
-	case Host:
-		return true
-	case Prefix:
-		return true
-	case Range:
-		return true
-	default:
-		return false
-	}
-}
-
-// Defines values for AuthenticationAlgorithm0.
-const (
-	AuthenticationAlgorithm0AesGmac128     AuthenticationAlgorithm0 = "aes-gmac-128"
-	AuthenticationAlgorithm0AesGmac256     AuthenticationAlgorithm0 = "aes-gmac-256"
-	AuthenticationAlgorithm0AesXcbc96      AuthenticationAlgorithm0 = "aes-xcbc-96"
-	AuthenticationAlgorithm0HmacMd5        AuthenticationAlgorithm0 = "hmac-md5"
-	AuthenticationAlgorithm0HmacMd596      AuthenticationAlgorithm0 = "hmac-md5-96"
-	AuthenticationAlgorithm0HmacSha1       AuthenticationAlgorithm0 = "hmac-sha1"
-	AuthenticationAlgorithm0HmacSha196     AuthenticationAlgorithm0 = "hmac-sha1-96"
-	AuthenticationAlgorithm0HmacSha2256128 AuthenticationAlgorithm0 = "hmac-sha2-256-128"
-	AuthenticationAlgorithm0HmacSha2384192 AuthenticationAlgorithm0 = "hmac-sha2-384-192"
-	AuthenticationAlgorithm0HmacSha2512256 AuthenticationAlgorithm0 = "hmac-sha2-512-256"
-	AuthenticationAlgorithm0None           AuthenticationAlgorithm0 = "none"
-)
-
-// Valid indicates whether the value is a known member of the AuthenticationAlgorithm0 enum.
-func (e AuthenticationAlgorithm0) Valid() bool {
-	switch e {
-	case AuthenticationAlgorithm0AesGmac128:
-		return true
-	case AuthenticationAlgorithm0AesGmac256:
-		return true
-	case AuthenticationAlgorithm0AesXcbc96:
-		return true
-	case AuthenticationAlgorithm0HmacMd5:
-		return true
-	case AuthenticationAlgorithm0HmacMd596:
-		return true
-	case AuthenticationAlgorithm0HmacSha1:
-		return true
-	case AuthenticationAlgorithm0HmacSha196:
-		return true
-	case AuthenticationAlgorithm0HmacSha2256128:
-		return true
-	case AuthenticationAlgorithm0HmacSha2384192:
-		return true
-	case AuthenticationAlgorithm0HmacSha2512256:
-		return true
-	case AuthenticationAlgorithm0None:
-		return true
-	default:
-		return false
-	}
-}
-
-// Defines values for AuthenticationMethod0.
-const (
-	EcdsaP256    AuthenticationMethod0 = "ecdsa-p256"
-	PreSharedKey AuthenticationMethod0 = "pre-shared-key"
-	RsaSignature AuthenticationMethod0 = "rsa-signature"
-)
-
-// Valid indicates whether the value is a known member of the AuthenticationMethod0 enum.
-func (e AuthenticationMethod0) Valid() bool {
-	switch e {
-	case EcdsaP256:
-		return true
-	case PreSharedKey:
-		return true
-	case RsaSignature:
-		return true
-	default:
-		return false
-	}
-}
-
-// Defines values for AuthenticationProtocol0.
-const (
-	AuthenticationProtocol0Ah   AuthenticationProtocol0 = "ah"
-	AuthenticationProtocol0Esp  AuthenticationProtocol0 = "esp"
-	AuthenticationProtocol0None AuthenticationProtocol0 = "none"
-)
-
-// Valid indicates whether the value is a known member of the AuthenticationProtocol0 enum.
-func (e AuthenticationProtocol0) Valid() bool {
-	switch e {
-	case AuthenticationProtocol0Ah:
-		return true
-	case AuthenticationProtocol0Esp:
-		return true
-	case AuthenticationProtocol0None:
-		return true
-	default:
-		return false
-	}
-}
-
-// Defines values for DHGroup0.
-const (
-	DHGroup0Group1  DHGroup0 = "group1"
-	DHGroup0Group14 DHGroup0 = "group14"
-	DHGroup0Group19 DHGroup0 = "group19"
-	DHGroup0Group2  DHGroup0 = "group2"
-	DHGroup0Group20 DHGroup0 = "group20"
-	DHGroup0Group21 DHGroup0 = "group21"
-	DHGroup0Group24 DHGroup0 = "group24"
-	DHGroup0Group5  DHGroup0 = "group5"
-	DHGroup0None    DHGroup0 = "none"
-)
-
-// Valid indicates whether the value is a known member of the DHGroup0 enum.
-func (e DHGroup0) Valid() bool {
-	switch e {
-	case DHGroup0Group1:
-		return true
-	case DHGroup0Group14:
-		return true
-	case DHGroup0Group19:
-		return true
-	case DHGroup0Group2:
-		return true
-	case DHGroup0Group20:
-		return true
-	case DHGroup0Group21:
-		return true
-	case DHGroup0Group24:
-		return true
-	case DHGroup0Group5:
-		return true
-	case DHGroup0None:
-		return true
-	default:
-		return false
-	}
-}
-
-// Defines values for EncapsulationMode0.
-const (
-	Transport EncapsulationMode0 = "transport"
-	Tunnel    EncapsulationMode0 = "tunnel"
-)
-
-// Valid indicates whether the value is a known member of the EncapsulationMode0 enum.
-func (e EncapsulationMode0) Valid() bool {
-	switch e {
-	case Transport:
-		return true
-	case Tunnel:
-		return true
-	default:
-		return false
-	}
-}
-
-// Defines values for EncryptionAlgorithm0.
-const (
-	EncryptionAlgorithm0AesCbc   EncryptionAlgorithm0 = "aes-cbc"
-	EncryptionAlgorithm0AesGcm16 EncryptionAlgorithm0 = "aes-gcm-16"
-	EncryptionAlgorithm0Des      EncryptionAlgorithm0 = "des"
-	EncryptionAlgorithm0N3des    EncryptionAlgorithm0 = "3des"
-	EncryptionAlgorithm0None     EncryptionAlgorithm0 = "none"
-	EncryptionAlgorithm0Null     EncryptionAlgorithm0 = "null"
-)
-
-// Valid indicates whether the value is a known member of the EncryptionAlgorithm0 enum.
-func (e EncryptionAlgorithm0) Valid() bool {
-	switch e {
-	case EncryptionAlgorithm0AesCbc:
-		return true
-	case EncryptionAlgorithm0AesGcm16:
-		return true
-	case EncryptionAlgorithm0Des:
-		return true
-	case EncryptionAlgorithm0N3des:
-		return true
-	case EncryptionAlgorithm0None:
-		return true
-	case EncryptionAlgorithm0Null:
-		return true
-	default:
-		return false
-	}
-}
-
-// Defines values for ExchangeMode0.
-const (
-	Aggressive ExchangeMode0 = "aggressive"
-	Ikev2      ExchangeMode0 = "ikev2"
-	Main       ExchangeMode0 = "main"
-)
-
-// Valid indicates whether the value is a known member of the ExchangeMode0 enum.
-func (e ExchangeMode0) Valid() bool {
-	switch e {
-	case Aggressive:
-		return true
-	case Ikev2:
-		return true
-	case Main:
-		return true
-	default:
-		return false
-	}
-}
-
-// Defines values for FilterAction0.
-const (
-	FilterAction0DefensiveBlock FilterAction0 = "defensive-block"
-	FilterAction0Deny           FilterAction0 = "deny"
-	FilterAction0Ipsec          FilterAction0 = "ipsec"
-	FilterAction0Permit         FilterAction0 = "permit"
-)
-
-// Valid indicates whether the value is a known member of the FilterAction0 enum.
-func (e FilterAction0) Valid() bool {
-	switch e {
-	case FilterAction0DefensiveBlock:
-		return true
-	case FilterAction0Deny:
-		return true
-	case FilterAction0Ipsec:
-		return true
-	case FilterAction0Permit:
-		return true
-	default:
-		return false
-	}
-}
-
-// Defines values for FilterDirection0.
-const (
-	FilterDirection0Inbound  FilterDirection0 = "inbound"
-	FilterDirection0Outbound FilterDirection0 = "outbound"
-)
-
-// Valid indicates whether the value is a known member of the FilterDirection0 enum.
-func (e FilterDirection0) Valid() bool {
-	switch e {
-	case FilterDirection0Inbound:
-		return true
-	case FilterDirection0Outbound:
-		return true
-	default:
-		return false
-	}
-}
-
-// Defines values for FilterLogging0.
-const (
-	FilterLogging0All    FilterLogging0 = "all"
-	FilterLogging0Deny   FilterLogging0 = "deny"
-	FilterLogging0None   FilterLogging0 = "none"
-	FilterLogging0Permit FilterLogging0 = "permit"
-)
-
-// Valid indicates whether the value is a known member of the FilterLogging0 enum.
-func (e FilterLogging0) Valid() bool {
-	switch e {
-	case FilterLogging0All:
-		return true
-	case FilterLogging0Deny:
-		return true
-	case FilterLogging0None:
-		return true
-	case FilterLogging0Permit:
-		return true
-	default:
-		return false
-	}
-}
-
-// Defines values for FilterScope0.
-const (
-	Both   FilterScope0 = "both"
-	Local  FilterScope0 = "local"
-	Routed FilterScope0 = "routed"
-)
-
-// Valid indicates whether the value is a known member of the FilterScope0 enum.
-func (e FilterScope0) Valid() bool {
-	switch e {
-	case Both:
-		return true
-	case Local:
-		return true
-	case Routed:
-		return true
-	default:
-		return false
-	}
-}
-
-// Defines values for FilterSet0.
-const (
-	FilterSet0Default FilterSet0 = "default"
-	FilterSet0Policy  FilterSet0 = "policy"
-)
-
-// Valid indicates whether the value is a known member of the FilterSet0 enum.
-func (e FilterSet0) Valid() bool {
-	switch e {
-	case FilterSet0Default:
-		return true
-	case FilterSet0Policy:
-		return true
-	default:
-		return false
-	}
-}
-
-// Defines values for FilterState0.
-const (
-	FilterState0Active   FilterState0 = "active"
-	FilterState0Inactive FilterState0 = "inactive"
-)
-
-// Valid indicates whether the value is a known member of the FilterState0 enum.
-func (e FilterState0) Valid() bool {
-	switch e {
-	case FilterState0Active:
-		return true
-	case FilterState0Inactive:
-		return true
-	default:
-		return false
-	}
-}
-
 // Defines values for FilterTestAnchorType.
 const (
-	FilterTestAnchorTypeDynamicAnchor FilterTestAnchorType = "dynamic-anchor"
-	FilterTestAnchorTypeNattAnchor    FilterTestAnchorType = "natt-anchor"
+	DynamicAnchor FilterTestAnchorType = "dynamic-anchor"
+	NattAnchor    FilterTestAnchorType = "natt-anchor"
 )
 
 // Valid indicates whether the value is a known member of the FilterTestAnchorType enum.
 func (e FilterTestAnchorType) Valid() bool {
 	switch e {
-	case FilterTestAnchorTypeDynamicAnchor:
+	case DynamicAnchor:
 		return true
-	case FilterTestAnchorTypeNattAnchor:
+	case NattAnchor:
 		return true
 	default:
 		return false
@@ -424,39 +55,6 @@ func (e FilterTestRequestDirection) Valid() bool {
 	}
 }
 
-// Defines values for FilterType0.
-const (
-	FilterType0Defensive     FilterType0 = "defensive"
-	FilterType0Dynamic       FilterType0 = "dynamic"
-	FilterType0DynamicAnchor FilterType0 = "dynamic-anchor"
-	FilterType0Generic       FilterType0 = "generic"
-	FilterType0NattAnchor    FilterType0 = "natt-anchor"
-	FilterType0NattDynamic   FilterType0 = "natt-dynamic"
-	FilterType0Nrf           FilterType0 = "nrf"
-)
-
-// Valid indicates whether the value is a known member of the FilterType0 enum.
-func (e FilterType0) Valid() bool {
-	switch e {
-	case FilterType0Defensive:
-		return true
-	case FilterType0Dynamic:
-		return true
-	case FilterType0DynamicAnchor:
-		return true
-	case FilterType0Generic:
-		return true
-	case FilterType0NattAnchor:
-		return true
-	case FilterType0NattDynamic:
-		return true
-	case FilterType0Nrf:
-		return true
-	default:
-		return false
-	}
-}
-
 // Defines values for HealthStatus.
 const (
 	Ok HealthStatus = "ok"
@@ -466,129 +64,6 @@ const (
 func (e HealthStatus) Valid() bool {
 	switch e {
 	case Ok:
-		return true
-	default:
-		return false
-	}
-}
-
-// Defines values for IPTunnelState0.
-const (
-	IPTunnelState0Active      IPTunnelState0 = "active"
-	IPTunnelState0Expired     IPTunnelState0 = "expired"
-	IPTunnelState0Inactive    IPTunnelState0 = "inactive"
-	IPTunnelState0Negotiating IPTunnelState0 = "negotiating"
-	IPTunnelState0Pending     IPTunnelState0 = "pending"
-)
-
-// Valid indicates whether the value is a known member of the IPTunnelState0 enum.
-func (e IPTunnelState0) Valid() bool {
-	switch e {
-	case IPTunnelState0Active:
-		return true
-	case IPTunnelState0Expired:
-		return true
-	case IPTunnelState0Inactive:
-		return true
-	case IPTunnelState0Negotiating:
-		return true
-	case IPTunnelState0Pending:
-		return true
-	default:
-		return false
-	}
-}
-
-// Defines values for IPTunnelType0.
-const (
-	IPTunnelType0Ike    IPTunnelType0 = "ike"
-	IPTunnelType0Manual IPTunnelType0 = "manual"
-	IPTunnelType0Stack  IPTunnelType0 = "stack"
-)
-
-// Valid indicates whether the value is a known member of the IPTunnelType0 enum.
-func (e IPTunnelType0) Valid() bool {
-	switch e {
-	case IPTunnelType0Ike:
-		return true
-	case IPTunnelType0Manual:
-		return true
-	case IPTunnelType0Stack:
-		return true
-	default:
-		return false
-	}
-}
-
-// Defines values for IdentityType0.
-const (
-	IdentityType0DerAsn1Dn IdentityType0 = "der-asn1-dn"
-	IdentityType0Fqdn      IdentityType0 = "fqdn"
-	IdentityType0Ipv4Addr  IdentityType0 = "ipv4-addr"
-	IdentityType0Ipv6Addr  IdentityType0 = "ipv6-addr"
-	IdentityType0KeyId     IdentityType0 = "key-id"
-	IdentityType0None      IdentityType0 = "none"
-	IdentityType0UserFqdn  IdentityType0 = "user-fqdn"
-)
-
-// Valid indicates whether the value is a known member of the IdentityType0 enum.
-func (e IdentityType0) Valid() bool {
-	switch e {
-	case IdentityType0DerAsn1Dn:
-		return true
-	case IdentityType0Fqdn:
-		return true
-	case IdentityType0Ipv4Addr:
-		return true
-	case IdentityType0Ipv6Addr:
-		return true
-	case IdentityType0KeyId:
-		return true
-	case IdentityType0None:
-		return true
-	case IdentityType0UserFqdn:
-		return true
-	default:
-		return false
-	}
-}
-
-// Defines values for IkeTunnelState0.
-const (
-	IkeTunnelState0Active      IkeTunnelState0 = "active"
-	IkeTunnelState0Expired     IkeTunnelState0 = "expired"
-	IkeTunnelState0Negotiating IkeTunnelState0 = "negotiating"
-	IkeTunnelState0Pending     IkeTunnelState0 = "pending"
-)
-
-// Valid indicates whether the value is a known member of the IkeTunnelState0 enum.
-func (e IkeTunnelState0) Valid() bool {
-	switch e {
-	case IkeTunnelState0Active:
-		return true
-	case IkeTunnelState0Expired:
-		return true
-	case IkeTunnelState0Negotiating:
-		return true
-	case IkeTunnelState0Pending:
-		return true
-	default:
-		return false
-	}
-}
-
-// Defines values for Role0.
-const (
-	Initiator Role0 = "initiator"
-	Responder Role0 = "responder"
-)
-
-// Valid indicates whether the value is a known member of the Role0 enum.
-func (e Role0) Valid() bool {
-	switch e {
-	case Initiator:
-		return true
-	case Responder:
 		return true
 	default:
 		return false
@@ -628,60 +103,30 @@ func (e TunnelSelectionAll) Valid() bool {
 	}
 }
 
-// Defines values for TunnelStatus0.
-const (
-	TunnelStatus0NoDataOffer       TunnelStatus0 = "noDataOffer"
-	TunnelStatus0NoFilter          TunnelStatus0 = "noFilter"
-	TunnelStatus0NoKeyExchangeRule TunnelStatus0 = "noKeyExchangeRule"
-	TunnelStatus0NotFound          TunnelStatus0 = "notFound"
-	TunnelStatus0StateAlreadySet   TunnelStatus0 = "stateAlreadySet"
-	TunnelStatus0StateUpdated      TunnelStatus0 = "stateUpdated"
-)
-
-// Valid indicates whether the value is a known member of the TunnelStatus0 enum.
-func (e TunnelStatus0) Valid() bool {
-	switch e {
-	case TunnelStatus0NoDataOffer:
-		return true
-	case TunnelStatus0NoFilter:
-		return true
-	case TunnelStatus0NoKeyExchangeRule:
-		return true
-	case TunnelStatus0NotFound:
-		return true
-	case TunnelStatus0StateAlreadySet:
-		return true
-	case TunnelStatus0StateUpdated:
-		return true
-	default:
-		return false
-	}
-}
-
 // Defines values for WhoAmIAuthentication.
 const (
-	WhoAmIAuthenticationAnonymous   WhoAmIAuthentication = "anonymous"
-	WhoAmIAuthenticationCertificate WhoAmIAuthentication = "certificate"
-	WhoAmIAuthenticationNone        WhoAmIAuthentication = "none"
-	WhoAmIAuthenticationOidc        WhoAmIAuthentication = "oidc"
-	WhoAmIAuthenticationToken       WhoAmIAuthentication = "token"
-	WhoAmIAuthenticationZowe        WhoAmIAuthentication = "zowe"
+	Anonymous   WhoAmIAuthentication = "anonymous"
+	Certificate WhoAmIAuthentication = "certificate"
+	None        WhoAmIAuthentication = "none"
+	Oidc        WhoAmIAuthentication = "oidc"
+	Token       WhoAmIAuthentication = "token"
+	Zowe        WhoAmIAuthentication = "zowe"
 )
 
 // Valid indicates whether the value is a known member of the WhoAmIAuthentication enum.
 func (e WhoAmIAuthentication) Valid() bool {
 	switch e {
-	case WhoAmIAuthenticationAnonymous:
+	case Anonymous:
 		return true
-	case WhoAmIAuthenticationCertificate:
+	case Certificate:
 		return true
-	case WhoAmIAuthenticationNone:
+	case None:
 		return true
-	case WhoAmIAuthenticationOidc:
+	case Oidc:
 		return true
-	case WhoAmIAuthenticationToken:
+	case Token:
 		return true
-	case WhoAmIAuthenticationZowe:
+	case Zowe:
 		return true
 	default:
 		return false
@@ -811,22 +256,12 @@ func (e GetDynamicTunnelParamsView) Valid() bool {
 // `autoact` (automatic activation).
 //
 // Example: user
-type ActivationMethod struct {
-	union json.RawMessage
-}
-
-// ActivationMethod0 defines model for ActivationMethod.0.
-type ActivationMethod0 string
+type ActivationMethod = string
 
 // AddressFormat How an address selector is given (PROPOSED codes).
 //
 // Example: prefix
-type AddressFormat struct {
-	union json.RawMessage
-}
-
-// AddressFormat0 defines model for AddressFormat.0.
-type AddressFormat0 string
+type AddressFormat = string
 
 // AddressQuery An IPv4 or IPv6 address, optionally with `/prefix`.
 //
@@ -865,33 +300,18 @@ type AddressSelector struct {
 // `aes-gmac-256` (6).
 //
 // Example: hmac-sha1
-type AuthenticationAlgorithm struct {
-	union json.RawMessage
-}
-
-// AuthenticationAlgorithm0 defines model for AuthenticationAlgorithm.0.
-type AuthenticationAlgorithm0 string
+type AuthenticationAlgorithm = string
 
 // AuthenticationMethod IKE peer authentication method. PROPOSED codes.
 //
 // Example: rsa-signature
-type AuthenticationMethod struct {
-	union json.RawMessage
-}
-
-// AuthenticationMethod0 defines model for AuthenticationMethod.0.
-type AuthenticationMethod0 string
+type AuthenticationMethod = string
 
 // AuthenticationProtocol IPSec protocol that protects the tunnel: `esp` (50) or `ah` (51), or
 // `none` (0). IBM (other).
 //
 // Example: esp
-type AuthenticationProtocol struct {
-	union json.RawMessage
-}
-
-// AuthenticationProtocol0 defines model for AuthenticationProtocol.0.
-type AuthenticationProtocol0 string
+type AuthenticationProtocol = string
 
 // ControlResponse The answer to a control request: one result per tunnel named (in
 // the order given), or per tunnel acted on for `{"all": true}`.
@@ -935,12 +355,7 @@ type ControlResult struct {
 // `group21`, `group24`.
 //
 // Example: group14
-type DHGroup struct {
-	union json.RawMessage
-}
-
-// DHGroup0 defines model for DHGroup.0.
-type DHGroup0 string
+type DHGroup = string
 
 // DynamicIkeView What IKE knows of a dynamic tunnel (NMsecIPDynamicIKE and client ID sections, PROPOSED layout).
 type DynamicIkeView struct {
@@ -1168,24 +583,14 @@ type DynamicTunnelList struct {
 // EncapsulationMode IPSec encapsulation mode, `tunnel` or `transport` (PROPOSED codes).
 //
 // Example: tunnel
-type EncapsulationMode struct {
-	union json.RawMessage
-}
-
-// EncapsulationMode0 defines model for EncapsulationMode.0.
-type EncapsulationMode0 string
+type EncapsulationMode = string
 
 // EncryptionAlgorithm Encryption algorithm (IANA ESP transform IDs; 3 and 12 confirmed by
 // IBM, the others PROPOSED): `none` (0), `des` (2), `3des` (3), `null`
 // (11, ESP without encryption), `aes-cbc` (12), `aes-gcm-16` (20).
 //
 // Example: aes-cbc
-type EncryptionAlgorithm struct {
-	union json.RawMessage
-}
-
-// EncryptionAlgorithm0 defines model for EncryptionAlgorithm.0.
-type EncryptionAlgorithm0 string
+type EncryptionAlgorithm = string
 
 // EventStream Server-Sent Events: blocks of `event:`, `id:` and `data:` lines
 // separated by an empty line, and `: ping` comments. The `data:` of
@@ -1196,32 +601,17 @@ type EventStream = string
 // ExchangeMode IKE exchange mode, `main` or `aggressive` (IKEv1), or `ikev2`. PROPOSED codes.
 //
 // Example: main
-type ExchangeMode struct {
-	union json.RawMessage
-}
-
-// ExchangeMode0 defines model for ExchangeMode.0.
-type ExchangeMode0 string
+type ExchangeMode = string
 
 // FilterAction What the rule does with a matching packet (names IBM's, codes PROPOSED).
 //
 // Example: ipsec
-type FilterAction struct {
-	union json.RawMessage
-}
-
-// FilterAction0 defines model for FilterAction.0.
-type FilterAction0 string
+type FilterAction = string
 
 // FilterDirection Direction of the packets the rule applies to.
 //
 // Example: outbound
-type FilterDirection struct {
-	union json.RawMessage
-}
-
-// FilterDirection0 defines model for FilterDirection.0.
-type FilterDirection0 string
+type FilterDirection = string
 
 // FilterGranularity For on-demand activation from a dynamic anchor rule, whether each
 // value of the new tunnel is taken from the packet (`true`) or from
@@ -1260,12 +650,7 @@ type FilterList struct {
 // FilterLogging Which matches are logged to syslogd.
 //
 // Example: all
-type FilterLogging struct {
-	union json.RawMessage
-}
-
-// FilterLogging0 defines model for FilterLogging.0.
-type FilterLogging0 string
+type FilterLogging = string
 
 // FilterRule One IP filter rule, as in `ipsec -f display`. The filter section's
 // name and layout are PROPOSED (IBM's page for it was not available);
@@ -1398,24 +783,14 @@ type FilterRule struct {
 // FilterScope Whether the rule applies to traffic for this host (`local`), forwarded traffic (`routed`), or both.
 //
 // Example: local
-type FilterScope struct {
-	union json.RawMessage
-}
-
-// FilterScope0 defines model for FilterScope.0.
-type FilterScope0 string
+type FilterScope = string
 
 // FilterSet Filter set: `default` (NMsec_FLT_DEFAULT, the default IP filter rules
 // of the TCP/IP profile) or `policy` (NMsec_FLT_POLICY, the rules
 // installed by the Policy Agent). IBM.
 //
 // Example: policy
-type FilterSet struct {
-	union json.RawMessage
-}
-
-// FilterSet0 defines model for FilterSet.0.
-type FilterSet0 string
+type FilterSet = string
 
 // FilterSetChange The answer to `filters:loadDefault` and `filters:loadPolicy`.
 //
@@ -1439,12 +814,7 @@ type FilterSetChange struct {
 // FilterState Whether the rule is in use.
 //
 // Example: active
-type FilterState struct {
-	union json.RawMessage
-}
-
-// FilterState0 defines model for FilterState.0.
-type FilterState0 string
+type FilterState = string
 
 // FilterTestAnchor The dynamic anchor rule a matching dynamic filter was installed for, present when the rule
 // is a dynamic filter and its anchor is in the set. The NMI record of a dynamic filter names
@@ -1608,12 +978,7 @@ type FilterTestResult struct {
 // `natt-dynamic`, `nrf` (NAT resolution filter), `defensive`.
 //
 // Example: generic
-type FilterType struct {
-	union json.RawMessage
-}
-
-// FilterType0 defines model for FilterType.0.
-type FilterType0 string
+type FilterType = string
 
 // Health Example: {"status":"ok"}
 type Health struct {
@@ -1633,24 +998,14 @@ type IPAddress = string
 // `pending`, `negotiating`, `active`, `expired` (PROPOSED codes 2-5).
 //
 // Example: active
-type IPTunnelState struct {
-	union json.RawMessage
-}
-
-// IPTunnelState0 defines model for IPTunnelState.0.
-type IPTunnelState0 string
+type IPTunnelState = string
 
 // IPTunnelType NMsIPTunType (IBM): `manual` (NMsec_IPTUN_MANUAL), `stack`
 // (NMsec_IPTUN_STACK, a dynamic tunnel as the stack sees it), `ike`
 // (NMsec_IPTUN_IKE, a dynamic tunnel as IKE sees it).
 //
 // Example: stack
-type IPTunnelType struct {
-	union json.RawMessage
-}
-
-// IPTunnelType0 defines model for IPTunnelType.0.
-type IPTunnelType0 string
+type IPTunnelType = string
 
 // IdentityType IKE identity type (names as in `ipsec -k`, IANA numbers PROPOSED):
 // `ipv4-addr` (ID_IPV4_ADDR), `fqdn` (ID_FQDN), `user-fqdn`
@@ -1658,12 +1013,7 @@ type IPTunnelType0 string
 // (ID_DER_ASN1_DN), `key-id` (ID_KEY_ID); `none` when no identity.
 //
 // Example: fqdn
-type IdentityType struct {
-	union json.RawMessage
-}
-
-// IdentityType0 defines model for IdentityType.0.
-type IdentityType0 string
+type IdentityType = string
 
 // IkeTunnel An IKE (phase 1) tunnel generation: NMsecIKETunnel (IBM flags,
 // PROPOSED remainder) and NMsecIKETunStats (PROPOSED), with the local
@@ -1848,12 +1198,7 @@ type IkeTunnelList struct {
 // phase 2 tunnels expire). PROPOSED codes.
 //
 // Example: active
-type IkeTunnelState struct {
-	union json.RawMessage
-}
-
-// IkeTunnelState0 defines model for IkeTunnelState.0.
-type IkeTunnelState0 string
+type IkeTunnelState = string
 
 // Interface An IP interface of the stack (NMsecInterface, IBM).
 //
@@ -2178,12 +1523,7 @@ type Problem struct {
 // Role Whether this end started the IKE negotiation (`initiator`) or answered it (`responder`).
 //
 // Example: initiator
-type Role struct {
-	union json.RawMessage
-}
-
-// Role0 defines model for Role.0.
-type Role0 string
+type Role = string
 
 // RuleNames LocalDynVpnRule names (1 to 1000, distinct).
 //
@@ -2423,17 +1763,7 @@ type TunnelStatistics struct {
 // data offer for the rule).
 //
 // Example: stateUpdated
-type TunnelStatus struct {
-	union json.RawMessage
-}
-
-// TunnelStatus0 defines model for TunnelStatus.0.
-type TunnelStatus0 string
-
-// UnknownCode A code this gateway does not know, with its raw number.
-//
-// Example: unknown(42)
-type UnknownCode = string
+type TunnelStatus = string
 
 // WhoAmI The authenticated caller.
 //
@@ -3019,936 +2349,6 @@ type ActivateManualTunnelsJSONRequestBody = TunnelSelection
 // DeactivateManualTunnelsJSONRequestBody defines body for DeactivateManualTunnels for application/json ContentType.
 type DeactivateManualTunnelsJSONRequestBody = TunnelSelection
 
-// AsActivationMethod0 returns the union data inside the ActivationMethod as a ActivationMethod0
-func (t ActivationMethod) AsActivationMethod0() (ActivationMethod0, error) {
-	var body ActivationMethod0
-	err := json.Unmarshal(t.union, &body)
-	return body, err
-}
-
-// FromActivationMethod0 overwrites any union data inside the ActivationMethod as the provided ActivationMethod0
-func (t *ActivationMethod) FromActivationMethod0(v ActivationMethod0) error {
-	b, err := json.Marshal(v)
-	t.union = b
-	return err
-}
-
-// MergeActivationMethod0 performs a merge with any union data inside the ActivationMethod, using the provided ActivationMethod0
-func (t *ActivationMethod) MergeActivationMethod0(v ActivationMethod0) error {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return err
-	}
-
-	merged, err := runtime.JSONMerge(t.union, b)
-	t.union = merged
-	return err
-}
-
-// AsUnknownCode returns the union data inside the ActivationMethod as a UnknownCode
-func (t ActivationMethod) AsUnknownCode() (UnknownCode, error) {
-	var body UnknownCode
-	err := json.Unmarshal(t.union, &body)
-	return body, err
-}
-
-// FromUnknownCode overwrites any union data inside the ActivationMethod as the provided UnknownCode
-func (t *ActivationMethod) FromUnknownCode(v UnknownCode) error {
-	b, err := json.Marshal(v)
-	t.union = b
-	return err
-}
-
-// MergeUnknownCode performs a merge with any union data inside the ActivationMethod, using the provided UnknownCode
-func (t *ActivationMethod) MergeUnknownCode(v UnknownCode) error {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return err
-	}
-
-	merged, err := runtime.JSONMerge(t.union, b)
-	t.union = merged
-	return err
-}
-
-func (t ActivationMethod) MarshalJSON() ([]byte, error) {
-	b, err := t.union.MarshalJSON()
-	return b, err
-}
-
-func (t *ActivationMethod) UnmarshalJSON(b []byte) error {
-	err := t.union.UnmarshalJSON(b)
-	return err
-}
-
-// AsAddressFormat0 returns the union data inside the AddressFormat as a AddressFormat0
-func (t AddressFormat) AsAddressFormat0() (AddressFormat0, error) {
-	var body AddressFormat0
-	err := json.Unmarshal(t.union, &body)
-	return body, err
-}
-
-// FromAddressFormat0 overwrites any union data inside the AddressFormat as the provided AddressFormat0
-func (t *AddressFormat) FromAddressFormat0(v AddressFormat0) error {
-	b, err := json.Marshal(v)
-	t.union = b
-	return err
-}
-
-// MergeAddressFormat0 performs a merge with any union data inside the AddressFormat, using the provided AddressFormat0
-func (t *AddressFormat) MergeAddressFormat0(v AddressFormat0) error {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return err
-	}
-
-	merged, err := runtime.JSONMerge(t.union, b)
-	t.union = merged
-	return err
-}
-
-// AsUnknownCode returns the union data inside the AddressFormat as a UnknownCode
-func (t AddressFormat) AsUnknownCode() (UnknownCode, error) {
-	var body UnknownCode
-	err := json.Unmarshal(t.union, &body)
-	return body, err
-}
-
-// FromUnknownCode overwrites any union data inside the AddressFormat as the provided UnknownCode
-func (t *AddressFormat) FromUnknownCode(v UnknownCode) error {
-	b, err := json.Marshal(v)
-	t.union = b
-	return err
-}
-
-// MergeUnknownCode performs a merge with any union data inside the AddressFormat, using the provided UnknownCode
-func (t *AddressFormat) MergeUnknownCode(v UnknownCode) error {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return err
-	}
-
-	merged, err := runtime.JSONMerge(t.union, b)
-	t.union = merged
-	return err
-}
-
-func (t AddressFormat) MarshalJSON() ([]byte, error) {
-	b, err := t.union.MarshalJSON()
-	return b, err
-}
-
-func (t *AddressFormat) UnmarshalJSON(b []byte) error {
-	err := t.union.UnmarshalJSON(b)
-	return err
-}
-
-// AsAuthenticationAlgorithm0 returns the union data inside the AuthenticationAlgorithm as a AuthenticationAlgorithm0
-func (t AuthenticationAlgorithm) AsAuthenticationAlgorithm0() (AuthenticationAlgorithm0, error) {
-	var body AuthenticationAlgorithm0
-	err := json.Unmarshal(t.union, &body)
-	return body, err
-}
-
-// FromAuthenticationAlgorithm0 overwrites any union data inside the AuthenticationAlgorithm as the provided AuthenticationAlgorithm0
-func (t *AuthenticationAlgorithm) FromAuthenticationAlgorithm0(v AuthenticationAlgorithm0) error {
-	b, err := json.Marshal(v)
-	t.union = b
-	return err
-}
-
-// MergeAuthenticationAlgorithm0 performs a merge with any union data inside the AuthenticationAlgorithm, using the provided AuthenticationAlgorithm0
-func (t *AuthenticationAlgorithm) MergeAuthenticationAlgorithm0(v AuthenticationAlgorithm0) error {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return err
-	}
-
-	merged, err := runtime.JSONMerge(t.union, b)
-	t.union = merged
-	return err
-}
-
-// AsUnknownCode returns the union data inside the AuthenticationAlgorithm as a UnknownCode
-func (t AuthenticationAlgorithm) AsUnknownCode() (UnknownCode, error) {
-	var body UnknownCode
-	err := json.Unmarshal(t.union, &body)
-	return body, err
-}
-
-// FromUnknownCode overwrites any union data inside the AuthenticationAlgorithm as the provided UnknownCode
-func (t *AuthenticationAlgorithm) FromUnknownCode(v UnknownCode) error {
-	b, err := json.Marshal(v)
-	t.union = b
-	return err
-}
-
-// MergeUnknownCode performs a merge with any union data inside the AuthenticationAlgorithm, using the provided UnknownCode
-func (t *AuthenticationAlgorithm) MergeUnknownCode(v UnknownCode) error {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return err
-	}
-
-	merged, err := runtime.JSONMerge(t.union, b)
-	t.union = merged
-	return err
-}
-
-func (t AuthenticationAlgorithm) MarshalJSON() ([]byte, error) {
-	b, err := t.union.MarshalJSON()
-	return b, err
-}
-
-func (t *AuthenticationAlgorithm) UnmarshalJSON(b []byte) error {
-	err := t.union.UnmarshalJSON(b)
-	return err
-}
-
-// AsAuthenticationMethod0 returns the union data inside the AuthenticationMethod as a AuthenticationMethod0
-func (t AuthenticationMethod) AsAuthenticationMethod0() (AuthenticationMethod0, error) {
-	var body AuthenticationMethod0
-	err := json.Unmarshal(t.union, &body)
-	return body, err
-}
-
-// FromAuthenticationMethod0 overwrites any union data inside the AuthenticationMethod as the provided AuthenticationMethod0
-func (t *AuthenticationMethod) FromAuthenticationMethod0(v AuthenticationMethod0) error {
-	b, err := json.Marshal(v)
-	t.union = b
-	return err
-}
-
-// MergeAuthenticationMethod0 performs a merge with any union data inside the AuthenticationMethod, using the provided AuthenticationMethod0
-func (t *AuthenticationMethod) MergeAuthenticationMethod0(v AuthenticationMethod0) error {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return err
-	}
-
-	merged, err := runtime.JSONMerge(t.union, b)
-	t.union = merged
-	return err
-}
-
-// AsUnknownCode returns the union data inside the AuthenticationMethod as a UnknownCode
-func (t AuthenticationMethod) AsUnknownCode() (UnknownCode, error) {
-	var body UnknownCode
-	err := json.Unmarshal(t.union, &body)
-	return body, err
-}
-
-// FromUnknownCode overwrites any union data inside the AuthenticationMethod as the provided UnknownCode
-func (t *AuthenticationMethod) FromUnknownCode(v UnknownCode) error {
-	b, err := json.Marshal(v)
-	t.union = b
-	return err
-}
-
-// MergeUnknownCode performs a merge with any union data inside the AuthenticationMethod, using the provided UnknownCode
-func (t *AuthenticationMethod) MergeUnknownCode(v UnknownCode) error {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return err
-	}
-
-	merged, err := runtime.JSONMerge(t.union, b)
-	t.union = merged
-	return err
-}
-
-func (t AuthenticationMethod) MarshalJSON() ([]byte, error) {
-	b, err := t.union.MarshalJSON()
-	return b, err
-}
-
-func (t *AuthenticationMethod) UnmarshalJSON(b []byte) error {
-	err := t.union.UnmarshalJSON(b)
-	return err
-}
-
-// AsAuthenticationProtocol0 returns the union data inside the AuthenticationProtocol as a AuthenticationProtocol0
-func (t AuthenticationProtocol) AsAuthenticationProtocol0() (AuthenticationProtocol0, error) {
-	var body AuthenticationProtocol0
-	err := json.Unmarshal(t.union, &body)
-	return body, err
-}
-
-// FromAuthenticationProtocol0 overwrites any union data inside the AuthenticationProtocol as the provided AuthenticationProtocol0
-func (t *AuthenticationProtocol) FromAuthenticationProtocol0(v AuthenticationProtocol0) error {
-	b, err := json.Marshal(v)
-	t.union = b
-	return err
-}
-
-// MergeAuthenticationProtocol0 performs a merge with any union data inside the AuthenticationProtocol, using the provided AuthenticationProtocol0
-func (t *AuthenticationProtocol) MergeAuthenticationProtocol0(v AuthenticationProtocol0) error {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return err
-	}
-
-	merged, err := runtime.JSONMerge(t.union, b)
-	t.union = merged
-	return err
-}
-
-// AsUnknownCode returns the union data inside the AuthenticationProtocol as a UnknownCode
-func (t AuthenticationProtocol) AsUnknownCode() (UnknownCode, error) {
-	var body UnknownCode
-	err := json.Unmarshal(t.union, &body)
-	return body, err
-}
-
-// FromUnknownCode overwrites any union data inside the AuthenticationProtocol as the provided UnknownCode
-func (t *AuthenticationProtocol) FromUnknownCode(v UnknownCode) error {
-	b, err := json.Marshal(v)
-	t.union = b
-	return err
-}
-
-// MergeUnknownCode performs a merge with any union data inside the AuthenticationProtocol, using the provided UnknownCode
-func (t *AuthenticationProtocol) MergeUnknownCode(v UnknownCode) error {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return err
-	}
-
-	merged, err := runtime.JSONMerge(t.union, b)
-	t.union = merged
-	return err
-}
-
-func (t AuthenticationProtocol) MarshalJSON() ([]byte, error) {
-	b, err := t.union.MarshalJSON()
-	return b, err
-}
-
-func (t *AuthenticationProtocol) UnmarshalJSON(b []byte) error {
-	err := t.union.UnmarshalJSON(b)
-	return err
-}
-
-// AsDHGroup0 returns the union data inside the DHGroup as a DHGroup0
-func (t DHGroup) AsDHGroup0() (DHGroup0, error) {
-	var body DHGroup0
-	err := json.Unmarshal(t.union, &body)
-	return body, err
-}
-
-// FromDHGroup0 overwrites any union data inside the DHGroup as the provided DHGroup0
-func (t *DHGroup) FromDHGroup0(v DHGroup0) error {
-	b, err := json.Marshal(v)
-	t.union = b
-	return err
-}
-
-// MergeDHGroup0 performs a merge with any union data inside the DHGroup, using the provided DHGroup0
-func (t *DHGroup) MergeDHGroup0(v DHGroup0) error {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return err
-	}
-
-	merged, err := runtime.JSONMerge(t.union, b)
-	t.union = merged
-	return err
-}
-
-// AsUnknownCode returns the union data inside the DHGroup as a UnknownCode
-func (t DHGroup) AsUnknownCode() (UnknownCode, error) {
-	var body UnknownCode
-	err := json.Unmarshal(t.union, &body)
-	return body, err
-}
-
-// FromUnknownCode overwrites any union data inside the DHGroup as the provided UnknownCode
-func (t *DHGroup) FromUnknownCode(v UnknownCode) error {
-	b, err := json.Marshal(v)
-	t.union = b
-	return err
-}
-
-// MergeUnknownCode performs a merge with any union data inside the DHGroup, using the provided UnknownCode
-func (t *DHGroup) MergeUnknownCode(v UnknownCode) error {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return err
-	}
-
-	merged, err := runtime.JSONMerge(t.union, b)
-	t.union = merged
-	return err
-}
-
-func (t DHGroup) MarshalJSON() ([]byte, error) {
-	b, err := t.union.MarshalJSON()
-	return b, err
-}
-
-func (t *DHGroup) UnmarshalJSON(b []byte) error {
-	err := t.union.UnmarshalJSON(b)
-	return err
-}
-
-// AsEncapsulationMode0 returns the union data inside the EncapsulationMode as a EncapsulationMode0
-func (t EncapsulationMode) AsEncapsulationMode0() (EncapsulationMode0, error) {
-	var body EncapsulationMode0
-	err := json.Unmarshal(t.union, &body)
-	return body, err
-}
-
-// FromEncapsulationMode0 overwrites any union data inside the EncapsulationMode as the provided EncapsulationMode0
-func (t *EncapsulationMode) FromEncapsulationMode0(v EncapsulationMode0) error {
-	b, err := json.Marshal(v)
-	t.union = b
-	return err
-}
-
-// MergeEncapsulationMode0 performs a merge with any union data inside the EncapsulationMode, using the provided EncapsulationMode0
-func (t *EncapsulationMode) MergeEncapsulationMode0(v EncapsulationMode0) error {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return err
-	}
-
-	merged, err := runtime.JSONMerge(t.union, b)
-	t.union = merged
-	return err
-}
-
-// AsUnknownCode returns the union data inside the EncapsulationMode as a UnknownCode
-func (t EncapsulationMode) AsUnknownCode() (UnknownCode, error) {
-	var body UnknownCode
-	err := json.Unmarshal(t.union, &body)
-	return body, err
-}
-
-// FromUnknownCode overwrites any union data inside the EncapsulationMode as the provided UnknownCode
-func (t *EncapsulationMode) FromUnknownCode(v UnknownCode) error {
-	b, err := json.Marshal(v)
-	t.union = b
-	return err
-}
-
-// MergeUnknownCode performs a merge with any union data inside the EncapsulationMode, using the provided UnknownCode
-func (t *EncapsulationMode) MergeUnknownCode(v UnknownCode) error {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return err
-	}
-
-	merged, err := runtime.JSONMerge(t.union, b)
-	t.union = merged
-	return err
-}
-
-func (t EncapsulationMode) MarshalJSON() ([]byte, error) {
-	b, err := t.union.MarshalJSON()
-	return b, err
-}
-
-func (t *EncapsulationMode) UnmarshalJSON(b []byte) error {
-	err := t.union.UnmarshalJSON(b)
-	return err
-}
-
-// AsEncryptionAlgorithm0 returns the union data inside the EncryptionAlgorithm as a EncryptionAlgorithm0
-func (t EncryptionAlgorithm) AsEncryptionAlgorithm0() (EncryptionAlgorithm0, error) {
-	var body EncryptionAlgorithm0
-	err := json.Unmarshal(t.union, &body)
-	return body, err
-}
-
-// FromEncryptionAlgorithm0 overwrites any union data inside the EncryptionAlgorithm as the provided EncryptionAlgorithm0
-func (t *EncryptionAlgorithm) FromEncryptionAlgorithm0(v EncryptionAlgorithm0) error {
-	b, err := json.Marshal(v)
-	t.union = b
-	return err
-}
-
-// MergeEncryptionAlgorithm0 performs a merge with any union data inside the EncryptionAlgorithm, using the provided EncryptionAlgorithm0
-func (t *EncryptionAlgorithm) MergeEncryptionAlgorithm0(v EncryptionAlgorithm0) error {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return err
-	}
-
-	merged, err := runtime.JSONMerge(t.union, b)
-	t.union = merged
-	return err
-}
-
-// AsUnknownCode returns the union data inside the EncryptionAlgorithm as a UnknownCode
-func (t EncryptionAlgorithm) AsUnknownCode() (UnknownCode, error) {
-	var body UnknownCode
-	err := json.Unmarshal(t.union, &body)
-	return body, err
-}
-
-// FromUnknownCode overwrites any union data inside the EncryptionAlgorithm as the provided UnknownCode
-func (t *EncryptionAlgorithm) FromUnknownCode(v UnknownCode) error {
-	b, err := json.Marshal(v)
-	t.union = b
-	return err
-}
-
-// MergeUnknownCode performs a merge with any union data inside the EncryptionAlgorithm, using the provided UnknownCode
-func (t *EncryptionAlgorithm) MergeUnknownCode(v UnknownCode) error {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return err
-	}
-
-	merged, err := runtime.JSONMerge(t.union, b)
-	t.union = merged
-	return err
-}
-
-func (t EncryptionAlgorithm) MarshalJSON() ([]byte, error) {
-	b, err := t.union.MarshalJSON()
-	return b, err
-}
-
-func (t *EncryptionAlgorithm) UnmarshalJSON(b []byte) error {
-	err := t.union.UnmarshalJSON(b)
-	return err
-}
-
-// AsExchangeMode0 returns the union data inside the ExchangeMode as a ExchangeMode0
-func (t ExchangeMode) AsExchangeMode0() (ExchangeMode0, error) {
-	var body ExchangeMode0
-	err := json.Unmarshal(t.union, &body)
-	return body, err
-}
-
-// FromExchangeMode0 overwrites any union data inside the ExchangeMode as the provided ExchangeMode0
-func (t *ExchangeMode) FromExchangeMode0(v ExchangeMode0) error {
-	b, err := json.Marshal(v)
-	t.union = b
-	return err
-}
-
-// MergeExchangeMode0 performs a merge with any union data inside the ExchangeMode, using the provided ExchangeMode0
-func (t *ExchangeMode) MergeExchangeMode0(v ExchangeMode0) error {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return err
-	}
-
-	merged, err := runtime.JSONMerge(t.union, b)
-	t.union = merged
-	return err
-}
-
-// AsUnknownCode returns the union data inside the ExchangeMode as a UnknownCode
-func (t ExchangeMode) AsUnknownCode() (UnknownCode, error) {
-	var body UnknownCode
-	err := json.Unmarshal(t.union, &body)
-	return body, err
-}
-
-// FromUnknownCode overwrites any union data inside the ExchangeMode as the provided UnknownCode
-func (t *ExchangeMode) FromUnknownCode(v UnknownCode) error {
-	b, err := json.Marshal(v)
-	t.union = b
-	return err
-}
-
-// MergeUnknownCode performs a merge with any union data inside the ExchangeMode, using the provided UnknownCode
-func (t *ExchangeMode) MergeUnknownCode(v UnknownCode) error {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return err
-	}
-
-	merged, err := runtime.JSONMerge(t.union, b)
-	t.union = merged
-	return err
-}
-
-func (t ExchangeMode) MarshalJSON() ([]byte, error) {
-	b, err := t.union.MarshalJSON()
-	return b, err
-}
-
-func (t *ExchangeMode) UnmarshalJSON(b []byte) error {
-	err := t.union.UnmarshalJSON(b)
-	return err
-}
-
-// AsFilterAction0 returns the union data inside the FilterAction as a FilterAction0
-func (t FilterAction) AsFilterAction0() (FilterAction0, error) {
-	var body FilterAction0
-	err := json.Unmarshal(t.union, &body)
-	return body, err
-}
-
-// FromFilterAction0 overwrites any union data inside the FilterAction as the provided FilterAction0
-func (t *FilterAction) FromFilterAction0(v FilterAction0) error {
-	b, err := json.Marshal(v)
-	t.union = b
-	return err
-}
-
-// MergeFilterAction0 performs a merge with any union data inside the FilterAction, using the provided FilterAction0
-func (t *FilterAction) MergeFilterAction0(v FilterAction0) error {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return err
-	}
-
-	merged, err := runtime.JSONMerge(t.union, b)
-	t.union = merged
-	return err
-}
-
-// AsUnknownCode returns the union data inside the FilterAction as a UnknownCode
-func (t FilterAction) AsUnknownCode() (UnknownCode, error) {
-	var body UnknownCode
-	err := json.Unmarshal(t.union, &body)
-	return body, err
-}
-
-// FromUnknownCode overwrites any union data inside the FilterAction as the provided UnknownCode
-func (t *FilterAction) FromUnknownCode(v UnknownCode) error {
-	b, err := json.Marshal(v)
-	t.union = b
-	return err
-}
-
-// MergeUnknownCode performs a merge with any union data inside the FilterAction, using the provided UnknownCode
-func (t *FilterAction) MergeUnknownCode(v UnknownCode) error {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return err
-	}
-
-	merged, err := runtime.JSONMerge(t.union, b)
-	t.union = merged
-	return err
-}
-
-func (t FilterAction) MarshalJSON() ([]byte, error) {
-	b, err := t.union.MarshalJSON()
-	return b, err
-}
-
-func (t *FilterAction) UnmarshalJSON(b []byte) error {
-	err := t.union.UnmarshalJSON(b)
-	return err
-}
-
-// AsFilterDirection0 returns the union data inside the FilterDirection as a FilterDirection0
-func (t FilterDirection) AsFilterDirection0() (FilterDirection0, error) {
-	var body FilterDirection0
-	err := json.Unmarshal(t.union, &body)
-	return body, err
-}
-
-// FromFilterDirection0 overwrites any union data inside the FilterDirection as the provided FilterDirection0
-func (t *FilterDirection) FromFilterDirection0(v FilterDirection0) error {
-	b, err := json.Marshal(v)
-	t.union = b
-	return err
-}
-
-// MergeFilterDirection0 performs a merge with any union data inside the FilterDirection, using the provided FilterDirection0
-func (t *FilterDirection) MergeFilterDirection0(v FilterDirection0) error {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return err
-	}
-
-	merged, err := runtime.JSONMerge(t.union, b)
-	t.union = merged
-	return err
-}
-
-// AsUnknownCode returns the union data inside the FilterDirection as a UnknownCode
-func (t FilterDirection) AsUnknownCode() (UnknownCode, error) {
-	var body UnknownCode
-	err := json.Unmarshal(t.union, &body)
-	return body, err
-}
-
-// FromUnknownCode overwrites any union data inside the FilterDirection as the provided UnknownCode
-func (t *FilterDirection) FromUnknownCode(v UnknownCode) error {
-	b, err := json.Marshal(v)
-	t.union = b
-	return err
-}
-
-// MergeUnknownCode performs a merge with any union data inside the FilterDirection, using the provided UnknownCode
-func (t *FilterDirection) MergeUnknownCode(v UnknownCode) error {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return err
-	}
-
-	merged, err := runtime.JSONMerge(t.union, b)
-	t.union = merged
-	return err
-}
-
-func (t FilterDirection) MarshalJSON() ([]byte, error) {
-	b, err := t.union.MarshalJSON()
-	return b, err
-}
-
-func (t *FilterDirection) UnmarshalJSON(b []byte) error {
-	err := t.union.UnmarshalJSON(b)
-	return err
-}
-
-// AsFilterLogging0 returns the union data inside the FilterLogging as a FilterLogging0
-func (t FilterLogging) AsFilterLogging0() (FilterLogging0, error) {
-	var body FilterLogging0
-	err := json.Unmarshal(t.union, &body)
-	return body, err
-}
-
-// FromFilterLogging0 overwrites any union data inside the FilterLogging as the provided FilterLogging0
-func (t *FilterLogging) FromFilterLogging0(v FilterLogging0) error {
-	b, err := json.Marshal(v)
-	t.union = b
-	return err
-}
-
-// MergeFilterLogging0 performs a merge with any union data inside the FilterLogging, using the provided FilterLogging0
-func (t *FilterLogging) MergeFilterLogging0(v FilterLogging0) error {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return err
-	}
-
-	merged, err := runtime.JSONMerge(t.union, b)
-	t.union = merged
-	return err
-}
-
-// AsUnknownCode returns the union data inside the FilterLogging as a UnknownCode
-func (t FilterLogging) AsUnknownCode() (UnknownCode, error) {
-	var body UnknownCode
-	err := json.Unmarshal(t.union, &body)
-	return body, err
-}
-
-// FromUnknownCode overwrites any union data inside the FilterLogging as the provided UnknownCode
-func (t *FilterLogging) FromUnknownCode(v UnknownCode) error {
-	b, err := json.Marshal(v)
-	t.union = b
-	return err
-}
-
-// MergeUnknownCode performs a merge with any union data inside the FilterLogging, using the provided UnknownCode
-func (t *FilterLogging) MergeUnknownCode(v UnknownCode) error {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return err
-	}
-
-	merged, err := runtime.JSONMerge(t.union, b)
-	t.union = merged
-	return err
-}
-
-func (t FilterLogging) MarshalJSON() ([]byte, error) {
-	b, err := t.union.MarshalJSON()
-	return b, err
-}
-
-func (t *FilterLogging) UnmarshalJSON(b []byte) error {
-	err := t.union.UnmarshalJSON(b)
-	return err
-}
-
-// AsFilterScope0 returns the union data inside the FilterScope as a FilterScope0
-func (t FilterScope) AsFilterScope0() (FilterScope0, error) {
-	var body FilterScope0
-	err := json.Unmarshal(t.union, &body)
-	return body, err
-}
-
-// FromFilterScope0 overwrites any union data inside the FilterScope as the provided FilterScope0
-func (t *FilterScope) FromFilterScope0(v FilterScope0) error {
-	b, err := json.Marshal(v)
-	t.union = b
-	return err
-}
-
-// MergeFilterScope0 performs a merge with any union data inside the FilterScope, using the provided FilterScope0
-func (t *FilterScope) MergeFilterScope0(v FilterScope0) error {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return err
-	}
-
-	merged, err := runtime.JSONMerge(t.union, b)
-	t.union = merged
-	return err
-}
-
-// AsUnknownCode returns the union data inside the FilterScope as a UnknownCode
-func (t FilterScope) AsUnknownCode() (UnknownCode, error) {
-	var body UnknownCode
-	err := json.Unmarshal(t.union, &body)
-	return body, err
-}
-
-// FromUnknownCode overwrites any union data inside the FilterScope as the provided UnknownCode
-func (t *FilterScope) FromUnknownCode(v UnknownCode) error {
-	b, err := json.Marshal(v)
-	t.union = b
-	return err
-}
-
-// MergeUnknownCode performs a merge with any union data inside the FilterScope, using the provided UnknownCode
-func (t *FilterScope) MergeUnknownCode(v UnknownCode) error {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return err
-	}
-
-	merged, err := runtime.JSONMerge(t.union, b)
-	t.union = merged
-	return err
-}
-
-func (t FilterScope) MarshalJSON() ([]byte, error) {
-	b, err := t.union.MarshalJSON()
-	return b, err
-}
-
-func (t *FilterScope) UnmarshalJSON(b []byte) error {
-	err := t.union.UnmarshalJSON(b)
-	return err
-}
-
-// AsFilterSet0 returns the union data inside the FilterSet as a FilterSet0
-func (t FilterSet) AsFilterSet0() (FilterSet0, error) {
-	var body FilterSet0
-	err := json.Unmarshal(t.union, &body)
-	return body, err
-}
-
-// FromFilterSet0 overwrites any union data inside the FilterSet as the provided FilterSet0
-func (t *FilterSet) FromFilterSet0(v FilterSet0) error {
-	b, err := json.Marshal(v)
-	t.union = b
-	return err
-}
-
-// MergeFilterSet0 performs a merge with any union data inside the FilterSet, using the provided FilterSet0
-func (t *FilterSet) MergeFilterSet0(v FilterSet0) error {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return err
-	}
-
-	merged, err := runtime.JSONMerge(t.union, b)
-	t.union = merged
-	return err
-}
-
-// AsUnknownCode returns the union data inside the FilterSet as a UnknownCode
-func (t FilterSet) AsUnknownCode() (UnknownCode, error) {
-	var body UnknownCode
-	err := json.Unmarshal(t.union, &body)
-	return body, err
-}
-
-// FromUnknownCode overwrites any union data inside the FilterSet as the provided UnknownCode
-func (t *FilterSet) FromUnknownCode(v UnknownCode) error {
-	b, err := json.Marshal(v)
-	t.union = b
-	return err
-}
-
-// MergeUnknownCode performs a merge with any union data inside the FilterSet, using the provided UnknownCode
-func (t *FilterSet) MergeUnknownCode(v UnknownCode) error {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return err
-	}
-
-	merged, err := runtime.JSONMerge(t.union, b)
-	t.union = merged
-	return err
-}
-
-func (t FilterSet) MarshalJSON() ([]byte, error) {
-	b, err := t.union.MarshalJSON()
-	return b, err
-}
-
-func (t *FilterSet) UnmarshalJSON(b []byte) error {
-	err := t.union.UnmarshalJSON(b)
-	return err
-}
-
-// AsFilterState0 returns the union data inside the FilterState as a FilterState0
-func (t FilterState) AsFilterState0() (FilterState0, error) {
-	var body FilterState0
-	err := json.Unmarshal(t.union, &body)
-	return body, err
-}
-
-// FromFilterState0 overwrites any union data inside the FilterState as the provided FilterState0
-func (t *FilterState) FromFilterState0(v FilterState0) error {
-	b, err := json.Marshal(v)
-	t.union = b
-	return err
-}
-
-// MergeFilterState0 performs a merge with any union data inside the FilterState, using the provided FilterState0
-func (t *FilterState) MergeFilterState0(v FilterState0) error {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return err
-	}
-
-	merged, err := runtime.JSONMerge(t.union, b)
-	t.union = merged
-	return err
-}
-
-// AsUnknownCode returns the union data inside the FilterState as a UnknownCode
-func (t FilterState) AsUnknownCode() (UnknownCode, error) {
-	var body UnknownCode
-	err := json.Unmarshal(t.union, &body)
-	return body, err
-}
-
-// FromUnknownCode overwrites any union data inside the FilterState as the provided UnknownCode
-func (t *FilterState) FromUnknownCode(v UnknownCode) error {
-	b, err := json.Marshal(v)
-	t.union = b
-	return err
-}
-
-// MergeUnknownCode performs a merge with any union data inside the FilterState, using the provided UnknownCode
-func (t *FilterState) MergeUnknownCode(v UnknownCode) error {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return err
-	}
-
-	merged, err := runtime.JSONMerge(t.union, b)
-	t.union = merged
-	return err
-}
-
-func (t FilterState) MarshalJSON() ([]byte, error) {
-	b, err := t.union.MarshalJSON()
-	return b, err
-}
-
-func (t *FilterState) UnmarshalJSON(b []byte) error {
-	err := t.union.UnmarshalJSON(b)
-	return err
-}
-
 // AsFilterTestRequestProtocol0 returns the union data inside the FilterTestRequest_Protocol as a FilterTestRequestProtocol0
 func (t FilterTestRequest_Protocol) AsFilterTestRequestProtocol0() (FilterTestRequestProtocol0, error) {
 	var body FilterTestRequestProtocol0
@@ -4007,440 +2407,6 @@ func (t FilterTestRequest_Protocol) MarshalJSON() ([]byte, error) {
 }
 
 func (t *FilterTestRequest_Protocol) UnmarshalJSON(b []byte) error {
-	err := t.union.UnmarshalJSON(b)
-	return err
-}
-
-// AsFilterType0 returns the union data inside the FilterType as a FilterType0
-func (t FilterType) AsFilterType0() (FilterType0, error) {
-	var body FilterType0
-	err := json.Unmarshal(t.union, &body)
-	return body, err
-}
-
-// FromFilterType0 overwrites any union data inside the FilterType as the provided FilterType0
-func (t *FilterType) FromFilterType0(v FilterType0) error {
-	b, err := json.Marshal(v)
-	t.union = b
-	return err
-}
-
-// MergeFilterType0 performs a merge with any union data inside the FilterType, using the provided FilterType0
-func (t *FilterType) MergeFilterType0(v FilterType0) error {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return err
-	}
-
-	merged, err := runtime.JSONMerge(t.union, b)
-	t.union = merged
-	return err
-}
-
-// AsUnknownCode returns the union data inside the FilterType as a UnknownCode
-func (t FilterType) AsUnknownCode() (UnknownCode, error) {
-	var body UnknownCode
-	err := json.Unmarshal(t.union, &body)
-	return body, err
-}
-
-// FromUnknownCode overwrites any union data inside the FilterType as the provided UnknownCode
-func (t *FilterType) FromUnknownCode(v UnknownCode) error {
-	b, err := json.Marshal(v)
-	t.union = b
-	return err
-}
-
-// MergeUnknownCode performs a merge with any union data inside the FilterType, using the provided UnknownCode
-func (t *FilterType) MergeUnknownCode(v UnknownCode) error {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return err
-	}
-
-	merged, err := runtime.JSONMerge(t.union, b)
-	t.union = merged
-	return err
-}
-
-func (t FilterType) MarshalJSON() ([]byte, error) {
-	b, err := t.union.MarshalJSON()
-	return b, err
-}
-
-func (t *FilterType) UnmarshalJSON(b []byte) error {
-	err := t.union.UnmarshalJSON(b)
-	return err
-}
-
-// AsIPTunnelState0 returns the union data inside the IPTunnelState as a IPTunnelState0
-func (t IPTunnelState) AsIPTunnelState0() (IPTunnelState0, error) {
-	var body IPTunnelState0
-	err := json.Unmarshal(t.union, &body)
-	return body, err
-}
-
-// FromIPTunnelState0 overwrites any union data inside the IPTunnelState as the provided IPTunnelState0
-func (t *IPTunnelState) FromIPTunnelState0(v IPTunnelState0) error {
-	b, err := json.Marshal(v)
-	t.union = b
-	return err
-}
-
-// MergeIPTunnelState0 performs a merge with any union data inside the IPTunnelState, using the provided IPTunnelState0
-func (t *IPTunnelState) MergeIPTunnelState0(v IPTunnelState0) error {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return err
-	}
-
-	merged, err := runtime.JSONMerge(t.union, b)
-	t.union = merged
-	return err
-}
-
-// AsUnknownCode returns the union data inside the IPTunnelState as a UnknownCode
-func (t IPTunnelState) AsUnknownCode() (UnknownCode, error) {
-	var body UnknownCode
-	err := json.Unmarshal(t.union, &body)
-	return body, err
-}
-
-// FromUnknownCode overwrites any union data inside the IPTunnelState as the provided UnknownCode
-func (t *IPTunnelState) FromUnknownCode(v UnknownCode) error {
-	b, err := json.Marshal(v)
-	t.union = b
-	return err
-}
-
-// MergeUnknownCode performs a merge with any union data inside the IPTunnelState, using the provided UnknownCode
-func (t *IPTunnelState) MergeUnknownCode(v UnknownCode) error {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return err
-	}
-
-	merged, err := runtime.JSONMerge(t.union, b)
-	t.union = merged
-	return err
-}
-
-func (t IPTunnelState) MarshalJSON() ([]byte, error) {
-	b, err := t.union.MarshalJSON()
-	return b, err
-}
-
-func (t *IPTunnelState) UnmarshalJSON(b []byte) error {
-	err := t.union.UnmarshalJSON(b)
-	return err
-}
-
-// AsIPTunnelType0 returns the union data inside the IPTunnelType as a IPTunnelType0
-func (t IPTunnelType) AsIPTunnelType0() (IPTunnelType0, error) {
-	var body IPTunnelType0
-	err := json.Unmarshal(t.union, &body)
-	return body, err
-}
-
-// FromIPTunnelType0 overwrites any union data inside the IPTunnelType as the provided IPTunnelType0
-func (t *IPTunnelType) FromIPTunnelType0(v IPTunnelType0) error {
-	b, err := json.Marshal(v)
-	t.union = b
-	return err
-}
-
-// MergeIPTunnelType0 performs a merge with any union data inside the IPTunnelType, using the provided IPTunnelType0
-func (t *IPTunnelType) MergeIPTunnelType0(v IPTunnelType0) error {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return err
-	}
-
-	merged, err := runtime.JSONMerge(t.union, b)
-	t.union = merged
-	return err
-}
-
-// AsUnknownCode returns the union data inside the IPTunnelType as a UnknownCode
-func (t IPTunnelType) AsUnknownCode() (UnknownCode, error) {
-	var body UnknownCode
-	err := json.Unmarshal(t.union, &body)
-	return body, err
-}
-
-// FromUnknownCode overwrites any union data inside the IPTunnelType as the provided UnknownCode
-func (t *IPTunnelType) FromUnknownCode(v UnknownCode) error {
-	b, err := json.Marshal(v)
-	t.union = b
-	return err
-}
-
-// MergeUnknownCode performs a merge with any union data inside the IPTunnelType, using the provided UnknownCode
-func (t *IPTunnelType) MergeUnknownCode(v UnknownCode) error {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return err
-	}
-
-	merged, err := runtime.JSONMerge(t.union, b)
-	t.union = merged
-	return err
-}
-
-func (t IPTunnelType) MarshalJSON() ([]byte, error) {
-	b, err := t.union.MarshalJSON()
-	return b, err
-}
-
-func (t *IPTunnelType) UnmarshalJSON(b []byte) error {
-	err := t.union.UnmarshalJSON(b)
-	return err
-}
-
-// AsIdentityType0 returns the union data inside the IdentityType as a IdentityType0
-func (t IdentityType) AsIdentityType0() (IdentityType0, error) {
-	var body IdentityType0
-	err := json.Unmarshal(t.union, &body)
-	return body, err
-}
-
-// FromIdentityType0 overwrites any union data inside the IdentityType as the provided IdentityType0
-func (t *IdentityType) FromIdentityType0(v IdentityType0) error {
-	b, err := json.Marshal(v)
-	t.union = b
-	return err
-}
-
-// MergeIdentityType0 performs a merge with any union data inside the IdentityType, using the provided IdentityType0
-func (t *IdentityType) MergeIdentityType0(v IdentityType0) error {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return err
-	}
-
-	merged, err := runtime.JSONMerge(t.union, b)
-	t.union = merged
-	return err
-}
-
-// AsUnknownCode returns the union data inside the IdentityType as a UnknownCode
-func (t IdentityType) AsUnknownCode() (UnknownCode, error) {
-	var body UnknownCode
-	err := json.Unmarshal(t.union, &body)
-	return body, err
-}
-
-// FromUnknownCode overwrites any union data inside the IdentityType as the provided UnknownCode
-func (t *IdentityType) FromUnknownCode(v UnknownCode) error {
-	b, err := json.Marshal(v)
-	t.union = b
-	return err
-}
-
-// MergeUnknownCode performs a merge with any union data inside the IdentityType, using the provided UnknownCode
-func (t *IdentityType) MergeUnknownCode(v UnknownCode) error {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return err
-	}
-
-	merged, err := runtime.JSONMerge(t.union, b)
-	t.union = merged
-	return err
-}
-
-func (t IdentityType) MarshalJSON() ([]byte, error) {
-	b, err := t.union.MarshalJSON()
-	return b, err
-}
-
-func (t *IdentityType) UnmarshalJSON(b []byte) error {
-	err := t.union.UnmarshalJSON(b)
-	return err
-}
-
-// AsIkeTunnelState0 returns the union data inside the IkeTunnelState as a IkeTunnelState0
-func (t IkeTunnelState) AsIkeTunnelState0() (IkeTunnelState0, error) {
-	var body IkeTunnelState0
-	err := json.Unmarshal(t.union, &body)
-	return body, err
-}
-
-// FromIkeTunnelState0 overwrites any union data inside the IkeTunnelState as the provided IkeTunnelState0
-func (t *IkeTunnelState) FromIkeTunnelState0(v IkeTunnelState0) error {
-	b, err := json.Marshal(v)
-	t.union = b
-	return err
-}
-
-// MergeIkeTunnelState0 performs a merge with any union data inside the IkeTunnelState, using the provided IkeTunnelState0
-func (t *IkeTunnelState) MergeIkeTunnelState0(v IkeTunnelState0) error {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return err
-	}
-
-	merged, err := runtime.JSONMerge(t.union, b)
-	t.union = merged
-	return err
-}
-
-// AsUnknownCode returns the union data inside the IkeTunnelState as a UnknownCode
-func (t IkeTunnelState) AsUnknownCode() (UnknownCode, error) {
-	var body UnknownCode
-	err := json.Unmarshal(t.union, &body)
-	return body, err
-}
-
-// FromUnknownCode overwrites any union data inside the IkeTunnelState as the provided UnknownCode
-func (t *IkeTunnelState) FromUnknownCode(v UnknownCode) error {
-	b, err := json.Marshal(v)
-	t.union = b
-	return err
-}
-
-// MergeUnknownCode performs a merge with any union data inside the IkeTunnelState, using the provided UnknownCode
-func (t *IkeTunnelState) MergeUnknownCode(v UnknownCode) error {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return err
-	}
-
-	merged, err := runtime.JSONMerge(t.union, b)
-	t.union = merged
-	return err
-}
-
-func (t IkeTunnelState) MarshalJSON() ([]byte, error) {
-	b, err := t.union.MarshalJSON()
-	return b, err
-}
-
-func (t *IkeTunnelState) UnmarshalJSON(b []byte) error {
-	err := t.union.UnmarshalJSON(b)
-	return err
-}
-
-// AsRole0 returns the union data inside the Role as a Role0
-func (t Role) AsRole0() (Role0, error) {
-	var body Role0
-	err := json.Unmarshal(t.union, &body)
-	return body, err
-}
-
-// FromRole0 overwrites any union data inside the Role as the provided Role0
-func (t *Role) FromRole0(v Role0) error {
-	b, err := json.Marshal(v)
-	t.union = b
-	return err
-}
-
-// MergeRole0 performs a merge with any union data inside the Role, using the provided Role0
-func (t *Role) MergeRole0(v Role0) error {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return err
-	}
-
-	merged, err := runtime.JSONMerge(t.union, b)
-	t.union = merged
-	return err
-}
-
-// AsUnknownCode returns the union data inside the Role as a UnknownCode
-func (t Role) AsUnknownCode() (UnknownCode, error) {
-	var body UnknownCode
-	err := json.Unmarshal(t.union, &body)
-	return body, err
-}
-
-// FromUnknownCode overwrites any union data inside the Role as the provided UnknownCode
-func (t *Role) FromUnknownCode(v UnknownCode) error {
-	b, err := json.Marshal(v)
-	t.union = b
-	return err
-}
-
-// MergeUnknownCode performs a merge with any union data inside the Role, using the provided UnknownCode
-func (t *Role) MergeUnknownCode(v UnknownCode) error {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return err
-	}
-
-	merged, err := runtime.JSONMerge(t.union, b)
-	t.union = merged
-	return err
-}
-
-func (t Role) MarshalJSON() ([]byte, error) {
-	b, err := t.union.MarshalJSON()
-	return b, err
-}
-
-func (t *Role) UnmarshalJSON(b []byte) error {
-	err := t.union.UnmarshalJSON(b)
-	return err
-}
-
-// AsTunnelStatus0 returns the union data inside the TunnelStatus as a TunnelStatus0
-func (t TunnelStatus) AsTunnelStatus0() (TunnelStatus0, error) {
-	var body TunnelStatus0
-	err := json.Unmarshal(t.union, &body)
-	return body, err
-}
-
-// FromTunnelStatus0 overwrites any union data inside the TunnelStatus as the provided TunnelStatus0
-func (t *TunnelStatus) FromTunnelStatus0(v TunnelStatus0) error {
-	b, err := json.Marshal(v)
-	t.union = b
-	return err
-}
-
-// MergeTunnelStatus0 performs a merge with any union data inside the TunnelStatus, using the provided TunnelStatus0
-func (t *TunnelStatus) MergeTunnelStatus0(v TunnelStatus0) error {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return err
-	}
-
-	merged, err := runtime.JSONMerge(t.union, b)
-	t.union = merged
-	return err
-}
-
-// AsUnknownCode returns the union data inside the TunnelStatus as a UnknownCode
-func (t TunnelStatus) AsUnknownCode() (UnknownCode, error) {
-	var body UnknownCode
-	err := json.Unmarshal(t.union, &body)
-	return body, err
-}
-
-// FromUnknownCode overwrites any union data inside the TunnelStatus as the provided UnknownCode
-func (t *TunnelStatus) FromUnknownCode(v UnknownCode) error {
-	b, err := json.Marshal(v)
-	t.union = b
-	return err
-}
-
-// MergeUnknownCode performs a merge with any union data inside the TunnelStatus, using the provided UnknownCode
-func (t *TunnelStatus) MergeUnknownCode(v UnknownCode) error {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return err
-	}
-
-	merged, err := runtime.JSONMerge(t.union, b)
-	t.union = merged
-	return err
-}
-
-func (t TunnelStatus) MarshalJSON() ([]byte, error) {
-	b, err := t.union.MarshalJSON()
-	return b, err
-}
-
-func (t *TunnelStatus) UnmarshalJSON(b []byte) error {
 	err := t.union.UnmarshalJSON(b)
 	return err
 }

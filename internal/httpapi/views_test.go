@@ -3,6 +3,7 @@ package httpapi
 import (
 	"encoding/json"
 	"net/netip"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -12,8 +13,10 @@ import (
 )
 
 // TestEnumsMatchSpec checks, for every enumeration the views print, that
-// each code the codec names is a value the API document lists, and that
-// the document lists no value the codec never prints.
+// each code the codec names is a value the API document lists (in
+// x-extensible-enum), that the document lists no value the codec never
+// prints, and that the enumeration's pattern admits exactly the listed
+// values and unknown(N).
 func TestEnumsMatchSpec(t *testing.T) {
 	doc, err := LoadSpec()
 	if err != nil {
@@ -46,13 +49,30 @@ func TestEnumsMatchSpec(t *testing.T) {
 	}
 	for name, str := range names {
 		ref := doc.Components.Schemas[name]
-		if ref == nil || ref.Value == nil || len(ref.Value.AnyOf) != 2 {
-			t.Errorf("%s: not an anyOf of an enum and UnknownCode in the document", name)
+		if ref == nil || ref.Value == nil || ref.Value.Pattern == "" {
+			t.Errorf("%s: not an open enumeration (a string with a pattern) in the document", name)
 			continue
 		}
+		ext, _ := ref.Value.Extensions["x-extensible-enum"].([]any)
 		var listed []string
-		for _, e := range ref.Value.AnyOf[0].Value.Enum {
-			listed = append(listed, e.(string))
+		for _, e := range ext {
+			s, _ := e.(string)
+			listed = append(listed, s)
+		}
+		if len(listed) == 0 {
+			t.Errorf("%s: no x-extensible-enum values in the document", name)
+			continue
+		}
+		re := regexp.MustCompile(ref.Value.Pattern)
+		for _, s := range append(slices.Clone(listed), "unknown(0)", "unknown(255)") {
+			if !re.MatchString(s) {
+				t.Errorf("%s: pattern %s refuses %q", name, ref.Value.Pattern, s)
+			}
+		}
+		for _, s := range []string{"", "unknown", "unknown()", "unknown(x)", "Active", listed[0] + "x"} {
+			if re.MatchString(s) {
+				t.Errorf("%s: pattern %s admits %q", name, ref.Value.Pattern, s)
+			}
 		}
 		printed := map[string]bool{}
 		for c := 0; c < 256; c++ {
