@@ -11,6 +11,8 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/go-chi/chi/v5"
+
 	"github.com/nmigw/nmigw/internal/audit"
 	"github.com/nmigw/nmigw/internal/authz"
 	"github.com/nmigw/nmigw/internal/nmi"
@@ -96,6 +98,7 @@ type api struct {
 	validator  *validator
 	spec       []byte
 	events     *eventHub
+	mux        *chi.Mux // the routes, for Allow
 
 	policyChanged func() <-chan struct{}
 	reauth        func(r *http.Request) (authz.Principal, error)

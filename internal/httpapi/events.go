@@ -545,6 +545,9 @@ func (a *api) streamEvents(w http.ResponseWriter, r *http.Request) {
 	hdr.Set("Cache-Control", "no-store")
 	hdr.Set("X-Accel-Buffering", "no") // nginx: do not buffer the stream
 	w.WriteHeader(http.StatusOK)
+	if r.Method == http.MethodHead { // the stream's headers, no stream
+		return
+	}
 	rc := http.NewResponseController(w)
 	// The server's ReadTimeout would end the request (its context) while
 	// the stream is open; a closed connection still ends it.

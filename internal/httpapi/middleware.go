@@ -166,7 +166,7 @@ func (a *api) accessLog(next http.Handler) http.Handler {
 
 // CORS headers.
 const (
-	corsAllowMethods  = "GET, POST, OPTIONS"
+	corsAllowMethods  = "GET, HEAD, POST, OPTIONS"
 	corsAllowHeaders  = "Authorization, Content-Type, If-None-Match, Last-Event-ID, X-Request-ID"
 	corsExposeHeaders = "ETag, X-Request-ID, Retry-After, Location"
 	corsMaxAge        = "600"

@@ -7,12 +7,14 @@ import (
 )
 
 // routes is every route of the gateway's API. Request flow: request ID,
-// access log, CORS; then body cap, authentication (API routes), OpenAPI
+// access log, CORS, the canonical path (canonicalPath), HEAD and OPTIONS
+// (methods); then body cap, authentication (API routes), OpenAPI
 // validation, the concurrency limit (limit, API routes but event streams),
 // the request scope (scope), handler.
 func (a *api) routes() http.Handler {
 	r := chi.NewRouter()
-	r.Use(withRequestID, a.accessLog, a.withCORS, a.canonicalPath)
+	a.mux = r
+	r.Use(withRequestID, a.accessLog, a.withCORS, a.canonicalPath, a.methods)
 	r.NotFound(a.notFound)
 	r.MethodNotAllowed(a.methodNotAllowed)
 

@@ -64,7 +64,12 @@ var validationOptions = &openapi3filter.Options{
 // failing parameter.
 func (a *api) validate(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		route, params, err := a.validator.router.FindRoute(r)
+		vr := r
+		if r.Method == http.MethodHead { // validated as the GET it stands for
+			vr = r.Clone(r.Context())
+			vr.Method = http.MethodGet
+		}
+		route, params, err := a.validator.router.FindRoute(vr)
 		if err != nil {
 			a.routeError(w, r, err)
 			return
@@ -97,7 +102,7 @@ func (a *api) validate(next http.Handler) http.Handler {
 			params[name] = d
 		}
 		in := &openapi3filter.RequestValidationInput{
-			Request: r, PathParams: params, Route: route, Options: validationOptions,
+			Request: vr, PathParams: params, Route: route, Options: validationOptions,
 		}
 		if err := openapi3filter.ValidateRequest(r.Context(), in); err != nil {
 			a.invalid(w, r, route, validationError(err))
@@ -133,11 +138,6 @@ func (a *api) routeError(w http.ResponseWriter, r *http.Request, err error) {
 func (a *api) notFound(w http.ResponseWriter, r *http.Request) {
 	a.writeProblem(w, r, problem{Type: probNotFound, Title: "Not found", Status: http.StatusNotFound,
 		Detail: "no such resource"})
-}
-
-func (a *api) methodNotAllowed(w http.ResponseWriter, r *http.Request) {
-	a.writeProblem(w, r, problem{Type: probMethod, Title: "Method not allowed", Status: http.StatusMethodNotAllowed,
-		Detail: "the resource does not support " + r.Method})
 }
 
 // validationError turns kin-openapi's error into a paramError naming the
