@@ -1883,6 +1883,9 @@ type Unauthorized = Problem
 // Unavailable An RFC 9457 problem detail.
 type Unavailable = Problem
 
+// UnsupportedMediaType An RFC 9457 problem detail.
+type UnsupportedMediaType = Problem
+
 // GetDashboardParams defines parameters for GetDashboard.
 type GetDashboardParams struct {
 	// IfNoneMatch An `ETag` from an earlier answer; 304 if the representation is unchanged.
@@ -8346,6 +8349,11 @@ type GetDashboardFileResponse304Headers struct {
 	XRequestID *string
 }
 
+// GetDashboardFileResponse400Headers the declared response headers of an HTTP 400 response for GetDashboardFile
+type GetDashboardFileResponse400Headers struct {
+	XRequestID *string
+}
+
 // GetDashboardFileResponse404Headers the declared response headers of an HTTP 404 response for GetDashboardFile
 type GetDashboardFileResponse404Headers struct {
 	XRequestID *string
@@ -8359,6 +8367,8 @@ type GetDashboardFileResponse500Headers struct {
 type GetDashboardFileResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
 	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
 	ApplicationproblemJSON404 *NotFound
 	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
@@ -8367,10 +8377,17 @@ type GetDashboardFileResponse struct {
 	Headers200 *GetDashboardFileResponse200Headers
 	// Headers304 the parsed response headers for an HTTP 304 response
 	Headers304 *GetDashboardFileResponse304Headers
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *GetDashboardFileResponse400Headers
 	// Headers404 the parsed response headers for an HTTP 404 response
 	Headers404 *GetDashboardFileResponse404Headers
 	// Headers500 the parsed response headers for an HTTP 500 response
 	Headers500 *GetDashboardFileResponse500Headers
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r GetDashboardFileResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
 }
 
 // GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
@@ -8424,6 +8441,11 @@ type GetApiReferenceResponse304Headers struct {
 	XRequestID *string
 }
 
+// GetApiReferenceResponse400Headers the declared response headers of an HTTP 400 response for GetApiReference
+type GetApiReferenceResponse400Headers struct {
+	XRequestID *string
+}
+
 // GetApiReferenceResponse500Headers the declared response headers of an HTTP 500 response for GetApiReference
 type GetApiReferenceResponse500Headers struct {
 	XRequestID *string
@@ -8432,14 +8454,23 @@ type GetApiReferenceResponse500Headers struct {
 type GetApiReferenceResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
 	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
 	ApplicationproblemJSON500 *InternalError
 	// Headers200 the parsed response headers for an HTTP 200 response
 	Headers200 *GetApiReferenceResponse200Headers
 	// Headers304 the parsed response headers for an HTTP 304 response
 	Headers304 *GetApiReferenceResponse304Headers
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *GetApiReferenceResponse400Headers
 	// Headers500 the parsed response headers for an HTTP 500 response
 	Headers500 *GetApiReferenceResponse500Headers
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r GetApiReferenceResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
 }
 
 // GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
@@ -8481,6 +8512,11 @@ type GetHealthResponse200Headers struct {
 	XRequestID *string
 }
 
+// GetHealthResponse400Headers the declared response headers of an HTTP 400 response for GetHealth
+type GetHealthResponse400Headers struct {
+	XRequestID *string
+}
+
 // GetHealthResponse500Headers the declared response headers of an HTTP 500 response for GetHealth
 type GetHealthResponse500Headers struct {
 	XRequestID *string
@@ -8491,10 +8527,14 @@ type GetHealthResponse struct {
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
 	JSON200 *Health
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
 	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
 	ApplicationproblemJSON500 *InternalError
 	// Headers200 the parsed response headers for an HTTP 200 response
 	Headers200 *GetHealthResponse200Headers
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *GetHealthResponse400Headers
 	// Headers500 the parsed response headers for an HTTP 500 response
 	Headers500 *GetHealthResponse500Headers
 }
@@ -8502,6 +8542,11 @@ type GetHealthResponse struct {
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
 func (r GetHealthResponse) GetJSON200() *Health {
 	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r GetHealthResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
 }
 
 // GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
@@ -8584,6 +8629,11 @@ type GetOpenApiDocumentResponse304Headers struct {
 	XRequestID *string
 }
 
+// GetOpenApiDocumentResponse400Headers the declared response headers of an HTTP 400 response for GetOpenApiDocument
+type GetOpenApiDocumentResponse400Headers struct {
+	XRequestID *string
+}
+
 // GetOpenApiDocumentResponse500Headers the declared response headers of an HTTP 500 response for GetOpenApiDocument
 type GetOpenApiDocumentResponse500Headers struct {
 	XRequestID *string
@@ -8593,20 +8643,29 @@ type GetOpenApiDocumentResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
 	// YAML200 the response for an HTTP 200 `application/yaml` response
-	YAML200 *map[string]interface{}
+	YAML200 *string
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
 	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
 	ApplicationproblemJSON500 *InternalError
 	// Headers200 the parsed response headers for an HTTP 200 response
 	Headers200 *GetOpenApiDocumentResponse200Headers
 	// Headers304 the parsed response headers for an HTTP 304 response
 	Headers304 *GetOpenApiDocumentResponse304Headers
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *GetOpenApiDocumentResponse400Headers
 	// Headers500 the parsed response headers for an HTTP 500 response
 	Headers500 *GetOpenApiDocumentResponse500Headers
 }
 
 // GetYAML200 returns the response for an HTTP 200 `application/yaml` response
-func (r GetOpenApiDocumentResponse) GetYAML200() *map[string]interface{} {
+func (r GetOpenApiDocumentResponse) GetYAML200() *string {
 	return r.YAML200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r GetOpenApiDocumentResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
 }
 
 // GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
@@ -8648,6 +8707,11 @@ type GetReadinessResponse200Headers struct {
 	XRequestID *string
 }
 
+// GetReadinessResponse400Headers the declared response headers of an HTTP 400 response for GetReadiness
+type GetReadinessResponse400Headers struct {
+	XRequestID *string
+}
+
 // GetReadinessResponse500Headers the declared response headers of an HTTP 500 response for GetReadiness
 type GetReadinessResponse500Headers struct {
 	XRequestID *string
@@ -8674,6 +8738,8 @@ type GetReadinessResponse struct {
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
 	JSON200 *Health
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
 	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
 	ApplicationproblemJSON500 *InternalError
 	// ApplicationproblemJSON502 the response for an HTTP 502 `application/problem+json` response
@@ -8684,6 +8750,8 @@ type GetReadinessResponse struct {
 	ApplicationproblemJSON504 *GatewayTimeout
 	// Headers200 the parsed response headers for an HTTP 200 response
 	Headers200 *GetReadinessResponse200Headers
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *GetReadinessResponse400Headers
 	// Headers500 the parsed response headers for an HTTP 500 response
 	Headers500 *GetReadinessResponse500Headers
 	// Headers502 the parsed response headers for an HTTP 502 response
@@ -8697,6 +8765,11 @@ type GetReadinessResponse struct {
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
 func (r GetReadinessResponse) GetJSON200() *Health {
 	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r GetReadinessResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
 }
 
 // GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
@@ -9571,6 +9644,11 @@ type LoadDefaultFiltersResponse404Headers struct {
 	XRequestID *string
 }
 
+// LoadDefaultFiltersResponse413Headers the declared response headers of an HTTP 413 response for LoadDefaultFilters
+type LoadDefaultFiltersResponse413Headers struct {
+	XRequestID *string
+}
+
 // LoadDefaultFiltersResponse500Headers the declared response headers of an HTTP 500 response for LoadDefaultFilters
 type LoadDefaultFiltersResponse500Headers struct {
 	XRequestID *string
@@ -9605,6 +9683,8 @@ type LoadDefaultFiltersResponse struct {
 	ApplicationproblemJSON403 *Forbidden
 	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
 	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
+	ApplicationproblemJSON413 *RequestTooLarge
 	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
 	ApplicationproblemJSON500 *InternalError
 	// ApplicationproblemJSON502 the response for an HTTP 502 `application/problem+json` response
@@ -9623,6 +9703,8 @@ type LoadDefaultFiltersResponse struct {
 	Headers403 *LoadDefaultFiltersResponse403Headers
 	// Headers404 the parsed response headers for an HTTP 404 response
 	Headers404 *LoadDefaultFiltersResponse404Headers
+	// Headers413 the parsed response headers for an HTTP 413 response
+	Headers413 *LoadDefaultFiltersResponse413Headers
 	// Headers500 the parsed response headers for an HTTP 500 response
 	Headers500 *LoadDefaultFiltersResponse500Headers
 	// Headers502 the parsed response headers for an HTTP 502 response
@@ -9656,6 +9738,11 @@ func (r LoadDefaultFiltersResponse) GetApplicationproblemJSON403() *Forbidden {
 // GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
 func (r LoadDefaultFiltersResponse) GetApplicationproblemJSON404() *NotFound {
 	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
+func (r LoadDefaultFiltersResponse) GetApplicationproblemJSON413() *RequestTooLarge {
+	return r.ApplicationproblemJSON413
 }
 
 // GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
@@ -9733,6 +9820,11 @@ type LoadPolicyFiltersResponse404Headers struct {
 	XRequestID *string
 }
 
+// LoadPolicyFiltersResponse413Headers the declared response headers of an HTTP 413 response for LoadPolicyFilters
+type LoadPolicyFiltersResponse413Headers struct {
+	XRequestID *string
+}
+
 // LoadPolicyFiltersResponse500Headers the declared response headers of an HTTP 500 response for LoadPolicyFilters
 type LoadPolicyFiltersResponse500Headers struct {
 	XRequestID *string
@@ -9767,6 +9859,8 @@ type LoadPolicyFiltersResponse struct {
 	ApplicationproblemJSON403 *Forbidden
 	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
 	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
+	ApplicationproblemJSON413 *RequestTooLarge
 	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
 	ApplicationproblemJSON500 *InternalError
 	// ApplicationproblemJSON502 the response for an HTTP 502 `application/problem+json` response
@@ -9785,6 +9879,8 @@ type LoadPolicyFiltersResponse struct {
 	Headers403 *LoadPolicyFiltersResponse403Headers
 	// Headers404 the parsed response headers for an HTTP 404 response
 	Headers404 *LoadPolicyFiltersResponse404Headers
+	// Headers413 the parsed response headers for an HTTP 413 response
+	Headers413 *LoadPolicyFiltersResponse413Headers
 	// Headers500 the parsed response headers for an HTTP 500 response
 	Headers500 *LoadPolicyFiltersResponse500Headers
 	// Headers502 the parsed response headers for an HTTP 502 response
@@ -9818,6 +9914,11 @@ func (r LoadPolicyFiltersResponse) GetApplicationproblemJSON403() *Forbidden {
 // GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
 func (r LoadPolicyFiltersResponse) GetApplicationproblemJSON404() *NotFound {
 	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
+func (r LoadPolicyFiltersResponse) GetApplicationproblemJSON413() *RequestTooLarge {
+	return r.ApplicationproblemJSON413
 }
 
 // GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
@@ -9900,6 +10001,11 @@ type TestFiltersResponse413Headers struct {
 	XRequestID *string
 }
 
+// TestFiltersResponse415Headers the declared response headers of an HTTP 415 response for TestFilters
+type TestFiltersResponse415Headers struct {
+	XRequestID *string
+}
+
 // TestFiltersResponse500Headers the declared response headers of an HTTP 500 response for TestFilters
 type TestFiltersResponse500Headers struct {
 	XRequestID *string
@@ -9936,6 +10042,8 @@ type TestFiltersResponse struct {
 	ApplicationproblemJSON404 *NotFound
 	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
 	ApplicationproblemJSON413 *RequestTooLarge
+	// ApplicationproblemJSON415 the response for an HTTP 415 `application/problem+json` response
+	ApplicationproblemJSON415 *UnsupportedMediaType
 	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
 	ApplicationproblemJSON500 *InternalError
 	// ApplicationproblemJSON502 the response for an HTTP 502 `application/problem+json` response
@@ -9956,6 +10064,8 @@ type TestFiltersResponse struct {
 	Headers404 *TestFiltersResponse404Headers
 	// Headers413 the parsed response headers for an HTTP 413 response
 	Headers413 *TestFiltersResponse413Headers
+	// Headers415 the parsed response headers for an HTTP 415 response
+	Headers415 *TestFiltersResponse415Headers
 	// Headers500 the parsed response headers for an HTTP 500 response
 	Headers500 *TestFiltersResponse500Headers
 	// Headers502 the parsed response headers for an HTTP 502 response
@@ -9994,6 +10104,11 @@ func (r TestFiltersResponse) GetApplicationproblemJSON404() *NotFound {
 // GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
 func (r TestFiltersResponse) GetApplicationproblemJSON413() *RequestTooLarge {
 	return r.ApplicationproblemJSON413
+}
+
+// GetApplicationproblemJSON415 returns the response for an HTTP 415 `application/problem+json` response
+func (r TestFiltersResponse) GetApplicationproblemJSON415() *UnsupportedMediaType {
+	return r.ApplicationproblemJSON415
 }
 
 // GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
@@ -10413,6 +10528,11 @@ type DeactivateIkeTunnelResponse404Headers struct {
 	XRequestID *string
 }
 
+// DeactivateIkeTunnelResponse413Headers the declared response headers of an HTTP 413 response for DeactivateIkeTunnel
+type DeactivateIkeTunnelResponse413Headers struct {
+	XRequestID *string
+}
+
 // DeactivateIkeTunnelResponse500Headers the declared response headers of an HTTP 500 response for DeactivateIkeTunnel
 type DeactivateIkeTunnelResponse500Headers struct {
 	XRequestID *string
@@ -10447,6 +10567,8 @@ type DeactivateIkeTunnelResponse struct {
 	ApplicationproblemJSON403 *Forbidden
 	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
 	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
+	ApplicationproblemJSON413 *RequestTooLarge
 	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
 	ApplicationproblemJSON500 *InternalError
 	// ApplicationproblemJSON502 the response for an HTTP 502 `application/problem+json` response
@@ -10465,6 +10587,8 @@ type DeactivateIkeTunnelResponse struct {
 	Headers403 *DeactivateIkeTunnelResponse403Headers
 	// Headers404 the parsed response headers for an HTTP 404 response
 	Headers404 *DeactivateIkeTunnelResponse404Headers
+	// Headers413 the parsed response headers for an HTTP 413 response
+	Headers413 *DeactivateIkeTunnelResponse413Headers
 	// Headers500 the parsed response headers for an HTTP 500 response
 	Headers500 *DeactivateIkeTunnelResponse500Headers
 	// Headers502 the parsed response headers for an HTTP 502 response
@@ -10498,6 +10622,11 @@ func (r DeactivateIkeTunnelResponse) GetApplicationproblemJSON403() *Forbidden {
 // GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
 func (r DeactivateIkeTunnelResponse) GetApplicationproblemJSON404() *NotFound {
 	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
+func (r DeactivateIkeTunnelResponse) GetApplicationproblemJSON413() *RequestTooLarge {
+	return r.ApplicationproblemJSON413
 }
 
 // GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
@@ -10575,6 +10704,11 @@ type RefreshIkeTunnelResponse404Headers struct {
 	XRequestID *string
 }
 
+// RefreshIkeTunnelResponse413Headers the declared response headers of an HTTP 413 response for RefreshIkeTunnel
+type RefreshIkeTunnelResponse413Headers struct {
+	XRequestID *string
+}
+
 // RefreshIkeTunnelResponse500Headers the declared response headers of an HTTP 500 response for RefreshIkeTunnel
 type RefreshIkeTunnelResponse500Headers struct {
 	XRequestID *string
@@ -10609,6 +10743,8 @@ type RefreshIkeTunnelResponse struct {
 	ApplicationproblemJSON403 *Forbidden
 	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
 	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
+	ApplicationproblemJSON413 *RequestTooLarge
 	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
 	ApplicationproblemJSON500 *InternalError
 	// ApplicationproblemJSON502 the response for an HTTP 502 `application/problem+json` response
@@ -10627,6 +10763,8 @@ type RefreshIkeTunnelResponse struct {
 	Headers403 *RefreshIkeTunnelResponse403Headers
 	// Headers404 the parsed response headers for an HTTP 404 response
 	Headers404 *RefreshIkeTunnelResponse404Headers
+	// Headers413 the parsed response headers for an HTTP 413 response
+	Headers413 *RefreshIkeTunnelResponse413Headers
 	// Headers500 the parsed response headers for an HTTP 500 response
 	Headers500 *RefreshIkeTunnelResponse500Headers
 	// Headers502 the parsed response headers for an HTTP 502 response
@@ -10660,6 +10798,11 @@ func (r RefreshIkeTunnelResponse) GetApplicationproblemJSON403() *Forbidden {
 // GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
 func (r RefreshIkeTunnelResponse) GetApplicationproblemJSON404() *NotFound {
 	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
+func (r RefreshIkeTunnelResponse) GetApplicationproblemJSON413() *RequestTooLarge {
+	return r.ApplicationproblemJSON413
 }
 
 // GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
@@ -10742,6 +10885,11 @@ type DeactivateIkeTunnelsResponse413Headers struct {
 	XRequestID *string
 }
 
+// DeactivateIkeTunnelsResponse415Headers the declared response headers of an HTTP 415 response for DeactivateIkeTunnels
+type DeactivateIkeTunnelsResponse415Headers struct {
+	XRequestID *string
+}
+
 // DeactivateIkeTunnelsResponse500Headers the declared response headers of an HTTP 500 response for DeactivateIkeTunnels
 type DeactivateIkeTunnelsResponse500Headers struct {
 	XRequestID *string
@@ -10778,6 +10926,8 @@ type DeactivateIkeTunnelsResponse struct {
 	ApplicationproblemJSON404 *NotFound
 	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
 	ApplicationproblemJSON413 *RequestTooLarge
+	// ApplicationproblemJSON415 the response for an HTTP 415 `application/problem+json` response
+	ApplicationproblemJSON415 *UnsupportedMediaType
 	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
 	ApplicationproblemJSON500 *InternalError
 	// ApplicationproblemJSON502 the response for an HTTP 502 `application/problem+json` response
@@ -10798,6 +10948,8 @@ type DeactivateIkeTunnelsResponse struct {
 	Headers404 *DeactivateIkeTunnelsResponse404Headers
 	// Headers413 the parsed response headers for an HTTP 413 response
 	Headers413 *DeactivateIkeTunnelsResponse413Headers
+	// Headers415 the parsed response headers for an HTTP 415 response
+	Headers415 *DeactivateIkeTunnelsResponse415Headers
 	// Headers500 the parsed response headers for an HTTP 500 response
 	Headers500 *DeactivateIkeTunnelsResponse500Headers
 	// Headers502 the parsed response headers for an HTTP 502 response
@@ -10836,6 +10988,11 @@ func (r DeactivateIkeTunnelsResponse) GetApplicationproblemJSON404() *NotFound {
 // GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
 func (r DeactivateIkeTunnelsResponse) GetApplicationproblemJSON413() *RequestTooLarge {
 	return r.ApplicationproblemJSON413
+}
+
+// GetApplicationproblemJSON415 returns the response for an HTTP 415 `application/problem+json` response
+func (r DeactivateIkeTunnelsResponse) GetApplicationproblemJSON415() *UnsupportedMediaType {
+	return r.ApplicationproblemJSON415
 }
 
 // GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
@@ -10918,6 +11075,11 @@ type RefreshIkeTunnelsResponse413Headers struct {
 	XRequestID *string
 }
 
+// RefreshIkeTunnelsResponse415Headers the declared response headers of an HTTP 415 response for RefreshIkeTunnels
+type RefreshIkeTunnelsResponse415Headers struct {
+	XRequestID *string
+}
+
 // RefreshIkeTunnelsResponse500Headers the declared response headers of an HTTP 500 response for RefreshIkeTunnels
 type RefreshIkeTunnelsResponse500Headers struct {
 	XRequestID *string
@@ -10954,6 +11116,8 @@ type RefreshIkeTunnelsResponse struct {
 	ApplicationproblemJSON404 *NotFound
 	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
 	ApplicationproblemJSON413 *RequestTooLarge
+	// ApplicationproblemJSON415 the response for an HTTP 415 `application/problem+json` response
+	ApplicationproblemJSON415 *UnsupportedMediaType
 	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
 	ApplicationproblemJSON500 *InternalError
 	// ApplicationproblemJSON502 the response for an HTTP 502 `application/problem+json` response
@@ -10974,6 +11138,8 @@ type RefreshIkeTunnelsResponse struct {
 	Headers404 *RefreshIkeTunnelsResponse404Headers
 	// Headers413 the parsed response headers for an HTTP 413 response
 	Headers413 *RefreshIkeTunnelsResponse413Headers
+	// Headers415 the parsed response headers for an HTTP 415 response
+	Headers415 *RefreshIkeTunnelsResponse415Headers
 	// Headers500 the parsed response headers for an HTTP 500 response
 	Headers500 *RefreshIkeTunnelsResponse500Headers
 	// Headers502 the parsed response headers for an HTTP 502 response
@@ -11012,6 +11178,11 @@ func (r RefreshIkeTunnelsResponse) GetApplicationproblemJSON404() *NotFound {
 // GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
 func (r RefreshIkeTunnelsResponse) GetApplicationproblemJSON413() *RequestTooLarge {
 	return r.ApplicationproblemJSON413
+}
+
+// GetApplicationproblemJSON415 returns the response for an HTTP 415 `application/problem+json` response
+func (r RefreshIkeTunnelsResponse) GetApplicationproblemJSON415() *UnsupportedMediaType {
+	return r.ApplicationproblemJSON415
 }
 
 // GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
@@ -11944,6 +12115,11 @@ type DeactivateDynamicTunnelResponse404Headers struct {
 	XRequestID *string
 }
 
+// DeactivateDynamicTunnelResponse413Headers the declared response headers of an HTTP 413 response for DeactivateDynamicTunnel
+type DeactivateDynamicTunnelResponse413Headers struct {
+	XRequestID *string
+}
+
 // DeactivateDynamicTunnelResponse500Headers the declared response headers of an HTTP 500 response for DeactivateDynamicTunnel
 type DeactivateDynamicTunnelResponse500Headers struct {
 	XRequestID *string
@@ -11978,6 +12154,8 @@ type DeactivateDynamicTunnelResponse struct {
 	ApplicationproblemJSON403 *Forbidden
 	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
 	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
+	ApplicationproblemJSON413 *RequestTooLarge
 	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
 	ApplicationproblemJSON500 *InternalError
 	// ApplicationproblemJSON502 the response for an HTTP 502 `application/problem+json` response
@@ -11996,6 +12174,8 @@ type DeactivateDynamicTunnelResponse struct {
 	Headers403 *DeactivateDynamicTunnelResponse403Headers
 	// Headers404 the parsed response headers for an HTTP 404 response
 	Headers404 *DeactivateDynamicTunnelResponse404Headers
+	// Headers413 the parsed response headers for an HTTP 413 response
+	Headers413 *DeactivateDynamicTunnelResponse413Headers
 	// Headers500 the parsed response headers for an HTTP 500 response
 	Headers500 *DeactivateDynamicTunnelResponse500Headers
 	// Headers502 the parsed response headers for an HTTP 502 response
@@ -12029,6 +12209,11 @@ func (r DeactivateDynamicTunnelResponse) GetApplicationproblemJSON403() *Forbidd
 // GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
 func (r DeactivateDynamicTunnelResponse) GetApplicationproblemJSON404() *NotFound {
 	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
+func (r DeactivateDynamicTunnelResponse) GetApplicationproblemJSON413() *RequestTooLarge {
+	return r.ApplicationproblemJSON413
 }
 
 // GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
@@ -12106,6 +12291,11 @@ type RefreshDynamicTunnelResponse404Headers struct {
 	XRequestID *string
 }
 
+// RefreshDynamicTunnelResponse413Headers the declared response headers of an HTTP 413 response for RefreshDynamicTunnel
+type RefreshDynamicTunnelResponse413Headers struct {
+	XRequestID *string
+}
+
 // RefreshDynamicTunnelResponse500Headers the declared response headers of an HTTP 500 response for RefreshDynamicTunnel
 type RefreshDynamicTunnelResponse500Headers struct {
 	XRequestID *string
@@ -12140,6 +12330,8 @@ type RefreshDynamicTunnelResponse struct {
 	ApplicationproblemJSON403 *Forbidden
 	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
 	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
+	ApplicationproblemJSON413 *RequestTooLarge
 	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
 	ApplicationproblemJSON500 *InternalError
 	// ApplicationproblemJSON502 the response for an HTTP 502 `application/problem+json` response
@@ -12158,6 +12350,8 @@ type RefreshDynamicTunnelResponse struct {
 	Headers403 *RefreshDynamicTunnelResponse403Headers
 	// Headers404 the parsed response headers for an HTTP 404 response
 	Headers404 *RefreshDynamicTunnelResponse404Headers
+	// Headers413 the parsed response headers for an HTTP 413 response
+	Headers413 *RefreshDynamicTunnelResponse413Headers
 	// Headers500 the parsed response headers for an HTTP 500 response
 	Headers500 *RefreshDynamicTunnelResponse500Headers
 	// Headers502 the parsed response headers for an HTTP 502 response
@@ -12191,6 +12385,11 @@ func (r RefreshDynamicTunnelResponse) GetApplicationproblemJSON403() *Forbidden 
 // GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
 func (r RefreshDynamicTunnelResponse) GetApplicationproblemJSON404() *NotFound {
 	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
+func (r RefreshDynamicTunnelResponse) GetApplicationproblemJSON413() *RequestTooLarge {
+	return r.ApplicationproblemJSON413
 }
 
 // GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
@@ -12273,6 +12472,11 @@ type ActivateDynamicTunnelsResponse413Headers struct {
 	XRequestID *string
 }
 
+// ActivateDynamicTunnelsResponse415Headers the declared response headers of an HTTP 415 response for ActivateDynamicTunnels
+type ActivateDynamicTunnelsResponse415Headers struct {
+	XRequestID *string
+}
+
 // ActivateDynamicTunnelsResponse500Headers the declared response headers of an HTTP 500 response for ActivateDynamicTunnels
 type ActivateDynamicTunnelsResponse500Headers struct {
 	XRequestID *string
@@ -12309,6 +12513,8 @@ type ActivateDynamicTunnelsResponse struct {
 	ApplicationproblemJSON404 *NotFound
 	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
 	ApplicationproblemJSON413 *RequestTooLarge
+	// ApplicationproblemJSON415 the response for an HTTP 415 `application/problem+json` response
+	ApplicationproblemJSON415 *UnsupportedMediaType
 	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
 	ApplicationproblemJSON500 *InternalError
 	// ApplicationproblemJSON502 the response for an HTTP 502 `application/problem+json` response
@@ -12329,6 +12535,8 @@ type ActivateDynamicTunnelsResponse struct {
 	Headers404 *ActivateDynamicTunnelsResponse404Headers
 	// Headers413 the parsed response headers for an HTTP 413 response
 	Headers413 *ActivateDynamicTunnelsResponse413Headers
+	// Headers415 the parsed response headers for an HTTP 415 response
+	Headers415 *ActivateDynamicTunnelsResponse415Headers
 	// Headers500 the parsed response headers for an HTTP 500 response
 	Headers500 *ActivateDynamicTunnelsResponse500Headers
 	// Headers502 the parsed response headers for an HTTP 502 response
@@ -12367,6 +12575,11 @@ func (r ActivateDynamicTunnelsResponse) GetApplicationproblemJSON404() *NotFound
 // GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
 func (r ActivateDynamicTunnelsResponse) GetApplicationproblemJSON413() *RequestTooLarge {
 	return r.ApplicationproblemJSON413
+}
+
+// GetApplicationproblemJSON415 returns the response for an HTTP 415 `application/problem+json` response
+func (r ActivateDynamicTunnelsResponse) GetApplicationproblemJSON415() *UnsupportedMediaType {
+	return r.ApplicationproblemJSON415
 }
 
 // GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
@@ -12449,6 +12662,11 @@ type DeactivateDynamicTunnelsResponse413Headers struct {
 	XRequestID *string
 }
 
+// DeactivateDynamicTunnelsResponse415Headers the declared response headers of an HTTP 415 response for DeactivateDynamicTunnels
+type DeactivateDynamicTunnelsResponse415Headers struct {
+	XRequestID *string
+}
+
 // DeactivateDynamicTunnelsResponse500Headers the declared response headers of an HTTP 500 response for DeactivateDynamicTunnels
 type DeactivateDynamicTunnelsResponse500Headers struct {
 	XRequestID *string
@@ -12485,6 +12703,8 @@ type DeactivateDynamicTunnelsResponse struct {
 	ApplicationproblemJSON404 *NotFound
 	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
 	ApplicationproblemJSON413 *RequestTooLarge
+	// ApplicationproblemJSON415 the response for an HTTP 415 `application/problem+json` response
+	ApplicationproblemJSON415 *UnsupportedMediaType
 	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
 	ApplicationproblemJSON500 *InternalError
 	// ApplicationproblemJSON502 the response for an HTTP 502 `application/problem+json` response
@@ -12505,6 +12725,8 @@ type DeactivateDynamicTunnelsResponse struct {
 	Headers404 *DeactivateDynamicTunnelsResponse404Headers
 	// Headers413 the parsed response headers for an HTTP 413 response
 	Headers413 *DeactivateDynamicTunnelsResponse413Headers
+	// Headers415 the parsed response headers for an HTTP 415 response
+	Headers415 *DeactivateDynamicTunnelsResponse415Headers
 	// Headers500 the parsed response headers for an HTTP 500 response
 	Headers500 *DeactivateDynamicTunnelsResponse500Headers
 	// Headers502 the parsed response headers for an HTTP 502 response
@@ -12543,6 +12765,11 @@ func (r DeactivateDynamicTunnelsResponse) GetApplicationproblemJSON404() *NotFou
 // GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
 func (r DeactivateDynamicTunnelsResponse) GetApplicationproblemJSON413() *RequestTooLarge {
 	return r.ApplicationproblemJSON413
+}
+
+// GetApplicationproblemJSON415 returns the response for an HTTP 415 `application/problem+json` response
+func (r DeactivateDynamicTunnelsResponse) GetApplicationproblemJSON415() *UnsupportedMediaType {
+	return r.ApplicationproblemJSON415
 }
 
 // GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
@@ -12625,6 +12852,11 @@ type RefreshDynamicTunnelsResponse413Headers struct {
 	XRequestID *string
 }
 
+// RefreshDynamicTunnelsResponse415Headers the declared response headers of an HTTP 415 response for RefreshDynamicTunnels
+type RefreshDynamicTunnelsResponse415Headers struct {
+	XRequestID *string
+}
+
 // RefreshDynamicTunnelsResponse500Headers the declared response headers of an HTTP 500 response for RefreshDynamicTunnels
 type RefreshDynamicTunnelsResponse500Headers struct {
 	XRequestID *string
@@ -12661,6 +12893,8 @@ type RefreshDynamicTunnelsResponse struct {
 	ApplicationproblemJSON404 *NotFound
 	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
 	ApplicationproblemJSON413 *RequestTooLarge
+	// ApplicationproblemJSON415 the response for an HTTP 415 `application/problem+json` response
+	ApplicationproblemJSON415 *UnsupportedMediaType
 	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
 	ApplicationproblemJSON500 *InternalError
 	// ApplicationproblemJSON502 the response for an HTTP 502 `application/problem+json` response
@@ -12681,6 +12915,8 @@ type RefreshDynamicTunnelsResponse struct {
 	Headers404 *RefreshDynamicTunnelsResponse404Headers
 	// Headers413 the parsed response headers for an HTTP 413 response
 	Headers413 *RefreshDynamicTunnelsResponse413Headers
+	// Headers415 the parsed response headers for an HTTP 415 response
+	Headers415 *RefreshDynamicTunnelsResponse415Headers
 	// Headers500 the parsed response headers for an HTTP 500 response
 	Headers500 *RefreshDynamicTunnelsResponse500Headers
 	// Headers502 the parsed response headers for an HTTP 502 response
@@ -12719,6 +12955,11 @@ func (r RefreshDynamicTunnelsResponse) GetApplicationproblemJSON404() *NotFound 
 // GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
 func (r RefreshDynamicTunnelsResponse) GetApplicationproblemJSON413() *RequestTooLarge {
 	return r.ApplicationproblemJSON413
+}
+
+// GetApplicationproblemJSON415 returns the response for an HTTP 415 `application/problem+json` response
+func (r RefreshDynamicTunnelsResponse) GetApplicationproblemJSON415() *UnsupportedMediaType {
+	return r.ApplicationproblemJSON415
 }
 
 // GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
@@ -13138,6 +13379,11 @@ type ActivateManualTunnelResponse404Headers struct {
 	XRequestID *string
 }
 
+// ActivateManualTunnelResponse413Headers the declared response headers of an HTTP 413 response for ActivateManualTunnel
+type ActivateManualTunnelResponse413Headers struct {
+	XRequestID *string
+}
+
 // ActivateManualTunnelResponse500Headers the declared response headers of an HTTP 500 response for ActivateManualTunnel
 type ActivateManualTunnelResponse500Headers struct {
 	XRequestID *string
@@ -13172,6 +13418,8 @@ type ActivateManualTunnelResponse struct {
 	ApplicationproblemJSON403 *Forbidden
 	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
 	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
+	ApplicationproblemJSON413 *RequestTooLarge
 	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
 	ApplicationproblemJSON500 *InternalError
 	// ApplicationproblemJSON502 the response for an HTTP 502 `application/problem+json` response
@@ -13190,6 +13438,8 @@ type ActivateManualTunnelResponse struct {
 	Headers403 *ActivateManualTunnelResponse403Headers
 	// Headers404 the parsed response headers for an HTTP 404 response
 	Headers404 *ActivateManualTunnelResponse404Headers
+	// Headers413 the parsed response headers for an HTTP 413 response
+	Headers413 *ActivateManualTunnelResponse413Headers
 	// Headers500 the parsed response headers for an HTTP 500 response
 	Headers500 *ActivateManualTunnelResponse500Headers
 	// Headers502 the parsed response headers for an HTTP 502 response
@@ -13223,6 +13473,11 @@ func (r ActivateManualTunnelResponse) GetApplicationproblemJSON403() *Forbidden 
 // GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
 func (r ActivateManualTunnelResponse) GetApplicationproblemJSON404() *NotFound {
 	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
+func (r ActivateManualTunnelResponse) GetApplicationproblemJSON413() *RequestTooLarge {
+	return r.ApplicationproblemJSON413
 }
 
 // GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
@@ -13300,6 +13555,11 @@ type DeactivateManualTunnelResponse404Headers struct {
 	XRequestID *string
 }
 
+// DeactivateManualTunnelResponse413Headers the declared response headers of an HTTP 413 response for DeactivateManualTunnel
+type DeactivateManualTunnelResponse413Headers struct {
+	XRequestID *string
+}
+
 // DeactivateManualTunnelResponse500Headers the declared response headers of an HTTP 500 response for DeactivateManualTunnel
 type DeactivateManualTunnelResponse500Headers struct {
 	XRequestID *string
@@ -13334,6 +13594,8 @@ type DeactivateManualTunnelResponse struct {
 	ApplicationproblemJSON403 *Forbidden
 	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
 	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
+	ApplicationproblemJSON413 *RequestTooLarge
 	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
 	ApplicationproblemJSON500 *InternalError
 	// ApplicationproblemJSON502 the response for an HTTP 502 `application/problem+json` response
@@ -13352,6 +13614,8 @@ type DeactivateManualTunnelResponse struct {
 	Headers403 *DeactivateManualTunnelResponse403Headers
 	// Headers404 the parsed response headers for an HTTP 404 response
 	Headers404 *DeactivateManualTunnelResponse404Headers
+	// Headers413 the parsed response headers for an HTTP 413 response
+	Headers413 *DeactivateManualTunnelResponse413Headers
 	// Headers500 the parsed response headers for an HTTP 500 response
 	Headers500 *DeactivateManualTunnelResponse500Headers
 	// Headers502 the parsed response headers for an HTTP 502 response
@@ -13385,6 +13649,11 @@ func (r DeactivateManualTunnelResponse) GetApplicationproblemJSON403() *Forbidde
 // GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
 func (r DeactivateManualTunnelResponse) GetApplicationproblemJSON404() *NotFound {
 	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
+func (r DeactivateManualTunnelResponse) GetApplicationproblemJSON413() *RequestTooLarge {
+	return r.ApplicationproblemJSON413
 }
 
 // GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
@@ -13467,6 +13736,11 @@ type ActivateManualTunnelsResponse413Headers struct {
 	XRequestID *string
 }
 
+// ActivateManualTunnelsResponse415Headers the declared response headers of an HTTP 415 response for ActivateManualTunnels
+type ActivateManualTunnelsResponse415Headers struct {
+	XRequestID *string
+}
+
 // ActivateManualTunnelsResponse500Headers the declared response headers of an HTTP 500 response for ActivateManualTunnels
 type ActivateManualTunnelsResponse500Headers struct {
 	XRequestID *string
@@ -13503,6 +13777,8 @@ type ActivateManualTunnelsResponse struct {
 	ApplicationproblemJSON404 *NotFound
 	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
 	ApplicationproblemJSON413 *RequestTooLarge
+	// ApplicationproblemJSON415 the response for an HTTP 415 `application/problem+json` response
+	ApplicationproblemJSON415 *UnsupportedMediaType
 	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
 	ApplicationproblemJSON500 *InternalError
 	// ApplicationproblemJSON502 the response for an HTTP 502 `application/problem+json` response
@@ -13523,6 +13799,8 @@ type ActivateManualTunnelsResponse struct {
 	Headers404 *ActivateManualTunnelsResponse404Headers
 	// Headers413 the parsed response headers for an HTTP 413 response
 	Headers413 *ActivateManualTunnelsResponse413Headers
+	// Headers415 the parsed response headers for an HTTP 415 response
+	Headers415 *ActivateManualTunnelsResponse415Headers
 	// Headers500 the parsed response headers for an HTTP 500 response
 	Headers500 *ActivateManualTunnelsResponse500Headers
 	// Headers502 the parsed response headers for an HTTP 502 response
@@ -13561,6 +13839,11 @@ func (r ActivateManualTunnelsResponse) GetApplicationproblemJSON404() *NotFound 
 // GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
 func (r ActivateManualTunnelsResponse) GetApplicationproblemJSON413() *RequestTooLarge {
 	return r.ApplicationproblemJSON413
+}
+
+// GetApplicationproblemJSON415 returns the response for an HTTP 415 `application/problem+json` response
+func (r ActivateManualTunnelsResponse) GetApplicationproblemJSON415() *UnsupportedMediaType {
+	return r.ApplicationproblemJSON415
 }
 
 // GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
@@ -13643,6 +13926,11 @@ type DeactivateManualTunnelsResponse413Headers struct {
 	XRequestID *string
 }
 
+// DeactivateManualTunnelsResponse415Headers the declared response headers of an HTTP 415 response for DeactivateManualTunnels
+type DeactivateManualTunnelsResponse415Headers struct {
+	XRequestID *string
+}
+
 // DeactivateManualTunnelsResponse500Headers the declared response headers of an HTTP 500 response for DeactivateManualTunnels
 type DeactivateManualTunnelsResponse500Headers struct {
 	XRequestID *string
@@ -13679,6 +13967,8 @@ type DeactivateManualTunnelsResponse struct {
 	ApplicationproblemJSON404 *NotFound
 	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
 	ApplicationproblemJSON413 *RequestTooLarge
+	// ApplicationproblemJSON415 the response for an HTTP 415 `application/problem+json` response
+	ApplicationproblemJSON415 *UnsupportedMediaType
 	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
 	ApplicationproblemJSON500 *InternalError
 	// ApplicationproblemJSON502 the response for an HTTP 502 `application/problem+json` response
@@ -13699,6 +13989,8 @@ type DeactivateManualTunnelsResponse struct {
 	Headers404 *DeactivateManualTunnelsResponse404Headers
 	// Headers413 the parsed response headers for an HTTP 413 response
 	Headers413 *DeactivateManualTunnelsResponse413Headers
+	// Headers415 the parsed response headers for an HTTP 415 response
+	Headers415 *DeactivateManualTunnelsResponse415Headers
 	// Headers500 the parsed response headers for an HTTP 500 response
 	Headers500 *DeactivateManualTunnelsResponse500Headers
 	// Headers502 the parsed response headers for an HTTP 502 response
@@ -13737,6 +14029,11 @@ func (r DeactivateManualTunnelsResponse) GetApplicationproblemJSON404() *NotFoun
 // GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
 func (r DeactivateManualTunnelsResponse) GetApplicationproblemJSON413() *RequestTooLarge {
 	return r.ApplicationproblemJSON413
+}
+
+// GetApplicationproblemJSON415 returns the response for an HTTP 415 `application/problem+json` response
+func (r DeactivateManualTunnelsResponse) GetApplicationproblemJSON415() *UnsupportedMediaType {
+	return r.ApplicationproblemJSON415
 }
 
 // GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
@@ -13793,6 +14090,11 @@ type WhoAmIResponse200Headers struct {
 	XRequestID *string
 }
 
+// WhoAmIResponse400Headers the declared response headers of an HTTP 400 response for WhoAmI
+type WhoAmIResponse400Headers struct {
+	XRequestID *string
+}
+
 // WhoAmIResponse401Headers the declared response headers of an HTTP 401 response for WhoAmI
 type WhoAmIResponse401Headers struct {
 	WWWAuthenticate *string
@@ -13825,6 +14127,8 @@ type WhoAmIResponse struct {
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
 	JSON200 *WhoAmI
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
 	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
 	ApplicationproblemJSON401 *Unauthorized
 	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
@@ -13837,6 +14141,8 @@ type WhoAmIResponse struct {
 	ApplicationproblemJSON504 *GatewayTimeout
 	// Headers200 the parsed response headers for an HTTP 200 response
 	Headers200 *WhoAmIResponse200Headers
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *WhoAmIResponse400Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *WhoAmIResponse401Headers
 	// Headers500 the parsed response headers for an HTTP 500 response
@@ -13852,6 +14158,11 @@ type WhoAmIResponse struct {
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
 func (r WhoAmIResponse) GetJSON200() *WhoAmI {
 	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r WhoAmIResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
 }
 
 // GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
@@ -15150,6 +15461,13 @@ func ParseGetDashboardFileResponse(rsp *http.Response) (*GetDashboardFileRespons
 	case rsp.StatusCode == 304:
 		break // No content-type
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
 		var dest NotFound
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -15208,6 +15526,16 @@ func ParseGetDashboardFileResponse(rsp *http.Response) (*GetDashboardFileRespons
 			headers.XRequestID = &value
 		}
 		response.Headers304 = &headers
+	case rsp.StatusCode == 400:
+		var headers GetDashboardFileResponse400Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers400 = &headers
 	case rsp.StatusCode == 404:
 		var headers GetDashboardFileResponse404Headers
 		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
@@ -15249,6 +15577,13 @@ func ParseGetApiReferenceResponse(rsp *http.Response) (*GetApiReferenceResponse,
 	switch {
 	case rsp.StatusCode == 304:
 		break // No content-type
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest InternalError
@@ -15294,6 +15629,16 @@ func ParseGetApiReferenceResponse(rsp *http.Response) (*GetApiReferenceResponse,
 			headers.XRequestID = &value
 		}
 		response.Headers304 = &headers
+	case rsp.StatusCode == 400:
+		var headers GetApiReferenceResponse400Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers400 = &headers
 	case rsp.StatusCode == 500:
 		var headers GetApiReferenceResponse500Headers
 		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
@@ -15330,6 +15675,13 @@ func ParseGetHealthResponse(rsp *http.Response) (*GetHealthResponse, error) {
 		}
 		response.JSON200 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest InternalError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -15350,6 +15702,16 @@ func ParseGetHealthResponse(rsp *http.Response) (*GetHealthResponse, error) {
 			headers.XRequestID = &value
 		}
 		response.Headers200 = &headers
+	case rsp.StatusCode == 400:
+		var headers GetHealthResponse400Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers400 = &headers
 	case rsp.StatusCode == 500:
 		var headers GetHealthResponse500Headers
 		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
@@ -15396,7 +15758,7 @@ func ParseGetOpenApiDocumentResponse(rsp *http.Response) (*GetOpenApiDocumentRes
 
 	switch {
 	case strings.Contains(rsp.Header.Get("Content-Type"), "yaml") && rsp.StatusCode == 200:
-		var dest map[string]interface{}
+		var dest string
 		if err := yaml.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
@@ -15404,6 +15766,13 @@ func ParseGetOpenApiDocumentResponse(rsp *http.Response) (*GetOpenApiDocumentRes
 
 	case rsp.StatusCode == 304:
 		break // No content-type
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest InternalError
@@ -15449,6 +15818,16 @@ func ParseGetOpenApiDocumentResponse(rsp *http.Response) (*GetOpenApiDocumentRes
 			headers.XRequestID = &value
 		}
 		response.Headers304 = &headers
+	case rsp.StatusCode == 400:
+		var headers GetOpenApiDocumentResponse400Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers400 = &headers
 	case rsp.StatusCode == 500:
 		var headers GetOpenApiDocumentResponse500Headers
 		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
@@ -15484,6 +15863,13 @@ func ParseGetReadinessResponse(rsp *http.Response) (*GetReadinessResponse, error
 			return nil, err
 		}
 		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest InternalError
@@ -15526,6 +15912,16 @@ func ParseGetReadinessResponse(rsp *http.Response) (*GetReadinessResponse, error
 			headers.XRequestID = &value
 		}
 		response.Headers200 = &headers
+	case rsp.StatusCode == 400:
+		var headers GetReadinessResponse400Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers400 = &headers
 	case rsp.StatusCode == 500:
 		var headers GetReadinessResponse500Headers
 		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
@@ -16622,6 +17018,13 @@ func ParseLoadDefaultFiltersResponse(rsp *http.Response) (*LoadDefaultFiltersRes
 		}
 		response.ApplicationproblemJSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest RequestTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON413 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest InternalError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -16710,6 +17113,16 @@ func ParseLoadDefaultFiltersResponse(rsp *http.Response) (*LoadDefaultFiltersRes
 			headers.XRequestID = &value
 		}
 		response.Headers404 = &headers
+	case rsp.StatusCode == 413:
+		var headers LoadDefaultFiltersResponse413Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers413 = &headers
 	case rsp.StatusCode == 500:
 		var headers LoadDefaultFiltersResponse500Headers
 		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
@@ -16811,6 +17224,13 @@ func ParseLoadPolicyFiltersResponse(rsp *http.Response) (*LoadPolicyFiltersRespo
 		}
 		response.ApplicationproblemJSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest RequestTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON413 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest InternalError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -16899,6 +17319,16 @@ func ParseLoadPolicyFiltersResponse(rsp *http.Response) (*LoadPolicyFiltersRespo
 			headers.XRequestID = &value
 		}
 		response.Headers404 = &headers
+	case rsp.StatusCode == 413:
+		var headers LoadPolicyFiltersResponse413Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers413 = &headers
 	case rsp.StatusCode == 500:
 		var headers LoadPolicyFiltersResponse500Headers
 		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
@@ -17007,6 +17437,13 @@ func ParseTestFiltersResponse(rsp *http.Response) (*TestFiltersResponse, error) 
 		}
 		response.ApplicationproblemJSON413 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest UnsupportedMediaType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON415 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest InternalError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -17105,6 +17542,16 @@ func ParseTestFiltersResponse(rsp *http.Response) (*TestFiltersResponse, error) 
 			headers.XRequestID = &value
 		}
 		response.Headers413 = &headers
+	case rsp.StatusCode == 415:
+		var headers TestFiltersResponse415Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers415 = &headers
 	case rsp.StatusCode == 500:
 		var headers TestFiltersResponse500Headers
 		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
@@ -17638,6 +18085,13 @@ func ParseDeactivateIkeTunnelResponse(rsp *http.Response) (*DeactivateIkeTunnelR
 		}
 		response.ApplicationproblemJSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest RequestTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON413 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest InternalError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -17726,6 +18180,16 @@ func ParseDeactivateIkeTunnelResponse(rsp *http.Response) (*DeactivateIkeTunnelR
 			headers.XRequestID = &value
 		}
 		response.Headers404 = &headers
+	case rsp.StatusCode == 413:
+		var headers DeactivateIkeTunnelResponse413Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers413 = &headers
 	case rsp.StatusCode == 500:
 		var headers DeactivateIkeTunnelResponse500Headers
 		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
@@ -17827,6 +18291,13 @@ func ParseRefreshIkeTunnelResponse(rsp *http.Response) (*RefreshIkeTunnelRespons
 		}
 		response.ApplicationproblemJSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest RequestTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON413 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest InternalError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -17915,6 +18386,16 @@ func ParseRefreshIkeTunnelResponse(rsp *http.Response) (*RefreshIkeTunnelRespons
 			headers.XRequestID = &value
 		}
 		response.Headers404 = &headers
+	case rsp.StatusCode == 413:
+		var headers RefreshIkeTunnelResponse413Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers413 = &headers
 	case rsp.StatusCode == 500:
 		var headers RefreshIkeTunnelResponse500Headers
 		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
@@ -18023,6 +18504,13 @@ func ParseDeactivateIkeTunnelsResponse(rsp *http.Response) (*DeactivateIkeTunnel
 		}
 		response.ApplicationproblemJSON413 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest UnsupportedMediaType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON415 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest InternalError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -18121,6 +18609,16 @@ func ParseDeactivateIkeTunnelsResponse(rsp *http.Response) (*DeactivateIkeTunnel
 			headers.XRequestID = &value
 		}
 		response.Headers413 = &headers
+	case rsp.StatusCode == 415:
+		var headers DeactivateIkeTunnelsResponse415Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers415 = &headers
 	case rsp.StatusCode == 500:
 		var headers DeactivateIkeTunnelsResponse500Headers
 		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
@@ -18229,6 +18727,13 @@ func ParseRefreshIkeTunnelsResponse(rsp *http.Response) (*RefreshIkeTunnelsRespo
 		}
 		response.ApplicationproblemJSON413 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest UnsupportedMediaType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON415 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest InternalError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -18327,6 +18832,16 @@ func ParseRefreshIkeTunnelsResponse(rsp *http.Response) (*RefreshIkeTunnelsRespo
 			headers.XRequestID = &value
 		}
 		response.Headers413 = &headers
+	case rsp.StatusCode == 415:
+		var headers RefreshIkeTunnelsResponse415Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers415 = &headers
 	case rsp.StatusCode == 500:
 		var headers RefreshIkeTunnelsResponse500Headers
 		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
@@ -19508,6 +20023,13 @@ func ParseDeactivateDynamicTunnelResponse(rsp *http.Response) (*DeactivateDynami
 		}
 		response.ApplicationproblemJSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest RequestTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON413 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest InternalError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -19596,6 +20118,16 @@ func ParseDeactivateDynamicTunnelResponse(rsp *http.Response) (*DeactivateDynami
 			headers.XRequestID = &value
 		}
 		response.Headers404 = &headers
+	case rsp.StatusCode == 413:
+		var headers DeactivateDynamicTunnelResponse413Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers413 = &headers
 	case rsp.StatusCode == 500:
 		var headers DeactivateDynamicTunnelResponse500Headers
 		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
@@ -19697,6 +20229,13 @@ func ParseRefreshDynamicTunnelResponse(rsp *http.Response) (*RefreshDynamicTunne
 		}
 		response.ApplicationproblemJSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest RequestTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON413 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest InternalError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -19785,6 +20324,16 @@ func ParseRefreshDynamicTunnelResponse(rsp *http.Response) (*RefreshDynamicTunne
 			headers.XRequestID = &value
 		}
 		response.Headers404 = &headers
+	case rsp.StatusCode == 413:
+		var headers RefreshDynamicTunnelResponse413Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers413 = &headers
 	case rsp.StatusCode == 500:
 		var headers RefreshDynamicTunnelResponse500Headers
 		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
@@ -19893,6 +20442,13 @@ func ParseActivateDynamicTunnelsResponse(rsp *http.Response) (*ActivateDynamicTu
 		}
 		response.ApplicationproblemJSON413 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest UnsupportedMediaType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON415 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest InternalError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -19991,6 +20547,16 @@ func ParseActivateDynamicTunnelsResponse(rsp *http.Response) (*ActivateDynamicTu
 			headers.XRequestID = &value
 		}
 		response.Headers413 = &headers
+	case rsp.StatusCode == 415:
+		var headers ActivateDynamicTunnelsResponse415Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers415 = &headers
 	case rsp.StatusCode == 500:
 		var headers ActivateDynamicTunnelsResponse500Headers
 		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
@@ -20099,6 +20665,13 @@ func ParseDeactivateDynamicTunnelsResponse(rsp *http.Response) (*DeactivateDynam
 		}
 		response.ApplicationproblemJSON413 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest UnsupportedMediaType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON415 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest InternalError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -20197,6 +20770,16 @@ func ParseDeactivateDynamicTunnelsResponse(rsp *http.Response) (*DeactivateDynam
 			headers.XRequestID = &value
 		}
 		response.Headers413 = &headers
+	case rsp.StatusCode == 415:
+		var headers DeactivateDynamicTunnelsResponse415Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers415 = &headers
 	case rsp.StatusCode == 500:
 		var headers DeactivateDynamicTunnelsResponse500Headers
 		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
@@ -20305,6 +20888,13 @@ func ParseRefreshDynamicTunnelsResponse(rsp *http.Response) (*RefreshDynamicTunn
 		}
 		response.ApplicationproblemJSON413 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest UnsupportedMediaType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON415 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest InternalError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -20403,6 +20993,16 @@ func ParseRefreshDynamicTunnelsResponse(rsp *http.Response) (*RefreshDynamicTunn
 			headers.XRequestID = &value
 		}
 		response.Headers413 = &headers
+	case rsp.StatusCode == 415:
+		var headers RefreshDynamicTunnelsResponse415Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers415 = &headers
 	case rsp.StatusCode == 500:
 		var headers RefreshDynamicTunnelsResponse500Headers
 		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
@@ -20936,6 +21536,13 @@ func ParseActivateManualTunnelResponse(rsp *http.Response) (*ActivateManualTunne
 		}
 		response.ApplicationproblemJSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest RequestTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON413 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest InternalError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -21024,6 +21631,16 @@ func ParseActivateManualTunnelResponse(rsp *http.Response) (*ActivateManualTunne
 			headers.XRequestID = &value
 		}
 		response.Headers404 = &headers
+	case rsp.StatusCode == 413:
+		var headers ActivateManualTunnelResponse413Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers413 = &headers
 	case rsp.StatusCode == 500:
 		var headers ActivateManualTunnelResponse500Headers
 		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
@@ -21125,6 +21742,13 @@ func ParseDeactivateManualTunnelResponse(rsp *http.Response) (*DeactivateManualT
 		}
 		response.ApplicationproblemJSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest RequestTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON413 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest InternalError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -21213,6 +21837,16 @@ func ParseDeactivateManualTunnelResponse(rsp *http.Response) (*DeactivateManualT
 			headers.XRequestID = &value
 		}
 		response.Headers404 = &headers
+	case rsp.StatusCode == 413:
+		var headers DeactivateManualTunnelResponse413Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers413 = &headers
 	case rsp.StatusCode == 500:
 		var headers DeactivateManualTunnelResponse500Headers
 		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
@@ -21321,6 +21955,13 @@ func ParseActivateManualTunnelsResponse(rsp *http.Response) (*ActivateManualTunn
 		}
 		response.ApplicationproblemJSON413 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest UnsupportedMediaType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON415 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest InternalError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -21419,6 +22060,16 @@ func ParseActivateManualTunnelsResponse(rsp *http.Response) (*ActivateManualTunn
 			headers.XRequestID = &value
 		}
 		response.Headers413 = &headers
+	case rsp.StatusCode == 415:
+		var headers ActivateManualTunnelsResponse415Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers415 = &headers
 	case rsp.StatusCode == 500:
 		var headers ActivateManualTunnelsResponse500Headers
 		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
@@ -21527,6 +22178,13 @@ func ParseDeactivateManualTunnelsResponse(rsp *http.Response) (*DeactivateManual
 		}
 		response.ApplicationproblemJSON413 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest UnsupportedMediaType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON415 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest InternalError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -21625,6 +22283,16 @@ func ParseDeactivateManualTunnelsResponse(rsp *http.Response) (*DeactivateManual
 			headers.XRequestID = &value
 		}
 		response.Headers413 = &headers
+	case rsp.StatusCode == 415:
+		var headers DeactivateManualTunnelsResponse415Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers415 = &headers
 	case rsp.StatusCode == 500:
 		var headers DeactivateManualTunnelsResponse500Headers
 		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
@@ -21698,6 +22366,13 @@ func ParseWhoAmIResponse(rsp *http.Response) (*WhoAmIResponse, error) {
 		}
 		response.JSON200 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
 		var dest Unauthorized
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -21746,6 +22421,16 @@ func ParseWhoAmIResponse(rsp *http.Response) (*WhoAmIResponse, error) {
 			headers.XRequestID = &value
 		}
 		response.Headers200 = &headers
+	case rsp.StatusCode == 400:
+		var headers WhoAmIResponse400Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers400 = &headers
 	case rsp.StatusCode == 401:
 		var headers WhoAmIResponse401Headers
 		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/nmigw/nmigw/internal/authz"
@@ -27,7 +28,7 @@ const (
 	probInternal      = "urn:nmigw:problem:internal"
 	probMethod        = "urn:nmigw:problem:method-not-allowed"
 	probTooLarge      = "urn:nmigw:problem:request-too-large"
-	probNotAcceptable = "urn:nmigw:problem:unsupported-media-type"
+	probBodyMediaType = "urn:nmigw:problem:unsupported-media-type"
 )
 
 // paramError is a request parameter (query, path, header or body field)
@@ -38,6 +39,21 @@ type paramError struct {
 }
 
 func (e *paramError) Error() string { return e.Name + ": " + e.Reason }
+
+// mediaTypeError is a request body of a media type the operation does not
+// take: 415.
+type mediaTypeError struct {
+	Got   string
+	Takes []string
+}
+
+func (e *mediaTypeError) Error() string {
+	got := e.Got
+	if got == "" {
+		got = "no Content-Type"
+	}
+	return "the body is " + got + "; this operation takes " + strings.Join(e.Takes, " or ")
+}
 
 // notFoundError is an object the NMI does not return (the stack exists).
 type notFoundError struct{ What string }
@@ -131,6 +147,7 @@ func classify(err error) problem {
 		ue  *UnauthorizedError
 		mbe *http.MaxBytesError
 		cse *crossSiteError
+		mte *mediaTypeError
 	)
 	switch {
 	case errors.As(err, &pe):
@@ -139,6 +156,9 @@ func classify(err error) problem {
 	case errors.As(err, &mbe):
 		return problem{Type: probTooLarge, Title: "Request body too large", Status: http.StatusRequestEntityTooLarge,
 			Detail: "the request body exceeds " + strconv.FormatInt(mbe.Limit, 10) + " bytes"}
+	case errors.As(err, &mte):
+		return problem{Type: probBodyMediaType, Title: "Unsupported media type", Status: http.StatusUnsupportedMediaType,
+			Detail: mte.Error()}
 	case errors.As(err, &nf):
 		return problem{Type: probNotFound, Title: "Not found", Status: http.StatusNotFound, Detail: nf.Error()}
 	case errors.As(err, &us):

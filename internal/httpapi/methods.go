@@ -37,26 +37,43 @@ func (a *api) methods(next http.Handler) http.Handler {
 	})
 }
 
-// allow is the Allow header of the request's resource: the methods routed
-// for its path, with HEAD beside GET and OPTIONS; "" for no resource.
+// allow is the Allow header of the request's resource: the methods the API
+// document has for its path (or, for the few routes outside the document,
+// the methods routed for it), with HEAD beside GET and OPTIONS; "" for no
+// resource.
 func (a *api) allow(r *http.Request) string {
 	path := r.URL.RawPath
 	if path == "" {
 		path = r.URL.Path
 	}
+	ms := methodsFor(func(m string) bool {
+		q := r.Clone(r.Context())
+		q.Method = m
+		_, _, err := a.validator.router.FindRoute(q)
+		return err == nil
+	})
+	if len(ms) == 0 {
+		ms = methodsFor(func(m string) bool { return a.mux.Match(chi.NewRouteContext(), m, path) })
+	}
+	if len(ms) == 0 {
+		return ""
+	}
+	return strings.Join(append(ms, http.MethodOptions), ", ")
+}
+
+// methodsFor lists the routed methods that served accepts, with HEAD after
+// GET.
+func methodsFor(served func(method string) bool) []string {
 	var ms []string
 	for _, m := range routedMethods {
-		if a.mux.Match(chi.NewRouteContext(), m, path) {
+		if served(m) {
 			ms = append(ms, m)
 			if m == http.MethodGet {
 				ms = append(ms, http.MethodHead)
 			}
 		}
 	}
-	if len(ms) == 0 {
-		return ""
-	}
-	return strings.Join(append(ms, http.MethodOptions), ", ")
+	return ms
 }
 
 // methodNotAllowed answers a method the resource does not serve: 405 with

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
+	"slices"
 	"strings"
 
 	"github.com/getkin/kin-openapi/openapi3"
@@ -81,6 +83,16 @@ func (a *api) validate(next http.Handler) http.Handler {
 					return
 				}
 			}
+		}
+		// r.URL.Query drops what does not parse: a query string that
+		// does not is refused, not read in part.
+		if _, err := url.ParseQuery(r.URL.RawQuery); err != nil {
+			a.invalid(w, r, route, &paramError{Name: "query", Reason: "the query string is not valid URL encoding (a % must be followed by two hexadecimal digits)"})
+			return
+		}
+		if err := checkMediaType(r, route.Operation); err != nil {
+			a.invalid(w, r, route, err)
+			return
 		}
 		for name := range r.URL.Query() {
 			if route.Operation.Parameters.GetByInAndName(openapi3.ParameterInQuery, name) == nil &&
@@ -174,4 +186,22 @@ func validationError(err error) error {
 		reason = "invalid"
 	}
 	return &paramError{Name: name, Reason: reason}
+}
+
+// checkMediaType refuses with 415 a request body whose Content-Type the
+// operation does not take.
+func checkMediaType(r *http.Request, op *openapi3.Operation) error {
+	if op.RequestBody == nil || op.RequestBody.Value == nil || r.Body == nil || r.Body == http.NoBody || r.ContentLength == 0 {
+		return nil
+	}
+	ct := r.Header.Get("Content-Type")
+	if op.RequestBody.Value.Content.Get(ct) != nil {
+		return nil
+	}
+	var takes []string
+	for mt := range op.RequestBody.Value.Content {
+		takes = append(takes, mt)
+	}
+	slices.Sort(takes)
+	return &mediaTypeError{Got: ct, Takes: takes}
 }

@@ -19,8 +19,9 @@ import (
 
 func init() {
 	// The rendered reference and the dashboard are HTML, scripts and
-	// styles; check them as opaque text.
-	for _, ct := range []string{"text/html", "text/javascript", "text/css"} {
+	// styles, and the API document is YAML text (a string to clients);
+	// check them as opaque text.
+	for _, ct := range []string{"text/html", "text/javascript", "text/css", "application/yaml"} {
 		openapi3filter.RegisterBodyDecoder(ct, openapi3filter.PlainBodyDecoder)
 	}
 }
