@@ -299,12 +299,15 @@ func (a *Authenticator) bearer(ctx context.Context, pol *policy.Policy, hs []str
 	if len(hs) != 1 {
 		return authz.Principal{}, "", unauthorized("invalid_request", "more than one Authorization header")
 	}
-	scheme, token, ok := strings.Cut(hs[0], " ")
-	if !ok || !strings.EqualFold(scheme, "Bearer") {
+	scheme, token, _ := strings.Cut(hs[0], " ")
+	if !strings.EqualFold(scheme, "Bearer") {
 		return authz.Principal{}, "", unauthorized("invalid_request", "only Bearer credentials are accepted")
 	}
 	token = strings.TrimLeft(token, " ")
-	if token == "" || strings.ContainsAny(token, " \t") {
+	if token == "" {
+		return authz.Principal{}, "", unauthorized("invalid_request", "the Authorization header has no token")
+	}
+	if strings.ContainsAny(token, " \t") {
 		return authz.Principal{}, "", unauthorized("invalid_request", "malformed Bearer credentials")
 	}
 	if t := findToken(pol.Tokens, token); t != nil {
