@@ -848,7 +848,7 @@ type FilterTestAnchorType string
 //
 // Example: {"destination":"10.1.0.5","destinationPort":443,"direction":"outbound","protocol":"tcp","source":"192.0.2.10","sourcePort":40000}
 type FilterTestRequest struct {
-	// ConnectionInitiating A connection-initiating TCP segment (SYN without ACK), for rules restricted to those.
+	// ConnectionInitiating A connection-initiating TCP segment (SYN without ACK), for rules restricted to those. Absent means false.
 	ConnectionInitiating *bool `json:"connectionInitiating,omitempty"`
 
 	// Destination An IPv4 or IPv6 address as text.
@@ -892,7 +892,7 @@ type FilterTestRequest struct {
 	// RemotePort Remote port, with `remoteAddress`.
 	RemotePort *int `json:"remotePort,omitempty"`
 
-	// Routed The packet is forwarded by the stack (neither end is this host).
+	// Routed The packet is forwarded by the stack (neither end is this host). Absent means false.
 	Routed *bool `json:"routed,omitempty"`
 
 	// SecurityClass Security class of the interface the packet uses (0 = not given).

@@ -287,6 +287,11 @@ func (a *api) writeError(w http.ResponseWriter, r *http.Request, err error) {
 }
 
 func (a *api) writeProblem(w http.ResponseWriter, r *http.Request, p problem) {
+	if p.Type == probUnknownStack {
+		if up := a.upperStack(r); up != "" {
+			p.Detail = "stack names are upper case: did you mean " + up + "?"
+		}
+	}
 	if p.Internal != nil {
 		level := slog.LevelWarn
 		switch {
@@ -384,4 +389,21 @@ func problemJSON(p problem, instance, id string) []byte {
 	}
 	jw.endObject()
 	return jw.b
+}
+
+// upperStack is the upper-case form of the request's stack when the stack
+// was not found, is not in upper case, and the upper-case form is a stack
+// the caller may display; "" otherwise.
+func (a *api) upperStack(r *http.Request) string {
+	stack := pathParam(r, "stack")
+	up := strings.ToUpper(stack)
+	if up == stack || a.checkStack(r, up, authz.Display) != nil {
+		return ""
+	}
+	found := false
+	err := a.stacks(r.Context(), func(st *nmi.Stack, _ *nmi.NSS) { found = found || st.Name.String() == up })
+	if err != nil || !found {
+		return ""
+	}
+	return up
 }

@@ -182,11 +182,27 @@ func validationError(err error) error {
 	} else if reason == "" && re.Err != nil {
 		reason = re.Err.Error()
 	}
+	// The document's x-invalid-reason, on the parameter or on the schema
+	// that failed, says it in words a person understands.
+	if re.Parameter != nil {
+		if r, ok := re.Parameter.Extensions[invalidReason].(string); ok {
+			reason = r
+		}
+	}
+	if se != nil && se.Schema != nil {
+		if r, ok := se.Schema.Extensions[invalidReason].(string); ok {
+			reason = r
+		}
+	}
 	if reason == "" {
 		reason = "invalid"
 	}
 	return &paramError{Name: name, Reason: reason}
 }
+
+// invalidReason is the extension of a parameter or schema in the API
+// document that words the 400 of a value it refuses.
+const invalidReason = "x-invalid-reason"
 
 // checkMediaType refuses with 415 a request body whose Content-Type the
 // operation does not take.

@@ -32,12 +32,13 @@ type Validator struct {
 	doc    *openapi3.T
 }
 
-// New loads the embedded document.
+// New loads the embedded document, with its response schemas closed.
 func New() (*Validator, error) {
 	doc, err := httpapi.LoadSpec()
 	if err != nil {
 		return nil, err
 	}
+	closeResponses(doc)
 	router, err := gorillamux.NewRouter(doc)
 	if err != nil {
 		return nil, err
@@ -106,4 +107,50 @@ func (v *Validator) Do(client *http.Client, req *http.Request) (*http.Response, 
 	}
 	resp.Body = io.NopCloser(bytes.NewReader(body))
 	return resp, body, v.Check(req, resp.StatusCode, resp.Header, body)
+}
+
+// closeResponses makes every object schema of the document's answers
+// refuse members it does not name. The document leaves them open, so that
+// clients generated from it keep working when a later version adds a
+// member; the gateway's own answers must still carry exactly what the
+// document names.
+func closeResponses(doc *openapi3.T) {
+	seen := map[*openapi3.Schema]bool{}
+	for _, ref := range doc.Components.Schemas {
+		closeSchema(ref, seen)
+	}
+	for _, item := range doc.Paths.Map() {
+		for _, op := range item.Operations() {
+			for _, resp := range op.Responses.Map() {
+				if resp.Value == nil {
+					continue
+				}
+				for _, mt := range resp.Value.Content {
+					closeSchema(mt.Schema, seen)
+				}
+			}
+		}
+	}
+}
+
+func closeSchema(ref *openapi3.SchemaRef, seen map[*openapi3.Schema]bool) {
+	if ref == nil || ref.Value == nil || seen[ref.Value] {
+		return
+	}
+	s := ref.Value
+	seen[s] = true
+	if len(s.Properties) > 0 && s.AdditionalProperties.Has == nil && s.AdditionalProperties.Schema == nil {
+		no := false
+		s.AdditionalProperties.Has = &no
+	}
+	for _, p := range s.Properties {
+		closeSchema(p, seen)
+	}
+	closeSchema(s.Items, seen)
+	closeSchema(s.AdditionalProperties.Schema, seen)
+	for _, l := range [][]*openapi3.SchemaRef{s.AllOf, s.AnyOf, s.OneOf} {
+		for _, x := range l {
+			closeSchema(x, seen)
+		}
+	}
 }

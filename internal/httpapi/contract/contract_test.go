@@ -3,6 +3,10 @@ package contract
 import (
 	"net/http"
 	"testing"
+
+	"github.com/getkin/kin-openapi/openapi3"
+
+	"github.com/nmigw/nmigw/internal/httpapi"
 )
 
 // TestCheck shows that the validator refuses answers the document does
@@ -51,5 +55,33 @@ func TestCheck(t *testing.T) {
 	unknown := `{"items":[{"name":"T","filterSet":"unknown(7)","ipSecurity":true,"ipv6Security":true,"dvipsec":false,"filterLogging":false,"preDecapFiltering":false,"fips140":false,"natKeepAliveSeconds":0}]}`
 	if err := v.Check(req, http.StatusOK, hdr, []byte(unknown)); err != nil {
 		t.Errorf("unknown(N) refused: %v", err)
+	}
+}
+
+// The document itself leaves answers open (a later version may add
+// members) and request bodies closed (a misspelt member is refused); the
+// validator closes the answers for the gateway's tests.
+func TestDocumentIsOpenForClients(t *testing.T) {
+	doc, err := httpapi.LoadSpec()
+	if err != nil {
+		t.Fatal(err)
+	}
+	requests := map[*openapi3.Schema]bool{}
+	for path, item := range doc.Paths.Map() {
+		for method, op := range item.Operations() {
+			if op.RequestBody == nil {
+				continue
+			}
+			s := op.RequestBody.Value.Content.Get("application/json").Schema.Value
+			requests[s] = true
+			if s.AdditionalProperties.Has == nil || *s.AdditionalProperties.Has {
+				t.Errorf("%s %s: request body schema is open", method, path)
+			}
+		}
+	}
+	for name, ref := range doc.Components.Schemas {
+		if s := ref.Value; !requests[s] && s.AdditionalProperties.Has != nil && !*s.AdditionalProperties.Has {
+			t.Errorf("%s: closed (additionalProperties: false), though no request body", name)
+		}
 	}
 }
