@@ -34,9 +34,12 @@ test-go:
 test-deploy:
 	@if [ -f deploy/go.mod ]; then cd deploy && $(GO) test -count=1 ./...; fi
 
-# The generated client: up to date with api/openapi.yaml, and working against the gateway.
+# The generated clients (Go, TypeScript) up to date with api/openapi.yaml and working against the
+# gateway, and ogen's client of the document making a few calls.
 test-clients:
 	@if [ -f clients/go/go.mod ]; then cd clients/go && $(GO) test -race -count=1 ./...; fi
+	@if [ -f clients/ts/package.json ]; then GO=$(GO) scripts/test-ts-client; fi
+	@if [ -x scripts/check-ogen ]; then GO=$(GO) scripts/check-ogen; fi
 
 # The dashboard in Chromium, and the Prometheus rules and Grafana dashboard against a running gateway.
 test-e2e:
