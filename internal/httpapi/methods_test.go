@@ -185,7 +185,7 @@ func TestMediaTypeAndQuerySyntax(t *testing.T) {
 	if resp.StatusCode != http.StatusUnsupportedMediaType || !strings.Contains(string(body), "application/json") {
 		t.Errorf("text/plain body: %d %s", resp.StatusCode, body)
 	}
-	for _, p := range []string{"/v1/stacks?pageToken=%%%x", "/v1/stacks/TCPIP/filters?name=%zz", "/healthz?%", "/openapi.yaml?a=%4"} {
+	for _, p := range []string{"/v1/stacks?pageToken=%%%x", "/v1/stacks/TCPIP/filters?name=%zz", "/healthz?%", "/openapi.yaml?a=%4", "/?poll=%", "/dashboard/app.js?%zz"} {
 		if resp, body := s.get(p); resp.StatusCode != http.StatusBadRequest || !strings.Contains(string(body), "query") {
 			t.Errorf("GET %s: %d %s, want 400 naming the query", p, resp.StatusCode, body)
 		}

@@ -20,9 +20,12 @@ func (a *api) routes() http.Handler {
 
 	// The rendered reference's assets and the dashboard are not API
 	// resources.
-	r.Get("/docs/{file}", a.getDocsAsset)
-	r.Get("/", a.getDashboard)
-	r.Get("/dashboard/{file}", a.getDashboardAsset)
+	r.Group(func(r chi.Router) {
+		r.Use(a.parsableQuery)
+		r.Get("/docs/{file}", a.getDocsAsset)
+		r.Get("/", a.getDashboard)
+		r.Get("/dashboard/{file}", a.getDashboardAsset)
+	})
 
 	r.Group(func(r chi.Router) {
 		r.Use(a.limitBody)

@@ -84,10 +84,8 @@ func (a *api) validate(next http.Handler) http.Handler {
 				}
 			}
 		}
-		// r.URL.Query drops what does not parse: a query string that
-		// does not is refused, not read in part.
-		if _, err := url.ParseQuery(r.URL.RawQuery); err != nil {
-			a.invalid(w, r, route, &paramError{Name: "query", Reason: "the query string is not valid URL encoding (a % must be followed by two hexadecimal digits)"})
+		if err := queryError(r); err != nil {
+			a.invalid(w, r, route, err)
 			return
 		}
 		if err := checkMediaType(r, route.Operation); err != nil {
@@ -220,4 +218,25 @@ func checkMediaType(r *http.Request, op *openapi3.Operation) error {
 	}
 	slices.Sort(takes)
 	return &mediaTypeError{Got: ct, Takes: takes}
+}
+
+// queryError refuses a query string that does not parse: r.URL.Query
+// would drop what does not, and the request would be read in part.
+func queryError(r *http.Request) error {
+	if _, err := url.ParseQuery(r.URL.RawQuery); err != nil {
+		return &paramError{Name: "query", Reason: "the query string is not valid URL encoding (a % must be followed by two hexadecimal digits)"}
+	}
+	return nil
+}
+
+// parsableQuery refuses, on the routes outside validation, a query
+// string that does not parse.
+func (a *api) parsableQuery(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := queryError(r); err != nil {
+			a.writeError(w, r, err)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
 }
