@@ -189,7 +189,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	// it ("/metrics", or the REST router's).
 	mux := chi.NewRouter()
 	mux.Use(httpMetrics.Middleware)
-	mux.Method(http.MethodGet, "/metrics", newMetricsHandler(log, reg, exp, &deps))
+	scrape := newMetricsHandler(log, reg, exp, &deps)
+	mux.Method(http.MethodGet, "/metrics", scrape)
+	mux.Method(http.MethodHead, "/metrics", scrape) // as every GET resource; OPTIONS and 405 are the API's
 	mux.Mount("/", api)
 
 	tlsConfig, err := serverTLS(cfg)
