@@ -321,16 +321,30 @@ export interface paths {
          *       the first poll that succeeded after errors (before the changes it
          *       saw). Like `error` it carries no `id:` and is not replayed.
          *
-         *     Every event but `error` and `recovered` has an `id:`, a decimal number that grows
-         *     within the stream. A new subscription starts with an `id:` line of
+         *     Every event but `error` and `recovered` has an `id:`, an opaque
+         *     string of the stack's own sequence of events (IDs of one stack say
+         *     nothing of another's events). A new subscription starts with an `id:` line of
          *     its own (no event), so that a reconnecting client resumes from the
          *     moment it subscribed. Subscribe first, then read the lists. On
          *     reconnection, `Last-Event-ID` (sent by browsers' `EventSource` by
          *     itself) replays the events after that ID while the gateway still
-         *     holds them (a bounded number per stack), or else sends `reset`.
+         *     holds them (a bounded number per stack), or else sends `reset`; so
+         *     does an ID of another stack, of an earlier run of the gateway, or
+         *     one the gateway did not make.
          *
          *     Comments (`: ping`) keep idle streams open through proxies. An
          *     unknown stack is answered 404 before the stream starts.
+         *
+         *     A stream does not outlive the caller's access. When the gateway's
+         *     policy is reloaded, the stream authenticates and authorizes its
+         *     caller again before it sends anything more; when the caller's
+         *     credentials are no longer accepted (a deleted token) or its DISPLAY
+         *     is gone, and when an OIDC token expires (`exp`), the stream sends a
+         *     final `error` event with the 401 or 403 problem (503 when the
+         *     gateway cannot decide) and closes. Every stream also ends after a
+         *     maximum lifetime (default 1 h, `--event-stream-lifetime`), without
+         *     an event; the client reconnects with `Last-Event-ID` and is
+         *     authenticated and authorized afresh.
          *
          *     Needs DISPLAY: READ access to the SERVAUTH resource
          *     `EZB.NETMGMT.<system>.<stack>.IPSEC.DISPLAY`.
@@ -883,9 +897,10 @@ export interface paths {
         };
         /**
          * Who am I
-         * @description The caller's user ID and groups, and for each stack whether it may
-         *     display (GET) and control (POST actions) it, with the SERVAUTH
-         *     resources checked.
+         * @description The caller's user ID and groups, and for each stack on which it has
+         *     a right whether it may display (GET) and control (POST actions) it,
+         *     with the SERVAUTH resources checked. Stacks on which the caller has
+         *     neither right are not listed.
          */
         get: operations["whoAmI"];
         put?: never;
@@ -946,6 +961,14 @@ export interface paths {
          *     - `NMI answer could not be decoded`, `NMI connection failed` (the
          *       connection broke during the exchange), `every NMI connection is
          *       busy`, `canceled`, `internal error`.
+         *     - For an `ssh://` or `tls://` endpoint, the transport's failure and
+         *       the endpoint (its URL, which holds no secret):
+         *       `<phrase> at <endpoint>`, the phrase one of `cannot connect`,
+         *       `SSH handshake failed`, `SSH host key not in known_hosts`,
+         *       `SSH host key does not match known_hosts`, `SSH authentication
+         *       refused`, `SSH server refused the channel to the socket`, `SSH
+         *       connection lost`, `TLS handshake failed`, `connection failed`,
+         *       with ` (timed out)` when it ran out of time.
          *
          *     The error behind the cause, which names the socket, is not sent: it
          *     is logged at warn level with the request ID (message `not ready`),
@@ -1450,7 +1473,9 @@ export interface components {
         /**
          * @description A TCP/IP stack with IP security. Flags, name and filter set from
          *     NMsecStack (IBM); `natKeepAliveSeconds` length PROPOSED; `nss` from
-         *     NMsecNSS (IBM, `connected` PROPOSED).
+         *     NMsecNSS (IBM, `connected` PROPOSED). When IKED sends NMsecStack
+         *     with IBM's prefix only, `natKeepAliveSeconds` is absent and
+         *     `partial` is `["NMsecStack"]`.
          * @example {
          *       "name": "TCPIP",
          *       "filterSet": "policy",
@@ -1491,9 +1516,10 @@ export interface components {
             fips140: boolean;
             /**
              * Format: int64
-             * @description Interval of NAT keep-alive messages on UDP-encapsulated tunnels, in seconds; 0 = off.
+             * @description Interval of NAT keep-alive messages on UDP-encapsulated tunnels, in seconds; 0 = off. Absent when NMsecStack was partial.
              */
-            natKeepAliveSeconds: number;
+            natKeepAliveSeconds?: number;
+            partial?: components["schemas"]["PartialSections"];
             nss?: components["schemas"]["NetworkSecurityServices"];
         };
         /**
@@ -1580,14 +1606,25 @@ export interface components {
             retransmits: number;
         };
         /**
+         * @description Present only when IKED sent a section of this object shorter than
+         *     this build's PROPOSED layout but at least as long as IBM's published
+         *     prefix: the IBM names of those sections. Their IBM fields are
+         *     present; their PROPOSED fields are left out of the object (never
+         *     null). A section shorter than IBM's prefix is not partial but
+         *     malformed: the request answers 502.
+         */
+        PartialSections: ("NMsecStack" | "NMsecStatistics" | "NMsecIPTunnel")[];
+        /**
          * @description NMsecStatistics of a stack. `ikeTunnels` is IBM's phase 1 block;
-         *     `dynamicTunnels` (phase 2) is PROPOSED.
+         *     `dynamicTunnels` (phase 2) is PROPOSED: absent, with `partial`
+         *     `["NMsecStatistics"]`, when IKED sends IBM's 52-byte prefix only.
          */
         Summary: {
             /** @description The stack these counts belong to. */
             stack: string;
             ikeTunnels: components["schemas"]["TunnelStatistics"];
-            dynamicTunnels: components["schemas"]["TunnelStatistics"];
+            dynamicTunnels?: components["schemas"]["TunnelStatistics"];
+            partial?: components["schemas"]["PartialSections"];
         };
         /**
          * @description An IP interface of the stack (NMsecInterface, IBM).
@@ -1794,7 +1831,9 @@ export interface components {
         /**
          * @description A manual IPSec tunnel: NMsecIPTunnel (IBM for tunnel ID, VPN action,
          *     flags, type and state; PROPOSED after) and NMsecIPManualTunnel
-         *     (PROPOSED layout).
+         *     (PROPOSED layout). When NMsecIPTunnel holds IBM's 102-byte prefix
+         *     only, the security endpoints and `security` are absent and
+         *     `partial` is `["NMsecIPTunnel"]`.
          * @example {
          *       "tunnelId": "MAN1",
          *       "vpnAction": "MANVPN_BACKUP",
@@ -1837,7 +1876,8 @@ export interface components {
             fips140: boolean;
             localSecurityEndpoint?: components["schemas"]["IPAddress"];
             remoteSecurityEndpoint?: components["schemas"]["IPAddress"];
-            security: components["schemas"]["IpsecSecurity"];
+            security?: components["schemas"]["IpsecSecurity"];
+            partial?: components["schemas"]["PartialSections"];
             activateTime?: components["schemas"]["Timestamp"];
             traffic: components["schemas"]["Traffic"];
         };
@@ -1877,7 +1917,10 @@ export interface components {
         /**
          * @description A dynamic IPSec (phase 2) tunnel generation: NMsecIPTunnel (IBM for
          *     tunnel ID, VPN action, flags, type, state; PROPOSED after),
-         *     NMsecIPDynTunnel (PROPOSED), and `stackView` or `ikeView`.
+         *     NMsecIPDynTunnel (PROPOSED), and `stackView` or `ikeView`. When
+         *     NMsecIPTunnel holds IBM's 102-byte prefix only, the security
+         *     endpoints and `security` are absent and `partial` is
+         *     `["NMsecIPTunnel"]`.
          * @example {
          *       "tunnelId": "Y12",
          *       "generation": 2,
@@ -1957,7 +2000,8 @@ export interface components {
             fips140: boolean;
             localSecurityEndpoint?: components["schemas"]["IPAddress"];
             remoteSecurityEndpoint?: components["schemas"]["IPAddress"];
-            security: components["schemas"]["IpsecSecurity"];
+            security?: components["schemas"]["IpsecSecurity"];
+            partial?: components["schemas"]["PartialSections"];
             /** @description ESP is carried in UDP (NAT traversal). */
             udpEncapsulated: boolean;
             /** @description This is a sysplex-wide SA shadow of a tunnel owned by another stack. */
@@ -2213,8 +2257,8 @@ export interface components {
              * @description How the caller was identified.
              * @enum {string}
              */
-            authentication: "none" | "anonymous" | "token" | "certificate" | "oidc";
-            /** @description Rights per stack known to the IKE daemon. */
+            authentication: "none" | "anonymous" | "token" | "certificate" | "oidc" | "zowe";
+            /** @description Rights per stack known to the IKE daemon, for the stacks the caller may display or control (the others are left out). */
             stacks: components["schemas"]["StackRights"][];
         };
         /**
@@ -2508,7 +2552,12 @@ export interface components {
         };
         /**
          * @description The caller may not do this: SAF denied the SERVAUTH resource in the
-         *     gateway, or the NMI answered EACCES (111).
+         *     gateway, or the NMI answered EACCES (111). A control action is also
+         *     refused (`urn:nmigw:problem:cross-site`, audited as denied) when a
+         *     page of another site could have sent it: `Sec-Fetch-Site` is
+         *     `cross-site`, an `Origin` is neither the gateway's own nor a
+         *     configured CORS origin, or a body is declared that is not
+         *     `application/json`.
          */
         Forbidden: {
             headers: {
@@ -2592,10 +2641,14 @@ export interface components {
         };
         /**
          * @description The IKE daemon cannot be reached, is not ready, or every NMI
-         *     connection is busy (`urn:nmigw:problem:nmi-unavailable`); or the
-         *     gateway's authorizer could not decide whether the caller may
+         *     connection is busy (`urn:nmigw:problem:nmi-unavailable`; refused
+         *     for the IKE daemon's client limit, the problem carries
+         *     `nmiReturnCode` EAGAIN); the gateway serves as many requests at
+         *     once as it is configured for (`urn:nmigw:problem:overloaded`); or
+         *     the gateway's authorizer could not decide whether the caller may
          *     (`urn:nmigw:problem:authorization-unavailable`: neither granted nor
-         *     denied). Retry after the given time.
+         *     denied). Retry after the given time: while the IKE daemon is down
+         *     it is when the gateway probes it next.
          */
         Unavailable: {
             headers: {
@@ -2616,7 +2669,11 @@ export interface components {
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
-        /** @description The IKE daemon did not answer in time. */
+        /**
+         * @description The IKE daemon did not answer in time: within the request's time,
+         *     or within the gateway's time for one NMI exchange (an exchange
+         *     left unanswered is abandoned and its connection closed).
+         */
         GatewayTimeout: {
             headers: {
                 "X-Request-ID": components["headers"]["XRequestID"];
@@ -2667,8 +2724,10 @@ export interface components {
         /**
          * @description The action was not done, or its answer cannot be given: the IKE
          *     daemon cannot be reached, is not ready or every NMI connection is
-         *     busy (`urn:nmigw:problem:nmi-unavailable`), the gateway's
-         *     authorizer could not decide whether the caller may
+         *     busy (`urn:nmigw:problem:nmi-unavailable`), the gateway serves as
+         *     many requests at once as it is configured for
+         *     (`urn:nmigw:problem:overloaded`; refused before anything is done),
+         *     the gateway's authorizer could not decide whether the caller may
          *     (`urn:nmigw:problem:authorization-unavailable`; audited with the
          *     outcome `undecided`), or the audit log cannot be written
          *     (`urn:nmigw:problem:audit-unavailable`; no control action goes
@@ -2705,7 +2764,7 @@ export interface components {
         /**
          * @description The `id:` of the last event the client received; the stream resumes
          *     after it, or starts with a `reset` event when the gateway no longer
-         *     holds the events after it.
+         *     holds the events after it (or the ID is not one of this stack's).
          */
         LastEventID: string;
         /** @description TCP/IP stack job name (NMsStackName), e.g. `TCPIP`. */
@@ -2780,7 +2839,7 @@ export interface components {
          *     304 while the representation is unchanged.
          */
         ETag: string;
-        /** @description The request's ID (the caller's `X-Request-ID` if it sent a valid one), also in the gateway's logs. */
+        /** @description The gateway's own ID of the request, also in its logs and audit records. A caller's `X-Request-ID` never becomes it (logs and audit records keep it as `clientRequestId`). */
         XRequestID: string;
         /**
          * @description The dashboard's Content-Security-Policy: scripts, styles and
@@ -3463,7 +3522,7 @@ export interface operations {
                 /**
                  * @description The `id:` of the last event the client received; the stream resumes
                  *     after it, or starts with a `reset` event when the gateway no longer
-                 *     holds the events after it.
+                 *     holds the events after it (or the ID is not one of this stack's).
                  */
                 "Last-Event-ID"?: components["parameters"]["LastEventID"];
             };
@@ -3476,8 +3535,9 @@ export interface operations {
         requestBody?: never;
         responses: {
             /**
-             * @description The event stream. It ends when the client disconnects or the
-             *     gateway shuts down.
+             * @description The event stream. It ends when the client disconnects, the
+             *     gateway shuts down, the stream reaches its maximum lifetime, or
+             *     the caller's access ends (after a final `error` event).
              */
             200: {
                 headers: {
@@ -3486,10 +3546,10 @@ export interface operations {
                 };
                 content: {
                     /**
-                     * @example id: 1732426500000042
+                     * @example id: AAAAAAAAACrN1vQ8mTz0xKc4bW0
                      *
                      *     event: tunnel.changed
-                     *     id: 1732426500000043
+                     *     id: AAAAAAAAACtYq2Hc7fE1o9LrVgA
                      *     data: {"stack":"TCPIP","time":"2024-05-01T08:00:05Z","kind":"dynamic","tunnelId":"Y2","generation":1,"oldState":"active","newState":"inactive"}
                      *
                      *     : ping
