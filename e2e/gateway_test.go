@@ -90,6 +90,9 @@ type gateway struct {
 	v        *contract.Validator
 	viewer   string
 	operator string
+	// scrape, when set, is the bearer token /metrics is read with (the
+	// IPsec series are served only to an authenticated scrape).
+	scrape string
 }
 
 var (
@@ -257,7 +260,14 @@ func (g *gateway) list(path string) []item {
 // problems) and parses it with Prometheus's text parser.
 func (g *gateway) metricsOf() map[string]*dto.MetricFamily {
 	g.t.Helper()
-	resp, err := g.client.Get(g.base + "/metrics")
+	req, err := http.NewRequest(http.MethodGet, g.base+"/metrics", nil)
+	if err != nil {
+		g.t.Fatal(err)
+	}
+	if g.scrape != "" {
+		req.Header.Set("Authorization", "Bearer "+g.scrape)
+	}
+	resp, err := g.client.Do(req)
 	if err != nil {
 		g.t.Fatal(err)
 	}

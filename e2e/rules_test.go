@@ -1,10 +1,13 @@
 package e2e
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"log/slog"
 	"net/http"
 	"os"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -41,7 +44,23 @@ func fullExposition(t *testing.T) exposition {
 	ds := ikedsim.Demo()
 	faults := ikedsim.NewFaults()
 	path, _ := simServerConfig(t, ikedsim.Config{Data: ds, Now: func() time.Time { return ds.Epoch }, Faults: faults})
-	g := startRun(t, "--nmi-socket", path, "--exporter-top-n", "20")
+	// A policy file, so that the policy reload metrics exist, and a token
+	// for the scrape, so that the IPsec series are served.
+	const scrapeToken = "e2e-rules-scrape-token"
+	sum := sha256.Sum256([]byte(scrapeToken))
+	pol := filepath.Join(t.TempDir(), "policy.yaml")
+	if err := os.WriteFile(pol, []byte(`system: SYS1
+profiles:
+  - {name: EZB.NETMGMT.SYS1.*.IPSEC.DISPLAY, uacc: NONE, access: [{id: PROMSCR, level: READ}]}
+anonymous: PROMSCR
+identities:
+  tokens:
+    - {sha256: `+hex.EncodeToString(sum[:])+`, user: PROMSCR}
+`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	g := startRun(t, "--nmi-socket", path, "--policy", pol, "--exporter-top-n", "20")
+	g.scrape = scrapeToken
 	g.object("/v1/stacks/TCPIP", http.StatusOK)
 	g.object("/v1/stacks/NOSUCH/summary", http.StatusNotFound)
 	faults.Set(nmi.GetSummary, ikedsim.Fault{TermClose: true, Rc: nmi.EAGAIN, Times: 1})
