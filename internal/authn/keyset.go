@@ -139,32 +139,36 @@ func (k *keySet) refetch(ctx context.Context) ([]jose.JSONWebKey, error) {
 }
 
 // fetch reads the key set (at most 10 s, whoever waits for it).
-func (k *keySet) fetch() ([]jose.JSONWebKey, error) {
+func (k *keySet) fetch() ([]jose.JSONWebKey, error) { return fetchKeys(k.client, k.url) }
+
+// fetchKeys GETs the JWK set at url (at most 10 s, and maxKeySetBytes) and
+// returns its valid public signing keys, which may be none.
+func fetchKeys(client *http.Client, url string) ([]jose.JSONWebKey, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, k.url, nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
-		return nil, fmt.Errorf("key set %s: %w", k.url, err)
+		return nil, fmt.Errorf("key set %s: %w", url, err)
 	}
 	req.Header.Set("Accept", "application/json")
-	resp, err := k.client.Do(req)
+	resp, err := client.Do(req)
 	if err != nil {
 		return nil, fmt.Errorf("key set: %w", err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("key set %s: %s", k.url, resp.Status)
+		return nil, fmt.Errorf("key set %s: %s", url, resp.Status)
 	}
 	body, err := io.ReadAll(io.LimitReader(resp.Body, maxKeySetBytes+1))
 	if err != nil {
-		return nil, fmt.Errorf("key set %s: %w", k.url, err)
+		return nil, fmt.Errorf("key set %s: %w", url, err)
 	}
 	if len(body) > maxKeySetBytes {
-		return nil, fmt.Errorf("key set %s: larger than %d bytes", k.url, maxKeySetBytes)
+		return nil, fmt.Errorf("key set %s: larger than %d bytes", url, maxKeySetBytes)
 	}
 	var set jose.JSONWebKeySet
 	if err := json.Unmarshal(body, &set); err != nil {
-		return nil, fmt.Errorf("key set %s: %w", k.url, err)
+		return nil, fmt.Errorf("key set %s: %w", url, err)
 	}
 	keys := make([]jose.JSONWebKey, 0, len(set.Keys))
 	for _, key := range set.Keys {

@@ -3,10 +3,8 @@ package authn
 import (
 	"context"
 	"crypto/tls"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"strings"
 	"sync"
@@ -43,9 +41,6 @@ const zoweCookie = "apimlAuthenticationToken"
 // unknown keys cannot make the gateway hammer the API ML. It is also the
 // pause after a failed fetch.
 const zoweRefetch = 30 * time.Second
-
-// zoweMaxKeySet bounds the JWK set read from the API ML.
-const zoweMaxKeySet = 1 << 20
 
 // zoweLeeway is the clock skew allowed between the API ML and the gateway.
 const zoweLeeway = time.Minute
@@ -140,44 +135,14 @@ func (z *zoweKeys) fetch(cfg policy.ZoweJWT) ([]jose.JSONWebKey, error) {
 	return keys, err
 }
 
-// fetchKeySet GETs a JWK set and keeps its public signing keys.
+// fetchKeySet GETs a JWK set and keeps its public signing keys; a set
+// without one is an error.
 func fetchKeySet(client *http.Client, url string) ([]jose.JSONWebKey, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	if err != nil {
-		return nil, err
+	keys, err := fetchKeys(client, url)
+	if err == nil && len(keys) == 0 {
+		err = fmt.Errorf("key set %s: no public signing key", url)
 	}
-	req.Header.Set("Accept", "application/json")
-	resp, err := client.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("GET %s: %s", url, resp.Status)
-	}
-	data, err := io.ReadAll(io.LimitReader(resp.Body, zoweMaxKeySet+1))
-	if err != nil {
-		return nil, fmt.Errorf("GET %s: %w", url, err)
-	}
-	if len(data) > zoweMaxKeySet {
-		return nil, fmt.Errorf("GET %s: the JWK set is larger than %d bytes", url, zoweMaxKeySet)
-	}
-	var set jose.JSONWebKeySet
-	if err := json.Unmarshal(data, &set); err != nil {
-		return nil, fmt.Errorf("GET %s: not a JWK set: %w", url, err)
-	}
-	var keys []jose.JSONWebKey
-	for _, k := range set.Keys {
-		if k.IsPublic() && k.Valid() && (k.Use == "" || k.Use == "sig") {
-			keys = append(keys, k)
-		}
-	}
-	if len(keys) == 0 {
-		return nil, fmt.Errorf("GET %s: the JWK set holds no public signing key", url)
-	}
-	return keys, nil
+	return keys, err
 }
 
 // claimsWith verifies tok's signature with the keys that may have signed
