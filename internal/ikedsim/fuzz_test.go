@@ -109,6 +109,8 @@ func requestSeeds(tb testing.TB) [][]byte {
 	}
 	byID := nmi.InFilter{HasTunnelID: true}
 	_ = byID.TunnelID.Set("Y1")
+	byDiscipline := nmi.InFilter{HasName: true}
+	_ = byDiscipline.Name.Set(nmi.DisciplineIPSec.String())
 	var tun nmi.Tunnel
 	_ = tun.Name.Set("BRANCH4-VPN")
 	for t := nmi.GetStackInfo; t <= nmi.LoadPolicy; t++ {
@@ -121,6 +123,8 @@ func requestSeeds(tb testing.TB) [][]byte {
 			req.Target = ""
 		case t == nmi.LoadPolicy:
 			req.Policy = &nmi.PolicySource{Source: nmi.FilterSetPolicy}
+		case t == nmi.GetClientInfo:
+			req.Filters = []nmi.InFilter{byDiscipline}
 		case t.TakesFilters():
 			req.Filters = []nmi.InFilter{byID}
 		case t.TakesTunnels():

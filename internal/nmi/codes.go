@@ -44,6 +44,8 @@ func (t MsgType) String() string {
 		return "NMsec_GET_SUMMARY"
 	case GetIKENSInfo:
 		return "NMsec_GET_IKENSINFO"
+	case GetClientInfo:
+		return "NMsec_GET_CLIENTINFO"
 	case ActManTun:
 		return "NMsec_ACT_MANTUN"
 	case DeactManTun:
@@ -65,7 +67,9 @@ func (t MsgType) String() string {
 }
 
 // IsDisplay reports whether t is a display (monitoring) request: SAF DISPLAY access.
-func (t MsgType) IsDisplay() bool { return t >= GetStackInfo && t <= GetIKENSInfo }
+// NMsec_GET_CLIENTINFO is one too: IKED refuses it (only the NSS server
+// serves it), but its access is a DISPLAY resource.
+func (t MsgType) IsDisplay() bool { return t >= GetStackInfo && t <= GetClientInfo }
 
 // IsControl reports whether t is a control request: SAF CONTROL access.
 func (t MsgType) IsControl() bool { return t >= ActManTun && t <= LoadPolicy }
@@ -77,11 +81,16 @@ func (t MsgType) IsRequest() bool { return t.IsDisplay() || t.IsControl() }
 // carries a blank target (NMsec_GET_STACKINFO, NMsec_GET_IKENSINFO).
 func (t MsgType) SystemWide() bool { return t == GetStackInfo || t == GetIKENSInfo }
 
+// AnyTarget reports whether t may carry a blank target or a named one:
+// NMsec_GET_CLIENTINFO, blank for every connected NSS client, or one
+// client's name.
+func (t MsgType) AnyTarget() bool { return t == GetClientInfo }
+
 // TakesFilters reports whether t accepts NMsecInFilter records.
 func (t MsgType) TakesFilters() bool {
 	switch t {
 	case GetIPFltCurr, GetIPFltDefault, GetIPFltPolicy, GetIPTunManual, GetIPTunDynStack,
-		GetIPTunDynIKE, GetIKETun, GetIKETunCascade, GetPortTrans:
+		GetIPTunDynIKE, GetIKETun, GetIKETunCascade, GetPortTrans, GetClientInfo:
 		return true
 	}
 	return false
@@ -559,4 +568,19 @@ func (f AddrFormat) String() string {
 		return "range"
 	}
 	return unknown(int64(f))
+}
+
+// ClientDiscipline is NMsCIDiscipline: the NSS discipline a client uses.
+type ClientDiscipline uint8
+
+// String returns IBM's discipline name ("IPSec", "XMLAppliance"), the
+// value of a GET_CLIENTINFO input filter's NMsFltName.
+func (d ClientDiscipline) String() string {
+	switch d {
+	case DisciplineIPSec:
+		return "IPSec"
+	case DisciplineXMLAppliance:
+		return "XMLAppliance"
+	}
+	return unknown(int64(d))
 }

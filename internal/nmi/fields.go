@@ -171,6 +171,17 @@ var (
 		field("NMsIKENSServerSysName", offNSSServerSysName, lenNSSShort, FieldText, IBM),
 		flags("NMsIKENSFlags", offNSSFlags, 4, uint64(maskNSSKnown), IBM),
 	}}
+	ClientInfoLayout = Layout{Name: "NMsecClientInfo", Size: ClientInfoSize, Source: Proposed, Fields: []Field{
+		field("NMsCIClientName", offCIClientName, lenNSSClientName, FieldText, Proposed),
+		field("NMsCISysName", offCISysName, lenNSSShort, FieldText, Proposed),
+		field("NMsCIStackName", offCIStackName, lenNSSShort, FieldText, Proposed),
+		field("NMsCIUserid", offCIUserid, lenNSSShort, FieldText, Proposed),
+		field("NMsCIDiscipline", offCIDiscipline, 1, FieldUint, Proposed),
+		rsvd("reserved", offCIRsvd1, lenCIRsvd1),
+		flags("NMsCIFlags", offCIFlags, 4, uint64(maskCIKnown), Proposed),
+		field("NMsCIConnectTime", offCIConnectTime, 4, FieldUint, Proposed),
+		rsvd("reserved", offCIRsvd2, lenCIRsvd2),
+	}}
 	InterfaceLayout = Layout{Name: "NMsecInterface", Size: InterfaceSize, IBMSize: InterfaceIBMSize, Source: Proposed, Fields: []Field{
 		field("NMsInterfaceName", offIfName, lenIfName, FieldText, IBM),
 		field("NMsInterfaceAddr", offIfAddr, addrLen, FieldAddr, IBM),
@@ -345,6 +356,8 @@ func ResponseLayouts(t MsgType) (sections []Layout, cascade bool) {
 		return []Layout{StackLayout}, false
 	case GetIKENSInfo:
 		return []Layout{NSSLayout}, false
+	case GetClientInfo:
+		return []Layout{ClientInfoLayout}, false
 	case GetIPInterfaces:
 		return []Layout{InterfaceLayout}, false
 	case GetSummary:

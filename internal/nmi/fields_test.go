@@ -36,6 +36,7 @@ func TestFieldTables(t *testing.T) {
 		{IPManualTunnelLayout, &IPManualTunnel{}}, {IPDynTunnelLayout, &IPDynTunnel{}},
 		{IPDynamicStackLayout, &IPDynamicStack{}}, {IPDynamicIKELayout, &IPDynamicIKE{}},
 		{IKETunnelLayout, &IKETunnel{}}, {IPFilterLayout, &IPFilter{}}, {PortTransLayout, &PortTrans{}},
+		{ClientInfoLayout, &ClientInfo{}},
 	} {
 		b, err := c.s.AppendBinary(nil)
 		if err != nil {
@@ -45,7 +46,7 @@ func TestFieldTables(t *testing.T) {
 			t.Errorf("%s: table %d bytes, codec %d", c.l.Name, c.l.Size, len(b))
 		}
 	}
-	for typ := GetStackInfo; typ <= GetIKENSInfo; typ++ {
+	for typ := GetStackInfo; typ <= GetClientInfo; typ++ {
 		if secs, _ := ResponseLayouts(typ); len(secs) == 0 || slices.ContainsFunc(secs, func(l Layout) bool { return l.Size == 0 }) {
 			t.Errorf("%v: no response layout", typ)
 		}

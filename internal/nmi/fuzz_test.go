@@ -232,8 +232,11 @@ func fuzzTyped(f *testing.F, fresh func() typedRecord) {
 	})
 }
 
-func FuzzStackRecord(f *testing.F)   { fuzzTyped(f, func() typedRecord { return new(StackRecord) }) }
-func FuzzNSSRecord(f *testing.F)     { fuzzTyped(f, func() typedRecord { return new(NSSRecord) }) }
+func FuzzStackRecord(f *testing.F) { fuzzTyped(f, func() typedRecord { return new(StackRecord) }) }
+func FuzzNSSRecord(f *testing.F)   { fuzzTyped(f, func() typedRecord { return new(NSSRecord) }) }
+func FuzzClientInfoRecord(f *testing.F) {
+	fuzzTyped(f, func() typedRecord { return new(ClientInfoRecord) })
+}
 func FuzzSummaryRecord(f *testing.F) { fuzzTyped(f, func() typedRecord { return new(SummaryRecord) }) }
 func FuzzInterfaceRecord(f *testing.F) {
 	fuzzTyped(f, func() typedRecord { return new(InterfaceRecord) })
@@ -346,7 +349,8 @@ func TestFuzzCorpus(t *testing.T) {
 	write("FuzzRecord", recs...)
 	for _, target := range []string{"FuzzStackRecord", "FuzzNSSRecord", "FuzzSummaryRecord", "FuzzInterfaceRecord",
 		"FuzzFilterRecord", "FuzzManualTunnelRecord", "FuzzDynStackRecord", "FuzzDynIKERecord", "FuzzIKETunnelRecord",
-		"FuzzPortTransRecord", "FuzzTunnelRecord", "FuzzPolicySourceRecord", "FuzzInFilterRecord"} {
+		"FuzzPortTransRecord", "FuzzTunnelRecord", "FuzzPolicySourceRecord", "FuzzInFilterRecord",
+		"FuzzClientInfoRecord"} {
 		write(target, recs...)
 	}
 }

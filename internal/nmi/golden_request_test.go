@@ -211,6 +211,33 @@ func TestReadMessageFraming(t *testing.T) {
 	}
 }
 
+// TestClientInfoRequest: NMsec_GET_CLIENTINFO carries a blank target (every
+// connected client) or a client's name, and discipline filters by name;
+// the server decodes what the client wrote.
+func TestClientInfoRequest(t *testing.T) {
+	var f InFilter
+	f.HasName = true
+	if err := f.Name.Set(DisciplineIPSec.String()); err != nil {
+		t.Fatal(err)
+	}
+	for _, target := range []string{"", "SYSB_TCPIP"} {
+		b, err := AppendRequest(nil, &Request{Type: GetClientInfo, Target: target, Filters: []InFilter{f}}, 7)
+		if err != nil {
+			t.Fatalf("target %q: %v", target, err)
+		}
+		h, req, err := DecodeRequest(b, Version)
+		if err != nil {
+			t.Fatalf("target %q: decode: %v", target, err)
+		}
+		if h.Type != GetClientInfo || req.Target != target || len(req.Filters) != 1 || req.Filters[0].Name.String() != "IPSec" {
+			t.Fatalf("target %q: decoded %v %+v", target, h.Type, req)
+		}
+	}
+	if !GetClientInfo.IsDisplay() || GetClientInfo.String() != "NMsec_GET_CLIENTINFO" {
+		t.Fatal("NMsec_GET_CLIENTINFO is a display request")
+	}
+}
+
 func TestAppendRequestRefuses(t *testing.T) {
 	long := strings.Repeat("N", 49)
 	cases := []struct {
@@ -224,6 +251,7 @@ func TestAppendRequestRefuses(t *testing.T) {
 		{"target too long", Request{Type: GetSummary, Target: strings.Repeat("T", 25)}, RsnNone},
 		{"target unmappable", Request{Type: GetSummary, Target: "TCP€"}, RsnNone},
 		{"filter on summary", Request{Type: GetSummary, Target: "T", Filters: []InFilter{{}}}, RsnBadFilter},
+		{"tunnel ID on client info", Request{Type: GetClientInfo, Filters: []InFilter{{HasTunnelID: true}}}, RsnBadFilter},
 		{"port on IKE", Request{Type: GetIKETun, Target: "T", Filters: []InFilter{{HasLclPort: true}}}, RsnBadFilter},
 		{"prefix 129", Request{Type: GetIKETun, Target: "T", Filters: []InFilter{{IPv6: true, HasLclAddr: true, LclPrefix: 129}}}, RsnBadFilter},
 		{"v4 address in v6 filter", Request{Type: GetIKETun, Target: "T", Filters: []InFilter{{IPv6: true, HasLclAddr: true, LclAddr: ip("10.0.0.1")}}}, RsnNone},

@@ -368,6 +368,23 @@ func sectionGoldens() []sectionGolden {
 				{140, zero(4), "reserved"},
 			},
 		},
+		{
+			name: "NMsecClientInfo", size: 64,
+			val: &ClientInfo{ClientName: t24("SYSB_TCPIP"), SysName: t8("SYSB"), StackName: t8("TCPIP"), Userid: t8("NSSCLNT"),
+				Discipline: DisciplineIPSec, RemoteMgmt: true, ConnectTime: 1_700_000_000},
+			fresh: func() section { return new(ClientInfo) },
+			fields: []fld{
+				{0, eb("SYSB_TCPIP", 24), "NMsCIClientName"},
+				{24, eb("SYSB", 8), "NMsCISysName"},
+				{32, eb("TCPIP", 8), "NMsCIStackName"},
+				{40, eb("NSSCLNT", 8), "NMsCIUserid"},
+				{48, u8(1), "NMsCIDiscipline = IPSec"},
+				{49, zero(3), "reserved"},
+				{52, "80000000", "NMsCIFlags: remote management (bit 0)"},
+				{56, u32(1_700_000_000), "NMsCIConnectTime"},
+				{60, zero(4), "reserved"},
+			},
+		},
 	}
 }
 

@@ -205,6 +205,39 @@ const (
 	maskNSSKnown        uint32 = bitNSSConfigured | bitNSSSvcSelCert | bitNSSSvcEnblCert | bitNSSConnected
 )
 
+// NMsecClientInfo (64 bytes): one NSS client in the answer to
+// NMsec_GET_CLIENTINFO. IBM says only that the request returns "summary
+// information about each client" connected to the NSS server, selected by
+// discipline; the name, the layout and every field are PROPOSED. The
+// client name is 24 characters like NMsIKENSClientName; the system and
+// stack names are MVS and TCP/IP job names (8); times are seconds since
+// 1970 like the other sections' times.
+const (
+	ClientInfoSize          = 64
+	offCIClientName         = 0          // NMsCIClientName, 24.
+	offCISysName            = 24         // NMsCISysName, 8: the client's MVS system name.
+	offCIStackName          = 32         // NMsCIStackName, 8: TCP/IP job name (IPSec discipline), else blank.
+	offCIUserid             = 40         // NMsCIUserid, 8: user ID the client registered with.
+	offCIDiscipline         = 48         // NMsCIDiscipline, 1: ClientDiscipline.
+	offCIRsvd1              = 49         // 3 reserved bytes.
+	lenCIRsvd1              = 3          //
+	offCIFlags              = 52         // NMsCIFlags, 4.
+	bitCIRemoteMgmt         = 0x80000000 // The client takes IPSec NMI requests routed by the server (else EOPNOTSUPP).
+	bitCICertSvc            = 0x40000000 // The client uses the server's certificate services.
+	maskCIKnown      uint32 = bitCIRemoteMgmt | bitCICertSvc
+	offCIConnectTime        = 56 // NMsCIConnectTime, 4: when the client connected.
+	offCIRsvd2              = 60 // 4 reserved bytes.
+	lenCIRsvd2              = 4  //
+)
+
+// NMsCIDiscipline values (PROPOSED). The names are IBM's discipline names
+// (NssConfig's Discipline statement); a GET_CLIENTINFO input filter names
+// the discipline in NMsFltName.
+const (
+	DisciplineIPSec        ClientDiscipline = 1 // IPSec.
+	DisciplineXMLAppliance ClientDiscipline = 2 // XMLAppliance.
+)
+
 // NMsecInterface (36 bytes). Offsets IBM (4.3, complete table); length 36 PROPOSED.
 //
 // IBM's flag table at offset 33 does not add up: it describes bits 1-3 and
@@ -462,6 +495,7 @@ const (
 	GetPortTrans     MsgType = 111 // NMsec_GET_PORTTRANS. Working name.
 	GetSummary       MsgType = 112 // NMsec_GET_SUMMARY. Name IBM.
 	GetIKENSInfo     MsgType = 113 // NMsec_GET_IKENSINFO. Name IBM.
+	GetClientInfo    MsgType = 114 // NMsec_GET_CLIENTINFO. Name IBM; NSS server only (IBM), 114 PROPOSED.
 	ActManTun        MsgType = 201 // NMsec_ACT_MANTUN. Working name.
 	DeactManTun      MsgType = 202 // NMsec_DEACT_MANTUN. Working name.
 	ActDynTun        MsgType = 203 // NMsec_ACT_DYNTUN. Working name.

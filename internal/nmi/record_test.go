@@ -138,6 +138,7 @@ func TestTypedRecordsRoundTrip(t *testing.T) {
 		{&IKETunnelRecord{Tunnel: *g[10].val.(*IKETunnel), Stats: *g[11].val.(*IKETunStats), LocalID: nil, RemoteID: nil, HasCascade: true, Cascade: nil}, new(IKETunnelRecord)},
 		{&FilterRecord{*g[12].val.(*IPFilter)}, new(FilterRecord)},
 		{&PortTransRecord{*g[13].val.(*PortTrans)}, new(PortTransRecord)},
+		{&ClientInfoRecord{*g[len(g)-1].val.(*ClientInfo)}, new(ClientInfoRecord)},
 		{&TunnelRecord{*g[14].val.(*Tunnel)}, new(TunnelRecord)},
 		{&PolicySourceRecord{*g[15].val.(*PolicySource)}, new(PolicySourceRecord)},
 		{&InFilterRecord{*g[16].val.(*InFilter)}, new(InFilterRecord)},

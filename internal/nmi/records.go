@@ -58,6 +58,12 @@ type NSSRecord struct{ NSS NSS }
 func (r *NSSRecord) Decode(rec Record) error         { return decodeSections(rec, &r.NSS) }
 func (r *NSSRecord) Append(b []byte) ([]byte, error) { return appendSections(b, &r.NSS) }
 
+// ClientInfoRecord is one record of NMsec_GET_CLIENTINFO (NSS server).
+type ClientInfoRecord struct{ ClientInfo ClientInfo }
+
+func (r *ClientInfoRecord) Decode(rec Record) error         { return decodeSections(rec, &r.ClientInfo) }
+func (r *ClientInfoRecord) Append(b []byte) ([]byte, error) { return appendSections(b, &r.ClientInfo) }
+
 // InterfaceRecord is one record of NMsec_GET_IPINTERFACES.
 type InterfaceRecord struct{ Interface Interface }
 

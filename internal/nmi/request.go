@@ -26,6 +26,8 @@ func filterCriteria(t MsgType) uint32 {
 		return bitFltName | bitFltTunnelID | bitFltLclAddr | bitFltRmtAddr
 	case GetPortTrans:
 		return bitFltTunnelID | bitFltRmtAddr | bitFltProto | bitFltLclPort | bitFltRmtPort
+	case GetClientInfo:
+		return bitFltName // the discipline's name (PROPOSED)
 	}
 	return 0
 }
@@ -87,7 +89,7 @@ func AppendRequest(b []byte, req *Request, correlator uint32) ([]byte, error) {
 		return fail(formatErr("NMsMType", RsnBadType, t.String()+" is not a request"))
 	}
 	h := Header{Version: Version, Type: t, Correlator: correlator}
-	if t.SystemWide() != (req.Target == "") {
+	if !t.AnyTarget() && t.SystemWide() != (req.Target == "") {
 		return fail(formatErr("NMsMTarget", RsnNone, "target must be blank exactly for system-wide requests"))
 	}
 	if err := h.SetTarget(req.Target); err != nil {

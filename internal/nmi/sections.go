@@ -208,6 +208,50 @@ func (s *NSS) UnmarshalBinary(b []byte) error {
 	return nil
 }
 
+// ClientInfo is NMsecClientInfo (NMsec_GET_CLIENTINFO, NSS server only):
+// one connected NSS client. Layout PROPOSED (layout.go).
+type ClientInfo struct {
+	ClientName  Text24           // NMsCIClientName
+	SysName     Text8            // NMsCISysName
+	StackName   Text8            // NMsCIStackName
+	Userid      Text8            // NMsCIUserid
+	Discipline  ClientDiscipline // NMsCIDiscipline
+	RemoteMgmt  bool             // NMsCIFlags: takes routed IPSec NMI requests
+	CertSvc     bool             // NMsCIFlags: uses certificate services
+	ConnectTime uint32           // NMsCIConnectTime, seconds since 1970
+}
+
+func (s *ClientInfo) AppendBinary(b []byte) ([]byte, error) {
+	b, d := grow(b, ClientInfoSize)
+	putField(d[offCIClientName:offCIClientName+lenNSSClientName], s.ClientName[:])
+	putField(d[offCISysName:offCISysName+lenNSSShort], s.SysName[:])
+	putField(d[offCIStackName:offCIStackName+lenNSSShort], s.StackName[:])
+	putField(d[offCIUserid:offCIUserid+lenNSSShort], s.Userid[:])
+	d[offCIDiscipline] = byte(s.Discipline)
+	var w uint32
+	setFlag(&w, bitCIRemoteMgmt, s.RemoteMgmt)
+	setFlag(&w, bitCICertSvc, s.CertSvc)
+	be.PutUint32(d[offCIFlags:], w)
+	be.PutUint32(d[offCIConnectTime:], s.ConnectTime)
+	return b, nil
+}
+
+func (s *ClientInfo) UnmarshalBinary(b []byte) error {
+	if len(b) < ClientInfoSize {
+		return short("NMsecClientInfo", len(b), ClientInfoSize)
+	}
+	copy(s.ClientName[:], b[offCIClientName:])
+	copy(s.SysName[:], b[offCISysName:])
+	copy(s.StackName[:], b[offCIStackName:])
+	copy(s.Userid[:], b[offCIUserid:])
+	s.Discipline = ClientDiscipline(b[offCIDiscipline])
+	w := be.Uint32(b[offCIFlags:])
+	s.RemoteMgmt = flag(w, bitCIRemoteMgmt)
+	s.CertSvc = flag(w, bitCICertSvc)
+	s.ConnectTime = be.Uint32(b[offCIConnectTime:])
+	return nil
+}
+
 // Interface is NMsecInterface (NMsec_GET_IPINTERFACES).
 type Interface struct {
 	Name     Text16     // NMsInterfaceName
