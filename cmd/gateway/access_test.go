@@ -52,7 +52,7 @@ func TestAccessControlWiring(t *testing.T) {
 	if deps.PolicyChanged == nil || deps.Reauthenticate == nil || deps.CredentialExpiry == nil {
 		t.Error("--policy: event streams are not told of policy changes, reauthentication or expiry")
 	}
-	if r := deps.Authorizer.Resource("TCPIP", authz.Display); r != "EZB.NETMGMT.SYS1.TCPIP.IPSEC.DISPLAY" {
+	if r := deps.Authorizer.Resource("", "TCPIP", authz.Display); r != "EZB.NETMGMT.SYS1.TCPIP.IPSEC.DISPLAY" {
 		t.Errorf("--policy: the authorizer is not the policy's: Resource %q", r)
 	}
 }

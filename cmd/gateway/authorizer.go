@@ -105,9 +105,9 @@ func (b *backend) AuthorizeBatch(ctx context.Context, p authz.Principal, resourc
 	return b.store.AuthorizeBatch(ctx, p, resources)
 }
 
-func (b *backend) Resource(stack string, k authz.Kind) string {
+func (b *backend) Resource(system, stack string, k authz.Kind) string {
 	if c := b.saf.Load(); c != nil {
-		return c.Resource(stack, k)
+		return c.Resource(system, stack, k)
 	}
-	return b.store.Resource(stack, k)
+	return b.store.Resource(system, stack, k)
 }

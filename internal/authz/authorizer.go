@@ -21,9 +21,11 @@ type Authorizer interface {
 	// them is decided.
 	AuthorizeBatch(ctx context.Context, p Principal, resources []string) ([]Decision, error)
 	// Resource returns the resource that guards requests of kind k on a
-	// stack, EZB.NETMGMT.<system>.<stack>.IPSEC.<kind>; AllowAll, which
+	// stack, EZB.NETMGMT.<system>.<stack>.IPSEC.<kind>; system "" is the
+	// authorizer's own (the policy's system). Behind an NSS server, system
+	// is the NSS server's and stack the NSS client's name. AllowAll, which
 	// checks no resource, returns "".
-	Resource(stack string, k Kind) string
+	Resource(system, stack string, k Kind) string
 }
 
 // Compile-time checks.
@@ -55,4 +57,4 @@ func (a allowAll) AuthorizeBatch(ctx context.Context, p Principal, resources []s
 	return out, nil
 }
 
-func (allowAll) Resource(string, Kind) string { return "" }
+func (allowAll) Resource(string, string, Kind) string { return "" }

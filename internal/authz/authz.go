@@ -183,8 +183,13 @@ func newProfile(cp Profile) (*profile, error) {
 func (a *Model) System() string { return a.system }
 
 // Resource returns the resource guarding requests of kind k on a stack of
-// this system.
-func (a *Model) Resource(stack string, k Kind) string { return Resource(a.system, stack, k) }
+// system ("": this policy's system).
+func (a *Model) Resource(system, stack string, k Kind) string {
+	if system == "" {
+		system = a.system
+	}
+	return Resource(system, stack, k)
+}
 
 // Groups returns the principal's groups: those configured for its user
 // and those its identity carries, upper case, sorted, without duplicates.
@@ -233,7 +238,7 @@ func (a *Model) AuthorizeBatch(_ context.Context, p Principal, resources []strin
 
 // CheckStack decides whether p may make requests of kind k on a stack.
 func (a *Model) CheckStack(p Principal, stack string, k Kind) Decision {
-	return a.Check(p, a.Resource(stack, k))
+	return a.Check(p, a.Resource("", stack, k))
 }
 
 // Decide decides whether p has at least the access need to resource.

@@ -289,8 +289,12 @@ func TestResource(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := a.Resource("TCPIPB", Control); got != "EZB.NETMGMT.SYS2.TCPIPB.IPSEC.CONTROL" {
+	if got := a.Resource("", "TCPIPB", Control); got != "EZB.NETMGMT.SYS2.TCPIPB.IPSEC.CONTROL" {
 		t.Errorf("Model.Resource = %q", got)
+	}
+	// Another system (behind an NSS server: its system, the client's name).
+	if got := a.Resource("nss1", "SYSB_TCPIP", Display); got != "EZB.NETMGMT.NSS1.SYSB_TCPIP.IPSEC.DISPLAY" {
+		t.Errorf("Model.Resource on NSS1 = %q", got)
 	}
 	if a.System() != "SYS2" {
 		t.Errorf("System = %q", a.System())
@@ -332,8 +336,8 @@ func TestModelAuthorizer(t *testing.T) {
 	var az Authorizer = m
 	p := Principal{User: "OP2", Groups: []string{"NOC"}}
 	resources := []string{
-		az.Resource("TCPIP", Display), az.Resource("TCPIP", Control),
-		az.Resource("TCPIPB", Display), "not a resource..", az.Resource("TCPIPB", Control),
+		az.Resource("", "TCPIP", Display), az.Resource("", "TCPIP", Control),
+		az.Resource("", "TCPIPB", Display), "not a resource..", az.Resource("", "TCPIPB", Control),
 	}
 	batch, err := az.AuthorizeBatch(t.Context(), p, resources)
 	if err != nil || len(batch) != len(resources) {
@@ -368,7 +372,7 @@ func TestAllowAll(t *testing.T) {
 			t.Errorf("%+v: batch %+v, %v", p, ds, err)
 		}
 	}
-	if r := AllowAll.Resource("TCPIP", Display); r != "" {
+	if r := AllowAll.Resource("", "TCPIP", Display); r != "" {
 		t.Errorf("AllowAll.Resource = %q", r)
 	}
 }

@@ -190,7 +190,7 @@ func (a *api) checkStack(r *http.Request, stack string, k authz.Kind) error {
 // stack. The error is the refusal: 403 when denied, 503 when the
 // authorizer could not decide.
 func (a *api) authorize(ctx context.Context, p authz.Principal, stack string, k authz.Kind) (authz.Decision, error) {
-	res := a.authz.Resource(stack, k)
+	res := a.authz.Resource("", stack, k)
 	d, err := a.authz.Authorize(ctx, p, res)
 	if err != nil {
 		return authz.Decision{Resource: res, Reason: reasonUndecided}, &authzUnavailableError{Resource: res, Err: err}
@@ -236,7 +236,7 @@ func MayDisplay(ctx context.Context, az authz.Authorizer, p authz.Principal, sta
 	}
 	res := make([]string, len(stacks))
 	for i, s := range stacks {
-		res[i] = az.Resource(s, authz.Display)
+		res[i] = az.Resource("", s, authz.Display)
 	}
 	ds, err := batch(ctx, p, res)
 	if err != nil {

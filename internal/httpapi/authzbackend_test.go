@@ -37,7 +37,7 @@ func (u undecidedAuthorizer) AuthorizeBatch(_ context.Context, _ authz.Principal
 	return nil, u.err
 }
 
-func (undecidedAuthorizer) Resource(stack string, k authz.Kind) string {
+func (undecidedAuthorizer) Resource(system, stack string, k authz.Kind) string {
 	return authz.Resource("SYS1", stack, k)
 }
 
@@ -157,8 +157,8 @@ func (w *watchingAuthorizer) AuthorizeBatch(ctx context.Context, p authz.Princip
 	return w.next.AuthorizeBatch(ctx, p, res)
 }
 
-func (w *watchingAuthorizer) Resource(stack string, k authz.Kind) string {
-	return w.next.Resource(stack, k)
+func (w *watchingAuthorizer) Resource(system, stack string, k authz.Kind) string {
+	return w.next.Resource(system, stack, k)
 }
 
 func (w *watchingAuthorizer) reset() (singles, batches int, batchRes [][]string, during int) {

@@ -471,7 +471,7 @@ func (a *api) whoAmI(w http.ResponseWriter, r *http.Request) {
 	// Two resources per stack: DISPLAY, CONTROL.
 	res := make([]string, 0, 2*len(names))
 	for _, name := range names {
-		res = append(res, a.authz.Resource(name, authz.Display), a.authz.Resource(name, authz.Control))
+		res = append(res, a.authz.Resource("", name, authz.Display), a.authz.Resource("", name, authz.Control))
 	}
 	ds, err := a.authorizeBatch(r.Context(), p, res)
 	if err != nil {

@@ -384,7 +384,7 @@ func TestStoreAuthorizes(t *testing.T) {
 	if ds, err := az.AuthorizeBatch(t.Context(), op, []string{"EZB.X"}); !errors.Is(err, ErrNoPolicy) || ds != nil {
 		t.Errorf("batch before Load: %+v, %v", ds, err)
 	}
-	if r := az.Resource("TCPIP", authz.Display); r != "EZB.NETMGMT..TCPIP.IPSEC.DISPLAY" {
+	if r := az.Resource("", "TCPIP", authz.Display); r != "EZB.NETMGMT..TCPIP.IPSEC.DISPLAY" {
 		t.Errorf("before Load: Resource %q", r)
 	}
 	for _, c := range []struct {
@@ -400,13 +400,13 @@ func TestStoreAuthorizes(t *testing.T) {
 		if err := s.Reload(); err != nil {
 			t.Fatal(err)
 		}
-		res := az.Resource("tcpip", authz.Display)
+		res := az.Resource("", "tcpip", authz.Display)
 		d, err := az.Authorize(t.Context(), op, res)
 		if err != nil || d.Allowed != c.allow || d.Profile != "EZB.NETMGMT.SYS1.*.IPSEC.*" ||
 			d.Resource != "EZB.NETMGMT.SYS1.TCPIP.IPSEC.DISPLAY" {
 			t.Errorf("after reload: %+v, %v, want allowed=%v", d, err, c.allow)
 		}
-		ds, err := az.AuthorizeBatch(t.Context(), op, []string{res, az.Resource("TCPIP", authz.Control)})
+		ds, err := az.AuthorizeBatch(t.Context(), op, []string{res, az.Resource("", "TCPIP", authz.Control)})
 		if err != nil || len(ds) != 2 || ds[0] != d || ds[1].Allowed != c.allow || ds[1].Resource != "EZB.NETMGMT.SYS1.TCPIP.IPSEC.CONTROL" {
 			t.Errorf("batch after reload: %+v, %v", ds, err)
 		}

@@ -119,11 +119,10 @@ func (s *Store) AuthorizeBatch(ctx context.Context, p authz.Principal, resources
 	return m.AuthorizeBatch(ctx, p, resources)
 }
 
-// Resource is authz.Model.Resource with the system of the policy in force
-// ("" before the first Load).
-func (s *Store) Resource(stack string, k authz.Kind) string {
-	system := ""
-	if m, err := s.model(); err == nil {
+// Resource is authz.Model.Resource; system "" is the system of the policy
+// in force ("" before the first Load).
+func (s *Store) Resource(system, stack string, k authz.Kind) string {
+	if m, err := s.model(); err == nil && system == "" {
 		system = m.System()
 	}
 	return authz.Resource(system, stack, k)

@@ -232,9 +232,13 @@ func New(cfg Config) (*Client, error) {
 // redirect is answered as it is (not 200, so an error).
 func noRedirects(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 
-// Resource returns EZB.NETMGMT.<system>.<stack>.IPSEC.<kind>.
-func (c *Client) Resource(stack string, k authz.Kind) string {
-	return authz.Resource(c.system, stack, k)
+// Resource returns EZB.NETMGMT.<system>.<stack>.IPSEC.<kind>; system ""
+// is the client's configured system.
+func (c *Client) Resource(system, stack string, k authz.Kind) string {
+	if system == "" {
+		system = c.system
+	}
+	return authz.Resource(system, stack, k)
 }
 
 // Clear empties the cache (on SIGHUP, with the policy reload). Lookups in

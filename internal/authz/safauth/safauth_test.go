@@ -87,8 +87,8 @@ func TestAuthorize(t *testing.T) {
 	if len(got) != 5 || got[0] != want[0] || got[1] != want[1] {
 		t.Errorf("checks %+v", got) // the batch's first resource came from the cache
 	}
-	if c.Resource("TCPIP", authz.Control) != tcpipC {
-		t.Errorf("Resource: %s", c.Resource("TCPIP", authz.Control))
+	if c.Resource("", "TCPIP", authz.Control) != tcpipC {
+		t.Errorf("Resource: %s", c.Resource("", "TCPIP", authz.Control))
 	}
 }
 
