@@ -238,6 +238,22 @@ func (f *Fleet) Endpoints() []Endpoint {
 	return out
 }
 
+// Endpoint returns the configured endpoint named name.
+func (f *Fleet) Endpoint(name string) (Endpoint, bool) {
+	if e := f.byEP[name]; e != nil {
+		return e.Endpoint, true
+	}
+	return Endpoint{}, false
+}
+
+// EndpointNMI is the NMI of the endpoint named name; nil if there is none.
+func (f *Fleet) EndpointNMI(name string) NMI {
+	if e := f.byEP[name]; e != nil {
+		return e.NMI
+	}
+	return nil
+}
+
 // ikedStack is stack name on IKED endpoint e.
 func (e *endpoint) ikedStack(name string) Stack {
 	return Stack{System: e.Name, Name: name, Kind: IKED, Endpoint: e.Name, Target: name,

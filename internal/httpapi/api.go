@@ -15,6 +15,7 @@ import (
 
 	"github.com/nmigw/nmigw/internal/audit"
 	"github.com/nmigw/nmigw/internal/authz"
+	"github.com/nmigw/nmigw/internal/fleet"
 	"github.com/nmigw/nmigw/internal/nmi"
 )
 
@@ -27,7 +28,12 @@ type NMI interface {
 
 // Deps is what the handler needs. NMI is required; the rest has defaults.
 type Deps struct {
+	// Fleet is the systems the gateway reaches; nil: one IKED, NMI, named
+	// System (default SYS1), whose SAF resources name the authorizer's
+	// own system.
+	Fleet  *fleet.Fleet
 	NMI    NMI
+	System string
 	Logger *slog.Logger
 	// CORSOrigins are the origins allowed to call the API from a browser
 	// ("*" for any). Empty: CORS is off.
@@ -82,7 +88,9 @@ type Deps struct {
 }
 
 type api struct {
-	nmi        loggedNMI
+	fleet      *fleet.Fleet
+	defaultSAF string    // SAF system of the default system's resources
+	nmi        loggedNMI // routes by the request's stack (routedNMI)
 	log        *slog.Logger
 	timeout    time.Duration
 	maxBody    int64
@@ -109,14 +117,29 @@ type api struct {
 // NewHandler builds the gateway's HTTP handler. It fails if the embedded
 // OpenAPI document does not load or validate.
 func NewHandler(d Deps) (http.Handler, error) {
-	if d.NMI == nil {
-		return nil, errors.New("httpapi: Deps.NMI is required")
+	if d.Fleet == nil {
+		if d.NMI == nil {
+			return nil, errors.New("httpapi: Deps.Fleet or Deps.NMI is required")
+		}
+		name := d.System
+		if name == "" {
+			name = "SYS1"
+		}
+		f, err := fleet.New([]fleet.Endpoint{{Name: name, Kind: fleet.IKED, NMI: d.NMI}}, "", fleet.Options{})
+		if err != nil {
+			return nil, fmt.Errorf("httpapi: %w", err)
+		}
+		d.Fleet = f
 	}
 	if d.Authorizer == nil {
 		return nil, errors.New("httpapi: Deps.Authorizer is required (authz.AllowAll serves without authorization)")
 	}
+	def, _ := d.Fleet.Endpoint(d.Fleet.Default())
+	routed := routedNMI{d.Fleet}
 	a := &api{
-		nmi:        loggedNMI{NMI: d.NMI, busy: &episodeLog{log: d.Logger}},
+		fleet:      d.Fleet,
+		defaultSAF: def.SAFSystem,
+		nmi:        loggedNMI{NMI: routed, busy: &episodeLog{log: d.Logger}},
 		log:        d.Logger,
 		timeout:    d.RequestTimeout,
 		maxBody:    d.MaxBodyBytes,
@@ -133,7 +156,7 @@ func NewHandler(d Deps) (http.Handler, error) {
 		credExpiry:    d.CredentialExpiry,
 	}
 	if d.PartialRecords != nil {
-		a.nmi.NMI = partialNMI{d.NMI, d.PartialRecords}
+		a.nmi.NMI = partialNMI{routed, d.PartialRecords}
 	}
 	if a.log == nil {
 		a.log = slog.New(slog.DiscardHandler)
@@ -190,7 +213,7 @@ func (a *api) checkStack(r *http.Request, stack string, k authz.Kind) error {
 // stack. The error is the refusal: 403 when denied, 503 when the
 // authorizer could not decide.
 func (a *api) authorize(ctx context.Context, p authz.Principal, stack string, k authz.Kind) (authz.Decision, error) {
-	res := a.authz.Resource("", stack, k)
+	res := a.resource(ctx, stack, k)
 	d, err := a.authz.Authorize(ctx, p, res)
 	if err != nil {
 		return authz.Decision{Resource: res, Reason: reasonUndecided}, &authzUnavailableError{Resource: res, Err: err}

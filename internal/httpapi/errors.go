@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/nmigw/nmigw/internal/authz"
+	"github.com/nmigw/nmigw/internal/fleet"
 	"github.com/nmigw/nmigw/internal/nmi"
 )
 
@@ -17,6 +18,7 @@ const (
 	probInvalidParam  = "urn:nmigw:problem:invalid-parameter"
 	probNotFound      = "urn:nmigw:problem:not-found"
 	probUnknownStack  = "urn:nmigw:problem:unknown-stack"
+	probUnknownSystem = "urn:nmigw:problem:unknown-system"
 	probForbidden     = "urn:nmigw:problem:forbidden"
 	probAuthzUnavail  = "urn:nmigw:problem:authorization-unavailable"
 	probUnauthorized  = "urn:nmigw:problem:unauthorized"
@@ -141,6 +143,8 @@ func classify(err error) problem {
 		pe  *paramError
 		nf  *notFoundError
 		us  *unknownStackError
+		usy *fleet.UnknownSystemError
+		fus *fleet.UnknownStackError
 		bae *badAnswerError
 		fe  *ForbiddenError
 		aue *authzUnavailableError
@@ -161,6 +165,11 @@ func classify(err error) problem {
 			Detail: mte.Error()}
 	case errors.As(err, &nf):
 		return problem{Type: probNotFound, Title: "Not found", Status: http.StatusNotFound, Detail: nf.Error()}
+	case errors.As(err, &usy):
+		return unknownSystemProblem(usy)
+	case errors.As(err, &fus):
+		return problem{Type: probUnknownStack, Title: "Unknown stack", Status: http.StatusNotFound,
+			Detail: "system " + fus.System + " has no stack " + fus.Stack}
 	case errors.As(err, &us):
 		return problem{Type: probUnknownStack, Title: "Unknown stack", Status: http.StatusNotFound,
 			Detail: "the IKE daemon lists no such stack"}

@@ -52,6 +52,7 @@ func (a *api) routes() http.Handler {
 // the {stack} parameter (/v1/stacks/{stack}); the same routes can be
 // mounted under another prefix, such as a system's stacks.
 func (a *api) mountStack(r chi.Router) {
+	r.Use(a.resolveStack)
 	// An event stream outlives the request scope: its NMI work is done by
 	// its feed's poller, each poll bounded by RequestTimeout.
 	r.Get("/events", a.streamEvents)
