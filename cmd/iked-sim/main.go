@@ -18,6 +18,13 @@
 // no reply, TERM and close, an error return code, an oversized or
 // truncated answer or a wrong correlator (see ikedsim.ParseFaults). --pending-time, --negotiate-time and --switch-time set how long
 // activations and filter set switches take.
+//
+// --nss plays the NSS server (IBM's /var/sock/nss) instead of IKED: its
+// clients are the stacks of several systems, from a YAML file
+// (ikedsim.LoadNSSDataSet) or --generate systems=N,...; --system is then
+// the NSS server's system name (default NSS1). --nss-churn D connects or
+// disconnects one client every D, the same ones for the same
+// --nss-churn-seed.
 package main
 
 import (
@@ -64,7 +71,14 @@ type options struct {
 	faults     string
 	replay     string
 	timing     ikedsim.Timing
+
+	nss          bool
+	nssChurn     time.Duration
+	nssChurnSeed uint64
 }
+
+// defaultNSSSystem is the NSS server's system name without --system.
+const defaultNSSSystem = "NSS1"
 
 func parseFlags(args []string, getenv func(string) string, out io.Writer) (*options, error) {
 	o := &options{}
@@ -84,6 +98,9 @@ func parseFlags(args []string, getenv func(string) string, out io.Writer) (*opti
 	fs.DurationVar(&o.timing.Pending, "pending-time", time.Second, "how long an activated tunnel stays pending before negotiation")
 	fs.DurationVar(&o.timing.Negotiating, "negotiate-time", time.Second, "how long each negotiation (IKE, then IPSec) of an activation takes")
 	fs.DurationVar(&o.timing.Switch, "switch-time", time.Second, "how long NMsec_LOAD_POLICY takes to put the chosen filter set in effect")
+	fs.BoolVar(&o.nss, "nss", false, "play the NSS server (/var/sock/nss) for several client systems instead of IKED; --data is then an NSS data set, --generate takes systems=N")
+	fs.DurationVar(&o.nssChurn, "nss-churn", 0, "with --nss: every D one NSS client connects or disconnects (0: never)")
+	fs.Uint64Var(&o.nssChurnSeed, "nss-churn-seed", 1, "with --nss-churn: the seed of the choice of clients (same seed, same clients)")
 	fs.Usage = func() {
 		fmt.Fprintln(out, "usage: iked-sim [flags]   (each flag also from IKED_SIM_<FLAG>, e.g. IKED_SIM_SOCKET)")
 		fs.PrintDefaults()
@@ -96,14 +113,27 @@ func parseFlags(args []string, getenv func(string) string, out io.Writer) (*opti
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
-	if _, err := flagenv.Apply(fs, "IKED_SIM_", getenv); err != nil {
+	set, err := flagenv.Apply(fs, "IKED_SIM_", getenv)
+	if err != nil {
 		return nil, err
+	}
+	if o.nss && !set["system"] {
+		o.system = defaultNSSSystem
 	}
 	if o.data != "" && o.generate != "" {
 		return nil, errors.New("--data and --generate exclude each other")
 	}
 	if o.replay != "" && (o.data != "" || o.generate != "") {
 		return nil, errors.New("--replay excludes --data and --generate")
+	}
+	if o.nss && o.replay != "" {
+		return nil, errors.New("--nss excludes --replay")
+	}
+	if (set["nss-churn"] || set["nss-churn-seed"]) && !o.nss {
+		return nil, errors.New("--nss-churn and --nss-churn-seed need --nss")
+	}
+	if o.nssChurn < 0 {
+		return nil, fmt.Errorf("--nss-churn %v: want a positive duration, or 0 for none", o.nssChurn)
 	}
 	for _, d := range []struct {
 		name string
@@ -131,6 +161,22 @@ func dataSet(o *options) (ds *ikedsim.DataSet, what string, err error) {
 		return ds, fmt.Sprintf("generated %s in %v", o.generate, time.Since(start).Round(time.Millisecond)), err
 	}
 	return ikedsim.Demo(), "demo", nil
+}
+
+// nssDataSet is the NSS server's data set: a YAML file, generated, or by
+// default generated with the generator's defaults (two systems).
+func nssDataSet(o *options) (d *ikedsim.NSSDataSet, what string, err error) {
+	if o.data != "" {
+		d, err = ikedsim.LoadNSSDataSet(o.data)
+		return d, o.data, err
+	}
+	spec, err := ikedsim.ParseNSSGenSpec(o.generate)
+	if err != nil {
+		return nil, "", err
+	}
+	start := time.Now()
+	d, err = ikedsim.GenerateNSS(spec)
+	return d, fmt.Sprintf("generated %q in %v", o.generate, time.Since(start).Round(time.Millisecond)), err
 }
 
 func loadReplay(path string) (*ikedsim.Replay, error) {
@@ -166,15 +212,21 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		return fmt.Errorf("--socket-mode %q: want octal permissions such as 0660", o.socketMode)
 	}
 	log := slog.New(slog.NewTextHandler(stdout, nil))
-	ds, what, err := dataSet(o)
-	if err != nil {
-		return err
-	}
 	faults, err := ikedsim.ParseFaults(o.faults)
 	if err != nil {
 		return err
 	}
-	cfg := ikedsim.Config{System: o.system, Data: ds, InitDelay: o.initDelay, Logger: log, Faults: faults, Timing: o.timing}
+	cfg := ikedsim.Config{System: o.system, InitDelay: o.initDelay, Logger: log, Faults: faults, Timing: o.timing}
+	var what string
+	if o.nss {
+		cfg.NSS, what, err = nssDataSet(o)
+		cfg.NSSChurn, cfg.NSSChurnSeed = o.nssChurn, o.nssChurnSeed
+	} else {
+		cfg.Data, what, err = dataSet(o)
+	}
+	if err != nil {
+		return err
+	}
 	if o.replay != "" {
 		if cfg.Replay, err = loadReplay(o.replay); err != nil {
 			return err
@@ -212,12 +264,26 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	signal.Notify(usr1, syscall.SIGUSR1)
 	defer signal.Stop(usr1)
 
-	var names []string
-	for _, s := range srv.Model().Stacks() {
-		names = append(names, s.Name)
+	var names []string // system/stack with --nss, else stack
+	for _, m := range srv.Models() {
+		for _, s := range m.Stacks() {
+			if o.nss {
+				names = append(names, m.System()+"/"+s.Name)
+			} else {
+				names = append(names, s.Name)
+			}
+		}
 	}
-	log.Info("iked-sim ready", "socket", o.socket, "system", srv.Model().System(), "stacks", strings.Join(names, ","),
-		"data", what, "policy", o.policy, "initDelay", o.initDelay, "faults", o.faults)
+	ready := []any{"socket", o.socket, "system", srv.System(), "stacks", strings.Join(names, ","),
+		"data", what, "policy", o.policy, "initDelay", o.initDelay, "faults", o.faults}
+	if o.nss {
+		var clients []string
+		for _, c := range srv.NSSClients() {
+			clients = append(clients, c.Name)
+		}
+		ready = append(ready, "nss", true, "clients", strings.Join(clients, ","), "nssChurn", o.nssChurn)
+	}
+	log.Info("iked-sim ready", ready...)
 	for {
 		select {
 		case err := <-served:
@@ -241,8 +307,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 				log.Info("policy reloaded", "file", o.policy)
 			}
 		case <-usr1:
-			for _, name := range names {
-				srv.Model().RestartStack(name)
+			for _, m := range srv.Models() {
+				for _, s := range m.Stacks() {
+					m.RestartStack(s.Name)
+				}
 			}
 			log.Info("SIGUSR1: stacks restarted", "stacks", strings.Join(names, ","))
 		case <-ctx.Done():

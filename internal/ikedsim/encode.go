@@ -204,16 +204,17 @@ func recordSize(sections ...int) int {
 }
 
 var (
-	filterRecSize    = recordSize(nmi.IPFilterSize)
-	manualRecSize    = recordSize(nmi.IPTunnelSize, nmi.IPManualTunnelSize)
-	dynStackRecSize  = recordSize(nmi.IPTunnelSize, nmi.IPDynTunnelSize, nmi.IPDynamicStackSize)
-	stackRecSize     = recordSize(nmi.StackSize)
-	nssRecSize       = recordSize(nmi.NSSSize)
-	interfaceRecSize = recordSize(nmi.InterfaceSize)
-	summaryRecSize   = recordSize(nmi.StatisticsSize)
-	portRecSize      = recordSize(nmi.PortTransSize)
-	tunnelRecSize    = recordSize(nmi.TunnelSize)
-	policyRecSize    = recordSize(nmi.PolicySourceSize)
+	filterRecSize     = recordSize(nmi.IPFilterSize)
+	manualRecSize     = recordSize(nmi.IPTunnelSize, nmi.IPManualTunnelSize)
+	dynStackRecSize   = recordSize(nmi.IPTunnelSize, nmi.IPDynTunnelSize, nmi.IPDynamicStackSize)
+	stackRecSize      = recordSize(nmi.StackSize)
+	nssRecSize        = recordSize(nmi.NSSSize)
+	interfaceRecSize  = recordSize(nmi.InterfaceSize)
+	summaryRecSize    = recordSize(nmi.StatisticsSize)
+	portRecSize       = recordSize(nmi.PortTransSize)
+	tunnelRecSize     = recordSize(nmi.TunnelSize)
+	policyRecSize     = recordSize(nmi.PolicySourceSize)
+	clientInfoRecSize = recordSize(nmi.ClientInfoSize)
 )
 
 func dynIKERecSize(r *nmi.DynIKERecord) int {

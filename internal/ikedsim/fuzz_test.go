@@ -56,14 +56,27 @@ func dataSetSeeds(tb testing.TB) [][]byte {
 // that names the line; never a panic. An empty document is the one error
 // without a line.
 func FuzzParseDataSet(f *testing.F) {
-	for _, s := range dataSetSeeds(f) {
+	fuzzParse(f, dataSetSeeds(f), ParseDataSet, func(ds *DataSet) error {
+		m, err := NewModel(ds, newFakeClock().Now, Timing{})
+		if err == nil {
+			m.Stacks()
+		}
+		return err
+	})
+}
+
+// fuzzParse fuzzes a data set parser: any bytes give a data set that use
+// accepts, or an error that names the line; never a panic. An empty
+// document is the one error without a line.
+func fuzzParse[T any](f *testing.F, seeds [][]byte, parse func([]byte) (*T, error), use func(*T) error) {
+	for _, s := range seeds {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		within(t, func() {
-			ds, err := ParseDataSet(b)
+			d, err := parse(b)
 			if err != nil {
-				if ds != nil {
+				if d != nil {
 					t.Error("a data set with an error")
 				}
 				if len(b) > 0 && !lineRef.MatchString(err.Error()) && err.Error() != "empty data set" {
@@ -71,13 +84,44 @@ func FuzzParseDataSet(f *testing.F) {
 				}
 				return
 			}
-			m, err := NewModel(ds, newFakeClock().Now, Timing{})
-			if err != nil {
-				t.Errorf("parsed, but the model refuses it: %v", err)
-				return
+			if err := use(d); err != nil {
+				t.Errorf("parsed, but refused: %v", err)
 			}
-			m.Stacks()
 		})
+	})
+}
+
+// nssDataSetSeeds are the example NSS data set and small documents, good
+// and bad.
+func nssDataSetSeeds(tb testing.TB) [][]byte {
+	example, err := os.ReadFile("testdata/example-nss.yaml")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	seeds := [][]byte{example}
+	for _, s := range []string{
+		"",
+		"systems: []\n",
+		"systems:\n  - name: S\n    stacks: [{name: A}]\n",
+		"systems:\n  - name: S\n    stacks: [{name: A, client: C, connected: false, remoteManagement: false}]\n    xmlAppliances: [{client: X}]\n",
+		"systems:\n  - {name: S, stacks: [{name: A}]}\n  - {name: S, stacks: [{name: A}]}\n",
+		"systems:\n  - name: S\n    stacks: [{name: A, client: C}, {name: B, client: C}]\n",
+		"systems:\n  - name: S\n    stacks: [{name: A}]\n    xmlAppliances: [{client: S_A}]\n",
+		"systems:\n  - name: S\n    stacks: [{name: A, ikeTunnels: [{id: K1, state: sideways}]}]\n",
+		"systems: &a [*a]\n",
+		"systems:\n  - name: \"\\x01\"\n    stacks: [{name: A}]\n",
+	} {
+		seeds = append(seeds, []byte(s))
+	}
+	return seeds
+}
+
+// FuzzParseNSSDataSet: any bytes give an NSS data set a server accepts,
+// or an error that names the line; never a panic.
+func FuzzParseNSSDataSet(f *testing.F) {
+	fuzzParse(f, nssDataSetSeeds(f), ParseNSSDataSet, func(d *NSSDataSet) error {
+		_, err := NewServer(Config{System: "NSS1", NSS: d, Now: newFakeClock().Now})
+		return err
 	})
 }
 
@@ -97,7 +141,14 @@ func within(t *testing.T, fn func()) {
 // requestSeeds are well-formed requests of every type (with filters and
 // control records where they take them), then malformed ones: garbage, a
 // cut header, a declared size of 2 GiB, two requests in one write.
-func requestSeeds(tb testing.TB) [][]byte {
+func requestSeeds(tb testing.TB) [][]byte { return requestSeedsFor(tb, "TCPIP", "TCPIPB") }
+
+// nssRequestSeeds are requestSeeds for an NSS server: the targets are
+// clients of the example NSS data set.
+func nssRequestSeeds(tb testing.TB) [][]byte { return requestSeedsFor(tb, "SYSA_TCPIP", "SYSBTCP") }
+
+// requestSeedsFor are the request seeds with target and other as targets.
+func requestSeedsFor(tb testing.TB, target, other string) [][]byte {
 	var seeds [][]byte
 	add := func(req *nmi.Request) []byte {
 		b, err := nmi.AppendRequest(nil, req, uint32(len(seeds)+1))
@@ -117,7 +168,7 @@ func requestSeeds(tb testing.TB) [][]byte {
 		if !t.IsRequest() {
 			continue
 		}
-		req := &nmi.Request{Type: t, Target: "TCPIP"}
+		req := &nmi.Request{Type: t, Target: target}
 		switch {
 		case t.SystemWide():
 			req.Target = ""
@@ -132,7 +183,7 @@ func requestSeeds(tb testing.TB) [][]byte {
 		}
 		add(req)
 	}
-	first := add(&nmi.Request{Type: nmi.GetSummary, Target: "TCPIPB"})
+	first := add(&nmi.Request{Type: nmi.GetSummary, Target: other})
 	huge := bytes.Clone(first[:nmi.HdrSize])
 	binary.BigEndian.PutUint32(huge[12:], 1<<31)
 	seeds = append(seeds,
@@ -150,10 +201,24 @@ func requestSeeds(tb testing.TB) [][]byte {
 // whole messages (INIT, answers carrying a code, TERM last) and close;
 // never panic or hang.
 func FuzzRequest(f *testing.F) {
-	for _, s := range requestSeeds(f) {
+	fuzzRequest(f, Config{Now: newFakeClock().Now}, requestSeeds(f))
+}
+
+// FuzzRequestNSS is FuzzRequest against a server that plays the NSS
+// server, with the example NSS data set.
+func FuzzRequestNSS(f *testing.F) {
+	d, err := LoadNSSDataSet("testdata/example-nss.yaml")
+	if err != nil {
+		f.Fatal(err)
+	}
+	fuzzRequest(f, Config{System: "NSS1", NSS: d, Now: newFakeClock().Now}, nssRequestSeeds(f))
+}
+
+func fuzzRequest(f *testing.F, cfg Config, seeds [][]byte) {
+	for _, s := range seeds {
 		f.Add(s)
 	}
-	srv, err := NewServer(Config{Now: newFakeClock().Now})
+	srv, err := NewServer(cfg)
 	if err != nil {
 		f.Fatal(err)
 	}
@@ -230,7 +295,8 @@ func socketPair(t *testing.T) (client, server *net.UnixConn) {
 // fuzzer found stay beside them under their own names.
 func TestFuzzCorpus(t *testing.T) {
 	write := os.Getenv("IKEDSIM_WRITE_CORPUS") != ""
-	for target, seeds := range map[string][][]byte{"FuzzParseDataSet": dataSetSeeds(t), "FuzzRequest": requestSeeds(t)} {
+	for target, seeds := range map[string][][]byte{"FuzzParseDataSet": dataSetSeeds(t), "FuzzRequest": requestSeeds(t),
+		"FuzzParseNSSDataSet": nssDataSetSeeds(t), "FuzzRequestNSS": nssRequestSeeds(t)} {
 		dir := filepath.Join("testdata", "fuzz", target)
 		if write {
 			if err := os.MkdirAll(dir, 0o755); err != nil {

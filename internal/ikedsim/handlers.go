@@ -1,6 +1,8 @@
 package ikedsim
 
 import (
+	"strings"
+
 	"github.com/nmigw/nmigw/internal/authz"
 	"github.com/nmigw/nmigw/internal/nmi"
 )
@@ -8,6 +10,9 @@ import (
 // dispatch checks the target and the peer's authority and returns the
 // records answering req, or the return and reason codes of a failure.
 func (c *conn) dispatch(req *nmi.Request) (recordSource, nmi.ReturnCode, nmi.ReasonCode) {
+	if c.s.nss != nil {
+		return c.dispatchNSS(req)
+	}
 	m := c.s.model
 	t := req.Type
 	switch t {
@@ -15,7 +20,7 @@ func (c *conn) dispatch(req *nmi.Request) (recordSource, nmi.ReturnCode, nmi.Rea
 		// System-wide: only the stacks the caller may display.
 		var stacks []Stack
 		for _, st := range m.Stacks() {
-			if c.allowed(st.Name, authz.Display) {
+			if c.allowed(authz.Resource(m.System(), st.Name, authz.Display)) {
 				stacks = append(stacks, st)
 			}
 		}
@@ -23,18 +28,70 @@ func (c *conn) dispatch(req *nmi.Request) (recordSource, nmi.ReturnCode, nmi.Rea
 			return stackInfoSource(stacks), nmi.RcOK, nmi.RsnNone
 		}
 		return nssSource(stacks), nmi.RcOK, nmi.RsnNone
-	}
-	kind := authz.Display
-	if t.IsControl() {
-		kind = authz.Control
+	case nmi.GetClientInfo:
+		// The NSS server's request: IKED does not know it.
+		return nil, nmi.EINVAL, nmi.RsnBadType
 	}
 	if !m.HasStack(req.Target) {
 		return nil, nmi.ENXIO, nmi.RsnNone
 	}
-	if !c.allowed(req.Target, kind) {
+	if !c.allowed(authz.Resource(m.System(), req.Target, kindOf(t))) {
 		return nil, nmi.EACCES, nmi.RsnNone
 	}
-	stack, fs := req.Target, req.Filters
+	return answer(m, req.Target, req)
+}
+
+// dispatchNSS is dispatch for a server that plays the NSS server: it
+// answers NMsec_GET_CLIENTINFO itself and routes every other IPSec
+// request to the stack of the client named by the target.
+func (c *conn) dispatchNSS(req *nmi.Request) (recordSource, nmi.ReturnCode, nmi.ReasonCode) {
+	n := c.s.nss
+	switch req.Type {
+	case nmi.GetStackInfo, nmi.GetIKENSInfo:
+		// The NSS server does not route these (IBM).
+		return nil, nmi.EINVAL, nmi.RsnBadType
+	case nmi.GetClientInfo:
+		if !c.allowed(nssResource(n.system)) {
+			return nil, nmi.EACCES, nmi.RsnNone
+		}
+		cs, ok := n.clientInfo(req.Target, req.Filters)
+		if !ok {
+			return nil, nmi.ENXIO, nmi.RsnNone
+		}
+		return clientInfoSource(cs), nmi.RcOK, nmi.RsnNone
+	}
+	cl, m, ok := n.route(req.Target)
+	if !ok {
+		return nil, nmi.ENXIO, nmi.RsnNone
+	}
+	if !c.allowed(authz.Resource(n.system, cl.Name, kindOf(req.Type))) {
+		return nil, nmi.EACCES, nmi.RsnNone
+	}
+	if !cl.RemoteManagement {
+		return nil, nmi.EOPNOTSUPP, nmi.RsnNone
+	}
+	return answer(m, cl.Stack, req)
+}
+
+// nssResource is the SAF resource that guards NMsec_GET_CLIENTINFO on
+// the NSS server of system sys.
+func nssResource(sys string) string {
+	sys = strings.ToUpper(sys)
+	return "EZB.NETMGMT." + sys + "." + sys + ".NSS.DISPLAY"
+}
+
+func kindOf(t nmi.MsgType) authz.Kind {
+	if t.IsControl() {
+		return authz.Control
+	}
+	return authz.Display
+}
+
+// answer gives the records answering req, a request for one stack of m
+// whose target and authority have been checked.
+func answer(m *Model, stack string, req *nmi.Request) (recordSource, nmi.ReturnCode, nmi.ReasonCode) {
+	t := req.Type
+	fs := req.Filters
 	if t == nmi.LoadPolicy {
 		m.LoadPolicy(stack, req.Policy.Source)
 		r := nmi.PolicySourceRecord{PolicySource: *req.Policy}

@@ -43,6 +43,15 @@ type Config struct {
 	// what its user was allowed to see).
 	Replay *Replay
 
+	// NSS, when set, makes the server play the NSS server (IBM's
+	// /var/sock/nss) for the client systems it holds, instead of IKED:
+	// System is then the NSS server's system name, and Data and Replay
+	// must be nil. Every NSSChurn (0: never) one client, chosen by a
+	// generator seeded with NSSChurnSeed, connects or disconnects.
+	NSS          *NSSDataSet
+	NSSChurn     time.Duration
+	NSSChurnSeed uint64
+
 	Logger *slog.Logger     // nil: discard
 	Faults *Faults          // nil: none
 	Now    func() time.Time // the model's clock; nil: time.Now
@@ -58,7 +67,8 @@ var ErrServerClosed = errors.New("ikedsim: server closed")
 // Server serves the NMI from a Model.
 type Server struct {
 	cfg   Config
-	model *Model
+	model *Model    // IKED; nil for an NSS server
+	nss   *nssState // NSS server; nil for IKED
 	log   *slog.Logger
 
 	mu        sync.Mutex
@@ -80,6 +90,9 @@ type Server struct {
 
 // NewServer builds the model of cfg.Data (or the demo) and a server for it.
 func NewServer(cfg Config) (*Server, error) {
+	if cfg.NSS != nil {
+		return newNSSServer(cfg)
+	}
 	ds := cfg.Data
 	if ds == nil {
 		ds = Demo()
@@ -94,15 +107,35 @@ func NewServer(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	cfg.Data = nil // the model holds its own copy
+	return newServer(cfg, m, nil), nil
+}
+
+// newNSSServer builds the models of cfg.NSS and a server that plays the
+// NSS server for them.
+func newNSSServer(cfg Config) (*Server, error) {
+	if cfg.Data != nil || cfg.Replay != nil {
+		return nil, errors.New("ikedsim: an NSS server takes neither a data set nor a replay")
+	}
+	if cfg.NSSChurn < 0 {
+		return nil, errors.New("ikedsim: negative NSS churn interval")
+	}
+	n, err := newNSSState(cfg.System, cfg.NSS, cfg.Now, cfg.Timing, cfg.NSSChurnSeed)
+	if err != nil {
+		return nil, err
+	}
+	cfg.NSS = nil // the state holds its own copy
+	return newServer(cfg, nil, n), nil
+}
+
+func newServer(cfg Config, m *Model, n *nssState) *Server {
 	if cfg.MaxClients <= 0 {
 		cfg.MaxClients = DefaultMaxClients
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	s := &Server{cfg: cfg, model: m, log: cfg.Logger, conns: map[*conn]struct{}{},
+	return &Server{cfg: cfg, model: m, nss: n, log: cfg.Logger, conns: map[*conn]struct{}{},
 		listeners: map[net.Listener]struct{}{}, done: make(chan struct{}), readyCh: make(chan struct{})}
-	return s, nil
 }
 
 func (s *Server) count(t nmi.MsgType) {
@@ -143,7 +176,8 @@ func (s *Server) SentBytes() uint64 {
 	return s.sent
 }
 
-// Model is the server's state, for tests and tools.
+// Model is the server's state, for tests and tools; nil for a server that
+// plays the NSS server (see Models and NSSModel).
 func (s *Server) Model() *Model { return s.model }
 
 // SetReady sets whether IKED is connected to the Policy Agent. Clients
@@ -198,6 +232,10 @@ func (s *Server) Serve(ln net.Listener) error {
 			s.SetReady(true)
 		}
 		s.cfg.Faults.schedule(s.done)
+		if s.nss != nil && s.cfg.NSSChurn > 0 {
+			s.wg.Add(1)
+			go s.runChurn(s.cfg.NSSChurn)
+		}
 	}
 	s.mu.Unlock()
 	var backoff time.Duration
@@ -561,8 +599,8 @@ func (c *conn) sendMutated(resp nmi.Header, src recordSource, mutate func([]byte
 	return c.write(b)
 }
 
-// allowed runs the SAF check of a request of kind k on stack for the peer.
-func (c *conn) allowed(stack string, k authz.Kind) bool {
+// allowed runs the SAF check of READ access to resource for the peer.
+func (c *conn) allowed(resource string) bool {
 	if c.s.cfg.Policy == nil {
 		return true
 	}
@@ -577,7 +615,7 @@ func (c *conn) allowed(stack string, k authz.Kind) bool {
 	if c.userOf != p {
 		c.userOf, c.user = p, p.UserForUID(c.uid)
 	}
-	d := a.Check(authz.Principal{User: c.user}, authz.Resource(c.s.model.System(), stack, k))
+	d := a.Check(authz.Principal{User: c.user}, resource)
 	// UID 0 is a superuser even without a user ID of its own.
 	return d.Allowed || c.uid == 0 && d.Profile == ""
 }

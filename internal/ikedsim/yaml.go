@@ -19,24 +19,44 @@ import (
 // LoadDataSet reads a YAML data set (format: testdata/example-dataset.yaml).
 // Unknown keys, bad values and inconsistent objects are errors that name
 // the file and line.
-func LoadDataSet(path string) (*DataSet, error) {
+func LoadDataSet(path string) (*DataSet, error) { return loadFile(path, ParseDataSet) }
+
+// loadFile reads the file at path with parse; parse errors name the file.
+func loadFile[T any](path string, parse func([]byte) (*T, error)) (*T, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err
 	}
-	ds, err := ParseDataSet(b)
+	v, err := parse(b)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
-	return ds, nil
+	return v, nil
 }
 
 // ParseDataSet reads a YAML data set from memory.
 func ParseDataSet(b []byte) (*DataSet, error) {
+	var doc yDataSet
+	root, err := decodeStrict(b, &doc)
+	if err != nil {
+		return nil, err
+	}
+	ds, err := doc.dataSet()
+	if err != nil {
+		return nil, err
+	}
+	if err := validateAt(ds, root); err != nil {
+		return nil, err
+	}
+	return ds, nil
+}
+
+// decodeStrict decodes the YAML document b into doc, unknown keys being
+// errors, and returns its node tree, for locating later errors.
+func decodeStrict(b []byte, doc any) (*yaml.Node, error) {
 	dec := yaml.NewDecoder(bytes.NewReader(b))
 	dec.KnownFields(true)
-	var doc yDataSet
-	if err := dec.Decode(&doc); err != nil {
+	if err := dec.Decode(doc); err != nil {
 		if errors.Is(err, io.EOF) {
 			return nil, errors.New("empty data set")
 		}
@@ -46,20 +66,20 @@ func ParseDataSet(b []byte) (*DataSet, error) {
 	if err := yaml.Unmarshal(b, &root); err != nil {
 		return nil, withLine(b, err)
 	}
-	ds, err := doc.dataSet()
-	if err != nil {
-		return nil, err
-	}
-	if err := ds.Validate(); err != nil {
-		var ve *ValidationError
-		if errors.As(err, &ve) {
-			if line := ve.line(&root); line > 0 {
-				return nil, fmt.Errorf("line %d: %w", line, err)
-			}
+	return &root, nil
+}
+
+// validateAt validates ds, whose document is root; an error about one
+// object names its line.
+func validateAt(ds *DataSet, root *yaml.Node) error {
+	err := ds.Validate()
+	var ve *ValidationError
+	if errors.As(err, &ve) {
+		if line := ve.line(root); line > 0 {
+			return fmt.Errorf("line %d: %w", line, err)
 		}
-		return nil, err
 	}
-	return ds, nil
+	return err
 }
 
 // yamlLine is how the YAML package names the line in its errors.
