@@ -10,4 +10,12 @@
 // active tunnels grow (while the stack's policy filter set is in effect),
 // security associations expire, and those marked for automatic refresh are
 // replaced by a new generation.
+//
+// With Config.NSS the server plays the NSS server instead (IBM's
+// /var/sock/nss): the stacks of several systems (an NSSDataSet: a YAML
+// file, LoadNSSDataSet, or GenerateNSS) are its clients, listed by
+// NMsec_GET_CLIENTINFO, and every other IPSec request is routed by its
+// target to the named client's stack, whose model answers it as IKED
+// would. Clients connect and disconnect on demand (SetClientConnected)
+// and over time (Config.NSSChurn).
 package ikedsim
