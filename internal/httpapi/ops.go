@@ -92,7 +92,7 @@ func readinessCause(err error) string {
 	f := nmi.Classify(err)
 	switch {
 	case f.Class == nmi.ClassRefused:
-		return causeRefused
+		return refusedCause(err, f.Status)
 	case f.Op == nmi.OpInit:
 		return causeNoInit
 	}
@@ -115,6 +115,22 @@ func readinessCause(err error) string {
 		return causeCanceled
 	}
 	return causeInternal
+}
+
+// refusedCause names a refusal (TERM instead of INIT) and the endpoint
+// that refused, and says so plainly when the cause is the client limit
+// (EAGAIN): another replica or tool holds the connections, and the
+// remedy is a smaller pool or fewer replicas, not a restart.
+func refusedCause(err error, se *nmi.StatusError) string {
+	c := causeRefused
+	var oe *nmi.OpError
+	if errors.As(err, &oe) && oe.Addr != "" {
+		c += " at " + oe.Addr
+	}
+	if se != nil && se.Rc == nmi.EAGAIN {
+		c += ": client limit reached (EAGAIN; IKED serves at most " + strconv.Itoa(nmi.MaxConnections) + " clients)"
+	}
+	return c
 }
 
 // readyLog keeps failed readiness probes from filling the log: a cause is

@@ -72,8 +72,9 @@ type Client struct {
 // NewClient runs the NMI over conn, a connection to the NMI socket fresh
 // from its dial: it waits for NMsec_INIT as long as ctx allows (IKED sends
 // INIT only once it is connected to the Policy Agent). A TERM instead of
-// INIT is a *StatusError with Refused set, carrying the server's return
-// and reason codes (EAGAIN: too many clients). The Client owns conn from
+// INIT is an *OpError (OpInit, naming the endpoint) around a *StatusError
+// with Refused set, carrying the server's return and reason codes
+// (EAGAIN: too many clients). The Client owns conn from
 // then on and closes it on failure. It needs nothing of conn beyond
 // net.Conn; ctx and the contexts of later calls are applied with
 // SetDeadline.
@@ -129,7 +130,7 @@ func (c *Client) readInit(ctx context.Context) error {
 	}
 	switch {
 	case h.Type == MsgTerm:
-		return &StatusError{Type: MsgTerm, Rc: h.Rc, Rsn: h.Rsn, Term: true, Refused: true}
+		return &OpError{Op: OpInit, Addr: c.addr, Err: &StatusError{Type: MsgTerm, Rc: h.Rc, Rsn: h.Rsn, Term: true, Refused: true}}
 	case h.Type != MsgInit:
 		return &OpError{Op: OpInit, Addr: c.addr, Err: formatErr("NMsMType", RsnBadType, "expected NMsec_INIT, got "+h.Type.String())}
 	case h.Version == 0:

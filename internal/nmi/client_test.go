@@ -106,13 +106,18 @@ func TestClientCallbackError(t *testing.T) {
 func TestDialRefused(t *testing.T) {
 	s := newTestServer(t)
 	s.onAccept = func(c *net.UnixConn) bool { c.Write(AppendTerm(nil, Version, EAGAIN, 0)); return false }
-	_, err := dialUnix(context.Background(), s.addr())
+	_, err := dialUnix(context.Background(), s.addr(), WithAddr("unix://"+s.addr()))
 	var se *StatusError
 	if !errors.As(err, &se) || !se.Refused || !se.Term || se.Rc != EAGAIN || !se.Temporary() {
 		t.Fatalf("got %v", err)
 	}
 	if !strings.Contains(err.Error(), "EAGAIN") {
 		t.Fatalf("message %q", err)
+	}
+	// The refusal names the endpoint that refused.
+	var oe *OpError
+	if !errors.As(err, &oe) || oe.Op != OpInit || oe.Addr != "unix://"+s.addr() {
+		t.Fatalf("%v: want an init error naming the endpoint", err)
 	}
 }
 

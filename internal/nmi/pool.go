@@ -581,7 +581,8 @@ var errNoDial = errors.New("nmi: PoolConfig.Dial is not set")
 
 // connect dials and waits for INIT, within DialTimeout. A failed dial is
 // an *OpError (OpDial), a missing or bad INIT an *OpError (OpInit), a
-// TERM instead of INIT a *StatusError; when ctx ends (or its deadline
+// TERM instead of INIT an *OpError (OpInit) around a *StatusError; when
+// ctx ends (or its deadline
 // passes) first, the error is ctx's.
 func (p *Pool) connect(ctx context.Context) (*Client, error) {
 	if p.cfg.Dial == nil {

@@ -225,7 +225,7 @@ func TestPoolBackoff(t *testing.T) {
 	}
 	_, err = p.Do(context.Background(), stackReq, nil)
 	var ue *UnavailableError
-	if !errors.Is(err, ErrUnavailable) || !errors.As(err, &ue) || ue.Last != se || ue.RetryAt.Before(time.Now().Add(time.Minute)) {
+	if !errors.Is(err, ErrUnavailable) || !errors.As(err, &ue) || !errors.Is(ue.Last, se) || ue.RetryAt.Before(time.Now().Add(time.Minute)) {
 		t.Fatalf("during backoff: %v", err)
 	}
 	if f := Classify(err); f.Class != ClassUnavailable || !f.RetryAt.Equal(ue.RetryAt) {
