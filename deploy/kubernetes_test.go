@@ -931,3 +931,62 @@ func checkRemote(t *testing.T, r *rendering, spec *corev1.PodSpec, gw *corev1.Co
 		t.Errorf("node selector %v: the remote overlay runs on any node", spec.NodeSelector)
 	}
 }
+
+// ikedClients is the number of clients IKED serves at once; otherClients is the room the shipped
+// configuration leaves for other tools of the same IKED (OMEGAMON, the ipsec command, ...).
+const (
+	ikedClients  = 50
+	otherClients = 10
+)
+
+// TestConnectionBudget: every pod of a Deployment holds up to its pool size of NMI connections, so
+// the pods that can run at once, the replicas plus the rolling update's surge, times the pool size
+// must fit in IKED's 50 clients with room for other tools, where the pods share one IKED (every
+// overlay but sim, whose pods each have their own simulator). The overlay meant for scaling out,
+// remote, runs two replicas, and the PodDisruptionBudget always keeps one of them.
+func TestConnectionBudget(t *testing.T) {
+	eachOverlay(t, func(t *testing.T, o string, r *rendering, d *appsv1.Deployment) {
+		_, gw := podAndGateway(t, d)
+		settings := gatewaySettings(t, r, gw)
+		pool, err := strconv.Atoi(settings["pool-size"])
+		if err != nil || pool < 1 || pool > ikedClients {
+			t.Fatalf("pool size %q: want an explicit 1-%d (NMIGW_POOL_SIZE)", settings["pool-size"], ikedClients)
+		}
+		replicas := 1
+		if d.Spec.Replicas != nil {
+			replicas = int(*d.Spec.Replicas)
+		}
+		surge := 0
+		if ru := d.Spec.Strategy.RollingUpdate; ru != nil && ru.MaxSurge != nil {
+			surge, err = intstr.GetScaledValueFromIntOrPercent(ru.MaxSurge, replicas, true)
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		pods := replicas + surge
+		shared := container(&d.Spec.Template.Spec, "iked-sim") == nil
+		if shared && pods*pool > ikedClients-otherClients {
+			t.Errorf("(%d replicas + %d surge) x pool %d = %d NMI clients: more than IKED's %d minus %d for other tools",
+				replicas, surge, pool, pods*pool, ikedClients, otherClients)
+		}
+		if o == "remote" && replicas < 2 {
+			t.Errorf("%d replicas: the remote overlay ships two", replicas)
+		}
+		if replicas < 2 {
+			return
+		}
+		pdb := only[policyv1.PodDisruptionBudget](t, r)
+		switch {
+		case pdb.Spec.MaxUnavailable != nil:
+			n, err := intstr.GetScaledValueFromIntOrPercent(pdb.Spec.MaxUnavailable, replicas, true)
+			if err != nil || n < 1 || n >= replicas {
+				t.Errorf("PodDisruptionBudget maxUnavailable %s of %d replicas: want at least one evictable and one kept", pdb.Spec.MaxUnavailable.String(), replicas)
+			}
+		case pdb.Spec.MinAvailable != nil:
+			n, err := intstr.GetScaledValueFromIntOrPercent(pdb.Spec.MinAvailable, replicas, false)
+			if err != nil || n < 1 || n >= replicas {
+				t.Errorf("PodDisruptionBudget minAvailable %s of %d replicas: want at least one kept and one evictable", pdb.Spec.MinAvailable.String(), replicas)
+			}
+		}
+	})
+}
