@@ -69,10 +69,12 @@ type Endpoint struct {
 	NMI  NMI
 	// Addr is the endpoint (its URL without secrets), for messages.
 	Addr string
-	// SAFSystem overrides Name in SAF resource names; "" for an IKED
-	// endpoint means the authorizer's own system (the policy's), which
-	// is what the single endpoint of --nmi uses.
+	// SAFSystem is the system SAF resource names give (default Name).
 	SAFSystem string
+	// PolicySystem makes the SAF resources name the authorizer's own
+	// system (the policy's `system`, even after a reload changes it)
+	// instead of SAFSystem: the single endpoint of --nmi.
+	PolicySystem bool
 }
 
 // Stack is one stack the fleet reaches.
@@ -208,7 +210,10 @@ func New(eps []Endpoint, def string, opt Options) (*Fleet, error) {
 		case e.NMI == nil:
 			return nil, fmt.Errorf("systems[%d] (%s): no NMI", i, e.Name)
 		}
-		if e.Kind == NSS && e.SAFSystem == "" {
+		switch {
+		case e.PolicySystem:
+			e.SAFSystem = ""
+		case e.SAFSystem == "":
 			e.SAFSystem = e.Name
 		}
 		ep := &endpoint{Endpoint: e, refresh: make(chan struct{}, 1)}

@@ -18,12 +18,28 @@ import (
 // the server and a pool reaching it.
 func startSim(t *testing.T) (*ikedsim.Server, *nmi.Pool) {
 	t.Helper()
+	return serve(t, ikedsim.Config{})
+}
+
+// startNSS serves the simulator's example NSS data set (clients on SYSA,
+// SYSB and SYSC, SYSC's not connected) as the NSS server of system NSS1.
+func startNSS(t *testing.T) (*ikedsim.Server, *nmi.Pool) {
+	t.Helper()
+	d, err := ikedsim.LoadNSSDataSet("../ikedsim/testdata/example-nss.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return serve(t, ikedsim.Config{NSS: d, System: "NSS1"})
+}
+
+func serve(t *testing.T, cfg ikedsim.Config) (*ikedsim.Server, *nmi.Pool) {
+	t.Helper()
 	path := filepath.Join(t.TempDir(), "nmi.sock")
 	ln, err := ikedsim.Listen(path, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := ikedsim.NewServer(ikedsim.Config{})
+	srv, err := ikedsim.NewServer(cfg)
 	if err != nil {
 		ln.Close()
 		t.Fatal(err)
@@ -81,7 +97,7 @@ func TestNewRefusesBadSystems(t *testing.T) {
 func TestSameStackOnTwoSystems(t *testing.T) {
 	simA, pa := startSim(t)
 	simB, pb := startSim(t)
-	f, err := New([]Endpoint{{Name: "sysa", Kind: IKED, NMI: pa}, {Name: "SYSB", Kind: IKED, NMI: pb, SAFSystem: "SYSB"}}, "", Options{})
+	f, err := New([]Endpoint{{Name: "sysa", Kind: IKED, NMI: pa, PolicySystem: true}, {Name: "SYSB", Kind: IKED, NMI: pb}}, "", Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -169,5 +185,89 @@ func TestParallelBound(t *testing.T) {
 		if !r {
 			t.Errorf("call %d did not run", i)
 		}
+	}
+}
+
+// TestNSSClients: the systems behind an NSS server are its clients'
+// systems; requests carry the client's name and its SAF resource names
+// the NSS server's system; a client that disconnects stays listed, not
+// connected; a configured IKED wins over the same system behind the NSS
+// server.
+func TestNSSClients(t *testing.T) {
+	nss, pn := startNSS(t)
+	simA, pa := startSim(t)
+	now := time.Unix(1_800_000_000, 0)
+	clock := func() time.Time { return now }
+	f, err := New([]Endpoint{{Name: "NSS1", Kind: NSS, NMI: pn}, {Name: "SYSA", Kind: IKED, NMI: pa}}, "SYSA",
+		Options{Now: clock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ss := f.Systems(t.Context())
+	names := []string{}
+	for _, s := range ss {
+		names = append(names, s.Name+"/"+string(s.Kind))
+	}
+	if strings.Join(names, " ") != "SYSB/nss SYSA/iked" {
+		t.Fatalf("systems %v", names)
+	}
+	b := ss[0]
+	if !b.Reachable || len(b.Stacks) != 1 || b.Stacks[0].Name != "TCPIP" || b.Stacks[0].Target != "SYSBTCP" || !b.Stacks[0].Connected {
+		t.Fatalf("SYSB %+v", b)
+	}
+	st, err := f.Lookup(t.Context(), "SYSB", "TCPIP")
+	if err != nil {
+		t.Fatal(err)
+	}
+	az, _ := authz.New(authz.Config{System: "POLSYS"})
+	if r := st.Resource(az, authz.Display); r != "EZB.NETMGMT.NSS1.SYSBTCP.IPSEC.DISPLAY" {
+		t.Errorf("resource %s", r)
+	}
+	var n int
+	if _, err := st.Do(t.Context(), &nmi.Request{Type: nmi.GetIPInterfaces, Target: "TCPIP"}, func(nmi.Record) error { n++; return nil }); err != nil || n != 1 {
+		t.Fatalf("interfaces of SYSB's TCPIP through NSS1: %d records, %v", n, err)
+	}
+	// SYSA is the configured IKED, not the NSS server's client.
+	before := simA.Requests(nmi.GetSummary)
+	sa, _ := f.Lookup(t.Context(), "SYSA", "TCPIP")
+	if _, err := sa.Do(t.Context(), &nmi.Request{Type: nmi.GetSummary, Target: "TCPIP"}, func(nmi.Record) error { return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if simA.Requests(nmi.GetSummary) != before+1 || sa.Kind != IKED {
+		t.Fatalf("SYSA went to the NSS server: %+v", sa)
+	}
+	if _, err := f.Lookup(t.Context(), "SYSB", "TCPIPX"); !errors.As(err, new(*UnknownStackError)) {
+		t.Errorf("unknown client stack: %v", err)
+	}
+	// SYSC's client is not connected: never seen, so SYSC is unknown.
+	if _, err := f.Lookup(t.Context(), "SYSC", "TCPIP"); !errors.As(err, new(*UnknownSystemError)) {
+		t.Errorf("SYSC: %v", err)
+	}
+	// SYSB's client disconnects: once the list is stale it is still
+	// there, not connected, and its requests get the NSS server's ENXIO.
+	if err := nss.SetClientConnected("SYSBTCP", false); err != nil {
+		t.Fatal(err)
+	}
+	now = now.Add(time.Minute)
+	ss = f.Systems(t.Context())
+	if ss[0].Name != "SYSB" || ss[0].Stacks[0].Connected {
+		t.Fatalf("after the disconnect: %+v", ss[0])
+	}
+	st, err = f.Lookup(t.Context(), "SYSB", "TCPIP")
+	if err != nil || st.Connected {
+		t.Fatalf("lookup after the disconnect: %+v %v", st, err)
+	}
+	_, err = st.Do(t.Context(), &nmi.Request{Type: nmi.GetIPInterfaces, Target: "TCPIP"}, func(nmi.Record) error { return nil })
+	var se *nmi.StatusError
+	if !errors.As(err, &se) || se.Rc != nmi.ENXIO {
+		t.Fatalf("request for a disconnected client: %v", err)
+	}
+	// It connects again: a lookup of a name it does not know asks again.
+	if err := nss.SetClientConnected("SYSC_TCPIP", true); err != nil {
+		t.Fatal(err)
+	}
+	now = now.Add(2 * time.Second)
+	if st, err := f.Lookup(t.Context(), "SYSC", "TCPIP"); err != nil || !st.Connected || st.Target != "SYSC_TCPIP" {
+		t.Fatalf("SYSC after it connected: %+v %v", st, err)
 	}
 }

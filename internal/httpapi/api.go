@@ -125,7 +125,7 @@ func NewHandler(d Deps) (http.Handler, error) {
 		if name == "" {
 			name = "SYS1"
 		}
-		f, err := fleet.New([]fleet.Endpoint{{Name: name, Kind: fleet.IKED, NMI: d.NMI}}, "", fleet.Options{})
+		f, err := fleet.New([]fleet.Endpoint{{Name: name, Kind: fleet.IKED, NMI: d.NMI, PolicySystem: true}}, "", fleet.Options{})
 		if err != nil {
 			return nil, fmt.Errorf("httpapi: %w", err)
 		}
