@@ -46,6 +46,7 @@ var routeTable = []struct {
 	//  none view othr oper supr gen  deny
 	{st{401, 200, 200, 200, 200, 200, 200}, none, "GET /v1/whoami", "", ""},
 	{st{401, 200, 200, 200, 200, 200, 200}, none, "GET /v1/stacks", "", ""},
+	{st{401, 200, 200, 200, 200, 200, 200}, none, "GET /v1/events", "", ""}, // shows what the caller may display
 	{st{401, 200, 403, 200, 403, 200, 200}, disp, "GET /v1/stacks/{stack}/", "", ""},
 	{st{401, 200, 403, 200, 403, 200, 200}, disp, "GET /v1/stacks/{stack}/summary", "", ""},
 	{st{401, 200, 403, 200, 403, 200, 200}, disp, "GET /v1/stacks/{stack}/interfaces", "", ""},

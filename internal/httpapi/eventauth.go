@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"net/http"
 	"time"
 
@@ -15,12 +16,17 @@ import (
 // Last-Event-ID, and is authenticated and authorized afresh). A stream
 // that is ended for its caller's sake sends a final error event with the
 // problem (401 or 403; 503 when the authorizer cannot decide) first.
+//
+// The fleet stream (eventfleet.go) decides the same way, for every stack
+// it covers: a stack whose DISPLAY is gone is no longer told of.
 
 // streamGuard keeps one stream's caller in check.
 type streamGuard struct {
-	a     *api
-	r     *http.Request
-	stack string
+	a      *api
+	r      *http.Request
+	decide func(ctx context.Context, p authz.Principal) error
+	// p is the caller as last identified.
+	p authz.Principal
 
 	changed <-chan struct{}  // closed when the policy changes; nil: never
 	expires time.Time        // zero: the credentials do not expire
@@ -28,8 +34,11 @@ type streamGuard struct {
 	expired <-chan time.Time // timer's channel; nil without expiry
 }
 
-func (a *api) newStreamGuard(r *http.Request, stack string) *streamGuard {
-	g := &streamGuard{a: a, r: r, stack: stack}
+// newStreamGuard watches the caller of r; decide tells whether the
+// caller may go on receiving the stream's events.
+func (a *api) newStreamGuard(r *http.Request, decide func(ctx context.Context, p authz.Principal) error) *streamGuard {
+	g := &streamGuard{a: a, r: r, decide: decide}
+	g.p, _ = a.principal(r) // the stream has been authorized with it
 	if a.policyChanged != nil {
 		g.changed = a.policyChanged()
 	}
@@ -53,8 +62,9 @@ var errExpired = &UnauthorizedError{Reason: "the credentials have expired"}
 
 // check returns the error that ends the stream, or nil: the credentials
 // expired, or the policy changed since the last decision and, under the
-// policy in force, the caller is no longer authenticated (401), no longer
-// may display the stack (403), or cannot be decided (503).
+// policy in force, the caller is no longer authenticated (401), or decide
+// refuses it (403: no longer may display the stack; 503: cannot be
+// decided).
 func (g *streamGuard) check() error {
 	if !g.expires.IsZero() && !time.Now().Before(g.expires) {
 		return errExpired
@@ -75,6 +85,6 @@ func (g *streamGuard) check() error {
 			return &UnauthorizedError{Reason: "the credentials are no longer accepted"}
 		}
 	}
-	_, err = g.a.authorize(g.r.Context(), p, g.stack, authz.Display)
-	return err
+	g.p = p
+	return g.decide(g.r.Context(), p)
 }

@@ -8,13 +8,17 @@ import (
 	"encoding/binary"
 )
 
-// Event IDs. Each stack's feed numbers its events 1, 2, 3, ... on its own,
-// so that no stack's IDs count another's events, and sends the numbers
-// sealed: an ID is the number and a MAC of it under a key that the feed
-// draws when it is made, base64url-encoded. IDs are opaque to clients and
-// resumable (Last-Event-ID names a number of this feed); an ID of another
-// stack, of an earlier run of the gateway, or made up, does not verify,
-// and the stream starts with a reset.
+// Event IDs. Each stack's feed (one stack of one system) numbers its
+// events 1, 2, 3, ... on its own, so that no stack's IDs count another's
+// events, and sends the numbers sealed: an ID is the number and a MAC of
+// it, the system and the stack under a key that the feed draws when it
+// is made, base64url-encoded. IDs are opaque to clients and resumable
+// (Last-Event-ID names a number of this feed); an ID of another stack, of
+// the same stack name on another system, of an earlier run of the
+// gateway, or made up, does not verify, and the stream starts with a
+// reset. The fleet stream's IDs are the numbers of the fleet's ring,
+// sealed the same way under a key of their own (system and stack empty):
+// one ID is the position in the whole fleet's events.
 
 // eventIDMAC is the length of an ID's MAC (truncated HMAC-SHA256).
 const eventIDMAC = 12
@@ -24,12 +28,13 @@ const eventIDLen = 8 + eventIDMAC
 
 // eventIDs seals and opens the event numbers of one feed.
 type eventIDs struct {
-	key   [32]byte
-	stack string
+	key [32]byte
+	// scope is what the IDs belong to: system and stack, NUL-separated.
+	scope []byte
 }
 
-func newEventIDs(stack string) eventIDs {
-	e := eventIDs{stack: stack}
+func newEventIDs(system, stack string) eventIDs {
+	e := eventIDs{scope: []byte(system + "\x00" + stack)}
 	_, _ = rand.Read(e.key[:]) // crypto/rand.Read does not fail
 	return e
 }
@@ -39,7 +44,7 @@ func (e *eventIDs) mac(dst []byte, seq uint64) []byte {
 	var b [8]byte
 	binary.BigEndian.PutUint64(b[:], seq)
 	m.Write(b[:])
-	m.Write([]byte(e.stack))
+	m.Write(e.scope)
 	return m.Sum(dst)[:len(dst)+eventIDMAC]
 }
 

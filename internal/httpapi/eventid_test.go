@@ -3,10 +3,10 @@ package httpapi
 import "testing"
 
 // FuzzEventID: parse never panics; what it accepts is exactly an ID the
-// feed made; IDs round-trip; another stack's IDs do not parse.
+// feed made; IDs round-trip; IDs of the same stack name on another system do not parse.
 func FuzzEventID(f *testing.F) {
-	ids := newEventIDs("TCPIP")
-	other := newEventIDs("TCPIPB")
+	ids := newEventIDs("SYSA", "TCPIP")
+	other := newEventIDs("SYSB", "TCPIP")
 	for _, seq := range []uint64{0, 1, 2, 1 << 40, ^uint64(0)} {
 		f.Add(ids.id(seq), seq)
 	}
@@ -22,7 +22,7 @@ func FuzzEventID(f *testing.F) {
 			t.Errorf("ID %q of %d parses as %d, %v", id, seq, got, ok)
 		}
 		if _, ok := other.parse(id); ok {
-			t.Errorf("ID %q of TCPIP parses on TCPIPB", id)
+			t.Errorf("ID %q of SYSA TCPIP parses on SYSB TCPIP", id)
 		}
 	})
 }

@@ -42,6 +42,7 @@ func (a *api) routes() http.Handler {
 			r.Use(a.authenticate, notePrincipal, a.validate)
 			r.With(a.limit, a.scope).Get("/v1/whoami", a.whoAmI)
 			r.With(a.limit, a.scope).Get("/v1/stacks", a.listStacks)
+			r.Get("/v1/events", a.streamFleetEvents) // outlives the request scope, as a stack's stream
 			r.Route("/v1/stacks/{stack}", a.mountStack)
 		})
 	})
