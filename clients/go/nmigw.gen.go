@@ -1910,6 +1910,26 @@ type GetOpenApiDocumentParams struct {
 	IfNoneMatch *IfNoneMatch `json:"If-None-Match,omitempty"`
 }
 
+// StreamFleetEventsParams defines parameters for StreamFleetEvents.
+type StreamFleetEventsParams struct {
+	// System Only the stacks of this system (MVS system name, exact).
+	System *string `form:"system,omitempty" json:"system,omitempty"`
+
+	// Stack Only the stacks of this name (exact).
+	Stack *string `form:"stack,omitempty" json:"stack,omitempty"`
+
+	// Interval How often the gateway polls the NMI for this stream, a Go duration
+	// (`5s`, `1m`); default 5 seconds. Values outside the gateway's range
+	// (by default 1 second to 5 minutes) are clamped to it. The stack is
+	// polled at the shortest interval of its subscribers.
+	Interval *EventInterval `form:"interval,omitempty" json:"interval,omitempty"`
+
+	// LastEventID The `id:` of the last event the client received; the stream resumes
+	// after it, or starts with a `reset` event when the gateway no longer
+	// holds the events after it (or the ID is not one of this stack's).
+	LastEventID *LastEventID `json:"Last-Event-ID,omitempty"`
+}
+
 // ListStacksParams defines parameters for ListStacks.
 type ListStacksParams struct {
 	// PageSize Maximum number of items in one answer. Without it the whole list is returned.
@@ -2592,6 +2612,49 @@ type ClientInterface interface {
 	// Corresponds with GET /readyz (the `GetReadiness` operationId).
 	GetReadiness(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// StreamFleetEvents Follow changes of every system and stack (Server-Sent Events)
+	//
+	// One `text/event-stream` of the events of every stack of every
+	// system the caller may display, as each stack's own stream
+	// (`/v1/systems/{system}/stacks/{stack}/events`) sends them; every
+	// event names its `system` and `stack`. The streams share the
+	// gateway's polls: one per stack of a system, however many streams
+	// follow it. `system` and `stack` narrow the stream to exact names.
+	//
+	// Besides the events of the stacks' streams (without their per-poll
+	// `error` events):
+	//
+	// * `stack.error`: a [StackErrorEvent](#/components/schemas/StackErrorEvent);
+	//   polling a stack failed (told once, when the failure starts; the
+	//   stack's `recovered` ends it);
+	// * `system.unreachable`: a [SystemEvent](#/components/schemas/SystemEvent)
+	//   with its `problem`; a system does not answer (the stream goes
+	//   on), and `system.reachable` when it answers again.
+	//
+	// These three carry no `id:` and are not replayed; a new stream
+	// starts with those in force. Stacks that appear later (an NSS
+	// client connecting for the first time, a system that was down) are
+	// followed as they appear.
+	//
+	// IDs are of the fleet stream's own sequence (the events of every
+	// stack in the order the gateway saw them): one `Last-Event-ID`
+	// resumes the whole stream; a stack's IDs, and the fleet stream's
+	// in a stack's stream, are answered with a `reset` (which has no
+	// `system` and `stack` here).
+	//
+	// Access is decided per stack, as for a stack's stream; like the
+	// fleet lists, the stream shows what the caller may display (which
+	// may be nothing), so it is not refused with 403. When the policy is
+	// reloaded, the stream decides again before it sends anything more:
+	// it stops telling the stacks whose DISPLAY is gone and follows the
+	// ones granted since. A caller no longer authenticated, expired
+	// credentials, and the maximum lifetime end it as they end a stack's
+	// stream. A system's own events go to callers that may display one
+	// of its stacks. An unknown `system` is 404.
+	//
+	// Corresponds with GET /v1/events (the `StreamFleetEvents` operationId).
+	StreamFleetEvents(ctx context.Context, params *StreamFleetEventsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// ListStacks List stacks
 	//
 	// The TCP/IP stacks that run IP security on the system and that the
@@ -2624,7 +2687,13 @@ type ClientInterface interface {
 	// * `tunnel.added`, `tunnel.changed`, `tunnel.removed`: a
 	//   [TunnelEvent](#/components/schemas/TunnelEvent);
 	// * `stack.filterSetChanged`: a
-	//   [FilterSetEvent](#/components/schemas/FilterSetEvent);
+	//   [FilterSetEvent](#/components/schemas/FilterSetEvent) (a stack of
+	//   an IKED);
+	// * `stack.connected`, `stack.disconnected`: a
+	//   [ConnectionEvent](#/components/schemas/ConnectionEvent) (a stack
+	//   behind an NSS server, whose NSS client the gateway follows with
+	//   `NMsec_GET_CLIENTINFO`, as the NSS server routes no
+	//   `NMsec_GET_STACKINFO`);
 	// * `reset`: a [ResetEvent](#/components/schemas/ResetEvent); the
 	//   events since the client's `Last-Event-ID` are gone, so it should
 	//   read the lists again and follow the stream from there;
@@ -2637,7 +2706,8 @@ type ClientInterface interface {
 	//
 	// Every event but `error` and `recovered` has an `id:`, an opaque
 	// string of the stack's own sequence of events (IDs of one stack say
-	// nothing of another's events). A new subscription starts with an `id:` line of
+	// nothing of another's events, nor of the same stack name on another
+	// system). Every event's data names its `system` and `stack`. A new subscription starts with an `id:` line of
 	// its own (no event), so that a reconnecting client resumes from the
 	// moment it subscribed. Subscribe first, then read the lists. On
 	// reconnection, `Last-Event-ID` (sent by browsers' `EventSource` by
@@ -3469,6 +3539,59 @@ func (c *Client) GetReadiness(ctx context.Context, reqEditors ...RequestEditorFn
 	return c.Client.Do(req)
 }
 
+// StreamFleetEvents Follow changes of every system and stack (Server-Sent Events)
+//
+// One `text/event-stream` of the events of every stack of every
+// system the caller may display, as each stack's own stream
+// (`/v1/systems/{system}/stacks/{stack}/events`) sends them; every
+// event names its `system` and `stack`. The streams share the
+// gateway's polls: one per stack of a system, however many streams
+// follow it. `system` and `stack` narrow the stream to exact names.
+//
+// Besides the events of the stacks' streams (without their per-poll
+// `error` events):
+//
+//   - `stack.error`: a [StackErrorEvent](#/components/schemas/StackErrorEvent);
+//     polling a stack failed (told once, when the failure starts; the
+//     stack's `recovered` ends it);
+//   - `system.unreachable`: a [SystemEvent](#/components/schemas/SystemEvent)
+//     with its `problem`; a system does not answer (the stream goes
+//     on), and `system.reachable` when it answers again.
+//
+// These three carry no `id:` and are not replayed; a new stream
+// starts with those in force. Stacks that appear later (an NSS
+// client connecting for the first time, a system that was down) are
+// followed as they appear.
+//
+// IDs are of the fleet stream's own sequence (the events of every
+// stack in the order the gateway saw them): one `Last-Event-ID`
+// resumes the whole stream; a stack's IDs, and the fleet stream's
+// in a stack's stream, are answered with a `reset` (which has no
+// `system` and `stack` here).
+//
+// Access is decided per stack, as for a stack's stream; like the
+// fleet lists, the stream shows what the caller may display (which
+// may be nothing), so it is not refused with 403. When the policy is
+// reloaded, the stream decides again before it sends anything more:
+// it stops telling the stacks whose DISPLAY is gone and follows the
+// ones granted since. A caller no longer authenticated, expired
+// credentials, and the maximum lifetime end it as they end a stack's
+// stream. A system's own events go to callers that may display one
+// of its stacks. An unknown `system` is 404.
+//
+// Corresponds with GET /v1/events (the `StreamFleetEvents` operationId).
+func (c *Client) StreamFleetEvents(ctx context.Context, params *StreamFleetEventsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewStreamFleetEventsRequest(c.Server, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // ListStacks List stacks
 //
 // The TCP/IP stacks that run IP security on the system and that the
@@ -3521,7 +3644,13 @@ func (c *Client) GetStack(ctx context.Context, stack StackName, params *GetStack
 //   - `tunnel.added`, `tunnel.changed`, `tunnel.removed`: a
 //     [TunnelEvent](#/components/schemas/TunnelEvent);
 //   - `stack.filterSetChanged`: a
-//     [FilterSetEvent](#/components/schemas/FilterSetEvent);
+//     [FilterSetEvent](#/components/schemas/FilterSetEvent) (a stack of
+//     an IKED);
+//   - `stack.connected`, `stack.disconnected`: a
+//     [ConnectionEvent](#/components/schemas/ConnectionEvent) (a stack
+//     behind an NSS server, whose NSS client the gateway follows with
+//     `NMsec_GET_CLIENTINFO`, as the NSS server routes no
+//     `NMsec_GET_STACKINFO`);
 //   - `reset`: a [ResetEvent](#/components/schemas/ResetEvent); the
 //     events since the client's `Last-Event-ID` are gone, so it should
 //     read the lists again and follow the stream from there;
@@ -3534,7 +3663,8 @@ func (c *Client) GetStack(ctx context.Context, stack StackName, params *GetStack
 //
 // Every event but `error` and `recovered` has an `id:`, an opaque
 // string of the stack's own sequence of events (IDs of one stack say
-// nothing of another's events). A new subscription starts with an `id:` line of
+// nothing of another's events, nor of the same stack name on another
+// system). Every event's data names its `system` and `stack`. A new subscription starts with an `id:` line of
 // its own (no event), so that a reconnecting client resumes from the
 // moment it subscribed. Subscribe first, then read the lists. On
 // reconnection, `Last-Event-ID` (sent by browsers' `EventSource` by
@@ -4812,6 +4942,99 @@ func NewGetReadinessRequest(server string) (*http.Request, error) {
 	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
 	if err != nil {
 		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewStreamFleetEventsRequest constructs an http.Request for the StreamFleetEvents method
+func NewStreamFleetEventsRequest(server string, params *StreamFleetEventsParams) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/events")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.System != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "system", *params.System, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Stack != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "stack", *params.Stack, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Interval != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "interval", *params.Interval, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+
+		if params.LastEventID != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "Last-Event-ID", *params.LastEventID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("Last-Event-ID", headerParam0)
+		}
+
 	}
 
 	return req, nil
@@ -7522,6 +7745,51 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with GET /readyz (the `GetReadiness` operationId).
 	GetReadinessWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetReadinessResponse, error)
 
+	// StreamFleetEventsWithResponse Follow changes of every system and stack (Server-Sent Events)
+	//
+	// One `text/event-stream` of the events of every stack of every
+	// system the caller may display, as each stack's own stream
+	// (`/v1/systems/{system}/stacks/{stack}/events`) sends them; every
+	// event names its `system` and `stack`. The streams share the
+	// gateway's polls: one per stack of a system, however many streams
+	// follow it. `system` and `stack` narrow the stream to exact names.
+	//
+	// Besides the events of the stacks' streams (without their per-poll
+	// `error` events):
+	//
+	// * `stack.error`: a [StackErrorEvent](#/components/schemas/StackErrorEvent);
+	//   polling a stack failed (told once, when the failure starts; the
+	//   stack's `recovered` ends it);
+	// * `system.unreachable`: a [SystemEvent](#/components/schemas/SystemEvent)
+	//   with its `problem`; a system does not answer (the stream goes
+	//   on), and `system.reachable` when it answers again.
+	//
+	// These three carry no `id:` and are not replayed; a new stream
+	// starts with those in force. Stacks that appear later (an NSS
+	// client connecting for the first time, a system that was down) are
+	// followed as they appear.
+	//
+	// IDs are of the fleet stream's own sequence (the events of every
+	// stack in the order the gateway saw them): one `Last-Event-ID`
+	// resumes the whole stream; a stack's IDs, and the fleet stream's
+	// in a stack's stream, are answered with a `reset` (which has no
+	// `system` and `stack` here).
+	//
+	// Access is decided per stack, as for a stack's stream; like the
+	// fleet lists, the stream shows what the caller may display (which
+	// may be nothing), so it is not refused with 403. When the policy is
+	// reloaded, the stream decides again before it sends anything more:
+	// it stops telling the stacks whose DISPLAY is gone and follows the
+	// ones granted since. A caller no longer authenticated, expired
+	// credentials, and the maximum lifetime end it as they end a stack's
+	// stream. A system's own events go to callers that may display one
+	// of its stacks. An unknown `system` is 404.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/events (the `StreamFleetEvents` operationId).
+	StreamFleetEventsWithResponse(ctx context.Context, params *StreamFleetEventsParams, reqEditors ...RequestEditorFn) (*StreamFleetEventsResponse, error)
+
 	// ListStacksWithResponse List stacks
 	//
 	// The TCP/IP stacks that run IP security on the system and that the
@@ -7558,7 +7826,13 @@ type ClientWithResponsesInterface interface {
 	// * `tunnel.added`, `tunnel.changed`, `tunnel.removed`: a
 	//   [TunnelEvent](#/components/schemas/TunnelEvent);
 	// * `stack.filterSetChanged`: a
-	//   [FilterSetEvent](#/components/schemas/FilterSetEvent);
+	//   [FilterSetEvent](#/components/schemas/FilterSetEvent) (a stack of
+	//   an IKED);
+	// * `stack.connected`, `stack.disconnected`: a
+	//   [ConnectionEvent](#/components/schemas/ConnectionEvent) (a stack
+	//   behind an NSS server, whose NSS client the gateway follows with
+	//   `NMsec_GET_CLIENTINFO`, as the NSS server routes no
+	//   `NMsec_GET_STACKINFO`);
 	// * `reset`: a [ResetEvent](#/components/schemas/ResetEvent); the
 	//   events since the client's `Last-Event-ID` are gone, so it should
 	//   read the lists again and follow the stream from there;
@@ -7571,7 +7845,8 @@ type ClientWithResponsesInterface interface {
 	//
 	// Every event but `error` and `recovered` has an `id:`, an opaque
 	// string of the stack's own sequence of events (IDs of one stack say
-	// nothing of another's events). A new subscription starts with an `id:` line of
+	// nothing of another's events, nor of the same stack name on another
+	// system). Every event's data names its `system` and `stack`. A new subscription starts with an `id:` line of
 	// its own (no event), so that a reconnecting client resumes from the
 	// moment it subscribed. Subscribe first, then read the lists. On
 	// reconnection, `Last-Event-ID` (sent by browsers' `EventSource` by
@@ -8829,6 +9104,119 @@ func (r GetReadinessResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r GetReadinessResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// StreamFleetEventsResponse200Headers the declared response headers of an HTTP 200 response for StreamFleetEvents
+type StreamFleetEventsResponse200Headers struct {
+	XRequestID *string
+}
+
+// StreamFleetEventsResponse400Headers the declared response headers of an HTTP 400 response for StreamFleetEvents
+type StreamFleetEventsResponse400Headers struct {
+	XRequestID *string
+}
+
+// StreamFleetEventsResponse401Headers the declared response headers of an HTTP 401 response for StreamFleetEvents
+type StreamFleetEventsResponse401Headers struct {
+	WWWAuthenticate *string
+	XRequestID      *string
+}
+
+// StreamFleetEventsResponse404Headers the declared response headers of an HTTP 404 response for StreamFleetEvents
+type StreamFleetEventsResponse404Headers struct {
+	XRequestID *string
+}
+
+// StreamFleetEventsResponse500Headers the declared response headers of an HTTP 500 response for StreamFleetEvents
+type StreamFleetEventsResponse500Headers struct {
+	XRequestID *string
+}
+
+// StreamFleetEventsResponse503Headers the declared response headers of an HTTP 503 response for StreamFleetEvents
+type StreamFleetEventsResponse503Headers struct {
+	RetryAfter *int
+	XRequestID *string
+}
+
+type StreamFleetEventsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *InternalError
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *Unavailable
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *StreamFleetEventsResponse200Headers
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *StreamFleetEventsResponse400Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *StreamFleetEventsResponse401Headers
+	// Headers404 the parsed response headers for an HTTP 404 response
+	Headers404 *StreamFleetEventsResponse404Headers
+	// Headers500 the parsed response headers for an HTTP 500 response
+	Headers500 *StreamFleetEventsResponse500Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *StreamFleetEventsResponse503Headers
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r StreamFleetEventsResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r StreamFleetEventsResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r StreamFleetEventsResponse) GetApplicationproblemJSON404() *NotFound {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r StreamFleetEventsResponse) GetApplicationproblemJSON500() *InternalError {
+	return r.ApplicationproblemJSON500
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r StreamFleetEventsResponse) GetApplicationproblemJSON503() *Unavailable {
+	return r.ApplicationproblemJSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r StreamFleetEventsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r StreamFleetEventsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r StreamFleetEventsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r StreamFleetEventsResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -14393,6 +14781,57 @@ func (c *ClientWithResponses) GetReadinessWithResponse(ctx context.Context, reqE
 	return ParseGetReadinessResponse(rsp)
 }
 
+// StreamFleetEventsWithResponse Follow changes of every system and stack (Server-Sent Events)
+//
+// One `text/event-stream` of the events of every stack of every
+// system the caller may display, as each stack's own stream
+// (`/v1/systems/{system}/stacks/{stack}/events`) sends them; every
+// event names its `system` and `stack`. The streams share the
+// gateway's polls: one per stack of a system, however many streams
+// follow it. `system` and `stack` narrow the stream to exact names.
+//
+// Besides the events of the stacks' streams (without their per-poll
+// `error` events):
+//
+//   - `stack.error`: a [StackErrorEvent](#/components/schemas/StackErrorEvent);
+//     polling a stack failed (told once, when the failure starts; the
+//     stack's `recovered` ends it);
+//   - `system.unreachable`: a [SystemEvent](#/components/schemas/SystemEvent)
+//     with its `problem`; a system does not answer (the stream goes
+//     on), and `system.reachable` when it answers again.
+//
+// These three carry no `id:` and are not replayed; a new stream
+// starts with those in force. Stacks that appear later (an NSS
+// client connecting for the first time, a system that was down) are
+// followed as they appear.
+//
+// IDs are of the fleet stream's own sequence (the events of every
+// stack in the order the gateway saw them): one `Last-Event-ID`
+// resumes the whole stream; a stack's IDs, and the fleet stream's
+// in a stack's stream, are answered with a `reset` (which has no
+// `system` and `stack` here).
+//
+// Access is decided per stack, as for a stack's stream; like the
+// fleet lists, the stream shows what the caller may display (which
+// may be nothing), so it is not refused with 403. When the policy is
+// reloaded, the stream decides again before it sends anything more:
+// it stops telling the stacks whose DISPLAY is gone and follows the
+// ones granted since. A caller no longer authenticated, expired
+// credentials, and the maximum lifetime end it as they end a stack's
+// stream. A system's own events go to callers that may display one
+// of its stacks. An unknown `system` is 404.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/events (the `StreamFleetEvents` operationId).
+func (c *ClientWithResponses) StreamFleetEventsWithResponse(ctx context.Context, params *StreamFleetEventsParams, reqEditors ...RequestEditorFn) (*StreamFleetEventsResponse, error) {
+	rsp, err := c.StreamFleetEvents(ctx, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseStreamFleetEventsResponse(rsp)
+}
+
 // ListStacksWithResponse List stacks
 //
 // The TCP/IP stacks that run IP security on the system and that the
@@ -14441,7 +14880,13 @@ func (c *ClientWithResponses) GetStackWithResponse(ctx context.Context, stack St
 //   - `tunnel.added`, `tunnel.changed`, `tunnel.removed`: a
 //     [TunnelEvent](#/components/schemas/TunnelEvent);
 //   - `stack.filterSetChanged`: a
-//     [FilterSetEvent](#/components/schemas/FilterSetEvent);
+//     [FilterSetEvent](#/components/schemas/FilterSetEvent) (a stack of
+//     an IKED);
+//   - `stack.connected`, `stack.disconnected`: a
+//     [ConnectionEvent](#/components/schemas/ConnectionEvent) (a stack
+//     behind an NSS server, whose NSS client the gateway follows with
+//     `NMsec_GET_CLIENTINFO`, as the NSS server routes no
+//     `NMsec_GET_STACKINFO`);
 //   - `reset`: a [ResetEvent](#/components/schemas/ResetEvent); the
 //     events since the client's `Last-Event-ID` are gone, so it should
 //     read the lists again and follow the stream from there;
@@ -14454,7 +14899,8 @@ func (c *ClientWithResponses) GetStackWithResponse(ctx context.Context, stack St
 //
 // Every event but `error` and `recovered` has an `id:`, an opaque
 // string of the stack's own sequence of events (IDs of one stack say
-// nothing of another's events). A new subscription starts with an `id:` line of
+// nothing of another's events, nor of the same stack name on another
+// system). Every event's data names its `system` and `stack`. A new subscription starts with an `id:` line of
 // its own (no event), so that a reconnecting client resumes from the
 // moment it subscribed. Subscribe first, then read the lists. On
 // reconnection, `Last-Event-ID` (sent by browsers' `EventSource` by
@@ -16000,6 +16446,137 @@ func ParseGetReadinessResponse(rsp *http.Response) (*GetReadinessResponse, error
 			headers.XRequestID = &value
 		}
 		response.Headers504 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseStreamFleetEventsResponse parses an HTTP response from a StreamFleetEventsWithResponse call
+func ParseStreamFleetEventsResponse(rsp *http.Response) (*StreamFleetEventsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &StreamFleetEventsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers StreamFleetEventsResponse200Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 400:
+		var headers StreamFleetEventsResponse400Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers400 = &headers
+	case rsp.StatusCode == 401:
+		var headers StreamFleetEventsResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 404:
+		var headers StreamFleetEventsResponse404Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers404 = &headers
+	case rsp.StatusCode == 500:
+		var headers StreamFleetEventsResponse500Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers500 = &headers
+	case rsp.StatusCode == 503:
+		var headers StreamFleetEventsResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil

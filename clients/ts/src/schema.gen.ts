@@ -310,7 +310,13 @@ export interface paths {
          *     * `tunnel.added`, `tunnel.changed`, `tunnel.removed`: a
          *       [TunnelEvent](#/components/schemas/TunnelEvent);
          *     * `stack.filterSetChanged`: a
-         *       [FilterSetEvent](#/components/schemas/FilterSetEvent);
+         *       [FilterSetEvent](#/components/schemas/FilterSetEvent) (a stack of
+         *       an IKED);
+         *     * `stack.connected`, `stack.disconnected`: a
+         *       [ConnectionEvent](#/components/schemas/ConnectionEvent) (a stack
+         *       behind an NSS server, whose NSS client the gateway follows with
+         *       `NMsec_GET_CLIENTINFO`, as the NSS server routes no
+         *       `NMsec_GET_STACKINFO`);
          *     * `reset`: a [ResetEvent](#/components/schemas/ResetEvent); the
          *       events since the client's `Last-Event-ID` are gone, so it should
          *       read the lists again and follow the stream from there;
@@ -323,7 +329,8 @@ export interface paths {
          *
          *     Every event but `error` and `recovered` has an `id:`, an opaque
          *     string of the stack's own sequence of events (IDs of one stack say
-         *     nothing of another's events). A new subscription starts with an `id:` line of
+         *     nothing of another's events, nor of the same stack name on another
+         *     system). Every event's data names its `system` and `stack`. A new subscription starts with an `id:` line of
          *     its own (no event), so that a reconnecting client resumes from the
          *     moment it subscribed. Subscribe first, then read the lists. On
          *     reconnection, `Last-Event-ID` (sent by browsers' `EventSource` by
@@ -888,6 +895,62 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/events": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Follow changes of every system and stack (Server-Sent Events)
+         * @description One `text/event-stream` of the events of every stack of every
+         *     system the caller may display, as each stack's own stream
+         *     (`/v1/systems/{system}/stacks/{stack}/events`) sends them; every
+         *     event names its `system` and `stack`. The streams share the
+         *     gateway's polls: one per stack of a system, however many streams
+         *     follow it. `system` and `stack` narrow the stream to exact names.
+         *
+         *     Besides the events of the stacks' streams (without their per-poll
+         *     `error` events):
+         *
+         *     * `stack.error`: a [StackErrorEvent](#/components/schemas/StackErrorEvent);
+         *       polling a stack failed (told once, when the failure starts; the
+         *       stack's `recovered` ends it);
+         *     * `system.unreachable`: a [SystemEvent](#/components/schemas/SystemEvent)
+         *       with its `problem`; a system does not answer (the stream goes
+         *       on), and `system.reachable` when it answers again.
+         *
+         *     These three carry no `id:` and are not replayed; a new stream
+         *     starts with those in force. Stacks that appear later (an NSS
+         *     client connecting for the first time, a system that was down) are
+         *     followed as they appear.
+         *
+         *     IDs are of the fleet stream's own sequence (the events of every
+         *     stack in the order the gateway saw them): one `Last-Event-ID`
+         *     resumes the whole stream; a stack's IDs, and the fleet stream's
+         *     in a stack's stream, are answered with a `reset` (which has no
+         *     `system` and `stack` here).
+         *
+         *     Access is decided per stack, as for a stack's stream; like the
+         *     fleet lists, the stream shows what the caller may display (which
+         *     may be nothing), so it is not refused with 403. When the policy is
+         *     reloaded, the stream decides again before it sends anything more:
+         *     it stops telling the stacks whose DISPLAY is gone and follows the
+         *     ones granted since. A caller no longer authenticated, expired
+         *     credentials, and the maximum lifetime end it as they end a stack's
+         *     stream. A system's own events go to callers that may display one
+         *     of its stacks. An unknown `system` is 404.
+         */
+        get: operations["streamFleetEvents"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/whoami": {
         parameters: {
             query?: never;
@@ -1124,6 +1187,11 @@ export interface components {
          */
         TunnelEvent: {
             /**
+             * @description The system (MVS system name).
+             * @example SYSA
+             */
+            system: string;
+            /**
              * @description The stack.
              * @example TCPIP
              */
@@ -1152,8 +1220,16 @@ export interface components {
             oldState?: components["schemas"]["IPTunnelState"];
             newState?: components["schemas"]["IPTunnelState"];
         };
-        /** @description The stack switched between its default and its policy filter set. */
+        /**
+         * @description The stack switched between its default and its policy filter set
+         *     (stacks of an IKED; the NSS server does not tell a client's).
+         */
         FilterSetEvent: {
+            /**
+             * @description The system (MVS system name).
+             * @example SYSA
+             */
+            system: string;
             /** @example TCPIP */
             stack: string;
             /** Format: date-time */
@@ -1165,12 +1241,72 @@ export interface components {
          * @description The events since the client's `Last-Event-ID` are not available
          *     (too old, from before a restart of the gateway, or the client fell
          *     behind). Read the lists again; the stream goes on from here.
+         *     The fleet stream's reset names no system and stack.
          */
         ResetEvent: {
+            /**
+             * @description The system (MVS system name).
+             * @example SYSA
+             */
+            system?: string;
             /** @example TCPIP */
-            stack: string;
+            stack?: string;
             /** @example Last-Event-ID is older than the events the gateway keeps */
             reason: string;
+        };
+        /**
+         * @description A stack behind an NSS server: its NSS client is no longer
+         *     connected to the NSS server (`stack.disconnected`), or is connected
+         *     again or reconnected since the last poll (`stack.connected`; its
+         *     tunnels' changes follow as events).
+         */
+        ConnectionEvent: {
+            /**
+             * @description The system (MVS system name).
+             * @example SYSA
+             */
+            system: string;
+            /** @example TCPIP */
+            stack: string;
+            /** Format: date-time */
+            time: string;
+            /**
+             * Format: date-time
+             * @description When the client connected (NMsCIConnectTime); in `stack.disconnected`, the connection that ended.
+             */
+            connectTime?: string;
+            /**
+             * Format: date-time
+             * @description The connection before, when the client reconnected between two polls.
+             */
+            oldConnectTime?: string;
+        };
+        /** @description Polling the stack failed (fleet stream; told once, until the stack's `recovered`). */
+        StackErrorEvent: {
+            /**
+             * @description The system (MVS system name).
+             * @example SYSA
+             */
+            system: string;
+            /** @example TCPIP */
+            stack: string;
+            /** Format: date-time */
+            time: string;
+            problem: components["schemas"]["Problem"];
+        };
+        /**
+         * @description A system stopped answering (`system.unreachable`, with the
+         *     problem) or answers again (`system.reachable`). Fleet stream.
+         */
+        SystemEvent: {
+            /**
+             * @description The system (MVS system name).
+             * @example SYSA
+             */
+            system: string;
+            /** Format: date-time */
+            time: string;
+            problem?: components["schemas"]["Problem"];
         };
         /**
          * @description Polling the stack works again after `error` events: the lists seen
@@ -1178,6 +1314,11 @@ export interface components {
          *     follow as events.
          */
         RecoveredEvent: {
+            /**
+             * @description The system (MVS system name).
+             * @example SYSA
+             */
+            system: string;
             /** @example TCPIP */
             stack: string;
             /**
@@ -4271,6 +4412,65 @@ export interface operations {
             502: components["responses"]["BadGateway"];
             503: components["responses"]["Unavailable"];
             504: components["responses"]["GatewayTimeout"];
+        };
+    };
+    streamFleetEvents: {
+        parameters: {
+            query?: {
+                /** @description Only the stacks of this system (MVS system name, exact). */
+                system?: string;
+                /** @description Only the stacks of this name (exact). */
+                stack?: string;
+                /**
+                 * @description How often the gateway polls the NMI for this stream, a Go duration
+                 *     (`5s`, `1m`); default 5 seconds. Values outside the gateway's range
+                 *     (by default 1 second to 5 minutes) are clamped to it. The stack is
+                 *     polled at the shortest interval of its subscribers.
+                 */
+                interval?: components["parameters"]["EventInterval"];
+            };
+            header?: {
+                /**
+                 * @description The `id:` of the last event the client received; the stream resumes
+                 *     after it, or starts with a `reset` event when the gateway no longer
+                 *     holds the events after it (or the ID is not one of this stack's).
+                 */
+                "Last-Event-ID"?: components["parameters"]["LastEventID"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /**
+             * @description The event stream. It ends when the client disconnects, the
+             *     gateway shuts down, the stream reaches its maximum lifetime, or
+             *     the caller's access ends (after a final `error` event).
+             */
+            200: {
+                headers: {
+                    "X-Request-ID": components["headers"]["XRequestID"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example id: AAAAAAAAAAAHi2Xq0yXkq8vVQFw
+                     *
+                     *     event: tunnel.changed
+                     *     id: AAAAAAAAAAAIWm1kcR3vE0pYvY0
+                     *     data: {"system":"SYSB","stack":"TCPIP","time":"2024-05-01T08:00:05Z","kind":"dynamic","tunnelId":"Y2","generation":1,"oldState":"active","newState":"inactive"}
+                     *
+                     *     event: system.unreachable
+                     *     data: {"system":"SYSC","time":"2024-05-01T08:00:07Z","problem":{"type":"urn:nmigw:problem:nmi-unavailable","title":"IKE daemon unavailable","status":503,"instance":"/v1/systems/SYSC"}}
+                     */
+                    "text/event-stream": components["schemas"]["EventStream"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFound"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
         };
     };
     whoAmI: {
