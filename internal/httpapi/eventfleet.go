@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"cmp"
 	"context"
 	"net/http"
 	"slices"
@@ -29,7 +30,11 @@ import (
 // stacks it knows, which the fleet streams follow as they appear (an NSS
 // client connecting for the first time, a system that was down when the
 // stream started). A system's events go to the callers that may display
-// one of its known stacks.
+// one of its known stacks; of a system none of whose stacks is known (it
+// has not answered since the gateway started), to the callers whose
+// DISPLAY covers every stack of the system: the resource checked names
+// the stack "*" (or the ?stack asked for), which only a generic profile
+// such as EZB.NETMGMT.SYSB.*.IPSEC.DISPLAY covers.
 //
 // Access is decided as for a stack's stream (eventauth.go), for every
 // stack the stream covers, and like the fleet lists a stream shows what
@@ -42,6 +47,7 @@ import (
 
 // sysState is one system as the systems watcher last saw it.
 type sysState struct {
+	endpoint  string // the configured endpoint that serves it
 	reachable bool
 	err       error
 	stacks    []fleet.Stack // the last known, kept while unreachable
@@ -80,7 +86,7 @@ func (w *sysWatch) pollOnce(ctx context.Context) error {
 	for _, s := range ss {
 		old := w.systems[s.Name]
 		if old == nil {
-			old = &sysState{reachable: true}
+			old = &sysState{endpoint: s.Endpoint, reachable: true}
 			w.systems[s.Name] = old
 			w.order = append(w.order, s.Name)
 		}
@@ -113,14 +119,19 @@ func sameStacks(a, b []fleet.Stack) bool {
 	})
 }
 
-// known returns every stack known, in the order of the systems.
-func (w *sysWatch) known() (stacks []fleet.Stack, version uint64) {
+// known returns every stack known, in the order of the systems, and the
+// systems none of whose stacks is known (with their endpoints).
+func (w *sysWatch) known() (stacks []fleet.Stack, blind [][2]string, version uint64) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	for _, name := range w.order {
-		stacks = append(stacks, w.systems[name].stacks...)
+		s := w.systems[name]
+		if len(s.stacks) == 0 {
+			blind = append(blind, [2]string{name, s.endpoint})
+		}
+		stacks = append(stacks, s.stacks...)
 	}
-	return stacks, w.version
+	return stacks, blind, w.version
 }
 
 func unreachableData(system string, t time.Time, err error) []byte {
@@ -164,19 +175,30 @@ func (fs *fleetStream) inScope(st *fleet.Stack) bool {
 }
 
 // decide decides which of the stacks known in scope the caller may
-// display, and follows those; the error is the authorizer's (503).
+// display, and follows those, and which systems without a known stack
+// it is told of; the error is the authorizer's (503).
 func (fs *fleetStream) decide(ctx context.Context, p authz.Principal) error {
 	a := fs.a
-	known, version := a.events.sys.known()
+	known, blind, version := a.events.sys.known()
 	var in []fleet.Stack
 	for i := range known {
 		if fs.inScope(&known[i]) {
 			in = append(in, known[i])
 		}
 	}
-	res := make([]string, len(in))
+	res := make([]string, len(in), len(in)+len(blind))
 	for i := range in {
 		res[i] = in[i].Resource(a.authz, authz.Display)
+	}
+	var blindIn []string
+	for _, b := range blind {
+		ep, ok := a.fleet.Endpoint(b[1])
+		if !ok || fs.system != "" && b[0] != fs.system {
+			continue
+		}
+		stack := cmp.Or(fs.stack, "*")
+		blindIn = append(blindIn, b[0])
+		res = append(res, a.authz.Resource(ep.SAFSystem, stack, authz.Display))
 	}
 	ds, err := a.authorizeBatch(ctx, p, res)
 	if err != nil {
@@ -203,6 +225,11 @@ func (fs *fleetStream) decide(ctx context.Context, p authz.Principal) error {
 	clear(fs.systems)
 	for k := range fs.allowed {
 		fs.systems[k.system] = true
+	}
+	for i, name := range blindIn {
+		if ds[len(in)+i].Allowed {
+			fs.systems[name] = true
+		}
 	}
 	fs.version = version
 	return nil

@@ -534,3 +534,61 @@ func (s *simNMI) requests() []nmi.Request {
 	defer s.mu.Unlock()
 	return slices.Clone(s.calls)
 }
+
+// A system that hangs (its IKE daemon stopped) from the start delays the
+// fleet stream's start by one request deadline at most, is told as
+// unreachable (a timeout) though none of its stacks is known yet, and
+// does not hold up the other system's events. When it answers, its
+// stacks are followed from then on.
+func TestFleetEventsSystemHangs(t *testing.T) {
+	simA, simB := fleetSims(t)
+	s := fleetEventServer(t, simA, simB, nil, func(d *httpapi.Deps) { d.RequestTimeout = time.Second })
+	simB.faults.SetHang(true)
+	t.Cleanup(func() { simB.faults.SetHang(false) })
+	all, _ := openFleet(t, s, "/v1/events?stack=TCPIP")
+	ev := expectOf(t, all, "system.unreachable", "SYSB", "", nil)
+	var d map[string]any
+	_ = json.Unmarshal([]byte(ev.Data), &d)
+	if p, _ := d["problem"].(map[string]any); p["status"] != num(http.StatusGatewayTimeout) {
+		t.Errorf("system.unreachable %s, want a 504 problem", ev.Data)
+	}
+	simA.control(t, nmi.DeactDynTun, "", "Y2")
+	expectOf(t, all, "tunnel.removed", "SYSA", "TCPIP", map[string]any{"tunnelId": "Y2"})
+
+	simB.faults.SetHang(false)
+	expectOf(t, all, "system.reachable", "SYSB", "", nil)
+	// The stream follows SYSB's TCPIP from now on: once its poller has
+	// polled twice (the first poll is the baseline), a change is an event.
+	n := countRequests(simB, nmi.GetIPTunDynStack, "TCPIP")
+	for deadline := time.Now().Add(10 * time.Second); countRequests(simB, nmi.GetIPTunDynStack, "TCPIP") < n+2; {
+		if time.Now().After(deadline) {
+			t.Fatal("SYSB's TCPIP is not polled after SYSB answered")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	simB.control(t, nmi.RefreshDynTun, "", "Y1")
+	for {
+		ev, err := all.NextEvent()
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = json.Unmarshal([]byte(ev.Data), &d)
+		if ev.Name == "tunnel.changed" && d["system"] == "SYSB" && d["tunnelId"] == "Y1" {
+			break
+		}
+		if d["system"] == "SYSB" && ev.Name != "system.reachable" && ev.Name != "system.unreachable" {
+			t.Fatalf("after SYSB answered: %s %s", ev.Name, ev.Data)
+		}
+	}
+}
+
+// countRequests counts the requests of type typ for target that sim got.
+func countRequests(sim *simNMI, typ nmi.MsgType, target string) int {
+	n := 0
+	for _, r := range sim.requests() {
+		if r.Type == typ && r.Target == target {
+			n++
+		}
+	}
+	return n
+}
