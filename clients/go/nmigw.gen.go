@@ -2650,7 +2650,10 @@ type ClientInterface interface {
 	// ones granted since. A caller no longer authenticated, expired
 	// credentials, and the maximum lifetime end it as they end a stack's
 	// stream. A system's own events go to callers that may display one
-	// of its stacks. An unknown `system` is 404.
+	// of its stacks; those of a system none of whose stacks is known yet
+	// (down since the gateway started), to callers whose DISPLAY covers
+	// every stack of it (`EZB.NETMGMT.<system>.*.IPSEC.DISPLAY`). An
+	// unknown `system` is 404.
 	//
 	// Corresponds with GET /v1/events (the `StreamFleetEvents` operationId).
 	StreamFleetEvents(ctx context.Context, params *StreamFleetEventsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -3577,7 +3580,10 @@ func (c *Client) GetReadiness(ctx context.Context, reqEditors ...RequestEditorFn
 // ones granted since. A caller no longer authenticated, expired
 // credentials, and the maximum lifetime end it as they end a stack's
 // stream. A system's own events go to callers that may display one
-// of its stacks. An unknown `system` is 404.
+// of its stacks; those of a system none of whose stacks is known yet
+// (down since the gateway started), to callers whose DISPLAY covers
+// every stack of it (`EZB.NETMGMT.<system>.*.IPSEC.DISPLAY`). An
+// unknown `system` is 404.
 //
 // Corresponds with GET /v1/events (the `StreamFleetEvents` operationId).
 func (c *Client) StreamFleetEvents(ctx context.Context, params *StreamFleetEventsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -7783,7 +7789,10 @@ type ClientWithResponsesInterface interface {
 	// ones granted since. A caller no longer authenticated, expired
 	// credentials, and the maximum lifetime end it as they end a stack's
 	// stream. A system's own events go to callers that may display one
-	// of its stacks. An unknown `system` is 404.
+	// of its stacks; those of a system none of whose stacks is known yet
+	// (down since the gateway started), to callers whose DISPLAY covers
+	// every stack of it (`EZB.NETMGMT.<system>.*.IPSEC.DISPLAY`). An
+	// unknown `system` is 404.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -14819,7 +14828,10 @@ func (c *ClientWithResponses) GetReadinessWithResponse(ctx context.Context, reqE
 // ones granted since. A caller no longer authenticated, expired
 // credentials, and the maximum lifetime end it as they end a stack's
 // stream. A system's own events go to callers that may display one
-// of its stacks. An unknown `system` is 404.
+// of its stacks; those of a system none of whose stacks is known yet
+// (down since the gateway started), to callers whose DISPLAY covers
+// every stack of it (`EZB.NETMGMT.<system>.*.IPSEC.DISPLAY`). An
+// unknown `system` is 404.
 //
 // Returns a wrapper object for the known response body format(s).
 //

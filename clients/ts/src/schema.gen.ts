@@ -940,7 +940,10 @@ export interface paths {
          *     ones granted since. A caller no longer authenticated, expired
          *     credentials, and the maximum lifetime end it as they end a stack's
          *     stream. A system's own events go to callers that may display one
-         *     of its stacks. An unknown `system` is 404.
+         *     of its stacks; those of a system none of whose stacks is known yet
+         *     (down since the gateway started), to callers whose DISPLAY covers
+         *     every stack of it (`EZB.NETMGMT.<system>.*.IPSEC.DISPLAY`). An
+         *     unknown `system` is 404.
          */
         get: operations["streamFleetEvents"];
         put?: never;
