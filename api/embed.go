@@ -4,6 +4,8 @@ package api
 
 import _ "embed"
 
+//go:generate go run ../scripts/system-paths openapi.yaml
+
 // OpenAPI is the OpenAPI 3.0.3 document of the REST API.
 //
 //go:embed openapi.yaml

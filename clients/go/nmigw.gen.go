@@ -70,6 +70,24 @@ func (e HealthStatus) Valid() bool {
 	}
 }
 
+// Defines values for SystemKind.
+const (
+	Iked SystemKind = "iked"
+	Nss  SystemKind = "nss"
+)
+
+// Valid indicates whether the value is a known member of the SystemKind enum.
+func (e SystemKind) Valid() bool {
+	switch e {
+	case Iked:
+		return true
+	case Nss:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for TestedPacketDirection.
 const (
 	TestedPacketDirectionInbound  TestedPacketDirection = "inbound"
@@ -244,6 +262,102 @@ func (e GetDynamicTunnelParamsView) Valid() bool {
 	case GetDynamicTunnelParamsViewIke:
 		return true
 	case GetDynamicTunnelParamsViewStack:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ListFiltersInSystemParamsSet.
+const (
+	ListFiltersInSystemParamsSetCurrent ListFiltersInSystemParamsSet = "current"
+	ListFiltersInSystemParamsSetDefault ListFiltersInSystemParamsSet = "default"
+	ListFiltersInSystemParamsSetPolicy  ListFiltersInSystemParamsSet = "policy"
+)
+
+// Valid indicates whether the value is a known member of the ListFiltersInSystemParamsSet enum.
+func (e ListFiltersInSystemParamsSet) Valid() bool {
+	switch e {
+	case ListFiltersInSystemParamsSetCurrent:
+		return true
+	case ListFiltersInSystemParamsSetDefault:
+		return true
+	case ListFiltersInSystemParamsSetPolicy:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for GetFilterInSystemParamsSet.
+const (
+	GetFilterInSystemParamsSetCurrent GetFilterInSystemParamsSet = "current"
+	GetFilterInSystemParamsSetDefault GetFilterInSystemParamsSet = "default"
+	GetFilterInSystemParamsSetPolicy  GetFilterInSystemParamsSet = "policy"
+)
+
+// Valid indicates whether the value is a known member of the GetFilterInSystemParamsSet enum.
+func (e GetFilterInSystemParamsSet) Valid() bool {
+	switch e {
+	case GetFilterInSystemParamsSetCurrent:
+		return true
+	case GetFilterInSystemParamsSetDefault:
+		return true
+	case GetFilterInSystemParamsSetPolicy:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ListDynamicTunnelsInSystemParamsView.
+const (
+	ListDynamicTunnelsInSystemParamsViewIke   ListDynamicTunnelsInSystemParamsView = "ike"
+	ListDynamicTunnelsInSystemParamsViewStack ListDynamicTunnelsInSystemParamsView = "stack"
+)
+
+// Valid indicates whether the value is a known member of the ListDynamicTunnelsInSystemParamsView enum.
+func (e ListDynamicTunnelsInSystemParamsView) Valid() bool {
+	switch e {
+	case ListDynamicTunnelsInSystemParamsViewIke:
+		return true
+	case ListDynamicTunnelsInSystemParamsViewStack:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for GetDynamicTunnelInSystemParamsView.
+const (
+	GetDynamicTunnelInSystemParamsViewIke   GetDynamicTunnelInSystemParamsView = "ike"
+	GetDynamicTunnelInSystemParamsViewStack GetDynamicTunnelInSystemParamsView = "stack"
+)
+
+// Valid indicates whether the value is a known member of the GetDynamicTunnelInSystemParamsView enum.
+func (e GetDynamicTunnelInSystemParamsView) Valid() bool {
+	switch e {
+	case GetDynamicTunnelInSystemParamsViewIke:
+		return true
+	case GetDynamicTunnelInSystemParamsViewStack:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ListFleetDynamicTunnelsParamsView.
+const (
+	ListFleetDynamicTunnelsParamsViewIke   ListFleetDynamicTunnelsParamsView = "ike"
+	ListFleetDynamicTunnelsParamsViewStack ListFleetDynamicTunnelsParamsView = "stack"
+)
+
+// Valid indicates whether the value is a known member of the ListFleetDynamicTunnelsParamsView enum.
+func (e ListFleetDynamicTunnelsParamsView) Valid() bool {
+	switch e {
+	case ListFleetDynamicTunnelsParamsViewIke:
+		return true
+	case ListFleetDynamicTunnelsParamsViewStack:
 		return true
 	default:
 		return false
@@ -980,6 +1094,441 @@ type FilterTestResult struct {
 // Example: generic
 type FilterType = string
 
+// FleetDynamicTunnel A dynamic tunnel generation of one stack of one system.
+type FleetDynamicTunnel struct {
+	// ActivationMethod How a dynamic tunnel was started (IBM other): `user` (the `ipsec`
+	// command or an NMI activate), `remote` (the peer), `on-demand`
+	// (traffic), `takeover` (sysplex-wide SA takeover of a DVIPA),
+	// `autoact` (automatic activation).
+	//
+	//
+	// Example: user
+	ActivationMethod ActivationMethod `json:"activationMethod"`
+
+	// ClearDf The don't-fragment bit is cleared in the outer header (tunnel mode).
+	ClearDf bool `json:"clearDf"`
+
+	// ClearDscp The DSCP is cleared in the outer header (tunnel mode).
+	ClearDscp bool `json:"clearDscp"`
+
+	// Destination Addresses a rule or tunnel applies to: every address (`any`), one
+	// host, a prefix (`address`/`prefixLength`) or a range (`address` to
+	// `endAddress`). PROPOSED layout.
+	//
+	//
+	// Example: {"address":"10.1.0.0","format":"prefix","prefixLength":16}
+	Destination AddressSelector `json:"destination"`
+
+	// DestinationNatOa An IPv4 or IPv6 address as text.
+	//
+	// Example: 192.0.2.10
+	DestinationNatOa *IPAddress `json:"destinationNatOa,omitempty"`
+
+	// DestinationPort Destination port of the protected data; 0 = any.
+	DestinationPort int `json:"destinationPort"`
+
+	// ExpireTime RFC 3339 time in UTC.
+	//
+	// Example: 2024-05-01T08:30:00Z
+	ExpireTime *Timestamp `json:"expireTime,omitempty"`
+
+	// Fips140 The tunnel's cryptography runs in FIPS 140 mode.
+	Fips140 bool `json:"fips140"`
+
+	// Generation Generation of the SA; the first SA of a tunnel is 1, each refresh adds one.
+	Generation int64 `json:"generation"`
+
+	// Generations Only in `getDynamicTunnel`; every generation of the tunnel, newest first.
+	Generations *[]DynamicTunnel `json:"generations,omitempty"`
+
+	// IkeTunnelId The IKE tunnel that negotiated this SA (`K` + number); absent if none.
+	IkeTunnelId *string `json:"ikeTunnelId,omitempty"`
+
+	// IkeView What IKE knows of a dynamic tunnel (NMsecIPDynamicIKE and client ID sections, PROPOSED layout).
+	IkeView *DynamicIkeView `json:"ikeView,omitempty"`
+
+	// Ipv6 Security and data endpoints are IPv6.
+	Ipv6 bool `json:"ipv6"`
+
+	// LifesizeBytes Bytes after which the SA is refreshed; 0 = no lifesize negotiated.
+	LifesizeBytes int64 `json:"lifesizeBytes"`
+
+	// LifetimeSeconds Negotiated SA lifetime in seconds.
+	LifetimeSeconds int64 `json:"lifetimeSeconds"`
+
+	// LocalDynVpnRule LocalDynVpnRule name that started the tunnel.
+	LocalDynVpnRule string `json:"localDynVpnRule"`
+
+	// LocalSecurityEndpoint An IPv4 or IPv6 address as text.
+	//
+	// Example: 192.0.2.10
+	LocalSecurityEndpoint *IPAddress `json:"localSecurityEndpoint,omitempty"`
+
+	// LocalUdpPort Local UDP encapsulation port (4500); absent if not UDP-encapsulated.
+	LocalUdpPort *int `json:"localUdpPort,omitempty"`
+
+	// Partial Present only when IKED sent a section of this object shorter than
+	// this build's PROPOSED layout but at least as long as IBM's published
+	// prefix: the IBM names of those sections. Their IBM fields are
+	// present; their PROPOSED fields are left out of the object (never
+	// null). A section shorter than IBM's prefix is not partial but
+	// malformed: the request answers 502.
+	Partial *PartialSections `json:"partial,omitempty"`
+
+	// PfsGroup Diffie-Hellman group (IANA numbers): `none` (0), `group1`,
+	// `group2`, `group5`, `group14` (IBM other), `group19`, `group20`,
+	// `group21`, `group24`.
+	//
+	//
+	// Example: group14
+	PfsGroup DHGroup `json:"pfsGroup"`
+
+	// Protocol IP protocol of the protected data; 0 = any.
+	Protocol int `json:"protocol"`
+
+	// RefreshTime RFC 3339 time in UTC.
+	//
+	// Example: 2024-05-01T08:30:00Z
+	RefreshTime *Timestamp `json:"refreshTime,omitempty"`
+
+	// RemoteSecurityEndpoint An IPv4 or IPv6 address as text.
+	//
+	// Example: 192.0.2.10
+	RemoteSecurityEndpoint *IPAddress `json:"remoteSecurityEndpoint,omitempty"`
+
+	// RemoteUdpPort Remote UDP encapsulation port; absent if not UDP-encapsulated.
+	RemoteUdpPort *int `json:"remoteUdpPort,omitempty"`
+
+	// Security Protection of an IPSec tunnel (NMsecIPTunnel after IBM's first 102
+	// bytes, PROPOSED layout).
+	Security *IpsecSecurity `json:"security,omitempty"`
+
+	// Source Addresses a rule or tunnel applies to: every address (`any`), one
+	// host, a prefix (`address`/`prefixLength`) or a range (`address` to
+	// `endAddress`). PROPOSED layout.
+	//
+	//
+	// Example: {"address":"10.1.0.0","format":"prefix","prefixLength":16}
+	Source AddressSelector `json:"source"`
+
+	// SourceNatOa An IPv4 or IPv6 address as text.
+	//
+	// Example: 192.0.2.10
+	SourceNatOa *IPAddress `json:"sourceNatOa,omitempty"`
+
+	// SourcePort Source port of the protected data; 0 = any.
+	SourcePort int `json:"sourcePort"`
+
+	// Stack TCP/IP job name of the stack.
+	Stack string `json:"stack"`
+
+	// StackView What the stack knows of a dynamic tunnel (NMsecIPDynamicStack, PROPOSED layout).
+	StackView *DynamicStackView `json:"stackView,omitempty"`
+
+	// State State of an IPSec (manual or dynamic) tunnel: `inactive` (IBM),
+	// `pending`, `negotiating`, `active`, `expired` (PROPOSED codes 2-5).
+	//
+	//
+	// Example: active
+	State IPTunnelState `json:"state"`
+
+	// SwsaShadow This is a sysplex-wide SA shadow of a tunnel owned by another stack.
+	SwsaShadow bool `json:"swsaShadow"`
+
+	// System MVS system name.
+	System string `json:"system"`
+
+	// TunnelId Tunnel ID (`Y` + number), shared by all generations.
+	TunnelId string `json:"tunnelId"`
+
+	// Type NMsIPTunType (IBM): `manual` (NMsec_IPTUN_MANUAL), `stack`
+	// (NMsec_IPTUN_STACK, a dynamic tunnel as the stack sees it), `ike`
+	// (NMsec_IPTUN_IKE, a dynamic tunnel as IKE sees it).
+	//
+	//
+	// Example: stack
+	Type IPTunnelType `json:"type"`
+
+	// UdpEncapsulated ESP is carried in UDP (NAT traversal).
+	UdpEncapsulated bool `json:"udpEncapsulated"`
+
+	// VpnAction IpDynVpnAction name (NMsIPTunVPNAction).
+	VpnAction string `json:"vpnAction"`
+}
+
+// FleetDynamicTunnelList defines model for FleetDynamicTunnelList.
+type FleetDynamicTunnelList struct {
+	Items []FleetDynamicTunnel `json:"items"`
+
+	// NextPageToken Token of the next page; absent on the last page.
+	NextPageToken *string `json:"nextPageToken,omitempty"`
+
+	// Unreachable The systems and stacks that did not answer; the list lacks their items.
+	Unreachable []Unreachable `json:"unreachable"`
+}
+
+// FleetIkeTunnel An IKE tunnel generation of one stack of one system.
+type FleetIkeTunnel struct {
+	// ActivateTime RFC 3339 time in UTC.
+	//
+	// Example: 2024-05-01T08:30:00Z
+	ActivateTime *Timestamp `json:"activateTime,omitempty"`
+
+	// AuthenticationAlgorithm Integrity (authentication) algorithm, IBM's own codes (IBM other):
+	// `none` (0), `hmac-md5` (38), `hmac-sha1` (39), `hmac-md5-96` (40),
+	// `hmac-sha1-96` (41), `hmac-sha2-256-128` (7), `hmac-sha2-384-192`
+	// (13), `hmac-sha2-512-256` (14), `aes-xcbc-96` (9), `aes-gmac-128` (4),
+	// `aes-gmac-256` (6).
+	//
+	//
+	// Example: hmac-sha1
+	AuthenticationAlgorithm AuthenticationAlgorithm `json:"authenticationAlgorithm"`
+
+	// AuthenticationMethod IKE peer authentication method. PROPOSED codes.
+	//
+	// Example: rsa-signature
+	AuthenticationMethod AuthenticationMethod `json:"authenticationMethod"`
+
+	// Bytes Bytes protected by this IKE tunnel's phase 2 tunnels.
+	Bytes int64 `json:"bytes"`
+
+	// CanInitiate This end may start phase 1 negotiations with the peer (IBM).
+	CanInitiate bool `json:"canInitiate"`
+
+	// DhGroup Diffie-Hellman group (IANA numbers): `none` (0), `group1`,
+	// `group2`, `group5`, `group14` (IBM other), `group19`, `group20`,
+	// `group21`, `group24`.
+	//
+	//
+	// Example: group14
+	DhGroup DHGroup `json:"dhGroup"`
+
+	// DynamicTunnels With `cascade=true` and in `getIkeTunnel`, on the newest
+	// generation: the phase 2 tunnels negotiated under this IKE tunnel
+	// (IKE view).
+	DynamicTunnels *[]DynamicTunnel `json:"dynamicTunnels,omitempty"`
+
+	// EncryptionAlgorithm Encryption algorithm (IANA ESP transform IDs; 3 and 12 confirmed by
+	// IBM, the others PROPOSED): `none` (0), `des` (2), `3des` (3), `null`
+	// (11, ESP without encryption), `aes-cbc` (12), `aes-gcm-16` (20).
+	//
+	//
+	// Example: aes-cbc
+	EncryptionAlgorithm EncryptionAlgorithm `json:"encryptionAlgorithm"`
+
+	// EncryptionKeyLength Encryption key length in bits; 0 when the algorithm implies it.
+	EncryptionKeyLength int `json:"encryptionKeyLength"`
+
+	// ExchangeMode IKE exchange mode, `main` or `aggressive` (IKEv1), or `ikev2`. PROPOSED codes.
+	//
+	// Example: main
+	ExchangeMode ExchangeMode `json:"exchangeMode"`
+
+	// ExpireTime RFC 3339 time in UTC.
+	//
+	// Example: 2024-05-01T08:30:00Z
+	ExpireTime *Timestamp `json:"expireTime,omitempty"`
+
+	// Generation Generation of the IKE SA; the first is 1, each refresh adds one.
+	Generation int64 `json:"generation"`
+
+	// Generations Only in `getIkeTunnel`; every generation of the tunnel, newest first.
+	Generations *[]IkeTunnel `json:"generations,omitempty"`
+
+	// IkeVersion IKE protocol version as major.minor, e.g. `1.0`.
+	IkeVersion string `json:"ikeVersion"`
+
+	// InitiatorCookie ISAKMP initiator cookie (initiator SPI), 16 hex digits.
+	InitiatorCookie string `json:"initiatorCookie"`
+
+	// Ipv6 The IKE security endpoints are IPv6 (IBM).
+	Ipv6 bool `json:"ipv6"`
+
+	// KeyExchangeAction KeyExchangeAction name.
+	KeyExchangeAction string `json:"keyExchangeAction"`
+
+	// KeyExchangeRule KeyExchangeRule name.
+	KeyExchangeRule string `json:"keyExchangeRule"`
+
+	// LifesizeKilobytes Kilobytes after which the IKE SA is refreshed; 0 = none.
+	LifesizeKilobytes int64 `json:"lifesizeKilobytes"`
+
+	// LifetimeSeconds Negotiated IKE SA lifetime in seconds.
+	LifetimeSeconds int64 `json:"lifetimeSeconds"`
+
+	// LocalEndpoint An IPv4 or IPv6 address as text.
+	//
+	// Example: 192.0.2.10
+	LocalEndpoint IPAddress `json:"localEndpoint"`
+
+	// LocalId Local IKE identity (an address, a name, or a distinguished name); absent if empty.
+	LocalId *string `json:"localId,omitempty"`
+
+	// LocalIdType IKE identity type (names as in `ipsec -k`, IANA numbers PROPOSED):
+	// `ipv4-addr` (ID_IPV4_ADDR), `fqdn` (ID_FQDN), `user-fqdn`
+	// (ID_USER_FQDN), `ipv6-addr` (ID_IPV6_ADDR), `der-asn1-dn`
+	// (ID_DER_ASN1_DN), `key-id` (ID_KEY_ID); `none` when no identity.
+	//
+	//
+	// Example: fqdn
+	LocalIdType IdentityType `json:"localIdType"`
+
+	// LocalNatDetected A NAT was detected in front of the local endpoint (IBM).
+	LocalNatDetected bool `json:"localNatDetected"`
+
+	// LocalUdpPort Local IKE UDP port (500, or 4500 after NAT detection).
+	LocalUdpPort int `json:"localUdpPort"`
+
+	// NatTraversalEnabled NAT traversal is allowed for this tunnel (IBM).
+	NatTraversalEnabled bool `json:"natTraversalEnabled"`
+
+	// Phase2 Counts of tunnels of one kind. The first three are current gauges; the others count since the IKE daemon started.
+	//
+	// Example: {"active":12,"expired":2,"inProgress":1,"localActivationFailures":3,"localActivationSuccesses":40,"remoteActivationFailures":0,"remoteActivationSuccesses":17,"retransmits":5}
+	Phase2 TunnelStatistics `json:"phase2"`
+
+	// RemoteEndpoint An IPv4 or IPv6 address as text.
+	//
+	// Example: 192.0.2.10
+	RemoteEndpoint IPAddress `json:"remoteEndpoint"`
+
+	// RemoteId Remote IKE identity; absent if empty.
+	RemoteId *string `json:"remoteId,omitempty"`
+
+	// RemoteIdType IKE identity type (names as in `ipsec -k`, IANA numbers PROPOSED):
+	// `ipv4-addr` (ID_IPV4_ADDR), `fqdn` (ID_FQDN), `user-fqdn`
+	// (ID_USER_FQDN), `ipv6-addr` (ID_IPV6_ADDR), `der-asn1-dn`
+	// (ID_DER_ASN1_DN), `key-id` (ID_KEY_ID); `none` when no identity.
+	//
+	//
+	// Example: fqdn
+	RemoteIdType IdentityType `json:"remoteIdType"`
+
+	// RemoteNaptDetected A NAPT was detected in front of the remote endpoint; a NAPT may be seen only as a NAT (IBM).
+	RemoteNaptDetected bool `json:"remoteNaptDetected"`
+
+	// RemoteNatDetected A NAT was detected in front of the remote endpoint (IBM).
+	RemoteNatDetected bool `json:"remoteNatDetected"`
+
+	// RemoteUdpPort Remote IKE UDP port.
+	RemoteUdpPort int `json:"remoteUdpPort"`
+
+	// ResponderCookie ISAKMP responder cookie (responder SPI), 16 hex digits.
+	ResponderCookie string `json:"responderCookie"`
+
+	// Role Whether this end started the IKE negotiation (`initiator`) or answered it (`responder`).
+	//
+	// Example: initiator
+	Role Role `json:"role"`
+
+	// Stack TCP/IP job name of the stack.
+	Stack string `json:"stack"`
+
+	// State State of an IKE tunnel: `pending` (waiting to start), `negotiating`
+	// (phase 1 exchange in progress), `active`, `expired` (kept until its
+	// phase 2 tunnels expire). PROPOSED codes.
+	//
+	//
+	// Example: active
+	State IkeTunnelState `json:"state"`
+
+	// System MVS system name.
+	System string `json:"system"`
+
+	// TunnelId Tunnel ID (`K` + number), shared by all generations.
+	TunnelId string `json:"tunnelId"`
+}
+
+// FleetIkeTunnelList defines model for FleetIkeTunnelList.
+type FleetIkeTunnelList struct {
+	Items []FleetIkeTunnel `json:"items"`
+
+	// NextPageToken Token of the next page; absent on the last page.
+	NextPageToken *string `json:"nextPageToken,omitempty"`
+
+	// Unreachable The systems and stacks that did not answer; the list lacks their items.
+	Unreachable []Unreachable `json:"unreachable"`
+}
+
+// FleetManualTunnel A manual tunnel of one stack of one system.
+type FleetManualTunnel struct {
+	// ActivateTime RFC 3339 time in UTC.
+	//
+	// Example: 2024-05-01T08:30:00Z
+	ActivateTime *Timestamp `json:"activateTime,omitempty"`
+
+	// Fips140 The tunnel's cryptography runs in FIPS 140 mode.
+	Fips140 bool `json:"fips140"`
+
+	// Ipv6 Endpoints are IPv6.
+	Ipv6 bool `json:"ipv6"`
+
+	// LocalSecurityEndpoint An IPv4 or IPv6 address as text.
+	//
+	// Example: 192.0.2.10
+	LocalSecurityEndpoint *IPAddress `json:"localSecurityEndpoint,omitempty"`
+
+	// Partial Present only when IKED sent a section of this object shorter than
+	// this build's PROPOSED layout but at least as long as IBM's published
+	// prefix: the IBM names of those sections. Their IBM fields are
+	// present; their PROPOSED fields are left out of the object (never
+	// null). A section shorter than IBM's prefix is not partial but
+	// malformed: the request answers 502.
+	Partial *PartialSections `json:"partial,omitempty"`
+
+	// RemoteSecurityEndpoint An IPv4 or IPv6 address as text.
+	//
+	// Example: 192.0.2.10
+	RemoteSecurityEndpoint *IPAddress `json:"remoteSecurityEndpoint,omitempty"`
+
+	// Security Protection of an IPSec tunnel (NMsecIPTunnel after IBM's first 102
+	// bytes, PROPOSED layout).
+	Security *IpsecSecurity `json:"security,omitempty"`
+
+	// Stack TCP/IP job name of the stack.
+	Stack string `json:"stack"`
+
+	// State State of an IPSec (manual or dynamic) tunnel: `inactive` (IBM),
+	// `pending`, `negotiating`, `active`, `expired` (PROPOSED codes 2-5).
+	//
+	//
+	// Example: active
+	State IPTunnelState `json:"state"`
+
+	// System MVS system name.
+	System string `json:"system"`
+
+	// Traffic Bytes and packets protected by the tunnel since activation (64-bit counters). PROPOSED layout.
+	//
+	// Example: {"inboundBytes":1048576,"inboundPackets":1024,"outboundBytes":524288,"outboundPackets":768}
+	Traffic Traffic `json:"traffic"`
+
+	// TunnelId Tunnel ID (NMsIPTunID).
+	TunnelId string `json:"tunnelId"`
+
+	// Type NMsIPTunType (IBM): `manual` (NMsec_IPTUN_MANUAL), `stack`
+	// (NMsec_IPTUN_STACK, a dynamic tunnel as the stack sees it), `ike`
+	// (NMsec_IPTUN_IKE, a dynamic tunnel as IKE sees it).
+	//
+	//
+	// Example: stack
+	Type IPTunnelType `json:"type"`
+
+	// VpnAction IpManVpnAction name (NMsIPTunVPNAction).
+	VpnAction string `json:"vpnAction"`
+}
+
+// FleetManualTunnelList defines model for FleetManualTunnelList.
+type FleetManualTunnelList struct {
+	Items []FleetManualTunnel `json:"items"`
+
+	// NextPageToken Token of the next page; absent on the last page.
+	NextPageToken *string `json:"nextPageToken,omitempty"`
+
+	// Unreachable The systems and stacks that did not answer; the list lacks their items.
+	Unreachable []Unreachable `json:"unreachable"`
+}
+
 // Health Example: {"status":"ok"}
 type Health struct {
 	// Status Always `ok` in a 200 answer.
@@ -1639,6 +2188,147 @@ type Summary struct {
 	Stack string `json:"stack"`
 }
 
+// System A system the gateway reaches: an IKE daemon (`iked`, one system) or
+// a system whose stacks are NSS IPSec clients of an NSS server
+// (`nss`).
+//
+// Example: {"default":true,"kind":"iked","name":"SYSA","reachable":true,"stacks":[{"connected":true,"name":"TCPIP"}]}
+type System struct {
+	// Default This is the default system, the one `/v1/stacks` means.
+	Default bool `json:"default"`
+
+	// Kind What serves the system's NMI requests.
+	Kind SystemKind `json:"kind"`
+
+	// Name MVS system name.
+	Name string `json:"name"`
+
+	// Problem An RFC 9457 problem detail.
+	Problem *Problem `json:"problem,omitempty"`
+
+	// Reachable The endpoint answered the request that lists the system's stacks.
+	Reachable bool `json:"reachable"`
+
+	// Stacks The system's stacks, those the caller may display. Behind an NSS
+	// server, the clients seen, connected or not; empty when the
+	// system did not answer and none was seen before.
+	Stacks []SystemStackStatus `json:"stacks"`
+}
+
+// SystemKind What serves the system's NMI requests.
+type SystemKind string
+
+// SystemAndStack Where an item of a fleet-wide list comes from.
+type SystemAndStack struct {
+	// Stack TCP/IP job name of the stack.
+	Stack string `json:"stack"`
+
+	// System MVS system name.
+	System string `json:"system"`
+}
+
+// SystemList defines model for SystemList.
+type SystemList struct {
+	Items []System `json:"items"`
+}
+
+// SystemRights What the caller may do on the stacks of one system.
+type SystemRights struct {
+	// Name MVS system name.
+	Name   string              `json:"name"`
+	Stacks []SystemStackRights `json:"stacks"`
+}
+
+// SystemStack A stack of a system, as `Stack`. A stack behind an NSS server
+// has `name` and `nss` only (from the client's NMsecClientInfo):
+// the NSS server does not route NMsec_GET_STACKINFO to its clients, so
+// the members that come from it are absent. A stack of an IKE daemon
+// has every member that `Stack` requires.
+//
+// Example: {"dvipsec":false,"filterLogging":true,"filterSet":"policy","fips140":false,"ipSecurity":true,"ipv6Security":true,"name":"TCPIP","natKeepAliveSeconds":20,"nss":{"certificateServicesEnabled":true,"certificateServicesSelected":true,"clientName":"SYS1_TCPIP","configured":true,"connected":true,"serverSystemName":"SYS2","stackName":"TCPIP","userId":"NSSCLNT"},"preDecapFiltering":false}
+type SystemStack struct {
+	// Dvipsec Sysplex-wide security associations (DVIPSEC) are enabled (NMsStackDVIPSec).
+	Dvipsec *bool `json:"dvipsec,omitempty"`
+
+	// FilterLogging IP filter logging is enabled (NMsStackLogging).
+	FilterLogging *bool `json:"filterLogging,omitempty"`
+
+	// FilterSet Filter set: `default` (NMsec_FLT_DEFAULT, the default IP filter rules
+	// of the TCP/IP profile) or `policy` (NMsec_FLT_POLICY, the rules
+	// installed by the Policy Agent). IBM.
+	//
+	//
+	// Example: policy
+	FilterSet *FilterSet `json:"filterSet,omitempty"`
+
+	// Fips140 The stack's cryptography runs in FIPS 140 mode (NMsStackFIPS140).
+	Fips140 *bool `json:"fips140,omitempty"`
+
+	// IpSecurity IP security is enabled on the stack (NMsStackIPSecurity).
+	IpSecurity *bool `json:"ipSecurity,omitempty"`
+
+	// Ipv6Security IPv6 IP security is enabled (NMsStackIPv6Security).
+	Ipv6Security *bool `json:"ipv6Security,omitempty"`
+
+	// Name TCP/IP stack job name (NMsStackName).
+	Name string `json:"name"`
+
+	// NatKeepAliveSeconds Interval of NAT keep-alive messages on UDP-encapsulated tunnels, in seconds; 0 = off. Absent when NMsecStack was partial.
+	NatKeepAliveSeconds *int64 `json:"natKeepAliveSeconds,omitempty"`
+
+	// Nss The stack's Network Security Services (NSS) client, from
+	// NMsec_GET_IKENSINFO. Absent when the IKE daemon reports none for the
+	// stack. Text fields are left out when not configured.
+	Nss *NetworkSecurityServices `json:"nss,omitempty"`
+
+	// Partial Present only when IKED sent a section of this object shorter than
+	// this build's PROPOSED layout but at least as long as IBM's published
+	// prefix: the IBM names of those sections. Their IBM fields are
+	// present; their PROPOSED fields are left out of the object (never
+	// null). A section shorter than IBM's prefix is not partial but
+	// malformed: the request answers 502.
+	Partial *PartialSections `json:"partial,omitempty"`
+
+	// PreDecapFiltering Filtering of packets before decapsulation is enabled (NMsStackPreDecap).
+	PreDecapFiltering *bool `json:"preDecapFiltering,omitempty"`
+}
+
+// SystemStackList defines model for SystemStackList.
+type SystemStackList struct {
+	Items []SystemStack `json:"items"`
+
+	// NextPageToken Token of the next page; absent on the last page.
+	NextPageToken *string `json:"nextPageToken,omitempty"`
+}
+
+// SystemStackRights What the caller may do on one stack of a system.
+type SystemStackRights struct {
+	// Control The caller may use the POST actions of the stack.
+	Control bool `json:"control"`
+
+	// ControlResource The SERVAUTH resource checked for control.
+	ControlResource *string `json:"controlResource,omitempty"`
+
+	// Display The caller may use the GET resources of the stack.
+	Display bool `json:"display"`
+
+	// DisplayResource The SERVAUTH resource checked for display.
+	DisplayResource *string `json:"displayResource,omitempty"`
+
+	// Name Stack name.
+	Name string `json:"name"`
+}
+
+// SystemStackStatus defines model for SystemStackStatus.
+type SystemStackStatus struct {
+	// Connected Requests for the stack can be routed: always true on an IKE
+	// daemon; behind an NSS server, the client is connected now.
+	Connected bool `json:"connected"`
+
+	// Name TCP/IP job name of the stack.
+	Name string `json:"name"`
+}
+
 // TestedPacket The packet as the gateway tested it (local and remote mapped to source and destination).
 type TestedPacket struct {
 	// Destination An IPv4 or IPv6 address as text.
@@ -1765,9 +2455,21 @@ type TunnelStatistics struct {
 // Example: stateUpdated
 type TunnelStatus = string
 
+// Unreachable A system, or one stack of it, that did not answer a fleet-wide request.
+type Unreachable struct {
+	// Problem An RFC 9457 problem detail.
+	Problem Problem `json:"problem"`
+
+	// Stack The stack; absent when the whole system did not answer.
+	Stack *string `json:"stack,omitempty"`
+
+	// System MVS system name.
+	System string `json:"system"`
+}
+
 // WhoAmI The authenticated caller.
 //
-// Example: {"authentication":"token","groups":["OPSGRP"],"stacks":[{"control":false,"controlResource":"EZB.NETMGMT.SYS1.TCPIP.IPSEC.CONTROL","display":true,"displayResource":"EZB.NETMGMT.SYS1.TCPIP.IPSEC.DISPLAY","stack":"TCPIP"}],"user":"OPER1"}
+// Example: {"authentication":"token","groups":["OPSGRP"],"stacks":[{"control":false,"controlResource":"EZB.NETMGMT.SYS1.TCPIP.IPSEC.CONTROL","display":true,"displayResource":"EZB.NETMGMT.SYS1.TCPIP.IPSEC.DISPLAY","stack":"TCPIP"}],"systems":[{"name":"SYS1","stacks":[{"control":false,"controlResource":"EZB.NETMGMT.SYS1.TCPIP.IPSEC.CONTROL","display":true,"displayResource":"EZB.NETMGMT.SYS1.TCPIP.IPSEC.DISPLAY","name":"TCPIP"}]}],"user":"OPER1"}
 type WhoAmI struct {
 	// Authentication How the caller was identified.
 	Authentication WhoAmIAuthentication `json:"authentication"`
@@ -1775,8 +2477,14 @@ type WhoAmI struct {
 	// Groups SAF groups of the caller.
 	Groups []string `json:"groups"`
 
-	// Stacks Rights per stack known to the IKE daemon, for the stacks the caller may display or control (the others are left out).
+	// Stacks Rights per stack of the default system, for the stacks the caller may display or control (the others are left out).
 	Stacks []StackRights `json:"stacks"`
+
+	// Systems Rights per system and stack, for the stacks the caller may
+	// display or control (the others, and systems left without any,
+	// are left out). A system that did not answer lists the stacks
+	// seen before, if any.
+	Systems []SystemRights `json:"systems"`
 
 	// User SAF user ID the caller acts as (empty when authorization is not configured).
 	User string `json:"user"`
@@ -1846,6 +2554,15 @@ type RemotePort = []int
 
 // StackName Example: TCPIP
 type StackName = string
+
+// StackQuery defines model for StackQuery.
+type StackQuery = []string
+
+// SystemName Example: SYSA
+type SystemName = string
+
+// SystemQuery defines model for SystemQuery.
+type SystemQuery = []string
 
 // TunnelIdQuery defines model for TunnelIdQuery.
 type TunnelIdQuery = []TunnelId
@@ -1928,6 +2645,47 @@ type StreamFleetEventsParams struct {
 	// after it, or starts with a `reset` event when the gateway no longer
 	// holds the events after it (or the ID is not one of this stack's).
 	LastEventID *LastEventID `json:"Last-Event-ID,omitempty"`
+}
+
+// ListFleetIkeTunnelsParams defines parameters for ListFleetIkeTunnels.
+type ListFleetIkeTunnelsParams struct {
+	// System Only these systems (exact names, case-insensitive). Repeat to match any of several.
+	System *SystemQuery `form:"system,omitempty" json:"system,omitempty"`
+
+	// Stack Only the stacks of these names (exact names). Repeat to match any of several.
+	Stack *StackQuery `form:"stack,omitempty" json:"stack,omitempty"`
+
+	// Cascade Also return the phase 2 (dynamic) tunnels of each IKE tunnel.
+	Cascade *bool `form:"cascade,omitempty" json:"cascade,omitempty"`
+
+	// Name KeyExchangeRule name. Repeat to match any of several.
+	Name *KeyExchangeRuleName `form:"name,omitempty" json:"name,omitempty"`
+
+	// TunnelId Tunnel ID (`K12` for IKE tunnels, `Y34` for dynamic tunnels). Repeat to match any of several.
+	TunnelId *TunnelIdQuery `form:"tunnelId,omitempty" json:"tunnelId,omitempty"`
+
+	// LocalAddress Local address (IPv4 or IPv6), optionally with `/prefix` to match
+	// every object whose local address or range overlaps the prefix. For
+	// filter rules: the source of outbound rules and the destination of
+	// inbound rules; for tunnels: the local security endpoint (IKE,
+	// manual) or the local data endpoint (dynamic). Repeat to match any of
+	// several.
+	LocalAddress *LocalAddress `form:"localAddress,omitempty" json:"localAddress,omitempty"`
+
+	// RemoteAddress Remote address (IPv4 or IPv6), optionally with `/prefix`; the
+	// counterpart of `localAddress`. For port translations: the remote
+	// security endpoint (the public NAPT address). Repeat to match any of
+	// several.
+	RemoteAddress *RemoteAddress `form:"remoteAddress,omitempty" json:"remoteAddress,omitempty"`
+
+	// PageSize Maximum number of items in one answer. Without it the whole list is returned.
+	PageSize *PageSize `form:"pageSize,omitempty" json:"pageSize,omitempty"`
+
+	// PageToken The `nextPageToken` of the previous page. Use the same filters as for the first page.
+	PageToken *PageToken `form:"pageToken,omitempty" json:"pageToken,omitempty"`
+
+	// IfNoneMatch An `ETag` from an earlier answer; 304 if the representation is unchanged.
+	IfNoneMatch *IfNoneMatch `json:"If-None-Match,omitempty"`
 }
 
 // ListStacksParams defines parameters for ListStacks.
@@ -2348,6 +3106,516 @@ type DeactivateManualTunnelsParams struct {
 	Wait *Wait `form:"wait,omitempty" json:"wait,omitempty"`
 }
 
+// ListStacksInSystemParams defines parameters for ListStacksInSystem.
+type ListStacksInSystemParams struct {
+	// PageSize Maximum number of items in one answer. Without it the whole list is returned.
+	PageSize *PageSize `form:"pageSize,omitempty" json:"pageSize,omitempty"`
+
+	// PageToken The `nextPageToken` of the previous page. Use the same filters as for the first page.
+	PageToken *PageToken `form:"pageToken,omitempty" json:"pageToken,omitempty"`
+
+	// IfNoneMatch An `ETag` from an earlier answer; 304 if the representation is unchanged.
+	IfNoneMatch *IfNoneMatch `json:"If-None-Match,omitempty"`
+}
+
+// GetStackInSystemParams defines parameters for GetStackInSystem.
+type GetStackInSystemParams struct {
+	// IfNoneMatch An `ETag` from an earlier answer; 304 if the representation is unchanged.
+	IfNoneMatch *IfNoneMatch `json:"If-None-Match,omitempty"`
+}
+
+// StreamStackEventsInSystemParams defines parameters for StreamStackEventsInSystem.
+type StreamStackEventsInSystemParams struct {
+	// Interval How often the gateway polls the NMI for this stream, a Go duration
+	// (`5s`, `1m`); default 5 seconds. Values outside the gateway's range
+	// (by default 1 second to 5 minutes) are clamped to it. The stack is
+	// polled at the shortest interval of its subscribers.
+	Interval *EventInterval `form:"interval,omitempty" json:"interval,omitempty"`
+
+	// LastEventID The `id:` of the last event the client received; the stream resumes
+	// after it, or starts with a `reset` event when the gateway no longer
+	// holds the events after it (or the ID is not one of this stack's).
+	LastEventID *LastEventID `json:"Last-Event-ID,omitempty"`
+}
+
+// ListFiltersInSystemParams defines parameters for ListFiltersInSystem.
+type ListFiltersInSystemParams struct {
+	// Set Which filter set: `current` (the one in effect), `default` (the
+	// default rules from the TCP/IP profile) or `policy` (the rules from the
+	// Policy Agent).
+	Set *ListFiltersInSystemParamsSet `form:"set,omitempty" json:"set,omitempty"`
+
+	// Name Filter rule name (FilterName). Repeat to match any of several.
+	Name *FilterName `form:"name,omitempty" json:"name,omitempty"`
+
+	// TunnelId Tunnel ID (`K12` for IKE tunnels, `Y34` for dynamic tunnels). Repeat to match any of several.
+	TunnelId *TunnelIdQuery `form:"tunnelId,omitempty" json:"tunnelId,omitempty"`
+
+	// LocalAddress Local address (IPv4 or IPv6), optionally with `/prefix` to match
+	// every object whose local address or range overlaps the prefix. For
+	// filter rules: the source of outbound rules and the destination of
+	// inbound rules; for tunnels: the local security endpoint (IKE,
+	// manual) or the local data endpoint (dynamic). Repeat to match any of
+	// several.
+	LocalAddress *LocalAddress `form:"localAddress,omitempty" json:"localAddress,omitempty"`
+
+	// RemoteAddress Remote address (IPv4 or IPv6), optionally with `/prefix`; the
+	// counterpart of `localAddress`. For port translations: the remote
+	// security endpoint (the public NAPT address). Repeat to match any of
+	// several.
+	RemoteAddress *RemoteAddress `form:"remoteAddress,omitempty" json:"remoteAddress,omitempty"`
+
+	// Protocol IP protocol, by number (1-255) or name (`tcp`, `udp`, `icmp`, `icmpv6`, `esp`, `ah`, `gre`, `ospf`, `sctp`). Repeat to match any of several.
+	Protocol *Protocol `form:"protocol,omitempty" json:"protocol,omitempty"`
+
+	// LocalPort Local port (1-65535); matches rules and tunnels whose local port range holds it. Repeat to match any of several.
+	LocalPort *LocalPort `form:"localPort,omitempty" json:"localPort,omitempty"`
+
+	// RemotePort Remote port (1-65535). For port translations, the remote original (client) port. Repeat to match any of several.
+	RemotePort *RemotePort `form:"remotePort,omitempty" json:"remotePort,omitempty"`
+
+	// PageSize Maximum number of items in one answer. Without it the whole list is returned.
+	PageSize *PageSize `form:"pageSize,omitempty" json:"pageSize,omitempty"`
+
+	// PageToken The `nextPageToken` of the previous page. Use the same filters as for the first page.
+	PageToken *PageToken `form:"pageToken,omitempty" json:"pageToken,omitempty"`
+
+	// IfNoneMatch An `ETag` from an earlier answer; 304 if the representation is unchanged.
+	IfNoneMatch *IfNoneMatch `json:"If-None-Match,omitempty"`
+}
+
+// ListFiltersInSystemParamsSet defines parameters for ListFiltersInSystem.
+type ListFiltersInSystemParamsSet string
+
+// GetFilterInSystemParams defines parameters for GetFilterInSystem.
+type GetFilterInSystemParams struct {
+	// Set Which filter set: `current` (the one in effect), `default` (the
+	// default rules from the TCP/IP profile) or `policy` (the rules from the
+	// Policy Agent).
+	Set *GetFilterInSystemParamsSet `form:"set,omitempty" json:"set,omitempty"`
+
+	// IfNoneMatch An `ETag` from an earlier answer; 304 if the representation is unchanged.
+	IfNoneMatch *IfNoneMatch `json:"If-None-Match,omitempty"`
+}
+
+// GetFilterInSystemParamsSet defines parameters for GetFilterInSystem.
+type GetFilterInSystemParamsSet string
+
+// LoadDefaultFiltersInSystemParams defines parameters for LoadDefaultFiltersInSystem.
+type LoadDefaultFiltersInSystemParams struct {
+	// Wait After the NMI has accepted a control request, poll the matching
+	// display request for up to this long until the targets reach the
+	// state the action aims at, and say in `reached` whether they did.
+	// A Go duration (`500ms`, `10s`, `1m`) from 0 to 60 seconds.
+	Wait *Wait `form:"wait,omitempty" json:"wait,omitempty"`
+}
+
+// LoadPolicyFiltersInSystemParams defines parameters for LoadPolicyFiltersInSystem.
+type LoadPolicyFiltersInSystemParams struct {
+	// Wait After the NMI has accepted a control request, poll the matching
+	// display request for up to this long until the targets reach the
+	// state the action aims at, and say in `reached` whether they did.
+	// A Go duration (`500ms`, `10s`, `1m`) from 0 to 60 seconds.
+	Wait *Wait `form:"wait,omitempty" json:"wait,omitempty"`
+}
+
+// ListIkeTunnelsInSystemParams defines parameters for ListIkeTunnelsInSystem.
+type ListIkeTunnelsInSystemParams struct {
+	// Cascade Also return the phase 2 (dynamic) tunnels of each IKE tunnel.
+	Cascade *bool `form:"cascade,omitempty" json:"cascade,omitempty"`
+
+	// Name KeyExchangeRule name. Repeat to match any of several.
+	Name *KeyExchangeRuleName `form:"name,omitempty" json:"name,omitempty"`
+
+	// TunnelId Tunnel ID (`K12` for IKE tunnels, `Y34` for dynamic tunnels). Repeat to match any of several.
+	TunnelId *TunnelIdQuery `form:"tunnelId,omitempty" json:"tunnelId,omitempty"`
+
+	// LocalAddress Local address (IPv4 or IPv6), optionally with `/prefix` to match
+	// every object whose local address or range overlaps the prefix. For
+	// filter rules: the source of outbound rules and the destination of
+	// inbound rules; for tunnels: the local security endpoint (IKE,
+	// manual) or the local data endpoint (dynamic). Repeat to match any of
+	// several.
+	LocalAddress *LocalAddress `form:"localAddress,omitempty" json:"localAddress,omitempty"`
+
+	// RemoteAddress Remote address (IPv4 or IPv6), optionally with `/prefix`; the
+	// counterpart of `localAddress`. For port translations: the remote
+	// security endpoint (the public NAPT address). Repeat to match any of
+	// several.
+	RemoteAddress *RemoteAddress `form:"remoteAddress,omitempty" json:"remoteAddress,omitempty"`
+
+	// PageSize Maximum number of items in one answer. Without it the whole list is returned.
+	PageSize *PageSize `form:"pageSize,omitempty" json:"pageSize,omitempty"`
+
+	// PageToken The `nextPageToken` of the previous page. Use the same filters as for the first page.
+	PageToken *PageToken `form:"pageToken,omitempty" json:"pageToken,omitempty"`
+
+	// IfNoneMatch An `ETag` from an earlier answer; 304 if the representation is unchanged.
+	IfNoneMatch *IfNoneMatch `json:"If-None-Match,omitempty"`
+}
+
+// GetIkeTunnelInSystemParams defines parameters for GetIkeTunnelInSystem.
+type GetIkeTunnelInSystemParams struct {
+	// IfNoneMatch An `ETag` from an earlier answer; 304 if the representation is unchanged.
+	IfNoneMatch *IfNoneMatch `json:"If-None-Match,omitempty"`
+}
+
+// DeactivateIkeTunnelInSystemParams defines parameters for DeactivateIkeTunnelInSystem.
+type DeactivateIkeTunnelInSystemParams struct {
+	// Wait After the NMI has accepted a control request, poll the matching
+	// display request for up to this long until the targets reach the
+	// state the action aims at, and say in `reached` whether they did.
+	// A Go duration (`500ms`, `10s`, `1m`) from 0 to 60 seconds.
+	Wait *Wait `form:"wait,omitempty" json:"wait,omitempty"`
+}
+
+// RefreshIkeTunnelInSystemParams defines parameters for RefreshIkeTunnelInSystem.
+type RefreshIkeTunnelInSystemParams struct {
+	// Wait After the NMI has accepted a control request, poll the matching
+	// display request for up to this long until the targets reach the
+	// state the action aims at, and say in `reached` whether they did.
+	// A Go duration (`500ms`, `10s`, `1m`) from 0 to 60 seconds.
+	Wait *Wait `form:"wait,omitempty" json:"wait,omitempty"`
+}
+
+// DeactivateIkeTunnelsInSystemParams defines parameters for DeactivateIkeTunnelsInSystem.
+type DeactivateIkeTunnelsInSystemParams struct {
+	// Wait After the NMI has accepted a control request, poll the matching
+	// display request for up to this long until the targets reach the
+	// state the action aims at, and say in `reached` whether they did.
+	// A Go duration (`500ms`, `10s`, `1m`) from 0 to 60 seconds.
+	Wait *Wait `form:"wait,omitempty" json:"wait,omitempty"`
+}
+
+// RefreshIkeTunnelsInSystemParams defines parameters for RefreshIkeTunnelsInSystem.
+type RefreshIkeTunnelsInSystemParams struct {
+	// Wait After the NMI has accepted a control request, poll the matching
+	// display request for up to this long until the targets reach the
+	// state the action aims at, and say in `reached` whether they did.
+	// A Go duration (`500ms`, `10s`, `1m`) from 0 to 60 seconds.
+	Wait *Wait `form:"wait,omitempty" json:"wait,omitempty"`
+}
+
+// ListInterfacesInSystemParams defines parameters for ListInterfacesInSystem.
+type ListInterfacesInSystemParams struct {
+	// PageSize Maximum number of items in one answer. Without it the whole list is returned.
+	PageSize *PageSize `form:"pageSize,omitempty" json:"pageSize,omitempty"`
+
+	// PageToken The `nextPageToken` of the previous page. Use the same filters as for the first page.
+	PageToken *PageToken `form:"pageToken,omitempty" json:"pageToken,omitempty"`
+
+	// IfNoneMatch An `ETag` from an earlier answer; 304 if the representation is unchanged.
+	IfNoneMatch *IfNoneMatch `json:"If-None-Match,omitempty"`
+}
+
+// ListPortTranslationsInSystemParams defines parameters for ListPortTranslationsInSystem.
+type ListPortTranslationsInSystemParams struct {
+	// TunnelId Tunnel ID (`K12` for IKE tunnels, `Y34` for dynamic tunnels). Repeat to match any of several.
+	TunnelId *TunnelIdQuery `form:"tunnelId,omitempty" json:"tunnelId,omitempty"`
+
+	// RemoteAddress Remote address (IPv4 or IPv6), optionally with `/prefix`; the
+	// counterpart of `localAddress`. For port translations: the remote
+	// security endpoint (the public NAPT address). Repeat to match any of
+	// several.
+	RemoteAddress *RemoteAddress `form:"remoteAddress,omitempty" json:"remoteAddress,omitempty"`
+
+	// Protocol IP protocol, by number (1-255) or name (`tcp`, `udp`, `icmp`, `icmpv6`, `esp`, `ah`, `gre`, `ospf`, `sctp`). Repeat to match any of several.
+	Protocol *Protocol `form:"protocol,omitempty" json:"protocol,omitempty"`
+
+	// LocalPort Local port (1-65535); matches rules and tunnels whose local port range holds it. Repeat to match any of several.
+	LocalPort *LocalPort `form:"localPort,omitempty" json:"localPort,omitempty"`
+
+	// RemotePort Remote port (1-65535). For port translations, the remote original (client) port. Repeat to match any of several.
+	RemotePort *RemotePort `form:"remotePort,omitempty" json:"remotePort,omitempty"`
+
+	// PageSize Maximum number of items in one answer. Without it the whole list is returned.
+	PageSize *PageSize `form:"pageSize,omitempty" json:"pageSize,omitempty"`
+
+	// PageToken The `nextPageToken` of the previous page. Use the same filters as for the first page.
+	PageToken *PageToken `form:"pageToken,omitempty" json:"pageToken,omitempty"`
+
+	// IfNoneMatch An `ETag` from an earlier answer; 304 if the representation is unchanged.
+	IfNoneMatch *IfNoneMatch `json:"If-None-Match,omitempty"`
+}
+
+// GetStackSummaryInSystemParams defines parameters for GetStackSummaryInSystem.
+type GetStackSummaryInSystemParams struct {
+	// IfNoneMatch An `ETag` from an earlier answer; 304 if the representation is unchanged.
+	IfNoneMatch *IfNoneMatch `json:"If-None-Match,omitempty"`
+}
+
+// ListDynamicTunnelsInSystemParams defines parameters for ListDynamicTunnelsInSystem.
+type ListDynamicTunnelsInSystemParams struct {
+	// View `stack`: as the TCP/IP stack knows the tunnel (traffic counters).
+	// `ike`: as the IKE daemon knows it (negotiation details, client IDs).
+	View *ListDynamicTunnelsInSystemParamsView `form:"view,omitempty" json:"view,omitempty"`
+
+	// Name LocalDynVpnRule name (or IpDynVpnAction name). Repeat to match any of several.
+	Name *DynVpnRuleName `form:"name,omitempty" json:"name,omitempty"`
+
+	// TunnelId Tunnel ID (`K12` for IKE tunnels, `Y34` for dynamic tunnels). Repeat to match any of several.
+	TunnelId *TunnelIdQuery `form:"tunnelId,omitempty" json:"tunnelId,omitempty"`
+
+	// LocalAddress Local address (IPv4 or IPv6), optionally with `/prefix` to match
+	// every object whose local address or range overlaps the prefix. For
+	// filter rules: the source of outbound rules and the destination of
+	// inbound rules; for tunnels: the local security endpoint (IKE,
+	// manual) or the local data endpoint (dynamic). Repeat to match any of
+	// several.
+	LocalAddress *LocalAddress `form:"localAddress,omitempty" json:"localAddress,omitempty"`
+
+	// RemoteAddress Remote address (IPv4 or IPv6), optionally with `/prefix`; the
+	// counterpart of `localAddress`. For port translations: the remote
+	// security endpoint (the public NAPT address). Repeat to match any of
+	// several.
+	RemoteAddress *RemoteAddress `form:"remoteAddress,omitempty" json:"remoteAddress,omitempty"`
+
+	// Protocol IP protocol, by number (1-255) or name (`tcp`, `udp`, `icmp`, `icmpv6`, `esp`, `ah`, `gre`, `ospf`, `sctp`). Repeat to match any of several.
+	Protocol *Protocol `form:"protocol,omitempty" json:"protocol,omitempty"`
+
+	// LocalPort Local port (1-65535); matches rules and tunnels whose local port range holds it. Repeat to match any of several.
+	LocalPort *LocalPort `form:"localPort,omitempty" json:"localPort,omitempty"`
+
+	// RemotePort Remote port (1-65535). For port translations, the remote original (client) port. Repeat to match any of several.
+	RemotePort *RemotePort `form:"remotePort,omitempty" json:"remotePort,omitempty"`
+
+	// PageSize Maximum number of items in one answer. Without it the whole list is returned.
+	PageSize *PageSize `form:"pageSize,omitempty" json:"pageSize,omitempty"`
+
+	// PageToken The `nextPageToken` of the previous page. Use the same filters as for the first page.
+	PageToken *PageToken `form:"pageToken,omitempty" json:"pageToken,omitempty"`
+
+	// IfNoneMatch An `ETag` from an earlier answer; 304 if the representation is unchanged.
+	IfNoneMatch *IfNoneMatch `json:"If-None-Match,omitempty"`
+}
+
+// ListDynamicTunnelsInSystemParamsView defines parameters for ListDynamicTunnelsInSystem.
+type ListDynamicTunnelsInSystemParamsView string
+
+// GetDynamicTunnelInSystemParams defines parameters for GetDynamicTunnelInSystem.
+type GetDynamicTunnelInSystemParams struct {
+	// View `stack`: as the TCP/IP stack knows the tunnel (traffic counters).
+	// `ike`: as the IKE daemon knows it (negotiation details, client IDs).
+	View *GetDynamicTunnelInSystemParamsView `form:"view,omitempty" json:"view,omitempty"`
+
+	// IfNoneMatch An `ETag` from an earlier answer; 304 if the representation is unchanged.
+	IfNoneMatch *IfNoneMatch `json:"If-None-Match,omitempty"`
+}
+
+// GetDynamicTunnelInSystemParamsView defines parameters for GetDynamicTunnelInSystem.
+type GetDynamicTunnelInSystemParamsView string
+
+// DeactivateDynamicTunnelInSystemParams defines parameters for DeactivateDynamicTunnelInSystem.
+type DeactivateDynamicTunnelInSystemParams struct {
+	// Wait After the NMI has accepted a control request, poll the matching
+	// display request for up to this long until the targets reach the
+	// state the action aims at, and say in `reached` whether they did.
+	// A Go duration (`500ms`, `10s`, `1m`) from 0 to 60 seconds.
+	Wait *Wait `form:"wait,omitempty" json:"wait,omitempty"`
+}
+
+// RefreshDynamicTunnelInSystemParams defines parameters for RefreshDynamicTunnelInSystem.
+type RefreshDynamicTunnelInSystemParams struct {
+	// Wait After the NMI has accepted a control request, poll the matching
+	// display request for up to this long until the targets reach the
+	// state the action aims at, and say in `reached` whether they did.
+	// A Go duration (`500ms`, `10s`, `1m`) from 0 to 60 seconds.
+	Wait *Wait `form:"wait,omitempty" json:"wait,omitempty"`
+}
+
+// ActivateDynamicTunnelsInSystemParams defines parameters for ActivateDynamicTunnelsInSystem.
+type ActivateDynamicTunnelsInSystemParams struct {
+	// Wait After the NMI has accepted a control request, poll the matching
+	// display request for up to this long until the targets reach the
+	// state the action aims at, and say in `reached` whether they did.
+	// A Go duration (`500ms`, `10s`, `1m`) from 0 to 60 seconds.
+	Wait *Wait `form:"wait,omitempty" json:"wait,omitempty"`
+}
+
+// DeactivateDynamicTunnelsInSystemParams defines parameters for DeactivateDynamicTunnelsInSystem.
+type DeactivateDynamicTunnelsInSystemParams struct {
+	// Wait After the NMI has accepted a control request, poll the matching
+	// display request for up to this long until the targets reach the
+	// state the action aims at, and say in `reached` whether they did.
+	// A Go duration (`500ms`, `10s`, `1m`) from 0 to 60 seconds.
+	Wait *Wait `form:"wait,omitempty" json:"wait,omitempty"`
+}
+
+// RefreshDynamicTunnelsInSystemParams defines parameters for RefreshDynamicTunnelsInSystem.
+type RefreshDynamicTunnelsInSystemParams struct {
+	// Wait After the NMI has accepted a control request, poll the matching
+	// display request for up to this long until the targets reach the
+	// state the action aims at, and say in `reached` whether they did.
+	// A Go duration (`500ms`, `10s`, `1m`) from 0 to 60 seconds.
+	Wait *Wait `form:"wait,omitempty" json:"wait,omitempty"`
+}
+
+// ListManualTunnelsInSystemParams defines parameters for ListManualTunnelsInSystem.
+type ListManualTunnelsInSystemParams struct {
+	// Name IpManVpnAction name. Repeat to match any of several.
+	Name *ManVpnActionName `form:"name,omitempty" json:"name,omitempty"`
+
+	// TunnelId Tunnel ID (`K12` for IKE tunnels, `Y34` for dynamic tunnels). Repeat to match any of several.
+	TunnelId *TunnelIdQuery `form:"tunnelId,omitempty" json:"tunnelId,omitempty"`
+
+	// LocalAddress Local address (IPv4 or IPv6), optionally with `/prefix` to match
+	// every object whose local address or range overlaps the prefix. For
+	// filter rules: the source of outbound rules and the destination of
+	// inbound rules; for tunnels: the local security endpoint (IKE,
+	// manual) or the local data endpoint (dynamic). Repeat to match any of
+	// several.
+	LocalAddress *LocalAddress `form:"localAddress,omitempty" json:"localAddress,omitempty"`
+
+	// RemoteAddress Remote address (IPv4 or IPv6), optionally with `/prefix`; the
+	// counterpart of `localAddress`. For port translations: the remote
+	// security endpoint (the public NAPT address). Repeat to match any of
+	// several.
+	RemoteAddress *RemoteAddress `form:"remoteAddress,omitempty" json:"remoteAddress,omitempty"`
+
+	// PageSize Maximum number of items in one answer. Without it the whole list is returned.
+	PageSize *PageSize `form:"pageSize,omitempty" json:"pageSize,omitempty"`
+
+	// PageToken The `nextPageToken` of the previous page. Use the same filters as for the first page.
+	PageToken *PageToken `form:"pageToken,omitempty" json:"pageToken,omitempty"`
+
+	// IfNoneMatch An `ETag` from an earlier answer; 304 if the representation is unchanged.
+	IfNoneMatch *IfNoneMatch `json:"If-None-Match,omitempty"`
+}
+
+// GetManualTunnelInSystemParams defines parameters for GetManualTunnelInSystem.
+type GetManualTunnelInSystemParams struct {
+	// IfNoneMatch An `ETag` from an earlier answer; 304 if the representation is unchanged.
+	IfNoneMatch *IfNoneMatch `json:"If-None-Match,omitempty"`
+}
+
+// ActivateManualTunnelInSystemParams defines parameters for ActivateManualTunnelInSystem.
+type ActivateManualTunnelInSystemParams struct {
+	// Wait After the NMI has accepted a control request, poll the matching
+	// display request for up to this long until the targets reach the
+	// state the action aims at, and say in `reached` whether they did.
+	// A Go duration (`500ms`, `10s`, `1m`) from 0 to 60 seconds.
+	Wait *Wait `form:"wait,omitempty" json:"wait,omitempty"`
+}
+
+// DeactivateManualTunnelInSystemParams defines parameters for DeactivateManualTunnelInSystem.
+type DeactivateManualTunnelInSystemParams struct {
+	// Wait After the NMI has accepted a control request, poll the matching
+	// display request for up to this long until the targets reach the
+	// state the action aims at, and say in `reached` whether they did.
+	// A Go duration (`500ms`, `10s`, `1m`) from 0 to 60 seconds.
+	Wait *Wait `form:"wait,omitempty" json:"wait,omitempty"`
+}
+
+// ActivateManualTunnelsInSystemParams defines parameters for ActivateManualTunnelsInSystem.
+type ActivateManualTunnelsInSystemParams struct {
+	// Wait After the NMI has accepted a control request, poll the matching
+	// display request for up to this long until the targets reach the
+	// state the action aims at, and say in `reached` whether they did.
+	// A Go duration (`500ms`, `10s`, `1m`) from 0 to 60 seconds.
+	Wait *Wait `form:"wait,omitempty" json:"wait,omitempty"`
+}
+
+// DeactivateManualTunnelsInSystemParams defines parameters for DeactivateManualTunnelsInSystem.
+type DeactivateManualTunnelsInSystemParams struct {
+	// Wait After the NMI has accepted a control request, poll the matching
+	// display request for up to this long until the targets reach the
+	// state the action aims at, and say in `reached` whether they did.
+	// A Go duration (`500ms`, `10s`, `1m`) from 0 to 60 seconds.
+	Wait *Wait `form:"wait,omitempty" json:"wait,omitempty"`
+}
+
+// ListFleetDynamicTunnelsParams defines parameters for ListFleetDynamicTunnels.
+type ListFleetDynamicTunnelsParams struct {
+	// System Only these systems (exact names, case-insensitive). Repeat to match any of several.
+	System *SystemQuery `form:"system,omitempty" json:"system,omitempty"`
+
+	// Stack Only the stacks of these names (exact names). Repeat to match any of several.
+	Stack *StackQuery `form:"stack,omitempty" json:"stack,omitempty"`
+
+	// View `stack`: as the TCP/IP stack knows the tunnel (traffic counters).
+	// `ike`: as the IKE daemon knows it (negotiation details, client IDs).
+	View *ListFleetDynamicTunnelsParamsView `form:"view,omitempty" json:"view,omitempty"`
+
+	// Name LocalDynVpnRule name (or IpDynVpnAction name). Repeat to match any of several.
+	Name *DynVpnRuleName `form:"name,omitempty" json:"name,omitempty"`
+
+	// TunnelId Tunnel ID (`K12` for IKE tunnels, `Y34` for dynamic tunnels). Repeat to match any of several.
+	TunnelId *TunnelIdQuery `form:"tunnelId,omitempty" json:"tunnelId,omitempty"`
+
+	// LocalAddress Local address (IPv4 or IPv6), optionally with `/prefix` to match
+	// every object whose local address or range overlaps the prefix. For
+	// filter rules: the source of outbound rules and the destination of
+	// inbound rules; for tunnels: the local security endpoint (IKE,
+	// manual) or the local data endpoint (dynamic). Repeat to match any of
+	// several.
+	LocalAddress *LocalAddress `form:"localAddress,omitempty" json:"localAddress,omitempty"`
+
+	// RemoteAddress Remote address (IPv4 or IPv6), optionally with `/prefix`; the
+	// counterpart of `localAddress`. For port translations: the remote
+	// security endpoint (the public NAPT address). Repeat to match any of
+	// several.
+	RemoteAddress *RemoteAddress `form:"remoteAddress,omitempty" json:"remoteAddress,omitempty"`
+
+	// Protocol IP protocol, by number (1-255) or name (`tcp`, `udp`, `icmp`, `icmpv6`, `esp`, `ah`, `gre`, `ospf`, `sctp`). Repeat to match any of several.
+	Protocol *Protocol `form:"protocol,omitempty" json:"protocol,omitempty"`
+
+	// LocalPort Local port (1-65535); matches rules and tunnels whose local port range holds it. Repeat to match any of several.
+	LocalPort *LocalPort `form:"localPort,omitempty" json:"localPort,omitempty"`
+
+	// RemotePort Remote port (1-65535). For port translations, the remote original (client) port. Repeat to match any of several.
+	RemotePort *RemotePort `form:"remotePort,omitempty" json:"remotePort,omitempty"`
+
+	// PageSize Maximum number of items in one answer. Without it the whole list is returned.
+	PageSize *PageSize `form:"pageSize,omitempty" json:"pageSize,omitempty"`
+
+	// PageToken The `nextPageToken` of the previous page. Use the same filters as for the first page.
+	PageToken *PageToken `form:"pageToken,omitempty" json:"pageToken,omitempty"`
+
+	// IfNoneMatch An `ETag` from an earlier answer; 304 if the representation is unchanged.
+	IfNoneMatch *IfNoneMatch `json:"If-None-Match,omitempty"`
+}
+
+// ListFleetDynamicTunnelsParamsView defines parameters for ListFleetDynamicTunnels.
+type ListFleetDynamicTunnelsParamsView string
+
+// ListFleetManualTunnelsParams defines parameters for ListFleetManualTunnels.
+type ListFleetManualTunnelsParams struct {
+	// System Only these systems (exact names, case-insensitive). Repeat to match any of several.
+	System *SystemQuery `form:"system,omitempty" json:"system,omitempty"`
+
+	// Stack Only the stacks of these names (exact names). Repeat to match any of several.
+	Stack *StackQuery `form:"stack,omitempty" json:"stack,omitempty"`
+
+	// Name IpManVpnAction name. Repeat to match any of several.
+	Name *ManVpnActionName `form:"name,omitempty" json:"name,omitempty"`
+
+	// TunnelId Tunnel ID (`K12` for IKE tunnels, `Y34` for dynamic tunnels). Repeat to match any of several.
+	TunnelId *TunnelIdQuery `form:"tunnelId,omitempty" json:"tunnelId,omitempty"`
+
+	// LocalAddress Local address (IPv4 or IPv6), optionally with `/prefix` to match
+	// every object whose local address or range overlaps the prefix. For
+	// filter rules: the source of outbound rules and the destination of
+	// inbound rules; for tunnels: the local security endpoint (IKE,
+	// manual) or the local data endpoint (dynamic). Repeat to match any of
+	// several.
+	LocalAddress *LocalAddress `form:"localAddress,omitempty" json:"localAddress,omitempty"`
+
+	// RemoteAddress Remote address (IPv4 or IPv6), optionally with `/prefix`; the
+	// counterpart of `localAddress`. For port translations: the remote
+	// security endpoint (the public NAPT address). Repeat to match any of
+	// several.
+	RemoteAddress *RemoteAddress `form:"remoteAddress,omitempty" json:"remoteAddress,omitempty"`
+
+	// PageSize Maximum number of items in one answer. Without it the whole list is returned.
+	PageSize *PageSize `form:"pageSize,omitempty" json:"pageSize,omitempty"`
+
+	// PageToken The `nextPageToken` of the previous page. Use the same filters as for the first page.
+	PageToken *PageToken `form:"pageToken,omitempty" json:"pageToken,omitempty"`
+
+	// IfNoneMatch An `ETag` from an earlier answer; 304 if the representation is unchanged.
+	IfNoneMatch *IfNoneMatch `json:"If-None-Match,omitempty"`
+}
+
 // TestFiltersJSONRequestBody defines body for TestFilters for application/json ContentType.
 type TestFiltersJSONRequestBody = FilterTestRequest
 
@@ -2371,6 +3639,30 @@ type ActivateManualTunnelsJSONRequestBody = TunnelSelection
 
 // DeactivateManualTunnelsJSONRequestBody defines body for DeactivateManualTunnels for application/json ContentType.
 type DeactivateManualTunnelsJSONRequestBody = TunnelSelection
+
+// TestFiltersInSystemJSONRequestBody defines body for TestFiltersInSystem for application/json ContentType.
+type TestFiltersInSystemJSONRequestBody = FilterTestRequest
+
+// DeactivateIkeTunnelsInSystemJSONRequestBody defines body for DeactivateIkeTunnelsInSystem for application/json ContentType.
+type DeactivateIkeTunnelsInSystemJSONRequestBody = TunnelSelection
+
+// RefreshIkeTunnelsInSystemJSONRequestBody defines body for RefreshIkeTunnelsInSystem for application/json ContentType.
+type RefreshIkeTunnelsInSystemJSONRequestBody = TunnelSelection
+
+// ActivateDynamicTunnelsInSystemJSONRequestBody defines body for ActivateDynamicTunnelsInSystem for application/json ContentType.
+type ActivateDynamicTunnelsInSystemJSONRequestBody = RuleNames
+
+// DeactivateDynamicTunnelsInSystemJSONRequestBody defines body for DeactivateDynamicTunnelsInSystem for application/json ContentType.
+type DeactivateDynamicTunnelsInSystemJSONRequestBody = TunnelSelection
+
+// RefreshDynamicTunnelsInSystemJSONRequestBody defines body for RefreshDynamicTunnelsInSystem for application/json ContentType.
+type RefreshDynamicTunnelsInSystemJSONRequestBody = TunnelSelection
+
+// ActivateManualTunnelsInSystemJSONRequestBody defines body for ActivateManualTunnelsInSystem for application/json ContentType.
+type ActivateManualTunnelsInSystemJSONRequestBody = TunnelSelection
+
+// DeactivateManualTunnelsInSystemJSONRequestBody defines body for DeactivateManualTunnelsInSystem for application/json ContentType.
+type DeactivateManualTunnelsInSystemJSONRequestBody = TunnelSelection
 
 // AsFilterTestRequestProtocol0 returns the union data inside the FilterTestRequest_Protocol as a FilterTestRequestProtocol0
 func (t FilterTestRequest_Protocol) AsFilterTestRequestProtocol0() (FilterTestRequestProtocol0, error) {
@@ -2657,6 +3949,21 @@ type ClientInterface interface {
 	//
 	// Corresponds with GET /v1/events (the `StreamFleetEvents` operationId).
 	StreamFleetEvents(ctx context.Context, params *StreamFleetEventsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ListFleetIkeTunnels List IKE tunnels of every system
+	//
+	// The IKE tunnels of every stack of every system that the caller may
+	// display, as `listIkeTunnels` gives them per stack, each with its
+	// `system` and `stack`. The stacks are asked concurrently (at most 8
+	// at once), each under the request's deadline. A system or stack that
+	// does not answer is listed in `unreachable` with the problem its
+	// own request would have answered; the list is then partial, never
+	// failed. Sorted by system, stack, then as per stack. `system` and
+	// `stack` choose among them (repeat to match any of several); the
+	// other filters are those of the per-stack list.
+	//
+	// Corresponds with GET /v1/ike/tunnels (the `ListFleetIkeTunnels` operationId).
+	ListFleetIkeTunnels(ctx context.Context, params *ListFleetIkeTunnelsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// ListStacks List stacks
 	//
@@ -3357,6 +4664,753 @@ type ClientInterface interface {
 	// Corresponds with POST /v1/stacks/{stack}/tunnels/manual:deactivate (the `DeactivateManualTunnels` operationId).
 	DeactivateManualTunnels(ctx context.Context, stack StackName, params *DeactivateManualTunnelsParams, body DeactivateManualTunnelsJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// ListSystems List systems
+	//
+	// The systems the gateway reaches, each with its kind, whether it
+	// answered and its stacks: an IKE daemon's stacks from
+	// `NMsec_GET_STACKINFO`, the stacks behind an NSS server from its
+	// clients (`NMsec_GET_CLIENTINFO`, IPSec discipline), including
+	// clients seen before that are no longer connected (`connected:
+	// false`). The endpoints are asked concurrently, each under the
+	// request's deadline; one that does not answer is listed with
+	// `reachable: false` and its `problem`, never failing the list.
+	//
+	// Only the systems on which the caller may display at least one
+	// stack are listed. A system that did not answer and whose stacks
+	// the gateway has never seen is listed to every caller who may
+	// display at least one stack of any system.
+	//
+	// Corresponds with GET /v1/systems (the `ListSystems` operationId).
+	ListSystems(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetSystem Get one system
+	//
+	// One system as in `listSystems`; 404 naming it when the gateway
+	// reaches no such system, or when the caller may display none of its
+	// stacks.
+	//
+	// Corresponds with GET /v1/systems/{system} (the `GetSystem` operationId).
+	GetSystem(ctx context.Context, system SystemName, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ListStacksInSystem List stacks (on a system)
+	//
+	// The TCP/IP stacks that run IP security on the system and that the
+	// caller may display (NMI `NMsec_GET_STACKINFO`, joined with
+	// `NMsec_GET_IKENSINFO` for the Network Security Services client of
+	// each stack). Sorted by name.
+	//
+	// Corresponds with GET /v1/systems/{system}/stacks (the `ListStacksInSystem` operationId).
+	ListStacksInSystem(ctx context.Context, system SystemName, params *ListStacksInSystemParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetStackInSystem Get one stack (on a system)
+	//
+	// One stack as in `listStacks`; 404 if the NMI does not know it.
+	//
+	// Corresponds with GET /v1/systems/{system}/stacks/{stack} (the `GetStackInSystem` operationId).
+	GetStackInSystem(ctx context.Context, system SystemName, stack StackName, params *GetStackInSystemParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// StreamStackEventsInSystem Follow changes of a stack (Server-Sent Events) (on a system)
+	//
+	// A `text/event-stream` (Server-Sent Events) of the stack's changes.
+	// The gateway polls the NMI (`NMsec_GET_STACKINFO`, `NMsec_GET_IKETUN`,
+	// `NMsec_GET_IPTUNDYNSTACK`, `NMsec_GET_IPTUNMANUAL`) once per interval
+	// for all subscribers of a stack together, and sends the differences
+	// between consecutive polls. A tunnel is followed by its newest
+	// generation: a refresh is a `tunnel.changed` with a new `generation`;
+	// traffic counters never make an event.
+	//
+	// Events (the `data:` line is one JSON object):
+	//
+	// * `tunnel.added`, `tunnel.changed`, `tunnel.removed`: a
+	//   [TunnelEvent](#/components/schemas/TunnelEvent);
+	// * `stack.filterSetChanged`: a
+	//   [FilterSetEvent](#/components/schemas/FilterSetEvent) (a stack of
+	//   an IKED);
+	// * `stack.connected`, `stack.disconnected`: a
+	//   [ConnectionEvent](#/components/schemas/ConnectionEvent) (a stack
+	//   behind an NSS server, whose NSS client the gateway follows with
+	//   `NMsec_GET_CLIENTINFO`, as the NSS server routes no
+	//   `NMsec_GET_STACKINFO`);
+	// * `reset`: a [ResetEvent](#/components/schemas/ResetEvent); the
+	//   events since the client's `Last-Event-ID` are gone, so it should
+	//   read the lists again and follow the stream from there;
+	// * `error`: a [Problem](#/components/schemas/Problem); a poll failed
+	//   (the stream goes on, polling again with backoff). Errors carry no
+	//   `id:` and are not replayed;
+	// * `recovered`: a [RecoveredEvent](#/components/schemas/RecoveredEvent);
+	//   the first poll that succeeded after errors (before the changes it
+	//   saw). Like `error` it carries no `id:` and is not replayed.
+	//
+	// Every event but `error` and `recovered` has an `id:`, an opaque
+	// string of the stack's own sequence of events (IDs of one stack say
+	// nothing of another's events, nor of the same stack name on another
+	// system). Every event's data names its `system` and `stack`. A new subscription starts with an `id:` line of
+	// its own (no event), so that a reconnecting client resumes from the
+	// moment it subscribed. Subscribe first, then read the lists. On
+	// reconnection, `Last-Event-ID` (sent by browsers' `EventSource` by
+	// itself) replays the events after that ID while the gateway still
+	// holds them (a bounded number per stack), or else sends `reset`; so
+	// does an ID of another stack, of an earlier run of the gateway, or
+	// one the gateway did not make.
+	//
+	// Comments (`: ping`) keep idle streams open through proxies. An
+	// unknown stack is answered 404 before the stream starts.
+	//
+	// A stream does not outlive the caller's access. When the gateway's
+	// policy is reloaded, the stream authenticates and authorizes its
+	// caller again before it sends anything more; when the caller's
+	// credentials are no longer accepted (a deleted token) or its DISPLAY
+	// is gone, and when an OIDC token expires (`exp`), the stream sends a
+	// final `error` event with the 401 or 403 problem (503 when the
+	// gateway cannot decide) and closes. Every stream also ends after a
+	// maximum lifetime (default 1 h, `--event-stream-lifetime`), without
+	// an event; the client reconnects with `Last-Event-ID` and is
+	// authenticated and authorized afresh.
+	//
+	// Needs DISPLAY: READ access to the SERVAUTH resource
+	// `EZB.NETMGMT.<system>.<stack>.IPSEC.DISPLAY`.
+	//
+	// Corresponds with GET /v1/systems/{system}/stacks/{stack}/events (the `StreamStackEventsInSystem` operationId).
+	StreamStackEventsInSystem(ctx context.Context, system SystemName, stack StackName, params *StreamStackEventsInSystemParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ListFiltersInSystem List IP filter rules (on a system)
+	//
+	// The IP filter rules of one filter set (NMI `NMsec_GET_IPFLTCURR`,
+	// `NMsec_GET_IPFLTDEFAULT` or `NMsec_GET_IPFLTPOLICY`), in the order
+	// in which the stack evaluates them (the first matching rule decides).
+	// That order is kept, not re-sorted. Large sets are streamed.
+	//
+	// Corresponds with GET /v1/systems/{system}/stacks/{stack}/filters (the `ListFiltersInSystem` operationId).
+	ListFiltersInSystem(ctx context.Context, system SystemName, stack StackName, params *ListFiltersInSystemParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetFilterInSystem Get one IP filter rule by name (on a system)
+	//
+	// The first rule (in evaluation order) with this name. A policy rule
+	// can expand into several filters that share the name and differ in
+	// `nameExtension`; `extensions` lists all of them in evaluation order.
+	//
+	// Corresponds with GET /v1/systems/{system}/stacks/{stack}/filters/{name} (the `GetFilterInSystem` operationId).
+	GetFilterInSystem(ctx context.Context, system SystemName, stack StackName, name PolicyName, params *GetFilterInSystemParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// LoadDefaultFiltersInSystem Put the default filter set in effect (on a system)
+	//
+	// Switches the stack to the default IP filter rules of the TCP/IP profile (`NMsec_FLT_DEFAULT`). Existing tunnels remain but carry no traffic while the default rules are in effect. The choice survives a stack restart.
+	//
+	// NMI `NMsec_LOAD_POLICY`.
+	//
+	// Needs CONTROL: READ access to the SERVAUTH resource
+	// `EZB.NETMGMT.<system>.<stack>.IPSEC.CONTROL`. The request is written to
+	// the audit log before it is sent to the NMI and its outcome before the
+	// answer; if the audit log cannot be written the action is refused (503).
+	//
+	// The NMI only starts the action: the answer's statuses say what was
+	// started. With `?wait` the gateway then polls `NMsec_GET_STACKINFO` until the stack's `filterSet` is `default`, and
+	// says in `reached` whether that happened in time.
+	//
+	// Corresponds with POST /v1/systems/{system}/stacks/{stack}/filters:loadDefault (the `LoadDefaultFiltersInSystem` operationId).
+	LoadDefaultFiltersInSystem(ctx context.Context, system SystemName, stack StackName, params *LoadDefaultFiltersInSystemParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// LoadPolicyFiltersInSystem Put the policy filter set in effect (on a system)
+	//
+	// Switches the stack to the IP filter rules installed by the Policy Agent (`NMsec_FLT_POLICY`). The choice survives a stack restart.
+	//
+	// NMI `NMsec_LOAD_POLICY`.
+	//
+	// Needs CONTROL: READ access to the SERVAUTH resource
+	// `EZB.NETMGMT.<system>.<stack>.IPSEC.CONTROL`. The request is written to
+	// the audit log before it is sent to the NMI and its outcome before the
+	// answer; if the audit log cannot be written the action is refused (503).
+	//
+	// The NMI only starts the action: the answer's statuses say what was
+	// started. With `?wait` the gateway then polls `NMsec_GET_STACKINFO` until the stack's `filterSet` is `policy`, and
+	// says in `reached` whether that happened in time.
+	//
+	// Corresponds with POST /v1/systems/{system}/stacks/{stack}/filters:loadPolicy (the `LoadPolicyFiltersInSystem` operationId).
+	LoadPolicyFiltersInSystem(ctx context.Context, system SystemName, stack StackName, params *LoadPolicyFiltersInSystemParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// TestFiltersInSystemWithBody Which filter rule would a packet match (on a system)
+	//
+	// Evaluates a packet against the stack's current filter set, like
+	// `ipsec -t`: the rules are tried in the stack's order and the first one
+	// whose every selector matches (direction, routing, addresses, protocol,
+	// ports, ICMP type and code, OSPF type, security class) decides. The
+	// gateway reads the set with `NMsec_GET_IPFLTCURR`, rule by rule up to the
+	// first match, and decides itself. The answer names the rule and its
+	// position in the set (1 for the first rule). When no rule matches, the
+	// answer is `matched: false` with action `deny`: IP filtering denies what
+	// no rule permits.
+	//
+	// Addresses come as `source`/`destination`, or as
+	// `localAddress`/`remoteAddress` (for an outbound packet the local address
+	// is the source; for an inbound one, the destination). Likewise the ports.
+	// A selector the rule restricts and the packet does not give (a port, an
+	// ICMP type) does not match.
+	//
+	// Needs DISPLAY (it only reads): READ access to
+	// `EZB.NETMGMT.<system>.<stack>.IPSEC.DISPLAY`.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /v1/systems/{system}/stacks/{stack}/filters:test (the `TestFiltersInSystem` operationId).
+	TestFiltersInSystemWithBody(ctx context.Context, system SystemName, stack StackName, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// TestFiltersInSystem Which filter rule would a packet match (on a system)
+	//
+	// Evaluates a packet against the stack's current filter set, like
+	// `ipsec -t`: the rules are tried in the stack's order and the first one
+	// whose every selector matches (direction, routing, addresses, protocol,
+	// ports, ICMP type and code, OSPF type, security class) decides. The
+	// gateway reads the set with `NMsec_GET_IPFLTCURR`, rule by rule up to the
+	// first match, and decides itself. The answer names the rule and its
+	// position in the set (1 for the first rule). When no rule matches, the
+	// answer is `matched: false` with action `deny`: IP filtering denies what
+	// no rule permits.
+	//
+	// Addresses come as `source`/`destination`, or as
+	// `localAddress`/`remoteAddress` (for an outbound packet the local address
+	// is the source; for an inbound one, the destination). Likewise the ports.
+	// A selector the rule restricts and the packet does not give (a port, an
+	// ICMP type) does not match.
+	//
+	// Needs DISPLAY (it only reads): READ access to
+	// `EZB.NETMGMT.<system>.<stack>.IPSEC.DISPLAY`.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /v1/systems/{system}/stacks/{stack}/filters:test (the `TestFiltersInSystem` operationId).
+	TestFiltersInSystem(ctx context.Context, system SystemName, stack StackName, body TestFiltersInSystemJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ListIkeTunnelsInSystem List IKE tunnels (on a system)
+	//
+	// IKE (phase 1) security associations (NMI `NMsec_GET_IKETUN`, or
+	// `NMsec_GET_IKETUNCASCADE` with `cascade=true`). One item per
+	// generation; sorted by tunnel ID number, newest generation first.
+	// With `cascade=true` the newest generation of each tunnel carries its
+	// phase 2 tunnels in `dynamicTunnels` (IKE view).
+	//
+	// Corresponds with GET /v1/systems/{system}/stacks/{stack}/ike/tunnels (the `ListIkeTunnelsInSystem` operationId).
+	ListIkeTunnelsInSystem(ctx context.Context, system SystemName, stack StackName, params *ListIkeTunnelsInSystemParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetIkeTunnelInSystem Get one IKE tunnel (on a system)
+	//
+	// The newest generation of the IKE tunnel, with `generations` listing
+	// every generation (newest first) and `dynamicTunnels` holding its
+	// phase 2 tunnels (NMI `NMsec_GET_IKETUNCASCADE` filtered by tunnel ID).
+	//
+	// Corresponds with GET /v1/systems/{system}/stacks/{stack}/ike/tunnels/{tunnelId} (the `GetIkeTunnelInSystem` operationId).
+	GetIkeTunnelInSystem(ctx context.Context, system SystemName, stack StackName, tunnelId IkeTunnelId, params *GetIkeTunnelInSystemParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// DeactivateIkeTunnelInSystem Deactivate one IKE tunnel (on a system)
+	//
+	// Deletes the IKE security association. Repeating it is safe: a tunnel that is already inactive (or expired) is answered `stateAlreadySet`, one that is gone `notFound`, both with 200.
+	//
+	// NMI `NMsec_DEACT_IKETUN` with one `NMsecTunnel` record naming the tunnel.
+	//
+	// Needs CONTROL: READ access to the SERVAUTH resource
+	// `EZB.NETMGMT.<system>.<stack>.IPSEC.CONTROL`. The request is written to
+	// the audit log before it is sent to the NMI and its outcome before the
+	// answer; if the audit log cannot be written the action is refused (503).
+	//
+	// The NMI only starts the action: the answer's statuses say what was
+	// started. With `?wait` the gateway then polls `NMsec_GET_IKETUN` until no generation is pending, negotiating or active any more, and
+	// says in `reached` whether that happened in time.
+	//
+	// An unknown tunnel is answered 200 with status `notFound`.
+	//
+	// Corresponds with POST /v1/systems/{system}/stacks/{stack}/ike/tunnels/{tunnelId}:deactivate (the `DeactivateIkeTunnelInSystem` operationId).
+	DeactivateIkeTunnelInSystem(ctx context.Context, system SystemName, stack StackName, tunnelId IkeTunnelId, params *DeactivateIkeTunnelInSystemParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// RefreshIkeTunnelInSystem Refresh one IKE tunnel (on a system)
+	//
+	// Renegotiates the IKE security association: a new generation of the tunnel replaces the current one, which then expires. A tunnel that is not active is answered `notFound` (nothing to refresh).
+	//
+	// NMI `NMsec_REFRESH_IKETUN` with one `NMsecTunnel` record naming the tunnel.
+	//
+	// Needs CONTROL: READ access to the SERVAUTH resource
+	// `EZB.NETMGMT.<system>.<stack>.IPSEC.CONTROL`. The request is written to
+	// the audit log before it is sent to the NMI and its outcome before the
+	// answer; if the audit log cannot be written the action is refused (503).
+	//
+	// The NMI only starts the action: the answer's statuses say what was
+	// started. With `?wait` the gateway then polls `NMsec_GET_IKETUN` until a generation newer than the one before the request is active, and
+	// says in `reached` whether that happened in time.
+	//
+	// An unknown tunnel is answered 200 with status `notFound`.
+	//
+	// Corresponds with POST /v1/systems/{system}/stacks/{stack}/ike/tunnels/{tunnelId}:refresh (the `RefreshIkeTunnelInSystem` operationId).
+	RefreshIkeTunnelInSystem(ctx context.Context, system SystemName, stack StackName, tunnelId IkeTunnelId, params *RefreshIkeTunnelInSystemParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// DeactivateIkeTunnelsInSystemWithBody Deactivate several IKE tunnels (on a system)
+	//
+	// Deletes the IKE security association. Repeating it is safe: a tunnel that is already inactive (or expired) is answered `stateAlreadySet`, one that is gone `notFound`, both with 200.
+	//
+	// NMI `NMsec_DEACT_IKETUN` with one `NMsecTunnel` record per tunnel ID, or none (`{"all": true}`: every eligible tunnel on the stack).
+	//
+	// Needs CONTROL: READ access to the SERVAUTH resource
+	// `EZB.NETMGMT.<system>.<stack>.IPSEC.CONTROL`. The request is written to
+	// the audit log before it is sent to the NMI and its outcome before the
+	// answer; if the audit log cannot be written the action is refused (503).
+	//
+	// The NMI only starts the action: the answer's statuses say what was
+	// started. With `?wait` the gateway then polls `NMsec_GET_IKETUN` until no generation is pending, negotiating or active any more, and
+	// says in `reached` whether that happened in time.
+	//
+	// Waiting applies to the results whose status is `stateUpdated` or `stateAlreadySet`.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /v1/systems/{system}/stacks/{stack}/ike/tunnels:deactivate (the `DeactivateIkeTunnelsInSystem` operationId).
+	DeactivateIkeTunnelsInSystemWithBody(ctx context.Context, system SystemName, stack StackName, params *DeactivateIkeTunnelsInSystemParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// DeactivateIkeTunnelsInSystem Deactivate several IKE tunnels (on a system)
+	//
+	// Deletes the IKE security association. Repeating it is safe: a tunnel that is already inactive (or expired) is answered `stateAlreadySet`, one that is gone `notFound`, both with 200.
+	//
+	// NMI `NMsec_DEACT_IKETUN` with one `NMsecTunnel` record per tunnel ID, or none (`{"all": true}`: every eligible tunnel on the stack).
+	//
+	// Needs CONTROL: READ access to the SERVAUTH resource
+	// `EZB.NETMGMT.<system>.<stack>.IPSEC.CONTROL`. The request is written to
+	// the audit log before it is sent to the NMI and its outcome before the
+	// answer; if the audit log cannot be written the action is refused (503).
+	//
+	// The NMI only starts the action: the answer's statuses say what was
+	// started. With `?wait` the gateway then polls `NMsec_GET_IKETUN` until no generation is pending, negotiating or active any more, and
+	// says in `reached` whether that happened in time.
+	//
+	// Waiting applies to the results whose status is `stateUpdated` or `stateAlreadySet`.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /v1/systems/{system}/stacks/{stack}/ike/tunnels:deactivate (the `DeactivateIkeTunnelsInSystem` operationId).
+	DeactivateIkeTunnelsInSystem(ctx context.Context, system SystemName, stack StackName, params *DeactivateIkeTunnelsInSystemParams, body DeactivateIkeTunnelsInSystemJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// RefreshIkeTunnelsInSystemWithBody Refresh several IKE tunnels (on a system)
+	//
+	// Renegotiates the IKE security association: a new generation of the tunnel replaces the current one, which then expires. A tunnel that is not active is answered `notFound` (nothing to refresh).
+	//
+	// NMI `NMsec_REFRESH_IKETUN` with one `NMsecTunnel` record per tunnel ID, or none (`{"all": true}`: every eligible tunnel on the stack).
+	//
+	// Needs CONTROL: READ access to the SERVAUTH resource
+	// `EZB.NETMGMT.<system>.<stack>.IPSEC.CONTROL`. The request is written to
+	// the audit log before it is sent to the NMI and its outcome before the
+	// answer; if the audit log cannot be written the action is refused (503).
+	//
+	// The NMI only starts the action: the answer's statuses say what was
+	// started. With `?wait` the gateway then polls `NMsec_GET_IKETUN` until a generation newer than the one before the request is active, and
+	// says in `reached` whether that happened in time.
+	//
+	// Waiting applies to the results whose status is `stateUpdated` or `stateAlreadySet`.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /v1/systems/{system}/stacks/{stack}/ike/tunnels:refresh (the `RefreshIkeTunnelsInSystem` operationId).
+	RefreshIkeTunnelsInSystemWithBody(ctx context.Context, system SystemName, stack StackName, params *RefreshIkeTunnelsInSystemParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// RefreshIkeTunnelsInSystem Refresh several IKE tunnels (on a system)
+	//
+	// Renegotiates the IKE security association: a new generation of the tunnel replaces the current one, which then expires. A tunnel that is not active is answered `notFound` (nothing to refresh).
+	//
+	// NMI `NMsec_REFRESH_IKETUN` with one `NMsecTunnel` record per tunnel ID, or none (`{"all": true}`: every eligible tunnel on the stack).
+	//
+	// Needs CONTROL: READ access to the SERVAUTH resource
+	// `EZB.NETMGMT.<system>.<stack>.IPSEC.CONTROL`. The request is written to
+	// the audit log before it is sent to the NMI and its outcome before the
+	// answer; if the audit log cannot be written the action is refused (503).
+	//
+	// The NMI only starts the action: the answer's statuses say what was
+	// started. With `?wait` the gateway then polls `NMsec_GET_IKETUN` until a generation newer than the one before the request is active, and
+	// says in `reached` whether that happened in time.
+	//
+	// Waiting applies to the results whose status is `stateUpdated` or `stateAlreadySet`.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /v1/systems/{system}/stacks/{stack}/ike/tunnels:refresh (the `RefreshIkeTunnelsInSystem` operationId).
+	RefreshIkeTunnelsInSystem(ctx context.Context, system SystemName, stack StackName, params *RefreshIkeTunnelsInSystemParams, body RefreshIkeTunnelsInSystemJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ListInterfacesInSystem List the stack's IP interfaces (on a system)
+	//
+	// The IP interfaces the stack serves, with their security class
+	// (NMI `NMsec_GET_IPINTERFACES`). Sorted by name, then address.
+	//
+	// Corresponds with GET /v1/systems/{system}/stacks/{stack}/interfaces (the `ListInterfacesInSystem` operationId).
+	ListInterfacesInSystem(ctx context.Context, system SystemName, stack StackName, params *ListInterfacesInSystemParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ListPortTranslationsInSystem List NAT traversal port translations (on a system)
+	//
+	// Port translations the stack keeps for UDP-encapsulated tunnels whose
+	// remote peer sits behind a NAPT (NMI `NMsec_GET_PORTTRANS`). Sorted by
+	// tunnel ID, then translated port.
+	//
+	// Corresponds with GET /v1/systems/{system}/stacks/{stack}/port-translations (the `ListPortTranslationsInSystem` operationId).
+	ListPortTranslationsInSystem(ctx context.Context, system SystemName, stack StackName, params *ListPortTranslationsInSystemParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetStackSummaryInSystem Get the stack's tunnel statistics (on a system)
+	//
+	// Current and cumulative counts of IKE (phase 1) and dynamic (phase 2)
+	// tunnels (NMI `NMsec_GET_SUMMARY`).
+	//
+	// Corresponds with GET /v1/systems/{system}/stacks/{stack}/summary (the `GetStackSummaryInSystem` operationId).
+	GetStackSummaryInSystem(ctx context.Context, system SystemName, stack StackName, params *GetStackSummaryInSystemParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ListDynamicTunnelsInSystem List dynamic tunnels (on a system)
+	//
+	// Dynamic IPSec (phase 2) security associations, as the stack knows
+	// them (`view=stack`, NMI `NMsec_GET_IPTUNDYNSTACK`: traffic counters)
+	// or as IKE knows them (`view=ike`, NMI `NMsec_GET_IPTUNDYNIKE`:
+	// negotiation details and client IDs). One item per generation; sorted
+	// by tunnel ID number, newest generation first.
+	//
+	// Corresponds with GET /v1/systems/{system}/stacks/{stack}/tunnels/dynamic (the `ListDynamicTunnelsInSystem` operationId).
+	ListDynamicTunnelsInSystem(ctx context.Context, system SystemName, stack StackName, params *ListDynamicTunnelsInSystemParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetDynamicTunnelInSystem Get one dynamic tunnel (on a system)
+	//
+	// The newest generation of the dynamic tunnel, with `generations`
+	// listing every generation, newest first.
+	//
+	// Corresponds with GET /v1/systems/{system}/stacks/{stack}/tunnels/dynamic/{tunnelId} (the `GetDynamicTunnelInSystem` operationId).
+	GetDynamicTunnelInSystem(ctx context.Context, system SystemName, stack StackName, tunnelId DynamicTunnelId, params *GetDynamicTunnelInSystemParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// DeactivateDynamicTunnelInSystem Deactivate one dynamic tunnel (on a system)
+	//
+	// Deletes the dynamic tunnel's security associations and the dynamic filters that go with them. Repeating it is safe (`stateAlreadySet` or `notFound`, with 200).
+	//
+	// NMI `NMsec_DEACT_DYNTUN` with one `NMsecTunnel` record naming the tunnel.
+	//
+	// Needs CONTROL: READ access to the SERVAUTH resource
+	// `EZB.NETMGMT.<system>.<stack>.IPSEC.CONTROL`. The request is written to
+	// the audit log before it is sent to the NMI and its outcome before the
+	// answer; if the audit log cannot be written the action is refused (503).
+	//
+	// The NMI only starts the action: the answer's statuses say what was
+	// started. With `?wait` the gateway then polls `NMsec_GET_IPTUNDYNSTACK` until no generation is pending, negotiating or active any more, and
+	// says in `reached` whether that happened in time.
+	//
+	// An unknown tunnel is answered 200 with status `notFound`.
+	//
+	// Corresponds with POST /v1/systems/{system}/stacks/{stack}/tunnels/dynamic/{tunnelId}:deactivate (the `DeactivateDynamicTunnelInSystem` operationId).
+	DeactivateDynamicTunnelInSystem(ctx context.Context, system SystemName, stack StackName, tunnelId DynamicTunnelId, params *DeactivateDynamicTunnelInSystemParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// RefreshDynamicTunnelInSystem Refresh one dynamic tunnel (on a system)
+	//
+	// Renegotiates the dynamic tunnel's security associations: a new generation replaces the current one. A tunnel that is not active is answered `notFound`.
+	//
+	// NMI `NMsec_REFRESH_DYNTUN` with one `NMsecTunnel` record naming the tunnel.
+	//
+	// Needs CONTROL: READ access to the SERVAUTH resource
+	// `EZB.NETMGMT.<system>.<stack>.IPSEC.CONTROL`. The request is written to
+	// the audit log before it is sent to the NMI and its outcome before the
+	// answer; if the audit log cannot be written the action is refused (503).
+	//
+	// The NMI only starts the action: the answer's statuses say what was
+	// started. With `?wait` the gateway then polls `NMsec_GET_IPTUNDYNSTACK` until a generation newer than the one before the request is active, and
+	// says in `reached` whether that happened in time.
+	//
+	// An unknown tunnel is answered 200 with status `notFound`.
+	//
+	// Corresponds with POST /v1/systems/{system}/stacks/{stack}/tunnels/dynamic/{tunnelId}:refresh (the `RefreshDynamicTunnelInSystem` operationId).
+	RefreshDynamicTunnelInSystem(ctx context.Context, system SystemName, stack StackName, tunnelId DynamicTunnelId, params *RefreshDynamicTunnelInSystemParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ActivateDynamicTunnelsInSystemWithBody Activate dynamic tunnels by rule name (on a system)
+	//
+	// Starts a dynamic tunnel for each LocalDynVpnRule named: IKE negotiates
+	// it (creating the IKE tunnel if there is none). Per rule the status is
+	// `stateUpdated` (started), `stateAlreadySet` (already active), `notFound`
+	// (no such rule), `noKeyExchangeRule`, `noFilter` or `noDataOffer` (the
+	// policy lacks what the tunnel needs).
+	//
+	// NMI `NMsec_ACT_DYNTUN` with one `NMsecTunnel` record per name.
+	//
+	// Needs CONTROL: READ access to the SERVAUTH resource
+	// `EZB.NETMGMT.<system>.<stack>.IPSEC.CONTROL`. The request is written to
+	// the audit log before it is sent to the NMI and its outcome before the
+	// answer; if the audit log cannot be written the action is refused (503).
+	//
+	// The NMI only starts the action: the answer's statuses say what was
+	// started. With `?wait` the gateway then polls `NMsec_GET_IPTUNDYNSTACK` (by rule name) until a tunnel of each started rule is active, and
+	// says in `reached` whether that happened in time.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /v1/systems/{system}/stacks/{stack}/tunnels/dynamic:activate (the `ActivateDynamicTunnelsInSystem` operationId).
+	ActivateDynamicTunnelsInSystemWithBody(ctx context.Context, system SystemName, stack StackName, params *ActivateDynamicTunnelsInSystemParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ActivateDynamicTunnelsInSystem Activate dynamic tunnels by rule name (on a system)
+	//
+	// Starts a dynamic tunnel for each LocalDynVpnRule named: IKE negotiates
+	// it (creating the IKE tunnel if there is none). Per rule the status is
+	// `stateUpdated` (started), `stateAlreadySet` (already active), `notFound`
+	// (no such rule), `noKeyExchangeRule`, `noFilter` or `noDataOffer` (the
+	// policy lacks what the tunnel needs).
+	//
+	// NMI `NMsec_ACT_DYNTUN` with one `NMsecTunnel` record per name.
+	//
+	// Needs CONTROL: READ access to the SERVAUTH resource
+	// `EZB.NETMGMT.<system>.<stack>.IPSEC.CONTROL`. The request is written to
+	// the audit log before it is sent to the NMI and its outcome before the
+	// answer; if the audit log cannot be written the action is refused (503).
+	//
+	// The NMI only starts the action: the answer's statuses say what was
+	// started. With `?wait` the gateway then polls `NMsec_GET_IPTUNDYNSTACK` (by rule name) until a tunnel of each started rule is active, and
+	// says in `reached` whether that happened in time.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /v1/systems/{system}/stacks/{stack}/tunnels/dynamic:activate (the `ActivateDynamicTunnelsInSystem` operationId).
+	ActivateDynamicTunnelsInSystem(ctx context.Context, system SystemName, stack StackName, params *ActivateDynamicTunnelsInSystemParams, body ActivateDynamicTunnelsInSystemJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// DeactivateDynamicTunnelsInSystemWithBody Deactivate several dynamic tunnels (on a system)
+	//
+	// Deletes the dynamic tunnel's security associations and the dynamic filters that go with them. Repeating it is safe (`stateAlreadySet` or `notFound`, with 200).
+	//
+	// NMI `NMsec_DEACT_DYNTUN` with one `NMsecTunnel` record per tunnel ID, or none (`{"all": true}`: every eligible tunnel on the stack).
+	//
+	// Needs CONTROL: READ access to the SERVAUTH resource
+	// `EZB.NETMGMT.<system>.<stack>.IPSEC.CONTROL`. The request is written to
+	// the audit log before it is sent to the NMI and its outcome before the
+	// answer; if the audit log cannot be written the action is refused (503).
+	//
+	// The NMI only starts the action: the answer's statuses say what was
+	// started. With `?wait` the gateway then polls `NMsec_GET_IPTUNDYNSTACK` until no generation is pending, negotiating or active any more, and
+	// says in `reached` whether that happened in time.
+	//
+	// Waiting applies to the results whose status is `stateUpdated` or `stateAlreadySet`.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /v1/systems/{system}/stacks/{stack}/tunnels/dynamic:deactivate (the `DeactivateDynamicTunnelsInSystem` operationId).
+	DeactivateDynamicTunnelsInSystemWithBody(ctx context.Context, system SystemName, stack StackName, params *DeactivateDynamicTunnelsInSystemParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// DeactivateDynamicTunnelsInSystem Deactivate several dynamic tunnels (on a system)
+	//
+	// Deletes the dynamic tunnel's security associations and the dynamic filters that go with them. Repeating it is safe (`stateAlreadySet` or `notFound`, with 200).
+	//
+	// NMI `NMsec_DEACT_DYNTUN` with one `NMsecTunnel` record per tunnel ID, or none (`{"all": true}`: every eligible tunnel on the stack).
+	//
+	// Needs CONTROL: READ access to the SERVAUTH resource
+	// `EZB.NETMGMT.<system>.<stack>.IPSEC.CONTROL`. The request is written to
+	// the audit log before it is sent to the NMI and its outcome before the
+	// answer; if the audit log cannot be written the action is refused (503).
+	//
+	// The NMI only starts the action: the answer's statuses say what was
+	// started. With `?wait` the gateway then polls `NMsec_GET_IPTUNDYNSTACK` until no generation is pending, negotiating or active any more, and
+	// says in `reached` whether that happened in time.
+	//
+	// Waiting applies to the results whose status is `stateUpdated` or `stateAlreadySet`.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /v1/systems/{system}/stacks/{stack}/tunnels/dynamic:deactivate (the `DeactivateDynamicTunnelsInSystem` operationId).
+	DeactivateDynamicTunnelsInSystem(ctx context.Context, system SystemName, stack StackName, params *DeactivateDynamicTunnelsInSystemParams, body DeactivateDynamicTunnelsInSystemJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// RefreshDynamicTunnelsInSystemWithBody Refresh several dynamic tunnels (on a system)
+	//
+	// Renegotiates the dynamic tunnel's security associations: a new generation replaces the current one. A tunnel that is not active is answered `notFound`.
+	//
+	// NMI `NMsec_REFRESH_DYNTUN` with one `NMsecTunnel` record per tunnel ID, or none (`{"all": true}`: every eligible tunnel on the stack).
+	//
+	// Needs CONTROL: READ access to the SERVAUTH resource
+	// `EZB.NETMGMT.<system>.<stack>.IPSEC.CONTROL`. The request is written to
+	// the audit log before it is sent to the NMI and its outcome before the
+	// answer; if the audit log cannot be written the action is refused (503).
+	//
+	// The NMI only starts the action: the answer's statuses say what was
+	// started. With `?wait` the gateway then polls `NMsec_GET_IPTUNDYNSTACK` until a generation newer than the one before the request is active, and
+	// says in `reached` whether that happened in time.
+	//
+	// Waiting applies to the results whose status is `stateUpdated` or `stateAlreadySet`.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /v1/systems/{system}/stacks/{stack}/tunnels/dynamic:refresh (the `RefreshDynamicTunnelsInSystem` operationId).
+	RefreshDynamicTunnelsInSystemWithBody(ctx context.Context, system SystemName, stack StackName, params *RefreshDynamicTunnelsInSystemParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// RefreshDynamicTunnelsInSystem Refresh several dynamic tunnels (on a system)
+	//
+	// Renegotiates the dynamic tunnel's security associations: a new generation replaces the current one. A tunnel that is not active is answered `notFound`.
+	//
+	// NMI `NMsec_REFRESH_DYNTUN` with one `NMsecTunnel` record per tunnel ID, or none (`{"all": true}`: every eligible tunnel on the stack).
+	//
+	// Needs CONTROL: READ access to the SERVAUTH resource
+	// `EZB.NETMGMT.<system>.<stack>.IPSEC.CONTROL`. The request is written to
+	// the audit log before it is sent to the NMI and its outcome before the
+	// answer; if the audit log cannot be written the action is refused (503).
+	//
+	// The NMI only starts the action: the answer's statuses say what was
+	// started. With `?wait` the gateway then polls `NMsec_GET_IPTUNDYNSTACK` until a generation newer than the one before the request is active, and
+	// says in `reached` whether that happened in time.
+	//
+	// Waiting applies to the results whose status is `stateUpdated` or `stateAlreadySet`.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /v1/systems/{system}/stacks/{stack}/tunnels/dynamic:refresh (the `RefreshDynamicTunnelsInSystem` operationId).
+	RefreshDynamicTunnelsInSystem(ctx context.Context, system SystemName, stack StackName, params *RefreshDynamicTunnelsInSystemParams, body RefreshDynamicTunnelsInSystemJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ListManualTunnelsInSystem List manual tunnels (on a system)
+	//
+	// Manually keyed IPSec tunnels (NMI `NMsec_GET_IPTUNMANUAL`), sorted by
+	// tunnel ID.
+	//
+	// Corresponds with GET /v1/systems/{system}/stacks/{stack}/tunnels/manual (the `ListManualTunnelsInSystem` operationId).
+	ListManualTunnelsInSystem(ctx context.Context, system SystemName, stack StackName, params *ListManualTunnelsInSystemParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetManualTunnelInSystem Get one manual tunnel (on a system)
+	//
+	// One manual tunnel by tunnel ID.
+	//
+	// Corresponds with GET /v1/systems/{system}/stacks/{stack}/tunnels/manual/{tunnelId} (the `GetManualTunnelInSystem` operationId).
+	GetManualTunnelInSystem(ctx context.Context, system SystemName, stack StackName, tunnelId ManualTunnelId, params *GetManualTunnelInSystemParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ActivateManualTunnelInSystem Activate one manual tunnel (on a system)
+	//
+	// Activates the manual tunnel. The NMI activates manual tunnels by IpManVpnAction name, so the gateway first looks the name up (`NMsec_GET_IPTUNMANUAL`); a tunnel ID it does not show is answered `notFound` without an NMI request.
+	//
+	// NMI `NMsec_ACT_MANTUN` with one `NMsecTunnel` record naming the tunnel.
+	//
+	// Needs CONTROL: READ access to the SERVAUTH resource
+	// `EZB.NETMGMT.<system>.<stack>.IPSEC.CONTROL`. The request is written to
+	// the audit log before it is sent to the NMI and its outcome before the
+	// answer; if the audit log cannot be written the action is refused (503).
+	//
+	// The NMI only starts the action: the answer's statuses say what was
+	// started. With `?wait` the gateway then polls `NMsec_GET_IPTUNMANUAL` until the tunnel is active, and
+	// says in `reached` whether that happened in time.
+	//
+	// An unknown tunnel is answered 200 with status `notFound`.
+	//
+	// Corresponds with POST /v1/systems/{system}/stacks/{stack}/tunnels/manual/{tunnelId}:activate (the `ActivateManualTunnelInSystem` operationId).
+	ActivateManualTunnelInSystem(ctx context.Context, system SystemName, stack StackName, tunnelId ManualTunnelId, params *ActivateManualTunnelInSystemParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// DeactivateManualTunnelInSystem Deactivate one manual tunnel (on a system)
+	//
+	// Deactivates the manual tunnel. Repeating it is safe (`stateAlreadySet` or `notFound`, with 200).
+	//
+	// NMI `NMsec_DEACT_MANTUN` with one `NMsecTunnel` record naming the tunnel.
+	//
+	// Needs CONTROL: READ access to the SERVAUTH resource
+	// `EZB.NETMGMT.<system>.<stack>.IPSEC.CONTROL`. The request is written to
+	// the audit log before it is sent to the NMI and its outcome before the
+	// answer; if the audit log cannot be written the action is refused (503).
+	//
+	// The NMI only starts the action: the answer's statuses say what was
+	// started. With `?wait` the gateway then polls `NMsec_GET_IPTUNMANUAL` until the tunnel is inactive (or gone), and
+	// says in `reached` whether that happened in time.
+	//
+	// An unknown tunnel is answered 200 with status `notFound`.
+	//
+	// Corresponds with POST /v1/systems/{system}/stacks/{stack}/tunnels/manual/{tunnelId}:deactivate (the `DeactivateManualTunnelInSystem` operationId).
+	DeactivateManualTunnelInSystem(ctx context.Context, system SystemName, stack StackName, tunnelId ManualTunnelId, params *DeactivateManualTunnelInSystemParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ActivateManualTunnelsInSystemWithBody Activate several manual tunnels (on a system)
+	//
+	// Activates the manual tunnel. The NMI activates manual tunnels by IpManVpnAction name, so the gateway first looks the name up (`NMsec_GET_IPTUNMANUAL`); a tunnel ID it does not show is answered `notFound` without an NMI request.
+	//
+	// NMI `NMsec_ACT_MANTUN` with one `NMsecTunnel` record per tunnel ID, or none (`{"all": true}`: every eligible tunnel on the stack).
+	//
+	// Needs CONTROL: READ access to the SERVAUTH resource
+	// `EZB.NETMGMT.<system>.<stack>.IPSEC.CONTROL`. The request is written to
+	// the audit log before it is sent to the NMI and its outcome before the
+	// answer; if the audit log cannot be written the action is refused (503).
+	//
+	// The NMI only starts the action: the answer's statuses say what was
+	// started. With `?wait` the gateway then polls `NMsec_GET_IPTUNMANUAL` until the tunnel is active, and
+	// says in `reached` whether that happened in time.
+	//
+	// Waiting applies to the results whose status is `stateUpdated` or `stateAlreadySet`.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /v1/systems/{system}/stacks/{stack}/tunnels/manual:activate (the `ActivateManualTunnelsInSystem` operationId).
+	ActivateManualTunnelsInSystemWithBody(ctx context.Context, system SystemName, stack StackName, params *ActivateManualTunnelsInSystemParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ActivateManualTunnelsInSystem Activate several manual tunnels (on a system)
+	//
+	// Activates the manual tunnel. The NMI activates manual tunnels by IpManVpnAction name, so the gateway first looks the name up (`NMsec_GET_IPTUNMANUAL`); a tunnel ID it does not show is answered `notFound` without an NMI request.
+	//
+	// NMI `NMsec_ACT_MANTUN` with one `NMsecTunnel` record per tunnel ID, or none (`{"all": true}`: every eligible tunnel on the stack).
+	//
+	// Needs CONTROL: READ access to the SERVAUTH resource
+	// `EZB.NETMGMT.<system>.<stack>.IPSEC.CONTROL`. The request is written to
+	// the audit log before it is sent to the NMI and its outcome before the
+	// answer; if the audit log cannot be written the action is refused (503).
+	//
+	// The NMI only starts the action: the answer's statuses say what was
+	// started. With `?wait` the gateway then polls `NMsec_GET_IPTUNMANUAL` until the tunnel is active, and
+	// says in `reached` whether that happened in time.
+	//
+	// Waiting applies to the results whose status is `stateUpdated` or `stateAlreadySet`.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /v1/systems/{system}/stacks/{stack}/tunnels/manual:activate (the `ActivateManualTunnelsInSystem` operationId).
+	ActivateManualTunnelsInSystem(ctx context.Context, system SystemName, stack StackName, params *ActivateManualTunnelsInSystemParams, body ActivateManualTunnelsInSystemJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// DeactivateManualTunnelsInSystemWithBody Deactivate several manual tunnels (on a system)
+	//
+	// Deactivates the manual tunnel. Repeating it is safe (`stateAlreadySet` or `notFound`, with 200).
+	//
+	// NMI `NMsec_DEACT_MANTUN` with one `NMsecTunnel` record per tunnel ID, or none (`{"all": true}`: every eligible tunnel on the stack).
+	//
+	// Needs CONTROL: READ access to the SERVAUTH resource
+	// `EZB.NETMGMT.<system>.<stack>.IPSEC.CONTROL`. The request is written to
+	// the audit log before it is sent to the NMI and its outcome before the
+	// answer; if the audit log cannot be written the action is refused (503).
+	//
+	// The NMI only starts the action: the answer's statuses say what was
+	// started. With `?wait` the gateway then polls `NMsec_GET_IPTUNMANUAL` until the tunnel is inactive (or gone), and
+	// says in `reached` whether that happened in time.
+	//
+	// Waiting applies to the results whose status is `stateUpdated` or `stateAlreadySet`.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /v1/systems/{system}/stacks/{stack}/tunnels/manual:deactivate (the `DeactivateManualTunnelsInSystem` operationId).
+	DeactivateManualTunnelsInSystemWithBody(ctx context.Context, system SystemName, stack StackName, params *DeactivateManualTunnelsInSystemParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// DeactivateManualTunnelsInSystem Deactivate several manual tunnels (on a system)
+	//
+	// Deactivates the manual tunnel. Repeating it is safe (`stateAlreadySet` or `notFound`, with 200).
+	//
+	// NMI `NMsec_DEACT_MANTUN` with one `NMsecTunnel` record per tunnel ID, or none (`{"all": true}`: every eligible tunnel on the stack).
+	//
+	// Needs CONTROL: READ access to the SERVAUTH resource
+	// `EZB.NETMGMT.<system>.<stack>.IPSEC.CONTROL`. The request is written to
+	// the audit log before it is sent to the NMI and its outcome before the
+	// answer; if the audit log cannot be written the action is refused (503).
+	//
+	// The NMI only starts the action: the answer's statuses say what was
+	// started. With `?wait` the gateway then polls `NMsec_GET_IPTUNMANUAL` until the tunnel is inactive (or gone), and
+	// says in `reached` whether that happened in time.
+	//
+	// Waiting applies to the results whose status is `stateUpdated` or `stateAlreadySet`.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /v1/systems/{system}/stacks/{stack}/tunnels/manual:deactivate (the `DeactivateManualTunnelsInSystem` operationId).
+	DeactivateManualTunnelsInSystem(ctx context.Context, system SystemName, stack StackName, params *DeactivateManualTunnelsInSystemParams, body DeactivateManualTunnelsInSystemJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ListFleetDynamicTunnels List dynamic tunnels of every system
+	//
+	// The dynamic tunnels of every stack of every system that the caller
+	// may display, as `listDynamicTunnels` gives them per stack, each with
+	// its `system` and `stack`; `unreachable`, order and filters as in
+	// `listFleetIkeTunnels`.
+	//
+	// Corresponds with GET /v1/tunnels/dynamic (the `ListFleetDynamicTunnels` operationId).
+	ListFleetDynamicTunnels(ctx context.Context, params *ListFleetDynamicTunnelsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ListFleetManualTunnels List manual tunnels of every system
+	//
+	// The manual tunnels of every stack of every system that the caller
+	// may display, as `listManualTunnels` gives them per stack, each with
+	// its `system` and `stack`; `unreachable`, order and filters as in
+	// `listFleetIkeTunnels`.
+	//
+	// Corresponds with GET /v1/tunnels/manual (the `ListFleetManualTunnels` operationId).
+	ListFleetManualTunnels(ctx context.Context, params *ListFleetManualTunnelsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// WhoAmI Who am I
 	//
 	// The caller's user ID and groups, and for each stack on which it has
@@ -3588,6 +5642,31 @@ func (c *Client) GetReadiness(ctx context.Context, reqEditors ...RequestEditorFn
 // Corresponds with GET /v1/events (the `StreamFleetEvents` operationId).
 func (c *Client) StreamFleetEvents(ctx context.Context, params *StreamFleetEventsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewStreamFleetEventsRequest(c.Server, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ListFleetIkeTunnels List IKE tunnels of every system
+//
+// The IKE tunnels of every stack of every system that the caller may
+// display, as `listIkeTunnels` gives them per stack, each with its
+// `system` and `stack`. The stacks are asked concurrently (at most 8
+// at once), each under the request's deadline. A system or stack that
+// does not answer is listed in `unreachable` with the problem its
+// own request would have answered; the list is then partial, never
+// failed. Sorted by system, stack, then as per stack. `system` and
+// `stack` choose among them (repeat to match any of several); the
+// other filters are those of the per-stack list.
+//
+// Corresponds with GET /v1/ike/tunnels (the `ListFleetIkeTunnels` operationId).
+func (c *Client) ListFleetIkeTunnels(ctx context.Context, params *ListFleetIkeTunnelsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListFleetIkeTunnelsRequest(c.Server, params)
 	if err != nil {
 		return nil, err
 	}
@@ -4677,6 +6756,1173 @@ func (c *Client) DeactivateManualTunnels(ctx context.Context, stack StackName, p
 	return c.Client.Do(req)
 }
 
+// ListSystems List systems
+//
+// The systems the gateway reaches, each with its kind, whether it
+// answered and its stacks: an IKE daemon's stacks from
+// `NMsec_GET_STACKINFO`, the stacks behind an NSS server from its
+// clients (`NMsec_GET_CLIENTINFO`, IPSec discipline), including
+// clients seen before that are no longer connected (`connected:
+// false`). The endpoints are asked concurrently, each under the
+// request's deadline; one that does not answer is listed with
+// `reachable: false` and its `problem`, never failing the list.
+//
+// Only the systems on which the caller may display at least one
+// stack are listed. A system that did not answer and whose stacks
+// the gateway has never seen is listed to every caller who may
+// display at least one stack of any system.
+//
+// Corresponds with GET /v1/systems (the `ListSystems` operationId).
+func (c *Client) ListSystems(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListSystemsRequest(c.Server)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetSystem Get one system
+//
+// One system as in `listSystems`; 404 naming it when the gateway
+// reaches no such system, or when the caller may display none of its
+// stacks.
+//
+// Corresponds with GET /v1/systems/{system} (the `GetSystem` operationId).
+func (c *Client) GetSystem(ctx context.Context, system SystemName, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetSystemRequest(c.Server, system)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ListStacksInSystem List stacks (on a system)
+//
+// The TCP/IP stacks that run IP security on the system and that the
+// caller may display (NMI `NMsec_GET_STACKINFO`, joined with
+// `NMsec_GET_IKENSINFO` for the Network Security Services client of
+// each stack). Sorted by name.
+//
+// Corresponds with GET /v1/systems/{system}/stacks (the `ListStacksInSystem` operationId).
+func (c *Client) ListStacksInSystem(ctx context.Context, system SystemName, params *ListStacksInSystemParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListStacksInSystemRequest(c.Server, system, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetStackInSystem Get one stack (on a system)
+//
+// One stack as in `listStacks`; 404 if the NMI does not know it.
+//
+// Corresponds with GET /v1/systems/{system}/stacks/{stack} (the `GetStackInSystem` operationId).
+func (c *Client) GetStackInSystem(ctx context.Context, system SystemName, stack StackName, params *GetStackInSystemParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetStackInSystemRequest(c.Server, system, stack, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// StreamStackEventsInSystem Follow changes of a stack (Server-Sent Events) (on a system)
+//
+// A `text/event-stream` (Server-Sent Events) of the stack's changes.
+// The gateway polls the NMI (`NMsec_GET_STACKINFO`, `NMsec_GET_IKETUN`,
+// `NMsec_GET_IPTUNDYNSTACK`, `NMsec_GET_IPTUNMANUAL`) once per interval
+// for all subscribers of a stack together, and sends the differences
+// between consecutive polls. A tunnel is followed by its newest
+// generation: a refresh is a `tunnel.changed` with a new `generation`;
+// traffic counters never make an event.
+//
+// Events (the `data:` line is one JSON object):
+//
+//   - `tunnel.added`, `tunnel.changed`, `tunnel.removed`: a
+//     [TunnelEvent](#/components/schemas/TunnelEvent);
+//   - `stack.filterSetChanged`: a
+//     [FilterSetEvent](#/components/schemas/FilterSetEvent) (a stack of
+//     an IKED);
+//   - `stack.connected`, `stack.disconnected`: a
+//     [ConnectionEvent](#/components/schemas/ConnectionEvent) (a stack
+//     behind an NSS server, whose NSS client the gateway follows with
+//     `NMsec_GET_CLIENTINFO`, as the NSS server routes no
+//     `NMsec_GET_STACKINFO`);
+//   - `reset`: a [ResetEvent](#/components/schemas/ResetEvent); the
+//     events since the client's `Last-Event-ID` are gone, so it should
+//     read the lists again and follow the stream from there;
+//   - `error`: a [Problem](#/components/schemas/Problem); a poll failed
+//     (the stream goes on, polling again with backoff). Errors carry no
+//     `id:` and are not replayed;
+//   - `recovered`: a [RecoveredEvent](#/components/schemas/RecoveredEvent);
+//     the first poll that succeeded after errors (before the changes it
+//     saw). Like `error` it carries no `id:` and is not replayed.
+//
+// Every event but `error` and `recovered` has an `id:`, an opaque
+// string of the stack's own sequence of events (IDs of one stack say
+// nothing of another's events, nor of the same stack name on another
+// system). Every event's data names its `system` and `stack`. A new subscription starts with an `id:` line of
+// its own (no event), so that a reconnecting client resumes from the
+// moment it subscribed. Subscribe first, then read the lists. On
+// reconnection, `Last-Event-ID` (sent by browsers' `EventSource` by
+// itself) replays the events after that ID while the gateway still
+// holds them (a bounded number per stack), or else sends `reset`; so
+// does an ID of another stack, of an earlier run of the gateway, or
+// one the gateway did not make.
+//
+// Comments (`: ping`) keep idle streams open through proxies. An
+// unknown stack is answered 404 before the stream starts.
+//
+// A stream does not outlive the caller's access. When the gateway's
+// policy is reloaded, the stream authenticates and authorizes its
+// caller again before it sends anything more; when the caller's
+// credentials are no longer accepted (a deleted token) or its DISPLAY
+// is gone, and when an OIDC token expires (`exp`), the stream sends a
+// final `error` event with the 401 or 403 problem (503 when the
+// gateway cannot decide) and closes. Every stream also ends after a
+// maximum lifetime (default 1 h, `--event-stream-lifetime`), without
+// an event; the client reconnects with `Last-Event-ID` and is
+// authenticated and authorized afresh.
+//
+// Needs DISPLAY: READ access to the SERVAUTH resource
+// `EZB.NETMGMT.<system>.<stack>.IPSEC.DISPLAY`.
+//
+// Corresponds with GET /v1/systems/{system}/stacks/{stack}/events (the `StreamStackEventsInSystem` operationId).
+func (c *Client) StreamStackEventsInSystem(ctx context.Context, system SystemName, stack StackName, params *StreamStackEventsInSystemParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewStreamStackEventsInSystemRequest(c.Server, system, stack, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ListFiltersInSystem List IP filter rules (on a system)
+//
+// The IP filter rules of one filter set (NMI `NMsec_GET_IPFLTCURR`,
+// `NMsec_GET_IPFLTDEFAULT` or `NMsec_GET_IPFLTPOLICY`), in the order
+// in which the stack evaluates them (the first matching rule decides).
+// That order is kept, not re-sorted. Large sets are streamed.
+//
+// Corresponds with GET /v1/systems/{system}/stacks/{stack}/filters (the `ListFiltersInSystem` operationId).
+func (c *Client) ListFiltersInSystem(ctx context.Context, system SystemName, stack StackName, params *ListFiltersInSystemParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListFiltersInSystemRequest(c.Server, system, stack, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetFilterInSystem Get one IP filter rule by name (on a system)
+//
+// The first rule (in evaluation order) with this name. A policy rule
+// can expand into several filters that share the name and differ in
+// `nameExtension`; `extensions` lists all of them in evaluation order.
+//
+// Corresponds with GET /v1/systems/{system}/stacks/{stack}/filters/{name} (the `GetFilterInSystem` operationId).
+func (c *Client) GetFilterInSystem(ctx context.Context, system SystemName, stack StackName, name PolicyName, params *GetFilterInSystemParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetFilterInSystemRequest(c.Server, system, stack, name, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// LoadDefaultFiltersInSystem Put the default filter set in effect (on a system)
+//
+// Switches the stack to the default IP filter rules of the TCP/IP profile (`NMsec_FLT_DEFAULT`). Existing tunnels remain but carry no traffic while the default rules are in effect. The choice survives a stack restart.
+//
+// NMI `NMsec_LOAD_POLICY`.
+//
+// Needs CONTROL: READ access to the SERVAUTH resource
+// `EZB.NETMGMT.<system>.<stack>.IPSEC.CONTROL`. The request is written to
+// the audit log before it is sent to the NMI and its outcome before the
+// answer; if the audit log cannot be written the action is refused (503).
+//
+// The NMI only starts the action: the answer's statuses say what was
+// started. With `?wait` the gateway then polls `NMsec_GET_STACKINFO` until the stack's `filterSet` is `default`, and
+// says in `reached` whether that happened in time.
+//
+// Corresponds with POST /v1/systems/{system}/stacks/{stack}/filters:loadDefault (the `LoadDefaultFiltersInSystem` operationId).
+func (c *Client) LoadDefaultFiltersInSystem(ctx context.Context, system SystemName, stack StackName, params *LoadDefaultFiltersInSystemParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewLoadDefaultFiltersInSystemRequest(c.Server, system, stack, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// LoadPolicyFiltersInSystem Put the policy filter set in effect (on a system)
+//
+// Switches the stack to the IP filter rules installed by the Policy Agent (`NMsec_FLT_POLICY`). The choice survives a stack restart.
+//
+// NMI `NMsec_LOAD_POLICY`.
+//
+// Needs CONTROL: READ access to the SERVAUTH resource
+// `EZB.NETMGMT.<system>.<stack>.IPSEC.CONTROL`. The request is written to
+// the audit log before it is sent to the NMI and its outcome before the
+// answer; if the audit log cannot be written the action is refused (503).
+//
+// The NMI only starts the action: the answer's statuses say what was
+// started. With `?wait` the gateway then polls `NMsec_GET_STACKINFO` until the stack's `filterSet` is `policy`, and
+// says in `reached` whether that happened in time.
+//
+// Corresponds with POST /v1/systems/{system}/stacks/{stack}/filters:loadPolicy (the `LoadPolicyFiltersInSystem` operationId).
+func (c *Client) LoadPolicyFiltersInSystem(ctx context.Context, system SystemName, stack StackName, params *LoadPolicyFiltersInSystemParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewLoadPolicyFiltersInSystemRequest(c.Server, system, stack, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// TestFiltersInSystemWithBody Which filter rule would a packet match (on a system)
+//
+// Evaluates a packet against the stack's current filter set, like
+// `ipsec -t`: the rules are tried in the stack's order and the first one
+// whose every selector matches (direction, routing, addresses, protocol,
+// ports, ICMP type and code, OSPF type, security class) decides. The
+// gateway reads the set with `NMsec_GET_IPFLTCURR`, rule by rule up to the
+// first match, and decides itself. The answer names the rule and its
+// position in the set (1 for the first rule). When no rule matches, the
+// answer is `matched: false` with action `deny`: IP filtering denies what
+// no rule permits.
+//
+// Addresses come as `source`/`destination`, or as
+// `localAddress`/`remoteAddress` (for an outbound packet the local address
+// is the source; for an inbound one, the destination). Likewise the ports.
+// A selector the rule restricts and the packet does not give (a port, an
+// ICMP type) does not match.
+//
+// Needs DISPLAY (it only reads): READ access to
+// `EZB.NETMGMT.<system>.<stack>.IPSEC.DISPLAY`.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /v1/systems/{system}/stacks/{stack}/filters:test (the `TestFiltersInSystem` operationId).
+func (c *Client) TestFiltersInSystemWithBody(ctx context.Context, system SystemName, stack StackName, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewTestFiltersInSystemRequestWithBody(c.Server, system, stack, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// TestFiltersInSystem Which filter rule would a packet match (on a system)
+//
+// Evaluates a packet against the stack's current filter set, like
+// `ipsec -t`: the rules are tried in the stack's order and the first one
+// whose every selector matches (direction, routing, addresses, protocol,
+// ports, ICMP type and code, OSPF type, security class) decides. The
+// gateway reads the set with `NMsec_GET_IPFLTCURR`, rule by rule up to the
+// first match, and decides itself. The answer names the rule and its
+// position in the set (1 for the first rule). When no rule matches, the
+// answer is `matched: false` with action `deny`: IP filtering denies what
+// no rule permits.
+//
+// Addresses come as `source`/`destination`, or as
+// `localAddress`/`remoteAddress` (for an outbound packet the local address
+// is the source; for an inbound one, the destination). Likewise the ports.
+// A selector the rule restricts and the packet does not give (a port, an
+// ICMP type) does not match.
+//
+// Needs DISPLAY (it only reads): READ access to
+// `EZB.NETMGMT.<system>.<stack>.IPSEC.DISPLAY`.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /v1/systems/{system}/stacks/{stack}/filters:test (the `TestFiltersInSystem` operationId).
+func (c *Client) TestFiltersInSystem(ctx context.Context, system SystemName, stack StackName, body TestFiltersInSystemJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewTestFiltersInSystemRequest(c.Server, system, stack, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ListIkeTunnelsInSystem List IKE tunnels (on a system)
+//
+// IKE (phase 1) security associations (NMI `NMsec_GET_IKETUN`, or
+// `NMsec_GET_IKETUNCASCADE` with `cascade=true`). One item per
+// generation; sorted by tunnel ID number, newest generation first.
+// With `cascade=true` the newest generation of each tunnel carries its
+// phase 2 tunnels in `dynamicTunnels` (IKE view).
+//
+// Corresponds with GET /v1/systems/{system}/stacks/{stack}/ike/tunnels (the `ListIkeTunnelsInSystem` operationId).
+func (c *Client) ListIkeTunnelsInSystem(ctx context.Context, system SystemName, stack StackName, params *ListIkeTunnelsInSystemParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListIkeTunnelsInSystemRequest(c.Server, system, stack, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetIkeTunnelInSystem Get one IKE tunnel (on a system)
+//
+// The newest generation of the IKE tunnel, with `generations` listing
+// every generation (newest first) and `dynamicTunnels` holding its
+// phase 2 tunnels (NMI `NMsec_GET_IKETUNCASCADE` filtered by tunnel ID).
+//
+// Corresponds with GET /v1/systems/{system}/stacks/{stack}/ike/tunnels/{tunnelId} (the `GetIkeTunnelInSystem` operationId).
+func (c *Client) GetIkeTunnelInSystem(ctx context.Context, system SystemName, stack StackName, tunnelId IkeTunnelId, params *GetIkeTunnelInSystemParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetIkeTunnelInSystemRequest(c.Server, system, stack, tunnelId, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// DeactivateIkeTunnelInSystem Deactivate one IKE tunnel (on a system)
+//
+// Deletes the IKE security association. Repeating it is safe: a tunnel that is already inactive (or expired) is answered `stateAlreadySet`, one that is gone `notFound`, both with 200.
+//
+// NMI `NMsec_DEACT_IKETUN` with one `NMsecTunnel` record naming the tunnel.
+//
+// Needs CONTROL: READ access to the SERVAUTH resource
+// `EZB.NETMGMT.<system>.<stack>.IPSEC.CONTROL`. The request is written to
+// the audit log before it is sent to the NMI and its outcome before the
+// answer; if the audit log cannot be written the action is refused (503).
+//
+// The NMI only starts the action: the answer's statuses say what was
+// started. With `?wait` the gateway then polls `NMsec_GET_IKETUN` until no generation is pending, negotiating or active any more, and
+// says in `reached` whether that happened in time.
+//
+// An unknown tunnel is answered 200 with status `notFound`.
+//
+// Corresponds with POST /v1/systems/{system}/stacks/{stack}/ike/tunnels/{tunnelId}:deactivate (the `DeactivateIkeTunnelInSystem` operationId).
+func (c *Client) DeactivateIkeTunnelInSystem(ctx context.Context, system SystemName, stack StackName, tunnelId IkeTunnelId, params *DeactivateIkeTunnelInSystemParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewDeactivateIkeTunnelInSystemRequest(c.Server, system, stack, tunnelId, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// RefreshIkeTunnelInSystem Refresh one IKE tunnel (on a system)
+//
+// Renegotiates the IKE security association: a new generation of the tunnel replaces the current one, which then expires. A tunnel that is not active is answered `notFound` (nothing to refresh).
+//
+// NMI `NMsec_REFRESH_IKETUN` with one `NMsecTunnel` record naming the tunnel.
+//
+// Needs CONTROL: READ access to the SERVAUTH resource
+// `EZB.NETMGMT.<system>.<stack>.IPSEC.CONTROL`. The request is written to
+// the audit log before it is sent to the NMI and its outcome before the
+// answer; if the audit log cannot be written the action is refused (503).
+//
+// The NMI only starts the action: the answer's statuses say what was
+// started. With `?wait` the gateway then polls `NMsec_GET_IKETUN` until a generation newer than the one before the request is active, and
+// says in `reached` whether that happened in time.
+//
+// An unknown tunnel is answered 200 with status `notFound`.
+//
+// Corresponds with POST /v1/systems/{system}/stacks/{stack}/ike/tunnels/{tunnelId}:refresh (the `RefreshIkeTunnelInSystem` operationId).
+func (c *Client) RefreshIkeTunnelInSystem(ctx context.Context, system SystemName, stack StackName, tunnelId IkeTunnelId, params *RefreshIkeTunnelInSystemParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewRefreshIkeTunnelInSystemRequest(c.Server, system, stack, tunnelId, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// DeactivateIkeTunnelsInSystemWithBody Deactivate several IKE tunnels (on a system)
+//
+// Deletes the IKE security association. Repeating it is safe: a tunnel that is already inactive (or expired) is answered `stateAlreadySet`, one that is gone `notFound`, both with 200.
+//
+// NMI `NMsec_DEACT_IKETUN` with one `NMsecTunnel` record per tunnel ID, or none (`{"all": true}`: every eligible tunnel on the stack).
+//
+// Needs CONTROL: READ access to the SERVAUTH resource
+// `EZB.NETMGMT.<system>.<stack>.IPSEC.CONTROL`. The request is written to
+// the audit log before it is sent to the NMI and its outcome before the
+// answer; if the audit log cannot be written the action is refused (503).
+//
+// The NMI only starts the action: the answer's statuses say what was
+// started. With `?wait` the gateway then polls `NMsec_GET_IKETUN` until no generation is pending, negotiating or active any more, and
+// says in `reached` whether that happened in time.
+//
+// Waiting applies to the results whose status is `stateUpdated` or `stateAlreadySet`.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /v1/systems/{system}/stacks/{stack}/ike/tunnels:deactivate (the `DeactivateIkeTunnelsInSystem` operationId).
+func (c *Client) DeactivateIkeTunnelsInSystemWithBody(ctx context.Context, system SystemName, stack StackName, params *DeactivateIkeTunnelsInSystemParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewDeactivateIkeTunnelsInSystemRequestWithBody(c.Server, system, stack, params, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// DeactivateIkeTunnelsInSystem Deactivate several IKE tunnels (on a system)
+//
+// Deletes the IKE security association. Repeating it is safe: a tunnel that is already inactive (or expired) is answered `stateAlreadySet`, one that is gone `notFound`, both with 200.
+//
+// NMI `NMsec_DEACT_IKETUN` with one `NMsecTunnel` record per tunnel ID, or none (`{"all": true}`: every eligible tunnel on the stack).
+//
+// Needs CONTROL: READ access to the SERVAUTH resource
+// `EZB.NETMGMT.<system>.<stack>.IPSEC.CONTROL`. The request is written to
+// the audit log before it is sent to the NMI and its outcome before the
+// answer; if the audit log cannot be written the action is refused (503).
+//
+// The NMI only starts the action: the answer's statuses say what was
+// started. With `?wait` the gateway then polls `NMsec_GET_IKETUN` until no generation is pending, negotiating or active any more, and
+// says in `reached` whether that happened in time.
+//
+// Waiting applies to the results whose status is `stateUpdated` or `stateAlreadySet`.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /v1/systems/{system}/stacks/{stack}/ike/tunnels:deactivate (the `DeactivateIkeTunnelsInSystem` operationId).
+func (c *Client) DeactivateIkeTunnelsInSystem(ctx context.Context, system SystemName, stack StackName, params *DeactivateIkeTunnelsInSystemParams, body DeactivateIkeTunnelsInSystemJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewDeactivateIkeTunnelsInSystemRequest(c.Server, system, stack, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// RefreshIkeTunnelsInSystemWithBody Refresh several IKE tunnels (on a system)
+//
+// Renegotiates the IKE security association: a new generation of the tunnel replaces the current one, which then expires. A tunnel that is not active is answered `notFound` (nothing to refresh).
+//
+// NMI `NMsec_REFRESH_IKETUN` with one `NMsecTunnel` record per tunnel ID, or none (`{"all": true}`: every eligible tunnel on the stack).
+//
+// Needs CONTROL: READ access to the SERVAUTH resource
+// `EZB.NETMGMT.<system>.<stack>.IPSEC.CONTROL`. The request is written to
+// the audit log before it is sent to the NMI and its outcome before the
+// answer; if the audit log cannot be written the action is refused (503).
+//
+// The NMI only starts the action: the answer's statuses say what was
+// started. With `?wait` the gateway then polls `NMsec_GET_IKETUN` until a generation newer than the one before the request is active, and
+// says in `reached` whether that happened in time.
+//
+// Waiting applies to the results whose status is `stateUpdated` or `stateAlreadySet`.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /v1/systems/{system}/stacks/{stack}/ike/tunnels:refresh (the `RefreshIkeTunnelsInSystem` operationId).
+func (c *Client) RefreshIkeTunnelsInSystemWithBody(ctx context.Context, system SystemName, stack StackName, params *RefreshIkeTunnelsInSystemParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewRefreshIkeTunnelsInSystemRequestWithBody(c.Server, system, stack, params, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// RefreshIkeTunnelsInSystem Refresh several IKE tunnels (on a system)
+//
+// Renegotiates the IKE security association: a new generation of the tunnel replaces the current one, which then expires. A tunnel that is not active is answered `notFound` (nothing to refresh).
+//
+// NMI `NMsec_REFRESH_IKETUN` with one `NMsecTunnel` record per tunnel ID, or none (`{"all": true}`: every eligible tunnel on the stack).
+//
+// Needs CONTROL: READ access to the SERVAUTH resource
+// `EZB.NETMGMT.<system>.<stack>.IPSEC.CONTROL`. The request is written to
+// the audit log before it is sent to the NMI and its outcome before the
+// answer; if the audit log cannot be written the action is refused (503).
+//
+// The NMI only starts the action: the answer's statuses say what was
+// started. With `?wait` the gateway then polls `NMsec_GET_IKETUN` until a generation newer than the one before the request is active, and
+// says in `reached` whether that happened in time.
+//
+// Waiting applies to the results whose status is `stateUpdated` or `stateAlreadySet`.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /v1/systems/{system}/stacks/{stack}/ike/tunnels:refresh (the `RefreshIkeTunnelsInSystem` operationId).
+func (c *Client) RefreshIkeTunnelsInSystem(ctx context.Context, system SystemName, stack StackName, params *RefreshIkeTunnelsInSystemParams, body RefreshIkeTunnelsInSystemJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewRefreshIkeTunnelsInSystemRequest(c.Server, system, stack, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ListInterfacesInSystem List the stack's IP interfaces (on a system)
+//
+// The IP interfaces the stack serves, with their security class
+// (NMI `NMsec_GET_IPINTERFACES`). Sorted by name, then address.
+//
+// Corresponds with GET /v1/systems/{system}/stacks/{stack}/interfaces (the `ListInterfacesInSystem` operationId).
+func (c *Client) ListInterfacesInSystem(ctx context.Context, system SystemName, stack StackName, params *ListInterfacesInSystemParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListInterfacesInSystemRequest(c.Server, system, stack, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ListPortTranslationsInSystem List NAT traversal port translations (on a system)
+//
+// Port translations the stack keeps for UDP-encapsulated tunnels whose
+// remote peer sits behind a NAPT (NMI `NMsec_GET_PORTTRANS`). Sorted by
+// tunnel ID, then translated port.
+//
+// Corresponds with GET /v1/systems/{system}/stacks/{stack}/port-translations (the `ListPortTranslationsInSystem` operationId).
+func (c *Client) ListPortTranslationsInSystem(ctx context.Context, system SystemName, stack StackName, params *ListPortTranslationsInSystemParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListPortTranslationsInSystemRequest(c.Server, system, stack, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetStackSummaryInSystem Get the stack's tunnel statistics (on a system)
+//
+// Current and cumulative counts of IKE (phase 1) and dynamic (phase 2)
+// tunnels (NMI `NMsec_GET_SUMMARY`).
+//
+// Corresponds with GET /v1/systems/{system}/stacks/{stack}/summary (the `GetStackSummaryInSystem` operationId).
+func (c *Client) GetStackSummaryInSystem(ctx context.Context, system SystemName, stack StackName, params *GetStackSummaryInSystemParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetStackSummaryInSystemRequest(c.Server, system, stack, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ListDynamicTunnelsInSystem List dynamic tunnels (on a system)
+//
+// Dynamic IPSec (phase 2) security associations, as the stack knows
+// them (`view=stack`, NMI `NMsec_GET_IPTUNDYNSTACK`: traffic counters)
+// or as IKE knows them (`view=ike`, NMI `NMsec_GET_IPTUNDYNIKE`:
+// negotiation details and client IDs). One item per generation; sorted
+// by tunnel ID number, newest generation first.
+//
+// Corresponds with GET /v1/systems/{system}/stacks/{stack}/tunnels/dynamic (the `ListDynamicTunnelsInSystem` operationId).
+func (c *Client) ListDynamicTunnelsInSystem(ctx context.Context, system SystemName, stack StackName, params *ListDynamicTunnelsInSystemParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListDynamicTunnelsInSystemRequest(c.Server, system, stack, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetDynamicTunnelInSystem Get one dynamic tunnel (on a system)
+//
+// The newest generation of the dynamic tunnel, with `generations`
+// listing every generation, newest first.
+//
+// Corresponds with GET /v1/systems/{system}/stacks/{stack}/tunnels/dynamic/{tunnelId} (the `GetDynamicTunnelInSystem` operationId).
+func (c *Client) GetDynamicTunnelInSystem(ctx context.Context, system SystemName, stack StackName, tunnelId DynamicTunnelId, params *GetDynamicTunnelInSystemParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetDynamicTunnelInSystemRequest(c.Server, system, stack, tunnelId, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// DeactivateDynamicTunnelInSystem Deactivate one dynamic tunnel (on a system)
+//
+// Deletes the dynamic tunnel's security associations and the dynamic filters that go with them. Repeating it is safe (`stateAlreadySet` or `notFound`, with 200).
+//
+// NMI `NMsec_DEACT_DYNTUN` with one `NMsecTunnel` record naming the tunnel.
+//
+// Needs CONTROL: READ access to the SERVAUTH resource
+// `EZB.NETMGMT.<system>.<stack>.IPSEC.CONTROL`. The request is written to
+// the audit log before it is sent to the NMI and its outcome before the
+// answer; if the audit log cannot be written the action is refused (503).
+//
+// The NMI only starts the action: the answer's statuses say what was
+// started. With `?wait` the gateway then polls `NMsec_GET_IPTUNDYNSTACK` until no generation is pending, negotiating or active any more, and
+// says in `reached` whether that happened in time.
+//
+// An unknown tunnel is answered 200 with status `notFound`.
+//
+// Corresponds with POST /v1/systems/{system}/stacks/{stack}/tunnels/dynamic/{tunnelId}:deactivate (the `DeactivateDynamicTunnelInSystem` operationId).
+func (c *Client) DeactivateDynamicTunnelInSystem(ctx context.Context, system SystemName, stack StackName, tunnelId DynamicTunnelId, params *DeactivateDynamicTunnelInSystemParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewDeactivateDynamicTunnelInSystemRequest(c.Server, system, stack, tunnelId, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// RefreshDynamicTunnelInSystem Refresh one dynamic tunnel (on a system)
+//
+// Renegotiates the dynamic tunnel's security associations: a new generation replaces the current one. A tunnel that is not active is answered `notFound`.
+//
+// NMI `NMsec_REFRESH_DYNTUN` with one `NMsecTunnel` record naming the tunnel.
+//
+// Needs CONTROL: READ access to the SERVAUTH resource
+// `EZB.NETMGMT.<system>.<stack>.IPSEC.CONTROL`. The request is written to
+// the audit log before it is sent to the NMI and its outcome before the
+// answer; if the audit log cannot be written the action is refused (503).
+//
+// The NMI only starts the action: the answer's statuses say what was
+// started. With `?wait` the gateway then polls `NMsec_GET_IPTUNDYNSTACK` until a generation newer than the one before the request is active, and
+// says in `reached` whether that happened in time.
+//
+// An unknown tunnel is answered 200 with status `notFound`.
+//
+// Corresponds with POST /v1/systems/{system}/stacks/{stack}/tunnels/dynamic/{tunnelId}:refresh (the `RefreshDynamicTunnelInSystem` operationId).
+func (c *Client) RefreshDynamicTunnelInSystem(ctx context.Context, system SystemName, stack StackName, tunnelId DynamicTunnelId, params *RefreshDynamicTunnelInSystemParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewRefreshDynamicTunnelInSystemRequest(c.Server, system, stack, tunnelId, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ActivateDynamicTunnelsInSystemWithBody Activate dynamic tunnels by rule name (on a system)
+//
+// Starts a dynamic tunnel for each LocalDynVpnRule named: IKE negotiates
+// it (creating the IKE tunnel if there is none). Per rule the status is
+// `stateUpdated` (started), `stateAlreadySet` (already active), `notFound`
+// (no such rule), `noKeyExchangeRule`, `noFilter` or `noDataOffer` (the
+// policy lacks what the tunnel needs).
+//
+// NMI `NMsec_ACT_DYNTUN` with one `NMsecTunnel` record per name.
+//
+// Needs CONTROL: READ access to the SERVAUTH resource
+// `EZB.NETMGMT.<system>.<stack>.IPSEC.CONTROL`. The request is written to
+// the audit log before it is sent to the NMI and its outcome before the
+// answer; if the audit log cannot be written the action is refused (503).
+//
+// The NMI only starts the action: the answer's statuses say what was
+// started. With `?wait` the gateway then polls `NMsec_GET_IPTUNDYNSTACK` (by rule name) until a tunnel of each started rule is active, and
+// says in `reached` whether that happened in time.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /v1/systems/{system}/stacks/{stack}/tunnels/dynamic:activate (the `ActivateDynamicTunnelsInSystem` operationId).
+func (c *Client) ActivateDynamicTunnelsInSystemWithBody(ctx context.Context, system SystemName, stack StackName, params *ActivateDynamicTunnelsInSystemParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewActivateDynamicTunnelsInSystemRequestWithBody(c.Server, system, stack, params, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ActivateDynamicTunnelsInSystem Activate dynamic tunnels by rule name (on a system)
+//
+// Starts a dynamic tunnel for each LocalDynVpnRule named: IKE negotiates
+// it (creating the IKE tunnel if there is none). Per rule the status is
+// `stateUpdated` (started), `stateAlreadySet` (already active), `notFound`
+// (no such rule), `noKeyExchangeRule`, `noFilter` or `noDataOffer` (the
+// policy lacks what the tunnel needs).
+//
+// NMI `NMsec_ACT_DYNTUN` with one `NMsecTunnel` record per name.
+//
+// Needs CONTROL: READ access to the SERVAUTH resource
+// `EZB.NETMGMT.<system>.<stack>.IPSEC.CONTROL`. The request is written to
+// the audit log before it is sent to the NMI and its outcome before the
+// answer; if the audit log cannot be written the action is refused (503).
+//
+// The NMI only starts the action: the answer's statuses say what was
+// started. With `?wait` the gateway then polls `NMsec_GET_IPTUNDYNSTACK` (by rule name) until a tunnel of each started rule is active, and
+// says in `reached` whether that happened in time.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /v1/systems/{system}/stacks/{stack}/tunnels/dynamic:activate (the `ActivateDynamicTunnelsInSystem` operationId).
+func (c *Client) ActivateDynamicTunnelsInSystem(ctx context.Context, system SystemName, stack StackName, params *ActivateDynamicTunnelsInSystemParams, body ActivateDynamicTunnelsInSystemJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewActivateDynamicTunnelsInSystemRequest(c.Server, system, stack, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// DeactivateDynamicTunnelsInSystemWithBody Deactivate several dynamic tunnels (on a system)
+//
+// Deletes the dynamic tunnel's security associations and the dynamic filters that go with them. Repeating it is safe (`stateAlreadySet` or `notFound`, with 200).
+//
+// NMI `NMsec_DEACT_DYNTUN` with one `NMsecTunnel` record per tunnel ID, or none (`{"all": true}`: every eligible tunnel on the stack).
+//
+// Needs CONTROL: READ access to the SERVAUTH resource
+// `EZB.NETMGMT.<system>.<stack>.IPSEC.CONTROL`. The request is written to
+// the audit log before it is sent to the NMI and its outcome before the
+// answer; if the audit log cannot be written the action is refused (503).
+//
+// The NMI only starts the action: the answer's statuses say what was
+// started. With `?wait` the gateway then polls `NMsec_GET_IPTUNDYNSTACK` until no generation is pending, negotiating or active any more, and
+// says in `reached` whether that happened in time.
+//
+// Waiting applies to the results whose status is `stateUpdated` or `stateAlreadySet`.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /v1/systems/{system}/stacks/{stack}/tunnels/dynamic:deactivate (the `DeactivateDynamicTunnelsInSystem` operationId).
+func (c *Client) DeactivateDynamicTunnelsInSystemWithBody(ctx context.Context, system SystemName, stack StackName, params *DeactivateDynamicTunnelsInSystemParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewDeactivateDynamicTunnelsInSystemRequestWithBody(c.Server, system, stack, params, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// DeactivateDynamicTunnelsInSystem Deactivate several dynamic tunnels (on a system)
+//
+// Deletes the dynamic tunnel's security associations and the dynamic filters that go with them. Repeating it is safe (`stateAlreadySet` or `notFound`, with 200).
+//
+// NMI `NMsec_DEACT_DYNTUN` with one `NMsecTunnel` record per tunnel ID, or none (`{"all": true}`: every eligible tunnel on the stack).
+//
+// Needs CONTROL: READ access to the SERVAUTH resource
+// `EZB.NETMGMT.<system>.<stack>.IPSEC.CONTROL`. The request is written to
+// the audit log before it is sent to the NMI and its outcome before the
+// answer; if the audit log cannot be written the action is refused (503).
+//
+// The NMI only starts the action: the answer's statuses say what was
+// started. With `?wait` the gateway then polls `NMsec_GET_IPTUNDYNSTACK` until no generation is pending, negotiating or active any more, and
+// says in `reached` whether that happened in time.
+//
+// Waiting applies to the results whose status is `stateUpdated` or `stateAlreadySet`.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /v1/systems/{system}/stacks/{stack}/tunnels/dynamic:deactivate (the `DeactivateDynamicTunnelsInSystem` operationId).
+func (c *Client) DeactivateDynamicTunnelsInSystem(ctx context.Context, system SystemName, stack StackName, params *DeactivateDynamicTunnelsInSystemParams, body DeactivateDynamicTunnelsInSystemJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewDeactivateDynamicTunnelsInSystemRequest(c.Server, system, stack, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// RefreshDynamicTunnelsInSystemWithBody Refresh several dynamic tunnels (on a system)
+//
+// Renegotiates the dynamic tunnel's security associations: a new generation replaces the current one. A tunnel that is not active is answered `notFound`.
+//
+// NMI `NMsec_REFRESH_DYNTUN` with one `NMsecTunnel` record per tunnel ID, or none (`{"all": true}`: every eligible tunnel on the stack).
+//
+// Needs CONTROL: READ access to the SERVAUTH resource
+// `EZB.NETMGMT.<system>.<stack>.IPSEC.CONTROL`. The request is written to
+// the audit log before it is sent to the NMI and its outcome before the
+// answer; if the audit log cannot be written the action is refused (503).
+//
+// The NMI only starts the action: the answer's statuses say what was
+// started. With `?wait` the gateway then polls `NMsec_GET_IPTUNDYNSTACK` until a generation newer than the one before the request is active, and
+// says in `reached` whether that happened in time.
+//
+// Waiting applies to the results whose status is `stateUpdated` or `stateAlreadySet`.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /v1/systems/{system}/stacks/{stack}/tunnels/dynamic:refresh (the `RefreshDynamicTunnelsInSystem` operationId).
+func (c *Client) RefreshDynamicTunnelsInSystemWithBody(ctx context.Context, system SystemName, stack StackName, params *RefreshDynamicTunnelsInSystemParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewRefreshDynamicTunnelsInSystemRequestWithBody(c.Server, system, stack, params, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// RefreshDynamicTunnelsInSystem Refresh several dynamic tunnels (on a system)
+//
+// Renegotiates the dynamic tunnel's security associations: a new generation replaces the current one. A tunnel that is not active is answered `notFound`.
+//
+// NMI `NMsec_REFRESH_DYNTUN` with one `NMsecTunnel` record per tunnel ID, or none (`{"all": true}`: every eligible tunnel on the stack).
+//
+// Needs CONTROL: READ access to the SERVAUTH resource
+// `EZB.NETMGMT.<system>.<stack>.IPSEC.CONTROL`. The request is written to
+// the audit log before it is sent to the NMI and its outcome before the
+// answer; if the audit log cannot be written the action is refused (503).
+//
+// The NMI only starts the action: the answer's statuses say what was
+// started. With `?wait` the gateway then polls `NMsec_GET_IPTUNDYNSTACK` until a generation newer than the one before the request is active, and
+// says in `reached` whether that happened in time.
+//
+// Waiting applies to the results whose status is `stateUpdated` or `stateAlreadySet`.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /v1/systems/{system}/stacks/{stack}/tunnels/dynamic:refresh (the `RefreshDynamicTunnelsInSystem` operationId).
+func (c *Client) RefreshDynamicTunnelsInSystem(ctx context.Context, system SystemName, stack StackName, params *RefreshDynamicTunnelsInSystemParams, body RefreshDynamicTunnelsInSystemJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewRefreshDynamicTunnelsInSystemRequest(c.Server, system, stack, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ListManualTunnelsInSystem List manual tunnels (on a system)
+//
+// Manually keyed IPSec tunnels (NMI `NMsec_GET_IPTUNMANUAL`), sorted by
+// tunnel ID.
+//
+// Corresponds with GET /v1/systems/{system}/stacks/{stack}/tunnels/manual (the `ListManualTunnelsInSystem` operationId).
+func (c *Client) ListManualTunnelsInSystem(ctx context.Context, system SystemName, stack StackName, params *ListManualTunnelsInSystemParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListManualTunnelsInSystemRequest(c.Server, system, stack, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetManualTunnelInSystem Get one manual tunnel (on a system)
+//
+// One manual tunnel by tunnel ID.
+//
+// Corresponds with GET /v1/systems/{system}/stacks/{stack}/tunnels/manual/{tunnelId} (the `GetManualTunnelInSystem` operationId).
+func (c *Client) GetManualTunnelInSystem(ctx context.Context, system SystemName, stack StackName, tunnelId ManualTunnelId, params *GetManualTunnelInSystemParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetManualTunnelInSystemRequest(c.Server, system, stack, tunnelId, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ActivateManualTunnelInSystem Activate one manual tunnel (on a system)
+//
+// Activates the manual tunnel. The NMI activates manual tunnels by IpManVpnAction name, so the gateway first looks the name up (`NMsec_GET_IPTUNMANUAL`); a tunnel ID it does not show is answered `notFound` without an NMI request.
+//
+// NMI `NMsec_ACT_MANTUN` with one `NMsecTunnel` record naming the tunnel.
+//
+// Needs CONTROL: READ access to the SERVAUTH resource
+// `EZB.NETMGMT.<system>.<stack>.IPSEC.CONTROL`. The request is written to
+// the audit log before it is sent to the NMI and its outcome before the
+// answer; if the audit log cannot be written the action is refused (503).
+//
+// The NMI only starts the action: the answer's statuses say what was
+// started. With `?wait` the gateway then polls `NMsec_GET_IPTUNMANUAL` until the tunnel is active, and
+// says in `reached` whether that happened in time.
+//
+// An unknown tunnel is answered 200 with status `notFound`.
+//
+// Corresponds with POST /v1/systems/{system}/stacks/{stack}/tunnels/manual/{tunnelId}:activate (the `ActivateManualTunnelInSystem` operationId).
+func (c *Client) ActivateManualTunnelInSystem(ctx context.Context, system SystemName, stack StackName, tunnelId ManualTunnelId, params *ActivateManualTunnelInSystemParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewActivateManualTunnelInSystemRequest(c.Server, system, stack, tunnelId, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// DeactivateManualTunnelInSystem Deactivate one manual tunnel (on a system)
+//
+// Deactivates the manual tunnel. Repeating it is safe (`stateAlreadySet` or `notFound`, with 200).
+//
+// NMI `NMsec_DEACT_MANTUN` with one `NMsecTunnel` record naming the tunnel.
+//
+// Needs CONTROL: READ access to the SERVAUTH resource
+// `EZB.NETMGMT.<system>.<stack>.IPSEC.CONTROL`. The request is written to
+// the audit log before it is sent to the NMI and its outcome before the
+// answer; if the audit log cannot be written the action is refused (503).
+//
+// The NMI only starts the action: the answer's statuses say what was
+// started. With `?wait` the gateway then polls `NMsec_GET_IPTUNMANUAL` until the tunnel is inactive (or gone), and
+// says in `reached` whether that happened in time.
+//
+// An unknown tunnel is answered 200 with status `notFound`.
+//
+// Corresponds with POST /v1/systems/{system}/stacks/{stack}/tunnels/manual/{tunnelId}:deactivate (the `DeactivateManualTunnelInSystem` operationId).
+func (c *Client) DeactivateManualTunnelInSystem(ctx context.Context, system SystemName, stack StackName, tunnelId ManualTunnelId, params *DeactivateManualTunnelInSystemParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewDeactivateManualTunnelInSystemRequest(c.Server, system, stack, tunnelId, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ActivateManualTunnelsInSystemWithBody Activate several manual tunnels (on a system)
+//
+// Activates the manual tunnel. The NMI activates manual tunnels by IpManVpnAction name, so the gateway first looks the name up (`NMsec_GET_IPTUNMANUAL`); a tunnel ID it does not show is answered `notFound` without an NMI request.
+//
+// NMI `NMsec_ACT_MANTUN` with one `NMsecTunnel` record per tunnel ID, or none (`{"all": true}`: every eligible tunnel on the stack).
+//
+// Needs CONTROL: READ access to the SERVAUTH resource
+// `EZB.NETMGMT.<system>.<stack>.IPSEC.CONTROL`. The request is written to
+// the audit log before it is sent to the NMI and its outcome before the
+// answer; if the audit log cannot be written the action is refused (503).
+//
+// The NMI only starts the action: the answer's statuses say what was
+// started. With `?wait` the gateway then polls `NMsec_GET_IPTUNMANUAL` until the tunnel is active, and
+// says in `reached` whether that happened in time.
+//
+// Waiting applies to the results whose status is `stateUpdated` or `stateAlreadySet`.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /v1/systems/{system}/stacks/{stack}/tunnels/manual:activate (the `ActivateManualTunnelsInSystem` operationId).
+func (c *Client) ActivateManualTunnelsInSystemWithBody(ctx context.Context, system SystemName, stack StackName, params *ActivateManualTunnelsInSystemParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewActivateManualTunnelsInSystemRequestWithBody(c.Server, system, stack, params, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ActivateManualTunnelsInSystem Activate several manual tunnels (on a system)
+//
+// Activates the manual tunnel. The NMI activates manual tunnels by IpManVpnAction name, so the gateway first looks the name up (`NMsec_GET_IPTUNMANUAL`); a tunnel ID it does not show is answered `notFound` without an NMI request.
+//
+// NMI `NMsec_ACT_MANTUN` with one `NMsecTunnel` record per tunnel ID, or none (`{"all": true}`: every eligible tunnel on the stack).
+//
+// Needs CONTROL: READ access to the SERVAUTH resource
+// `EZB.NETMGMT.<system>.<stack>.IPSEC.CONTROL`. The request is written to
+// the audit log before it is sent to the NMI and its outcome before the
+// answer; if the audit log cannot be written the action is refused (503).
+//
+// The NMI only starts the action: the answer's statuses say what was
+// started. With `?wait` the gateway then polls `NMsec_GET_IPTUNMANUAL` until the tunnel is active, and
+// says in `reached` whether that happened in time.
+//
+// Waiting applies to the results whose status is `stateUpdated` or `stateAlreadySet`.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /v1/systems/{system}/stacks/{stack}/tunnels/manual:activate (the `ActivateManualTunnelsInSystem` operationId).
+func (c *Client) ActivateManualTunnelsInSystem(ctx context.Context, system SystemName, stack StackName, params *ActivateManualTunnelsInSystemParams, body ActivateManualTunnelsInSystemJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewActivateManualTunnelsInSystemRequest(c.Server, system, stack, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// DeactivateManualTunnelsInSystemWithBody Deactivate several manual tunnels (on a system)
+//
+// Deactivates the manual tunnel. Repeating it is safe (`stateAlreadySet` or `notFound`, with 200).
+//
+// NMI `NMsec_DEACT_MANTUN` with one `NMsecTunnel` record per tunnel ID, or none (`{"all": true}`: every eligible tunnel on the stack).
+//
+// Needs CONTROL: READ access to the SERVAUTH resource
+// `EZB.NETMGMT.<system>.<stack>.IPSEC.CONTROL`. The request is written to
+// the audit log before it is sent to the NMI and its outcome before the
+// answer; if the audit log cannot be written the action is refused (503).
+//
+// The NMI only starts the action: the answer's statuses say what was
+// started. With `?wait` the gateway then polls `NMsec_GET_IPTUNMANUAL` until the tunnel is inactive (or gone), and
+// says in `reached` whether that happened in time.
+//
+// Waiting applies to the results whose status is `stateUpdated` or `stateAlreadySet`.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /v1/systems/{system}/stacks/{stack}/tunnels/manual:deactivate (the `DeactivateManualTunnelsInSystem` operationId).
+func (c *Client) DeactivateManualTunnelsInSystemWithBody(ctx context.Context, system SystemName, stack StackName, params *DeactivateManualTunnelsInSystemParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewDeactivateManualTunnelsInSystemRequestWithBody(c.Server, system, stack, params, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// DeactivateManualTunnelsInSystem Deactivate several manual tunnels (on a system)
+//
+// Deactivates the manual tunnel. Repeating it is safe (`stateAlreadySet` or `notFound`, with 200).
+//
+// NMI `NMsec_DEACT_MANTUN` with one `NMsecTunnel` record per tunnel ID, or none (`{"all": true}`: every eligible tunnel on the stack).
+//
+// Needs CONTROL: READ access to the SERVAUTH resource
+// `EZB.NETMGMT.<system>.<stack>.IPSEC.CONTROL`. The request is written to
+// the audit log before it is sent to the NMI and its outcome before the
+// answer; if the audit log cannot be written the action is refused (503).
+//
+// The NMI only starts the action: the answer's statuses say what was
+// started. With `?wait` the gateway then polls `NMsec_GET_IPTUNMANUAL` until the tunnel is inactive (or gone), and
+// says in `reached` whether that happened in time.
+//
+// Waiting applies to the results whose status is `stateUpdated` or `stateAlreadySet`.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /v1/systems/{system}/stacks/{stack}/tunnels/manual:deactivate (the `DeactivateManualTunnelsInSystem` operationId).
+func (c *Client) DeactivateManualTunnelsInSystem(ctx context.Context, system SystemName, stack StackName, params *DeactivateManualTunnelsInSystemParams, body DeactivateManualTunnelsInSystemJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewDeactivateManualTunnelsInSystemRequest(c.Server, system, stack, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ListFleetDynamicTunnels List dynamic tunnels of every system
+//
+// The dynamic tunnels of every stack of every system that the caller
+// may display, as `listDynamicTunnels` gives them per stack, each with
+// its `system` and `stack`; `unreachable`, order and filters as in
+// `listFleetIkeTunnels`.
+//
+// Corresponds with GET /v1/tunnels/dynamic (the `ListFleetDynamicTunnels` operationId).
+func (c *Client) ListFleetDynamicTunnels(ctx context.Context, params *ListFleetDynamicTunnelsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListFleetDynamicTunnelsRequest(c.Server, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ListFleetManualTunnels List manual tunnels of every system
+//
+// The manual tunnels of every stack of every system that the caller
+// may display, as `listManualTunnels` gives them per stack, each with
+// its `system` and `stack`; `unreachable`, order and filters as in
+// `listFleetIkeTunnels`.
+//
+// Corresponds with GET /v1/tunnels/manual (the `ListFleetManualTunnels` operationId).
+func (c *Client) ListFleetManualTunnels(ctx context.Context, params *ListFleetManualTunnelsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListFleetManualTunnelsRequest(c.Server, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // WhoAmI Who am I
 //
 // The caller's user ID and groups, and for each stack on which it has
@@ -5039,6 +8285,171 @@ func NewStreamFleetEventsRequest(server string, params *StreamFleetEventsParams)
 			}
 
 			req.Header.Set("Last-Event-ID", headerParam0)
+		}
+
+	}
+
+	return req, nil
+}
+
+// NewListFleetIkeTunnelsRequest constructs an http.Request for the ListFleetIkeTunnels method
+func NewListFleetIkeTunnelsRequest(server string, params *ListFleetIkeTunnelsParams) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/ike/tunnels")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.System != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "system", *params.System, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "array", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Stack != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "stack", *params.Stack, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "array", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Cascade != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "cascade", *params.Cascade, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "boolean", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Name != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "name", *params.Name, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "array", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.TunnelId != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "tunnelId", *params.TunnelId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "array", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.LocalAddress != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "localAddress", *params.LocalAddress, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "array", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.RemoteAddress != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "remoteAddress", *params.RemoteAddress, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "array", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.PageSize != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "pageSize", *params.PageSize, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.PageToken != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "pageToken", *params.PageToken, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+
+		if params.IfNoneMatch != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "If-None-Match", *params.IfNoneMatch, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("If-None-Match", headerParam0)
 		}
 
 	}
@@ -7562,6 +10973,3147 @@ func NewDeactivateManualTunnelsRequestWithBody(server string, stack StackName, p
 	return req, nil
 }
 
+// NewListSystemsRequest constructs an http.Request for the ListSystems method
+func NewListSystemsRequest(server string) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/systems")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewGetSystemRequest constructs an http.Request for the GetSystem method
+func NewGetSystemRequest(server string, system SystemName) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "system", system, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/systems/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewListStacksInSystemRequest constructs an http.Request for the ListStacksInSystem method
+func NewListStacksInSystemRequest(server string, system SystemName, params *ListStacksInSystemParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "system", system, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/systems/%s/stacks", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.PageSize != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "pageSize", *params.PageSize, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.PageToken != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "pageToken", *params.PageToken, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+
+		if params.IfNoneMatch != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "If-None-Match", *params.IfNoneMatch, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("If-None-Match", headerParam0)
+		}
+
+	}
+
+	return req, nil
+}
+
+// NewGetStackInSystemRequest constructs an http.Request for the GetStackInSystem method
+func NewGetStackInSystemRequest(server string, system SystemName, stack StackName, params *GetStackInSystemParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "system", system, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "stack", stack, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/systems/%s/stacks/%s", pathParam0, pathParam1)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+
+		if params.IfNoneMatch != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "If-None-Match", *params.IfNoneMatch, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("If-None-Match", headerParam0)
+		}
+
+	}
+
+	return req, nil
+}
+
+// NewStreamStackEventsInSystemRequest constructs an http.Request for the StreamStackEventsInSystem method
+func NewStreamStackEventsInSystemRequest(server string, system SystemName, stack StackName, params *StreamStackEventsInSystemParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "system", system, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "stack", stack, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/systems/%s/stacks/%s/events", pathParam0, pathParam1)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Interval != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "interval", *params.Interval, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+
+		if params.LastEventID != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "Last-Event-ID", *params.LastEventID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("Last-Event-ID", headerParam0)
+		}
+
+	}
+
+	return req, nil
+}
+
+// NewListFiltersInSystemRequest constructs an http.Request for the ListFiltersInSystem method
+func NewListFiltersInSystemRequest(server string, system SystemName, stack StackName, params *ListFiltersInSystemParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "system", system, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "stack", stack, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/systems/%s/stacks/%s/filters", pathParam0, pathParam1)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Set != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "set", *params.Set, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Name != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "name", *params.Name, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "array", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.TunnelId != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "tunnelId", *params.TunnelId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "array", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.LocalAddress != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "localAddress", *params.LocalAddress, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "array", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.RemoteAddress != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "remoteAddress", *params.RemoteAddress, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "array", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Protocol != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "protocol", *params.Protocol, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "array", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.LocalPort != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "localPort", *params.LocalPort, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "array", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.RemotePort != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "remotePort", *params.RemotePort, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "array", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.PageSize != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "pageSize", *params.PageSize, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.PageToken != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "pageToken", *params.PageToken, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+
+		if params.IfNoneMatch != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "If-None-Match", *params.IfNoneMatch, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("If-None-Match", headerParam0)
+		}
+
+	}
+
+	return req, nil
+}
+
+// NewGetFilterInSystemRequest constructs an http.Request for the GetFilterInSystem method
+func NewGetFilterInSystemRequest(server string, system SystemName, stack StackName, name PolicyName, params *GetFilterInSystemParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "system", system, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "stack", stack, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam2 string
+
+	pathParam2, err = runtime.StyleParamWithOptions("simple", false, "name", name, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/systems/%s/stacks/%s/filters/%s", pathParam0, pathParam1, pathParam2)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Set != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "set", *params.Set, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+
+		if params.IfNoneMatch != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "If-None-Match", *params.IfNoneMatch, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("If-None-Match", headerParam0)
+		}
+
+	}
+
+	return req, nil
+}
+
+// NewLoadDefaultFiltersInSystemRequest constructs an http.Request for the LoadDefaultFiltersInSystem method
+func NewLoadDefaultFiltersInSystemRequest(server string, system SystemName, stack StackName, params *LoadDefaultFiltersInSystemParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "system", system, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "stack", stack, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/systems/%s/stacks/%s/filters:loadDefault", pathParam0, pathParam1)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Wait != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "wait", *params.Wait, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewLoadPolicyFiltersInSystemRequest constructs an http.Request for the LoadPolicyFiltersInSystem method
+func NewLoadPolicyFiltersInSystemRequest(server string, system SystemName, stack StackName, params *LoadPolicyFiltersInSystemParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "system", system, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "stack", stack, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/systems/%s/stacks/%s/filters:loadPolicy", pathParam0, pathParam1)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Wait != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "wait", *params.Wait, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewTestFiltersInSystemRequest calls the generic TestFiltersInSystem builder with application/json body
+func NewTestFiltersInSystemRequest(server string, system SystemName, stack StackName, body TestFiltersInSystemJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewTestFiltersInSystemRequestWithBody(server, system, stack, "application/json", bodyReader)
+}
+
+// NewTestFiltersInSystemRequestWithBody constructs an http.Request for the TestFiltersInSystem method, with any body, and a specified content type
+func NewTestFiltersInSystemRequestWithBody(server string, system SystemName, stack StackName, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "system", system, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "stack", stack, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/systems/%s/stacks/%s/filters:test", pathParam0, pathParam1)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewListIkeTunnelsInSystemRequest constructs an http.Request for the ListIkeTunnelsInSystem method
+func NewListIkeTunnelsInSystemRequest(server string, system SystemName, stack StackName, params *ListIkeTunnelsInSystemParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "system", system, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "stack", stack, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/systems/%s/stacks/%s/ike/tunnels", pathParam0, pathParam1)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Cascade != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "cascade", *params.Cascade, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "boolean", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Name != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "name", *params.Name, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "array", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.TunnelId != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "tunnelId", *params.TunnelId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "array", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.LocalAddress != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "localAddress", *params.LocalAddress, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "array", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.RemoteAddress != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "remoteAddress", *params.RemoteAddress, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "array", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.PageSize != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "pageSize", *params.PageSize, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.PageToken != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "pageToken", *params.PageToken, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+
+		if params.IfNoneMatch != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "If-None-Match", *params.IfNoneMatch, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("If-None-Match", headerParam0)
+		}
+
+	}
+
+	return req, nil
+}
+
+// NewGetIkeTunnelInSystemRequest constructs an http.Request for the GetIkeTunnelInSystem method
+func NewGetIkeTunnelInSystemRequest(server string, system SystemName, stack StackName, tunnelId IkeTunnelId, params *GetIkeTunnelInSystemParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "system", system, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "stack", stack, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam2 string
+
+	pathParam2, err = runtime.StyleParamWithOptions("simple", false, "tunnelId", tunnelId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/systems/%s/stacks/%s/ike/tunnels/%s", pathParam0, pathParam1, pathParam2)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+
+		if params.IfNoneMatch != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "If-None-Match", *params.IfNoneMatch, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("If-None-Match", headerParam0)
+		}
+
+	}
+
+	return req, nil
+}
+
+// NewDeactivateIkeTunnelInSystemRequest constructs an http.Request for the DeactivateIkeTunnelInSystem method
+func NewDeactivateIkeTunnelInSystemRequest(server string, system SystemName, stack StackName, tunnelId IkeTunnelId, params *DeactivateIkeTunnelInSystemParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "system", system, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "stack", stack, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam2 string
+
+	pathParam2, err = runtime.StyleParamWithOptions("simple", false, "tunnelId", tunnelId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/systems/%s/stacks/%s/ike/tunnels/%s:deactivate", pathParam0, pathParam1, pathParam2)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Wait != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "wait", *params.Wait, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewRefreshIkeTunnelInSystemRequest constructs an http.Request for the RefreshIkeTunnelInSystem method
+func NewRefreshIkeTunnelInSystemRequest(server string, system SystemName, stack StackName, tunnelId IkeTunnelId, params *RefreshIkeTunnelInSystemParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "system", system, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "stack", stack, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam2 string
+
+	pathParam2, err = runtime.StyleParamWithOptions("simple", false, "tunnelId", tunnelId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/systems/%s/stacks/%s/ike/tunnels/%s:refresh", pathParam0, pathParam1, pathParam2)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Wait != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "wait", *params.Wait, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewDeactivateIkeTunnelsInSystemRequest calls the generic DeactivateIkeTunnelsInSystem builder with application/json body
+func NewDeactivateIkeTunnelsInSystemRequest(server string, system SystemName, stack StackName, params *DeactivateIkeTunnelsInSystemParams, body DeactivateIkeTunnelsInSystemJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewDeactivateIkeTunnelsInSystemRequestWithBody(server, system, stack, params, "application/json", bodyReader)
+}
+
+// NewDeactivateIkeTunnelsInSystemRequestWithBody constructs an http.Request for the DeactivateIkeTunnelsInSystem method, with any body, and a specified content type
+func NewDeactivateIkeTunnelsInSystemRequestWithBody(server string, system SystemName, stack StackName, params *DeactivateIkeTunnelsInSystemParams, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "system", system, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "stack", stack, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/systems/%s/stacks/%s/ike/tunnels:deactivate", pathParam0, pathParam1)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Wait != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "wait", *params.Wait, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewRefreshIkeTunnelsInSystemRequest calls the generic RefreshIkeTunnelsInSystem builder with application/json body
+func NewRefreshIkeTunnelsInSystemRequest(server string, system SystemName, stack StackName, params *RefreshIkeTunnelsInSystemParams, body RefreshIkeTunnelsInSystemJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewRefreshIkeTunnelsInSystemRequestWithBody(server, system, stack, params, "application/json", bodyReader)
+}
+
+// NewRefreshIkeTunnelsInSystemRequestWithBody constructs an http.Request for the RefreshIkeTunnelsInSystem method, with any body, and a specified content type
+func NewRefreshIkeTunnelsInSystemRequestWithBody(server string, system SystemName, stack StackName, params *RefreshIkeTunnelsInSystemParams, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "system", system, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "stack", stack, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/systems/%s/stacks/%s/ike/tunnels:refresh", pathParam0, pathParam1)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Wait != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "wait", *params.Wait, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewListInterfacesInSystemRequest constructs an http.Request for the ListInterfacesInSystem method
+func NewListInterfacesInSystemRequest(server string, system SystemName, stack StackName, params *ListInterfacesInSystemParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "system", system, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "stack", stack, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/systems/%s/stacks/%s/interfaces", pathParam0, pathParam1)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.PageSize != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "pageSize", *params.PageSize, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.PageToken != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "pageToken", *params.PageToken, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+
+		if params.IfNoneMatch != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "If-None-Match", *params.IfNoneMatch, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("If-None-Match", headerParam0)
+		}
+
+	}
+
+	return req, nil
+}
+
+// NewListPortTranslationsInSystemRequest constructs an http.Request for the ListPortTranslationsInSystem method
+func NewListPortTranslationsInSystemRequest(server string, system SystemName, stack StackName, params *ListPortTranslationsInSystemParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "system", system, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "stack", stack, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/systems/%s/stacks/%s/port-translations", pathParam0, pathParam1)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.TunnelId != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "tunnelId", *params.TunnelId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "array", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.RemoteAddress != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "remoteAddress", *params.RemoteAddress, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "array", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Protocol != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "protocol", *params.Protocol, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "array", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.LocalPort != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "localPort", *params.LocalPort, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "array", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.RemotePort != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "remotePort", *params.RemotePort, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "array", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.PageSize != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "pageSize", *params.PageSize, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.PageToken != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "pageToken", *params.PageToken, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+
+		if params.IfNoneMatch != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "If-None-Match", *params.IfNoneMatch, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("If-None-Match", headerParam0)
+		}
+
+	}
+
+	return req, nil
+}
+
+// NewGetStackSummaryInSystemRequest constructs an http.Request for the GetStackSummaryInSystem method
+func NewGetStackSummaryInSystemRequest(server string, system SystemName, stack StackName, params *GetStackSummaryInSystemParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "system", system, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "stack", stack, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/systems/%s/stacks/%s/summary", pathParam0, pathParam1)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+
+		if params.IfNoneMatch != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "If-None-Match", *params.IfNoneMatch, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("If-None-Match", headerParam0)
+		}
+
+	}
+
+	return req, nil
+}
+
+// NewListDynamicTunnelsInSystemRequest constructs an http.Request for the ListDynamicTunnelsInSystem method
+func NewListDynamicTunnelsInSystemRequest(server string, system SystemName, stack StackName, params *ListDynamicTunnelsInSystemParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "system", system, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "stack", stack, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/systems/%s/stacks/%s/tunnels/dynamic", pathParam0, pathParam1)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.View != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "view", *params.View, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Name != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "name", *params.Name, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "array", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.TunnelId != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "tunnelId", *params.TunnelId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "array", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.LocalAddress != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "localAddress", *params.LocalAddress, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "array", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.RemoteAddress != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "remoteAddress", *params.RemoteAddress, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "array", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Protocol != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "protocol", *params.Protocol, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "array", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.LocalPort != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "localPort", *params.LocalPort, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "array", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.RemotePort != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "remotePort", *params.RemotePort, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "array", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.PageSize != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "pageSize", *params.PageSize, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.PageToken != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "pageToken", *params.PageToken, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+
+		if params.IfNoneMatch != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "If-None-Match", *params.IfNoneMatch, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("If-None-Match", headerParam0)
+		}
+
+	}
+
+	return req, nil
+}
+
+// NewGetDynamicTunnelInSystemRequest constructs an http.Request for the GetDynamicTunnelInSystem method
+func NewGetDynamicTunnelInSystemRequest(server string, system SystemName, stack StackName, tunnelId DynamicTunnelId, params *GetDynamicTunnelInSystemParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "system", system, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "stack", stack, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam2 string
+
+	pathParam2, err = runtime.StyleParamWithOptions("simple", false, "tunnelId", tunnelId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/systems/%s/stacks/%s/tunnels/dynamic/%s", pathParam0, pathParam1, pathParam2)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.View != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "view", *params.View, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+
+		if params.IfNoneMatch != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "If-None-Match", *params.IfNoneMatch, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("If-None-Match", headerParam0)
+		}
+
+	}
+
+	return req, nil
+}
+
+// NewDeactivateDynamicTunnelInSystemRequest constructs an http.Request for the DeactivateDynamicTunnelInSystem method
+func NewDeactivateDynamicTunnelInSystemRequest(server string, system SystemName, stack StackName, tunnelId DynamicTunnelId, params *DeactivateDynamicTunnelInSystemParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "system", system, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "stack", stack, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam2 string
+
+	pathParam2, err = runtime.StyleParamWithOptions("simple", false, "tunnelId", tunnelId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/systems/%s/stacks/%s/tunnels/dynamic/%s:deactivate", pathParam0, pathParam1, pathParam2)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Wait != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "wait", *params.Wait, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewRefreshDynamicTunnelInSystemRequest constructs an http.Request for the RefreshDynamicTunnelInSystem method
+func NewRefreshDynamicTunnelInSystemRequest(server string, system SystemName, stack StackName, tunnelId DynamicTunnelId, params *RefreshDynamicTunnelInSystemParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "system", system, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "stack", stack, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam2 string
+
+	pathParam2, err = runtime.StyleParamWithOptions("simple", false, "tunnelId", tunnelId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/systems/%s/stacks/%s/tunnels/dynamic/%s:refresh", pathParam0, pathParam1, pathParam2)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Wait != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "wait", *params.Wait, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewActivateDynamicTunnelsInSystemRequest calls the generic ActivateDynamicTunnelsInSystem builder with application/json body
+func NewActivateDynamicTunnelsInSystemRequest(server string, system SystemName, stack StackName, params *ActivateDynamicTunnelsInSystemParams, body ActivateDynamicTunnelsInSystemJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewActivateDynamicTunnelsInSystemRequestWithBody(server, system, stack, params, "application/json", bodyReader)
+}
+
+// NewActivateDynamicTunnelsInSystemRequestWithBody constructs an http.Request for the ActivateDynamicTunnelsInSystem method, with any body, and a specified content type
+func NewActivateDynamicTunnelsInSystemRequestWithBody(server string, system SystemName, stack StackName, params *ActivateDynamicTunnelsInSystemParams, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "system", system, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "stack", stack, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/systems/%s/stacks/%s/tunnels/dynamic:activate", pathParam0, pathParam1)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Wait != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "wait", *params.Wait, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewDeactivateDynamicTunnelsInSystemRequest calls the generic DeactivateDynamicTunnelsInSystem builder with application/json body
+func NewDeactivateDynamicTunnelsInSystemRequest(server string, system SystemName, stack StackName, params *DeactivateDynamicTunnelsInSystemParams, body DeactivateDynamicTunnelsInSystemJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewDeactivateDynamicTunnelsInSystemRequestWithBody(server, system, stack, params, "application/json", bodyReader)
+}
+
+// NewDeactivateDynamicTunnelsInSystemRequestWithBody constructs an http.Request for the DeactivateDynamicTunnelsInSystem method, with any body, and a specified content type
+func NewDeactivateDynamicTunnelsInSystemRequestWithBody(server string, system SystemName, stack StackName, params *DeactivateDynamicTunnelsInSystemParams, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "system", system, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "stack", stack, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/systems/%s/stacks/%s/tunnels/dynamic:deactivate", pathParam0, pathParam1)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Wait != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "wait", *params.Wait, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewRefreshDynamicTunnelsInSystemRequest calls the generic RefreshDynamicTunnelsInSystem builder with application/json body
+func NewRefreshDynamicTunnelsInSystemRequest(server string, system SystemName, stack StackName, params *RefreshDynamicTunnelsInSystemParams, body RefreshDynamicTunnelsInSystemJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewRefreshDynamicTunnelsInSystemRequestWithBody(server, system, stack, params, "application/json", bodyReader)
+}
+
+// NewRefreshDynamicTunnelsInSystemRequestWithBody constructs an http.Request for the RefreshDynamicTunnelsInSystem method, with any body, and a specified content type
+func NewRefreshDynamicTunnelsInSystemRequestWithBody(server string, system SystemName, stack StackName, params *RefreshDynamicTunnelsInSystemParams, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "system", system, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "stack", stack, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/systems/%s/stacks/%s/tunnels/dynamic:refresh", pathParam0, pathParam1)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Wait != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "wait", *params.Wait, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewListManualTunnelsInSystemRequest constructs an http.Request for the ListManualTunnelsInSystem method
+func NewListManualTunnelsInSystemRequest(server string, system SystemName, stack StackName, params *ListManualTunnelsInSystemParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "system", system, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "stack", stack, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/systems/%s/stacks/%s/tunnels/manual", pathParam0, pathParam1)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Name != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "name", *params.Name, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "array", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.TunnelId != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "tunnelId", *params.TunnelId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "array", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.LocalAddress != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "localAddress", *params.LocalAddress, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "array", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.RemoteAddress != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "remoteAddress", *params.RemoteAddress, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "array", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.PageSize != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "pageSize", *params.PageSize, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.PageToken != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "pageToken", *params.PageToken, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+
+		if params.IfNoneMatch != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "If-None-Match", *params.IfNoneMatch, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("If-None-Match", headerParam0)
+		}
+
+	}
+
+	return req, nil
+}
+
+// NewGetManualTunnelInSystemRequest constructs an http.Request for the GetManualTunnelInSystem method
+func NewGetManualTunnelInSystemRequest(server string, system SystemName, stack StackName, tunnelId ManualTunnelId, params *GetManualTunnelInSystemParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "system", system, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "stack", stack, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam2 string
+
+	pathParam2, err = runtime.StyleParamWithOptions("simple", false, "tunnelId", tunnelId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/systems/%s/stacks/%s/tunnels/manual/%s", pathParam0, pathParam1, pathParam2)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+
+		if params.IfNoneMatch != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "If-None-Match", *params.IfNoneMatch, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("If-None-Match", headerParam0)
+		}
+
+	}
+
+	return req, nil
+}
+
+// NewActivateManualTunnelInSystemRequest constructs an http.Request for the ActivateManualTunnelInSystem method
+func NewActivateManualTunnelInSystemRequest(server string, system SystemName, stack StackName, tunnelId ManualTunnelId, params *ActivateManualTunnelInSystemParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "system", system, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "stack", stack, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam2 string
+
+	pathParam2, err = runtime.StyleParamWithOptions("simple", false, "tunnelId", tunnelId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/systems/%s/stacks/%s/tunnels/manual/%s:activate", pathParam0, pathParam1, pathParam2)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Wait != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "wait", *params.Wait, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewDeactivateManualTunnelInSystemRequest constructs an http.Request for the DeactivateManualTunnelInSystem method
+func NewDeactivateManualTunnelInSystemRequest(server string, system SystemName, stack StackName, tunnelId ManualTunnelId, params *DeactivateManualTunnelInSystemParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "system", system, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "stack", stack, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam2 string
+
+	pathParam2, err = runtime.StyleParamWithOptions("simple", false, "tunnelId", tunnelId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/systems/%s/stacks/%s/tunnels/manual/%s:deactivate", pathParam0, pathParam1, pathParam2)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Wait != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "wait", *params.Wait, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewActivateManualTunnelsInSystemRequest calls the generic ActivateManualTunnelsInSystem builder with application/json body
+func NewActivateManualTunnelsInSystemRequest(server string, system SystemName, stack StackName, params *ActivateManualTunnelsInSystemParams, body ActivateManualTunnelsInSystemJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewActivateManualTunnelsInSystemRequestWithBody(server, system, stack, params, "application/json", bodyReader)
+}
+
+// NewActivateManualTunnelsInSystemRequestWithBody constructs an http.Request for the ActivateManualTunnelsInSystem method, with any body, and a specified content type
+func NewActivateManualTunnelsInSystemRequestWithBody(server string, system SystemName, stack StackName, params *ActivateManualTunnelsInSystemParams, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "system", system, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "stack", stack, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/systems/%s/stacks/%s/tunnels/manual:activate", pathParam0, pathParam1)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Wait != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "wait", *params.Wait, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewDeactivateManualTunnelsInSystemRequest calls the generic DeactivateManualTunnelsInSystem builder with application/json body
+func NewDeactivateManualTunnelsInSystemRequest(server string, system SystemName, stack StackName, params *DeactivateManualTunnelsInSystemParams, body DeactivateManualTunnelsInSystemJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewDeactivateManualTunnelsInSystemRequestWithBody(server, system, stack, params, "application/json", bodyReader)
+}
+
+// NewDeactivateManualTunnelsInSystemRequestWithBody constructs an http.Request for the DeactivateManualTunnelsInSystem method, with any body, and a specified content type
+func NewDeactivateManualTunnelsInSystemRequestWithBody(server string, system SystemName, stack StackName, params *DeactivateManualTunnelsInSystemParams, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "system", system, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "stack", stack, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/systems/%s/stacks/%s/tunnels/manual:deactivate", pathParam0, pathParam1)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Wait != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "wait", *params.Wait, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewListFleetDynamicTunnelsRequest constructs an http.Request for the ListFleetDynamicTunnels method
+func NewListFleetDynamicTunnelsRequest(server string, params *ListFleetDynamicTunnelsParams) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/tunnels/dynamic")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.System != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "system", *params.System, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "array", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Stack != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "stack", *params.Stack, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "array", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.View != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "view", *params.View, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Name != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "name", *params.Name, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "array", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.TunnelId != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "tunnelId", *params.TunnelId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "array", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.LocalAddress != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "localAddress", *params.LocalAddress, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "array", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.RemoteAddress != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "remoteAddress", *params.RemoteAddress, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "array", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Protocol != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "protocol", *params.Protocol, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "array", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.LocalPort != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "localPort", *params.LocalPort, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "array", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.RemotePort != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "remotePort", *params.RemotePort, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "array", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.PageSize != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "pageSize", *params.PageSize, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.PageToken != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "pageToken", *params.PageToken, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+
+		if params.IfNoneMatch != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "If-None-Match", *params.IfNoneMatch, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("If-None-Match", headerParam0)
+		}
+
+	}
+
+	return req, nil
+}
+
+// NewListFleetManualTunnelsRequest constructs an http.Request for the ListFleetManualTunnels method
+func NewListFleetManualTunnelsRequest(server string, params *ListFleetManualTunnelsParams) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/tunnels/manual")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.System != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "system", *params.System, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "array", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Stack != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "stack", *params.Stack, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "array", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Name != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "name", *params.Name, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "array", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.TunnelId != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "tunnelId", *params.TunnelId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "array", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.LocalAddress != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "localAddress", *params.LocalAddress, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "array", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.RemoteAddress != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "remoteAddress", *params.RemoteAddress, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "array", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.PageSize != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "pageSize", *params.PageSize, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.PageToken != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "pageToken", *params.PageToken, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+
+		if params.IfNoneMatch != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "If-None-Match", *params.IfNoneMatch, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("If-None-Match", headerParam0)
+		}
+
+	}
+
+	return req, nil
+}
+
 // NewWhoAmIRequest constructs an http.Request for the WhoAmI method
 func NewWhoAmIRequest(server string) (*http.Request, error) {
 	var err error
@@ -7798,6 +14350,23 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with GET /v1/events (the `StreamFleetEvents` operationId).
 	StreamFleetEventsWithResponse(ctx context.Context, params *StreamFleetEventsParams, reqEditors ...RequestEditorFn) (*StreamFleetEventsResponse, error)
+
+	// ListFleetIkeTunnelsWithResponse List IKE tunnels of every system
+	//
+	// The IKE tunnels of every stack of every system that the caller may
+	// display, as `listIkeTunnels` gives them per stack, each with its
+	// `system` and `stack`. The stacks are asked concurrently (at most 8
+	// at once), each under the request's deadline. A system or stack that
+	// does not answer is listed in `unreachable` with the problem its
+	// own request would have answered; the list is then partial, never
+	// failed. Sorted by system, stack, then as per stack. `system` and
+	// `stack` choose among them (repeat to match any of several); the
+	// other filters are those of the per-stack list.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/ike/tunnels (the `ListFleetIkeTunnels` operationId).
+	ListFleetIkeTunnelsWithResponse(ctx context.Context, params *ListFleetIkeTunnelsParams, reqEditors ...RequestEditorFn) (*ListFleetIkeTunnelsResponse, error)
 
 	// ListStacksWithResponse List stacks
 	//
@@ -8542,6 +15111,805 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with POST /v1/stacks/{stack}/tunnels/manual:deactivate (the `DeactivateManualTunnels` operationId).
 	DeactivateManualTunnelsWithResponse(ctx context.Context, stack StackName, params *DeactivateManualTunnelsParams, body DeactivateManualTunnelsJSONRequestBody, reqEditors ...RequestEditorFn) (*DeactivateManualTunnelsResponse, error)
 
+	// ListSystemsWithResponse List systems
+	//
+	// The systems the gateway reaches, each with its kind, whether it
+	// answered and its stacks: an IKE daemon's stacks from
+	// `NMsec_GET_STACKINFO`, the stacks behind an NSS server from its
+	// clients (`NMsec_GET_CLIENTINFO`, IPSec discipline), including
+	// clients seen before that are no longer connected (`connected:
+	// false`). The endpoints are asked concurrently, each under the
+	// request's deadline; one that does not answer is listed with
+	// `reachable: false` and its `problem`, never failing the list.
+	//
+	// Only the systems on which the caller may display at least one
+	// stack are listed. A system that did not answer and whose stacks
+	// the gateway has never seen is listed to every caller who may
+	// display at least one stack of any system.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/systems (the `ListSystems` operationId).
+	ListSystemsWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*ListSystemsResponse, error)
+
+	// GetSystemWithResponse Get one system
+	//
+	// One system as in `listSystems`; 404 naming it when the gateway
+	// reaches no such system, or when the caller may display none of its
+	// stacks.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/systems/{system} (the `GetSystem` operationId).
+	GetSystemWithResponse(ctx context.Context, system SystemName, reqEditors ...RequestEditorFn) (*GetSystemResponse, error)
+
+	// ListStacksInSystemWithResponse List stacks (on a system)
+	//
+	// The TCP/IP stacks that run IP security on the system and that the
+	// caller may display (NMI `NMsec_GET_STACKINFO`, joined with
+	// `NMsec_GET_IKENSINFO` for the Network Security Services client of
+	// each stack). Sorted by name.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/systems/{system}/stacks (the `ListStacksInSystem` operationId).
+	ListStacksInSystemWithResponse(ctx context.Context, system SystemName, params *ListStacksInSystemParams, reqEditors ...RequestEditorFn) (*ListStacksInSystemResponse, error)
+
+	// GetStackInSystemWithResponse Get one stack (on a system)
+	//
+	// One stack as in `listStacks`; 404 if the NMI does not know it.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/systems/{system}/stacks/{stack} (the `GetStackInSystem` operationId).
+	GetStackInSystemWithResponse(ctx context.Context, system SystemName, stack StackName, params *GetStackInSystemParams, reqEditors ...RequestEditorFn) (*GetStackInSystemResponse, error)
+
+	// StreamStackEventsInSystemWithResponse Follow changes of a stack (Server-Sent Events) (on a system)
+	//
+	// A `text/event-stream` (Server-Sent Events) of the stack's changes.
+	// The gateway polls the NMI (`NMsec_GET_STACKINFO`, `NMsec_GET_IKETUN`,
+	// `NMsec_GET_IPTUNDYNSTACK`, `NMsec_GET_IPTUNMANUAL`) once per interval
+	// for all subscribers of a stack together, and sends the differences
+	// between consecutive polls. A tunnel is followed by its newest
+	// generation: a refresh is a `tunnel.changed` with a new `generation`;
+	// traffic counters never make an event.
+	//
+	// Events (the `data:` line is one JSON object):
+	//
+	// * `tunnel.added`, `tunnel.changed`, `tunnel.removed`: a
+	//   [TunnelEvent](#/components/schemas/TunnelEvent);
+	// * `stack.filterSetChanged`: a
+	//   [FilterSetEvent](#/components/schemas/FilterSetEvent) (a stack of
+	//   an IKED);
+	// * `stack.connected`, `stack.disconnected`: a
+	//   [ConnectionEvent](#/components/schemas/ConnectionEvent) (a stack
+	//   behind an NSS server, whose NSS client the gateway follows with
+	//   `NMsec_GET_CLIENTINFO`, as the NSS server routes no
+	//   `NMsec_GET_STACKINFO`);
+	// * `reset`: a [ResetEvent](#/components/schemas/ResetEvent); the
+	//   events since the client's `Last-Event-ID` are gone, so it should
+	//   read the lists again and follow the stream from there;
+	// * `error`: a [Problem](#/components/schemas/Problem); a poll failed
+	//   (the stream goes on, polling again with backoff). Errors carry no
+	//   `id:` and are not replayed;
+	// * `recovered`: a [RecoveredEvent](#/components/schemas/RecoveredEvent);
+	//   the first poll that succeeded after errors (before the changes it
+	//   saw). Like `error` it carries no `id:` and is not replayed.
+	//
+	// Every event but `error` and `recovered` has an `id:`, an opaque
+	// string of the stack's own sequence of events (IDs of one stack say
+	// nothing of another's events, nor of the same stack name on another
+	// system). Every event's data names its `system` and `stack`. A new subscription starts with an `id:` line of
+	// its own (no event), so that a reconnecting client resumes from the
+	// moment it subscribed. Subscribe first, then read the lists. On
+	// reconnection, `Last-Event-ID` (sent by browsers' `EventSource` by
+	// itself) replays the events after that ID while the gateway still
+	// holds them (a bounded number per stack), or else sends `reset`; so
+	// does an ID of another stack, of an earlier run of the gateway, or
+	// one the gateway did not make.
+	//
+	// Comments (`: ping`) keep idle streams open through proxies. An
+	// unknown stack is answered 404 before the stream starts.
+	//
+	// A stream does not outlive the caller's access. When the gateway's
+	// policy is reloaded, the stream authenticates and authorizes its
+	// caller again before it sends anything more; when the caller's
+	// credentials are no longer accepted (a deleted token) or its DISPLAY
+	// is gone, and when an OIDC token expires (`exp`), the stream sends a
+	// final `error` event with the 401 or 403 problem (503 when the
+	// gateway cannot decide) and closes. Every stream also ends after a
+	// maximum lifetime (default 1 h, `--event-stream-lifetime`), without
+	// an event; the client reconnects with `Last-Event-ID` and is
+	// authenticated and authorized afresh.
+	//
+	// Needs DISPLAY: READ access to the SERVAUTH resource
+	// `EZB.NETMGMT.<system>.<stack>.IPSEC.DISPLAY`.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/systems/{system}/stacks/{stack}/events (the `StreamStackEventsInSystem` operationId).
+	StreamStackEventsInSystemWithResponse(ctx context.Context, system SystemName, stack StackName, params *StreamStackEventsInSystemParams, reqEditors ...RequestEditorFn) (*StreamStackEventsInSystemResponse, error)
+
+	// ListFiltersInSystemWithResponse List IP filter rules (on a system)
+	//
+	// The IP filter rules of one filter set (NMI `NMsec_GET_IPFLTCURR`,
+	// `NMsec_GET_IPFLTDEFAULT` or `NMsec_GET_IPFLTPOLICY`), in the order
+	// in which the stack evaluates them (the first matching rule decides).
+	// That order is kept, not re-sorted. Large sets are streamed.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/systems/{system}/stacks/{stack}/filters (the `ListFiltersInSystem` operationId).
+	ListFiltersInSystemWithResponse(ctx context.Context, system SystemName, stack StackName, params *ListFiltersInSystemParams, reqEditors ...RequestEditorFn) (*ListFiltersInSystemResponse, error)
+
+	// GetFilterInSystemWithResponse Get one IP filter rule by name (on a system)
+	//
+	// The first rule (in evaluation order) with this name. A policy rule
+	// can expand into several filters that share the name and differ in
+	// `nameExtension`; `extensions` lists all of them in evaluation order.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/systems/{system}/stacks/{stack}/filters/{name} (the `GetFilterInSystem` operationId).
+	GetFilterInSystemWithResponse(ctx context.Context, system SystemName, stack StackName, name PolicyName, params *GetFilterInSystemParams, reqEditors ...RequestEditorFn) (*GetFilterInSystemResponse, error)
+
+	// LoadDefaultFiltersInSystemWithResponse Put the default filter set in effect (on a system)
+	//
+	// Switches the stack to the default IP filter rules of the TCP/IP profile (`NMsec_FLT_DEFAULT`). Existing tunnels remain but carry no traffic while the default rules are in effect. The choice survives a stack restart.
+	//
+	// NMI `NMsec_LOAD_POLICY`.
+	//
+	// Needs CONTROL: READ access to the SERVAUTH resource
+	// `EZB.NETMGMT.<system>.<stack>.IPSEC.CONTROL`. The request is written to
+	// the audit log before it is sent to the NMI and its outcome before the
+	// answer; if the audit log cannot be written the action is refused (503).
+	//
+	// The NMI only starts the action: the answer's statuses say what was
+	// started. With `?wait` the gateway then polls `NMsec_GET_STACKINFO` until the stack's `filterSet` is `default`, and
+	// says in `reached` whether that happened in time.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/systems/{system}/stacks/{stack}/filters:loadDefault (the `LoadDefaultFiltersInSystem` operationId).
+	LoadDefaultFiltersInSystemWithResponse(ctx context.Context, system SystemName, stack StackName, params *LoadDefaultFiltersInSystemParams, reqEditors ...RequestEditorFn) (*LoadDefaultFiltersInSystemResponse, error)
+
+	// LoadPolicyFiltersInSystemWithResponse Put the policy filter set in effect (on a system)
+	//
+	// Switches the stack to the IP filter rules installed by the Policy Agent (`NMsec_FLT_POLICY`). The choice survives a stack restart.
+	//
+	// NMI `NMsec_LOAD_POLICY`.
+	//
+	// Needs CONTROL: READ access to the SERVAUTH resource
+	// `EZB.NETMGMT.<system>.<stack>.IPSEC.CONTROL`. The request is written to
+	// the audit log before it is sent to the NMI and its outcome before the
+	// answer; if the audit log cannot be written the action is refused (503).
+	//
+	// The NMI only starts the action: the answer's statuses say what was
+	// started. With `?wait` the gateway then polls `NMsec_GET_STACKINFO` until the stack's `filterSet` is `policy`, and
+	// says in `reached` whether that happened in time.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/systems/{system}/stacks/{stack}/filters:loadPolicy (the `LoadPolicyFiltersInSystem` operationId).
+	LoadPolicyFiltersInSystemWithResponse(ctx context.Context, system SystemName, stack StackName, params *LoadPolicyFiltersInSystemParams, reqEditors ...RequestEditorFn) (*LoadPolicyFiltersInSystemResponse, error)
+
+	// TestFiltersInSystemWithBodyWithResponse Which filter rule would a packet match (on a system)
+	//
+	// Evaluates a packet against the stack's current filter set, like
+	// `ipsec -t`: the rules are tried in the stack's order and the first one
+	// whose every selector matches (direction, routing, addresses, protocol,
+	// ports, ICMP type and code, OSPF type, security class) decides. The
+	// gateway reads the set with `NMsec_GET_IPFLTCURR`, rule by rule up to the
+	// first match, and decides itself. The answer names the rule and its
+	// position in the set (1 for the first rule). When no rule matches, the
+	// answer is `matched: false` with action `deny`: IP filtering denies what
+	// no rule permits.
+	//
+	// Addresses come as `source`/`destination`, or as
+	// `localAddress`/`remoteAddress` (for an outbound packet the local address
+	// is the source; for an inbound one, the destination). Likewise the ports.
+	// A selector the rule restricts and the packet does not give (a port, an
+	// ICMP type) does not match.
+	//
+	// Needs DISPLAY (it only reads): READ access to
+	// `EZB.NETMGMT.<system>.<stack>.IPSEC.DISPLAY`.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/systems/{system}/stacks/{stack}/filters:test (the `TestFiltersInSystem` operationId).
+	TestFiltersInSystemWithBodyWithResponse(ctx context.Context, system SystemName, stack StackName, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*TestFiltersInSystemResponse, error)
+
+	// TestFiltersInSystemWithResponse Which filter rule would a packet match (on a system)
+	//
+	// Evaluates a packet against the stack's current filter set, like
+	// `ipsec -t`: the rules are tried in the stack's order and the first one
+	// whose every selector matches (direction, routing, addresses, protocol,
+	// ports, ICMP type and code, OSPF type, security class) decides. The
+	// gateway reads the set with `NMsec_GET_IPFLTCURR`, rule by rule up to the
+	// first match, and decides itself. The answer names the rule and its
+	// position in the set (1 for the first rule). When no rule matches, the
+	// answer is `matched: false` with action `deny`: IP filtering denies what
+	// no rule permits.
+	//
+	// Addresses come as `source`/`destination`, or as
+	// `localAddress`/`remoteAddress` (for an outbound packet the local address
+	// is the source; for an inbound one, the destination). Likewise the ports.
+	// A selector the rule restricts and the packet does not give (a port, an
+	// ICMP type) does not match.
+	//
+	// Needs DISPLAY (it only reads): READ access to
+	// `EZB.NETMGMT.<system>.<stack>.IPSEC.DISPLAY`.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/systems/{system}/stacks/{stack}/filters:test (the `TestFiltersInSystem` operationId).
+	TestFiltersInSystemWithResponse(ctx context.Context, system SystemName, stack StackName, body TestFiltersInSystemJSONRequestBody, reqEditors ...RequestEditorFn) (*TestFiltersInSystemResponse, error)
+
+	// ListIkeTunnelsInSystemWithResponse List IKE tunnels (on a system)
+	//
+	// IKE (phase 1) security associations (NMI `NMsec_GET_IKETUN`, or
+	// `NMsec_GET_IKETUNCASCADE` with `cascade=true`). One item per
+	// generation; sorted by tunnel ID number, newest generation first.
+	// With `cascade=true` the newest generation of each tunnel carries its
+	// phase 2 tunnels in `dynamicTunnels` (IKE view).
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/systems/{system}/stacks/{stack}/ike/tunnels (the `ListIkeTunnelsInSystem` operationId).
+	ListIkeTunnelsInSystemWithResponse(ctx context.Context, system SystemName, stack StackName, params *ListIkeTunnelsInSystemParams, reqEditors ...RequestEditorFn) (*ListIkeTunnelsInSystemResponse, error)
+
+	// GetIkeTunnelInSystemWithResponse Get one IKE tunnel (on a system)
+	//
+	// The newest generation of the IKE tunnel, with `generations` listing
+	// every generation (newest first) and `dynamicTunnels` holding its
+	// phase 2 tunnels (NMI `NMsec_GET_IKETUNCASCADE` filtered by tunnel ID).
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/systems/{system}/stacks/{stack}/ike/tunnels/{tunnelId} (the `GetIkeTunnelInSystem` operationId).
+	GetIkeTunnelInSystemWithResponse(ctx context.Context, system SystemName, stack StackName, tunnelId IkeTunnelId, params *GetIkeTunnelInSystemParams, reqEditors ...RequestEditorFn) (*GetIkeTunnelInSystemResponse, error)
+
+	// DeactivateIkeTunnelInSystemWithResponse Deactivate one IKE tunnel (on a system)
+	//
+	// Deletes the IKE security association. Repeating it is safe: a tunnel that is already inactive (or expired) is answered `stateAlreadySet`, one that is gone `notFound`, both with 200.
+	//
+	// NMI `NMsec_DEACT_IKETUN` with one `NMsecTunnel` record naming the tunnel.
+	//
+	// Needs CONTROL: READ access to the SERVAUTH resource
+	// `EZB.NETMGMT.<system>.<stack>.IPSEC.CONTROL`. The request is written to
+	// the audit log before it is sent to the NMI and its outcome before the
+	// answer; if the audit log cannot be written the action is refused (503).
+	//
+	// The NMI only starts the action: the answer's statuses say what was
+	// started. With `?wait` the gateway then polls `NMsec_GET_IKETUN` until no generation is pending, negotiating or active any more, and
+	// says in `reached` whether that happened in time.
+	//
+	// An unknown tunnel is answered 200 with status `notFound`.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/systems/{system}/stacks/{stack}/ike/tunnels/{tunnelId}:deactivate (the `DeactivateIkeTunnelInSystem` operationId).
+	DeactivateIkeTunnelInSystemWithResponse(ctx context.Context, system SystemName, stack StackName, tunnelId IkeTunnelId, params *DeactivateIkeTunnelInSystemParams, reqEditors ...RequestEditorFn) (*DeactivateIkeTunnelInSystemResponse, error)
+
+	// RefreshIkeTunnelInSystemWithResponse Refresh one IKE tunnel (on a system)
+	//
+	// Renegotiates the IKE security association: a new generation of the tunnel replaces the current one, which then expires. A tunnel that is not active is answered `notFound` (nothing to refresh).
+	//
+	// NMI `NMsec_REFRESH_IKETUN` with one `NMsecTunnel` record naming the tunnel.
+	//
+	// Needs CONTROL: READ access to the SERVAUTH resource
+	// `EZB.NETMGMT.<system>.<stack>.IPSEC.CONTROL`. The request is written to
+	// the audit log before it is sent to the NMI and its outcome before the
+	// answer; if the audit log cannot be written the action is refused (503).
+	//
+	// The NMI only starts the action: the answer's statuses say what was
+	// started. With `?wait` the gateway then polls `NMsec_GET_IKETUN` until a generation newer than the one before the request is active, and
+	// says in `reached` whether that happened in time.
+	//
+	// An unknown tunnel is answered 200 with status `notFound`.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/systems/{system}/stacks/{stack}/ike/tunnels/{tunnelId}:refresh (the `RefreshIkeTunnelInSystem` operationId).
+	RefreshIkeTunnelInSystemWithResponse(ctx context.Context, system SystemName, stack StackName, tunnelId IkeTunnelId, params *RefreshIkeTunnelInSystemParams, reqEditors ...RequestEditorFn) (*RefreshIkeTunnelInSystemResponse, error)
+
+	// DeactivateIkeTunnelsInSystemWithBodyWithResponse Deactivate several IKE tunnels (on a system)
+	//
+	// Deletes the IKE security association. Repeating it is safe: a tunnel that is already inactive (or expired) is answered `stateAlreadySet`, one that is gone `notFound`, both with 200.
+	//
+	// NMI `NMsec_DEACT_IKETUN` with one `NMsecTunnel` record per tunnel ID, or none (`{"all": true}`: every eligible tunnel on the stack).
+	//
+	// Needs CONTROL: READ access to the SERVAUTH resource
+	// `EZB.NETMGMT.<system>.<stack>.IPSEC.CONTROL`. The request is written to
+	// the audit log before it is sent to the NMI and its outcome before the
+	// answer; if the audit log cannot be written the action is refused (503).
+	//
+	// The NMI only starts the action: the answer's statuses say what was
+	// started. With `?wait` the gateway then polls `NMsec_GET_IKETUN` until no generation is pending, negotiating or active any more, and
+	// says in `reached` whether that happened in time.
+	//
+	// Waiting applies to the results whose status is `stateUpdated` or `stateAlreadySet`.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/systems/{system}/stacks/{stack}/ike/tunnels:deactivate (the `DeactivateIkeTunnelsInSystem` operationId).
+	DeactivateIkeTunnelsInSystemWithBodyWithResponse(ctx context.Context, system SystemName, stack StackName, params *DeactivateIkeTunnelsInSystemParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*DeactivateIkeTunnelsInSystemResponse, error)
+
+	// DeactivateIkeTunnelsInSystemWithResponse Deactivate several IKE tunnels (on a system)
+	//
+	// Deletes the IKE security association. Repeating it is safe: a tunnel that is already inactive (or expired) is answered `stateAlreadySet`, one that is gone `notFound`, both with 200.
+	//
+	// NMI `NMsec_DEACT_IKETUN` with one `NMsecTunnel` record per tunnel ID, or none (`{"all": true}`: every eligible tunnel on the stack).
+	//
+	// Needs CONTROL: READ access to the SERVAUTH resource
+	// `EZB.NETMGMT.<system>.<stack>.IPSEC.CONTROL`. The request is written to
+	// the audit log before it is sent to the NMI and its outcome before the
+	// answer; if the audit log cannot be written the action is refused (503).
+	//
+	// The NMI only starts the action: the answer's statuses say what was
+	// started. With `?wait` the gateway then polls `NMsec_GET_IKETUN` until no generation is pending, negotiating or active any more, and
+	// says in `reached` whether that happened in time.
+	//
+	// Waiting applies to the results whose status is `stateUpdated` or `stateAlreadySet`.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/systems/{system}/stacks/{stack}/ike/tunnels:deactivate (the `DeactivateIkeTunnelsInSystem` operationId).
+	DeactivateIkeTunnelsInSystemWithResponse(ctx context.Context, system SystemName, stack StackName, params *DeactivateIkeTunnelsInSystemParams, body DeactivateIkeTunnelsInSystemJSONRequestBody, reqEditors ...RequestEditorFn) (*DeactivateIkeTunnelsInSystemResponse, error)
+
+	// RefreshIkeTunnelsInSystemWithBodyWithResponse Refresh several IKE tunnels (on a system)
+	//
+	// Renegotiates the IKE security association: a new generation of the tunnel replaces the current one, which then expires. A tunnel that is not active is answered `notFound` (nothing to refresh).
+	//
+	// NMI `NMsec_REFRESH_IKETUN` with one `NMsecTunnel` record per tunnel ID, or none (`{"all": true}`: every eligible tunnel on the stack).
+	//
+	// Needs CONTROL: READ access to the SERVAUTH resource
+	// `EZB.NETMGMT.<system>.<stack>.IPSEC.CONTROL`. The request is written to
+	// the audit log before it is sent to the NMI and its outcome before the
+	// answer; if the audit log cannot be written the action is refused (503).
+	//
+	// The NMI only starts the action: the answer's statuses say what was
+	// started. With `?wait` the gateway then polls `NMsec_GET_IKETUN` until a generation newer than the one before the request is active, and
+	// says in `reached` whether that happened in time.
+	//
+	// Waiting applies to the results whose status is `stateUpdated` or `stateAlreadySet`.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/systems/{system}/stacks/{stack}/ike/tunnels:refresh (the `RefreshIkeTunnelsInSystem` operationId).
+	RefreshIkeTunnelsInSystemWithBodyWithResponse(ctx context.Context, system SystemName, stack StackName, params *RefreshIkeTunnelsInSystemParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*RefreshIkeTunnelsInSystemResponse, error)
+
+	// RefreshIkeTunnelsInSystemWithResponse Refresh several IKE tunnels (on a system)
+	//
+	// Renegotiates the IKE security association: a new generation of the tunnel replaces the current one, which then expires. A tunnel that is not active is answered `notFound` (nothing to refresh).
+	//
+	// NMI `NMsec_REFRESH_IKETUN` with one `NMsecTunnel` record per tunnel ID, or none (`{"all": true}`: every eligible tunnel on the stack).
+	//
+	// Needs CONTROL: READ access to the SERVAUTH resource
+	// `EZB.NETMGMT.<system>.<stack>.IPSEC.CONTROL`. The request is written to
+	// the audit log before it is sent to the NMI and its outcome before the
+	// answer; if the audit log cannot be written the action is refused (503).
+	//
+	// The NMI only starts the action: the answer's statuses say what was
+	// started. With `?wait` the gateway then polls `NMsec_GET_IKETUN` until a generation newer than the one before the request is active, and
+	// says in `reached` whether that happened in time.
+	//
+	// Waiting applies to the results whose status is `stateUpdated` or `stateAlreadySet`.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/systems/{system}/stacks/{stack}/ike/tunnels:refresh (the `RefreshIkeTunnelsInSystem` operationId).
+	RefreshIkeTunnelsInSystemWithResponse(ctx context.Context, system SystemName, stack StackName, params *RefreshIkeTunnelsInSystemParams, body RefreshIkeTunnelsInSystemJSONRequestBody, reqEditors ...RequestEditorFn) (*RefreshIkeTunnelsInSystemResponse, error)
+
+	// ListInterfacesInSystemWithResponse List the stack's IP interfaces (on a system)
+	//
+	// The IP interfaces the stack serves, with their security class
+	// (NMI `NMsec_GET_IPINTERFACES`). Sorted by name, then address.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/systems/{system}/stacks/{stack}/interfaces (the `ListInterfacesInSystem` operationId).
+	ListInterfacesInSystemWithResponse(ctx context.Context, system SystemName, stack StackName, params *ListInterfacesInSystemParams, reqEditors ...RequestEditorFn) (*ListInterfacesInSystemResponse, error)
+
+	// ListPortTranslationsInSystemWithResponse List NAT traversal port translations (on a system)
+	//
+	// Port translations the stack keeps for UDP-encapsulated tunnels whose
+	// remote peer sits behind a NAPT (NMI `NMsec_GET_PORTTRANS`). Sorted by
+	// tunnel ID, then translated port.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/systems/{system}/stacks/{stack}/port-translations (the `ListPortTranslationsInSystem` operationId).
+	ListPortTranslationsInSystemWithResponse(ctx context.Context, system SystemName, stack StackName, params *ListPortTranslationsInSystemParams, reqEditors ...RequestEditorFn) (*ListPortTranslationsInSystemResponse, error)
+
+	// GetStackSummaryInSystemWithResponse Get the stack's tunnel statistics (on a system)
+	//
+	// Current and cumulative counts of IKE (phase 1) and dynamic (phase 2)
+	// tunnels (NMI `NMsec_GET_SUMMARY`).
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/systems/{system}/stacks/{stack}/summary (the `GetStackSummaryInSystem` operationId).
+	GetStackSummaryInSystemWithResponse(ctx context.Context, system SystemName, stack StackName, params *GetStackSummaryInSystemParams, reqEditors ...RequestEditorFn) (*GetStackSummaryInSystemResponse, error)
+
+	// ListDynamicTunnelsInSystemWithResponse List dynamic tunnels (on a system)
+	//
+	// Dynamic IPSec (phase 2) security associations, as the stack knows
+	// them (`view=stack`, NMI `NMsec_GET_IPTUNDYNSTACK`: traffic counters)
+	// or as IKE knows them (`view=ike`, NMI `NMsec_GET_IPTUNDYNIKE`:
+	// negotiation details and client IDs). One item per generation; sorted
+	// by tunnel ID number, newest generation first.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/systems/{system}/stacks/{stack}/tunnels/dynamic (the `ListDynamicTunnelsInSystem` operationId).
+	ListDynamicTunnelsInSystemWithResponse(ctx context.Context, system SystemName, stack StackName, params *ListDynamicTunnelsInSystemParams, reqEditors ...RequestEditorFn) (*ListDynamicTunnelsInSystemResponse, error)
+
+	// GetDynamicTunnelInSystemWithResponse Get one dynamic tunnel (on a system)
+	//
+	// The newest generation of the dynamic tunnel, with `generations`
+	// listing every generation, newest first.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/systems/{system}/stacks/{stack}/tunnels/dynamic/{tunnelId} (the `GetDynamicTunnelInSystem` operationId).
+	GetDynamicTunnelInSystemWithResponse(ctx context.Context, system SystemName, stack StackName, tunnelId DynamicTunnelId, params *GetDynamicTunnelInSystemParams, reqEditors ...RequestEditorFn) (*GetDynamicTunnelInSystemResponse, error)
+
+	// DeactivateDynamicTunnelInSystemWithResponse Deactivate one dynamic tunnel (on a system)
+	//
+	// Deletes the dynamic tunnel's security associations and the dynamic filters that go with them. Repeating it is safe (`stateAlreadySet` or `notFound`, with 200).
+	//
+	// NMI `NMsec_DEACT_DYNTUN` with one `NMsecTunnel` record naming the tunnel.
+	//
+	// Needs CONTROL: READ access to the SERVAUTH resource
+	// `EZB.NETMGMT.<system>.<stack>.IPSEC.CONTROL`. The request is written to
+	// the audit log before it is sent to the NMI and its outcome before the
+	// answer; if the audit log cannot be written the action is refused (503).
+	//
+	// The NMI only starts the action: the answer's statuses say what was
+	// started. With `?wait` the gateway then polls `NMsec_GET_IPTUNDYNSTACK` until no generation is pending, negotiating or active any more, and
+	// says in `reached` whether that happened in time.
+	//
+	// An unknown tunnel is answered 200 with status `notFound`.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/systems/{system}/stacks/{stack}/tunnels/dynamic/{tunnelId}:deactivate (the `DeactivateDynamicTunnelInSystem` operationId).
+	DeactivateDynamicTunnelInSystemWithResponse(ctx context.Context, system SystemName, stack StackName, tunnelId DynamicTunnelId, params *DeactivateDynamicTunnelInSystemParams, reqEditors ...RequestEditorFn) (*DeactivateDynamicTunnelInSystemResponse, error)
+
+	// RefreshDynamicTunnelInSystemWithResponse Refresh one dynamic tunnel (on a system)
+	//
+	// Renegotiates the dynamic tunnel's security associations: a new generation replaces the current one. A tunnel that is not active is answered `notFound`.
+	//
+	// NMI `NMsec_REFRESH_DYNTUN` with one `NMsecTunnel` record naming the tunnel.
+	//
+	// Needs CONTROL: READ access to the SERVAUTH resource
+	// `EZB.NETMGMT.<system>.<stack>.IPSEC.CONTROL`. The request is written to
+	// the audit log before it is sent to the NMI and its outcome before the
+	// answer; if the audit log cannot be written the action is refused (503).
+	//
+	// The NMI only starts the action: the answer's statuses say what was
+	// started. With `?wait` the gateway then polls `NMsec_GET_IPTUNDYNSTACK` until a generation newer than the one before the request is active, and
+	// says in `reached` whether that happened in time.
+	//
+	// An unknown tunnel is answered 200 with status `notFound`.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/systems/{system}/stacks/{stack}/tunnels/dynamic/{tunnelId}:refresh (the `RefreshDynamicTunnelInSystem` operationId).
+	RefreshDynamicTunnelInSystemWithResponse(ctx context.Context, system SystemName, stack StackName, tunnelId DynamicTunnelId, params *RefreshDynamicTunnelInSystemParams, reqEditors ...RequestEditorFn) (*RefreshDynamicTunnelInSystemResponse, error)
+
+	// ActivateDynamicTunnelsInSystemWithBodyWithResponse Activate dynamic tunnels by rule name (on a system)
+	//
+	// Starts a dynamic tunnel for each LocalDynVpnRule named: IKE negotiates
+	// it (creating the IKE tunnel if there is none). Per rule the status is
+	// `stateUpdated` (started), `stateAlreadySet` (already active), `notFound`
+	// (no such rule), `noKeyExchangeRule`, `noFilter` or `noDataOffer` (the
+	// policy lacks what the tunnel needs).
+	//
+	// NMI `NMsec_ACT_DYNTUN` with one `NMsecTunnel` record per name.
+	//
+	// Needs CONTROL: READ access to the SERVAUTH resource
+	// `EZB.NETMGMT.<system>.<stack>.IPSEC.CONTROL`. The request is written to
+	// the audit log before it is sent to the NMI and its outcome before the
+	// answer; if the audit log cannot be written the action is refused (503).
+	//
+	// The NMI only starts the action: the answer's statuses say what was
+	// started. With `?wait` the gateway then polls `NMsec_GET_IPTUNDYNSTACK` (by rule name) until a tunnel of each started rule is active, and
+	// says in `reached` whether that happened in time.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/systems/{system}/stacks/{stack}/tunnels/dynamic:activate (the `ActivateDynamicTunnelsInSystem` operationId).
+	ActivateDynamicTunnelsInSystemWithBodyWithResponse(ctx context.Context, system SystemName, stack StackName, params *ActivateDynamicTunnelsInSystemParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*ActivateDynamicTunnelsInSystemResponse, error)
+
+	// ActivateDynamicTunnelsInSystemWithResponse Activate dynamic tunnels by rule name (on a system)
+	//
+	// Starts a dynamic tunnel for each LocalDynVpnRule named: IKE negotiates
+	// it (creating the IKE tunnel if there is none). Per rule the status is
+	// `stateUpdated` (started), `stateAlreadySet` (already active), `notFound`
+	// (no such rule), `noKeyExchangeRule`, `noFilter` or `noDataOffer` (the
+	// policy lacks what the tunnel needs).
+	//
+	// NMI `NMsec_ACT_DYNTUN` with one `NMsecTunnel` record per name.
+	//
+	// Needs CONTROL: READ access to the SERVAUTH resource
+	// `EZB.NETMGMT.<system>.<stack>.IPSEC.CONTROL`. The request is written to
+	// the audit log before it is sent to the NMI and its outcome before the
+	// answer; if the audit log cannot be written the action is refused (503).
+	//
+	// The NMI only starts the action: the answer's statuses say what was
+	// started. With `?wait` the gateway then polls `NMsec_GET_IPTUNDYNSTACK` (by rule name) until a tunnel of each started rule is active, and
+	// says in `reached` whether that happened in time.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/systems/{system}/stacks/{stack}/tunnels/dynamic:activate (the `ActivateDynamicTunnelsInSystem` operationId).
+	ActivateDynamicTunnelsInSystemWithResponse(ctx context.Context, system SystemName, stack StackName, params *ActivateDynamicTunnelsInSystemParams, body ActivateDynamicTunnelsInSystemJSONRequestBody, reqEditors ...RequestEditorFn) (*ActivateDynamicTunnelsInSystemResponse, error)
+
+	// DeactivateDynamicTunnelsInSystemWithBodyWithResponse Deactivate several dynamic tunnels (on a system)
+	//
+	// Deletes the dynamic tunnel's security associations and the dynamic filters that go with them. Repeating it is safe (`stateAlreadySet` or `notFound`, with 200).
+	//
+	// NMI `NMsec_DEACT_DYNTUN` with one `NMsecTunnel` record per tunnel ID, or none (`{"all": true}`: every eligible tunnel on the stack).
+	//
+	// Needs CONTROL: READ access to the SERVAUTH resource
+	// `EZB.NETMGMT.<system>.<stack>.IPSEC.CONTROL`. The request is written to
+	// the audit log before it is sent to the NMI and its outcome before the
+	// answer; if the audit log cannot be written the action is refused (503).
+	//
+	// The NMI only starts the action: the answer's statuses say what was
+	// started. With `?wait` the gateway then polls `NMsec_GET_IPTUNDYNSTACK` until no generation is pending, negotiating or active any more, and
+	// says in `reached` whether that happened in time.
+	//
+	// Waiting applies to the results whose status is `stateUpdated` or `stateAlreadySet`.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/systems/{system}/stacks/{stack}/tunnels/dynamic:deactivate (the `DeactivateDynamicTunnelsInSystem` operationId).
+	DeactivateDynamicTunnelsInSystemWithBodyWithResponse(ctx context.Context, system SystemName, stack StackName, params *DeactivateDynamicTunnelsInSystemParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*DeactivateDynamicTunnelsInSystemResponse, error)
+
+	// DeactivateDynamicTunnelsInSystemWithResponse Deactivate several dynamic tunnels (on a system)
+	//
+	// Deletes the dynamic tunnel's security associations and the dynamic filters that go with them. Repeating it is safe (`stateAlreadySet` or `notFound`, with 200).
+	//
+	// NMI `NMsec_DEACT_DYNTUN` with one `NMsecTunnel` record per tunnel ID, or none (`{"all": true}`: every eligible tunnel on the stack).
+	//
+	// Needs CONTROL: READ access to the SERVAUTH resource
+	// `EZB.NETMGMT.<system>.<stack>.IPSEC.CONTROL`. The request is written to
+	// the audit log before it is sent to the NMI and its outcome before the
+	// answer; if the audit log cannot be written the action is refused (503).
+	//
+	// The NMI only starts the action: the answer's statuses say what was
+	// started. With `?wait` the gateway then polls `NMsec_GET_IPTUNDYNSTACK` until no generation is pending, negotiating or active any more, and
+	// says in `reached` whether that happened in time.
+	//
+	// Waiting applies to the results whose status is `stateUpdated` or `stateAlreadySet`.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/systems/{system}/stacks/{stack}/tunnels/dynamic:deactivate (the `DeactivateDynamicTunnelsInSystem` operationId).
+	DeactivateDynamicTunnelsInSystemWithResponse(ctx context.Context, system SystemName, stack StackName, params *DeactivateDynamicTunnelsInSystemParams, body DeactivateDynamicTunnelsInSystemJSONRequestBody, reqEditors ...RequestEditorFn) (*DeactivateDynamicTunnelsInSystemResponse, error)
+
+	// RefreshDynamicTunnelsInSystemWithBodyWithResponse Refresh several dynamic tunnels (on a system)
+	//
+	// Renegotiates the dynamic tunnel's security associations: a new generation replaces the current one. A tunnel that is not active is answered `notFound`.
+	//
+	// NMI `NMsec_REFRESH_DYNTUN` with one `NMsecTunnel` record per tunnel ID, or none (`{"all": true}`: every eligible tunnel on the stack).
+	//
+	// Needs CONTROL: READ access to the SERVAUTH resource
+	// `EZB.NETMGMT.<system>.<stack>.IPSEC.CONTROL`. The request is written to
+	// the audit log before it is sent to the NMI and its outcome before the
+	// answer; if the audit log cannot be written the action is refused (503).
+	//
+	// The NMI only starts the action: the answer's statuses say what was
+	// started. With `?wait` the gateway then polls `NMsec_GET_IPTUNDYNSTACK` until a generation newer than the one before the request is active, and
+	// says in `reached` whether that happened in time.
+	//
+	// Waiting applies to the results whose status is `stateUpdated` or `stateAlreadySet`.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/systems/{system}/stacks/{stack}/tunnels/dynamic:refresh (the `RefreshDynamicTunnelsInSystem` operationId).
+	RefreshDynamicTunnelsInSystemWithBodyWithResponse(ctx context.Context, system SystemName, stack StackName, params *RefreshDynamicTunnelsInSystemParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*RefreshDynamicTunnelsInSystemResponse, error)
+
+	// RefreshDynamicTunnelsInSystemWithResponse Refresh several dynamic tunnels (on a system)
+	//
+	// Renegotiates the dynamic tunnel's security associations: a new generation replaces the current one. A tunnel that is not active is answered `notFound`.
+	//
+	// NMI `NMsec_REFRESH_DYNTUN` with one `NMsecTunnel` record per tunnel ID, or none (`{"all": true}`: every eligible tunnel on the stack).
+	//
+	// Needs CONTROL: READ access to the SERVAUTH resource
+	// `EZB.NETMGMT.<system>.<stack>.IPSEC.CONTROL`. The request is written to
+	// the audit log before it is sent to the NMI and its outcome before the
+	// answer; if the audit log cannot be written the action is refused (503).
+	//
+	// The NMI only starts the action: the answer's statuses say what was
+	// started. With `?wait` the gateway then polls `NMsec_GET_IPTUNDYNSTACK` until a generation newer than the one before the request is active, and
+	// says in `reached` whether that happened in time.
+	//
+	// Waiting applies to the results whose status is `stateUpdated` or `stateAlreadySet`.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/systems/{system}/stacks/{stack}/tunnels/dynamic:refresh (the `RefreshDynamicTunnelsInSystem` operationId).
+	RefreshDynamicTunnelsInSystemWithResponse(ctx context.Context, system SystemName, stack StackName, params *RefreshDynamicTunnelsInSystemParams, body RefreshDynamicTunnelsInSystemJSONRequestBody, reqEditors ...RequestEditorFn) (*RefreshDynamicTunnelsInSystemResponse, error)
+
+	// ListManualTunnelsInSystemWithResponse List manual tunnels (on a system)
+	//
+	// Manually keyed IPSec tunnels (NMI `NMsec_GET_IPTUNMANUAL`), sorted by
+	// tunnel ID.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/systems/{system}/stacks/{stack}/tunnels/manual (the `ListManualTunnelsInSystem` operationId).
+	ListManualTunnelsInSystemWithResponse(ctx context.Context, system SystemName, stack StackName, params *ListManualTunnelsInSystemParams, reqEditors ...RequestEditorFn) (*ListManualTunnelsInSystemResponse, error)
+
+	// GetManualTunnelInSystemWithResponse Get one manual tunnel (on a system)
+	//
+	// One manual tunnel by tunnel ID.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/systems/{system}/stacks/{stack}/tunnels/manual/{tunnelId} (the `GetManualTunnelInSystem` operationId).
+	GetManualTunnelInSystemWithResponse(ctx context.Context, system SystemName, stack StackName, tunnelId ManualTunnelId, params *GetManualTunnelInSystemParams, reqEditors ...RequestEditorFn) (*GetManualTunnelInSystemResponse, error)
+
+	// ActivateManualTunnelInSystemWithResponse Activate one manual tunnel (on a system)
+	//
+	// Activates the manual tunnel. The NMI activates manual tunnels by IpManVpnAction name, so the gateway first looks the name up (`NMsec_GET_IPTUNMANUAL`); a tunnel ID it does not show is answered `notFound` without an NMI request.
+	//
+	// NMI `NMsec_ACT_MANTUN` with one `NMsecTunnel` record naming the tunnel.
+	//
+	// Needs CONTROL: READ access to the SERVAUTH resource
+	// `EZB.NETMGMT.<system>.<stack>.IPSEC.CONTROL`. The request is written to
+	// the audit log before it is sent to the NMI and its outcome before the
+	// answer; if the audit log cannot be written the action is refused (503).
+	//
+	// The NMI only starts the action: the answer's statuses say what was
+	// started. With `?wait` the gateway then polls `NMsec_GET_IPTUNMANUAL` until the tunnel is active, and
+	// says in `reached` whether that happened in time.
+	//
+	// An unknown tunnel is answered 200 with status `notFound`.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/systems/{system}/stacks/{stack}/tunnels/manual/{tunnelId}:activate (the `ActivateManualTunnelInSystem` operationId).
+	ActivateManualTunnelInSystemWithResponse(ctx context.Context, system SystemName, stack StackName, tunnelId ManualTunnelId, params *ActivateManualTunnelInSystemParams, reqEditors ...RequestEditorFn) (*ActivateManualTunnelInSystemResponse, error)
+
+	// DeactivateManualTunnelInSystemWithResponse Deactivate one manual tunnel (on a system)
+	//
+	// Deactivates the manual tunnel. Repeating it is safe (`stateAlreadySet` or `notFound`, with 200).
+	//
+	// NMI `NMsec_DEACT_MANTUN` with one `NMsecTunnel` record naming the tunnel.
+	//
+	// Needs CONTROL: READ access to the SERVAUTH resource
+	// `EZB.NETMGMT.<system>.<stack>.IPSEC.CONTROL`. The request is written to
+	// the audit log before it is sent to the NMI and its outcome before the
+	// answer; if the audit log cannot be written the action is refused (503).
+	//
+	// The NMI only starts the action: the answer's statuses say what was
+	// started. With `?wait` the gateway then polls `NMsec_GET_IPTUNMANUAL` until the tunnel is inactive (or gone), and
+	// says in `reached` whether that happened in time.
+	//
+	// An unknown tunnel is answered 200 with status `notFound`.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/systems/{system}/stacks/{stack}/tunnels/manual/{tunnelId}:deactivate (the `DeactivateManualTunnelInSystem` operationId).
+	DeactivateManualTunnelInSystemWithResponse(ctx context.Context, system SystemName, stack StackName, tunnelId ManualTunnelId, params *DeactivateManualTunnelInSystemParams, reqEditors ...RequestEditorFn) (*DeactivateManualTunnelInSystemResponse, error)
+
+	// ActivateManualTunnelsInSystemWithBodyWithResponse Activate several manual tunnels (on a system)
+	//
+	// Activates the manual tunnel. The NMI activates manual tunnels by IpManVpnAction name, so the gateway first looks the name up (`NMsec_GET_IPTUNMANUAL`); a tunnel ID it does not show is answered `notFound` without an NMI request.
+	//
+	// NMI `NMsec_ACT_MANTUN` with one `NMsecTunnel` record per tunnel ID, or none (`{"all": true}`: every eligible tunnel on the stack).
+	//
+	// Needs CONTROL: READ access to the SERVAUTH resource
+	// `EZB.NETMGMT.<system>.<stack>.IPSEC.CONTROL`. The request is written to
+	// the audit log before it is sent to the NMI and its outcome before the
+	// answer; if the audit log cannot be written the action is refused (503).
+	//
+	// The NMI only starts the action: the answer's statuses say what was
+	// started. With `?wait` the gateway then polls `NMsec_GET_IPTUNMANUAL` until the tunnel is active, and
+	// says in `reached` whether that happened in time.
+	//
+	// Waiting applies to the results whose status is `stateUpdated` or `stateAlreadySet`.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/systems/{system}/stacks/{stack}/tunnels/manual:activate (the `ActivateManualTunnelsInSystem` operationId).
+	ActivateManualTunnelsInSystemWithBodyWithResponse(ctx context.Context, system SystemName, stack StackName, params *ActivateManualTunnelsInSystemParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*ActivateManualTunnelsInSystemResponse, error)
+
+	// ActivateManualTunnelsInSystemWithResponse Activate several manual tunnels (on a system)
+	//
+	// Activates the manual tunnel. The NMI activates manual tunnels by IpManVpnAction name, so the gateway first looks the name up (`NMsec_GET_IPTUNMANUAL`); a tunnel ID it does not show is answered `notFound` without an NMI request.
+	//
+	// NMI `NMsec_ACT_MANTUN` with one `NMsecTunnel` record per tunnel ID, or none (`{"all": true}`: every eligible tunnel on the stack).
+	//
+	// Needs CONTROL: READ access to the SERVAUTH resource
+	// `EZB.NETMGMT.<system>.<stack>.IPSEC.CONTROL`. The request is written to
+	// the audit log before it is sent to the NMI and its outcome before the
+	// answer; if the audit log cannot be written the action is refused (503).
+	//
+	// The NMI only starts the action: the answer's statuses say what was
+	// started. With `?wait` the gateway then polls `NMsec_GET_IPTUNMANUAL` until the tunnel is active, and
+	// says in `reached` whether that happened in time.
+	//
+	// Waiting applies to the results whose status is `stateUpdated` or `stateAlreadySet`.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/systems/{system}/stacks/{stack}/tunnels/manual:activate (the `ActivateManualTunnelsInSystem` operationId).
+	ActivateManualTunnelsInSystemWithResponse(ctx context.Context, system SystemName, stack StackName, params *ActivateManualTunnelsInSystemParams, body ActivateManualTunnelsInSystemJSONRequestBody, reqEditors ...RequestEditorFn) (*ActivateManualTunnelsInSystemResponse, error)
+
+	// DeactivateManualTunnelsInSystemWithBodyWithResponse Deactivate several manual tunnels (on a system)
+	//
+	// Deactivates the manual tunnel. Repeating it is safe (`stateAlreadySet` or `notFound`, with 200).
+	//
+	// NMI `NMsec_DEACT_MANTUN` with one `NMsecTunnel` record per tunnel ID, or none (`{"all": true}`: every eligible tunnel on the stack).
+	//
+	// Needs CONTROL: READ access to the SERVAUTH resource
+	// `EZB.NETMGMT.<system>.<stack>.IPSEC.CONTROL`. The request is written to
+	// the audit log before it is sent to the NMI and its outcome before the
+	// answer; if the audit log cannot be written the action is refused (503).
+	//
+	// The NMI only starts the action: the answer's statuses say what was
+	// started. With `?wait` the gateway then polls `NMsec_GET_IPTUNMANUAL` until the tunnel is inactive (or gone), and
+	// says in `reached` whether that happened in time.
+	//
+	// Waiting applies to the results whose status is `stateUpdated` or `stateAlreadySet`.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/systems/{system}/stacks/{stack}/tunnels/manual:deactivate (the `DeactivateManualTunnelsInSystem` operationId).
+	DeactivateManualTunnelsInSystemWithBodyWithResponse(ctx context.Context, system SystemName, stack StackName, params *DeactivateManualTunnelsInSystemParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*DeactivateManualTunnelsInSystemResponse, error)
+
+	// DeactivateManualTunnelsInSystemWithResponse Deactivate several manual tunnels (on a system)
+	//
+	// Deactivates the manual tunnel. Repeating it is safe (`stateAlreadySet` or `notFound`, with 200).
+	//
+	// NMI `NMsec_DEACT_MANTUN` with one `NMsecTunnel` record per tunnel ID, or none (`{"all": true}`: every eligible tunnel on the stack).
+	//
+	// Needs CONTROL: READ access to the SERVAUTH resource
+	// `EZB.NETMGMT.<system>.<stack>.IPSEC.CONTROL`. The request is written to
+	// the audit log before it is sent to the NMI and its outcome before the
+	// answer; if the audit log cannot be written the action is refused (503).
+	//
+	// The NMI only starts the action: the answer's statuses say what was
+	// started. With `?wait` the gateway then polls `NMsec_GET_IPTUNMANUAL` until the tunnel is inactive (or gone), and
+	// says in `reached` whether that happened in time.
+	//
+	// Waiting applies to the results whose status is `stateUpdated` or `stateAlreadySet`.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/systems/{system}/stacks/{stack}/tunnels/manual:deactivate (the `DeactivateManualTunnelsInSystem` operationId).
+	DeactivateManualTunnelsInSystemWithResponse(ctx context.Context, system SystemName, stack StackName, params *DeactivateManualTunnelsInSystemParams, body DeactivateManualTunnelsInSystemJSONRequestBody, reqEditors ...RequestEditorFn) (*DeactivateManualTunnelsInSystemResponse, error)
+
+	// ListFleetDynamicTunnelsWithResponse List dynamic tunnels of every system
+	//
+	// The dynamic tunnels of every stack of every system that the caller
+	// may display, as `listDynamicTunnels` gives them per stack, each with
+	// its `system` and `stack`; `unreachable`, order and filters as in
+	// `listFleetIkeTunnels`.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/tunnels/dynamic (the `ListFleetDynamicTunnels` operationId).
+	ListFleetDynamicTunnelsWithResponse(ctx context.Context, params *ListFleetDynamicTunnelsParams, reqEditors ...RequestEditorFn) (*ListFleetDynamicTunnelsResponse, error)
+
+	// ListFleetManualTunnelsWithResponse List manual tunnels of every system
+	//
+	// The manual tunnels of every stack of every system that the caller
+	// may display, as `listManualTunnels` gives them per stack, each with
+	// its `system` and `stack`; `unreachable`, order and filters as in
+	// `listFleetIkeTunnels`.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/tunnels/manual (the `ListFleetManualTunnels` operationId).
+	ListFleetManualTunnelsWithResponse(ctx context.Context, params *ListFleetManualTunnelsParams, reqEditors ...RequestEditorFn) (*ListFleetManualTunnelsResponse, error)
+
 	// WhoAmIWithResponse Who am I
 	//
 	// The caller's user ID and groups, and for each stack on which it has
@@ -9226,6 +16594,121 @@ func (r StreamFleetEventsResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r StreamFleetEventsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// ListFleetIkeTunnelsResponse200Headers the declared response headers of an HTTP 200 response for ListFleetIkeTunnels
+type ListFleetIkeTunnelsResponse200Headers struct {
+	ETag       *string
+	XRequestID *string
+}
+
+// ListFleetIkeTunnelsResponse304Headers the declared response headers of an HTTP 304 response for ListFleetIkeTunnels
+type ListFleetIkeTunnelsResponse304Headers struct {
+	ETag       *string
+	XRequestID *string
+}
+
+// ListFleetIkeTunnelsResponse400Headers the declared response headers of an HTTP 400 response for ListFleetIkeTunnels
+type ListFleetIkeTunnelsResponse400Headers struct {
+	XRequestID *string
+}
+
+// ListFleetIkeTunnelsResponse401Headers the declared response headers of an HTTP 401 response for ListFleetIkeTunnels
+type ListFleetIkeTunnelsResponse401Headers struct {
+	WWWAuthenticate *string
+	XRequestID      *string
+}
+
+// ListFleetIkeTunnelsResponse500Headers the declared response headers of an HTTP 500 response for ListFleetIkeTunnels
+type ListFleetIkeTunnelsResponse500Headers struct {
+	XRequestID *string
+}
+
+// ListFleetIkeTunnelsResponse503Headers the declared response headers of an HTTP 503 response for ListFleetIkeTunnels
+type ListFleetIkeTunnelsResponse503Headers struct {
+	RetryAfter *int
+	XRequestID *string
+}
+
+type ListFleetIkeTunnelsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *FleetIkeTunnelList
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *InternalError
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *Unavailable
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *ListFleetIkeTunnelsResponse200Headers
+	// Headers304 the parsed response headers for an HTTP 304 response
+	Headers304 *ListFleetIkeTunnelsResponse304Headers
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *ListFleetIkeTunnelsResponse400Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *ListFleetIkeTunnelsResponse401Headers
+	// Headers500 the parsed response headers for an HTTP 500 response
+	Headers500 *ListFleetIkeTunnelsResponse500Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *ListFleetIkeTunnelsResponse503Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListFleetIkeTunnelsResponse) GetJSON200() *FleetIkeTunnelList {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r ListFleetIkeTunnelsResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r ListFleetIkeTunnelsResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r ListFleetIkeTunnelsResponse) GetApplicationproblemJSON500() *InternalError {
+	return r.ApplicationproblemJSON500
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r ListFleetIkeTunnelsResponse) GetApplicationproblemJSON503() *Unavailable {
+	return r.ApplicationproblemJSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r ListFleetIkeTunnelsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListFleetIkeTunnelsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListFleetIkeTunnelsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListFleetIkeTunnelsResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -14496,6 +21979,5740 @@ func (r DeactivateManualTunnelsResponse) ContentType() string {
 	return ""
 }
 
+// ListSystemsResponse200Headers the declared response headers of an HTTP 200 response for ListSystems
+type ListSystemsResponse200Headers struct {
+	XRequestID *string
+}
+
+// ListSystemsResponse400Headers the declared response headers of an HTTP 400 response for ListSystems
+type ListSystemsResponse400Headers struct {
+	XRequestID *string
+}
+
+// ListSystemsResponse401Headers the declared response headers of an HTTP 401 response for ListSystems
+type ListSystemsResponse401Headers struct {
+	WWWAuthenticate *string
+	XRequestID      *string
+}
+
+// ListSystemsResponse500Headers the declared response headers of an HTTP 500 response for ListSystems
+type ListSystemsResponse500Headers struct {
+	XRequestID *string
+}
+
+// ListSystemsResponse503Headers the declared response headers of an HTTP 503 response for ListSystems
+type ListSystemsResponse503Headers struct {
+	RetryAfter *int
+	XRequestID *string
+}
+
+type ListSystemsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *SystemList
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *InternalError
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *Unavailable
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *ListSystemsResponse200Headers
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *ListSystemsResponse400Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *ListSystemsResponse401Headers
+	// Headers500 the parsed response headers for an HTTP 500 response
+	Headers500 *ListSystemsResponse500Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *ListSystemsResponse503Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListSystemsResponse) GetJSON200() *SystemList {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r ListSystemsResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r ListSystemsResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r ListSystemsResponse) GetApplicationproblemJSON500() *InternalError {
+	return r.ApplicationproblemJSON500
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r ListSystemsResponse) GetApplicationproblemJSON503() *Unavailable {
+	return r.ApplicationproblemJSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r ListSystemsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListSystemsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListSystemsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListSystemsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// GetSystemResponse200Headers the declared response headers of an HTTP 200 response for GetSystem
+type GetSystemResponse200Headers struct {
+	XRequestID *string
+}
+
+// GetSystemResponse400Headers the declared response headers of an HTTP 400 response for GetSystem
+type GetSystemResponse400Headers struct {
+	XRequestID *string
+}
+
+// GetSystemResponse401Headers the declared response headers of an HTTP 401 response for GetSystem
+type GetSystemResponse401Headers struct {
+	WWWAuthenticate *string
+	XRequestID      *string
+}
+
+// GetSystemResponse404Headers the declared response headers of an HTTP 404 response for GetSystem
+type GetSystemResponse404Headers struct {
+	XRequestID *string
+}
+
+// GetSystemResponse500Headers the declared response headers of an HTTP 500 response for GetSystem
+type GetSystemResponse500Headers struct {
+	XRequestID *string
+}
+
+// GetSystemResponse503Headers the declared response headers of an HTTP 503 response for GetSystem
+type GetSystemResponse503Headers struct {
+	RetryAfter *int
+	XRequestID *string
+}
+
+type GetSystemResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *System
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *InternalError
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *Unavailable
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *GetSystemResponse200Headers
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *GetSystemResponse400Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *GetSystemResponse401Headers
+	// Headers404 the parsed response headers for an HTTP 404 response
+	Headers404 *GetSystemResponse404Headers
+	// Headers500 the parsed response headers for an HTTP 500 response
+	Headers500 *GetSystemResponse500Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *GetSystemResponse503Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetSystemResponse) GetJSON200() *System {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r GetSystemResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r GetSystemResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r GetSystemResponse) GetApplicationproblemJSON404() *NotFound {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r GetSystemResponse) GetApplicationproblemJSON500() *InternalError {
+	return r.ApplicationproblemJSON500
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r GetSystemResponse) GetApplicationproblemJSON503() *Unavailable {
+	return r.ApplicationproblemJSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r GetSystemResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetSystemResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetSystemResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetSystemResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// ListStacksInSystemResponse200Headers the declared response headers of an HTTP 200 response for ListStacksInSystem
+type ListStacksInSystemResponse200Headers struct {
+	ETag       *string
+	XRequestID *string
+}
+
+// ListStacksInSystemResponse304Headers the declared response headers of an HTTP 304 response for ListStacksInSystem
+type ListStacksInSystemResponse304Headers struct {
+	ETag       *string
+	XRequestID *string
+}
+
+// ListStacksInSystemResponse400Headers the declared response headers of an HTTP 400 response for ListStacksInSystem
+type ListStacksInSystemResponse400Headers struct {
+	XRequestID *string
+}
+
+// ListStacksInSystemResponse401Headers the declared response headers of an HTTP 401 response for ListStacksInSystem
+type ListStacksInSystemResponse401Headers struct {
+	WWWAuthenticate *string
+	XRequestID      *string
+}
+
+// ListStacksInSystemResponse403Headers the declared response headers of an HTTP 403 response for ListStacksInSystem
+type ListStacksInSystemResponse403Headers struct {
+	XRequestID *string
+}
+
+// ListStacksInSystemResponse404Headers the declared response headers of an HTTP 404 response for ListStacksInSystem
+type ListStacksInSystemResponse404Headers struct {
+	XRequestID *string
+}
+
+// ListStacksInSystemResponse500Headers the declared response headers of an HTTP 500 response for ListStacksInSystem
+type ListStacksInSystemResponse500Headers struct {
+	XRequestID *string
+}
+
+// ListStacksInSystemResponse502Headers the declared response headers of an HTTP 502 response for ListStacksInSystem
+type ListStacksInSystemResponse502Headers struct {
+	XRequestID *string
+}
+
+// ListStacksInSystemResponse503Headers the declared response headers of an HTTP 503 response for ListStacksInSystem
+type ListStacksInSystemResponse503Headers struct {
+	RetryAfter *int
+	XRequestID *string
+}
+
+// ListStacksInSystemResponse504Headers the declared response headers of an HTTP 504 response for ListStacksInSystem
+type ListStacksInSystemResponse504Headers struct {
+	XRequestID *string
+}
+
+type ListStacksInSystemResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *SystemStackList
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *InternalError
+	// ApplicationproblemJSON502 the response for an HTTP 502 `application/problem+json` response
+	ApplicationproblemJSON502 *BadGateway
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *Unavailable
+	// ApplicationproblemJSON504 the response for an HTTP 504 `application/problem+json` response
+	ApplicationproblemJSON504 *GatewayTimeout
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *ListStacksInSystemResponse200Headers
+	// Headers304 the parsed response headers for an HTTP 304 response
+	Headers304 *ListStacksInSystemResponse304Headers
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *ListStacksInSystemResponse400Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *ListStacksInSystemResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *ListStacksInSystemResponse403Headers
+	// Headers404 the parsed response headers for an HTTP 404 response
+	Headers404 *ListStacksInSystemResponse404Headers
+	// Headers500 the parsed response headers for an HTTP 500 response
+	Headers500 *ListStacksInSystemResponse500Headers
+	// Headers502 the parsed response headers for an HTTP 502 response
+	Headers502 *ListStacksInSystemResponse502Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *ListStacksInSystemResponse503Headers
+	// Headers504 the parsed response headers for an HTTP 504 response
+	Headers504 *ListStacksInSystemResponse504Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListStacksInSystemResponse) GetJSON200() *SystemStackList {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r ListStacksInSystemResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r ListStacksInSystemResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r ListStacksInSystemResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r ListStacksInSystemResponse) GetApplicationproblemJSON404() *NotFound {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r ListStacksInSystemResponse) GetApplicationproblemJSON500() *InternalError {
+	return r.ApplicationproblemJSON500
+}
+
+// GetApplicationproblemJSON502 returns the response for an HTTP 502 `application/problem+json` response
+func (r ListStacksInSystemResponse) GetApplicationproblemJSON502() *BadGateway {
+	return r.ApplicationproblemJSON502
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r ListStacksInSystemResponse) GetApplicationproblemJSON503() *Unavailable {
+	return r.ApplicationproblemJSON503
+}
+
+// GetApplicationproblemJSON504 returns the response for an HTTP 504 `application/problem+json` response
+func (r ListStacksInSystemResponse) GetApplicationproblemJSON504() *GatewayTimeout {
+	return r.ApplicationproblemJSON504
+}
+
+// GetBody returns the raw response body bytes
+func (r ListStacksInSystemResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListStacksInSystemResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListStacksInSystemResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListStacksInSystemResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// GetStackInSystemResponse200Headers the declared response headers of an HTTP 200 response for GetStackInSystem
+type GetStackInSystemResponse200Headers struct {
+	ETag       *string
+	XRequestID *string
+}
+
+// GetStackInSystemResponse304Headers the declared response headers of an HTTP 304 response for GetStackInSystem
+type GetStackInSystemResponse304Headers struct {
+	ETag       *string
+	XRequestID *string
+}
+
+// GetStackInSystemResponse400Headers the declared response headers of an HTTP 400 response for GetStackInSystem
+type GetStackInSystemResponse400Headers struct {
+	XRequestID *string
+}
+
+// GetStackInSystemResponse401Headers the declared response headers of an HTTP 401 response for GetStackInSystem
+type GetStackInSystemResponse401Headers struct {
+	WWWAuthenticate *string
+	XRequestID      *string
+}
+
+// GetStackInSystemResponse403Headers the declared response headers of an HTTP 403 response for GetStackInSystem
+type GetStackInSystemResponse403Headers struct {
+	XRequestID *string
+}
+
+// GetStackInSystemResponse404Headers the declared response headers of an HTTP 404 response for GetStackInSystem
+type GetStackInSystemResponse404Headers struct {
+	XRequestID *string
+}
+
+// GetStackInSystemResponse500Headers the declared response headers of an HTTP 500 response for GetStackInSystem
+type GetStackInSystemResponse500Headers struct {
+	XRequestID *string
+}
+
+// GetStackInSystemResponse502Headers the declared response headers of an HTTP 502 response for GetStackInSystem
+type GetStackInSystemResponse502Headers struct {
+	XRequestID *string
+}
+
+// GetStackInSystemResponse503Headers the declared response headers of an HTTP 503 response for GetStackInSystem
+type GetStackInSystemResponse503Headers struct {
+	RetryAfter *int
+	XRequestID *string
+}
+
+// GetStackInSystemResponse504Headers the declared response headers of an HTTP 504 response for GetStackInSystem
+type GetStackInSystemResponse504Headers struct {
+	XRequestID *string
+}
+
+type GetStackInSystemResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *SystemStack
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *InternalError
+	// ApplicationproblemJSON502 the response for an HTTP 502 `application/problem+json` response
+	ApplicationproblemJSON502 *BadGateway
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *Unavailable
+	// ApplicationproblemJSON504 the response for an HTTP 504 `application/problem+json` response
+	ApplicationproblemJSON504 *GatewayTimeout
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *GetStackInSystemResponse200Headers
+	// Headers304 the parsed response headers for an HTTP 304 response
+	Headers304 *GetStackInSystemResponse304Headers
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *GetStackInSystemResponse400Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *GetStackInSystemResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *GetStackInSystemResponse403Headers
+	// Headers404 the parsed response headers for an HTTP 404 response
+	Headers404 *GetStackInSystemResponse404Headers
+	// Headers500 the parsed response headers for an HTTP 500 response
+	Headers500 *GetStackInSystemResponse500Headers
+	// Headers502 the parsed response headers for an HTTP 502 response
+	Headers502 *GetStackInSystemResponse502Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *GetStackInSystemResponse503Headers
+	// Headers504 the parsed response headers for an HTTP 504 response
+	Headers504 *GetStackInSystemResponse504Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetStackInSystemResponse) GetJSON200() *SystemStack {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r GetStackInSystemResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r GetStackInSystemResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r GetStackInSystemResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r GetStackInSystemResponse) GetApplicationproblemJSON404() *NotFound {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r GetStackInSystemResponse) GetApplicationproblemJSON500() *InternalError {
+	return r.ApplicationproblemJSON500
+}
+
+// GetApplicationproblemJSON502 returns the response for an HTTP 502 `application/problem+json` response
+func (r GetStackInSystemResponse) GetApplicationproblemJSON502() *BadGateway {
+	return r.ApplicationproblemJSON502
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r GetStackInSystemResponse) GetApplicationproblemJSON503() *Unavailable {
+	return r.ApplicationproblemJSON503
+}
+
+// GetApplicationproblemJSON504 returns the response for an HTTP 504 `application/problem+json` response
+func (r GetStackInSystemResponse) GetApplicationproblemJSON504() *GatewayTimeout {
+	return r.ApplicationproblemJSON504
+}
+
+// GetBody returns the raw response body bytes
+func (r GetStackInSystemResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetStackInSystemResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetStackInSystemResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetStackInSystemResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// StreamStackEventsInSystemResponse200Headers the declared response headers of an HTTP 200 response for StreamStackEventsInSystem
+type StreamStackEventsInSystemResponse200Headers struct {
+	XRequestID *string
+}
+
+// StreamStackEventsInSystemResponse400Headers the declared response headers of an HTTP 400 response for StreamStackEventsInSystem
+type StreamStackEventsInSystemResponse400Headers struct {
+	XRequestID *string
+}
+
+// StreamStackEventsInSystemResponse401Headers the declared response headers of an HTTP 401 response for StreamStackEventsInSystem
+type StreamStackEventsInSystemResponse401Headers struct {
+	WWWAuthenticate *string
+	XRequestID      *string
+}
+
+// StreamStackEventsInSystemResponse403Headers the declared response headers of an HTTP 403 response for StreamStackEventsInSystem
+type StreamStackEventsInSystemResponse403Headers struct {
+	XRequestID *string
+}
+
+// StreamStackEventsInSystemResponse404Headers the declared response headers of an HTTP 404 response for StreamStackEventsInSystem
+type StreamStackEventsInSystemResponse404Headers struct {
+	XRequestID *string
+}
+
+// StreamStackEventsInSystemResponse500Headers the declared response headers of an HTTP 500 response for StreamStackEventsInSystem
+type StreamStackEventsInSystemResponse500Headers struct {
+	XRequestID *string
+}
+
+// StreamStackEventsInSystemResponse503Headers the declared response headers of an HTTP 503 response for StreamStackEventsInSystem
+type StreamStackEventsInSystemResponse503Headers struct {
+	RetryAfter *int
+	XRequestID *string
+}
+
+type StreamStackEventsInSystemResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *InternalError
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *Unavailable
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *StreamStackEventsInSystemResponse200Headers
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *StreamStackEventsInSystemResponse400Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *StreamStackEventsInSystemResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *StreamStackEventsInSystemResponse403Headers
+	// Headers404 the parsed response headers for an HTTP 404 response
+	Headers404 *StreamStackEventsInSystemResponse404Headers
+	// Headers500 the parsed response headers for an HTTP 500 response
+	Headers500 *StreamStackEventsInSystemResponse500Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *StreamStackEventsInSystemResponse503Headers
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r StreamStackEventsInSystemResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r StreamStackEventsInSystemResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r StreamStackEventsInSystemResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r StreamStackEventsInSystemResponse) GetApplicationproblemJSON404() *NotFound {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r StreamStackEventsInSystemResponse) GetApplicationproblemJSON500() *InternalError {
+	return r.ApplicationproblemJSON500
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r StreamStackEventsInSystemResponse) GetApplicationproblemJSON503() *Unavailable {
+	return r.ApplicationproblemJSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r StreamStackEventsInSystemResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r StreamStackEventsInSystemResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r StreamStackEventsInSystemResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r StreamStackEventsInSystemResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// ListFiltersInSystemResponse200Headers the declared response headers of an HTTP 200 response for ListFiltersInSystem
+type ListFiltersInSystemResponse200Headers struct {
+	ETag       *string
+	XRequestID *string
+}
+
+// ListFiltersInSystemResponse304Headers the declared response headers of an HTTP 304 response for ListFiltersInSystem
+type ListFiltersInSystemResponse304Headers struct {
+	ETag       *string
+	XRequestID *string
+}
+
+// ListFiltersInSystemResponse400Headers the declared response headers of an HTTP 400 response for ListFiltersInSystem
+type ListFiltersInSystemResponse400Headers struct {
+	XRequestID *string
+}
+
+// ListFiltersInSystemResponse401Headers the declared response headers of an HTTP 401 response for ListFiltersInSystem
+type ListFiltersInSystemResponse401Headers struct {
+	WWWAuthenticate *string
+	XRequestID      *string
+}
+
+// ListFiltersInSystemResponse403Headers the declared response headers of an HTTP 403 response for ListFiltersInSystem
+type ListFiltersInSystemResponse403Headers struct {
+	XRequestID *string
+}
+
+// ListFiltersInSystemResponse404Headers the declared response headers of an HTTP 404 response for ListFiltersInSystem
+type ListFiltersInSystemResponse404Headers struct {
+	XRequestID *string
+}
+
+// ListFiltersInSystemResponse500Headers the declared response headers of an HTTP 500 response for ListFiltersInSystem
+type ListFiltersInSystemResponse500Headers struct {
+	XRequestID *string
+}
+
+// ListFiltersInSystemResponse502Headers the declared response headers of an HTTP 502 response for ListFiltersInSystem
+type ListFiltersInSystemResponse502Headers struct {
+	XRequestID *string
+}
+
+// ListFiltersInSystemResponse503Headers the declared response headers of an HTTP 503 response for ListFiltersInSystem
+type ListFiltersInSystemResponse503Headers struct {
+	RetryAfter *int
+	XRequestID *string
+}
+
+// ListFiltersInSystemResponse504Headers the declared response headers of an HTTP 504 response for ListFiltersInSystem
+type ListFiltersInSystemResponse504Headers struct {
+	XRequestID *string
+}
+
+type ListFiltersInSystemResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *FilterList
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *InternalError
+	// ApplicationproblemJSON502 the response for an HTTP 502 `application/problem+json` response
+	ApplicationproblemJSON502 *BadGateway
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *Unavailable
+	// ApplicationproblemJSON504 the response for an HTTP 504 `application/problem+json` response
+	ApplicationproblemJSON504 *GatewayTimeout
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *ListFiltersInSystemResponse200Headers
+	// Headers304 the parsed response headers for an HTTP 304 response
+	Headers304 *ListFiltersInSystemResponse304Headers
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *ListFiltersInSystemResponse400Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *ListFiltersInSystemResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *ListFiltersInSystemResponse403Headers
+	// Headers404 the parsed response headers for an HTTP 404 response
+	Headers404 *ListFiltersInSystemResponse404Headers
+	// Headers500 the parsed response headers for an HTTP 500 response
+	Headers500 *ListFiltersInSystemResponse500Headers
+	// Headers502 the parsed response headers for an HTTP 502 response
+	Headers502 *ListFiltersInSystemResponse502Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *ListFiltersInSystemResponse503Headers
+	// Headers504 the parsed response headers for an HTTP 504 response
+	Headers504 *ListFiltersInSystemResponse504Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListFiltersInSystemResponse) GetJSON200() *FilterList {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r ListFiltersInSystemResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r ListFiltersInSystemResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r ListFiltersInSystemResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r ListFiltersInSystemResponse) GetApplicationproblemJSON404() *NotFound {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r ListFiltersInSystemResponse) GetApplicationproblemJSON500() *InternalError {
+	return r.ApplicationproblemJSON500
+}
+
+// GetApplicationproblemJSON502 returns the response for an HTTP 502 `application/problem+json` response
+func (r ListFiltersInSystemResponse) GetApplicationproblemJSON502() *BadGateway {
+	return r.ApplicationproblemJSON502
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r ListFiltersInSystemResponse) GetApplicationproblemJSON503() *Unavailable {
+	return r.ApplicationproblemJSON503
+}
+
+// GetApplicationproblemJSON504 returns the response for an HTTP 504 `application/problem+json` response
+func (r ListFiltersInSystemResponse) GetApplicationproblemJSON504() *GatewayTimeout {
+	return r.ApplicationproblemJSON504
+}
+
+// GetBody returns the raw response body bytes
+func (r ListFiltersInSystemResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListFiltersInSystemResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListFiltersInSystemResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListFiltersInSystemResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// GetFilterInSystemResponse200Headers the declared response headers of an HTTP 200 response for GetFilterInSystem
+type GetFilterInSystemResponse200Headers struct {
+	ETag       *string
+	XRequestID *string
+}
+
+// GetFilterInSystemResponse304Headers the declared response headers of an HTTP 304 response for GetFilterInSystem
+type GetFilterInSystemResponse304Headers struct {
+	ETag       *string
+	XRequestID *string
+}
+
+// GetFilterInSystemResponse400Headers the declared response headers of an HTTP 400 response for GetFilterInSystem
+type GetFilterInSystemResponse400Headers struct {
+	XRequestID *string
+}
+
+// GetFilterInSystemResponse401Headers the declared response headers of an HTTP 401 response for GetFilterInSystem
+type GetFilterInSystemResponse401Headers struct {
+	WWWAuthenticate *string
+	XRequestID      *string
+}
+
+// GetFilterInSystemResponse403Headers the declared response headers of an HTTP 403 response for GetFilterInSystem
+type GetFilterInSystemResponse403Headers struct {
+	XRequestID *string
+}
+
+// GetFilterInSystemResponse404Headers the declared response headers of an HTTP 404 response for GetFilterInSystem
+type GetFilterInSystemResponse404Headers struct {
+	XRequestID *string
+}
+
+// GetFilterInSystemResponse500Headers the declared response headers of an HTTP 500 response for GetFilterInSystem
+type GetFilterInSystemResponse500Headers struct {
+	XRequestID *string
+}
+
+// GetFilterInSystemResponse502Headers the declared response headers of an HTTP 502 response for GetFilterInSystem
+type GetFilterInSystemResponse502Headers struct {
+	XRequestID *string
+}
+
+// GetFilterInSystemResponse503Headers the declared response headers of an HTTP 503 response for GetFilterInSystem
+type GetFilterInSystemResponse503Headers struct {
+	RetryAfter *int
+	XRequestID *string
+}
+
+// GetFilterInSystemResponse504Headers the declared response headers of an HTTP 504 response for GetFilterInSystem
+type GetFilterInSystemResponse504Headers struct {
+	XRequestID *string
+}
+
+type GetFilterInSystemResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *FilterRule
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *InternalError
+	// ApplicationproblemJSON502 the response for an HTTP 502 `application/problem+json` response
+	ApplicationproblemJSON502 *BadGateway
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *Unavailable
+	// ApplicationproblemJSON504 the response for an HTTP 504 `application/problem+json` response
+	ApplicationproblemJSON504 *GatewayTimeout
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *GetFilterInSystemResponse200Headers
+	// Headers304 the parsed response headers for an HTTP 304 response
+	Headers304 *GetFilterInSystemResponse304Headers
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *GetFilterInSystemResponse400Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *GetFilterInSystemResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *GetFilterInSystemResponse403Headers
+	// Headers404 the parsed response headers for an HTTP 404 response
+	Headers404 *GetFilterInSystemResponse404Headers
+	// Headers500 the parsed response headers for an HTTP 500 response
+	Headers500 *GetFilterInSystemResponse500Headers
+	// Headers502 the parsed response headers for an HTTP 502 response
+	Headers502 *GetFilterInSystemResponse502Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *GetFilterInSystemResponse503Headers
+	// Headers504 the parsed response headers for an HTTP 504 response
+	Headers504 *GetFilterInSystemResponse504Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetFilterInSystemResponse) GetJSON200() *FilterRule {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r GetFilterInSystemResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r GetFilterInSystemResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r GetFilterInSystemResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r GetFilterInSystemResponse) GetApplicationproblemJSON404() *NotFound {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r GetFilterInSystemResponse) GetApplicationproblemJSON500() *InternalError {
+	return r.ApplicationproblemJSON500
+}
+
+// GetApplicationproblemJSON502 returns the response for an HTTP 502 `application/problem+json` response
+func (r GetFilterInSystemResponse) GetApplicationproblemJSON502() *BadGateway {
+	return r.ApplicationproblemJSON502
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r GetFilterInSystemResponse) GetApplicationproblemJSON503() *Unavailable {
+	return r.ApplicationproblemJSON503
+}
+
+// GetApplicationproblemJSON504 returns the response for an HTTP 504 `application/problem+json` response
+func (r GetFilterInSystemResponse) GetApplicationproblemJSON504() *GatewayTimeout {
+	return r.ApplicationproblemJSON504
+}
+
+// GetBody returns the raw response body bytes
+func (r GetFilterInSystemResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetFilterInSystemResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetFilterInSystemResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetFilterInSystemResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// LoadDefaultFiltersInSystemResponse200Headers the declared response headers of an HTTP 200 response for LoadDefaultFiltersInSystem
+type LoadDefaultFiltersInSystemResponse200Headers struct {
+	XRequestID *string
+}
+
+// LoadDefaultFiltersInSystemResponse400Headers the declared response headers of an HTTP 400 response for LoadDefaultFiltersInSystem
+type LoadDefaultFiltersInSystemResponse400Headers struct {
+	XRequestID *string
+}
+
+// LoadDefaultFiltersInSystemResponse401Headers the declared response headers of an HTTP 401 response for LoadDefaultFiltersInSystem
+type LoadDefaultFiltersInSystemResponse401Headers struct {
+	WWWAuthenticate *string
+	XRequestID      *string
+}
+
+// LoadDefaultFiltersInSystemResponse403Headers the declared response headers of an HTTP 403 response for LoadDefaultFiltersInSystem
+type LoadDefaultFiltersInSystemResponse403Headers struct {
+	XRequestID *string
+}
+
+// LoadDefaultFiltersInSystemResponse404Headers the declared response headers of an HTTP 404 response for LoadDefaultFiltersInSystem
+type LoadDefaultFiltersInSystemResponse404Headers struct {
+	XRequestID *string
+}
+
+// LoadDefaultFiltersInSystemResponse413Headers the declared response headers of an HTTP 413 response for LoadDefaultFiltersInSystem
+type LoadDefaultFiltersInSystemResponse413Headers struct {
+	XRequestID *string
+}
+
+// LoadDefaultFiltersInSystemResponse500Headers the declared response headers of an HTTP 500 response for LoadDefaultFiltersInSystem
+type LoadDefaultFiltersInSystemResponse500Headers struct {
+	XRequestID *string
+}
+
+// LoadDefaultFiltersInSystemResponse502Headers the declared response headers of an HTTP 502 response for LoadDefaultFiltersInSystem
+type LoadDefaultFiltersInSystemResponse502Headers struct {
+	XRequestID *string
+}
+
+// LoadDefaultFiltersInSystemResponse503Headers the declared response headers of an HTTP 503 response for LoadDefaultFiltersInSystem
+type LoadDefaultFiltersInSystemResponse503Headers struct {
+	RetryAfter *int
+	XRequestID *string
+}
+
+// LoadDefaultFiltersInSystemResponse504Headers the declared response headers of an HTTP 504 response for LoadDefaultFiltersInSystem
+type LoadDefaultFiltersInSystemResponse504Headers struct {
+	XRequestID *string
+}
+
+type LoadDefaultFiltersInSystemResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *FilterSetChange
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
+	ApplicationproblemJSON413 *RequestTooLarge
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *InternalError
+	// ApplicationproblemJSON502 the response for an HTTP 502 `application/problem+json` response
+	ApplicationproblemJSON502 *BadGateway
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *ControlUnavailable
+	// ApplicationproblemJSON504 the response for an HTTP 504 `application/problem+json` response
+	ApplicationproblemJSON504 *GatewayTimeout
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *LoadDefaultFiltersInSystemResponse200Headers
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *LoadDefaultFiltersInSystemResponse400Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *LoadDefaultFiltersInSystemResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *LoadDefaultFiltersInSystemResponse403Headers
+	// Headers404 the parsed response headers for an HTTP 404 response
+	Headers404 *LoadDefaultFiltersInSystemResponse404Headers
+	// Headers413 the parsed response headers for an HTTP 413 response
+	Headers413 *LoadDefaultFiltersInSystemResponse413Headers
+	// Headers500 the parsed response headers for an HTTP 500 response
+	Headers500 *LoadDefaultFiltersInSystemResponse500Headers
+	// Headers502 the parsed response headers for an HTTP 502 response
+	Headers502 *LoadDefaultFiltersInSystemResponse502Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *LoadDefaultFiltersInSystemResponse503Headers
+	// Headers504 the parsed response headers for an HTTP 504 response
+	Headers504 *LoadDefaultFiltersInSystemResponse504Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r LoadDefaultFiltersInSystemResponse) GetJSON200() *FilterSetChange {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r LoadDefaultFiltersInSystemResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r LoadDefaultFiltersInSystemResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r LoadDefaultFiltersInSystemResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r LoadDefaultFiltersInSystemResponse) GetApplicationproblemJSON404() *NotFound {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
+func (r LoadDefaultFiltersInSystemResponse) GetApplicationproblemJSON413() *RequestTooLarge {
+	return r.ApplicationproblemJSON413
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r LoadDefaultFiltersInSystemResponse) GetApplicationproblemJSON500() *InternalError {
+	return r.ApplicationproblemJSON500
+}
+
+// GetApplicationproblemJSON502 returns the response for an HTTP 502 `application/problem+json` response
+func (r LoadDefaultFiltersInSystemResponse) GetApplicationproblemJSON502() *BadGateway {
+	return r.ApplicationproblemJSON502
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r LoadDefaultFiltersInSystemResponse) GetApplicationproblemJSON503() *ControlUnavailable {
+	return r.ApplicationproblemJSON503
+}
+
+// GetApplicationproblemJSON504 returns the response for an HTTP 504 `application/problem+json` response
+func (r LoadDefaultFiltersInSystemResponse) GetApplicationproblemJSON504() *GatewayTimeout {
+	return r.ApplicationproblemJSON504
+}
+
+// GetBody returns the raw response body bytes
+func (r LoadDefaultFiltersInSystemResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r LoadDefaultFiltersInSystemResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r LoadDefaultFiltersInSystemResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r LoadDefaultFiltersInSystemResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// LoadPolicyFiltersInSystemResponse200Headers the declared response headers of an HTTP 200 response for LoadPolicyFiltersInSystem
+type LoadPolicyFiltersInSystemResponse200Headers struct {
+	XRequestID *string
+}
+
+// LoadPolicyFiltersInSystemResponse400Headers the declared response headers of an HTTP 400 response for LoadPolicyFiltersInSystem
+type LoadPolicyFiltersInSystemResponse400Headers struct {
+	XRequestID *string
+}
+
+// LoadPolicyFiltersInSystemResponse401Headers the declared response headers of an HTTP 401 response for LoadPolicyFiltersInSystem
+type LoadPolicyFiltersInSystemResponse401Headers struct {
+	WWWAuthenticate *string
+	XRequestID      *string
+}
+
+// LoadPolicyFiltersInSystemResponse403Headers the declared response headers of an HTTP 403 response for LoadPolicyFiltersInSystem
+type LoadPolicyFiltersInSystemResponse403Headers struct {
+	XRequestID *string
+}
+
+// LoadPolicyFiltersInSystemResponse404Headers the declared response headers of an HTTP 404 response for LoadPolicyFiltersInSystem
+type LoadPolicyFiltersInSystemResponse404Headers struct {
+	XRequestID *string
+}
+
+// LoadPolicyFiltersInSystemResponse413Headers the declared response headers of an HTTP 413 response for LoadPolicyFiltersInSystem
+type LoadPolicyFiltersInSystemResponse413Headers struct {
+	XRequestID *string
+}
+
+// LoadPolicyFiltersInSystemResponse500Headers the declared response headers of an HTTP 500 response for LoadPolicyFiltersInSystem
+type LoadPolicyFiltersInSystemResponse500Headers struct {
+	XRequestID *string
+}
+
+// LoadPolicyFiltersInSystemResponse502Headers the declared response headers of an HTTP 502 response for LoadPolicyFiltersInSystem
+type LoadPolicyFiltersInSystemResponse502Headers struct {
+	XRequestID *string
+}
+
+// LoadPolicyFiltersInSystemResponse503Headers the declared response headers of an HTTP 503 response for LoadPolicyFiltersInSystem
+type LoadPolicyFiltersInSystemResponse503Headers struct {
+	RetryAfter *int
+	XRequestID *string
+}
+
+// LoadPolicyFiltersInSystemResponse504Headers the declared response headers of an HTTP 504 response for LoadPolicyFiltersInSystem
+type LoadPolicyFiltersInSystemResponse504Headers struct {
+	XRequestID *string
+}
+
+type LoadPolicyFiltersInSystemResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *FilterSetChange
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
+	ApplicationproblemJSON413 *RequestTooLarge
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *InternalError
+	// ApplicationproblemJSON502 the response for an HTTP 502 `application/problem+json` response
+	ApplicationproblemJSON502 *BadGateway
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *ControlUnavailable
+	// ApplicationproblemJSON504 the response for an HTTP 504 `application/problem+json` response
+	ApplicationproblemJSON504 *GatewayTimeout
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *LoadPolicyFiltersInSystemResponse200Headers
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *LoadPolicyFiltersInSystemResponse400Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *LoadPolicyFiltersInSystemResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *LoadPolicyFiltersInSystemResponse403Headers
+	// Headers404 the parsed response headers for an HTTP 404 response
+	Headers404 *LoadPolicyFiltersInSystemResponse404Headers
+	// Headers413 the parsed response headers for an HTTP 413 response
+	Headers413 *LoadPolicyFiltersInSystemResponse413Headers
+	// Headers500 the parsed response headers for an HTTP 500 response
+	Headers500 *LoadPolicyFiltersInSystemResponse500Headers
+	// Headers502 the parsed response headers for an HTTP 502 response
+	Headers502 *LoadPolicyFiltersInSystemResponse502Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *LoadPolicyFiltersInSystemResponse503Headers
+	// Headers504 the parsed response headers for an HTTP 504 response
+	Headers504 *LoadPolicyFiltersInSystemResponse504Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r LoadPolicyFiltersInSystemResponse) GetJSON200() *FilterSetChange {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r LoadPolicyFiltersInSystemResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r LoadPolicyFiltersInSystemResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r LoadPolicyFiltersInSystemResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r LoadPolicyFiltersInSystemResponse) GetApplicationproblemJSON404() *NotFound {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
+func (r LoadPolicyFiltersInSystemResponse) GetApplicationproblemJSON413() *RequestTooLarge {
+	return r.ApplicationproblemJSON413
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r LoadPolicyFiltersInSystemResponse) GetApplicationproblemJSON500() *InternalError {
+	return r.ApplicationproblemJSON500
+}
+
+// GetApplicationproblemJSON502 returns the response for an HTTP 502 `application/problem+json` response
+func (r LoadPolicyFiltersInSystemResponse) GetApplicationproblemJSON502() *BadGateway {
+	return r.ApplicationproblemJSON502
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r LoadPolicyFiltersInSystemResponse) GetApplicationproblemJSON503() *ControlUnavailable {
+	return r.ApplicationproblemJSON503
+}
+
+// GetApplicationproblemJSON504 returns the response for an HTTP 504 `application/problem+json` response
+func (r LoadPolicyFiltersInSystemResponse) GetApplicationproblemJSON504() *GatewayTimeout {
+	return r.ApplicationproblemJSON504
+}
+
+// GetBody returns the raw response body bytes
+func (r LoadPolicyFiltersInSystemResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r LoadPolicyFiltersInSystemResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r LoadPolicyFiltersInSystemResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r LoadPolicyFiltersInSystemResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// TestFiltersInSystemResponse200Headers the declared response headers of an HTTP 200 response for TestFiltersInSystem
+type TestFiltersInSystemResponse200Headers struct {
+	XRequestID *string
+}
+
+// TestFiltersInSystemResponse400Headers the declared response headers of an HTTP 400 response for TestFiltersInSystem
+type TestFiltersInSystemResponse400Headers struct {
+	XRequestID *string
+}
+
+// TestFiltersInSystemResponse401Headers the declared response headers of an HTTP 401 response for TestFiltersInSystem
+type TestFiltersInSystemResponse401Headers struct {
+	WWWAuthenticate *string
+	XRequestID      *string
+}
+
+// TestFiltersInSystemResponse403Headers the declared response headers of an HTTP 403 response for TestFiltersInSystem
+type TestFiltersInSystemResponse403Headers struct {
+	XRequestID *string
+}
+
+// TestFiltersInSystemResponse404Headers the declared response headers of an HTTP 404 response for TestFiltersInSystem
+type TestFiltersInSystemResponse404Headers struct {
+	XRequestID *string
+}
+
+// TestFiltersInSystemResponse413Headers the declared response headers of an HTTP 413 response for TestFiltersInSystem
+type TestFiltersInSystemResponse413Headers struct {
+	XRequestID *string
+}
+
+// TestFiltersInSystemResponse415Headers the declared response headers of an HTTP 415 response for TestFiltersInSystem
+type TestFiltersInSystemResponse415Headers struct {
+	XRequestID *string
+}
+
+// TestFiltersInSystemResponse500Headers the declared response headers of an HTTP 500 response for TestFiltersInSystem
+type TestFiltersInSystemResponse500Headers struct {
+	XRequestID *string
+}
+
+// TestFiltersInSystemResponse502Headers the declared response headers of an HTTP 502 response for TestFiltersInSystem
+type TestFiltersInSystemResponse502Headers struct {
+	XRequestID *string
+}
+
+// TestFiltersInSystemResponse503Headers the declared response headers of an HTTP 503 response for TestFiltersInSystem
+type TestFiltersInSystemResponse503Headers struct {
+	RetryAfter *int
+	XRequestID *string
+}
+
+// TestFiltersInSystemResponse504Headers the declared response headers of an HTTP 504 response for TestFiltersInSystem
+type TestFiltersInSystemResponse504Headers struct {
+	XRequestID *string
+}
+
+type TestFiltersInSystemResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *FilterTestResult
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
+	ApplicationproblemJSON413 *RequestTooLarge
+	// ApplicationproblemJSON415 the response for an HTTP 415 `application/problem+json` response
+	ApplicationproblemJSON415 *UnsupportedMediaType
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *InternalError
+	// ApplicationproblemJSON502 the response for an HTTP 502 `application/problem+json` response
+	ApplicationproblemJSON502 *BadGateway
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *Unavailable
+	// ApplicationproblemJSON504 the response for an HTTP 504 `application/problem+json` response
+	ApplicationproblemJSON504 *GatewayTimeout
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *TestFiltersInSystemResponse200Headers
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *TestFiltersInSystemResponse400Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *TestFiltersInSystemResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *TestFiltersInSystemResponse403Headers
+	// Headers404 the parsed response headers for an HTTP 404 response
+	Headers404 *TestFiltersInSystemResponse404Headers
+	// Headers413 the parsed response headers for an HTTP 413 response
+	Headers413 *TestFiltersInSystemResponse413Headers
+	// Headers415 the parsed response headers for an HTTP 415 response
+	Headers415 *TestFiltersInSystemResponse415Headers
+	// Headers500 the parsed response headers for an HTTP 500 response
+	Headers500 *TestFiltersInSystemResponse500Headers
+	// Headers502 the parsed response headers for an HTTP 502 response
+	Headers502 *TestFiltersInSystemResponse502Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *TestFiltersInSystemResponse503Headers
+	// Headers504 the parsed response headers for an HTTP 504 response
+	Headers504 *TestFiltersInSystemResponse504Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r TestFiltersInSystemResponse) GetJSON200() *FilterTestResult {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r TestFiltersInSystemResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r TestFiltersInSystemResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r TestFiltersInSystemResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r TestFiltersInSystemResponse) GetApplicationproblemJSON404() *NotFound {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
+func (r TestFiltersInSystemResponse) GetApplicationproblemJSON413() *RequestTooLarge {
+	return r.ApplicationproblemJSON413
+}
+
+// GetApplicationproblemJSON415 returns the response for an HTTP 415 `application/problem+json` response
+func (r TestFiltersInSystemResponse) GetApplicationproblemJSON415() *UnsupportedMediaType {
+	return r.ApplicationproblemJSON415
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r TestFiltersInSystemResponse) GetApplicationproblemJSON500() *InternalError {
+	return r.ApplicationproblemJSON500
+}
+
+// GetApplicationproblemJSON502 returns the response for an HTTP 502 `application/problem+json` response
+func (r TestFiltersInSystemResponse) GetApplicationproblemJSON502() *BadGateway {
+	return r.ApplicationproblemJSON502
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r TestFiltersInSystemResponse) GetApplicationproblemJSON503() *Unavailable {
+	return r.ApplicationproblemJSON503
+}
+
+// GetApplicationproblemJSON504 returns the response for an HTTP 504 `application/problem+json` response
+func (r TestFiltersInSystemResponse) GetApplicationproblemJSON504() *GatewayTimeout {
+	return r.ApplicationproblemJSON504
+}
+
+// GetBody returns the raw response body bytes
+func (r TestFiltersInSystemResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r TestFiltersInSystemResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r TestFiltersInSystemResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r TestFiltersInSystemResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// ListIkeTunnelsInSystemResponse200Headers the declared response headers of an HTTP 200 response for ListIkeTunnelsInSystem
+type ListIkeTunnelsInSystemResponse200Headers struct {
+	ETag       *string
+	XRequestID *string
+}
+
+// ListIkeTunnelsInSystemResponse304Headers the declared response headers of an HTTP 304 response for ListIkeTunnelsInSystem
+type ListIkeTunnelsInSystemResponse304Headers struct {
+	ETag       *string
+	XRequestID *string
+}
+
+// ListIkeTunnelsInSystemResponse400Headers the declared response headers of an HTTP 400 response for ListIkeTunnelsInSystem
+type ListIkeTunnelsInSystemResponse400Headers struct {
+	XRequestID *string
+}
+
+// ListIkeTunnelsInSystemResponse401Headers the declared response headers of an HTTP 401 response for ListIkeTunnelsInSystem
+type ListIkeTunnelsInSystemResponse401Headers struct {
+	WWWAuthenticate *string
+	XRequestID      *string
+}
+
+// ListIkeTunnelsInSystemResponse403Headers the declared response headers of an HTTP 403 response for ListIkeTunnelsInSystem
+type ListIkeTunnelsInSystemResponse403Headers struct {
+	XRequestID *string
+}
+
+// ListIkeTunnelsInSystemResponse404Headers the declared response headers of an HTTP 404 response for ListIkeTunnelsInSystem
+type ListIkeTunnelsInSystemResponse404Headers struct {
+	XRequestID *string
+}
+
+// ListIkeTunnelsInSystemResponse500Headers the declared response headers of an HTTP 500 response for ListIkeTunnelsInSystem
+type ListIkeTunnelsInSystemResponse500Headers struct {
+	XRequestID *string
+}
+
+// ListIkeTunnelsInSystemResponse502Headers the declared response headers of an HTTP 502 response for ListIkeTunnelsInSystem
+type ListIkeTunnelsInSystemResponse502Headers struct {
+	XRequestID *string
+}
+
+// ListIkeTunnelsInSystemResponse503Headers the declared response headers of an HTTP 503 response for ListIkeTunnelsInSystem
+type ListIkeTunnelsInSystemResponse503Headers struct {
+	RetryAfter *int
+	XRequestID *string
+}
+
+// ListIkeTunnelsInSystemResponse504Headers the declared response headers of an HTTP 504 response for ListIkeTunnelsInSystem
+type ListIkeTunnelsInSystemResponse504Headers struct {
+	XRequestID *string
+}
+
+type ListIkeTunnelsInSystemResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *IkeTunnelList
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *InternalError
+	// ApplicationproblemJSON502 the response for an HTTP 502 `application/problem+json` response
+	ApplicationproblemJSON502 *BadGateway
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *Unavailable
+	// ApplicationproblemJSON504 the response for an HTTP 504 `application/problem+json` response
+	ApplicationproblemJSON504 *GatewayTimeout
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *ListIkeTunnelsInSystemResponse200Headers
+	// Headers304 the parsed response headers for an HTTP 304 response
+	Headers304 *ListIkeTunnelsInSystemResponse304Headers
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *ListIkeTunnelsInSystemResponse400Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *ListIkeTunnelsInSystemResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *ListIkeTunnelsInSystemResponse403Headers
+	// Headers404 the parsed response headers for an HTTP 404 response
+	Headers404 *ListIkeTunnelsInSystemResponse404Headers
+	// Headers500 the parsed response headers for an HTTP 500 response
+	Headers500 *ListIkeTunnelsInSystemResponse500Headers
+	// Headers502 the parsed response headers for an HTTP 502 response
+	Headers502 *ListIkeTunnelsInSystemResponse502Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *ListIkeTunnelsInSystemResponse503Headers
+	// Headers504 the parsed response headers for an HTTP 504 response
+	Headers504 *ListIkeTunnelsInSystemResponse504Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListIkeTunnelsInSystemResponse) GetJSON200() *IkeTunnelList {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r ListIkeTunnelsInSystemResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r ListIkeTunnelsInSystemResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r ListIkeTunnelsInSystemResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r ListIkeTunnelsInSystemResponse) GetApplicationproblemJSON404() *NotFound {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r ListIkeTunnelsInSystemResponse) GetApplicationproblemJSON500() *InternalError {
+	return r.ApplicationproblemJSON500
+}
+
+// GetApplicationproblemJSON502 returns the response for an HTTP 502 `application/problem+json` response
+func (r ListIkeTunnelsInSystemResponse) GetApplicationproblemJSON502() *BadGateway {
+	return r.ApplicationproblemJSON502
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r ListIkeTunnelsInSystemResponse) GetApplicationproblemJSON503() *Unavailable {
+	return r.ApplicationproblemJSON503
+}
+
+// GetApplicationproblemJSON504 returns the response for an HTTP 504 `application/problem+json` response
+func (r ListIkeTunnelsInSystemResponse) GetApplicationproblemJSON504() *GatewayTimeout {
+	return r.ApplicationproblemJSON504
+}
+
+// GetBody returns the raw response body bytes
+func (r ListIkeTunnelsInSystemResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListIkeTunnelsInSystemResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListIkeTunnelsInSystemResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListIkeTunnelsInSystemResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// GetIkeTunnelInSystemResponse200Headers the declared response headers of an HTTP 200 response for GetIkeTunnelInSystem
+type GetIkeTunnelInSystemResponse200Headers struct {
+	ETag       *string
+	XRequestID *string
+}
+
+// GetIkeTunnelInSystemResponse304Headers the declared response headers of an HTTP 304 response for GetIkeTunnelInSystem
+type GetIkeTunnelInSystemResponse304Headers struct {
+	ETag       *string
+	XRequestID *string
+}
+
+// GetIkeTunnelInSystemResponse400Headers the declared response headers of an HTTP 400 response for GetIkeTunnelInSystem
+type GetIkeTunnelInSystemResponse400Headers struct {
+	XRequestID *string
+}
+
+// GetIkeTunnelInSystemResponse401Headers the declared response headers of an HTTP 401 response for GetIkeTunnelInSystem
+type GetIkeTunnelInSystemResponse401Headers struct {
+	WWWAuthenticate *string
+	XRequestID      *string
+}
+
+// GetIkeTunnelInSystemResponse403Headers the declared response headers of an HTTP 403 response for GetIkeTunnelInSystem
+type GetIkeTunnelInSystemResponse403Headers struct {
+	XRequestID *string
+}
+
+// GetIkeTunnelInSystemResponse404Headers the declared response headers of an HTTP 404 response for GetIkeTunnelInSystem
+type GetIkeTunnelInSystemResponse404Headers struct {
+	XRequestID *string
+}
+
+// GetIkeTunnelInSystemResponse500Headers the declared response headers of an HTTP 500 response for GetIkeTunnelInSystem
+type GetIkeTunnelInSystemResponse500Headers struct {
+	XRequestID *string
+}
+
+// GetIkeTunnelInSystemResponse502Headers the declared response headers of an HTTP 502 response for GetIkeTunnelInSystem
+type GetIkeTunnelInSystemResponse502Headers struct {
+	XRequestID *string
+}
+
+// GetIkeTunnelInSystemResponse503Headers the declared response headers of an HTTP 503 response for GetIkeTunnelInSystem
+type GetIkeTunnelInSystemResponse503Headers struct {
+	RetryAfter *int
+	XRequestID *string
+}
+
+// GetIkeTunnelInSystemResponse504Headers the declared response headers of an HTTP 504 response for GetIkeTunnelInSystem
+type GetIkeTunnelInSystemResponse504Headers struct {
+	XRequestID *string
+}
+
+type GetIkeTunnelInSystemResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *IkeTunnel
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *InternalError
+	// ApplicationproblemJSON502 the response for an HTTP 502 `application/problem+json` response
+	ApplicationproblemJSON502 *BadGateway
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *Unavailable
+	// ApplicationproblemJSON504 the response for an HTTP 504 `application/problem+json` response
+	ApplicationproblemJSON504 *GatewayTimeout
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *GetIkeTunnelInSystemResponse200Headers
+	// Headers304 the parsed response headers for an HTTP 304 response
+	Headers304 *GetIkeTunnelInSystemResponse304Headers
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *GetIkeTunnelInSystemResponse400Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *GetIkeTunnelInSystemResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *GetIkeTunnelInSystemResponse403Headers
+	// Headers404 the parsed response headers for an HTTP 404 response
+	Headers404 *GetIkeTunnelInSystemResponse404Headers
+	// Headers500 the parsed response headers for an HTTP 500 response
+	Headers500 *GetIkeTunnelInSystemResponse500Headers
+	// Headers502 the parsed response headers for an HTTP 502 response
+	Headers502 *GetIkeTunnelInSystemResponse502Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *GetIkeTunnelInSystemResponse503Headers
+	// Headers504 the parsed response headers for an HTTP 504 response
+	Headers504 *GetIkeTunnelInSystemResponse504Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetIkeTunnelInSystemResponse) GetJSON200() *IkeTunnel {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r GetIkeTunnelInSystemResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r GetIkeTunnelInSystemResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r GetIkeTunnelInSystemResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r GetIkeTunnelInSystemResponse) GetApplicationproblemJSON404() *NotFound {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r GetIkeTunnelInSystemResponse) GetApplicationproblemJSON500() *InternalError {
+	return r.ApplicationproblemJSON500
+}
+
+// GetApplicationproblemJSON502 returns the response for an HTTP 502 `application/problem+json` response
+func (r GetIkeTunnelInSystemResponse) GetApplicationproblemJSON502() *BadGateway {
+	return r.ApplicationproblemJSON502
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r GetIkeTunnelInSystemResponse) GetApplicationproblemJSON503() *Unavailable {
+	return r.ApplicationproblemJSON503
+}
+
+// GetApplicationproblemJSON504 returns the response for an HTTP 504 `application/problem+json` response
+func (r GetIkeTunnelInSystemResponse) GetApplicationproblemJSON504() *GatewayTimeout {
+	return r.ApplicationproblemJSON504
+}
+
+// GetBody returns the raw response body bytes
+func (r GetIkeTunnelInSystemResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetIkeTunnelInSystemResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetIkeTunnelInSystemResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetIkeTunnelInSystemResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// DeactivateIkeTunnelInSystemResponse200Headers the declared response headers of an HTTP 200 response for DeactivateIkeTunnelInSystem
+type DeactivateIkeTunnelInSystemResponse200Headers struct {
+	XRequestID *string
+}
+
+// DeactivateIkeTunnelInSystemResponse400Headers the declared response headers of an HTTP 400 response for DeactivateIkeTunnelInSystem
+type DeactivateIkeTunnelInSystemResponse400Headers struct {
+	XRequestID *string
+}
+
+// DeactivateIkeTunnelInSystemResponse401Headers the declared response headers of an HTTP 401 response for DeactivateIkeTunnelInSystem
+type DeactivateIkeTunnelInSystemResponse401Headers struct {
+	WWWAuthenticate *string
+	XRequestID      *string
+}
+
+// DeactivateIkeTunnelInSystemResponse403Headers the declared response headers of an HTTP 403 response for DeactivateIkeTunnelInSystem
+type DeactivateIkeTunnelInSystemResponse403Headers struct {
+	XRequestID *string
+}
+
+// DeactivateIkeTunnelInSystemResponse404Headers the declared response headers of an HTTP 404 response for DeactivateIkeTunnelInSystem
+type DeactivateIkeTunnelInSystemResponse404Headers struct {
+	XRequestID *string
+}
+
+// DeactivateIkeTunnelInSystemResponse413Headers the declared response headers of an HTTP 413 response for DeactivateIkeTunnelInSystem
+type DeactivateIkeTunnelInSystemResponse413Headers struct {
+	XRequestID *string
+}
+
+// DeactivateIkeTunnelInSystemResponse500Headers the declared response headers of an HTTP 500 response for DeactivateIkeTunnelInSystem
+type DeactivateIkeTunnelInSystemResponse500Headers struct {
+	XRequestID *string
+}
+
+// DeactivateIkeTunnelInSystemResponse502Headers the declared response headers of an HTTP 502 response for DeactivateIkeTunnelInSystem
+type DeactivateIkeTunnelInSystemResponse502Headers struct {
+	XRequestID *string
+}
+
+// DeactivateIkeTunnelInSystemResponse503Headers the declared response headers of an HTTP 503 response for DeactivateIkeTunnelInSystem
+type DeactivateIkeTunnelInSystemResponse503Headers struct {
+	RetryAfter *int
+	XRequestID *string
+}
+
+// DeactivateIkeTunnelInSystemResponse504Headers the declared response headers of an HTTP 504 response for DeactivateIkeTunnelInSystem
+type DeactivateIkeTunnelInSystemResponse504Headers struct {
+	XRequestID *string
+}
+
+type DeactivateIkeTunnelInSystemResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *ControlResponse
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
+	ApplicationproblemJSON413 *RequestTooLarge
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *InternalError
+	// ApplicationproblemJSON502 the response for an HTTP 502 `application/problem+json` response
+	ApplicationproblemJSON502 *BadGateway
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *ControlUnavailable
+	// ApplicationproblemJSON504 the response for an HTTP 504 `application/problem+json` response
+	ApplicationproblemJSON504 *GatewayTimeout
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *DeactivateIkeTunnelInSystemResponse200Headers
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *DeactivateIkeTunnelInSystemResponse400Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *DeactivateIkeTunnelInSystemResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *DeactivateIkeTunnelInSystemResponse403Headers
+	// Headers404 the parsed response headers for an HTTP 404 response
+	Headers404 *DeactivateIkeTunnelInSystemResponse404Headers
+	// Headers413 the parsed response headers for an HTTP 413 response
+	Headers413 *DeactivateIkeTunnelInSystemResponse413Headers
+	// Headers500 the parsed response headers for an HTTP 500 response
+	Headers500 *DeactivateIkeTunnelInSystemResponse500Headers
+	// Headers502 the parsed response headers for an HTTP 502 response
+	Headers502 *DeactivateIkeTunnelInSystemResponse502Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *DeactivateIkeTunnelInSystemResponse503Headers
+	// Headers504 the parsed response headers for an HTTP 504 response
+	Headers504 *DeactivateIkeTunnelInSystemResponse504Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r DeactivateIkeTunnelInSystemResponse) GetJSON200() *ControlResponse {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r DeactivateIkeTunnelInSystemResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r DeactivateIkeTunnelInSystemResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r DeactivateIkeTunnelInSystemResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r DeactivateIkeTunnelInSystemResponse) GetApplicationproblemJSON404() *NotFound {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
+func (r DeactivateIkeTunnelInSystemResponse) GetApplicationproblemJSON413() *RequestTooLarge {
+	return r.ApplicationproblemJSON413
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r DeactivateIkeTunnelInSystemResponse) GetApplicationproblemJSON500() *InternalError {
+	return r.ApplicationproblemJSON500
+}
+
+// GetApplicationproblemJSON502 returns the response for an HTTP 502 `application/problem+json` response
+func (r DeactivateIkeTunnelInSystemResponse) GetApplicationproblemJSON502() *BadGateway {
+	return r.ApplicationproblemJSON502
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r DeactivateIkeTunnelInSystemResponse) GetApplicationproblemJSON503() *ControlUnavailable {
+	return r.ApplicationproblemJSON503
+}
+
+// GetApplicationproblemJSON504 returns the response for an HTTP 504 `application/problem+json` response
+func (r DeactivateIkeTunnelInSystemResponse) GetApplicationproblemJSON504() *GatewayTimeout {
+	return r.ApplicationproblemJSON504
+}
+
+// GetBody returns the raw response body bytes
+func (r DeactivateIkeTunnelInSystemResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r DeactivateIkeTunnelInSystemResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r DeactivateIkeTunnelInSystemResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r DeactivateIkeTunnelInSystemResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// RefreshIkeTunnelInSystemResponse200Headers the declared response headers of an HTTP 200 response for RefreshIkeTunnelInSystem
+type RefreshIkeTunnelInSystemResponse200Headers struct {
+	XRequestID *string
+}
+
+// RefreshIkeTunnelInSystemResponse400Headers the declared response headers of an HTTP 400 response for RefreshIkeTunnelInSystem
+type RefreshIkeTunnelInSystemResponse400Headers struct {
+	XRequestID *string
+}
+
+// RefreshIkeTunnelInSystemResponse401Headers the declared response headers of an HTTP 401 response for RefreshIkeTunnelInSystem
+type RefreshIkeTunnelInSystemResponse401Headers struct {
+	WWWAuthenticate *string
+	XRequestID      *string
+}
+
+// RefreshIkeTunnelInSystemResponse403Headers the declared response headers of an HTTP 403 response for RefreshIkeTunnelInSystem
+type RefreshIkeTunnelInSystemResponse403Headers struct {
+	XRequestID *string
+}
+
+// RefreshIkeTunnelInSystemResponse404Headers the declared response headers of an HTTP 404 response for RefreshIkeTunnelInSystem
+type RefreshIkeTunnelInSystemResponse404Headers struct {
+	XRequestID *string
+}
+
+// RefreshIkeTunnelInSystemResponse413Headers the declared response headers of an HTTP 413 response for RefreshIkeTunnelInSystem
+type RefreshIkeTunnelInSystemResponse413Headers struct {
+	XRequestID *string
+}
+
+// RefreshIkeTunnelInSystemResponse500Headers the declared response headers of an HTTP 500 response for RefreshIkeTunnelInSystem
+type RefreshIkeTunnelInSystemResponse500Headers struct {
+	XRequestID *string
+}
+
+// RefreshIkeTunnelInSystemResponse502Headers the declared response headers of an HTTP 502 response for RefreshIkeTunnelInSystem
+type RefreshIkeTunnelInSystemResponse502Headers struct {
+	XRequestID *string
+}
+
+// RefreshIkeTunnelInSystemResponse503Headers the declared response headers of an HTTP 503 response for RefreshIkeTunnelInSystem
+type RefreshIkeTunnelInSystemResponse503Headers struct {
+	RetryAfter *int
+	XRequestID *string
+}
+
+// RefreshIkeTunnelInSystemResponse504Headers the declared response headers of an HTTP 504 response for RefreshIkeTunnelInSystem
+type RefreshIkeTunnelInSystemResponse504Headers struct {
+	XRequestID *string
+}
+
+type RefreshIkeTunnelInSystemResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *ControlResponse
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
+	ApplicationproblemJSON413 *RequestTooLarge
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *InternalError
+	// ApplicationproblemJSON502 the response for an HTTP 502 `application/problem+json` response
+	ApplicationproblemJSON502 *BadGateway
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *ControlUnavailable
+	// ApplicationproblemJSON504 the response for an HTTP 504 `application/problem+json` response
+	ApplicationproblemJSON504 *GatewayTimeout
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *RefreshIkeTunnelInSystemResponse200Headers
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *RefreshIkeTunnelInSystemResponse400Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *RefreshIkeTunnelInSystemResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *RefreshIkeTunnelInSystemResponse403Headers
+	// Headers404 the parsed response headers for an HTTP 404 response
+	Headers404 *RefreshIkeTunnelInSystemResponse404Headers
+	// Headers413 the parsed response headers for an HTTP 413 response
+	Headers413 *RefreshIkeTunnelInSystemResponse413Headers
+	// Headers500 the parsed response headers for an HTTP 500 response
+	Headers500 *RefreshIkeTunnelInSystemResponse500Headers
+	// Headers502 the parsed response headers for an HTTP 502 response
+	Headers502 *RefreshIkeTunnelInSystemResponse502Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *RefreshIkeTunnelInSystemResponse503Headers
+	// Headers504 the parsed response headers for an HTTP 504 response
+	Headers504 *RefreshIkeTunnelInSystemResponse504Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r RefreshIkeTunnelInSystemResponse) GetJSON200() *ControlResponse {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r RefreshIkeTunnelInSystemResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r RefreshIkeTunnelInSystemResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r RefreshIkeTunnelInSystemResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r RefreshIkeTunnelInSystemResponse) GetApplicationproblemJSON404() *NotFound {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
+func (r RefreshIkeTunnelInSystemResponse) GetApplicationproblemJSON413() *RequestTooLarge {
+	return r.ApplicationproblemJSON413
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r RefreshIkeTunnelInSystemResponse) GetApplicationproblemJSON500() *InternalError {
+	return r.ApplicationproblemJSON500
+}
+
+// GetApplicationproblemJSON502 returns the response for an HTTP 502 `application/problem+json` response
+func (r RefreshIkeTunnelInSystemResponse) GetApplicationproblemJSON502() *BadGateway {
+	return r.ApplicationproblemJSON502
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r RefreshIkeTunnelInSystemResponse) GetApplicationproblemJSON503() *ControlUnavailable {
+	return r.ApplicationproblemJSON503
+}
+
+// GetApplicationproblemJSON504 returns the response for an HTTP 504 `application/problem+json` response
+func (r RefreshIkeTunnelInSystemResponse) GetApplicationproblemJSON504() *GatewayTimeout {
+	return r.ApplicationproblemJSON504
+}
+
+// GetBody returns the raw response body bytes
+func (r RefreshIkeTunnelInSystemResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r RefreshIkeTunnelInSystemResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r RefreshIkeTunnelInSystemResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r RefreshIkeTunnelInSystemResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// DeactivateIkeTunnelsInSystemResponse200Headers the declared response headers of an HTTP 200 response for DeactivateIkeTunnelsInSystem
+type DeactivateIkeTunnelsInSystemResponse200Headers struct {
+	XRequestID *string
+}
+
+// DeactivateIkeTunnelsInSystemResponse400Headers the declared response headers of an HTTP 400 response for DeactivateIkeTunnelsInSystem
+type DeactivateIkeTunnelsInSystemResponse400Headers struct {
+	XRequestID *string
+}
+
+// DeactivateIkeTunnelsInSystemResponse401Headers the declared response headers of an HTTP 401 response for DeactivateIkeTunnelsInSystem
+type DeactivateIkeTunnelsInSystemResponse401Headers struct {
+	WWWAuthenticate *string
+	XRequestID      *string
+}
+
+// DeactivateIkeTunnelsInSystemResponse403Headers the declared response headers of an HTTP 403 response for DeactivateIkeTunnelsInSystem
+type DeactivateIkeTunnelsInSystemResponse403Headers struct {
+	XRequestID *string
+}
+
+// DeactivateIkeTunnelsInSystemResponse404Headers the declared response headers of an HTTP 404 response for DeactivateIkeTunnelsInSystem
+type DeactivateIkeTunnelsInSystemResponse404Headers struct {
+	XRequestID *string
+}
+
+// DeactivateIkeTunnelsInSystemResponse413Headers the declared response headers of an HTTP 413 response for DeactivateIkeTunnelsInSystem
+type DeactivateIkeTunnelsInSystemResponse413Headers struct {
+	XRequestID *string
+}
+
+// DeactivateIkeTunnelsInSystemResponse415Headers the declared response headers of an HTTP 415 response for DeactivateIkeTunnelsInSystem
+type DeactivateIkeTunnelsInSystemResponse415Headers struct {
+	XRequestID *string
+}
+
+// DeactivateIkeTunnelsInSystemResponse500Headers the declared response headers of an HTTP 500 response for DeactivateIkeTunnelsInSystem
+type DeactivateIkeTunnelsInSystemResponse500Headers struct {
+	XRequestID *string
+}
+
+// DeactivateIkeTunnelsInSystemResponse502Headers the declared response headers of an HTTP 502 response for DeactivateIkeTunnelsInSystem
+type DeactivateIkeTunnelsInSystemResponse502Headers struct {
+	XRequestID *string
+}
+
+// DeactivateIkeTunnelsInSystemResponse503Headers the declared response headers of an HTTP 503 response for DeactivateIkeTunnelsInSystem
+type DeactivateIkeTunnelsInSystemResponse503Headers struct {
+	RetryAfter *int
+	XRequestID *string
+}
+
+// DeactivateIkeTunnelsInSystemResponse504Headers the declared response headers of an HTTP 504 response for DeactivateIkeTunnelsInSystem
+type DeactivateIkeTunnelsInSystemResponse504Headers struct {
+	XRequestID *string
+}
+
+type DeactivateIkeTunnelsInSystemResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *ControlResponse
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
+	ApplicationproblemJSON413 *RequestTooLarge
+	// ApplicationproblemJSON415 the response for an HTTP 415 `application/problem+json` response
+	ApplicationproblemJSON415 *UnsupportedMediaType
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *InternalError
+	// ApplicationproblemJSON502 the response for an HTTP 502 `application/problem+json` response
+	ApplicationproblemJSON502 *BadGateway
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *ControlUnavailable
+	// ApplicationproblemJSON504 the response for an HTTP 504 `application/problem+json` response
+	ApplicationproblemJSON504 *GatewayTimeout
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *DeactivateIkeTunnelsInSystemResponse200Headers
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *DeactivateIkeTunnelsInSystemResponse400Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *DeactivateIkeTunnelsInSystemResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *DeactivateIkeTunnelsInSystemResponse403Headers
+	// Headers404 the parsed response headers for an HTTP 404 response
+	Headers404 *DeactivateIkeTunnelsInSystemResponse404Headers
+	// Headers413 the parsed response headers for an HTTP 413 response
+	Headers413 *DeactivateIkeTunnelsInSystemResponse413Headers
+	// Headers415 the parsed response headers for an HTTP 415 response
+	Headers415 *DeactivateIkeTunnelsInSystemResponse415Headers
+	// Headers500 the parsed response headers for an HTTP 500 response
+	Headers500 *DeactivateIkeTunnelsInSystemResponse500Headers
+	// Headers502 the parsed response headers for an HTTP 502 response
+	Headers502 *DeactivateIkeTunnelsInSystemResponse502Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *DeactivateIkeTunnelsInSystemResponse503Headers
+	// Headers504 the parsed response headers for an HTTP 504 response
+	Headers504 *DeactivateIkeTunnelsInSystemResponse504Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r DeactivateIkeTunnelsInSystemResponse) GetJSON200() *ControlResponse {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r DeactivateIkeTunnelsInSystemResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r DeactivateIkeTunnelsInSystemResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r DeactivateIkeTunnelsInSystemResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r DeactivateIkeTunnelsInSystemResponse) GetApplicationproblemJSON404() *NotFound {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
+func (r DeactivateIkeTunnelsInSystemResponse) GetApplicationproblemJSON413() *RequestTooLarge {
+	return r.ApplicationproblemJSON413
+}
+
+// GetApplicationproblemJSON415 returns the response for an HTTP 415 `application/problem+json` response
+func (r DeactivateIkeTunnelsInSystemResponse) GetApplicationproblemJSON415() *UnsupportedMediaType {
+	return r.ApplicationproblemJSON415
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r DeactivateIkeTunnelsInSystemResponse) GetApplicationproblemJSON500() *InternalError {
+	return r.ApplicationproblemJSON500
+}
+
+// GetApplicationproblemJSON502 returns the response for an HTTP 502 `application/problem+json` response
+func (r DeactivateIkeTunnelsInSystemResponse) GetApplicationproblemJSON502() *BadGateway {
+	return r.ApplicationproblemJSON502
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r DeactivateIkeTunnelsInSystemResponse) GetApplicationproblemJSON503() *ControlUnavailable {
+	return r.ApplicationproblemJSON503
+}
+
+// GetApplicationproblemJSON504 returns the response for an HTTP 504 `application/problem+json` response
+func (r DeactivateIkeTunnelsInSystemResponse) GetApplicationproblemJSON504() *GatewayTimeout {
+	return r.ApplicationproblemJSON504
+}
+
+// GetBody returns the raw response body bytes
+func (r DeactivateIkeTunnelsInSystemResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r DeactivateIkeTunnelsInSystemResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r DeactivateIkeTunnelsInSystemResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r DeactivateIkeTunnelsInSystemResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// RefreshIkeTunnelsInSystemResponse200Headers the declared response headers of an HTTP 200 response for RefreshIkeTunnelsInSystem
+type RefreshIkeTunnelsInSystemResponse200Headers struct {
+	XRequestID *string
+}
+
+// RefreshIkeTunnelsInSystemResponse400Headers the declared response headers of an HTTP 400 response for RefreshIkeTunnelsInSystem
+type RefreshIkeTunnelsInSystemResponse400Headers struct {
+	XRequestID *string
+}
+
+// RefreshIkeTunnelsInSystemResponse401Headers the declared response headers of an HTTP 401 response for RefreshIkeTunnelsInSystem
+type RefreshIkeTunnelsInSystemResponse401Headers struct {
+	WWWAuthenticate *string
+	XRequestID      *string
+}
+
+// RefreshIkeTunnelsInSystemResponse403Headers the declared response headers of an HTTP 403 response for RefreshIkeTunnelsInSystem
+type RefreshIkeTunnelsInSystemResponse403Headers struct {
+	XRequestID *string
+}
+
+// RefreshIkeTunnelsInSystemResponse404Headers the declared response headers of an HTTP 404 response for RefreshIkeTunnelsInSystem
+type RefreshIkeTunnelsInSystemResponse404Headers struct {
+	XRequestID *string
+}
+
+// RefreshIkeTunnelsInSystemResponse413Headers the declared response headers of an HTTP 413 response for RefreshIkeTunnelsInSystem
+type RefreshIkeTunnelsInSystemResponse413Headers struct {
+	XRequestID *string
+}
+
+// RefreshIkeTunnelsInSystemResponse415Headers the declared response headers of an HTTP 415 response for RefreshIkeTunnelsInSystem
+type RefreshIkeTunnelsInSystemResponse415Headers struct {
+	XRequestID *string
+}
+
+// RefreshIkeTunnelsInSystemResponse500Headers the declared response headers of an HTTP 500 response for RefreshIkeTunnelsInSystem
+type RefreshIkeTunnelsInSystemResponse500Headers struct {
+	XRequestID *string
+}
+
+// RefreshIkeTunnelsInSystemResponse502Headers the declared response headers of an HTTP 502 response for RefreshIkeTunnelsInSystem
+type RefreshIkeTunnelsInSystemResponse502Headers struct {
+	XRequestID *string
+}
+
+// RefreshIkeTunnelsInSystemResponse503Headers the declared response headers of an HTTP 503 response for RefreshIkeTunnelsInSystem
+type RefreshIkeTunnelsInSystemResponse503Headers struct {
+	RetryAfter *int
+	XRequestID *string
+}
+
+// RefreshIkeTunnelsInSystemResponse504Headers the declared response headers of an HTTP 504 response for RefreshIkeTunnelsInSystem
+type RefreshIkeTunnelsInSystemResponse504Headers struct {
+	XRequestID *string
+}
+
+type RefreshIkeTunnelsInSystemResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *ControlResponse
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
+	ApplicationproblemJSON413 *RequestTooLarge
+	// ApplicationproblemJSON415 the response for an HTTP 415 `application/problem+json` response
+	ApplicationproblemJSON415 *UnsupportedMediaType
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *InternalError
+	// ApplicationproblemJSON502 the response for an HTTP 502 `application/problem+json` response
+	ApplicationproblemJSON502 *BadGateway
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *ControlUnavailable
+	// ApplicationproblemJSON504 the response for an HTTP 504 `application/problem+json` response
+	ApplicationproblemJSON504 *GatewayTimeout
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *RefreshIkeTunnelsInSystemResponse200Headers
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *RefreshIkeTunnelsInSystemResponse400Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *RefreshIkeTunnelsInSystemResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *RefreshIkeTunnelsInSystemResponse403Headers
+	// Headers404 the parsed response headers for an HTTP 404 response
+	Headers404 *RefreshIkeTunnelsInSystemResponse404Headers
+	// Headers413 the parsed response headers for an HTTP 413 response
+	Headers413 *RefreshIkeTunnelsInSystemResponse413Headers
+	// Headers415 the parsed response headers for an HTTP 415 response
+	Headers415 *RefreshIkeTunnelsInSystemResponse415Headers
+	// Headers500 the parsed response headers for an HTTP 500 response
+	Headers500 *RefreshIkeTunnelsInSystemResponse500Headers
+	// Headers502 the parsed response headers for an HTTP 502 response
+	Headers502 *RefreshIkeTunnelsInSystemResponse502Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *RefreshIkeTunnelsInSystemResponse503Headers
+	// Headers504 the parsed response headers for an HTTP 504 response
+	Headers504 *RefreshIkeTunnelsInSystemResponse504Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r RefreshIkeTunnelsInSystemResponse) GetJSON200() *ControlResponse {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r RefreshIkeTunnelsInSystemResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r RefreshIkeTunnelsInSystemResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r RefreshIkeTunnelsInSystemResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r RefreshIkeTunnelsInSystemResponse) GetApplicationproblemJSON404() *NotFound {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
+func (r RefreshIkeTunnelsInSystemResponse) GetApplicationproblemJSON413() *RequestTooLarge {
+	return r.ApplicationproblemJSON413
+}
+
+// GetApplicationproblemJSON415 returns the response for an HTTP 415 `application/problem+json` response
+func (r RefreshIkeTunnelsInSystemResponse) GetApplicationproblemJSON415() *UnsupportedMediaType {
+	return r.ApplicationproblemJSON415
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r RefreshIkeTunnelsInSystemResponse) GetApplicationproblemJSON500() *InternalError {
+	return r.ApplicationproblemJSON500
+}
+
+// GetApplicationproblemJSON502 returns the response for an HTTP 502 `application/problem+json` response
+func (r RefreshIkeTunnelsInSystemResponse) GetApplicationproblemJSON502() *BadGateway {
+	return r.ApplicationproblemJSON502
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r RefreshIkeTunnelsInSystemResponse) GetApplicationproblemJSON503() *ControlUnavailable {
+	return r.ApplicationproblemJSON503
+}
+
+// GetApplicationproblemJSON504 returns the response for an HTTP 504 `application/problem+json` response
+func (r RefreshIkeTunnelsInSystemResponse) GetApplicationproblemJSON504() *GatewayTimeout {
+	return r.ApplicationproblemJSON504
+}
+
+// GetBody returns the raw response body bytes
+func (r RefreshIkeTunnelsInSystemResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r RefreshIkeTunnelsInSystemResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r RefreshIkeTunnelsInSystemResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r RefreshIkeTunnelsInSystemResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// ListInterfacesInSystemResponse200Headers the declared response headers of an HTTP 200 response for ListInterfacesInSystem
+type ListInterfacesInSystemResponse200Headers struct {
+	ETag       *string
+	XRequestID *string
+}
+
+// ListInterfacesInSystemResponse304Headers the declared response headers of an HTTP 304 response for ListInterfacesInSystem
+type ListInterfacesInSystemResponse304Headers struct {
+	ETag       *string
+	XRequestID *string
+}
+
+// ListInterfacesInSystemResponse400Headers the declared response headers of an HTTP 400 response for ListInterfacesInSystem
+type ListInterfacesInSystemResponse400Headers struct {
+	XRequestID *string
+}
+
+// ListInterfacesInSystemResponse401Headers the declared response headers of an HTTP 401 response for ListInterfacesInSystem
+type ListInterfacesInSystemResponse401Headers struct {
+	WWWAuthenticate *string
+	XRequestID      *string
+}
+
+// ListInterfacesInSystemResponse403Headers the declared response headers of an HTTP 403 response for ListInterfacesInSystem
+type ListInterfacesInSystemResponse403Headers struct {
+	XRequestID *string
+}
+
+// ListInterfacesInSystemResponse404Headers the declared response headers of an HTTP 404 response for ListInterfacesInSystem
+type ListInterfacesInSystemResponse404Headers struct {
+	XRequestID *string
+}
+
+// ListInterfacesInSystemResponse500Headers the declared response headers of an HTTP 500 response for ListInterfacesInSystem
+type ListInterfacesInSystemResponse500Headers struct {
+	XRequestID *string
+}
+
+// ListInterfacesInSystemResponse502Headers the declared response headers of an HTTP 502 response for ListInterfacesInSystem
+type ListInterfacesInSystemResponse502Headers struct {
+	XRequestID *string
+}
+
+// ListInterfacesInSystemResponse503Headers the declared response headers of an HTTP 503 response for ListInterfacesInSystem
+type ListInterfacesInSystemResponse503Headers struct {
+	RetryAfter *int
+	XRequestID *string
+}
+
+// ListInterfacesInSystemResponse504Headers the declared response headers of an HTTP 504 response for ListInterfacesInSystem
+type ListInterfacesInSystemResponse504Headers struct {
+	XRequestID *string
+}
+
+type ListInterfacesInSystemResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *InterfaceList
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *InternalError
+	// ApplicationproblemJSON502 the response for an HTTP 502 `application/problem+json` response
+	ApplicationproblemJSON502 *BadGateway
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *Unavailable
+	// ApplicationproblemJSON504 the response for an HTTP 504 `application/problem+json` response
+	ApplicationproblemJSON504 *GatewayTimeout
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *ListInterfacesInSystemResponse200Headers
+	// Headers304 the parsed response headers for an HTTP 304 response
+	Headers304 *ListInterfacesInSystemResponse304Headers
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *ListInterfacesInSystemResponse400Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *ListInterfacesInSystemResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *ListInterfacesInSystemResponse403Headers
+	// Headers404 the parsed response headers for an HTTP 404 response
+	Headers404 *ListInterfacesInSystemResponse404Headers
+	// Headers500 the parsed response headers for an HTTP 500 response
+	Headers500 *ListInterfacesInSystemResponse500Headers
+	// Headers502 the parsed response headers for an HTTP 502 response
+	Headers502 *ListInterfacesInSystemResponse502Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *ListInterfacesInSystemResponse503Headers
+	// Headers504 the parsed response headers for an HTTP 504 response
+	Headers504 *ListInterfacesInSystemResponse504Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListInterfacesInSystemResponse) GetJSON200() *InterfaceList {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r ListInterfacesInSystemResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r ListInterfacesInSystemResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r ListInterfacesInSystemResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r ListInterfacesInSystemResponse) GetApplicationproblemJSON404() *NotFound {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r ListInterfacesInSystemResponse) GetApplicationproblemJSON500() *InternalError {
+	return r.ApplicationproblemJSON500
+}
+
+// GetApplicationproblemJSON502 returns the response for an HTTP 502 `application/problem+json` response
+func (r ListInterfacesInSystemResponse) GetApplicationproblemJSON502() *BadGateway {
+	return r.ApplicationproblemJSON502
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r ListInterfacesInSystemResponse) GetApplicationproblemJSON503() *Unavailable {
+	return r.ApplicationproblemJSON503
+}
+
+// GetApplicationproblemJSON504 returns the response for an HTTP 504 `application/problem+json` response
+func (r ListInterfacesInSystemResponse) GetApplicationproblemJSON504() *GatewayTimeout {
+	return r.ApplicationproblemJSON504
+}
+
+// GetBody returns the raw response body bytes
+func (r ListInterfacesInSystemResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListInterfacesInSystemResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListInterfacesInSystemResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListInterfacesInSystemResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// ListPortTranslationsInSystemResponse200Headers the declared response headers of an HTTP 200 response for ListPortTranslationsInSystem
+type ListPortTranslationsInSystemResponse200Headers struct {
+	ETag       *string
+	XRequestID *string
+}
+
+// ListPortTranslationsInSystemResponse304Headers the declared response headers of an HTTP 304 response for ListPortTranslationsInSystem
+type ListPortTranslationsInSystemResponse304Headers struct {
+	ETag       *string
+	XRequestID *string
+}
+
+// ListPortTranslationsInSystemResponse400Headers the declared response headers of an HTTP 400 response for ListPortTranslationsInSystem
+type ListPortTranslationsInSystemResponse400Headers struct {
+	XRequestID *string
+}
+
+// ListPortTranslationsInSystemResponse401Headers the declared response headers of an HTTP 401 response for ListPortTranslationsInSystem
+type ListPortTranslationsInSystemResponse401Headers struct {
+	WWWAuthenticate *string
+	XRequestID      *string
+}
+
+// ListPortTranslationsInSystemResponse403Headers the declared response headers of an HTTP 403 response for ListPortTranslationsInSystem
+type ListPortTranslationsInSystemResponse403Headers struct {
+	XRequestID *string
+}
+
+// ListPortTranslationsInSystemResponse404Headers the declared response headers of an HTTP 404 response for ListPortTranslationsInSystem
+type ListPortTranslationsInSystemResponse404Headers struct {
+	XRequestID *string
+}
+
+// ListPortTranslationsInSystemResponse500Headers the declared response headers of an HTTP 500 response for ListPortTranslationsInSystem
+type ListPortTranslationsInSystemResponse500Headers struct {
+	XRequestID *string
+}
+
+// ListPortTranslationsInSystemResponse502Headers the declared response headers of an HTTP 502 response for ListPortTranslationsInSystem
+type ListPortTranslationsInSystemResponse502Headers struct {
+	XRequestID *string
+}
+
+// ListPortTranslationsInSystemResponse503Headers the declared response headers of an HTTP 503 response for ListPortTranslationsInSystem
+type ListPortTranslationsInSystemResponse503Headers struct {
+	RetryAfter *int
+	XRequestID *string
+}
+
+// ListPortTranslationsInSystemResponse504Headers the declared response headers of an HTTP 504 response for ListPortTranslationsInSystem
+type ListPortTranslationsInSystemResponse504Headers struct {
+	XRequestID *string
+}
+
+type ListPortTranslationsInSystemResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *PortTranslationList
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *InternalError
+	// ApplicationproblemJSON502 the response for an HTTP 502 `application/problem+json` response
+	ApplicationproblemJSON502 *BadGateway
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *Unavailable
+	// ApplicationproblemJSON504 the response for an HTTP 504 `application/problem+json` response
+	ApplicationproblemJSON504 *GatewayTimeout
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *ListPortTranslationsInSystemResponse200Headers
+	// Headers304 the parsed response headers for an HTTP 304 response
+	Headers304 *ListPortTranslationsInSystemResponse304Headers
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *ListPortTranslationsInSystemResponse400Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *ListPortTranslationsInSystemResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *ListPortTranslationsInSystemResponse403Headers
+	// Headers404 the parsed response headers for an HTTP 404 response
+	Headers404 *ListPortTranslationsInSystemResponse404Headers
+	// Headers500 the parsed response headers for an HTTP 500 response
+	Headers500 *ListPortTranslationsInSystemResponse500Headers
+	// Headers502 the parsed response headers for an HTTP 502 response
+	Headers502 *ListPortTranslationsInSystemResponse502Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *ListPortTranslationsInSystemResponse503Headers
+	// Headers504 the parsed response headers for an HTTP 504 response
+	Headers504 *ListPortTranslationsInSystemResponse504Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListPortTranslationsInSystemResponse) GetJSON200() *PortTranslationList {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r ListPortTranslationsInSystemResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r ListPortTranslationsInSystemResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r ListPortTranslationsInSystemResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r ListPortTranslationsInSystemResponse) GetApplicationproblemJSON404() *NotFound {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r ListPortTranslationsInSystemResponse) GetApplicationproblemJSON500() *InternalError {
+	return r.ApplicationproblemJSON500
+}
+
+// GetApplicationproblemJSON502 returns the response for an HTTP 502 `application/problem+json` response
+func (r ListPortTranslationsInSystemResponse) GetApplicationproblemJSON502() *BadGateway {
+	return r.ApplicationproblemJSON502
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r ListPortTranslationsInSystemResponse) GetApplicationproblemJSON503() *Unavailable {
+	return r.ApplicationproblemJSON503
+}
+
+// GetApplicationproblemJSON504 returns the response for an HTTP 504 `application/problem+json` response
+func (r ListPortTranslationsInSystemResponse) GetApplicationproblemJSON504() *GatewayTimeout {
+	return r.ApplicationproblemJSON504
+}
+
+// GetBody returns the raw response body bytes
+func (r ListPortTranslationsInSystemResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListPortTranslationsInSystemResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListPortTranslationsInSystemResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListPortTranslationsInSystemResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// GetStackSummaryInSystemResponse200Headers the declared response headers of an HTTP 200 response for GetStackSummaryInSystem
+type GetStackSummaryInSystemResponse200Headers struct {
+	ETag       *string
+	XRequestID *string
+}
+
+// GetStackSummaryInSystemResponse304Headers the declared response headers of an HTTP 304 response for GetStackSummaryInSystem
+type GetStackSummaryInSystemResponse304Headers struct {
+	ETag       *string
+	XRequestID *string
+}
+
+// GetStackSummaryInSystemResponse400Headers the declared response headers of an HTTP 400 response for GetStackSummaryInSystem
+type GetStackSummaryInSystemResponse400Headers struct {
+	XRequestID *string
+}
+
+// GetStackSummaryInSystemResponse401Headers the declared response headers of an HTTP 401 response for GetStackSummaryInSystem
+type GetStackSummaryInSystemResponse401Headers struct {
+	WWWAuthenticate *string
+	XRequestID      *string
+}
+
+// GetStackSummaryInSystemResponse403Headers the declared response headers of an HTTP 403 response for GetStackSummaryInSystem
+type GetStackSummaryInSystemResponse403Headers struct {
+	XRequestID *string
+}
+
+// GetStackSummaryInSystemResponse404Headers the declared response headers of an HTTP 404 response for GetStackSummaryInSystem
+type GetStackSummaryInSystemResponse404Headers struct {
+	XRequestID *string
+}
+
+// GetStackSummaryInSystemResponse500Headers the declared response headers of an HTTP 500 response for GetStackSummaryInSystem
+type GetStackSummaryInSystemResponse500Headers struct {
+	XRequestID *string
+}
+
+// GetStackSummaryInSystemResponse502Headers the declared response headers of an HTTP 502 response for GetStackSummaryInSystem
+type GetStackSummaryInSystemResponse502Headers struct {
+	XRequestID *string
+}
+
+// GetStackSummaryInSystemResponse503Headers the declared response headers of an HTTP 503 response for GetStackSummaryInSystem
+type GetStackSummaryInSystemResponse503Headers struct {
+	RetryAfter *int
+	XRequestID *string
+}
+
+// GetStackSummaryInSystemResponse504Headers the declared response headers of an HTTP 504 response for GetStackSummaryInSystem
+type GetStackSummaryInSystemResponse504Headers struct {
+	XRequestID *string
+}
+
+type GetStackSummaryInSystemResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *Summary
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *InternalError
+	// ApplicationproblemJSON502 the response for an HTTP 502 `application/problem+json` response
+	ApplicationproblemJSON502 *BadGateway
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *Unavailable
+	// ApplicationproblemJSON504 the response for an HTTP 504 `application/problem+json` response
+	ApplicationproblemJSON504 *GatewayTimeout
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *GetStackSummaryInSystemResponse200Headers
+	// Headers304 the parsed response headers for an HTTP 304 response
+	Headers304 *GetStackSummaryInSystemResponse304Headers
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *GetStackSummaryInSystemResponse400Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *GetStackSummaryInSystemResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *GetStackSummaryInSystemResponse403Headers
+	// Headers404 the parsed response headers for an HTTP 404 response
+	Headers404 *GetStackSummaryInSystemResponse404Headers
+	// Headers500 the parsed response headers for an HTTP 500 response
+	Headers500 *GetStackSummaryInSystemResponse500Headers
+	// Headers502 the parsed response headers for an HTTP 502 response
+	Headers502 *GetStackSummaryInSystemResponse502Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *GetStackSummaryInSystemResponse503Headers
+	// Headers504 the parsed response headers for an HTTP 504 response
+	Headers504 *GetStackSummaryInSystemResponse504Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetStackSummaryInSystemResponse) GetJSON200() *Summary {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r GetStackSummaryInSystemResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r GetStackSummaryInSystemResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r GetStackSummaryInSystemResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r GetStackSummaryInSystemResponse) GetApplicationproblemJSON404() *NotFound {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r GetStackSummaryInSystemResponse) GetApplicationproblemJSON500() *InternalError {
+	return r.ApplicationproblemJSON500
+}
+
+// GetApplicationproblemJSON502 returns the response for an HTTP 502 `application/problem+json` response
+func (r GetStackSummaryInSystemResponse) GetApplicationproblemJSON502() *BadGateway {
+	return r.ApplicationproblemJSON502
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r GetStackSummaryInSystemResponse) GetApplicationproblemJSON503() *Unavailable {
+	return r.ApplicationproblemJSON503
+}
+
+// GetApplicationproblemJSON504 returns the response for an HTTP 504 `application/problem+json` response
+func (r GetStackSummaryInSystemResponse) GetApplicationproblemJSON504() *GatewayTimeout {
+	return r.ApplicationproblemJSON504
+}
+
+// GetBody returns the raw response body bytes
+func (r GetStackSummaryInSystemResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetStackSummaryInSystemResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetStackSummaryInSystemResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetStackSummaryInSystemResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// ListDynamicTunnelsInSystemResponse200Headers the declared response headers of an HTTP 200 response for ListDynamicTunnelsInSystem
+type ListDynamicTunnelsInSystemResponse200Headers struct {
+	ETag       *string
+	XRequestID *string
+}
+
+// ListDynamicTunnelsInSystemResponse304Headers the declared response headers of an HTTP 304 response for ListDynamicTunnelsInSystem
+type ListDynamicTunnelsInSystemResponse304Headers struct {
+	ETag       *string
+	XRequestID *string
+}
+
+// ListDynamicTunnelsInSystemResponse400Headers the declared response headers of an HTTP 400 response for ListDynamicTunnelsInSystem
+type ListDynamicTunnelsInSystemResponse400Headers struct {
+	XRequestID *string
+}
+
+// ListDynamicTunnelsInSystemResponse401Headers the declared response headers of an HTTP 401 response for ListDynamicTunnelsInSystem
+type ListDynamicTunnelsInSystemResponse401Headers struct {
+	WWWAuthenticate *string
+	XRequestID      *string
+}
+
+// ListDynamicTunnelsInSystemResponse403Headers the declared response headers of an HTTP 403 response for ListDynamicTunnelsInSystem
+type ListDynamicTunnelsInSystemResponse403Headers struct {
+	XRequestID *string
+}
+
+// ListDynamicTunnelsInSystemResponse404Headers the declared response headers of an HTTP 404 response for ListDynamicTunnelsInSystem
+type ListDynamicTunnelsInSystemResponse404Headers struct {
+	XRequestID *string
+}
+
+// ListDynamicTunnelsInSystemResponse500Headers the declared response headers of an HTTP 500 response for ListDynamicTunnelsInSystem
+type ListDynamicTunnelsInSystemResponse500Headers struct {
+	XRequestID *string
+}
+
+// ListDynamicTunnelsInSystemResponse502Headers the declared response headers of an HTTP 502 response for ListDynamicTunnelsInSystem
+type ListDynamicTunnelsInSystemResponse502Headers struct {
+	XRequestID *string
+}
+
+// ListDynamicTunnelsInSystemResponse503Headers the declared response headers of an HTTP 503 response for ListDynamicTunnelsInSystem
+type ListDynamicTunnelsInSystemResponse503Headers struct {
+	RetryAfter *int
+	XRequestID *string
+}
+
+// ListDynamicTunnelsInSystemResponse504Headers the declared response headers of an HTTP 504 response for ListDynamicTunnelsInSystem
+type ListDynamicTunnelsInSystemResponse504Headers struct {
+	XRequestID *string
+}
+
+type ListDynamicTunnelsInSystemResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *DynamicTunnelList
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *InternalError
+	// ApplicationproblemJSON502 the response for an HTTP 502 `application/problem+json` response
+	ApplicationproblemJSON502 *BadGateway
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *Unavailable
+	// ApplicationproblemJSON504 the response for an HTTP 504 `application/problem+json` response
+	ApplicationproblemJSON504 *GatewayTimeout
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *ListDynamicTunnelsInSystemResponse200Headers
+	// Headers304 the parsed response headers for an HTTP 304 response
+	Headers304 *ListDynamicTunnelsInSystemResponse304Headers
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *ListDynamicTunnelsInSystemResponse400Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *ListDynamicTunnelsInSystemResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *ListDynamicTunnelsInSystemResponse403Headers
+	// Headers404 the parsed response headers for an HTTP 404 response
+	Headers404 *ListDynamicTunnelsInSystemResponse404Headers
+	// Headers500 the parsed response headers for an HTTP 500 response
+	Headers500 *ListDynamicTunnelsInSystemResponse500Headers
+	// Headers502 the parsed response headers for an HTTP 502 response
+	Headers502 *ListDynamicTunnelsInSystemResponse502Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *ListDynamicTunnelsInSystemResponse503Headers
+	// Headers504 the parsed response headers for an HTTP 504 response
+	Headers504 *ListDynamicTunnelsInSystemResponse504Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListDynamicTunnelsInSystemResponse) GetJSON200() *DynamicTunnelList {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r ListDynamicTunnelsInSystemResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r ListDynamicTunnelsInSystemResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r ListDynamicTunnelsInSystemResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r ListDynamicTunnelsInSystemResponse) GetApplicationproblemJSON404() *NotFound {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r ListDynamicTunnelsInSystemResponse) GetApplicationproblemJSON500() *InternalError {
+	return r.ApplicationproblemJSON500
+}
+
+// GetApplicationproblemJSON502 returns the response for an HTTP 502 `application/problem+json` response
+func (r ListDynamicTunnelsInSystemResponse) GetApplicationproblemJSON502() *BadGateway {
+	return r.ApplicationproblemJSON502
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r ListDynamicTunnelsInSystemResponse) GetApplicationproblemJSON503() *Unavailable {
+	return r.ApplicationproblemJSON503
+}
+
+// GetApplicationproblemJSON504 returns the response for an HTTP 504 `application/problem+json` response
+func (r ListDynamicTunnelsInSystemResponse) GetApplicationproblemJSON504() *GatewayTimeout {
+	return r.ApplicationproblemJSON504
+}
+
+// GetBody returns the raw response body bytes
+func (r ListDynamicTunnelsInSystemResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListDynamicTunnelsInSystemResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListDynamicTunnelsInSystemResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListDynamicTunnelsInSystemResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// GetDynamicTunnelInSystemResponse200Headers the declared response headers of an HTTP 200 response for GetDynamicTunnelInSystem
+type GetDynamicTunnelInSystemResponse200Headers struct {
+	ETag       *string
+	XRequestID *string
+}
+
+// GetDynamicTunnelInSystemResponse304Headers the declared response headers of an HTTP 304 response for GetDynamicTunnelInSystem
+type GetDynamicTunnelInSystemResponse304Headers struct {
+	ETag       *string
+	XRequestID *string
+}
+
+// GetDynamicTunnelInSystemResponse400Headers the declared response headers of an HTTP 400 response for GetDynamicTunnelInSystem
+type GetDynamicTunnelInSystemResponse400Headers struct {
+	XRequestID *string
+}
+
+// GetDynamicTunnelInSystemResponse401Headers the declared response headers of an HTTP 401 response for GetDynamicTunnelInSystem
+type GetDynamicTunnelInSystemResponse401Headers struct {
+	WWWAuthenticate *string
+	XRequestID      *string
+}
+
+// GetDynamicTunnelInSystemResponse403Headers the declared response headers of an HTTP 403 response for GetDynamicTunnelInSystem
+type GetDynamicTunnelInSystemResponse403Headers struct {
+	XRequestID *string
+}
+
+// GetDynamicTunnelInSystemResponse404Headers the declared response headers of an HTTP 404 response for GetDynamicTunnelInSystem
+type GetDynamicTunnelInSystemResponse404Headers struct {
+	XRequestID *string
+}
+
+// GetDynamicTunnelInSystemResponse500Headers the declared response headers of an HTTP 500 response for GetDynamicTunnelInSystem
+type GetDynamicTunnelInSystemResponse500Headers struct {
+	XRequestID *string
+}
+
+// GetDynamicTunnelInSystemResponse502Headers the declared response headers of an HTTP 502 response for GetDynamicTunnelInSystem
+type GetDynamicTunnelInSystemResponse502Headers struct {
+	XRequestID *string
+}
+
+// GetDynamicTunnelInSystemResponse503Headers the declared response headers of an HTTP 503 response for GetDynamicTunnelInSystem
+type GetDynamicTunnelInSystemResponse503Headers struct {
+	RetryAfter *int
+	XRequestID *string
+}
+
+// GetDynamicTunnelInSystemResponse504Headers the declared response headers of an HTTP 504 response for GetDynamicTunnelInSystem
+type GetDynamicTunnelInSystemResponse504Headers struct {
+	XRequestID *string
+}
+
+type GetDynamicTunnelInSystemResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *DynamicTunnel
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *InternalError
+	// ApplicationproblemJSON502 the response for an HTTP 502 `application/problem+json` response
+	ApplicationproblemJSON502 *BadGateway
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *Unavailable
+	// ApplicationproblemJSON504 the response for an HTTP 504 `application/problem+json` response
+	ApplicationproblemJSON504 *GatewayTimeout
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *GetDynamicTunnelInSystemResponse200Headers
+	// Headers304 the parsed response headers for an HTTP 304 response
+	Headers304 *GetDynamicTunnelInSystemResponse304Headers
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *GetDynamicTunnelInSystemResponse400Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *GetDynamicTunnelInSystemResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *GetDynamicTunnelInSystemResponse403Headers
+	// Headers404 the parsed response headers for an HTTP 404 response
+	Headers404 *GetDynamicTunnelInSystemResponse404Headers
+	// Headers500 the parsed response headers for an HTTP 500 response
+	Headers500 *GetDynamicTunnelInSystemResponse500Headers
+	// Headers502 the parsed response headers for an HTTP 502 response
+	Headers502 *GetDynamicTunnelInSystemResponse502Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *GetDynamicTunnelInSystemResponse503Headers
+	// Headers504 the parsed response headers for an HTTP 504 response
+	Headers504 *GetDynamicTunnelInSystemResponse504Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetDynamicTunnelInSystemResponse) GetJSON200() *DynamicTunnel {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r GetDynamicTunnelInSystemResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r GetDynamicTunnelInSystemResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r GetDynamicTunnelInSystemResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r GetDynamicTunnelInSystemResponse) GetApplicationproblemJSON404() *NotFound {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r GetDynamicTunnelInSystemResponse) GetApplicationproblemJSON500() *InternalError {
+	return r.ApplicationproblemJSON500
+}
+
+// GetApplicationproblemJSON502 returns the response for an HTTP 502 `application/problem+json` response
+func (r GetDynamicTunnelInSystemResponse) GetApplicationproblemJSON502() *BadGateway {
+	return r.ApplicationproblemJSON502
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r GetDynamicTunnelInSystemResponse) GetApplicationproblemJSON503() *Unavailable {
+	return r.ApplicationproblemJSON503
+}
+
+// GetApplicationproblemJSON504 returns the response for an HTTP 504 `application/problem+json` response
+func (r GetDynamicTunnelInSystemResponse) GetApplicationproblemJSON504() *GatewayTimeout {
+	return r.ApplicationproblemJSON504
+}
+
+// GetBody returns the raw response body bytes
+func (r GetDynamicTunnelInSystemResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetDynamicTunnelInSystemResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetDynamicTunnelInSystemResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetDynamicTunnelInSystemResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// DeactivateDynamicTunnelInSystemResponse200Headers the declared response headers of an HTTP 200 response for DeactivateDynamicTunnelInSystem
+type DeactivateDynamicTunnelInSystemResponse200Headers struct {
+	XRequestID *string
+}
+
+// DeactivateDynamicTunnelInSystemResponse400Headers the declared response headers of an HTTP 400 response for DeactivateDynamicTunnelInSystem
+type DeactivateDynamicTunnelInSystemResponse400Headers struct {
+	XRequestID *string
+}
+
+// DeactivateDynamicTunnelInSystemResponse401Headers the declared response headers of an HTTP 401 response for DeactivateDynamicTunnelInSystem
+type DeactivateDynamicTunnelInSystemResponse401Headers struct {
+	WWWAuthenticate *string
+	XRequestID      *string
+}
+
+// DeactivateDynamicTunnelInSystemResponse403Headers the declared response headers of an HTTP 403 response for DeactivateDynamicTunnelInSystem
+type DeactivateDynamicTunnelInSystemResponse403Headers struct {
+	XRequestID *string
+}
+
+// DeactivateDynamicTunnelInSystemResponse404Headers the declared response headers of an HTTP 404 response for DeactivateDynamicTunnelInSystem
+type DeactivateDynamicTunnelInSystemResponse404Headers struct {
+	XRequestID *string
+}
+
+// DeactivateDynamicTunnelInSystemResponse413Headers the declared response headers of an HTTP 413 response for DeactivateDynamicTunnelInSystem
+type DeactivateDynamicTunnelInSystemResponse413Headers struct {
+	XRequestID *string
+}
+
+// DeactivateDynamicTunnelInSystemResponse500Headers the declared response headers of an HTTP 500 response for DeactivateDynamicTunnelInSystem
+type DeactivateDynamicTunnelInSystemResponse500Headers struct {
+	XRequestID *string
+}
+
+// DeactivateDynamicTunnelInSystemResponse502Headers the declared response headers of an HTTP 502 response for DeactivateDynamicTunnelInSystem
+type DeactivateDynamicTunnelInSystemResponse502Headers struct {
+	XRequestID *string
+}
+
+// DeactivateDynamicTunnelInSystemResponse503Headers the declared response headers of an HTTP 503 response for DeactivateDynamicTunnelInSystem
+type DeactivateDynamicTunnelInSystemResponse503Headers struct {
+	RetryAfter *int
+	XRequestID *string
+}
+
+// DeactivateDynamicTunnelInSystemResponse504Headers the declared response headers of an HTTP 504 response for DeactivateDynamicTunnelInSystem
+type DeactivateDynamicTunnelInSystemResponse504Headers struct {
+	XRequestID *string
+}
+
+type DeactivateDynamicTunnelInSystemResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *ControlResponse
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
+	ApplicationproblemJSON413 *RequestTooLarge
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *InternalError
+	// ApplicationproblemJSON502 the response for an HTTP 502 `application/problem+json` response
+	ApplicationproblemJSON502 *BadGateway
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *ControlUnavailable
+	// ApplicationproblemJSON504 the response for an HTTP 504 `application/problem+json` response
+	ApplicationproblemJSON504 *GatewayTimeout
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *DeactivateDynamicTunnelInSystemResponse200Headers
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *DeactivateDynamicTunnelInSystemResponse400Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *DeactivateDynamicTunnelInSystemResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *DeactivateDynamicTunnelInSystemResponse403Headers
+	// Headers404 the parsed response headers for an HTTP 404 response
+	Headers404 *DeactivateDynamicTunnelInSystemResponse404Headers
+	// Headers413 the parsed response headers for an HTTP 413 response
+	Headers413 *DeactivateDynamicTunnelInSystemResponse413Headers
+	// Headers500 the parsed response headers for an HTTP 500 response
+	Headers500 *DeactivateDynamicTunnelInSystemResponse500Headers
+	// Headers502 the parsed response headers for an HTTP 502 response
+	Headers502 *DeactivateDynamicTunnelInSystemResponse502Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *DeactivateDynamicTunnelInSystemResponse503Headers
+	// Headers504 the parsed response headers for an HTTP 504 response
+	Headers504 *DeactivateDynamicTunnelInSystemResponse504Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r DeactivateDynamicTunnelInSystemResponse) GetJSON200() *ControlResponse {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r DeactivateDynamicTunnelInSystemResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r DeactivateDynamicTunnelInSystemResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r DeactivateDynamicTunnelInSystemResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r DeactivateDynamicTunnelInSystemResponse) GetApplicationproblemJSON404() *NotFound {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
+func (r DeactivateDynamicTunnelInSystemResponse) GetApplicationproblemJSON413() *RequestTooLarge {
+	return r.ApplicationproblemJSON413
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r DeactivateDynamicTunnelInSystemResponse) GetApplicationproblemJSON500() *InternalError {
+	return r.ApplicationproblemJSON500
+}
+
+// GetApplicationproblemJSON502 returns the response for an HTTP 502 `application/problem+json` response
+func (r DeactivateDynamicTunnelInSystemResponse) GetApplicationproblemJSON502() *BadGateway {
+	return r.ApplicationproblemJSON502
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r DeactivateDynamicTunnelInSystemResponse) GetApplicationproblemJSON503() *ControlUnavailable {
+	return r.ApplicationproblemJSON503
+}
+
+// GetApplicationproblemJSON504 returns the response for an HTTP 504 `application/problem+json` response
+func (r DeactivateDynamicTunnelInSystemResponse) GetApplicationproblemJSON504() *GatewayTimeout {
+	return r.ApplicationproblemJSON504
+}
+
+// GetBody returns the raw response body bytes
+func (r DeactivateDynamicTunnelInSystemResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r DeactivateDynamicTunnelInSystemResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r DeactivateDynamicTunnelInSystemResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r DeactivateDynamicTunnelInSystemResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// RefreshDynamicTunnelInSystemResponse200Headers the declared response headers of an HTTP 200 response for RefreshDynamicTunnelInSystem
+type RefreshDynamicTunnelInSystemResponse200Headers struct {
+	XRequestID *string
+}
+
+// RefreshDynamicTunnelInSystemResponse400Headers the declared response headers of an HTTP 400 response for RefreshDynamicTunnelInSystem
+type RefreshDynamicTunnelInSystemResponse400Headers struct {
+	XRequestID *string
+}
+
+// RefreshDynamicTunnelInSystemResponse401Headers the declared response headers of an HTTP 401 response for RefreshDynamicTunnelInSystem
+type RefreshDynamicTunnelInSystemResponse401Headers struct {
+	WWWAuthenticate *string
+	XRequestID      *string
+}
+
+// RefreshDynamicTunnelInSystemResponse403Headers the declared response headers of an HTTP 403 response for RefreshDynamicTunnelInSystem
+type RefreshDynamicTunnelInSystemResponse403Headers struct {
+	XRequestID *string
+}
+
+// RefreshDynamicTunnelInSystemResponse404Headers the declared response headers of an HTTP 404 response for RefreshDynamicTunnelInSystem
+type RefreshDynamicTunnelInSystemResponse404Headers struct {
+	XRequestID *string
+}
+
+// RefreshDynamicTunnelInSystemResponse413Headers the declared response headers of an HTTP 413 response for RefreshDynamicTunnelInSystem
+type RefreshDynamicTunnelInSystemResponse413Headers struct {
+	XRequestID *string
+}
+
+// RefreshDynamicTunnelInSystemResponse500Headers the declared response headers of an HTTP 500 response for RefreshDynamicTunnelInSystem
+type RefreshDynamicTunnelInSystemResponse500Headers struct {
+	XRequestID *string
+}
+
+// RefreshDynamicTunnelInSystemResponse502Headers the declared response headers of an HTTP 502 response for RefreshDynamicTunnelInSystem
+type RefreshDynamicTunnelInSystemResponse502Headers struct {
+	XRequestID *string
+}
+
+// RefreshDynamicTunnelInSystemResponse503Headers the declared response headers of an HTTP 503 response for RefreshDynamicTunnelInSystem
+type RefreshDynamicTunnelInSystemResponse503Headers struct {
+	RetryAfter *int
+	XRequestID *string
+}
+
+// RefreshDynamicTunnelInSystemResponse504Headers the declared response headers of an HTTP 504 response for RefreshDynamicTunnelInSystem
+type RefreshDynamicTunnelInSystemResponse504Headers struct {
+	XRequestID *string
+}
+
+type RefreshDynamicTunnelInSystemResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *ControlResponse
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
+	ApplicationproblemJSON413 *RequestTooLarge
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *InternalError
+	// ApplicationproblemJSON502 the response for an HTTP 502 `application/problem+json` response
+	ApplicationproblemJSON502 *BadGateway
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *ControlUnavailable
+	// ApplicationproblemJSON504 the response for an HTTP 504 `application/problem+json` response
+	ApplicationproblemJSON504 *GatewayTimeout
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *RefreshDynamicTunnelInSystemResponse200Headers
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *RefreshDynamicTunnelInSystemResponse400Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *RefreshDynamicTunnelInSystemResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *RefreshDynamicTunnelInSystemResponse403Headers
+	// Headers404 the parsed response headers for an HTTP 404 response
+	Headers404 *RefreshDynamicTunnelInSystemResponse404Headers
+	// Headers413 the parsed response headers for an HTTP 413 response
+	Headers413 *RefreshDynamicTunnelInSystemResponse413Headers
+	// Headers500 the parsed response headers for an HTTP 500 response
+	Headers500 *RefreshDynamicTunnelInSystemResponse500Headers
+	// Headers502 the parsed response headers for an HTTP 502 response
+	Headers502 *RefreshDynamicTunnelInSystemResponse502Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *RefreshDynamicTunnelInSystemResponse503Headers
+	// Headers504 the parsed response headers for an HTTP 504 response
+	Headers504 *RefreshDynamicTunnelInSystemResponse504Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r RefreshDynamicTunnelInSystemResponse) GetJSON200() *ControlResponse {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r RefreshDynamicTunnelInSystemResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r RefreshDynamicTunnelInSystemResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r RefreshDynamicTunnelInSystemResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r RefreshDynamicTunnelInSystemResponse) GetApplicationproblemJSON404() *NotFound {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
+func (r RefreshDynamicTunnelInSystemResponse) GetApplicationproblemJSON413() *RequestTooLarge {
+	return r.ApplicationproblemJSON413
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r RefreshDynamicTunnelInSystemResponse) GetApplicationproblemJSON500() *InternalError {
+	return r.ApplicationproblemJSON500
+}
+
+// GetApplicationproblemJSON502 returns the response for an HTTP 502 `application/problem+json` response
+func (r RefreshDynamicTunnelInSystemResponse) GetApplicationproblemJSON502() *BadGateway {
+	return r.ApplicationproblemJSON502
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r RefreshDynamicTunnelInSystemResponse) GetApplicationproblemJSON503() *ControlUnavailable {
+	return r.ApplicationproblemJSON503
+}
+
+// GetApplicationproblemJSON504 returns the response for an HTTP 504 `application/problem+json` response
+func (r RefreshDynamicTunnelInSystemResponse) GetApplicationproblemJSON504() *GatewayTimeout {
+	return r.ApplicationproblemJSON504
+}
+
+// GetBody returns the raw response body bytes
+func (r RefreshDynamicTunnelInSystemResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r RefreshDynamicTunnelInSystemResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r RefreshDynamicTunnelInSystemResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r RefreshDynamicTunnelInSystemResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// ActivateDynamicTunnelsInSystemResponse200Headers the declared response headers of an HTTP 200 response for ActivateDynamicTunnelsInSystem
+type ActivateDynamicTunnelsInSystemResponse200Headers struct {
+	XRequestID *string
+}
+
+// ActivateDynamicTunnelsInSystemResponse400Headers the declared response headers of an HTTP 400 response for ActivateDynamicTunnelsInSystem
+type ActivateDynamicTunnelsInSystemResponse400Headers struct {
+	XRequestID *string
+}
+
+// ActivateDynamicTunnelsInSystemResponse401Headers the declared response headers of an HTTP 401 response for ActivateDynamicTunnelsInSystem
+type ActivateDynamicTunnelsInSystemResponse401Headers struct {
+	WWWAuthenticate *string
+	XRequestID      *string
+}
+
+// ActivateDynamicTunnelsInSystemResponse403Headers the declared response headers of an HTTP 403 response for ActivateDynamicTunnelsInSystem
+type ActivateDynamicTunnelsInSystemResponse403Headers struct {
+	XRequestID *string
+}
+
+// ActivateDynamicTunnelsInSystemResponse404Headers the declared response headers of an HTTP 404 response for ActivateDynamicTunnelsInSystem
+type ActivateDynamicTunnelsInSystemResponse404Headers struct {
+	XRequestID *string
+}
+
+// ActivateDynamicTunnelsInSystemResponse413Headers the declared response headers of an HTTP 413 response for ActivateDynamicTunnelsInSystem
+type ActivateDynamicTunnelsInSystemResponse413Headers struct {
+	XRequestID *string
+}
+
+// ActivateDynamicTunnelsInSystemResponse415Headers the declared response headers of an HTTP 415 response for ActivateDynamicTunnelsInSystem
+type ActivateDynamicTunnelsInSystemResponse415Headers struct {
+	XRequestID *string
+}
+
+// ActivateDynamicTunnelsInSystemResponse500Headers the declared response headers of an HTTP 500 response for ActivateDynamicTunnelsInSystem
+type ActivateDynamicTunnelsInSystemResponse500Headers struct {
+	XRequestID *string
+}
+
+// ActivateDynamicTunnelsInSystemResponse502Headers the declared response headers of an HTTP 502 response for ActivateDynamicTunnelsInSystem
+type ActivateDynamicTunnelsInSystemResponse502Headers struct {
+	XRequestID *string
+}
+
+// ActivateDynamicTunnelsInSystemResponse503Headers the declared response headers of an HTTP 503 response for ActivateDynamicTunnelsInSystem
+type ActivateDynamicTunnelsInSystemResponse503Headers struct {
+	RetryAfter *int
+	XRequestID *string
+}
+
+// ActivateDynamicTunnelsInSystemResponse504Headers the declared response headers of an HTTP 504 response for ActivateDynamicTunnelsInSystem
+type ActivateDynamicTunnelsInSystemResponse504Headers struct {
+	XRequestID *string
+}
+
+type ActivateDynamicTunnelsInSystemResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *ControlResponse
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
+	ApplicationproblemJSON413 *RequestTooLarge
+	// ApplicationproblemJSON415 the response for an HTTP 415 `application/problem+json` response
+	ApplicationproblemJSON415 *UnsupportedMediaType
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *InternalError
+	// ApplicationproblemJSON502 the response for an HTTP 502 `application/problem+json` response
+	ApplicationproblemJSON502 *BadGateway
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *ControlUnavailable
+	// ApplicationproblemJSON504 the response for an HTTP 504 `application/problem+json` response
+	ApplicationproblemJSON504 *GatewayTimeout
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *ActivateDynamicTunnelsInSystemResponse200Headers
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *ActivateDynamicTunnelsInSystemResponse400Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *ActivateDynamicTunnelsInSystemResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *ActivateDynamicTunnelsInSystemResponse403Headers
+	// Headers404 the parsed response headers for an HTTP 404 response
+	Headers404 *ActivateDynamicTunnelsInSystemResponse404Headers
+	// Headers413 the parsed response headers for an HTTP 413 response
+	Headers413 *ActivateDynamicTunnelsInSystemResponse413Headers
+	// Headers415 the parsed response headers for an HTTP 415 response
+	Headers415 *ActivateDynamicTunnelsInSystemResponse415Headers
+	// Headers500 the parsed response headers for an HTTP 500 response
+	Headers500 *ActivateDynamicTunnelsInSystemResponse500Headers
+	// Headers502 the parsed response headers for an HTTP 502 response
+	Headers502 *ActivateDynamicTunnelsInSystemResponse502Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *ActivateDynamicTunnelsInSystemResponse503Headers
+	// Headers504 the parsed response headers for an HTTP 504 response
+	Headers504 *ActivateDynamicTunnelsInSystemResponse504Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ActivateDynamicTunnelsInSystemResponse) GetJSON200() *ControlResponse {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r ActivateDynamicTunnelsInSystemResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r ActivateDynamicTunnelsInSystemResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r ActivateDynamicTunnelsInSystemResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r ActivateDynamicTunnelsInSystemResponse) GetApplicationproblemJSON404() *NotFound {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
+func (r ActivateDynamicTunnelsInSystemResponse) GetApplicationproblemJSON413() *RequestTooLarge {
+	return r.ApplicationproblemJSON413
+}
+
+// GetApplicationproblemJSON415 returns the response for an HTTP 415 `application/problem+json` response
+func (r ActivateDynamicTunnelsInSystemResponse) GetApplicationproblemJSON415() *UnsupportedMediaType {
+	return r.ApplicationproblemJSON415
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r ActivateDynamicTunnelsInSystemResponse) GetApplicationproblemJSON500() *InternalError {
+	return r.ApplicationproblemJSON500
+}
+
+// GetApplicationproblemJSON502 returns the response for an HTTP 502 `application/problem+json` response
+func (r ActivateDynamicTunnelsInSystemResponse) GetApplicationproblemJSON502() *BadGateway {
+	return r.ApplicationproblemJSON502
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r ActivateDynamicTunnelsInSystemResponse) GetApplicationproblemJSON503() *ControlUnavailable {
+	return r.ApplicationproblemJSON503
+}
+
+// GetApplicationproblemJSON504 returns the response for an HTTP 504 `application/problem+json` response
+func (r ActivateDynamicTunnelsInSystemResponse) GetApplicationproblemJSON504() *GatewayTimeout {
+	return r.ApplicationproblemJSON504
+}
+
+// GetBody returns the raw response body bytes
+func (r ActivateDynamicTunnelsInSystemResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ActivateDynamicTunnelsInSystemResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ActivateDynamicTunnelsInSystemResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ActivateDynamicTunnelsInSystemResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// DeactivateDynamicTunnelsInSystemResponse200Headers the declared response headers of an HTTP 200 response for DeactivateDynamicTunnelsInSystem
+type DeactivateDynamicTunnelsInSystemResponse200Headers struct {
+	XRequestID *string
+}
+
+// DeactivateDynamicTunnelsInSystemResponse400Headers the declared response headers of an HTTP 400 response for DeactivateDynamicTunnelsInSystem
+type DeactivateDynamicTunnelsInSystemResponse400Headers struct {
+	XRequestID *string
+}
+
+// DeactivateDynamicTunnelsInSystemResponse401Headers the declared response headers of an HTTP 401 response for DeactivateDynamicTunnelsInSystem
+type DeactivateDynamicTunnelsInSystemResponse401Headers struct {
+	WWWAuthenticate *string
+	XRequestID      *string
+}
+
+// DeactivateDynamicTunnelsInSystemResponse403Headers the declared response headers of an HTTP 403 response for DeactivateDynamicTunnelsInSystem
+type DeactivateDynamicTunnelsInSystemResponse403Headers struct {
+	XRequestID *string
+}
+
+// DeactivateDynamicTunnelsInSystemResponse404Headers the declared response headers of an HTTP 404 response for DeactivateDynamicTunnelsInSystem
+type DeactivateDynamicTunnelsInSystemResponse404Headers struct {
+	XRequestID *string
+}
+
+// DeactivateDynamicTunnelsInSystemResponse413Headers the declared response headers of an HTTP 413 response for DeactivateDynamicTunnelsInSystem
+type DeactivateDynamicTunnelsInSystemResponse413Headers struct {
+	XRequestID *string
+}
+
+// DeactivateDynamicTunnelsInSystemResponse415Headers the declared response headers of an HTTP 415 response for DeactivateDynamicTunnelsInSystem
+type DeactivateDynamicTunnelsInSystemResponse415Headers struct {
+	XRequestID *string
+}
+
+// DeactivateDynamicTunnelsInSystemResponse500Headers the declared response headers of an HTTP 500 response for DeactivateDynamicTunnelsInSystem
+type DeactivateDynamicTunnelsInSystemResponse500Headers struct {
+	XRequestID *string
+}
+
+// DeactivateDynamicTunnelsInSystemResponse502Headers the declared response headers of an HTTP 502 response for DeactivateDynamicTunnelsInSystem
+type DeactivateDynamicTunnelsInSystemResponse502Headers struct {
+	XRequestID *string
+}
+
+// DeactivateDynamicTunnelsInSystemResponse503Headers the declared response headers of an HTTP 503 response for DeactivateDynamicTunnelsInSystem
+type DeactivateDynamicTunnelsInSystemResponse503Headers struct {
+	RetryAfter *int
+	XRequestID *string
+}
+
+// DeactivateDynamicTunnelsInSystemResponse504Headers the declared response headers of an HTTP 504 response for DeactivateDynamicTunnelsInSystem
+type DeactivateDynamicTunnelsInSystemResponse504Headers struct {
+	XRequestID *string
+}
+
+type DeactivateDynamicTunnelsInSystemResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *ControlResponse
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
+	ApplicationproblemJSON413 *RequestTooLarge
+	// ApplicationproblemJSON415 the response for an HTTP 415 `application/problem+json` response
+	ApplicationproblemJSON415 *UnsupportedMediaType
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *InternalError
+	// ApplicationproblemJSON502 the response for an HTTP 502 `application/problem+json` response
+	ApplicationproblemJSON502 *BadGateway
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *ControlUnavailable
+	// ApplicationproblemJSON504 the response for an HTTP 504 `application/problem+json` response
+	ApplicationproblemJSON504 *GatewayTimeout
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *DeactivateDynamicTunnelsInSystemResponse200Headers
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *DeactivateDynamicTunnelsInSystemResponse400Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *DeactivateDynamicTunnelsInSystemResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *DeactivateDynamicTunnelsInSystemResponse403Headers
+	// Headers404 the parsed response headers for an HTTP 404 response
+	Headers404 *DeactivateDynamicTunnelsInSystemResponse404Headers
+	// Headers413 the parsed response headers for an HTTP 413 response
+	Headers413 *DeactivateDynamicTunnelsInSystemResponse413Headers
+	// Headers415 the parsed response headers for an HTTP 415 response
+	Headers415 *DeactivateDynamicTunnelsInSystemResponse415Headers
+	// Headers500 the parsed response headers for an HTTP 500 response
+	Headers500 *DeactivateDynamicTunnelsInSystemResponse500Headers
+	// Headers502 the parsed response headers for an HTTP 502 response
+	Headers502 *DeactivateDynamicTunnelsInSystemResponse502Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *DeactivateDynamicTunnelsInSystemResponse503Headers
+	// Headers504 the parsed response headers for an HTTP 504 response
+	Headers504 *DeactivateDynamicTunnelsInSystemResponse504Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r DeactivateDynamicTunnelsInSystemResponse) GetJSON200() *ControlResponse {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r DeactivateDynamicTunnelsInSystemResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r DeactivateDynamicTunnelsInSystemResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r DeactivateDynamicTunnelsInSystemResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r DeactivateDynamicTunnelsInSystemResponse) GetApplicationproblemJSON404() *NotFound {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
+func (r DeactivateDynamicTunnelsInSystemResponse) GetApplicationproblemJSON413() *RequestTooLarge {
+	return r.ApplicationproblemJSON413
+}
+
+// GetApplicationproblemJSON415 returns the response for an HTTP 415 `application/problem+json` response
+func (r DeactivateDynamicTunnelsInSystemResponse) GetApplicationproblemJSON415() *UnsupportedMediaType {
+	return r.ApplicationproblemJSON415
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r DeactivateDynamicTunnelsInSystemResponse) GetApplicationproblemJSON500() *InternalError {
+	return r.ApplicationproblemJSON500
+}
+
+// GetApplicationproblemJSON502 returns the response for an HTTP 502 `application/problem+json` response
+func (r DeactivateDynamicTunnelsInSystemResponse) GetApplicationproblemJSON502() *BadGateway {
+	return r.ApplicationproblemJSON502
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r DeactivateDynamicTunnelsInSystemResponse) GetApplicationproblemJSON503() *ControlUnavailable {
+	return r.ApplicationproblemJSON503
+}
+
+// GetApplicationproblemJSON504 returns the response for an HTTP 504 `application/problem+json` response
+func (r DeactivateDynamicTunnelsInSystemResponse) GetApplicationproblemJSON504() *GatewayTimeout {
+	return r.ApplicationproblemJSON504
+}
+
+// GetBody returns the raw response body bytes
+func (r DeactivateDynamicTunnelsInSystemResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r DeactivateDynamicTunnelsInSystemResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r DeactivateDynamicTunnelsInSystemResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r DeactivateDynamicTunnelsInSystemResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// RefreshDynamicTunnelsInSystemResponse200Headers the declared response headers of an HTTP 200 response for RefreshDynamicTunnelsInSystem
+type RefreshDynamicTunnelsInSystemResponse200Headers struct {
+	XRequestID *string
+}
+
+// RefreshDynamicTunnelsInSystemResponse400Headers the declared response headers of an HTTP 400 response for RefreshDynamicTunnelsInSystem
+type RefreshDynamicTunnelsInSystemResponse400Headers struct {
+	XRequestID *string
+}
+
+// RefreshDynamicTunnelsInSystemResponse401Headers the declared response headers of an HTTP 401 response for RefreshDynamicTunnelsInSystem
+type RefreshDynamicTunnelsInSystemResponse401Headers struct {
+	WWWAuthenticate *string
+	XRequestID      *string
+}
+
+// RefreshDynamicTunnelsInSystemResponse403Headers the declared response headers of an HTTP 403 response for RefreshDynamicTunnelsInSystem
+type RefreshDynamicTunnelsInSystemResponse403Headers struct {
+	XRequestID *string
+}
+
+// RefreshDynamicTunnelsInSystemResponse404Headers the declared response headers of an HTTP 404 response for RefreshDynamicTunnelsInSystem
+type RefreshDynamicTunnelsInSystemResponse404Headers struct {
+	XRequestID *string
+}
+
+// RefreshDynamicTunnelsInSystemResponse413Headers the declared response headers of an HTTP 413 response for RefreshDynamicTunnelsInSystem
+type RefreshDynamicTunnelsInSystemResponse413Headers struct {
+	XRequestID *string
+}
+
+// RefreshDynamicTunnelsInSystemResponse415Headers the declared response headers of an HTTP 415 response for RefreshDynamicTunnelsInSystem
+type RefreshDynamicTunnelsInSystemResponse415Headers struct {
+	XRequestID *string
+}
+
+// RefreshDynamicTunnelsInSystemResponse500Headers the declared response headers of an HTTP 500 response for RefreshDynamicTunnelsInSystem
+type RefreshDynamicTunnelsInSystemResponse500Headers struct {
+	XRequestID *string
+}
+
+// RefreshDynamicTunnelsInSystemResponse502Headers the declared response headers of an HTTP 502 response for RefreshDynamicTunnelsInSystem
+type RefreshDynamicTunnelsInSystemResponse502Headers struct {
+	XRequestID *string
+}
+
+// RefreshDynamicTunnelsInSystemResponse503Headers the declared response headers of an HTTP 503 response for RefreshDynamicTunnelsInSystem
+type RefreshDynamicTunnelsInSystemResponse503Headers struct {
+	RetryAfter *int
+	XRequestID *string
+}
+
+// RefreshDynamicTunnelsInSystemResponse504Headers the declared response headers of an HTTP 504 response for RefreshDynamicTunnelsInSystem
+type RefreshDynamicTunnelsInSystemResponse504Headers struct {
+	XRequestID *string
+}
+
+type RefreshDynamicTunnelsInSystemResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *ControlResponse
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
+	ApplicationproblemJSON413 *RequestTooLarge
+	// ApplicationproblemJSON415 the response for an HTTP 415 `application/problem+json` response
+	ApplicationproblemJSON415 *UnsupportedMediaType
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *InternalError
+	// ApplicationproblemJSON502 the response for an HTTP 502 `application/problem+json` response
+	ApplicationproblemJSON502 *BadGateway
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *ControlUnavailable
+	// ApplicationproblemJSON504 the response for an HTTP 504 `application/problem+json` response
+	ApplicationproblemJSON504 *GatewayTimeout
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *RefreshDynamicTunnelsInSystemResponse200Headers
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *RefreshDynamicTunnelsInSystemResponse400Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *RefreshDynamicTunnelsInSystemResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *RefreshDynamicTunnelsInSystemResponse403Headers
+	// Headers404 the parsed response headers for an HTTP 404 response
+	Headers404 *RefreshDynamicTunnelsInSystemResponse404Headers
+	// Headers413 the parsed response headers for an HTTP 413 response
+	Headers413 *RefreshDynamicTunnelsInSystemResponse413Headers
+	// Headers415 the parsed response headers for an HTTP 415 response
+	Headers415 *RefreshDynamicTunnelsInSystemResponse415Headers
+	// Headers500 the parsed response headers for an HTTP 500 response
+	Headers500 *RefreshDynamicTunnelsInSystemResponse500Headers
+	// Headers502 the parsed response headers for an HTTP 502 response
+	Headers502 *RefreshDynamicTunnelsInSystemResponse502Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *RefreshDynamicTunnelsInSystemResponse503Headers
+	// Headers504 the parsed response headers for an HTTP 504 response
+	Headers504 *RefreshDynamicTunnelsInSystemResponse504Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r RefreshDynamicTunnelsInSystemResponse) GetJSON200() *ControlResponse {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r RefreshDynamicTunnelsInSystemResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r RefreshDynamicTunnelsInSystemResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r RefreshDynamicTunnelsInSystemResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r RefreshDynamicTunnelsInSystemResponse) GetApplicationproblemJSON404() *NotFound {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
+func (r RefreshDynamicTunnelsInSystemResponse) GetApplicationproblemJSON413() *RequestTooLarge {
+	return r.ApplicationproblemJSON413
+}
+
+// GetApplicationproblemJSON415 returns the response for an HTTP 415 `application/problem+json` response
+func (r RefreshDynamicTunnelsInSystemResponse) GetApplicationproblemJSON415() *UnsupportedMediaType {
+	return r.ApplicationproblemJSON415
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r RefreshDynamicTunnelsInSystemResponse) GetApplicationproblemJSON500() *InternalError {
+	return r.ApplicationproblemJSON500
+}
+
+// GetApplicationproblemJSON502 returns the response for an HTTP 502 `application/problem+json` response
+func (r RefreshDynamicTunnelsInSystemResponse) GetApplicationproblemJSON502() *BadGateway {
+	return r.ApplicationproblemJSON502
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r RefreshDynamicTunnelsInSystemResponse) GetApplicationproblemJSON503() *ControlUnavailable {
+	return r.ApplicationproblemJSON503
+}
+
+// GetApplicationproblemJSON504 returns the response for an HTTP 504 `application/problem+json` response
+func (r RefreshDynamicTunnelsInSystemResponse) GetApplicationproblemJSON504() *GatewayTimeout {
+	return r.ApplicationproblemJSON504
+}
+
+// GetBody returns the raw response body bytes
+func (r RefreshDynamicTunnelsInSystemResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r RefreshDynamicTunnelsInSystemResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r RefreshDynamicTunnelsInSystemResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r RefreshDynamicTunnelsInSystemResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// ListManualTunnelsInSystemResponse200Headers the declared response headers of an HTTP 200 response for ListManualTunnelsInSystem
+type ListManualTunnelsInSystemResponse200Headers struct {
+	ETag       *string
+	XRequestID *string
+}
+
+// ListManualTunnelsInSystemResponse304Headers the declared response headers of an HTTP 304 response for ListManualTunnelsInSystem
+type ListManualTunnelsInSystemResponse304Headers struct {
+	ETag       *string
+	XRequestID *string
+}
+
+// ListManualTunnelsInSystemResponse400Headers the declared response headers of an HTTP 400 response for ListManualTunnelsInSystem
+type ListManualTunnelsInSystemResponse400Headers struct {
+	XRequestID *string
+}
+
+// ListManualTunnelsInSystemResponse401Headers the declared response headers of an HTTP 401 response for ListManualTunnelsInSystem
+type ListManualTunnelsInSystemResponse401Headers struct {
+	WWWAuthenticate *string
+	XRequestID      *string
+}
+
+// ListManualTunnelsInSystemResponse403Headers the declared response headers of an HTTP 403 response for ListManualTunnelsInSystem
+type ListManualTunnelsInSystemResponse403Headers struct {
+	XRequestID *string
+}
+
+// ListManualTunnelsInSystemResponse404Headers the declared response headers of an HTTP 404 response for ListManualTunnelsInSystem
+type ListManualTunnelsInSystemResponse404Headers struct {
+	XRequestID *string
+}
+
+// ListManualTunnelsInSystemResponse500Headers the declared response headers of an HTTP 500 response for ListManualTunnelsInSystem
+type ListManualTunnelsInSystemResponse500Headers struct {
+	XRequestID *string
+}
+
+// ListManualTunnelsInSystemResponse502Headers the declared response headers of an HTTP 502 response for ListManualTunnelsInSystem
+type ListManualTunnelsInSystemResponse502Headers struct {
+	XRequestID *string
+}
+
+// ListManualTunnelsInSystemResponse503Headers the declared response headers of an HTTP 503 response for ListManualTunnelsInSystem
+type ListManualTunnelsInSystemResponse503Headers struct {
+	RetryAfter *int
+	XRequestID *string
+}
+
+// ListManualTunnelsInSystemResponse504Headers the declared response headers of an HTTP 504 response for ListManualTunnelsInSystem
+type ListManualTunnelsInSystemResponse504Headers struct {
+	XRequestID *string
+}
+
+type ListManualTunnelsInSystemResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *ManualTunnelList
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *InternalError
+	// ApplicationproblemJSON502 the response for an HTTP 502 `application/problem+json` response
+	ApplicationproblemJSON502 *BadGateway
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *Unavailable
+	// ApplicationproblemJSON504 the response for an HTTP 504 `application/problem+json` response
+	ApplicationproblemJSON504 *GatewayTimeout
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *ListManualTunnelsInSystemResponse200Headers
+	// Headers304 the parsed response headers for an HTTP 304 response
+	Headers304 *ListManualTunnelsInSystemResponse304Headers
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *ListManualTunnelsInSystemResponse400Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *ListManualTunnelsInSystemResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *ListManualTunnelsInSystemResponse403Headers
+	// Headers404 the parsed response headers for an HTTP 404 response
+	Headers404 *ListManualTunnelsInSystemResponse404Headers
+	// Headers500 the parsed response headers for an HTTP 500 response
+	Headers500 *ListManualTunnelsInSystemResponse500Headers
+	// Headers502 the parsed response headers for an HTTP 502 response
+	Headers502 *ListManualTunnelsInSystemResponse502Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *ListManualTunnelsInSystemResponse503Headers
+	// Headers504 the parsed response headers for an HTTP 504 response
+	Headers504 *ListManualTunnelsInSystemResponse504Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListManualTunnelsInSystemResponse) GetJSON200() *ManualTunnelList {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r ListManualTunnelsInSystemResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r ListManualTunnelsInSystemResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r ListManualTunnelsInSystemResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r ListManualTunnelsInSystemResponse) GetApplicationproblemJSON404() *NotFound {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r ListManualTunnelsInSystemResponse) GetApplicationproblemJSON500() *InternalError {
+	return r.ApplicationproblemJSON500
+}
+
+// GetApplicationproblemJSON502 returns the response for an HTTP 502 `application/problem+json` response
+func (r ListManualTunnelsInSystemResponse) GetApplicationproblemJSON502() *BadGateway {
+	return r.ApplicationproblemJSON502
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r ListManualTunnelsInSystemResponse) GetApplicationproblemJSON503() *Unavailable {
+	return r.ApplicationproblemJSON503
+}
+
+// GetApplicationproblemJSON504 returns the response for an HTTP 504 `application/problem+json` response
+func (r ListManualTunnelsInSystemResponse) GetApplicationproblemJSON504() *GatewayTimeout {
+	return r.ApplicationproblemJSON504
+}
+
+// GetBody returns the raw response body bytes
+func (r ListManualTunnelsInSystemResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListManualTunnelsInSystemResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListManualTunnelsInSystemResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListManualTunnelsInSystemResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// GetManualTunnelInSystemResponse200Headers the declared response headers of an HTTP 200 response for GetManualTunnelInSystem
+type GetManualTunnelInSystemResponse200Headers struct {
+	ETag       *string
+	XRequestID *string
+}
+
+// GetManualTunnelInSystemResponse304Headers the declared response headers of an HTTP 304 response for GetManualTunnelInSystem
+type GetManualTunnelInSystemResponse304Headers struct {
+	ETag       *string
+	XRequestID *string
+}
+
+// GetManualTunnelInSystemResponse400Headers the declared response headers of an HTTP 400 response for GetManualTunnelInSystem
+type GetManualTunnelInSystemResponse400Headers struct {
+	XRequestID *string
+}
+
+// GetManualTunnelInSystemResponse401Headers the declared response headers of an HTTP 401 response for GetManualTunnelInSystem
+type GetManualTunnelInSystemResponse401Headers struct {
+	WWWAuthenticate *string
+	XRequestID      *string
+}
+
+// GetManualTunnelInSystemResponse403Headers the declared response headers of an HTTP 403 response for GetManualTunnelInSystem
+type GetManualTunnelInSystemResponse403Headers struct {
+	XRequestID *string
+}
+
+// GetManualTunnelInSystemResponse404Headers the declared response headers of an HTTP 404 response for GetManualTunnelInSystem
+type GetManualTunnelInSystemResponse404Headers struct {
+	XRequestID *string
+}
+
+// GetManualTunnelInSystemResponse500Headers the declared response headers of an HTTP 500 response for GetManualTunnelInSystem
+type GetManualTunnelInSystemResponse500Headers struct {
+	XRequestID *string
+}
+
+// GetManualTunnelInSystemResponse502Headers the declared response headers of an HTTP 502 response for GetManualTunnelInSystem
+type GetManualTunnelInSystemResponse502Headers struct {
+	XRequestID *string
+}
+
+// GetManualTunnelInSystemResponse503Headers the declared response headers of an HTTP 503 response for GetManualTunnelInSystem
+type GetManualTunnelInSystemResponse503Headers struct {
+	RetryAfter *int
+	XRequestID *string
+}
+
+// GetManualTunnelInSystemResponse504Headers the declared response headers of an HTTP 504 response for GetManualTunnelInSystem
+type GetManualTunnelInSystemResponse504Headers struct {
+	XRequestID *string
+}
+
+type GetManualTunnelInSystemResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *ManualTunnel
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *InternalError
+	// ApplicationproblemJSON502 the response for an HTTP 502 `application/problem+json` response
+	ApplicationproblemJSON502 *BadGateway
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *Unavailable
+	// ApplicationproblemJSON504 the response for an HTTP 504 `application/problem+json` response
+	ApplicationproblemJSON504 *GatewayTimeout
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *GetManualTunnelInSystemResponse200Headers
+	// Headers304 the parsed response headers for an HTTP 304 response
+	Headers304 *GetManualTunnelInSystemResponse304Headers
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *GetManualTunnelInSystemResponse400Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *GetManualTunnelInSystemResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *GetManualTunnelInSystemResponse403Headers
+	// Headers404 the parsed response headers for an HTTP 404 response
+	Headers404 *GetManualTunnelInSystemResponse404Headers
+	// Headers500 the parsed response headers for an HTTP 500 response
+	Headers500 *GetManualTunnelInSystemResponse500Headers
+	// Headers502 the parsed response headers for an HTTP 502 response
+	Headers502 *GetManualTunnelInSystemResponse502Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *GetManualTunnelInSystemResponse503Headers
+	// Headers504 the parsed response headers for an HTTP 504 response
+	Headers504 *GetManualTunnelInSystemResponse504Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetManualTunnelInSystemResponse) GetJSON200() *ManualTunnel {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r GetManualTunnelInSystemResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r GetManualTunnelInSystemResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r GetManualTunnelInSystemResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r GetManualTunnelInSystemResponse) GetApplicationproblemJSON404() *NotFound {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r GetManualTunnelInSystemResponse) GetApplicationproblemJSON500() *InternalError {
+	return r.ApplicationproblemJSON500
+}
+
+// GetApplicationproblemJSON502 returns the response for an HTTP 502 `application/problem+json` response
+func (r GetManualTunnelInSystemResponse) GetApplicationproblemJSON502() *BadGateway {
+	return r.ApplicationproblemJSON502
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r GetManualTunnelInSystemResponse) GetApplicationproblemJSON503() *Unavailable {
+	return r.ApplicationproblemJSON503
+}
+
+// GetApplicationproblemJSON504 returns the response for an HTTP 504 `application/problem+json` response
+func (r GetManualTunnelInSystemResponse) GetApplicationproblemJSON504() *GatewayTimeout {
+	return r.ApplicationproblemJSON504
+}
+
+// GetBody returns the raw response body bytes
+func (r GetManualTunnelInSystemResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetManualTunnelInSystemResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetManualTunnelInSystemResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetManualTunnelInSystemResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// ActivateManualTunnelInSystemResponse200Headers the declared response headers of an HTTP 200 response for ActivateManualTunnelInSystem
+type ActivateManualTunnelInSystemResponse200Headers struct {
+	XRequestID *string
+}
+
+// ActivateManualTunnelInSystemResponse400Headers the declared response headers of an HTTP 400 response for ActivateManualTunnelInSystem
+type ActivateManualTunnelInSystemResponse400Headers struct {
+	XRequestID *string
+}
+
+// ActivateManualTunnelInSystemResponse401Headers the declared response headers of an HTTP 401 response for ActivateManualTunnelInSystem
+type ActivateManualTunnelInSystemResponse401Headers struct {
+	WWWAuthenticate *string
+	XRequestID      *string
+}
+
+// ActivateManualTunnelInSystemResponse403Headers the declared response headers of an HTTP 403 response for ActivateManualTunnelInSystem
+type ActivateManualTunnelInSystemResponse403Headers struct {
+	XRequestID *string
+}
+
+// ActivateManualTunnelInSystemResponse404Headers the declared response headers of an HTTP 404 response for ActivateManualTunnelInSystem
+type ActivateManualTunnelInSystemResponse404Headers struct {
+	XRequestID *string
+}
+
+// ActivateManualTunnelInSystemResponse413Headers the declared response headers of an HTTP 413 response for ActivateManualTunnelInSystem
+type ActivateManualTunnelInSystemResponse413Headers struct {
+	XRequestID *string
+}
+
+// ActivateManualTunnelInSystemResponse500Headers the declared response headers of an HTTP 500 response for ActivateManualTunnelInSystem
+type ActivateManualTunnelInSystemResponse500Headers struct {
+	XRequestID *string
+}
+
+// ActivateManualTunnelInSystemResponse502Headers the declared response headers of an HTTP 502 response for ActivateManualTunnelInSystem
+type ActivateManualTunnelInSystemResponse502Headers struct {
+	XRequestID *string
+}
+
+// ActivateManualTunnelInSystemResponse503Headers the declared response headers of an HTTP 503 response for ActivateManualTunnelInSystem
+type ActivateManualTunnelInSystemResponse503Headers struct {
+	RetryAfter *int
+	XRequestID *string
+}
+
+// ActivateManualTunnelInSystemResponse504Headers the declared response headers of an HTTP 504 response for ActivateManualTunnelInSystem
+type ActivateManualTunnelInSystemResponse504Headers struct {
+	XRequestID *string
+}
+
+type ActivateManualTunnelInSystemResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *ControlResponse
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
+	ApplicationproblemJSON413 *RequestTooLarge
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *InternalError
+	// ApplicationproblemJSON502 the response for an HTTP 502 `application/problem+json` response
+	ApplicationproblemJSON502 *BadGateway
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *ControlUnavailable
+	// ApplicationproblemJSON504 the response for an HTTP 504 `application/problem+json` response
+	ApplicationproblemJSON504 *GatewayTimeout
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *ActivateManualTunnelInSystemResponse200Headers
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *ActivateManualTunnelInSystemResponse400Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *ActivateManualTunnelInSystemResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *ActivateManualTunnelInSystemResponse403Headers
+	// Headers404 the parsed response headers for an HTTP 404 response
+	Headers404 *ActivateManualTunnelInSystemResponse404Headers
+	// Headers413 the parsed response headers for an HTTP 413 response
+	Headers413 *ActivateManualTunnelInSystemResponse413Headers
+	// Headers500 the parsed response headers for an HTTP 500 response
+	Headers500 *ActivateManualTunnelInSystemResponse500Headers
+	// Headers502 the parsed response headers for an HTTP 502 response
+	Headers502 *ActivateManualTunnelInSystemResponse502Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *ActivateManualTunnelInSystemResponse503Headers
+	// Headers504 the parsed response headers for an HTTP 504 response
+	Headers504 *ActivateManualTunnelInSystemResponse504Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ActivateManualTunnelInSystemResponse) GetJSON200() *ControlResponse {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r ActivateManualTunnelInSystemResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r ActivateManualTunnelInSystemResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r ActivateManualTunnelInSystemResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r ActivateManualTunnelInSystemResponse) GetApplicationproblemJSON404() *NotFound {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
+func (r ActivateManualTunnelInSystemResponse) GetApplicationproblemJSON413() *RequestTooLarge {
+	return r.ApplicationproblemJSON413
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r ActivateManualTunnelInSystemResponse) GetApplicationproblemJSON500() *InternalError {
+	return r.ApplicationproblemJSON500
+}
+
+// GetApplicationproblemJSON502 returns the response for an HTTP 502 `application/problem+json` response
+func (r ActivateManualTunnelInSystemResponse) GetApplicationproblemJSON502() *BadGateway {
+	return r.ApplicationproblemJSON502
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r ActivateManualTunnelInSystemResponse) GetApplicationproblemJSON503() *ControlUnavailable {
+	return r.ApplicationproblemJSON503
+}
+
+// GetApplicationproblemJSON504 returns the response for an HTTP 504 `application/problem+json` response
+func (r ActivateManualTunnelInSystemResponse) GetApplicationproblemJSON504() *GatewayTimeout {
+	return r.ApplicationproblemJSON504
+}
+
+// GetBody returns the raw response body bytes
+func (r ActivateManualTunnelInSystemResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ActivateManualTunnelInSystemResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ActivateManualTunnelInSystemResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ActivateManualTunnelInSystemResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// DeactivateManualTunnelInSystemResponse200Headers the declared response headers of an HTTP 200 response for DeactivateManualTunnelInSystem
+type DeactivateManualTunnelInSystemResponse200Headers struct {
+	XRequestID *string
+}
+
+// DeactivateManualTunnelInSystemResponse400Headers the declared response headers of an HTTP 400 response for DeactivateManualTunnelInSystem
+type DeactivateManualTunnelInSystemResponse400Headers struct {
+	XRequestID *string
+}
+
+// DeactivateManualTunnelInSystemResponse401Headers the declared response headers of an HTTP 401 response for DeactivateManualTunnelInSystem
+type DeactivateManualTunnelInSystemResponse401Headers struct {
+	WWWAuthenticate *string
+	XRequestID      *string
+}
+
+// DeactivateManualTunnelInSystemResponse403Headers the declared response headers of an HTTP 403 response for DeactivateManualTunnelInSystem
+type DeactivateManualTunnelInSystemResponse403Headers struct {
+	XRequestID *string
+}
+
+// DeactivateManualTunnelInSystemResponse404Headers the declared response headers of an HTTP 404 response for DeactivateManualTunnelInSystem
+type DeactivateManualTunnelInSystemResponse404Headers struct {
+	XRequestID *string
+}
+
+// DeactivateManualTunnelInSystemResponse413Headers the declared response headers of an HTTP 413 response for DeactivateManualTunnelInSystem
+type DeactivateManualTunnelInSystemResponse413Headers struct {
+	XRequestID *string
+}
+
+// DeactivateManualTunnelInSystemResponse500Headers the declared response headers of an HTTP 500 response for DeactivateManualTunnelInSystem
+type DeactivateManualTunnelInSystemResponse500Headers struct {
+	XRequestID *string
+}
+
+// DeactivateManualTunnelInSystemResponse502Headers the declared response headers of an HTTP 502 response for DeactivateManualTunnelInSystem
+type DeactivateManualTunnelInSystemResponse502Headers struct {
+	XRequestID *string
+}
+
+// DeactivateManualTunnelInSystemResponse503Headers the declared response headers of an HTTP 503 response for DeactivateManualTunnelInSystem
+type DeactivateManualTunnelInSystemResponse503Headers struct {
+	RetryAfter *int
+	XRequestID *string
+}
+
+// DeactivateManualTunnelInSystemResponse504Headers the declared response headers of an HTTP 504 response for DeactivateManualTunnelInSystem
+type DeactivateManualTunnelInSystemResponse504Headers struct {
+	XRequestID *string
+}
+
+type DeactivateManualTunnelInSystemResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *ControlResponse
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
+	ApplicationproblemJSON413 *RequestTooLarge
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *InternalError
+	// ApplicationproblemJSON502 the response for an HTTP 502 `application/problem+json` response
+	ApplicationproblemJSON502 *BadGateway
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *ControlUnavailable
+	// ApplicationproblemJSON504 the response for an HTTP 504 `application/problem+json` response
+	ApplicationproblemJSON504 *GatewayTimeout
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *DeactivateManualTunnelInSystemResponse200Headers
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *DeactivateManualTunnelInSystemResponse400Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *DeactivateManualTunnelInSystemResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *DeactivateManualTunnelInSystemResponse403Headers
+	// Headers404 the parsed response headers for an HTTP 404 response
+	Headers404 *DeactivateManualTunnelInSystemResponse404Headers
+	// Headers413 the parsed response headers for an HTTP 413 response
+	Headers413 *DeactivateManualTunnelInSystemResponse413Headers
+	// Headers500 the parsed response headers for an HTTP 500 response
+	Headers500 *DeactivateManualTunnelInSystemResponse500Headers
+	// Headers502 the parsed response headers for an HTTP 502 response
+	Headers502 *DeactivateManualTunnelInSystemResponse502Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *DeactivateManualTunnelInSystemResponse503Headers
+	// Headers504 the parsed response headers for an HTTP 504 response
+	Headers504 *DeactivateManualTunnelInSystemResponse504Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r DeactivateManualTunnelInSystemResponse) GetJSON200() *ControlResponse {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r DeactivateManualTunnelInSystemResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r DeactivateManualTunnelInSystemResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r DeactivateManualTunnelInSystemResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r DeactivateManualTunnelInSystemResponse) GetApplicationproblemJSON404() *NotFound {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
+func (r DeactivateManualTunnelInSystemResponse) GetApplicationproblemJSON413() *RequestTooLarge {
+	return r.ApplicationproblemJSON413
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r DeactivateManualTunnelInSystemResponse) GetApplicationproblemJSON500() *InternalError {
+	return r.ApplicationproblemJSON500
+}
+
+// GetApplicationproblemJSON502 returns the response for an HTTP 502 `application/problem+json` response
+func (r DeactivateManualTunnelInSystemResponse) GetApplicationproblemJSON502() *BadGateway {
+	return r.ApplicationproblemJSON502
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r DeactivateManualTunnelInSystemResponse) GetApplicationproblemJSON503() *ControlUnavailable {
+	return r.ApplicationproblemJSON503
+}
+
+// GetApplicationproblemJSON504 returns the response for an HTTP 504 `application/problem+json` response
+func (r DeactivateManualTunnelInSystemResponse) GetApplicationproblemJSON504() *GatewayTimeout {
+	return r.ApplicationproblemJSON504
+}
+
+// GetBody returns the raw response body bytes
+func (r DeactivateManualTunnelInSystemResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r DeactivateManualTunnelInSystemResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r DeactivateManualTunnelInSystemResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r DeactivateManualTunnelInSystemResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// ActivateManualTunnelsInSystemResponse200Headers the declared response headers of an HTTP 200 response for ActivateManualTunnelsInSystem
+type ActivateManualTunnelsInSystemResponse200Headers struct {
+	XRequestID *string
+}
+
+// ActivateManualTunnelsInSystemResponse400Headers the declared response headers of an HTTP 400 response for ActivateManualTunnelsInSystem
+type ActivateManualTunnelsInSystemResponse400Headers struct {
+	XRequestID *string
+}
+
+// ActivateManualTunnelsInSystemResponse401Headers the declared response headers of an HTTP 401 response for ActivateManualTunnelsInSystem
+type ActivateManualTunnelsInSystemResponse401Headers struct {
+	WWWAuthenticate *string
+	XRequestID      *string
+}
+
+// ActivateManualTunnelsInSystemResponse403Headers the declared response headers of an HTTP 403 response for ActivateManualTunnelsInSystem
+type ActivateManualTunnelsInSystemResponse403Headers struct {
+	XRequestID *string
+}
+
+// ActivateManualTunnelsInSystemResponse404Headers the declared response headers of an HTTP 404 response for ActivateManualTunnelsInSystem
+type ActivateManualTunnelsInSystemResponse404Headers struct {
+	XRequestID *string
+}
+
+// ActivateManualTunnelsInSystemResponse413Headers the declared response headers of an HTTP 413 response for ActivateManualTunnelsInSystem
+type ActivateManualTunnelsInSystemResponse413Headers struct {
+	XRequestID *string
+}
+
+// ActivateManualTunnelsInSystemResponse415Headers the declared response headers of an HTTP 415 response for ActivateManualTunnelsInSystem
+type ActivateManualTunnelsInSystemResponse415Headers struct {
+	XRequestID *string
+}
+
+// ActivateManualTunnelsInSystemResponse500Headers the declared response headers of an HTTP 500 response for ActivateManualTunnelsInSystem
+type ActivateManualTunnelsInSystemResponse500Headers struct {
+	XRequestID *string
+}
+
+// ActivateManualTunnelsInSystemResponse502Headers the declared response headers of an HTTP 502 response for ActivateManualTunnelsInSystem
+type ActivateManualTunnelsInSystemResponse502Headers struct {
+	XRequestID *string
+}
+
+// ActivateManualTunnelsInSystemResponse503Headers the declared response headers of an HTTP 503 response for ActivateManualTunnelsInSystem
+type ActivateManualTunnelsInSystemResponse503Headers struct {
+	RetryAfter *int
+	XRequestID *string
+}
+
+// ActivateManualTunnelsInSystemResponse504Headers the declared response headers of an HTTP 504 response for ActivateManualTunnelsInSystem
+type ActivateManualTunnelsInSystemResponse504Headers struct {
+	XRequestID *string
+}
+
+type ActivateManualTunnelsInSystemResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *ControlResponse
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
+	ApplicationproblemJSON413 *RequestTooLarge
+	// ApplicationproblemJSON415 the response for an HTTP 415 `application/problem+json` response
+	ApplicationproblemJSON415 *UnsupportedMediaType
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *InternalError
+	// ApplicationproblemJSON502 the response for an HTTP 502 `application/problem+json` response
+	ApplicationproblemJSON502 *BadGateway
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *ControlUnavailable
+	// ApplicationproblemJSON504 the response for an HTTP 504 `application/problem+json` response
+	ApplicationproblemJSON504 *GatewayTimeout
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *ActivateManualTunnelsInSystemResponse200Headers
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *ActivateManualTunnelsInSystemResponse400Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *ActivateManualTunnelsInSystemResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *ActivateManualTunnelsInSystemResponse403Headers
+	// Headers404 the parsed response headers for an HTTP 404 response
+	Headers404 *ActivateManualTunnelsInSystemResponse404Headers
+	// Headers413 the parsed response headers for an HTTP 413 response
+	Headers413 *ActivateManualTunnelsInSystemResponse413Headers
+	// Headers415 the parsed response headers for an HTTP 415 response
+	Headers415 *ActivateManualTunnelsInSystemResponse415Headers
+	// Headers500 the parsed response headers for an HTTP 500 response
+	Headers500 *ActivateManualTunnelsInSystemResponse500Headers
+	// Headers502 the parsed response headers for an HTTP 502 response
+	Headers502 *ActivateManualTunnelsInSystemResponse502Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *ActivateManualTunnelsInSystemResponse503Headers
+	// Headers504 the parsed response headers for an HTTP 504 response
+	Headers504 *ActivateManualTunnelsInSystemResponse504Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ActivateManualTunnelsInSystemResponse) GetJSON200() *ControlResponse {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r ActivateManualTunnelsInSystemResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r ActivateManualTunnelsInSystemResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r ActivateManualTunnelsInSystemResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r ActivateManualTunnelsInSystemResponse) GetApplicationproblemJSON404() *NotFound {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
+func (r ActivateManualTunnelsInSystemResponse) GetApplicationproblemJSON413() *RequestTooLarge {
+	return r.ApplicationproblemJSON413
+}
+
+// GetApplicationproblemJSON415 returns the response for an HTTP 415 `application/problem+json` response
+func (r ActivateManualTunnelsInSystemResponse) GetApplicationproblemJSON415() *UnsupportedMediaType {
+	return r.ApplicationproblemJSON415
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r ActivateManualTunnelsInSystemResponse) GetApplicationproblemJSON500() *InternalError {
+	return r.ApplicationproblemJSON500
+}
+
+// GetApplicationproblemJSON502 returns the response for an HTTP 502 `application/problem+json` response
+func (r ActivateManualTunnelsInSystemResponse) GetApplicationproblemJSON502() *BadGateway {
+	return r.ApplicationproblemJSON502
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r ActivateManualTunnelsInSystemResponse) GetApplicationproblemJSON503() *ControlUnavailable {
+	return r.ApplicationproblemJSON503
+}
+
+// GetApplicationproblemJSON504 returns the response for an HTTP 504 `application/problem+json` response
+func (r ActivateManualTunnelsInSystemResponse) GetApplicationproblemJSON504() *GatewayTimeout {
+	return r.ApplicationproblemJSON504
+}
+
+// GetBody returns the raw response body bytes
+func (r ActivateManualTunnelsInSystemResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ActivateManualTunnelsInSystemResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ActivateManualTunnelsInSystemResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ActivateManualTunnelsInSystemResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// DeactivateManualTunnelsInSystemResponse200Headers the declared response headers of an HTTP 200 response for DeactivateManualTunnelsInSystem
+type DeactivateManualTunnelsInSystemResponse200Headers struct {
+	XRequestID *string
+}
+
+// DeactivateManualTunnelsInSystemResponse400Headers the declared response headers of an HTTP 400 response for DeactivateManualTunnelsInSystem
+type DeactivateManualTunnelsInSystemResponse400Headers struct {
+	XRequestID *string
+}
+
+// DeactivateManualTunnelsInSystemResponse401Headers the declared response headers of an HTTP 401 response for DeactivateManualTunnelsInSystem
+type DeactivateManualTunnelsInSystemResponse401Headers struct {
+	WWWAuthenticate *string
+	XRequestID      *string
+}
+
+// DeactivateManualTunnelsInSystemResponse403Headers the declared response headers of an HTTP 403 response for DeactivateManualTunnelsInSystem
+type DeactivateManualTunnelsInSystemResponse403Headers struct {
+	XRequestID *string
+}
+
+// DeactivateManualTunnelsInSystemResponse404Headers the declared response headers of an HTTP 404 response for DeactivateManualTunnelsInSystem
+type DeactivateManualTunnelsInSystemResponse404Headers struct {
+	XRequestID *string
+}
+
+// DeactivateManualTunnelsInSystemResponse413Headers the declared response headers of an HTTP 413 response for DeactivateManualTunnelsInSystem
+type DeactivateManualTunnelsInSystemResponse413Headers struct {
+	XRequestID *string
+}
+
+// DeactivateManualTunnelsInSystemResponse415Headers the declared response headers of an HTTP 415 response for DeactivateManualTunnelsInSystem
+type DeactivateManualTunnelsInSystemResponse415Headers struct {
+	XRequestID *string
+}
+
+// DeactivateManualTunnelsInSystemResponse500Headers the declared response headers of an HTTP 500 response for DeactivateManualTunnelsInSystem
+type DeactivateManualTunnelsInSystemResponse500Headers struct {
+	XRequestID *string
+}
+
+// DeactivateManualTunnelsInSystemResponse502Headers the declared response headers of an HTTP 502 response for DeactivateManualTunnelsInSystem
+type DeactivateManualTunnelsInSystemResponse502Headers struct {
+	XRequestID *string
+}
+
+// DeactivateManualTunnelsInSystemResponse503Headers the declared response headers of an HTTP 503 response for DeactivateManualTunnelsInSystem
+type DeactivateManualTunnelsInSystemResponse503Headers struct {
+	RetryAfter *int
+	XRequestID *string
+}
+
+// DeactivateManualTunnelsInSystemResponse504Headers the declared response headers of an HTTP 504 response for DeactivateManualTunnelsInSystem
+type DeactivateManualTunnelsInSystemResponse504Headers struct {
+	XRequestID *string
+}
+
+type DeactivateManualTunnelsInSystemResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *ControlResponse
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
+	ApplicationproblemJSON413 *RequestTooLarge
+	// ApplicationproblemJSON415 the response for an HTTP 415 `application/problem+json` response
+	ApplicationproblemJSON415 *UnsupportedMediaType
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *InternalError
+	// ApplicationproblemJSON502 the response for an HTTP 502 `application/problem+json` response
+	ApplicationproblemJSON502 *BadGateway
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *ControlUnavailable
+	// ApplicationproblemJSON504 the response for an HTTP 504 `application/problem+json` response
+	ApplicationproblemJSON504 *GatewayTimeout
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *DeactivateManualTunnelsInSystemResponse200Headers
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *DeactivateManualTunnelsInSystemResponse400Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *DeactivateManualTunnelsInSystemResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *DeactivateManualTunnelsInSystemResponse403Headers
+	// Headers404 the parsed response headers for an HTTP 404 response
+	Headers404 *DeactivateManualTunnelsInSystemResponse404Headers
+	// Headers413 the parsed response headers for an HTTP 413 response
+	Headers413 *DeactivateManualTunnelsInSystemResponse413Headers
+	// Headers415 the parsed response headers for an HTTP 415 response
+	Headers415 *DeactivateManualTunnelsInSystemResponse415Headers
+	// Headers500 the parsed response headers for an HTTP 500 response
+	Headers500 *DeactivateManualTunnelsInSystemResponse500Headers
+	// Headers502 the parsed response headers for an HTTP 502 response
+	Headers502 *DeactivateManualTunnelsInSystemResponse502Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *DeactivateManualTunnelsInSystemResponse503Headers
+	// Headers504 the parsed response headers for an HTTP 504 response
+	Headers504 *DeactivateManualTunnelsInSystemResponse504Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r DeactivateManualTunnelsInSystemResponse) GetJSON200() *ControlResponse {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r DeactivateManualTunnelsInSystemResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r DeactivateManualTunnelsInSystemResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r DeactivateManualTunnelsInSystemResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r DeactivateManualTunnelsInSystemResponse) GetApplicationproblemJSON404() *NotFound {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
+func (r DeactivateManualTunnelsInSystemResponse) GetApplicationproblemJSON413() *RequestTooLarge {
+	return r.ApplicationproblemJSON413
+}
+
+// GetApplicationproblemJSON415 returns the response for an HTTP 415 `application/problem+json` response
+func (r DeactivateManualTunnelsInSystemResponse) GetApplicationproblemJSON415() *UnsupportedMediaType {
+	return r.ApplicationproblemJSON415
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r DeactivateManualTunnelsInSystemResponse) GetApplicationproblemJSON500() *InternalError {
+	return r.ApplicationproblemJSON500
+}
+
+// GetApplicationproblemJSON502 returns the response for an HTTP 502 `application/problem+json` response
+func (r DeactivateManualTunnelsInSystemResponse) GetApplicationproblemJSON502() *BadGateway {
+	return r.ApplicationproblemJSON502
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r DeactivateManualTunnelsInSystemResponse) GetApplicationproblemJSON503() *ControlUnavailable {
+	return r.ApplicationproblemJSON503
+}
+
+// GetApplicationproblemJSON504 returns the response for an HTTP 504 `application/problem+json` response
+func (r DeactivateManualTunnelsInSystemResponse) GetApplicationproblemJSON504() *GatewayTimeout {
+	return r.ApplicationproblemJSON504
+}
+
+// GetBody returns the raw response body bytes
+func (r DeactivateManualTunnelsInSystemResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r DeactivateManualTunnelsInSystemResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r DeactivateManualTunnelsInSystemResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r DeactivateManualTunnelsInSystemResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// ListFleetDynamicTunnelsResponse200Headers the declared response headers of an HTTP 200 response for ListFleetDynamicTunnels
+type ListFleetDynamicTunnelsResponse200Headers struct {
+	ETag       *string
+	XRequestID *string
+}
+
+// ListFleetDynamicTunnelsResponse304Headers the declared response headers of an HTTP 304 response for ListFleetDynamicTunnels
+type ListFleetDynamicTunnelsResponse304Headers struct {
+	ETag       *string
+	XRequestID *string
+}
+
+// ListFleetDynamicTunnelsResponse400Headers the declared response headers of an HTTP 400 response for ListFleetDynamicTunnels
+type ListFleetDynamicTunnelsResponse400Headers struct {
+	XRequestID *string
+}
+
+// ListFleetDynamicTunnelsResponse401Headers the declared response headers of an HTTP 401 response for ListFleetDynamicTunnels
+type ListFleetDynamicTunnelsResponse401Headers struct {
+	WWWAuthenticate *string
+	XRequestID      *string
+}
+
+// ListFleetDynamicTunnelsResponse500Headers the declared response headers of an HTTP 500 response for ListFleetDynamicTunnels
+type ListFleetDynamicTunnelsResponse500Headers struct {
+	XRequestID *string
+}
+
+// ListFleetDynamicTunnelsResponse503Headers the declared response headers of an HTTP 503 response for ListFleetDynamicTunnels
+type ListFleetDynamicTunnelsResponse503Headers struct {
+	RetryAfter *int
+	XRequestID *string
+}
+
+type ListFleetDynamicTunnelsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *FleetDynamicTunnelList
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *InternalError
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *Unavailable
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *ListFleetDynamicTunnelsResponse200Headers
+	// Headers304 the parsed response headers for an HTTP 304 response
+	Headers304 *ListFleetDynamicTunnelsResponse304Headers
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *ListFleetDynamicTunnelsResponse400Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *ListFleetDynamicTunnelsResponse401Headers
+	// Headers500 the parsed response headers for an HTTP 500 response
+	Headers500 *ListFleetDynamicTunnelsResponse500Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *ListFleetDynamicTunnelsResponse503Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListFleetDynamicTunnelsResponse) GetJSON200() *FleetDynamicTunnelList {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r ListFleetDynamicTunnelsResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r ListFleetDynamicTunnelsResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r ListFleetDynamicTunnelsResponse) GetApplicationproblemJSON500() *InternalError {
+	return r.ApplicationproblemJSON500
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r ListFleetDynamicTunnelsResponse) GetApplicationproblemJSON503() *Unavailable {
+	return r.ApplicationproblemJSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r ListFleetDynamicTunnelsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListFleetDynamicTunnelsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListFleetDynamicTunnelsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListFleetDynamicTunnelsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// ListFleetManualTunnelsResponse200Headers the declared response headers of an HTTP 200 response for ListFleetManualTunnels
+type ListFleetManualTunnelsResponse200Headers struct {
+	ETag       *string
+	XRequestID *string
+}
+
+// ListFleetManualTunnelsResponse304Headers the declared response headers of an HTTP 304 response for ListFleetManualTunnels
+type ListFleetManualTunnelsResponse304Headers struct {
+	ETag       *string
+	XRequestID *string
+}
+
+// ListFleetManualTunnelsResponse400Headers the declared response headers of an HTTP 400 response for ListFleetManualTunnels
+type ListFleetManualTunnelsResponse400Headers struct {
+	XRequestID *string
+}
+
+// ListFleetManualTunnelsResponse401Headers the declared response headers of an HTTP 401 response for ListFleetManualTunnels
+type ListFleetManualTunnelsResponse401Headers struct {
+	WWWAuthenticate *string
+	XRequestID      *string
+}
+
+// ListFleetManualTunnelsResponse500Headers the declared response headers of an HTTP 500 response for ListFleetManualTunnels
+type ListFleetManualTunnelsResponse500Headers struct {
+	XRequestID *string
+}
+
+// ListFleetManualTunnelsResponse503Headers the declared response headers of an HTTP 503 response for ListFleetManualTunnels
+type ListFleetManualTunnelsResponse503Headers struct {
+	RetryAfter *int
+	XRequestID *string
+}
+
+type ListFleetManualTunnelsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *FleetManualTunnelList
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *InternalError
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *Unavailable
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *ListFleetManualTunnelsResponse200Headers
+	// Headers304 the parsed response headers for an HTTP 304 response
+	Headers304 *ListFleetManualTunnelsResponse304Headers
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *ListFleetManualTunnelsResponse400Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *ListFleetManualTunnelsResponse401Headers
+	// Headers500 the parsed response headers for an HTTP 500 response
+	Headers500 *ListFleetManualTunnelsResponse500Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *ListFleetManualTunnelsResponse503Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListFleetManualTunnelsResponse) GetJSON200() *FleetManualTunnelList {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r ListFleetManualTunnelsResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r ListFleetManualTunnelsResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r ListFleetManualTunnelsResponse) GetApplicationproblemJSON500() *InternalError {
+	return r.ApplicationproblemJSON500
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r ListFleetManualTunnelsResponse) GetApplicationproblemJSON503() *Unavailable {
+	return r.ApplicationproblemJSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r ListFleetManualTunnelsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListFleetManualTunnelsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListFleetManualTunnelsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListFleetManualTunnelsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 // WhoAmIResponse200Headers the declared response headers of an HTTP 200 response for WhoAmI
 type WhoAmIResponse200Headers struct {
 	XRequestID *string
@@ -14842,6 +28059,29 @@ func (c *ClientWithResponses) StreamFleetEventsWithResponse(ctx context.Context,
 		return nil, err
 	}
 	return ParseStreamFleetEventsResponse(rsp)
+}
+
+// ListFleetIkeTunnelsWithResponse List IKE tunnels of every system
+//
+// The IKE tunnels of every stack of every system that the caller may
+// display, as `listIkeTunnels` gives them per stack, each with its
+// `system` and `stack`. The stacks are asked concurrently (at most 8
+// at once), each under the request's deadline. A system or stack that
+// does not answer is listed in `unreachable` with the problem its
+// own request would have answered; the list is then partial, never
+// failed. Sorted by system, stack, then as per stack. `system` and
+// `stack` choose among them (repeat to match any of several); the
+// other filters are those of the per-stack list.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/ike/tunnels (the `ListFleetIkeTunnels` operationId).
+func (c *ClientWithResponses) ListFleetIkeTunnelsWithResponse(ctx context.Context, params *ListFleetIkeTunnelsParams, reqEditors ...RequestEditorFn) (*ListFleetIkeTunnelsResponse, error) {
+	rsp, err := c.ListFleetIkeTunnels(ctx, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListFleetIkeTunnelsResponse(rsp)
 }
 
 // ListStacksWithResponse List stacks
@@ -15815,6 +29055,1057 @@ func (c *ClientWithResponses) DeactivateManualTunnelsWithResponse(ctx context.Co
 	return ParseDeactivateManualTunnelsResponse(rsp)
 }
 
+// ListSystemsWithResponse List systems
+//
+// The systems the gateway reaches, each with its kind, whether it
+// answered and its stacks: an IKE daemon's stacks from
+// `NMsec_GET_STACKINFO`, the stacks behind an NSS server from its
+// clients (`NMsec_GET_CLIENTINFO`, IPSec discipline), including
+// clients seen before that are no longer connected (`connected:
+// false`). The endpoints are asked concurrently, each under the
+// request's deadline; one that does not answer is listed with
+// `reachable: false` and its `problem`, never failing the list.
+//
+// Only the systems on which the caller may display at least one
+// stack are listed. A system that did not answer and whose stacks
+// the gateway has never seen is listed to every caller who may
+// display at least one stack of any system.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/systems (the `ListSystems` operationId).
+func (c *ClientWithResponses) ListSystemsWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*ListSystemsResponse, error) {
+	rsp, err := c.ListSystems(ctx, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListSystemsResponse(rsp)
+}
+
+// GetSystemWithResponse Get one system
+//
+// One system as in `listSystems`; 404 naming it when the gateway
+// reaches no such system, or when the caller may display none of its
+// stacks.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/systems/{system} (the `GetSystem` operationId).
+func (c *ClientWithResponses) GetSystemWithResponse(ctx context.Context, system SystemName, reqEditors ...RequestEditorFn) (*GetSystemResponse, error) {
+	rsp, err := c.GetSystem(ctx, system, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetSystemResponse(rsp)
+}
+
+// ListStacksInSystemWithResponse List stacks (on a system)
+//
+// The TCP/IP stacks that run IP security on the system and that the
+// caller may display (NMI `NMsec_GET_STACKINFO`, joined with
+// `NMsec_GET_IKENSINFO` for the Network Security Services client of
+// each stack). Sorted by name.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/systems/{system}/stacks (the `ListStacksInSystem` operationId).
+func (c *ClientWithResponses) ListStacksInSystemWithResponse(ctx context.Context, system SystemName, params *ListStacksInSystemParams, reqEditors ...RequestEditorFn) (*ListStacksInSystemResponse, error) {
+	rsp, err := c.ListStacksInSystem(ctx, system, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListStacksInSystemResponse(rsp)
+}
+
+// GetStackInSystemWithResponse Get one stack (on a system)
+//
+// One stack as in `listStacks`; 404 if the NMI does not know it.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/systems/{system}/stacks/{stack} (the `GetStackInSystem` operationId).
+func (c *ClientWithResponses) GetStackInSystemWithResponse(ctx context.Context, system SystemName, stack StackName, params *GetStackInSystemParams, reqEditors ...RequestEditorFn) (*GetStackInSystemResponse, error) {
+	rsp, err := c.GetStackInSystem(ctx, system, stack, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetStackInSystemResponse(rsp)
+}
+
+// StreamStackEventsInSystemWithResponse Follow changes of a stack (Server-Sent Events) (on a system)
+//
+// A `text/event-stream` (Server-Sent Events) of the stack's changes.
+// The gateway polls the NMI (`NMsec_GET_STACKINFO`, `NMsec_GET_IKETUN`,
+// `NMsec_GET_IPTUNDYNSTACK`, `NMsec_GET_IPTUNMANUAL`) once per interval
+// for all subscribers of a stack together, and sends the differences
+// between consecutive polls. A tunnel is followed by its newest
+// generation: a refresh is a `tunnel.changed` with a new `generation`;
+// traffic counters never make an event.
+//
+// Events (the `data:` line is one JSON object):
+//
+//   - `tunnel.added`, `tunnel.changed`, `tunnel.removed`: a
+//     [TunnelEvent](#/components/schemas/TunnelEvent);
+//   - `stack.filterSetChanged`: a
+//     [FilterSetEvent](#/components/schemas/FilterSetEvent) (a stack of
+//     an IKED);
+//   - `stack.connected`, `stack.disconnected`: a
+//     [ConnectionEvent](#/components/schemas/ConnectionEvent) (a stack
+//     behind an NSS server, whose NSS client the gateway follows with
+//     `NMsec_GET_CLIENTINFO`, as the NSS server routes no
+//     `NMsec_GET_STACKINFO`);
+//   - `reset`: a [ResetEvent](#/components/schemas/ResetEvent); the
+//     events since the client's `Last-Event-ID` are gone, so it should
+//     read the lists again and follow the stream from there;
+//   - `error`: a [Problem](#/components/schemas/Problem); a poll failed
+//     (the stream goes on, polling again with backoff). Errors carry no
+//     `id:` and are not replayed;
+//   - `recovered`: a [RecoveredEvent](#/components/schemas/RecoveredEvent);
+//     the first poll that succeeded after errors (before the changes it
+//     saw). Like `error` it carries no `id:` and is not replayed.
+//
+// Every event but `error` and `recovered` has an `id:`, an opaque
+// string of the stack's own sequence of events (IDs of one stack say
+// nothing of another's events, nor of the same stack name on another
+// system). Every event's data names its `system` and `stack`. A new subscription starts with an `id:` line of
+// its own (no event), so that a reconnecting client resumes from the
+// moment it subscribed. Subscribe first, then read the lists. On
+// reconnection, `Last-Event-ID` (sent by browsers' `EventSource` by
+// itself) replays the events after that ID while the gateway still
+// holds them (a bounded number per stack), or else sends `reset`; so
+// does an ID of another stack, of an earlier run of the gateway, or
+// one the gateway did not make.
+//
+// Comments (`: ping`) keep idle streams open through proxies. An
+// unknown stack is answered 404 before the stream starts.
+//
+// A stream does not outlive the caller's access. When the gateway's
+// policy is reloaded, the stream authenticates and authorizes its
+// caller again before it sends anything more; when the caller's
+// credentials are no longer accepted (a deleted token) or its DISPLAY
+// is gone, and when an OIDC token expires (`exp`), the stream sends a
+// final `error` event with the 401 or 403 problem (503 when the
+// gateway cannot decide) and closes. Every stream also ends after a
+// maximum lifetime (default 1 h, `--event-stream-lifetime`), without
+// an event; the client reconnects with `Last-Event-ID` and is
+// authenticated and authorized afresh.
+//
+// Needs DISPLAY: READ access to the SERVAUTH resource
+// `EZB.NETMGMT.<system>.<stack>.IPSEC.DISPLAY`.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/systems/{system}/stacks/{stack}/events (the `StreamStackEventsInSystem` operationId).
+func (c *ClientWithResponses) StreamStackEventsInSystemWithResponse(ctx context.Context, system SystemName, stack StackName, params *StreamStackEventsInSystemParams, reqEditors ...RequestEditorFn) (*StreamStackEventsInSystemResponse, error) {
+	rsp, err := c.StreamStackEventsInSystem(ctx, system, stack, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseStreamStackEventsInSystemResponse(rsp)
+}
+
+// ListFiltersInSystemWithResponse List IP filter rules (on a system)
+//
+// The IP filter rules of one filter set (NMI `NMsec_GET_IPFLTCURR`,
+// `NMsec_GET_IPFLTDEFAULT` or `NMsec_GET_IPFLTPOLICY`), in the order
+// in which the stack evaluates them (the first matching rule decides).
+// That order is kept, not re-sorted. Large sets are streamed.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/systems/{system}/stacks/{stack}/filters (the `ListFiltersInSystem` operationId).
+func (c *ClientWithResponses) ListFiltersInSystemWithResponse(ctx context.Context, system SystemName, stack StackName, params *ListFiltersInSystemParams, reqEditors ...RequestEditorFn) (*ListFiltersInSystemResponse, error) {
+	rsp, err := c.ListFiltersInSystem(ctx, system, stack, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListFiltersInSystemResponse(rsp)
+}
+
+// GetFilterInSystemWithResponse Get one IP filter rule by name (on a system)
+//
+// The first rule (in evaluation order) with this name. A policy rule
+// can expand into several filters that share the name and differ in
+// `nameExtension`; `extensions` lists all of them in evaluation order.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/systems/{system}/stacks/{stack}/filters/{name} (the `GetFilterInSystem` operationId).
+func (c *ClientWithResponses) GetFilterInSystemWithResponse(ctx context.Context, system SystemName, stack StackName, name PolicyName, params *GetFilterInSystemParams, reqEditors ...RequestEditorFn) (*GetFilterInSystemResponse, error) {
+	rsp, err := c.GetFilterInSystem(ctx, system, stack, name, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetFilterInSystemResponse(rsp)
+}
+
+// LoadDefaultFiltersInSystemWithResponse Put the default filter set in effect (on a system)
+//
+// Switches the stack to the default IP filter rules of the TCP/IP profile (`NMsec_FLT_DEFAULT`). Existing tunnels remain but carry no traffic while the default rules are in effect. The choice survives a stack restart.
+//
+// NMI `NMsec_LOAD_POLICY`.
+//
+// Needs CONTROL: READ access to the SERVAUTH resource
+// `EZB.NETMGMT.<system>.<stack>.IPSEC.CONTROL`. The request is written to
+// the audit log before it is sent to the NMI and its outcome before the
+// answer; if the audit log cannot be written the action is refused (503).
+//
+// The NMI only starts the action: the answer's statuses say what was
+// started. With `?wait` the gateway then polls `NMsec_GET_STACKINFO` until the stack's `filterSet` is `default`, and
+// says in `reached` whether that happened in time.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/systems/{system}/stacks/{stack}/filters:loadDefault (the `LoadDefaultFiltersInSystem` operationId).
+func (c *ClientWithResponses) LoadDefaultFiltersInSystemWithResponse(ctx context.Context, system SystemName, stack StackName, params *LoadDefaultFiltersInSystemParams, reqEditors ...RequestEditorFn) (*LoadDefaultFiltersInSystemResponse, error) {
+	rsp, err := c.LoadDefaultFiltersInSystem(ctx, system, stack, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseLoadDefaultFiltersInSystemResponse(rsp)
+}
+
+// LoadPolicyFiltersInSystemWithResponse Put the policy filter set in effect (on a system)
+//
+// Switches the stack to the IP filter rules installed by the Policy Agent (`NMsec_FLT_POLICY`). The choice survives a stack restart.
+//
+// NMI `NMsec_LOAD_POLICY`.
+//
+// Needs CONTROL: READ access to the SERVAUTH resource
+// `EZB.NETMGMT.<system>.<stack>.IPSEC.CONTROL`. The request is written to
+// the audit log before it is sent to the NMI and its outcome before the
+// answer; if the audit log cannot be written the action is refused (503).
+//
+// The NMI only starts the action: the answer's statuses say what was
+// started. With `?wait` the gateway then polls `NMsec_GET_STACKINFO` until the stack's `filterSet` is `policy`, and
+// says in `reached` whether that happened in time.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/systems/{system}/stacks/{stack}/filters:loadPolicy (the `LoadPolicyFiltersInSystem` operationId).
+func (c *ClientWithResponses) LoadPolicyFiltersInSystemWithResponse(ctx context.Context, system SystemName, stack StackName, params *LoadPolicyFiltersInSystemParams, reqEditors ...RequestEditorFn) (*LoadPolicyFiltersInSystemResponse, error) {
+	rsp, err := c.LoadPolicyFiltersInSystem(ctx, system, stack, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseLoadPolicyFiltersInSystemResponse(rsp)
+}
+
+// TestFiltersInSystemWithBodyWithResponse Which filter rule would a packet match (on a system)
+//
+// Evaluates a packet against the stack's current filter set, like
+// `ipsec -t`: the rules are tried in the stack's order and the first one
+// whose every selector matches (direction, routing, addresses, protocol,
+// ports, ICMP type and code, OSPF type, security class) decides. The
+// gateway reads the set with `NMsec_GET_IPFLTCURR`, rule by rule up to the
+// first match, and decides itself. The answer names the rule and its
+// position in the set (1 for the first rule). When no rule matches, the
+// answer is `matched: false` with action `deny`: IP filtering denies what
+// no rule permits.
+//
+// Addresses come as `source`/`destination`, or as
+// `localAddress`/`remoteAddress` (for an outbound packet the local address
+// is the source; for an inbound one, the destination). Likewise the ports.
+// A selector the rule restricts and the packet does not give (a port, an
+// ICMP type) does not match.
+//
+// Needs DISPLAY (it only reads): READ access to
+// `EZB.NETMGMT.<system>.<stack>.IPSEC.DISPLAY`.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/systems/{system}/stacks/{stack}/filters:test (the `TestFiltersInSystem` operationId).
+func (c *ClientWithResponses) TestFiltersInSystemWithBodyWithResponse(ctx context.Context, system SystemName, stack StackName, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*TestFiltersInSystemResponse, error) {
+	rsp, err := c.TestFiltersInSystemWithBody(ctx, system, stack, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseTestFiltersInSystemResponse(rsp)
+}
+
+// TestFiltersInSystemWithResponse Which filter rule would a packet match (on a system)
+//
+// Evaluates a packet against the stack's current filter set, like
+// `ipsec -t`: the rules are tried in the stack's order and the first one
+// whose every selector matches (direction, routing, addresses, protocol,
+// ports, ICMP type and code, OSPF type, security class) decides. The
+// gateway reads the set with `NMsec_GET_IPFLTCURR`, rule by rule up to the
+// first match, and decides itself. The answer names the rule and its
+// position in the set (1 for the first rule). When no rule matches, the
+// answer is `matched: false` with action `deny`: IP filtering denies what
+// no rule permits.
+//
+// Addresses come as `source`/`destination`, or as
+// `localAddress`/`remoteAddress` (for an outbound packet the local address
+// is the source; for an inbound one, the destination). Likewise the ports.
+// A selector the rule restricts and the packet does not give (a port, an
+// ICMP type) does not match.
+//
+// Needs DISPLAY (it only reads): READ access to
+// `EZB.NETMGMT.<system>.<stack>.IPSEC.DISPLAY`.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/systems/{system}/stacks/{stack}/filters:test (the `TestFiltersInSystem` operationId).
+func (c *ClientWithResponses) TestFiltersInSystemWithResponse(ctx context.Context, system SystemName, stack StackName, body TestFiltersInSystemJSONRequestBody, reqEditors ...RequestEditorFn) (*TestFiltersInSystemResponse, error) {
+	rsp, err := c.TestFiltersInSystem(ctx, system, stack, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseTestFiltersInSystemResponse(rsp)
+}
+
+// ListIkeTunnelsInSystemWithResponse List IKE tunnels (on a system)
+//
+// IKE (phase 1) security associations (NMI `NMsec_GET_IKETUN`, or
+// `NMsec_GET_IKETUNCASCADE` with `cascade=true`). One item per
+// generation; sorted by tunnel ID number, newest generation first.
+// With `cascade=true` the newest generation of each tunnel carries its
+// phase 2 tunnels in `dynamicTunnels` (IKE view).
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/systems/{system}/stacks/{stack}/ike/tunnels (the `ListIkeTunnelsInSystem` operationId).
+func (c *ClientWithResponses) ListIkeTunnelsInSystemWithResponse(ctx context.Context, system SystemName, stack StackName, params *ListIkeTunnelsInSystemParams, reqEditors ...RequestEditorFn) (*ListIkeTunnelsInSystemResponse, error) {
+	rsp, err := c.ListIkeTunnelsInSystem(ctx, system, stack, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListIkeTunnelsInSystemResponse(rsp)
+}
+
+// GetIkeTunnelInSystemWithResponse Get one IKE tunnel (on a system)
+//
+// The newest generation of the IKE tunnel, with `generations` listing
+// every generation (newest first) and `dynamicTunnels` holding its
+// phase 2 tunnels (NMI `NMsec_GET_IKETUNCASCADE` filtered by tunnel ID).
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/systems/{system}/stacks/{stack}/ike/tunnels/{tunnelId} (the `GetIkeTunnelInSystem` operationId).
+func (c *ClientWithResponses) GetIkeTunnelInSystemWithResponse(ctx context.Context, system SystemName, stack StackName, tunnelId IkeTunnelId, params *GetIkeTunnelInSystemParams, reqEditors ...RequestEditorFn) (*GetIkeTunnelInSystemResponse, error) {
+	rsp, err := c.GetIkeTunnelInSystem(ctx, system, stack, tunnelId, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetIkeTunnelInSystemResponse(rsp)
+}
+
+// DeactivateIkeTunnelInSystemWithResponse Deactivate one IKE tunnel (on a system)
+//
+// Deletes the IKE security association. Repeating it is safe: a tunnel that is already inactive (or expired) is answered `stateAlreadySet`, one that is gone `notFound`, both with 200.
+//
+// NMI `NMsec_DEACT_IKETUN` with one `NMsecTunnel` record naming the tunnel.
+//
+// Needs CONTROL: READ access to the SERVAUTH resource
+// `EZB.NETMGMT.<system>.<stack>.IPSEC.CONTROL`. The request is written to
+// the audit log before it is sent to the NMI and its outcome before the
+// answer; if the audit log cannot be written the action is refused (503).
+//
+// The NMI only starts the action: the answer's statuses say what was
+// started. With `?wait` the gateway then polls `NMsec_GET_IKETUN` until no generation is pending, negotiating or active any more, and
+// says in `reached` whether that happened in time.
+//
+// An unknown tunnel is answered 200 with status `notFound`.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/systems/{system}/stacks/{stack}/ike/tunnels/{tunnelId}:deactivate (the `DeactivateIkeTunnelInSystem` operationId).
+func (c *ClientWithResponses) DeactivateIkeTunnelInSystemWithResponse(ctx context.Context, system SystemName, stack StackName, tunnelId IkeTunnelId, params *DeactivateIkeTunnelInSystemParams, reqEditors ...RequestEditorFn) (*DeactivateIkeTunnelInSystemResponse, error) {
+	rsp, err := c.DeactivateIkeTunnelInSystem(ctx, system, stack, tunnelId, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseDeactivateIkeTunnelInSystemResponse(rsp)
+}
+
+// RefreshIkeTunnelInSystemWithResponse Refresh one IKE tunnel (on a system)
+//
+// Renegotiates the IKE security association: a new generation of the tunnel replaces the current one, which then expires. A tunnel that is not active is answered `notFound` (nothing to refresh).
+//
+// NMI `NMsec_REFRESH_IKETUN` with one `NMsecTunnel` record naming the tunnel.
+//
+// Needs CONTROL: READ access to the SERVAUTH resource
+// `EZB.NETMGMT.<system>.<stack>.IPSEC.CONTROL`. The request is written to
+// the audit log before it is sent to the NMI and its outcome before the
+// answer; if the audit log cannot be written the action is refused (503).
+//
+// The NMI only starts the action: the answer's statuses say what was
+// started. With `?wait` the gateway then polls `NMsec_GET_IKETUN` until a generation newer than the one before the request is active, and
+// says in `reached` whether that happened in time.
+//
+// An unknown tunnel is answered 200 with status `notFound`.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/systems/{system}/stacks/{stack}/ike/tunnels/{tunnelId}:refresh (the `RefreshIkeTunnelInSystem` operationId).
+func (c *ClientWithResponses) RefreshIkeTunnelInSystemWithResponse(ctx context.Context, system SystemName, stack StackName, tunnelId IkeTunnelId, params *RefreshIkeTunnelInSystemParams, reqEditors ...RequestEditorFn) (*RefreshIkeTunnelInSystemResponse, error) {
+	rsp, err := c.RefreshIkeTunnelInSystem(ctx, system, stack, tunnelId, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseRefreshIkeTunnelInSystemResponse(rsp)
+}
+
+// DeactivateIkeTunnelsInSystemWithBodyWithResponse Deactivate several IKE tunnels (on a system)
+//
+// Deletes the IKE security association. Repeating it is safe: a tunnel that is already inactive (or expired) is answered `stateAlreadySet`, one that is gone `notFound`, both with 200.
+//
+// NMI `NMsec_DEACT_IKETUN` with one `NMsecTunnel` record per tunnel ID, or none (`{"all": true}`: every eligible tunnel on the stack).
+//
+// Needs CONTROL: READ access to the SERVAUTH resource
+// `EZB.NETMGMT.<system>.<stack>.IPSEC.CONTROL`. The request is written to
+// the audit log before it is sent to the NMI and its outcome before the
+// answer; if the audit log cannot be written the action is refused (503).
+//
+// The NMI only starts the action: the answer's statuses say what was
+// started. With `?wait` the gateway then polls `NMsec_GET_IKETUN` until no generation is pending, negotiating or active any more, and
+// says in `reached` whether that happened in time.
+//
+// Waiting applies to the results whose status is `stateUpdated` or `stateAlreadySet`.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/systems/{system}/stacks/{stack}/ike/tunnels:deactivate (the `DeactivateIkeTunnelsInSystem` operationId).
+func (c *ClientWithResponses) DeactivateIkeTunnelsInSystemWithBodyWithResponse(ctx context.Context, system SystemName, stack StackName, params *DeactivateIkeTunnelsInSystemParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*DeactivateIkeTunnelsInSystemResponse, error) {
+	rsp, err := c.DeactivateIkeTunnelsInSystemWithBody(ctx, system, stack, params, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseDeactivateIkeTunnelsInSystemResponse(rsp)
+}
+
+// DeactivateIkeTunnelsInSystemWithResponse Deactivate several IKE tunnels (on a system)
+//
+// Deletes the IKE security association. Repeating it is safe: a tunnel that is already inactive (or expired) is answered `stateAlreadySet`, one that is gone `notFound`, both with 200.
+//
+// NMI `NMsec_DEACT_IKETUN` with one `NMsecTunnel` record per tunnel ID, or none (`{"all": true}`: every eligible tunnel on the stack).
+//
+// Needs CONTROL: READ access to the SERVAUTH resource
+// `EZB.NETMGMT.<system>.<stack>.IPSEC.CONTROL`. The request is written to
+// the audit log before it is sent to the NMI and its outcome before the
+// answer; if the audit log cannot be written the action is refused (503).
+//
+// The NMI only starts the action: the answer's statuses say what was
+// started. With `?wait` the gateway then polls `NMsec_GET_IKETUN` until no generation is pending, negotiating or active any more, and
+// says in `reached` whether that happened in time.
+//
+// Waiting applies to the results whose status is `stateUpdated` or `stateAlreadySet`.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/systems/{system}/stacks/{stack}/ike/tunnels:deactivate (the `DeactivateIkeTunnelsInSystem` operationId).
+func (c *ClientWithResponses) DeactivateIkeTunnelsInSystemWithResponse(ctx context.Context, system SystemName, stack StackName, params *DeactivateIkeTunnelsInSystemParams, body DeactivateIkeTunnelsInSystemJSONRequestBody, reqEditors ...RequestEditorFn) (*DeactivateIkeTunnelsInSystemResponse, error) {
+	rsp, err := c.DeactivateIkeTunnelsInSystem(ctx, system, stack, params, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseDeactivateIkeTunnelsInSystemResponse(rsp)
+}
+
+// RefreshIkeTunnelsInSystemWithBodyWithResponse Refresh several IKE tunnels (on a system)
+//
+// Renegotiates the IKE security association: a new generation of the tunnel replaces the current one, which then expires. A tunnel that is not active is answered `notFound` (nothing to refresh).
+//
+// NMI `NMsec_REFRESH_IKETUN` with one `NMsecTunnel` record per tunnel ID, or none (`{"all": true}`: every eligible tunnel on the stack).
+//
+// Needs CONTROL: READ access to the SERVAUTH resource
+// `EZB.NETMGMT.<system>.<stack>.IPSEC.CONTROL`. The request is written to
+// the audit log before it is sent to the NMI and its outcome before the
+// answer; if the audit log cannot be written the action is refused (503).
+//
+// The NMI only starts the action: the answer's statuses say what was
+// started. With `?wait` the gateway then polls `NMsec_GET_IKETUN` until a generation newer than the one before the request is active, and
+// says in `reached` whether that happened in time.
+//
+// Waiting applies to the results whose status is `stateUpdated` or `stateAlreadySet`.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/systems/{system}/stacks/{stack}/ike/tunnels:refresh (the `RefreshIkeTunnelsInSystem` operationId).
+func (c *ClientWithResponses) RefreshIkeTunnelsInSystemWithBodyWithResponse(ctx context.Context, system SystemName, stack StackName, params *RefreshIkeTunnelsInSystemParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*RefreshIkeTunnelsInSystemResponse, error) {
+	rsp, err := c.RefreshIkeTunnelsInSystemWithBody(ctx, system, stack, params, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseRefreshIkeTunnelsInSystemResponse(rsp)
+}
+
+// RefreshIkeTunnelsInSystemWithResponse Refresh several IKE tunnels (on a system)
+//
+// Renegotiates the IKE security association: a new generation of the tunnel replaces the current one, which then expires. A tunnel that is not active is answered `notFound` (nothing to refresh).
+//
+// NMI `NMsec_REFRESH_IKETUN` with one `NMsecTunnel` record per tunnel ID, or none (`{"all": true}`: every eligible tunnel on the stack).
+//
+// Needs CONTROL: READ access to the SERVAUTH resource
+// `EZB.NETMGMT.<system>.<stack>.IPSEC.CONTROL`. The request is written to
+// the audit log before it is sent to the NMI and its outcome before the
+// answer; if the audit log cannot be written the action is refused (503).
+//
+// The NMI only starts the action: the answer's statuses say what was
+// started. With `?wait` the gateway then polls `NMsec_GET_IKETUN` until a generation newer than the one before the request is active, and
+// says in `reached` whether that happened in time.
+//
+// Waiting applies to the results whose status is `stateUpdated` or `stateAlreadySet`.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/systems/{system}/stacks/{stack}/ike/tunnels:refresh (the `RefreshIkeTunnelsInSystem` operationId).
+func (c *ClientWithResponses) RefreshIkeTunnelsInSystemWithResponse(ctx context.Context, system SystemName, stack StackName, params *RefreshIkeTunnelsInSystemParams, body RefreshIkeTunnelsInSystemJSONRequestBody, reqEditors ...RequestEditorFn) (*RefreshIkeTunnelsInSystemResponse, error) {
+	rsp, err := c.RefreshIkeTunnelsInSystem(ctx, system, stack, params, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseRefreshIkeTunnelsInSystemResponse(rsp)
+}
+
+// ListInterfacesInSystemWithResponse List the stack's IP interfaces (on a system)
+//
+// The IP interfaces the stack serves, with their security class
+// (NMI `NMsec_GET_IPINTERFACES`). Sorted by name, then address.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/systems/{system}/stacks/{stack}/interfaces (the `ListInterfacesInSystem` operationId).
+func (c *ClientWithResponses) ListInterfacesInSystemWithResponse(ctx context.Context, system SystemName, stack StackName, params *ListInterfacesInSystemParams, reqEditors ...RequestEditorFn) (*ListInterfacesInSystemResponse, error) {
+	rsp, err := c.ListInterfacesInSystem(ctx, system, stack, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListInterfacesInSystemResponse(rsp)
+}
+
+// ListPortTranslationsInSystemWithResponse List NAT traversal port translations (on a system)
+//
+// Port translations the stack keeps for UDP-encapsulated tunnels whose
+// remote peer sits behind a NAPT (NMI `NMsec_GET_PORTTRANS`). Sorted by
+// tunnel ID, then translated port.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/systems/{system}/stacks/{stack}/port-translations (the `ListPortTranslationsInSystem` operationId).
+func (c *ClientWithResponses) ListPortTranslationsInSystemWithResponse(ctx context.Context, system SystemName, stack StackName, params *ListPortTranslationsInSystemParams, reqEditors ...RequestEditorFn) (*ListPortTranslationsInSystemResponse, error) {
+	rsp, err := c.ListPortTranslationsInSystem(ctx, system, stack, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListPortTranslationsInSystemResponse(rsp)
+}
+
+// GetStackSummaryInSystemWithResponse Get the stack's tunnel statistics (on a system)
+//
+// Current and cumulative counts of IKE (phase 1) and dynamic (phase 2)
+// tunnels (NMI `NMsec_GET_SUMMARY`).
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/systems/{system}/stacks/{stack}/summary (the `GetStackSummaryInSystem` operationId).
+func (c *ClientWithResponses) GetStackSummaryInSystemWithResponse(ctx context.Context, system SystemName, stack StackName, params *GetStackSummaryInSystemParams, reqEditors ...RequestEditorFn) (*GetStackSummaryInSystemResponse, error) {
+	rsp, err := c.GetStackSummaryInSystem(ctx, system, stack, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetStackSummaryInSystemResponse(rsp)
+}
+
+// ListDynamicTunnelsInSystemWithResponse List dynamic tunnels (on a system)
+//
+// Dynamic IPSec (phase 2) security associations, as the stack knows
+// them (`view=stack`, NMI `NMsec_GET_IPTUNDYNSTACK`: traffic counters)
+// or as IKE knows them (`view=ike`, NMI `NMsec_GET_IPTUNDYNIKE`:
+// negotiation details and client IDs). One item per generation; sorted
+// by tunnel ID number, newest generation first.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/systems/{system}/stacks/{stack}/tunnels/dynamic (the `ListDynamicTunnelsInSystem` operationId).
+func (c *ClientWithResponses) ListDynamicTunnelsInSystemWithResponse(ctx context.Context, system SystemName, stack StackName, params *ListDynamicTunnelsInSystemParams, reqEditors ...RequestEditorFn) (*ListDynamicTunnelsInSystemResponse, error) {
+	rsp, err := c.ListDynamicTunnelsInSystem(ctx, system, stack, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListDynamicTunnelsInSystemResponse(rsp)
+}
+
+// GetDynamicTunnelInSystemWithResponse Get one dynamic tunnel (on a system)
+//
+// The newest generation of the dynamic tunnel, with `generations`
+// listing every generation, newest first.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/systems/{system}/stacks/{stack}/tunnels/dynamic/{tunnelId} (the `GetDynamicTunnelInSystem` operationId).
+func (c *ClientWithResponses) GetDynamicTunnelInSystemWithResponse(ctx context.Context, system SystemName, stack StackName, tunnelId DynamicTunnelId, params *GetDynamicTunnelInSystemParams, reqEditors ...RequestEditorFn) (*GetDynamicTunnelInSystemResponse, error) {
+	rsp, err := c.GetDynamicTunnelInSystem(ctx, system, stack, tunnelId, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetDynamicTunnelInSystemResponse(rsp)
+}
+
+// DeactivateDynamicTunnelInSystemWithResponse Deactivate one dynamic tunnel (on a system)
+//
+// Deletes the dynamic tunnel's security associations and the dynamic filters that go with them. Repeating it is safe (`stateAlreadySet` or `notFound`, with 200).
+//
+// NMI `NMsec_DEACT_DYNTUN` with one `NMsecTunnel` record naming the tunnel.
+//
+// Needs CONTROL: READ access to the SERVAUTH resource
+// `EZB.NETMGMT.<system>.<stack>.IPSEC.CONTROL`. The request is written to
+// the audit log before it is sent to the NMI and its outcome before the
+// answer; if the audit log cannot be written the action is refused (503).
+//
+// The NMI only starts the action: the answer's statuses say what was
+// started. With `?wait` the gateway then polls `NMsec_GET_IPTUNDYNSTACK` until no generation is pending, negotiating or active any more, and
+// says in `reached` whether that happened in time.
+//
+// An unknown tunnel is answered 200 with status `notFound`.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/systems/{system}/stacks/{stack}/tunnels/dynamic/{tunnelId}:deactivate (the `DeactivateDynamicTunnelInSystem` operationId).
+func (c *ClientWithResponses) DeactivateDynamicTunnelInSystemWithResponse(ctx context.Context, system SystemName, stack StackName, tunnelId DynamicTunnelId, params *DeactivateDynamicTunnelInSystemParams, reqEditors ...RequestEditorFn) (*DeactivateDynamicTunnelInSystemResponse, error) {
+	rsp, err := c.DeactivateDynamicTunnelInSystem(ctx, system, stack, tunnelId, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseDeactivateDynamicTunnelInSystemResponse(rsp)
+}
+
+// RefreshDynamicTunnelInSystemWithResponse Refresh one dynamic tunnel (on a system)
+//
+// Renegotiates the dynamic tunnel's security associations: a new generation replaces the current one. A tunnel that is not active is answered `notFound`.
+//
+// NMI `NMsec_REFRESH_DYNTUN` with one `NMsecTunnel` record naming the tunnel.
+//
+// Needs CONTROL: READ access to the SERVAUTH resource
+// `EZB.NETMGMT.<system>.<stack>.IPSEC.CONTROL`. The request is written to
+// the audit log before it is sent to the NMI and its outcome before the
+// answer; if the audit log cannot be written the action is refused (503).
+//
+// The NMI only starts the action: the answer's statuses say what was
+// started. With `?wait` the gateway then polls `NMsec_GET_IPTUNDYNSTACK` until a generation newer than the one before the request is active, and
+// says in `reached` whether that happened in time.
+//
+// An unknown tunnel is answered 200 with status `notFound`.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/systems/{system}/stacks/{stack}/tunnels/dynamic/{tunnelId}:refresh (the `RefreshDynamicTunnelInSystem` operationId).
+func (c *ClientWithResponses) RefreshDynamicTunnelInSystemWithResponse(ctx context.Context, system SystemName, stack StackName, tunnelId DynamicTunnelId, params *RefreshDynamicTunnelInSystemParams, reqEditors ...RequestEditorFn) (*RefreshDynamicTunnelInSystemResponse, error) {
+	rsp, err := c.RefreshDynamicTunnelInSystem(ctx, system, stack, tunnelId, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseRefreshDynamicTunnelInSystemResponse(rsp)
+}
+
+// ActivateDynamicTunnelsInSystemWithBodyWithResponse Activate dynamic tunnels by rule name (on a system)
+//
+// Starts a dynamic tunnel for each LocalDynVpnRule named: IKE negotiates
+// it (creating the IKE tunnel if there is none). Per rule the status is
+// `stateUpdated` (started), `stateAlreadySet` (already active), `notFound`
+// (no such rule), `noKeyExchangeRule`, `noFilter` or `noDataOffer` (the
+// policy lacks what the tunnel needs).
+//
+// NMI `NMsec_ACT_DYNTUN` with one `NMsecTunnel` record per name.
+//
+// Needs CONTROL: READ access to the SERVAUTH resource
+// `EZB.NETMGMT.<system>.<stack>.IPSEC.CONTROL`. The request is written to
+// the audit log before it is sent to the NMI and its outcome before the
+// answer; if the audit log cannot be written the action is refused (503).
+//
+// The NMI only starts the action: the answer's statuses say what was
+// started. With `?wait` the gateway then polls `NMsec_GET_IPTUNDYNSTACK` (by rule name) until a tunnel of each started rule is active, and
+// says in `reached` whether that happened in time.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/systems/{system}/stacks/{stack}/tunnels/dynamic:activate (the `ActivateDynamicTunnelsInSystem` operationId).
+func (c *ClientWithResponses) ActivateDynamicTunnelsInSystemWithBodyWithResponse(ctx context.Context, system SystemName, stack StackName, params *ActivateDynamicTunnelsInSystemParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*ActivateDynamicTunnelsInSystemResponse, error) {
+	rsp, err := c.ActivateDynamicTunnelsInSystemWithBody(ctx, system, stack, params, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseActivateDynamicTunnelsInSystemResponse(rsp)
+}
+
+// ActivateDynamicTunnelsInSystemWithResponse Activate dynamic tunnels by rule name (on a system)
+//
+// Starts a dynamic tunnel for each LocalDynVpnRule named: IKE negotiates
+// it (creating the IKE tunnel if there is none). Per rule the status is
+// `stateUpdated` (started), `stateAlreadySet` (already active), `notFound`
+// (no such rule), `noKeyExchangeRule`, `noFilter` or `noDataOffer` (the
+// policy lacks what the tunnel needs).
+//
+// NMI `NMsec_ACT_DYNTUN` with one `NMsecTunnel` record per name.
+//
+// Needs CONTROL: READ access to the SERVAUTH resource
+// `EZB.NETMGMT.<system>.<stack>.IPSEC.CONTROL`. The request is written to
+// the audit log before it is sent to the NMI and its outcome before the
+// answer; if the audit log cannot be written the action is refused (503).
+//
+// The NMI only starts the action: the answer's statuses say what was
+// started. With `?wait` the gateway then polls `NMsec_GET_IPTUNDYNSTACK` (by rule name) until a tunnel of each started rule is active, and
+// says in `reached` whether that happened in time.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/systems/{system}/stacks/{stack}/tunnels/dynamic:activate (the `ActivateDynamicTunnelsInSystem` operationId).
+func (c *ClientWithResponses) ActivateDynamicTunnelsInSystemWithResponse(ctx context.Context, system SystemName, stack StackName, params *ActivateDynamicTunnelsInSystemParams, body ActivateDynamicTunnelsInSystemJSONRequestBody, reqEditors ...RequestEditorFn) (*ActivateDynamicTunnelsInSystemResponse, error) {
+	rsp, err := c.ActivateDynamicTunnelsInSystem(ctx, system, stack, params, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseActivateDynamicTunnelsInSystemResponse(rsp)
+}
+
+// DeactivateDynamicTunnelsInSystemWithBodyWithResponse Deactivate several dynamic tunnels (on a system)
+//
+// Deletes the dynamic tunnel's security associations and the dynamic filters that go with them. Repeating it is safe (`stateAlreadySet` or `notFound`, with 200).
+//
+// NMI `NMsec_DEACT_DYNTUN` with one `NMsecTunnel` record per tunnel ID, or none (`{"all": true}`: every eligible tunnel on the stack).
+//
+// Needs CONTROL: READ access to the SERVAUTH resource
+// `EZB.NETMGMT.<system>.<stack>.IPSEC.CONTROL`. The request is written to
+// the audit log before it is sent to the NMI and its outcome before the
+// answer; if the audit log cannot be written the action is refused (503).
+//
+// The NMI only starts the action: the answer's statuses say what was
+// started. With `?wait` the gateway then polls `NMsec_GET_IPTUNDYNSTACK` until no generation is pending, negotiating or active any more, and
+// says in `reached` whether that happened in time.
+//
+// Waiting applies to the results whose status is `stateUpdated` or `stateAlreadySet`.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/systems/{system}/stacks/{stack}/tunnels/dynamic:deactivate (the `DeactivateDynamicTunnelsInSystem` operationId).
+func (c *ClientWithResponses) DeactivateDynamicTunnelsInSystemWithBodyWithResponse(ctx context.Context, system SystemName, stack StackName, params *DeactivateDynamicTunnelsInSystemParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*DeactivateDynamicTunnelsInSystemResponse, error) {
+	rsp, err := c.DeactivateDynamicTunnelsInSystemWithBody(ctx, system, stack, params, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseDeactivateDynamicTunnelsInSystemResponse(rsp)
+}
+
+// DeactivateDynamicTunnelsInSystemWithResponse Deactivate several dynamic tunnels (on a system)
+//
+// Deletes the dynamic tunnel's security associations and the dynamic filters that go with them. Repeating it is safe (`stateAlreadySet` or `notFound`, with 200).
+//
+// NMI `NMsec_DEACT_DYNTUN` with one `NMsecTunnel` record per tunnel ID, or none (`{"all": true}`: every eligible tunnel on the stack).
+//
+// Needs CONTROL: READ access to the SERVAUTH resource
+// `EZB.NETMGMT.<system>.<stack>.IPSEC.CONTROL`. The request is written to
+// the audit log before it is sent to the NMI and its outcome before the
+// answer; if the audit log cannot be written the action is refused (503).
+//
+// The NMI only starts the action: the answer's statuses say what was
+// started. With `?wait` the gateway then polls `NMsec_GET_IPTUNDYNSTACK` until no generation is pending, negotiating or active any more, and
+// says in `reached` whether that happened in time.
+//
+// Waiting applies to the results whose status is `stateUpdated` or `stateAlreadySet`.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/systems/{system}/stacks/{stack}/tunnels/dynamic:deactivate (the `DeactivateDynamicTunnelsInSystem` operationId).
+func (c *ClientWithResponses) DeactivateDynamicTunnelsInSystemWithResponse(ctx context.Context, system SystemName, stack StackName, params *DeactivateDynamicTunnelsInSystemParams, body DeactivateDynamicTunnelsInSystemJSONRequestBody, reqEditors ...RequestEditorFn) (*DeactivateDynamicTunnelsInSystemResponse, error) {
+	rsp, err := c.DeactivateDynamicTunnelsInSystem(ctx, system, stack, params, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseDeactivateDynamicTunnelsInSystemResponse(rsp)
+}
+
+// RefreshDynamicTunnelsInSystemWithBodyWithResponse Refresh several dynamic tunnels (on a system)
+//
+// Renegotiates the dynamic tunnel's security associations: a new generation replaces the current one. A tunnel that is not active is answered `notFound`.
+//
+// NMI `NMsec_REFRESH_DYNTUN` with one `NMsecTunnel` record per tunnel ID, or none (`{"all": true}`: every eligible tunnel on the stack).
+//
+// Needs CONTROL: READ access to the SERVAUTH resource
+// `EZB.NETMGMT.<system>.<stack>.IPSEC.CONTROL`. The request is written to
+// the audit log before it is sent to the NMI and its outcome before the
+// answer; if the audit log cannot be written the action is refused (503).
+//
+// The NMI only starts the action: the answer's statuses say what was
+// started. With `?wait` the gateway then polls `NMsec_GET_IPTUNDYNSTACK` until a generation newer than the one before the request is active, and
+// says in `reached` whether that happened in time.
+//
+// Waiting applies to the results whose status is `stateUpdated` or `stateAlreadySet`.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/systems/{system}/stacks/{stack}/tunnels/dynamic:refresh (the `RefreshDynamicTunnelsInSystem` operationId).
+func (c *ClientWithResponses) RefreshDynamicTunnelsInSystemWithBodyWithResponse(ctx context.Context, system SystemName, stack StackName, params *RefreshDynamicTunnelsInSystemParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*RefreshDynamicTunnelsInSystemResponse, error) {
+	rsp, err := c.RefreshDynamicTunnelsInSystemWithBody(ctx, system, stack, params, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseRefreshDynamicTunnelsInSystemResponse(rsp)
+}
+
+// RefreshDynamicTunnelsInSystemWithResponse Refresh several dynamic tunnels (on a system)
+//
+// Renegotiates the dynamic tunnel's security associations: a new generation replaces the current one. A tunnel that is not active is answered `notFound`.
+//
+// NMI `NMsec_REFRESH_DYNTUN` with one `NMsecTunnel` record per tunnel ID, or none (`{"all": true}`: every eligible tunnel on the stack).
+//
+// Needs CONTROL: READ access to the SERVAUTH resource
+// `EZB.NETMGMT.<system>.<stack>.IPSEC.CONTROL`. The request is written to
+// the audit log before it is sent to the NMI and its outcome before the
+// answer; if the audit log cannot be written the action is refused (503).
+//
+// The NMI only starts the action: the answer's statuses say what was
+// started. With `?wait` the gateway then polls `NMsec_GET_IPTUNDYNSTACK` until a generation newer than the one before the request is active, and
+// says in `reached` whether that happened in time.
+//
+// Waiting applies to the results whose status is `stateUpdated` or `stateAlreadySet`.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/systems/{system}/stacks/{stack}/tunnels/dynamic:refresh (the `RefreshDynamicTunnelsInSystem` operationId).
+func (c *ClientWithResponses) RefreshDynamicTunnelsInSystemWithResponse(ctx context.Context, system SystemName, stack StackName, params *RefreshDynamicTunnelsInSystemParams, body RefreshDynamicTunnelsInSystemJSONRequestBody, reqEditors ...RequestEditorFn) (*RefreshDynamicTunnelsInSystemResponse, error) {
+	rsp, err := c.RefreshDynamicTunnelsInSystem(ctx, system, stack, params, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseRefreshDynamicTunnelsInSystemResponse(rsp)
+}
+
+// ListManualTunnelsInSystemWithResponse List manual tunnels (on a system)
+//
+// Manually keyed IPSec tunnels (NMI `NMsec_GET_IPTUNMANUAL`), sorted by
+// tunnel ID.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/systems/{system}/stacks/{stack}/tunnels/manual (the `ListManualTunnelsInSystem` operationId).
+func (c *ClientWithResponses) ListManualTunnelsInSystemWithResponse(ctx context.Context, system SystemName, stack StackName, params *ListManualTunnelsInSystemParams, reqEditors ...RequestEditorFn) (*ListManualTunnelsInSystemResponse, error) {
+	rsp, err := c.ListManualTunnelsInSystem(ctx, system, stack, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListManualTunnelsInSystemResponse(rsp)
+}
+
+// GetManualTunnelInSystemWithResponse Get one manual tunnel (on a system)
+//
+// One manual tunnel by tunnel ID.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/systems/{system}/stacks/{stack}/tunnels/manual/{tunnelId} (the `GetManualTunnelInSystem` operationId).
+func (c *ClientWithResponses) GetManualTunnelInSystemWithResponse(ctx context.Context, system SystemName, stack StackName, tunnelId ManualTunnelId, params *GetManualTunnelInSystemParams, reqEditors ...RequestEditorFn) (*GetManualTunnelInSystemResponse, error) {
+	rsp, err := c.GetManualTunnelInSystem(ctx, system, stack, tunnelId, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetManualTunnelInSystemResponse(rsp)
+}
+
+// ActivateManualTunnelInSystemWithResponse Activate one manual tunnel (on a system)
+//
+// Activates the manual tunnel. The NMI activates manual tunnels by IpManVpnAction name, so the gateway first looks the name up (`NMsec_GET_IPTUNMANUAL`); a tunnel ID it does not show is answered `notFound` without an NMI request.
+//
+// NMI `NMsec_ACT_MANTUN` with one `NMsecTunnel` record naming the tunnel.
+//
+// Needs CONTROL: READ access to the SERVAUTH resource
+// `EZB.NETMGMT.<system>.<stack>.IPSEC.CONTROL`. The request is written to
+// the audit log before it is sent to the NMI and its outcome before the
+// answer; if the audit log cannot be written the action is refused (503).
+//
+// The NMI only starts the action: the answer's statuses say what was
+// started. With `?wait` the gateway then polls `NMsec_GET_IPTUNMANUAL` until the tunnel is active, and
+// says in `reached` whether that happened in time.
+//
+// An unknown tunnel is answered 200 with status `notFound`.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/systems/{system}/stacks/{stack}/tunnels/manual/{tunnelId}:activate (the `ActivateManualTunnelInSystem` operationId).
+func (c *ClientWithResponses) ActivateManualTunnelInSystemWithResponse(ctx context.Context, system SystemName, stack StackName, tunnelId ManualTunnelId, params *ActivateManualTunnelInSystemParams, reqEditors ...RequestEditorFn) (*ActivateManualTunnelInSystemResponse, error) {
+	rsp, err := c.ActivateManualTunnelInSystem(ctx, system, stack, tunnelId, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseActivateManualTunnelInSystemResponse(rsp)
+}
+
+// DeactivateManualTunnelInSystemWithResponse Deactivate one manual tunnel (on a system)
+//
+// Deactivates the manual tunnel. Repeating it is safe (`stateAlreadySet` or `notFound`, with 200).
+//
+// NMI `NMsec_DEACT_MANTUN` with one `NMsecTunnel` record naming the tunnel.
+//
+// Needs CONTROL: READ access to the SERVAUTH resource
+// `EZB.NETMGMT.<system>.<stack>.IPSEC.CONTROL`. The request is written to
+// the audit log before it is sent to the NMI and its outcome before the
+// answer; if the audit log cannot be written the action is refused (503).
+//
+// The NMI only starts the action: the answer's statuses say what was
+// started. With `?wait` the gateway then polls `NMsec_GET_IPTUNMANUAL` until the tunnel is inactive (or gone), and
+// says in `reached` whether that happened in time.
+//
+// An unknown tunnel is answered 200 with status `notFound`.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/systems/{system}/stacks/{stack}/tunnels/manual/{tunnelId}:deactivate (the `DeactivateManualTunnelInSystem` operationId).
+func (c *ClientWithResponses) DeactivateManualTunnelInSystemWithResponse(ctx context.Context, system SystemName, stack StackName, tunnelId ManualTunnelId, params *DeactivateManualTunnelInSystemParams, reqEditors ...RequestEditorFn) (*DeactivateManualTunnelInSystemResponse, error) {
+	rsp, err := c.DeactivateManualTunnelInSystem(ctx, system, stack, tunnelId, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseDeactivateManualTunnelInSystemResponse(rsp)
+}
+
+// ActivateManualTunnelsInSystemWithBodyWithResponse Activate several manual tunnels (on a system)
+//
+// Activates the manual tunnel. The NMI activates manual tunnels by IpManVpnAction name, so the gateway first looks the name up (`NMsec_GET_IPTUNMANUAL`); a tunnel ID it does not show is answered `notFound` without an NMI request.
+//
+// NMI `NMsec_ACT_MANTUN` with one `NMsecTunnel` record per tunnel ID, or none (`{"all": true}`: every eligible tunnel on the stack).
+//
+// Needs CONTROL: READ access to the SERVAUTH resource
+// `EZB.NETMGMT.<system>.<stack>.IPSEC.CONTROL`. The request is written to
+// the audit log before it is sent to the NMI and its outcome before the
+// answer; if the audit log cannot be written the action is refused (503).
+//
+// The NMI only starts the action: the answer's statuses say what was
+// started. With `?wait` the gateway then polls `NMsec_GET_IPTUNMANUAL` until the tunnel is active, and
+// says in `reached` whether that happened in time.
+//
+// Waiting applies to the results whose status is `stateUpdated` or `stateAlreadySet`.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/systems/{system}/stacks/{stack}/tunnels/manual:activate (the `ActivateManualTunnelsInSystem` operationId).
+func (c *ClientWithResponses) ActivateManualTunnelsInSystemWithBodyWithResponse(ctx context.Context, system SystemName, stack StackName, params *ActivateManualTunnelsInSystemParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*ActivateManualTunnelsInSystemResponse, error) {
+	rsp, err := c.ActivateManualTunnelsInSystemWithBody(ctx, system, stack, params, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseActivateManualTunnelsInSystemResponse(rsp)
+}
+
+// ActivateManualTunnelsInSystemWithResponse Activate several manual tunnels (on a system)
+//
+// Activates the manual tunnel. The NMI activates manual tunnels by IpManVpnAction name, so the gateway first looks the name up (`NMsec_GET_IPTUNMANUAL`); a tunnel ID it does not show is answered `notFound` without an NMI request.
+//
+// NMI `NMsec_ACT_MANTUN` with one `NMsecTunnel` record per tunnel ID, or none (`{"all": true}`: every eligible tunnel on the stack).
+//
+// Needs CONTROL: READ access to the SERVAUTH resource
+// `EZB.NETMGMT.<system>.<stack>.IPSEC.CONTROL`. The request is written to
+// the audit log before it is sent to the NMI and its outcome before the
+// answer; if the audit log cannot be written the action is refused (503).
+//
+// The NMI only starts the action: the answer's statuses say what was
+// started. With `?wait` the gateway then polls `NMsec_GET_IPTUNMANUAL` until the tunnel is active, and
+// says in `reached` whether that happened in time.
+//
+// Waiting applies to the results whose status is `stateUpdated` or `stateAlreadySet`.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/systems/{system}/stacks/{stack}/tunnels/manual:activate (the `ActivateManualTunnelsInSystem` operationId).
+func (c *ClientWithResponses) ActivateManualTunnelsInSystemWithResponse(ctx context.Context, system SystemName, stack StackName, params *ActivateManualTunnelsInSystemParams, body ActivateManualTunnelsInSystemJSONRequestBody, reqEditors ...RequestEditorFn) (*ActivateManualTunnelsInSystemResponse, error) {
+	rsp, err := c.ActivateManualTunnelsInSystem(ctx, system, stack, params, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseActivateManualTunnelsInSystemResponse(rsp)
+}
+
+// DeactivateManualTunnelsInSystemWithBodyWithResponse Deactivate several manual tunnels (on a system)
+//
+// Deactivates the manual tunnel. Repeating it is safe (`stateAlreadySet` or `notFound`, with 200).
+//
+// NMI `NMsec_DEACT_MANTUN` with one `NMsecTunnel` record per tunnel ID, or none (`{"all": true}`: every eligible tunnel on the stack).
+//
+// Needs CONTROL: READ access to the SERVAUTH resource
+// `EZB.NETMGMT.<system>.<stack>.IPSEC.CONTROL`. The request is written to
+// the audit log before it is sent to the NMI and its outcome before the
+// answer; if the audit log cannot be written the action is refused (503).
+//
+// The NMI only starts the action: the answer's statuses say what was
+// started. With `?wait` the gateway then polls `NMsec_GET_IPTUNMANUAL` until the tunnel is inactive (or gone), and
+// says in `reached` whether that happened in time.
+//
+// Waiting applies to the results whose status is `stateUpdated` or `stateAlreadySet`.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/systems/{system}/stacks/{stack}/tunnels/manual:deactivate (the `DeactivateManualTunnelsInSystem` operationId).
+func (c *ClientWithResponses) DeactivateManualTunnelsInSystemWithBodyWithResponse(ctx context.Context, system SystemName, stack StackName, params *DeactivateManualTunnelsInSystemParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*DeactivateManualTunnelsInSystemResponse, error) {
+	rsp, err := c.DeactivateManualTunnelsInSystemWithBody(ctx, system, stack, params, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseDeactivateManualTunnelsInSystemResponse(rsp)
+}
+
+// DeactivateManualTunnelsInSystemWithResponse Deactivate several manual tunnels (on a system)
+//
+// Deactivates the manual tunnel. Repeating it is safe (`stateAlreadySet` or `notFound`, with 200).
+//
+// NMI `NMsec_DEACT_MANTUN` with one `NMsecTunnel` record per tunnel ID, or none (`{"all": true}`: every eligible tunnel on the stack).
+//
+// Needs CONTROL: READ access to the SERVAUTH resource
+// `EZB.NETMGMT.<system>.<stack>.IPSEC.CONTROL`. The request is written to
+// the audit log before it is sent to the NMI and its outcome before the
+// answer; if the audit log cannot be written the action is refused (503).
+//
+// The NMI only starts the action: the answer's statuses say what was
+// started. With `?wait` the gateway then polls `NMsec_GET_IPTUNMANUAL` until the tunnel is inactive (or gone), and
+// says in `reached` whether that happened in time.
+//
+// Waiting applies to the results whose status is `stateUpdated` or `stateAlreadySet`.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/systems/{system}/stacks/{stack}/tunnels/manual:deactivate (the `DeactivateManualTunnelsInSystem` operationId).
+func (c *ClientWithResponses) DeactivateManualTunnelsInSystemWithResponse(ctx context.Context, system SystemName, stack StackName, params *DeactivateManualTunnelsInSystemParams, body DeactivateManualTunnelsInSystemJSONRequestBody, reqEditors ...RequestEditorFn) (*DeactivateManualTunnelsInSystemResponse, error) {
+	rsp, err := c.DeactivateManualTunnelsInSystem(ctx, system, stack, params, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseDeactivateManualTunnelsInSystemResponse(rsp)
+}
+
+// ListFleetDynamicTunnelsWithResponse List dynamic tunnels of every system
+//
+// The dynamic tunnels of every stack of every system that the caller
+// may display, as `listDynamicTunnels` gives them per stack, each with
+// its `system` and `stack`; `unreachable`, order and filters as in
+// `listFleetIkeTunnels`.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/tunnels/dynamic (the `ListFleetDynamicTunnels` operationId).
+func (c *ClientWithResponses) ListFleetDynamicTunnelsWithResponse(ctx context.Context, params *ListFleetDynamicTunnelsParams, reqEditors ...RequestEditorFn) (*ListFleetDynamicTunnelsResponse, error) {
+	rsp, err := c.ListFleetDynamicTunnels(ctx, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListFleetDynamicTunnelsResponse(rsp)
+}
+
+// ListFleetManualTunnelsWithResponse List manual tunnels of every system
+//
+// The manual tunnels of every stack of every system that the caller
+// may display, as `listManualTunnels` gives them per stack, each with
+// its `system` and `stack`; `unreachable`, order and filters as in
+// `listFleetIkeTunnels`.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/tunnels/manual (the `ListFleetManualTunnels` operationId).
+func (c *ClientWithResponses) ListFleetManualTunnelsWithResponse(ctx context.Context, params *ListFleetManualTunnelsParams, reqEditors ...RequestEditorFn) (*ListFleetManualTunnelsResponse, error) {
+	rsp, err := c.ListFleetManualTunnels(ctx, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListFleetManualTunnelsResponse(rsp)
+}
+
 // WhoAmIWithResponse Who am I
 //
 // The caller's user ID and groups, and for each stack on which it has
@@ -16574,6 +30865,154 @@ func ParseStreamFleetEventsResponse(rsp *http.Response) (*StreamFleetEventsRespo
 		response.Headers500 = &headers
 	case rsp.StatusCode == 503:
 		var headers StreamFleetEventsResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseListFleetIkeTunnelsResponse parses an HTTP response from a ListFleetIkeTunnelsWithResponse call
+func ParseListFleetIkeTunnelsResponse(rsp *http.Response) (*ListFleetIkeTunnelsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListFleetIkeTunnelsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest FleetIkeTunnelList
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case rsp.StatusCode == 304:
+		break // No content-type
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers ListFleetIkeTunnelsResponse200Headers
+		if values := rsp.Header.Values("ETag"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "ETag", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ETag = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 304:
+		var headers ListFleetIkeTunnelsResponse304Headers
+		if values := rsp.Header.Values("ETag"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "ETag", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ETag = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers304 = &headers
+	case rsp.StatusCode == 400:
+		var headers ListFleetIkeTunnelsResponse400Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers400 = &headers
+	case rsp.StatusCode == 401:
+		var headers ListFleetIkeTunnelsResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 500:
+		var headers ListFleetIkeTunnelsResponse500Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers500 = &headers
+	case rsp.StatusCode == 503:
+		var headers ListFleetIkeTunnelsResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
 			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
@@ -22960,6 +37399,6949 @@ func ParseDeactivateManualTunnelsResponse(rsp *http.Response) (*DeactivateManual
 			headers.XRequestID = &value
 		}
 		response.Headers504 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseListSystemsResponse parses an HTTP response from a ListSystemsWithResponse call
+func ParseListSystemsResponse(rsp *http.Response) (*ListSystemsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListSystemsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest SystemList
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers ListSystemsResponse200Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 400:
+		var headers ListSystemsResponse400Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers400 = &headers
+	case rsp.StatusCode == 401:
+		var headers ListSystemsResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 500:
+		var headers ListSystemsResponse500Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers500 = &headers
+	case rsp.StatusCode == 503:
+		var headers ListSystemsResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseGetSystemResponse parses an HTTP response from a GetSystemWithResponse call
+func ParseGetSystemResponse(rsp *http.Response) (*GetSystemResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetSystemResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest System
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers GetSystemResponse200Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 400:
+		var headers GetSystemResponse400Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers400 = &headers
+	case rsp.StatusCode == 401:
+		var headers GetSystemResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 404:
+		var headers GetSystemResponse404Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers404 = &headers
+	case rsp.StatusCode == 500:
+		var headers GetSystemResponse500Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers500 = &headers
+	case rsp.StatusCode == 503:
+		var headers GetSystemResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseListStacksInSystemResponse parses an HTTP response from a ListStacksInSystemWithResponse call
+func ParseListStacksInSystemResponse(rsp *http.Response) (*ListStacksInSystemResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListStacksInSystemResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest SystemStackList
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case rsp.StatusCode == 304:
+		break // No content-type
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 502:
+		var dest BadGateway
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON502 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 504:
+		var dest GatewayTimeout
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON504 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers ListStacksInSystemResponse200Headers
+		if values := rsp.Header.Values("ETag"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "ETag", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ETag = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 304:
+		var headers ListStacksInSystemResponse304Headers
+		if values := rsp.Header.Values("ETag"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "ETag", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ETag = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers304 = &headers
+	case rsp.StatusCode == 400:
+		var headers ListStacksInSystemResponse400Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers400 = &headers
+	case rsp.StatusCode == 401:
+		var headers ListStacksInSystemResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers ListStacksInSystemResponse403Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers403 = &headers
+	case rsp.StatusCode == 404:
+		var headers ListStacksInSystemResponse404Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers404 = &headers
+	case rsp.StatusCode == 500:
+		var headers ListStacksInSystemResponse500Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers500 = &headers
+	case rsp.StatusCode == 502:
+		var headers ListStacksInSystemResponse502Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers502 = &headers
+	case rsp.StatusCode == 503:
+		var headers ListStacksInSystemResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers503 = &headers
+	case rsp.StatusCode == 504:
+		var headers ListStacksInSystemResponse504Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers504 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseGetStackInSystemResponse parses an HTTP response from a GetStackInSystemWithResponse call
+func ParseGetStackInSystemResponse(rsp *http.Response) (*GetStackInSystemResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetStackInSystemResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest SystemStack
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case rsp.StatusCode == 304:
+		break // No content-type
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 502:
+		var dest BadGateway
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON502 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 504:
+		var dest GatewayTimeout
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON504 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers GetStackInSystemResponse200Headers
+		if values := rsp.Header.Values("ETag"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "ETag", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ETag = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 304:
+		var headers GetStackInSystemResponse304Headers
+		if values := rsp.Header.Values("ETag"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "ETag", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ETag = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers304 = &headers
+	case rsp.StatusCode == 400:
+		var headers GetStackInSystemResponse400Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers400 = &headers
+	case rsp.StatusCode == 401:
+		var headers GetStackInSystemResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers GetStackInSystemResponse403Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers403 = &headers
+	case rsp.StatusCode == 404:
+		var headers GetStackInSystemResponse404Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers404 = &headers
+	case rsp.StatusCode == 500:
+		var headers GetStackInSystemResponse500Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers500 = &headers
+	case rsp.StatusCode == 502:
+		var headers GetStackInSystemResponse502Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers502 = &headers
+	case rsp.StatusCode == 503:
+		var headers GetStackInSystemResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers503 = &headers
+	case rsp.StatusCode == 504:
+		var headers GetStackInSystemResponse504Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers504 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseStreamStackEventsInSystemResponse parses an HTTP response from a StreamStackEventsInSystemWithResponse call
+func ParseStreamStackEventsInSystemResponse(rsp *http.Response) (*StreamStackEventsInSystemResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &StreamStackEventsInSystemResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers StreamStackEventsInSystemResponse200Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 400:
+		var headers StreamStackEventsInSystemResponse400Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers400 = &headers
+	case rsp.StatusCode == 401:
+		var headers StreamStackEventsInSystemResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers StreamStackEventsInSystemResponse403Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers403 = &headers
+	case rsp.StatusCode == 404:
+		var headers StreamStackEventsInSystemResponse404Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers404 = &headers
+	case rsp.StatusCode == 500:
+		var headers StreamStackEventsInSystemResponse500Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers500 = &headers
+	case rsp.StatusCode == 503:
+		var headers StreamStackEventsInSystemResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseListFiltersInSystemResponse parses an HTTP response from a ListFiltersInSystemWithResponse call
+func ParseListFiltersInSystemResponse(rsp *http.Response) (*ListFiltersInSystemResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListFiltersInSystemResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest FilterList
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case rsp.StatusCode == 304:
+		break // No content-type
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 502:
+		var dest BadGateway
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON502 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 504:
+		var dest GatewayTimeout
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON504 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers ListFiltersInSystemResponse200Headers
+		if values := rsp.Header.Values("ETag"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "ETag", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ETag = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 304:
+		var headers ListFiltersInSystemResponse304Headers
+		if values := rsp.Header.Values("ETag"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "ETag", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ETag = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers304 = &headers
+	case rsp.StatusCode == 400:
+		var headers ListFiltersInSystemResponse400Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers400 = &headers
+	case rsp.StatusCode == 401:
+		var headers ListFiltersInSystemResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers ListFiltersInSystemResponse403Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers403 = &headers
+	case rsp.StatusCode == 404:
+		var headers ListFiltersInSystemResponse404Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers404 = &headers
+	case rsp.StatusCode == 500:
+		var headers ListFiltersInSystemResponse500Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers500 = &headers
+	case rsp.StatusCode == 502:
+		var headers ListFiltersInSystemResponse502Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers502 = &headers
+	case rsp.StatusCode == 503:
+		var headers ListFiltersInSystemResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers503 = &headers
+	case rsp.StatusCode == 504:
+		var headers ListFiltersInSystemResponse504Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers504 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseGetFilterInSystemResponse parses an HTTP response from a GetFilterInSystemWithResponse call
+func ParseGetFilterInSystemResponse(rsp *http.Response) (*GetFilterInSystemResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetFilterInSystemResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest FilterRule
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case rsp.StatusCode == 304:
+		break // No content-type
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 502:
+		var dest BadGateway
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON502 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 504:
+		var dest GatewayTimeout
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON504 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers GetFilterInSystemResponse200Headers
+		if values := rsp.Header.Values("ETag"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "ETag", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ETag = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 304:
+		var headers GetFilterInSystemResponse304Headers
+		if values := rsp.Header.Values("ETag"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "ETag", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ETag = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers304 = &headers
+	case rsp.StatusCode == 400:
+		var headers GetFilterInSystemResponse400Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers400 = &headers
+	case rsp.StatusCode == 401:
+		var headers GetFilterInSystemResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers GetFilterInSystemResponse403Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers403 = &headers
+	case rsp.StatusCode == 404:
+		var headers GetFilterInSystemResponse404Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers404 = &headers
+	case rsp.StatusCode == 500:
+		var headers GetFilterInSystemResponse500Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers500 = &headers
+	case rsp.StatusCode == 502:
+		var headers GetFilterInSystemResponse502Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers502 = &headers
+	case rsp.StatusCode == 503:
+		var headers GetFilterInSystemResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers503 = &headers
+	case rsp.StatusCode == 504:
+		var headers GetFilterInSystemResponse504Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers504 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseLoadDefaultFiltersInSystemResponse parses an HTTP response from a LoadDefaultFiltersInSystemWithResponse call
+func ParseLoadDefaultFiltersInSystemResponse(rsp *http.Response) (*LoadDefaultFiltersInSystemResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &LoadDefaultFiltersInSystemResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest FilterSetChange
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest RequestTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 502:
+		var dest BadGateway
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON502 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ControlUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 504:
+		var dest GatewayTimeout
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON504 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers LoadDefaultFiltersInSystemResponse200Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 400:
+		var headers LoadDefaultFiltersInSystemResponse400Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers400 = &headers
+	case rsp.StatusCode == 401:
+		var headers LoadDefaultFiltersInSystemResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers LoadDefaultFiltersInSystemResponse403Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers403 = &headers
+	case rsp.StatusCode == 404:
+		var headers LoadDefaultFiltersInSystemResponse404Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers404 = &headers
+	case rsp.StatusCode == 413:
+		var headers LoadDefaultFiltersInSystemResponse413Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers413 = &headers
+	case rsp.StatusCode == 500:
+		var headers LoadDefaultFiltersInSystemResponse500Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers500 = &headers
+	case rsp.StatusCode == 502:
+		var headers LoadDefaultFiltersInSystemResponse502Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers502 = &headers
+	case rsp.StatusCode == 503:
+		var headers LoadDefaultFiltersInSystemResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers503 = &headers
+	case rsp.StatusCode == 504:
+		var headers LoadDefaultFiltersInSystemResponse504Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers504 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseLoadPolicyFiltersInSystemResponse parses an HTTP response from a LoadPolicyFiltersInSystemWithResponse call
+func ParseLoadPolicyFiltersInSystemResponse(rsp *http.Response) (*LoadPolicyFiltersInSystemResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &LoadPolicyFiltersInSystemResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest FilterSetChange
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest RequestTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 502:
+		var dest BadGateway
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON502 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ControlUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 504:
+		var dest GatewayTimeout
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON504 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers LoadPolicyFiltersInSystemResponse200Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 400:
+		var headers LoadPolicyFiltersInSystemResponse400Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers400 = &headers
+	case rsp.StatusCode == 401:
+		var headers LoadPolicyFiltersInSystemResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers LoadPolicyFiltersInSystemResponse403Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers403 = &headers
+	case rsp.StatusCode == 404:
+		var headers LoadPolicyFiltersInSystemResponse404Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers404 = &headers
+	case rsp.StatusCode == 413:
+		var headers LoadPolicyFiltersInSystemResponse413Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers413 = &headers
+	case rsp.StatusCode == 500:
+		var headers LoadPolicyFiltersInSystemResponse500Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers500 = &headers
+	case rsp.StatusCode == 502:
+		var headers LoadPolicyFiltersInSystemResponse502Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers502 = &headers
+	case rsp.StatusCode == 503:
+		var headers LoadPolicyFiltersInSystemResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers503 = &headers
+	case rsp.StatusCode == 504:
+		var headers LoadPolicyFiltersInSystemResponse504Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers504 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseTestFiltersInSystemResponse parses an HTTP response from a TestFiltersInSystemWithResponse call
+func ParseTestFiltersInSystemResponse(rsp *http.Response) (*TestFiltersInSystemResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &TestFiltersInSystemResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest FilterTestResult
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest RequestTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest UnsupportedMediaType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 502:
+		var dest BadGateway
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON502 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 504:
+		var dest GatewayTimeout
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON504 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers TestFiltersInSystemResponse200Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 400:
+		var headers TestFiltersInSystemResponse400Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers400 = &headers
+	case rsp.StatusCode == 401:
+		var headers TestFiltersInSystemResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers TestFiltersInSystemResponse403Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers403 = &headers
+	case rsp.StatusCode == 404:
+		var headers TestFiltersInSystemResponse404Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers404 = &headers
+	case rsp.StatusCode == 413:
+		var headers TestFiltersInSystemResponse413Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers413 = &headers
+	case rsp.StatusCode == 415:
+		var headers TestFiltersInSystemResponse415Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers415 = &headers
+	case rsp.StatusCode == 500:
+		var headers TestFiltersInSystemResponse500Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers500 = &headers
+	case rsp.StatusCode == 502:
+		var headers TestFiltersInSystemResponse502Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers502 = &headers
+	case rsp.StatusCode == 503:
+		var headers TestFiltersInSystemResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers503 = &headers
+	case rsp.StatusCode == 504:
+		var headers TestFiltersInSystemResponse504Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers504 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseListIkeTunnelsInSystemResponse parses an HTTP response from a ListIkeTunnelsInSystemWithResponse call
+func ParseListIkeTunnelsInSystemResponse(rsp *http.Response) (*ListIkeTunnelsInSystemResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListIkeTunnelsInSystemResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest IkeTunnelList
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case rsp.StatusCode == 304:
+		break // No content-type
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 502:
+		var dest BadGateway
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON502 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 504:
+		var dest GatewayTimeout
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON504 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers ListIkeTunnelsInSystemResponse200Headers
+		if values := rsp.Header.Values("ETag"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "ETag", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ETag = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 304:
+		var headers ListIkeTunnelsInSystemResponse304Headers
+		if values := rsp.Header.Values("ETag"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "ETag", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ETag = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers304 = &headers
+	case rsp.StatusCode == 400:
+		var headers ListIkeTunnelsInSystemResponse400Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers400 = &headers
+	case rsp.StatusCode == 401:
+		var headers ListIkeTunnelsInSystemResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers ListIkeTunnelsInSystemResponse403Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers403 = &headers
+	case rsp.StatusCode == 404:
+		var headers ListIkeTunnelsInSystemResponse404Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers404 = &headers
+	case rsp.StatusCode == 500:
+		var headers ListIkeTunnelsInSystemResponse500Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers500 = &headers
+	case rsp.StatusCode == 502:
+		var headers ListIkeTunnelsInSystemResponse502Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers502 = &headers
+	case rsp.StatusCode == 503:
+		var headers ListIkeTunnelsInSystemResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers503 = &headers
+	case rsp.StatusCode == 504:
+		var headers ListIkeTunnelsInSystemResponse504Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers504 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseGetIkeTunnelInSystemResponse parses an HTTP response from a GetIkeTunnelInSystemWithResponse call
+func ParseGetIkeTunnelInSystemResponse(rsp *http.Response) (*GetIkeTunnelInSystemResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetIkeTunnelInSystemResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest IkeTunnel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case rsp.StatusCode == 304:
+		break // No content-type
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 502:
+		var dest BadGateway
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON502 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 504:
+		var dest GatewayTimeout
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON504 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers GetIkeTunnelInSystemResponse200Headers
+		if values := rsp.Header.Values("ETag"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "ETag", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ETag = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 304:
+		var headers GetIkeTunnelInSystemResponse304Headers
+		if values := rsp.Header.Values("ETag"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "ETag", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ETag = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers304 = &headers
+	case rsp.StatusCode == 400:
+		var headers GetIkeTunnelInSystemResponse400Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers400 = &headers
+	case rsp.StatusCode == 401:
+		var headers GetIkeTunnelInSystemResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers GetIkeTunnelInSystemResponse403Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers403 = &headers
+	case rsp.StatusCode == 404:
+		var headers GetIkeTunnelInSystemResponse404Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers404 = &headers
+	case rsp.StatusCode == 500:
+		var headers GetIkeTunnelInSystemResponse500Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers500 = &headers
+	case rsp.StatusCode == 502:
+		var headers GetIkeTunnelInSystemResponse502Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers502 = &headers
+	case rsp.StatusCode == 503:
+		var headers GetIkeTunnelInSystemResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers503 = &headers
+	case rsp.StatusCode == 504:
+		var headers GetIkeTunnelInSystemResponse504Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers504 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseDeactivateIkeTunnelInSystemResponse parses an HTTP response from a DeactivateIkeTunnelInSystemWithResponse call
+func ParseDeactivateIkeTunnelInSystemResponse(rsp *http.Response) (*DeactivateIkeTunnelInSystemResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &DeactivateIkeTunnelInSystemResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest ControlResponse
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest RequestTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 502:
+		var dest BadGateway
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON502 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ControlUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 504:
+		var dest GatewayTimeout
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON504 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers DeactivateIkeTunnelInSystemResponse200Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 400:
+		var headers DeactivateIkeTunnelInSystemResponse400Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers400 = &headers
+	case rsp.StatusCode == 401:
+		var headers DeactivateIkeTunnelInSystemResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers DeactivateIkeTunnelInSystemResponse403Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers403 = &headers
+	case rsp.StatusCode == 404:
+		var headers DeactivateIkeTunnelInSystemResponse404Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers404 = &headers
+	case rsp.StatusCode == 413:
+		var headers DeactivateIkeTunnelInSystemResponse413Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers413 = &headers
+	case rsp.StatusCode == 500:
+		var headers DeactivateIkeTunnelInSystemResponse500Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers500 = &headers
+	case rsp.StatusCode == 502:
+		var headers DeactivateIkeTunnelInSystemResponse502Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers502 = &headers
+	case rsp.StatusCode == 503:
+		var headers DeactivateIkeTunnelInSystemResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers503 = &headers
+	case rsp.StatusCode == 504:
+		var headers DeactivateIkeTunnelInSystemResponse504Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers504 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseRefreshIkeTunnelInSystemResponse parses an HTTP response from a RefreshIkeTunnelInSystemWithResponse call
+func ParseRefreshIkeTunnelInSystemResponse(rsp *http.Response) (*RefreshIkeTunnelInSystemResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &RefreshIkeTunnelInSystemResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest ControlResponse
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest RequestTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 502:
+		var dest BadGateway
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON502 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ControlUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 504:
+		var dest GatewayTimeout
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON504 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers RefreshIkeTunnelInSystemResponse200Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 400:
+		var headers RefreshIkeTunnelInSystemResponse400Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers400 = &headers
+	case rsp.StatusCode == 401:
+		var headers RefreshIkeTunnelInSystemResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers RefreshIkeTunnelInSystemResponse403Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers403 = &headers
+	case rsp.StatusCode == 404:
+		var headers RefreshIkeTunnelInSystemResponse404Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers404 = &headers
+	case rsp.StatusCode == 413:
+		var headers RefreshIkeTunnelInSystemResponse413Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers413 = &headers
+	case rsp.StatusCode == 500:
+		var headers RefreshIkeTunnelInSystemResponse500Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers500 = &headers
+	case rsp.StatusCode == 502:
+		var headers RefreshIkeTunnelInSystemResponse502Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers502 = &headers
+	case rsp.StatusCode == 503:
+		var headers RefreshIkeTunnelInSystemResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers503 = &headers
+	case rsp.StatusCode == 504:
+		var headers RefreshIkeTunnelInSystemResponse504Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers504 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseDeactivateIkeTunnelsInSystemResponse parses an HTTP response from a DeactivateIkeTunnelsInSystemWithResponse call
+func ParseDeactivateIkeTunnelsInSystemResponse(rsp *http.Response) (*DeactivateIkeTunnelsInSystemResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &DeactivateIkeTunnelsInSystemResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest ControlResponse
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest RequestTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest UnsupportedMediaType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 502:
+		var dest BadGateway
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON502 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ControlUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 504:
+		var dest GatewayTimeout
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON504 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers DeactivateIkeTunnelsInSystemResponse200Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 400:
+		var headers DeactivateIkeTunnelsInSystemResponse400Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers400 = &headers
+	case rsp.StatusCode == 401:
+		var headers DeactivateIkeTunnelsInSystemResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers DeactivateIkeTunnelsInSystemResponse403Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers403 = &headers
+	case rsp.StatusCode == 404:
+		var headers DeactivateIkeTunnelsInSystemResponse404Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers404 = &headers
+	case rsp.StatusCode == 413:
+		var headers DeactivateIkeTunnelsInSystemResponse413Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers413 = &headers
+	case rsp.StatusCode == 415:
+		var headers DeactivateIkeTunnelsInSystemResponse415Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers415 = &headers
+	case rsp.StatusCode == 500:
+		var headers DeactivateIkeTunnelsInSystemResponse500Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers500 = &headers
+	case rsp.StatusCode == 502:
+		var headers DeactivateIkeTunnelsInSystemResponse502Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers502 = &headers
+	case rsp.StatusCode == 503:
+		var headers DeactivateIkeTunnelsInSystemResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers503 = &headers
+	case rsp.StatusCode == 504:
+		var headers DeactivateIkeTunnelsInSystemResponse504Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers504 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseRefreshIkeTunnelsInSystemResponse parses an HTTP response from a RefreshIkeTunnelsInSystemWithResponse call
+func ParseRefreshIkeTunnelsInSystemResponse(rsp *http.Response) (*RefreshIkeTunnelsInSystemResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &RefreshIkeTunnelsInSystemResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest ControlResponse
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest RequestTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest UnsupportedMediaType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 502:
+		var dest BadGateway
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON502 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ControlUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 504:
+		var dest GatewayTimeout
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON504 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers RefreshIkeTunnelsInSystemResponse200Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 400:
+		var headers RefreshIkeTunnelsInSystemResponse400Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers400 = &headers
+	case rsp.StatusCode == 401:
+		var headers RefreshIkeTunnelsInSystemResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers RefreshIkeTunnelsInSystemResponse403Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers403 = &headers
+	case rsp.StatusCode == 404:
+		var headers RefreshIkeTunnelsInSystemResponse404Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers404 = &headers
+	case rsp.StatusCode == 413:
+		var headers RefreshIkeTunnelsInSystemResponse413Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers413 = &headers
+	case rsp.StatusCode == 415:
+		var headers RefreshIkeTunnelsInSystemResponse415Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers415 = &headers
+	case rsp.StatusCode == 500:
+		var headers RefreshIkeTunnelsInSystemResponse500Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers500 = &headers
+	case rsp.StatusCode == 502:
+		var headers RefreshIkeTunnelsInSystemResponse502Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers502 = &headers
+	case rsp.StatusCode == 503:
+		var headers RefreshIkeTunnelsInSystemResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers503 = &headers
+	case rsp.StatusCode == 504:
+		var headers RefreshIkeTunnelsInSystemResponse504Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers504 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseListInterfacesInSystemResponse parses an HTTP response from a ListInterfacesInSystemWithResponse call
+func ParseListInterfacesInSystemResponse(rsp *http.Response) (*ListInterfacesInSystemResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListInterfacesInSystemResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest InterfaceList
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case rsp.StatusCode == 304:
+		break // No content-type
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 502:
+		var dest BadGateway
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON502 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 504:
+		var dest GatewayTimeout
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON504 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers ListInterfacesInSystemResponse200Headers
+		if values := rsp.Header.Values("ETag"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "ETag", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ETag = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 304:
+		var headers ListInterfacesInSystemResponse304Headers
+		if values := rsp.Header.Values("ETag"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "ETag", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ETag = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers304 = &headers
+	case rsp.StatusCode == 400:
+		var headers ListInterfacesInSystemResponse400Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers400 = &headers
+	case rsp.StatusCode == 401:
+		var headers ListInterfacesInSystemResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers ListInterfacesInSystemResponse403Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers403 = &headers
+	case rsp.StatusCode == 404:
+		var headers ListInterfacesInSystemResponse404Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers404 = &headers
+	case rsp.StatusCode == 500:
+		var headers ListInterfacesInSystemResponse500Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers500 = &headers
+	case rsp.StatusCode == 502:
+		var headers ListInterfacesInSystemResponse502Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers502 = &headers
+	case rsp.StatusCode == 503:
+		var headers ListInterfacesInSystemResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers503 = &headers
+	case rsp.StatusCode == 504:
+		var headers ListInterfacesInSystemResponse504Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers504 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseListPortTranslationsInSystemResponse parses an HTTP response from a ListPortTranslationsInSystemWithResponse call
+func ParseListPortTranslationsInSystemResponse(rsp *http.Response) (*ListPortTranslationsInSystemResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListPortTranslationsInSystemResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest PortTranslationList
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case rsp.StatusCode == 304:
+		break // No content-type
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 502:
+		var dest BadGateway
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON502 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 504:
+		var dest GatewayTimeout
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON504 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers ListPortTranslationsInSystemResponse200Headers
+		if values := rsp.Header.Values("ETag"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "ETag", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ETag = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 304:
+		var headers ListPortTranslationsInSystemResponse304Headers
+		if values := rsp.Header.Values("ETag"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "ETag", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ETag = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers304 = &headers
+	case rsp.StatusCode == 400:
+		var headers ListPortTranslationsInSystemResponse400Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers400 = &headers
+	case rsp.StatusCode == 401:
+		var headers ListPortTranslationsInSystemResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers ListPortTranslationsInSystemResponse403Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers403 = &headers
+	case rsp.StatusCode == 404:
+		var headers ListPortTranslationsInSystemResponse404Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers404 = &headers
+	case rsp.StatusCode == 500:
+		var headers ListPortTranslationsInSystemResponse500Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers500 = &headers
+	case rsp.StatusCode == 502:
+		var headers ListPortTranslationsInSystemResponse502Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers502 = &headers
+	case rsp.StatusCode == 503:
+		var headers ListPortTranslationsInSystemResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers503 = &headers
+	case rsp.StatusCode == 504:
+		var headers ListPortTranslationsInSystemResponse504Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers504 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseGetStackSummaryInSystemResponse parses an HTTP response from a GetStackSummaryInSystemWithResponse call
+func ParseGetStackSummaryInSystemResponse(rsp *http.Response) (*GetStackSummaryInSystemResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetStackSummaryInSystemResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest Summary
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case rsp.StatusCode == 304:
+		break // No content-type
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 502:
+		var dest BadGateway
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON502 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 504:
+		var dest GatewayTimeout
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON504 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers GetStackSummaryInSystemResponse200Headers
+		if values := rsp.Header.Values("ETag"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "ETag", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ETag = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 304:
+		var headers GetStackSummaryInSystemResponse304Headers
+		if values := rsp.Header.Values("ETag"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "ETag", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ETag = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers304 = &headers
+	case rsp.StatusCode == 400:
+		var headers GetStackSummaryInSystemResponse400Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers400 = &headers
+	case rsp.StatusCode == 401:
+		var headers GetStackSummaryInSystemResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers GetStackSummaryInSystemResponse403Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers403 = &headers
+	case rsp.StatusCode == 404:
+		var headers GetStackSummaryInSystemResponse404Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers404 = &headers
+	case rsp.StatusCode == 500:
+		var headers GetStackSummaryInSystemResponse500Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers500 = &headers
+	case rsp.StatusCode == 502:
+		var headers GetStackSummaryInSystemResponse502Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers502 = &headers
+	case rsp.StatusCode == 503:
+		var headers GetStackSummaryInSystemResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers503 = &headers
+	case rsp.StatusCode == 504:
+		var headers GetStackSummaryInSystemResponse504Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers504 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseListDynamicTunnelsInSystemResponse parses an HTTP response from a ListDynamicTunnelsInSystemWithResponse call
+func ParseListDynamicTunnelsInSystemResponse(rsp *http.Response) (*ListDynamicTunnelsInSystemResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListDynamicTunnelsInSystemResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest DynamicTunnelList
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case rsp.StatusCode == 304:
+		break // No content-type
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 502:
+		var dest BadGateway
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON502 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 504:
+		var dest GatewayTimeout
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON504 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers ListDynamicTunnelsInSystemResponse200Headers
+		if values := rsp.Header.Values("ETag"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "ETag", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ETag = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 304:
+		var headers ListDynamicTunnelsInSystemResponse304Headers
+		if values := rsp.Header.Values("ETag"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "ETag", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ETag = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers304 = &headers
+	case rsp.StatusCode == 400:
+		var headers ListDynamicTunnelsInSystemResponse400Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers400 = &headers
+	case rsp.StatusCode == 401:
+		var headers ListDynamicTunnelsInSystemResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers ListDynamicTunnelsInSystemResponse403Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers403 = &headers
+	case rsp.StatusCode == 404:
+		var headers ListDynamicTunnelsInSystemResponse404Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers404 = &headers
+	case rsp.StatusCode == 500:
+		var headers ListDynamicTunnelsInSystemResponse500Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers500 = &headers
+	case rsp.StatusCode == 502:
+		var headers ListDynamicTunnelsInSystemResponse502Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers502 = &headers
+	case rsp.StatusCode == 503:
+		var headers ListDynamicTunnelsInSystemResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers503 = &headers
+	case rsp.StatusCode == 504:
+		var headers ListDynamicTunnelsInSystemResponse504Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers504 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseGetDynamicTunnelInSystemResponse parses an HTTP response from a GetDynamicTunnelInSystemWithResponse call
+func ParseGetDynamicTunnelInSystemResponse(rsp *http.Response) (*GetDynamicTunnelInSystemResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetDynamicTunnelInSystemResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest DynamicTunnel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case rsp.StatusCode == 304:
+		break // No content-type
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 502:
+		var dest BadGateway
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON502 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 504:
+		var dest GatewayTimeout
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON504 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers GetDynamicTunnelInSystemResponse200Headers
+		if values := rsp.Header.Values("ETag"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "ETag", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ETag = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 304:
+		var headers GetDynamicTunnelInSystemResponse304Headers
+		if values := rsp.Header.Values("ETag"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "ETag", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ETag = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers304 = &headers
+	case rsp.StatusCode == 400:
+		var headers GetDynamicTunnelInSystemResponse400Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers400 = &headers
+	case rsp.StatusCode == 401:
+		var headers GetDynamicTunnelInSystemResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers GetDynamicTunnelInSystemResponse403Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers403 = &headers
+	case rsp.StatusCode == 404:
+		var headers GetDynamicTunnelInSystemResponse404Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers404 = &headers
+	case rsp.StatusCode == 500:
+		var headers GetDynamicTunnelInSystemResponse500Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers500 = &headers
+	case rsp.StatusCode == 502:
+		var headers GetDynamicTunnelInSystemResponse502Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers502 = &headers
+	case rsp.StatusCode == 503:
+		var headers GetDynamicTunnelInSystemResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers503 = &headers
+	case rsp.StatusCode == 504:
+		var headers GetDynamicTunnelInSystemResponse504Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers504 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseDeactivateDynamicTunnelInSystemResponse parses an HTTP response from a DeactivateDynamicTunnelInSystemWithResponse call
+func ParseDeactivateDynamicTunnelInSystemResponse(rsp *http.Response) (*DeactivateDynamicTunnelInSystemResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &DeactivateDynamicTunnelInSystemResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest ControlResponse
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest RequestTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 502:
+		var dest BadGateway
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON502 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ControlUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 504:
+		var dest GatewayTimeout
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON504 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers DeactivateDynamicTunnelInSystemResponse200Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 400:
+		var headers DeactivateDynamicTunnelInSystemResponse400Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers400 = &headers
+	case rsp.StatusCode == 401:
+		var headers DeactivateDynamicTunnelInSystemResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers DeactivateDynamicTunnelInSystemResponse403Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers403 = &headers
+	case rsp.StatusCode == 404:
+		var headers DeactivateDynamicTunnelInSystemResponse404Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers404 = &headers
+	case rsp.StatusCode == 413:
+		var headers DeactivateDynamicTunnelInSystemResponse413Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers413 = &headers
+	case rsp.StatusCode == 500:
+		var headers DeactivateDynamicTunnelInSystemResponse500Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers500 = &headers
+	case rsp.StatusCode == 502:
+		var headers DeactivateDynamicTunnelInSystemResponse502Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers502 = &headers
+	case rsp.StatusCode == 503:
+		var headers DeactivateDynamicTunnelInSystemResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers503 = &headers
+	case rsp.StatusCode == 504:
+		var headers DeactivateDynamicTunnelInSystemResponse504Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers504 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseRefreshDynamicTunnelInSystemResponse parses an HTTP response from a RefreshDynamicTunnelInSystemWithResponse call
+func ParseRefreshDynamicTunnelInSystemResponse(rsp *http.Response) (*RefreshDynamicTunnelInSystemResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &RefreshDynamicTunnelInSystemResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest ControlResponse
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest RequestTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 502:
+		var dest BadGateway
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON502 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ControlUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 504:
+		var dest GatewayTimeout
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON504 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers RefreshDynamicTunnelInSystemResponse200Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 400:
+		var headers RefreshDynamicTunnelInSystemResponse400Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers400 = &headers
+	case rsp.StatusCode == 401:
+		var headers RefreshDynamicTunnelInSystemResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers RefreshDynamicTunnelInSystemResponse403Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers403 = &headers
+	case rsp.StatusCode == 404:
+		var headers RefreshDynamicTunnelInSystemResponse404Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers404 = &headers
+	case rsp.StatusCode == 413:
+		var headers RefreshDynamicTunnelInSystemResponse413Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers413 = &headers
+	case rsp.StatusCode == 500:
+		var headers RefreshDynamicTunnelInSystemResponse500Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers500 = &headers
+	case rsp.StatusCode == 502:
+		var headers RefreshDynamicTunnelInSystemResponse502Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers502 = &headers
+	case rsp.StatusCode == 503:
+		var headers RefreshDynamicTunnelInSystemResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers503 = &headers
+	case rsp.StatusCode == 504:
+		var headers RefreshDynamicTunnelInSystemResponse504Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers504 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseActivateDynamicTunnelsInSystemResponse parses an HTTP response from a ActivateDynamicTunnelsInSystemWithResponse call
+func ParseActivateDynamicTunnelsInSystemResponse(rsp *http.Response) (*ActivateDynamicTunnelsInSystemResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ActivateDynamicTunnelsInSystemResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest ControlResponse
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest RequestTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest UnsupportedMediaType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 502:
+		var dest BadGateway
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON502 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ControlUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 504:
+		var dest GatewayTimeout
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON504 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers ActivateDynamicTunnelsInSystemResponse200Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 400:
+		var headers ActivateDynamicTunnelsInSystemResponse400Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers400 = &headers
+	case rsp.StatusCode == 401:
+		var headers ActivateDynamicTunnelsInSystemResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers ActivateDynamicTunnelsInSystemResponse403Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers403 = &headers
+	case rsp.StatusCode == 404:
+		var headers ActivateDynamicTunnelsInSystemResponse404Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers404 = &headers
+	case rsp.StatusCode == 413:
+		var headers ActivateDynamicTunnelsInSystemResponse413Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers413 = &headers
+	case rsp.StatusCode == 415:
+		var headers ActivateDynamicTunnelsInSystemResponse415Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers415 = &headers
+	case rsp.StatusCode == 500:
+		var headers ActivateDynamicTunnelsInSystemResponse500Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers500 = &headers
+	case rsp.StatusCode == 502:
+		var headers ActivateDynamicTunnelsInSystemResponse502Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers502 = &headers
+	case rsp.StatusCode == 503:
+		var headers ActivateDynamicTunnelsInSystemResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers503 = &headers
+	case rsp.StatusCode == 504:
+		var headers ActivateDynamicTunnelsInSystemResponse504Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers504 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseDeactivateDynamicTunnelsInSystemResponse parses an HTTP response from a DeactivateDynamicTunnelsInSystemWithResponse call
+func ParseDeactivateDynamicTunnelsInSystemResponse(rsp *http.Response) (*DeactivateDynamicTunnelsInSystemResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &DeactivateDynamicTunnelsInSystemResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest ControlResponse
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest RequestTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest UnsupportedMediaType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 502:
+		var dest BadGateway
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON502 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ControlUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 504:
+		var dest GatewayTimeout
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON504 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers DeactivateDynamicTunnelsInSystemResponse200Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 400:
+		var headers DeactivateDynamicTunnelsInSystemResponse400Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers400 = &headers
+	case rsp.StatusCode == 401:
+		var headers DeactivateDynamicTunnelsInSystemResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers DeactivateDynamicTunnelsInSystemResponse403Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers403 = &headers
+	case rsp.StatusCode == 404:
+		var headers DeactivateDynamicTunnelsInSystemResponse404Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers404 = &headers
+	case rsp.StatusCode == 413:
+		var headers DeactivateDynamicTunnelsInSystemResponse413Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers413 = &headers
+	case rsp.StatusCode == 415:
+		var headers DeactivateDynamicTunnelsInSystemResponse415Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers415 = &headers
+	case rsp.StatusCode == 500:
+		var headers DeactivateDynamicTunnelsInSystemResponse500Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers500 = &headers
+	case rsp.StatusCode == 502:
+		var headers DeactivateDynamicTunnelsInSystemResponse502Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers502 = &headers
+	case rsp.StatusCode == 503:
+		var headers DeactivateDynamicTunnelsInSystemResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers503 = &headers
+	case rsp.StatusCode == 504:
+		var headers DeactivateDynamicTunnelsInSystemResponse504Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers504 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseRefreshDynamicTunnelsInSystemResponse parses an HTTP response from a RefreshDynamicTunnelsInSystemWithResponse call
+func ParseRefreshDynamicTunnelsInSystemResponse(rsp *http.Response) (*RefreshDynamicTunnelsInSystemResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &RefreshDynamicTunnelsInSystemResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest ControlResponse
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest RequestTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest UnsupportedMediaType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 502:
+		var dest BadGateway
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON502 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ControlUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 504:
+		var dest GatewayTimeout
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON504 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers RefreshDynamicTunnelsInSystemResponse200Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 400:
+		var headers RefreshDynamicTunnelsInSystemResponse400Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers400 = &headers
+	case rsp.StatusCode == 401:
+		var headers RefreshDynamicTunnelsInSystemResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers RefreshDynamicTunnelsInSystemResponse403Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers403 = &headers
+	case rsp.StatusCode == 404:
+		var headers RefreshDynamicTunnelsInSystemResponse404Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers404 = &headers
+	case rsp.StatusCode == 413:
+		var headers RefreshDynamicTunnelsInSystemResponse413Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers413 = &headers
+	case rsp.StatusCode == 415:
+		var headers RefreshDynamicTunnelsInSystemResponse415Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers415 = &headers
+	case rsp.StatusCode == 500:
+		var headers RefreshDynamicTunnelsInSystemResponse500Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers500 = &headers
+	case rsp.StatusCode == 502:
+		var headers RefreshDynamicTunnelsInSystemResponse502Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers502 = &headers
+	case rsp.StatusCode == 503:
+		var headers RefreshDynamicTunnelsInSystemResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers503 = &headers
+	case rsp.StatusCode == 504:
+		var headers RefreshDynamicTunnelsInSystemResponse504Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers504 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseListManualTunnelsInSystemResponse parses an HTTP response from a ListManualTunnelsInSystemWithResponse call
+func ParseListManualTunnelsInSystemResponse(rsp *http.Response) (*ListManualTunnelsInSystemResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListManualTunnelsInSystemResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest ManualTunnelList
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case rsp.StatusCode == 304:
+		break // No content-type
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 502:
+		var dest BadGateway
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON502 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 504:
+		var dest GatewayTimeout
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON504 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers ListManualTunnelsInSystemResponse200Headers
+		if values := rsp.Header.Values("ETag"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "ETag", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ETag = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 304:
+		var headers ListManualTunnelsInSystemResponse304Headers
+		if values := rsp.Header.Values("ETag"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "ETag", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ETag = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers304 = &headers
+	case rsp.StatusCode == 400:
+		var headers ListManualTunnelsInSystemResponse400Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers400 = &headers
+	case rsp.StatusCode == 401:
+		var headers ListManualTunnelsInSystemResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers ListManualTunnelsInSystemResponse403Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers403 = &headers
+	case rsp.StatusCode == 404:
+		var headers ListManualTunnelsInSystemResponse404Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers404 = &headers
+	case rsp.StatusCode == 500:
+		var headers ListManualTunnelsInSystemResponse500Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers500 = &headers
+	case rsp.StatusCode == 502:
+		var headers ListManualTunnelsInSystemResponse502Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers502 = &headers
+	case rsp.StatusCode == 503:
+		var headers ListManualTunnelsInSystemResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers503 = &headers
+	case rsp.StatusCode == 504:
+		var headers ListManualTunnelsInSystemResponse504Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers504 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseGetManualTunnelInSystemResponse parses an HTTP response from a GetManualTunnelInSystemWithResponse call
+func ParseGetManualTunnelInSystemResponse(rsp *http.Response) (*GetManualTunnelInSystemResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetManualTunnelInSystemResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest ManualTunnel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case rsp.StatusCode == 304:
+		break // No content-type
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 502:
+		var dest BadGateway
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON502 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 504:
+		var dest GatewayTimeout
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON504 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers GetManualTunnelInSystemResponse200Headers
+		if values := rsp.Header.Values("ETag"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "ETag", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ETag = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 304:
+		var headers GetManualTunnelInSystemResponse304Headers
+		if values := rsp.Header.Values("ETag"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "ETag", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ETag = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers304 = &headers
+	case rsp.StatusCode == 400:
+		var headers GetManualTunnelInSystemResponse400Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers400 = &headers
+	case rsp.StatusCode == 401:
+		var headers GetManualTunnelInSystemResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers GetManualTunnelInSystemResponse403Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers403 = &headers
+	case rsp.StatusCode == 404:
+		var headers GetManualTunnelInSystemResponse404Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers404 = &headers
+	case rsp.StatusCode == 500:
+		var headers GetManualTunnelInSystemResponse500Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers500 = &headers
+	case rsp.StatusCode == 502:
+		var headers GetManualTunnelInSystemResponse502Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers502 = &headers
+	case rsp.StatusCode == 503:
+		var headers GetManualTunnelInSystemResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers503 = &headers
+	case rsp.StatusCode == 504:
+		var headers GetManualTunnelInSystemResponse504Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers504 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseActivateManualTunnelInSystemResponse parses an HTTP response from a ActivateManualTunnelInSystemWithResponse call
+func ParseActivateManualTunnelInSystemResponse(rsp *http.Response) (*ActivateManualTunnelInSystemResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ActivateManualTunnelInSystemResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest ControlResponse
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest RequestTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 502:
+		var dest BadGateway
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON502 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ControlUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 504:
+		var dest GatewayTimeout
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON504 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers ActivateManualTunnelInSystemResponse200Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 400:
+		var headers ActivateManualTunnelInSystemResponse400Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers400 = &headers
+	case rsp.StatusCode == 401:
+		var headers ActivateManualTunnelInSystemResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers ActivateManualTunnelInSystemResponse403Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers403 = &headers
+	case rsp.StatusCode == 404:
+		var headers ActivateManualTunnelInSystemResponse404Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers404 = &headers
+	case rsp.StatusCode == 413:
+		var headers ActivateManualTunnelInSystemResponse413Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers413 = &headers
+	case rsp.StatusCode == 500:
+		var headers ActivateManualTunnelInSystemResponse500Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers500 = &headers
+	case rsp.StatusCode == 502:
+		var headers ActivateManualTunnelInSystemResponse502Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers502 = &headers
+	case rsp.StatusCode == 503:
+		var headers ActivateManualTunnelInSystemResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers503 = &headers
+	case rsp.StatusCode == 504:
+		var headers ActivateManualTunnelInSystemResponse504Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers504 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseDeactivateManualTunnelInSystemResponse parses an HTTP response from a DeactivateManualTunnelInSystemWithResponse call
+func ParseDeactivateManualTunnelInSystemResponse(rsp *http.Response) (*DeactivateManualTunnelInSystemResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &DeactivateManualTunnelInSystemResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest ControlResponse
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest RequestTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 502:
+		var dest BadGateway
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON502 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ControlUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 504:
+		var dest GatewayTimeout
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON504 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers DeactivateManualTunnelInSystemResponse200Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 400:
+		var headers DeactivateManualTunnelInSystemResponse400Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers400 = &headers
+	case rsp.StatusCode == 401:
+		var headers DeactivateManualTunnelInSystemResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers DeactivateManualTunnelInSystemResponse403Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers403 = &headers
+	case rsp.StatusCode == 404:
+		var headers DeactivateManualTunnelInSystemResponse404Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers404 = &headers
+	case rsp.StatusCode == 413:
+		var headers DeactivateManualTunnelInSystemResponse413Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers413 = &headers
+	case rsp.StatusCode == 500:
+		var headers DeactivateManualTunnelInSystemResponse500Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers500 = &headers
+	case rsp.StatusCode == 502:
+		var headers DeactivateManualTunnelInSystemResponse502Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers502 = &headers
+	case rsp.StatusCode == 503:
+		var headers DeactivateManualTunnelInSystemResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers503 = &headers
+	case rsp.StatusCode == 504:
+		var headers DeactivateManualTunnelInSystemResponse504Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers504 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseActivateManualTunnelsInSystemResponse parses an HTTP response from a ActivateManualTunnelsInSystemWithResponse call
+func ParseActivateManualTunnelsInSystemResponse(rsp *http.Response) (*ActivateManualTunnelsInSystemResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ActivateManualTunnelsInSystemResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest ControlResponse
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest RequestTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest UnsupportedMediaType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 502:
+		var dest BadGateway
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON502 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ControlUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 504:
+		var dest GatewayTimeout
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON504 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers ActivateManualTunnelsInSystemResponse200Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 400:
+		var headers ActivateManualTunnelsInSystemResponse400Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers400 = &headers
+	case rsp.StatusCode == 401:
+		var headers ActivateManualTunnelsInSystemResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers ActivateManualTunnelsInSystemResponse403Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers403 = &headers
+	case rsp.StatusCode == 404:
+		var headers ActivateManualTunnelsInSystemResponse404Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers404 = &headers
+	case rsp.StatusCode == 413:
+		var headers ActivateManualTunnelsInSystemResponse413Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers413 = &headers
+	case rsp.StatusCode == 415:
+		var headers ActivateManualTunnelsInSystemResponse415Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers415 = &headers
+	case rsp.StatusCode == 500:
+		var headers ActivateManualTunnelsInSystemResponse500Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers500 = &headers
+	case rsp.StatusCode == 502:
+		var headers ActivateManualTunnelsInSystemResponse502Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers502 = &headers
+	case rsp.StatusCode == 503:
+		var headers ActivateManualTunnelsInSystemResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers503 = &headers
+	case rsp.StatusCode == 504:
+		var headers ActivateManualTunnelsInSystemResponse504Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers504 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseDeactivateManualTunnelsInSystemResponse parses an HTTP response from a DeactivateManualTunnelsInSystemWithResponse call
+func ParseDeactivateManualTunnelsInSystemResponse(rsp *http.Response) (*DeactivateManualTunnelsInSystemResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &DeactivateManualTunnelsInSystemResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest ControlResponse
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest RequestTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest UnsupportedMediaType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 502:
+		var dest BadGateway
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON502 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ControlUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 504:
+		var dest GatewayTimeout
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON504 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers DeactivateManualTunnelsInSystemResponse200Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 400:
+		var headers DeactivateManualTunnelsInSystemResponse400Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers400 = &headers
+	case rsp.StatusCode == 401:
+		var headers DeactivateManualTunnelsInSystemResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers DeactivateManualTunnelsInSystemResponse403Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers403 = &headers
+	case rsp.StatusCode == 404:
+		var headers DeactivateManualTunnelsInSystemResponse404Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers404 = &headers
+	case rsp.StatusCode == 413:
+		var headers DeactivateManualTunnelsInSystemResponse413Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers413 = &headers
+	case rsp.StatusCode == 415:
+		var headers DeactivateManualTunnelsInSystemResponse415Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers415 = &headers
+	case rsp.StatusCode == 500:
+		var headers DeactivateManualTunnelsInSystemResponse500Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers500 = &headers
+	case rsp.StatusCode == 502:
+		var headers DeactivateManualTunnelsInSystemResponse502Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers502 = &headers
+	case rsp.StatusCode == 503:
+		var headers DeactivateManualTunnelsInSystemResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers503 = &headers
+	case rsp.StatusCode == 504:
+		var headers DeactivateManualTunnelsInSystemResponse504Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers504 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseListFleetDynamicTunnelsResponse parses an HTTP response from a ListFleetDynamicTunnelsWithResponse call
+func ParseListFleetDynamicTunnelsResponse(rsp *http.Response) (*ListFleetDynamicTunnelsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListFleetDynamicTunnelsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest FleetDynamicTunnelList
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case rsp.StatusCode == 304:
+		break // No content-type
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers ListFleetDynamicTunnelsResponse200Headers
+		if values := rsp.Header.Values("ETag"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "ETag", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ETag = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 304:
+		var headers ListFleetDynamicTunnelsResponse304Headers
+		if values := rsp.Header.Values("ETag"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "ETag", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ETag = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers304 = &headers
+	case rsp.StatusCode == 400:
+		var headers ListFleetDynamicTunnelsResponse400Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers400 = &headers
+	case rsp.StatusCode == 401:
+		var headers ListFleetDynamicTunnelsResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 500:
+		var headers ListFleetDynamicTunnelsResponse500Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers500 = &headers
+	case rsp.StatusCode == 503:
+		var headers ListFleetDynamicTunnelsResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseListFleetManualTunnelsResponse parses an HTTP response from a ListFleetManualTunnelsWithResponse call
+func ParseListFleetManualTunnelsResponse(rsp *http.Response) (*ListFleetManualTunnelsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListFleetManualTunnelsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest FleetManualTunnelList
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case rsp.StatusCode == 304:
+		break // No content-type
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers ListFleetManualTunnelsResponse200Headers
+		if values := rsp.Header.Values("ETag"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "ETag", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ETag = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 304:
+		var headers ListFleetManualTunnelsResponse304Headers
+		if values := rsp.Header.Values("ETag"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "ETag", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ETag = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers304 = &headers
+	case rsp.StatusCode == 400:
+		var headers ListFleetManualTunnelsResponse400Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers400 = &headers
+	case rsp.StatusCode == 401:
+		var headers ListFleetManualTunnelsResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 500:
+		var headers ListFleetManualTunnelsResponse500Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers500 = &headers
+	case rsp.StatusCode == 503:
+		var headers ListFleetManualTunnelsResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil

@@ -75,11 +75,13 @@ type Record struct {
 	Groups         []string `json:"groups"`
 	Authentication string   `json:"authentication,omitempty"`
 	RemoteAddr     string   `json:"remoteAddr,omitempty"`
-	// What: the HTTP request, its REST operation, the stack, the NMI
-	// request and its targets (All: no records, every eligible object).
+	// What: the HTTP request, its REST operation, the system and the
+	// stack, the NMI request and its targets (All: no records, every
+	// eligible object).
 	Method     string   `json:"method"`
 	Path       string   `json:"path"`
 	Operation  string   `json:"operation"`
+	System     string   `json:"system,omitempty"`
 	Stack      string   `json:"stack"`
 	NMIRequest string   `json:"nmiRequest"`
 	Targets    []Target `json:"targets,omitempty"`

@@ -239,14 +239,27 @@ func refusalOutcome(err error) string {
 	return audit.OutcomeDenied
 }
 
-// mayDisplay decides, in one batch, which of the stacks the caller may
+// mayDisplay decides, in one batch, which of the stacks of the request's
+// system (the default system outside a stack's routes) the caller may
 // display (for lists of stacks, which show only those).
 func (a *api) mayDisplay(r *http.Request, stacks []string) ([]bool, error) {
 	p, err := a.principal(r)
 	if err != nil {
 		return nil, err
 	}
-	return MayDisplay(r.Context(), a.authz, p, stacks, a.authorizeBatch)
+	res := make([]string, len(stacks))
+	for i, s := range stacks {
+		res[i] = a.resource(r.Context(), s, authz.Display)
+	}
+	ds, err := a.authorizeBatch(r.Context(), p, res)
+	if err != nil {
+		return nil, err
+	}
+	ok := make([]bool, len(ds))
+	for i, d := range ds {
+		ok[i] = d.Allowed
+	}
+	return ok, nil
 }
 
 // MayDisplay decides, in one batch, which of the stacks p may display;

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"time"
 
+	spec "github.com/nmigw/nmigw/api"
 	"github.com/nmigw/nmigw/internal/audit"
 	"github.com/nmigw/nmigw/internal/ipsec"
 	"github.com/nmigw/nmigw/internal/nmi"
@@ -50,11 +51,13 @@ var controlOps = []*controlOp{
 	{operation: "loadPolicyFilters", path: "/filters:loadPolicy", msg: nmi.LoadPolicy, filters: true, set: nmi.FilterSetPolicy},
 }
 
-// controlOpByID are the control operations by operationId.
+// controlOpByID are the control operations by operationId: a stack of
+// the default system's and a stack of a system's (api.SystemPaths).
 var controlOpByID = func() map[string]*controlOp {
-	m := make(map[string]*controlOp, len(controlOps))
+	m := make(map[string]*controlOp, 2*len(controlOps))
 	for _, op := range controlOps {
 		m[op.operation] = op
+		m[op.operation+spec.SystemOperationSuffix] = op
 	}
 	return m
 }()

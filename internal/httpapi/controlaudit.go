@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/nmigw/nmigw/internal/audit"
@@ -95,9 +96,15 @@ func (a *api) newControlCall(w http.ResponseWriter, r *http.Request, op *control
 		return nil, nil
 	}
 	stack := pathParam(r, "stack")
+	// The request's stack; before it is looked up (a request the
+	// validation refused), the system its path names.
+	system := strings.ToUpper(a.systemParam(r))
+	if st := stackFrom(r.Context()); st != nil {
+		system = st.System
+	}
 	c = &controlCall{a: a, w: w, r: r, plan: &controlPlan{op: op, stack: stack, wait: -1}, who: audit.Record{
 		RequestID: requestID(r.Context()), ClientRequestID: clientRequestID(r.Context()), Method: r.Method, Path: r.URL.Path, RemoteAddr: r.RemoteAddr,
-		Operation: op.operation, Stack: stack, NMIRequest: op.msg.String(), Groups: []string{},
+		Operation: op.operation, System: system, Stack: stack, NMIRequest: op.msg.String(), Groups: []string{},
 	}}
 	if a.authMethod != nil {
 		c.who.Authentication = a.authMethod(r.Context())
@@ -160,7 +167,7 @@ func (c *controlCall) write(stage string) error {
 	if err != nil {
 		c.a.log.LogAttrs(c.r.Context(), slog.LevelError, "audit log write failed", attrRequestID(c.r),
 			slog.String("stage", stage), slog.String("operation", c.who.Operation), slog.String("user", c.who.User),
-			slog.String("stack", c.who.Stack), slog.Bool("actionSent", c.plan.sent), attrError(err))
+			slog.String("system", c.who.System), slog.String("stack", c.who.Stack), slog.Bool("actionSent", c.plan.sent), attrError(err))
 	}
 	return err
 }

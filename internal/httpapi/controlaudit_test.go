@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	spec "github.com/nmigw/nmigw/api"
 	"github.com/nmigw/nmigw/internal/audit"
 	"github.com/nmigw/nmigw/internal/httpapi"
 )
@@ -65,7 +66,8 @@ func TestValidationRefusalOfControlIsAudited(t *testing.T) {
 }
 
 // Every control operation is audited when the validation refuses it, under
-// its operationId in the document; filters:test (a POST that only reads)
+// its operationId in the document (the one of /v1/stacks for its copy on a
+// system, whose record names the system); filters:test (a POST that only reads)
 // and display requests are not.
 func TestValidationRefusalAuditsEveryControlRoute(t *testing.T) {
 	doc, err := httpapi.LoadSpec()
@@ -93,8 +95,8 @@ func TestValidationRefusalAuditsEveryControlRoute(t *testing.T) {
 			}
 			continue
 		}
-		op := doc.Paths.Value(route).Post.OperationID
-		if len(recs) != 1 || recs[0].Operation != op || recs[0].Path != strings.TrimSuffix(path, "?bogus=1") ||
+		op := strings.TrimSuffix(doc.Paths.Value(route).Post.OperationID, spec.SystemOperationSuffix)
+		if len(recs) != 1 || recs[0].Operation != op || recs[0].System != "SYS1" || recs[0].Path != strings.TrimSuffix(path, "?bogus=1") ||
 			recs[0].Stack != "TCPIP" || recs[0].Outcome != audit.OutcomeInvalid || !strings.HasPrefix(recs[0].Error, "bogus: ") {
 			t.Errorf("%s %s: records %+v, want one of %s", method, path, recs, op)
 		}

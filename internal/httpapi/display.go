@@ -9,6 +9,7 @@ import (
 	"strconv"
 
 	"github.com/nmigw/nmigw/internal/authz"
+	"github.com/nmigw/nmigw/internal/fleet"
 	"github.com/nmigw/nmigw/internal/nmi"
 )
 
@@ -48,12 +49,19 @@ func (a *api) listRequest(r *http.Request, allowed crit, req func(q url.Values) 
 	return nreq, pg, nil
 }
 
-// sortedList answers a list whose items come from one NMI request and are
-// sorted by key: decode turns each record into a key and the item's
-// members (via s.add).
-func (a *api) sortedList(w http.ResponseWriter, r *http.Request, allowed crit,
-	req func(q url.Values) (*nmi.Request, error), decode func(nmi.Record, *sorter, *page) error) {
-	nreq, pg, err := a.listRequest(r, allowed, req)
+// listSpec is a list whose items come from one NMI request and are sorted
+// by key: the input filters it takes, its request from the query, and a
+// decoder (one per exchange: it holds the record buffers) turning each
+// record into a key and the item's members (via s.add).
+type listSpec struct {
+	allowed crit
+	req     func(q url.Values) (*nmi.Request, error)
+	decoder func(q url.Values) func(nmi.Record, *sorter, *page) error
+}
+
+// sortedList answers the list of spec on the request's stack.
+func (a *api) sortedList(w http.ResponseWriter, r *http.Request, spec *listSpec) {
+	nreq, pg, err := a.listRequest(r, spec.allowed, spec.req)
 	if err != nil {
 		a.writeError(w, r, err)
 		return
@@ -61,6 +69,7 @@ func (a *api) sortedList(w http.ResponseWriter, r *http.Request, allowed crit,
 	a.serveBody(w, r, func(bw *bodyWriter) error {
 		var s sorter
 		defer s.release()
+		decode := spec.decoder(r.URL.Query())
 		if err := a.do(r.Context(), nreq, func(rec nmi.Record) error { return decode(rec, &s, &pg) }); err != nil {
 			return err
 		}
@@ -195,6 +204,10 @@ func (a *api) getStack(w http.ResponseWriter, r *http.Request) {
 		a.writeError(w, r, err)
 		return
 	}
+	if st := stackFrom(r.Context()); st != nil && st.Kind == fleet.NSS {
+		a.getClientStack(w, r, st)
+		return
+	}
 	a.serveBody(w, r, func(bw *bodyWriter) error {
 		found := false
 		err := a.stacks(r.Context(), func(st *nmi.Stack, nss *nmi.NSS) {
@@ -241,9 +254,9 @@ func (a *api) getSummary(w http.ResponseWriter, r *http.Request) {
 	})
 }
 
-func (a *api) listInterfaces(w http.ResponseWriter, r *http.Request) {
+var interfaceList = listSpec{0, fixed(nmi.GetIPInterfaces), func(url.Values) func(nmi.Record, *sorter, *page) error {
 	var rec nmi.InterfaceRecord
-	a.sortedList(w, r, 0, fixed(nmi.GetIPInterfaces), func(raw nmi.Record, s *sorter, pg *page) error {
+	return func(raw nmi.Record, s *sorter, pg *page) error {
 		if err := rec.Decode(raw); err != nil {
 			return err
 		}
@@ -253,7 +266,11 @@ func (a *api) listInterfaces(w http.ResponseWriter, r *http.Request) {
 		key = append(key, a16[:]...)
 		s.add(pg, key, func(jw *jsonw) { viewInterface(jw, i) })
 		return nil
-	})
+	}
+}}
+
+func (a *api) listInterfaces(w http.ResponseWriter, r *http.Request) {
+	a.sortedList(w, r, &interfaceList)
 }
 
 // filterSetType is the NMI request of ?set=.
@@ -333,10 +350,10 @@ func ikeRequest(q url.Values) (*nmi.Request, error) {
 	return &nmi.Request{Type: nmi.GetIKETun}, nil
 }
 
-func (a *api) listIKETunnels(w http.ResponseWriter, r *http.Request) {
+var ikeList = listSpec{tunnelCrit, ikeRequest, func(url.Values) func(nmi.Record, *sorter, *page) error {
 	var rec nmi.IKETunnelRecord
 	var id, key []byte // reused: the sorter copies keys
-	a.sortedList(w, r, tunnelCrit, ikeRequest, func(raw nmi.Record, s *sorter, pg *page) error {
+	return func(raw nmi.Record, s *sorter, pg *page) error {
 		if err := rec.Decode(raw); err != nil {
 			return err
 		}
@@ -344,8 +361,10 @@ func (a *api) listIKETunnels(w http.ResponseWriter, r *http.Request) {
 		key = descKey(natKey(key[:0], id), rec.Tunnel.Generation)
 		s.add(pg, key, func(jw *jsonw) { viewIKE(jw, &rec, true) })
 		return nil
-	})
-}
+	}
+}}
+
+func (a *api) listIKETunnels(w http.ResponseWriter, r *http.Request) { a.sortedList(w, r, &ikeList) }
 
 func (a *api) getIKETunnel(w http.ResponseWriter, r *http.Request) {
 	var rec nmi.IKETunnelRecord
@@ -386,15 +405,19 @@ func (d *dynDecoder) decode(t nmi.MsgType, raw nmi.Record, s *sorter, pg *page, 
 	return nil
 }
 
-func (a *api) listDynamicTunnels(w http.ResponseWriter, r *http.Request) {
+var dynList = listSpec{allCrit, dynRequest, func(q url.Values) func(nmi.Record, *sorter, *page) error {
 	var d dynDecoder
 	t := nmi.GetIPTunDynStack
-	if r.URL.Query().Get("view") == "ike" {
+	if q.Get("view") == "ike" {
 		t = nmi.GetIPTunDynIKE
 	}
-	a.sortedList(w, r, allCrit, dynRequest, func(raw nmi.Record, s *sorter, pg *page) error {
+	return func(raw nmi.Record, s *sorter, pg *page) error {
 		return d.decode(t, raw, s, pg, tunnelKey)
-	})
+	}
+}}
+
+func (a *api) listDynamicTunnels(w http.ResponseWriter, r *http.Request) {
+	a.sortedList(w, r, &dynList)
 }
 
 func (a *api) getDynamicTunnel(w http.ResponseWriter, r *http.Request) {
@@ -405,15 +428,19 @@ func (a *api) getDynamicTunnel(w http.ResponseWriter, r *http.Request) {
 	})
 }
 
-func (a *api) listManualTunnels(w http.ResponseWriter, r *http.Request) {
+var manualList = listSpec{tunnelCrit, fixed(nmi.GetIPTunManual), func(url.Values) func(nmi.Record, *sorter, *page) error {
 	var rec nmi.ManualTunnelRecord
-	a.sortedList(w, r, tunnelCrit, fixed(nmi.GetIPTunManual), func(raw nmi.Record, s *sorter, pg *page) error {
+	return func(raw nmi.Record, s *sorter, pg *page) error {
 		if err := rec.Decode(raw); err != nil {
 			return err
 		}
 		s.add(pg, natKey(nil, rec.Tunnel.ID.String()), func(jw *jsonw) { viewManual(jw, &rec) })
 		return nil
-	})
+	}
+}}
+
+func (a *api) listManualTunnels(w http.ResponseWriter, r *http.Request) {
+	a.sortedList(w, r, &manualList)
 }
 
 func (a *api) getManualTunnel(w http.ResponseWriter, r *http.Request) {
@@ -431,9 +458,9 @@ func (a *api) getManualTunnel(w http.ResponseWriter, r *http.Request) {
 
 const portTransCrit = critTunnelID | critRemoteAddr | critProtocol | critLocalPort | critRemotePort
 
-func (a *api) listPortTranslations(w http.ResponseWriter, r *http.Request) {
+var portTransList = listSpec{portTransCrit, fixed(nmi.GetPortTrans), func(url.Values) func(nmi.Record, *sorter, *page) error {
 	var rec nmi.PortTransRecord
-	a.sortedList(w, r, portTransCrit, fixed(nmi.GetPortTrans), func(raw nmi.Record, s *sorter, pg *page) error {
+	return func(raw nmi.Record, s *sorter, pg *page) error {
 		if err := rec.Decode(raw); err != nil {
 			return err
 		}
@@ -444,11 +471,15 @@ func (a *api) listPortTranslations(w http.ResponseWriter, r *http.Request) {
 		key = binary.BigEndian.AppendUint16(key, p.LclPort)
 		s.add(pg, key, func(jw *jsonw) { viewPortTrans(jw, p) })
 		return nil
-	})
+	}
+}}
+
+func (a *api) listPortTranslations(w http.ResponseWriter, r *http.Request) {
+	a.sortedList(w, r, &portTransList)
 }
 
-// whoAmI reports the caller and its rights on every stack, decided in one
-// batch.
+// whoAmI reports the caller and its rights on every stack of every
+// system, decided in one batch; "stacks" is those of the default system.
 func (a *api) whoAmI(w http.ResponseWriter, r *http.Request) {
 	p, err := a.principal(r)
 	if err != nil {
@@ -461,22 +492,18 @@ func (a *api) whoAmI(w http.ResponseWriter, r *http.Request) {
 			method = m
 		}
 	}
-	var names []string
-	err = a.stacks(r.Context(), func(st *nmi.Stack, _ *nmi.NSS) { names = append(names, st.Name.String()) })
+	ctx, cancel := a.systemsDeadline(r.Context())
+	defer cancel()
+	sys, err := a.rights(ctx, p)
 	if err != nil {
 		a.writeError(w, r, err)
 		return
 	}
-	slices.Sort(names)
-	// Two resources per stack: DISPLAY, CONTROL.
-	res := make([]string, 0, 2*len(names))
-	for _, name := range names {
-		res = append(res, a.authz.Resource("", name, authz.Display), a.authz.Resource("", name, authz.Control))
-	}
-	ds, err := a.authorizeBatch(r.Context(), p, res)
-	if err != nil {
-		a.writeError(w, r, err)
-		return
+	for _, s := range sys {
+		if s.def && s.err != nil {
+			a.writeError(w, r, s.err)
+			return
+		}
 	}
 	var jw jsonw
 	jw.beginObject()
@@ -489,18 +516,22 @@ func (a *api) whoAmI(w http.ResponseWriter, r *http.Request) {
 	jw.str("authentication", method)
 	// Only the stacks the caller has a right on: the others' names and
 	// resources are not the caller's to see.
-	jw.array("stacks")
-	for i, name := range names {
-		if !ds[2*i].Allowed && !ds[2*i+1].Allowed {
+	var def []stackRights
+	for _, s := range sys {
+		if s.def {
+			def = s.stacks
+		}
+	}
+	viewRights(&jw, "stacks", "stack", def)
+	jw.array("systems")
+	for _, s := range sys {
+		if !slices.ContainsFunc(s.stacks, func(st stackRights) bool { return st.display || st.control }) {
 			continue
 		}
 		jw.elem()
 		jw.beginObject()
-		jw.str("stack", name)
-		jw.boolean("display", ds[2*i].Allowed)
-		jw.boolean("control", ds[2*i+1].Allowed)
-		jw.optStr("displayResource", res[2*i])
-		jw.optStr("controlResource", res[2*i+1])
+		jw.str("name", s.name)
+		viewRights(&jw, "stacks", "name", s.stacks)
 		jw.endObject()
 	}
 	jw.endArray()
@@ -508,4 +539,24 @@ func (a *api) whoAmI(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
 	_, _ = w.Write(jw.b)
+}
+
+// viewRights writes array k of the stacks on which the caller has a right,
+// each named by member name.
+func viewRights(jw *jsonw, k, name string, stacks []stackRights) {
+	jw.array(k)
+	for _, st := range stacks {
+		if !st.display && !st.control {
+			continue
+		}
+		jw.elem()
+		jw.beginObject()
+		jw.str(name, st.name)
+		jw.boolean("display", st.display)
+		jw.boolean("control", st.control)
+		jw.optStr("displayResource", st.dres)
+		jw.optStr("controlResource", st.cres)
+		jw.endObject()
+	}
+	jw.endArray()
 }

@@ -167,6 +167,8 @@ func classify(err error) problem {
 		return problem{Type: probNotFound, Title: "Not found", Status: http.StatusNotFound, Detail: nf.Error()}
 	case errors.As(err, &usy):
 		return unknownSystemProblem(usy)
+	case errors.Is(err, errNotRouted):
+		return notRoutedProblem()
 	case errors.As(err, &fus):
 		return problem{Type: probUnknownStack, Title: "Unknown stack", Status: http.StatusNotFound,
 			Detail: "system " + fus.System + " has no stack " + fus.Stack}

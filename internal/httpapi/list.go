@@ -126,9 +126,16 @@ func (l *listBody) addRaw(key, members []byte) error {
 	})
 }
 
-func (l *listBody) finish() error {
+func (l *listBody) finish() error { return l.finishWith(nil) }
+
+// finishWith ends the list; more, if set, writes members of its own after
+// the items.
+func (l *listBody) finishWith(more func(*jsonw)) error {
 	jw := &l.bw.jw
 	jw.endArray()
+	if more != nil {
+		more(jw)
+	}
 	if l.more {
 		jw.str("nextPageToken", l.pg.token(l.last))
 	}

@@ -34,7 +34,7 @@ func TestEveryMethodOnEveryRoute(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	params := map[string]string{"{stack}": "TCPIP", "{name}": "BRANCH1-VPN", "{file}": "app.js"}
+	params := map[string]string{"{system}": "SYS1", "{stack}": "TCPIP", "{name}": "BRANCH1-VPN", "{file}": "app.js"}
 	tunnel := map[string]string{"/ike/": "K1", "/dynamic": "Y1", "/manual": "M1"}
 	paths := doc.Paths.InMatchingOrder()
 	slices.Sort(paths)

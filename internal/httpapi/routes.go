@@ -43,7 +43,14 @@ func (a *api) routes() http.Handler {
 			r.With(a.limit, a.scope).Get("/v1/whoami", a.whoAmI)
 			r.With(a.limit, a.scope).Get("/v1/stacks", a.listStacks)
 			r.Get("/v1/events", a.streamFleetEvents) // outlives the request scope, as a stack's stream
+			r.With(a.limit, a.scope).Get("/v1/systems", a.listSystems)
+			r.With(a.limit, a.scope).Get("/v1/systems/{system}", a.getSystem)
+			r.With(a.limit, a.scope).Get("/v1/systems/{system}/stacks", a.listSystemStacks)
+			r.With(a.limit, a.scope).Get("/v1/ike/tunnels", a.fleetList(&ikeList))
+			r.With(a.limit, a.scope).Get("/v1/tunnels/dynamic", a.fleetList(&dynList))
+			r.With(a.limit, a.scope).Get("/v1/tunnels/manual", a.fleetList(&manualList))
 			r.Route("/v1/stacks/{stack}", a.mountStack)
+			r.Route("/v1/systems/{system}/stacks/{stack}", a.mountStack)
 		})
 	})
 	return r

@@ -9,6 +9,7 @@ import (
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/go-chi/chi/v5"
 
+	spec "github.com/nmigw/nmigw/api"
 	"github.com/nmigw/nmigw/internal/authz"
 )
 
@@ -71,11 +72,16 @@ func TestRoutesDocumentAndAuditAgree(t *testing.T) {
 			t.Errorf("control operation %s (%s) has no audit entry in controlOps", op.OperationID, rt)
 			continue
 		}
-		if want := "POST /v1/stacks/{stack}" + cop.path; want != rt {
+		prefix := "POST /v1/stacks/{stack}"
+		if strings.HasSuffix(op.OperationID, spec.SystemOperationSuffix) {
+			prefix = "POST /v1/systems/{system}/stacks/{stack}"
+		}
+		if want := prefix + cop.path; want != rt {
 			t.Errorf("controlOps routes %s to %s, the document to %s", op.OperationID, want, rt)
 		}
 	}
-	if controls != len(controlOps) {
+	// Each one for a stack of the default system and of a system.
+	if controls != 2*len(controlOps) {
 		t.Errorf("%d control operations documented, %d in controlOps", controls, len(controlOps))
 	}
 }

@@ -43,7 +43,12 @@ func (a *api) systemParam(r *http.Request) string {
 // an NSS server does not have.
 func (a *api) resolveStack(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		st, err := a.fleet.Lookup(r.Context(), a.systemParam(r), pathParam(r, "stack"))
+		// Behind an NSS server the lookup may ask it for its clients:
+		// bounded like the request's own NMI work (an event stream's
+		// request has no other deadline).
+		ctx, cancel := context.WithTimeout(r.Context(), a.timeout)
+		st, err := a.fleet.Lookup(ctx, a.systemParam(r), pathParam(r, "stack"))
+		cancel()
 		if err != nil {
 			a.writeError(w, r, err)
 			return

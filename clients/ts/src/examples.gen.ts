@@ -290,6 +290,41 @@ export const schemaStack: components["schemas"]["Stack"] = {
   }
 };
 
+export const schemaSystem: components["schemas"]["System"] = {
+  "name": "SYSA",
+  "kind": "iked",
+  "reachable": true,
+  "default": true,
+  "stacks": [
+    {
+      "name": "TCPIP",
+      "connected": true
+    }
+  ]
+};
+
+export const schemaSystemStack: components["schemas"]["SystemStack"] = {
+  "name": "TCPIP",
+  "filterSet": "policy",
+  "ipSecurity": true,
+  "ipv6Security": true,
+  "dvipsec": false,
+  "filterLogging": true,
+  "preDecapFiltering": false,
+  "fips140": false,
+  "natKeepAliveSeconds": 20,
+  "nss": {
+    "clientName": "SYS1_TCPIP",
+    "stackName": "TCPIP",
+    "userId": "NSSCLNT",
+    "serverSystemName": "SYS2",
+    "configured": true,
+    "certificateServicesSelected": true,
+    "certificateServicesEnabled": true,
+    "connected": true
+  }
+};
+
 export const schemaTraffic: components["schemas"]["Traffic"] = {
   "inboundBytes": 1048576,
   "outboundBytes": 524288,
@@ -328,6 +363,20 @@ export const schemaWhoAmI: components["schemas"]["WhoAmI"] = {
       "control": false,
       "displayResource": "EZB.NETMGMT.SYS1.TCPIP.IPSEC.DISPLAY",
       "controlResource": "EZB.NETMGMT.SYS1.TCPIP.IPSEC.CONTROL"
+    }
+  ],
+  "systems": [
+    {
+      "name": "SYS1",
+      "stacks": [
+        {
+          "name": "TCPIP",
+          "display": true,
+          "control": false,
+          "displayResource": "EZB.NETMGMT.SYS1.TCPIP.IPSEC.DISPLAY",
+          "controlResource": "EZB.NETMGMT.SYS1.TCPIP.IPSEC.CONTROL"
+        }
+      ]
     }
   ]
 };
@@ -414,6 +463,96 @@ export const testFiltersRequestHttps: components["schemas"]["FilterTestRequest"]
 };
 
 export const testFiltersRequestPing: components["schemas"]["FilterTestRequest"] = {
+  "direction": "inbound",
+  "localAddress": "2001:db8::10",
+  "remoteAddress": "2001:db8:1::5",
+  "protocol": "icmpv6",
+  "icmpType": 128,
+  "icmpCode": 0
+};
+
+export const refreshIkeTunnelsInSystemRequestSome: components["schemas"]["TunnelSelection"] = {
+  "tunnelIds": [
+    "K1",
+    "K3"
+  ]
+};
+
+export const refreshIkeTunnelsInSystemRequestAll: components["schemas"]["TunnelSelection"] = {
+  "all": true
+};
+
+export const deactivateIkeTunnelsInSystemRequestSome: components["schemas"]["TunnelSelection"] = {
+  "tunnelIds": [
+    "K1",
+    "K3"
+  ]
+};
+
+export const deactivateIkeTunnelsInSystemRequestAll: components["schemas"]["TunnelSelection"] = {
+  "all": true
+};
+
+export const refreshDynamicTunnelsInSystemRequestSome: components["schemas"]["TunnelSelection"] = {
+  "tunnelIds": [
+    "Y12",
+    "Y14"
+  ]
+};
+
+export const refreshDynamicTunnelsInSystemRequestAll: components["schemas"]["TunnelSelection"] = {
+  "all": true
+};
+
+export const deactivateDynamicTunnelsInSystemRequestSome: components["schemas"]["TunnelSelection"] = {
+  "tunnelIds": [
+    "Y12",
+    "Y14"
+  ]
+};
+
+export const deactivateDynamicTunnelsInSystemRequestAll: components["schemas"]["TunnelSelection"] = {
+  "all": true
+};
+
+export const activateDynamicTunnelsInSystemRequestOne: components["schemas"]["RuleNames"] = {
+  "names": [
+    "BRANCH1-WEB"
+  ]
+};
+
+export const activateManualTunnelsInSystemRequestSome: components["schemas"]["TunnelSelection"] = {
+  "tunnelIds": [
+    "DRSITE1",
+    "DRSITE2"
+  ]
+};
+
+export const activateManualTunnelsInSystemRequestAll: components["schemas"]["TunnelSelection"] = {
+  "all": true
+};
+
+export const deactivateManualTunnelsInSystemRequestSome: components["schemas"]["TunnelSelection"] = {
+  "tunnelIds": [
+    "DRSITE1",
+    "DRSITE2"
+  ]
+};
+
+export const deactivateManualTunnelsInSystemRequestAll: components["schemas"]["TunnelSelection"] = {
+  "all": true
+};
+
+export const testFiltersInSystemRequestHttps: components["schemas"]["FilterTestRequest"] = {
+  "direction": "outbound",
+  "source": "192.0.2.10",
+  "destination": "10.1.0.5",
+  "protocol": "tcp",
+  "sourcePort": 40000,
+  "destinationPort": 443
+};
+
+export const testFiltersInSystemRequestPing: components["schemas"]["FilterTestRequest"] = {
   "direction": "inbound",
   "localAddress": "2001:db8::10",
   "remoteAddress": "2001:db8:1::5",

@@ -954,6 +954,1025 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/systems": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List systems
+         * @description The systems the gateway reaches, each with its kind, whether it
+         *     answered and its stacks: an IKE daemon's stacks from
+         *     `NMsec_GET_STACKINFO`, the stacks behind an NSS server from its
+         *     clients (`NMsec_GET_CLIENTINFO`, IPSec discipline), including
+         *     clients seen before that are no longer connected (`connected:
+         *     false`). The endpoints are asked concurrently, each under the
+         *     request's deadline; one that does not answer is listed with
+         *     `reachable: false` and its `problem`, never failing the list.
+         *
+         *     Only the systems on which the caller may display at least one
+         *     stack are listed. A system that did not answer and whose stacks
+         *     the gateway has never seen is listed to every caller who may
+         *     display at least one stack of any system.
+         */
+        get: operations["listSystems"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/systems/{system}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get one system
+         * @description One system as in `listSystems`; 404 naming it when the gateway
+         *     reaches no such system, or when the caller may display none of its
+         *     stacks.
+         */
+        get: operations["getSystem"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/ike/tunnels": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List IKE tunnels of every system
+         * @description The IKE tunnels of every stack of every system that the caller may
+         *     display, as `listIkeTunnels` gives them per stack, each with its
+         *     `system` and `stack`. The stacks are asked concurrently (at most 8
+         *     at once), each under the request's deadline. A system or stack that
+         *     does not answer is listed in `unreachable` with the problem its
+         *     own request would have answered; the list is then partial, never
+         *     failed. Sorted by system, stack, then as per stack. `system` and
+         *     `stack` choose among them (repeat to match any of several); the
+         *     other filters are those of the per-stack list.
+         */
+        get: operations["listFleetIkeTunnels"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/tunnels/dynamic": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List dynamic tunnels of every system
+         * @description The dynamic tunnels of every stack of every system that the caller
+         *     may display, as `listDynamicTunnels` gives them per stack, each with
+         *     its `system` and `stack`; `unreachable`, order and filters as in
+         *     `listFleetIkeTunnels`.
+         */
+        get: operations["listFleetDynamicTunnels"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/tunnels/manual": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List manual tunnels of every system
+         * @description The manual tunnels of every stack of every system that the caller
+         *     may display, as `listManualTunnels` gives them per stack, each with
+         *     its `system` and `stack`; `unreachable`, order and filters as in
+         *     `listFleetIkeTunnels`.
+         */
+        get: operations["listFleetManualTunnels"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/systems/{system}/stacks": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List stacks (on a system)
+         * @description The TCP/IP stacks that run IP security on the system and that the
+         *     caller may display (NMI `NMsec_GET_STACKINFO`, joined with
+         *     `NMsec_GET_IKENSINFO` for the Network Security Services client of
+         *     each stack). Sorted by name.
+         */
+        get: operations["listStacksInSystem"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/systems/{system}/stacks/{stack}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get one stack (on a system)
+         * @description One stack as in `listStacks`; 404 if the NMI does not know it.
+         */
+        get: operations["getStackInSystem"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/systems/{system}/stacks/{stack}/summary": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get the stack's tunnel statistics (on a system)
+         * @description Current and cumulative counts of IKE (phase 1) and dynamic (phase 2)
+         *     tunnels (NMI `NMsec_GET_SUMMARY`).
+         */
+        get: operations["getStackSummaryInSystem"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/systems/{system}/stacks/{stack}/interfaces": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List the stack's IP interfaces (on a system)
+         * @description The IP interfaces the stack serves, with their security class
+         *     (NMI `NMsec_GET_IPINTERFACES`). Sorted by name, then address.
+         */
+        get: operations["listInterfacesInSystem"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/systems/{system}/stacks/{stack}/filters": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List IP filter rules (on a system)
+         * @description The IP filter rules of one filter set (NMI `NMsec_GET_IPFLTCURR`,
+         *     `NMsec_GET_IPFLTDEFAULT` or `NMsec_GET_IPFLTPOLICY`), in the order
+         *     in which the stack evaluates them (the first matching rule decides).
+         *     That order is kept, not re-sorted. Large sets are streamed.
+         */
+        get: operations["listFiltersInSystem"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/systems/{system}/stacks/{stack}/filters/{name}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get one IP filter rule by name (on a system)
+         * @description The first rule (in evaluation order) with this name. A policy rule
+         *     can expand into several filters that share the name and differ in
+         *     `nameExtension`; `extensions` lists all of them in evaluation order.
+         */
+        get: operations["getFilterInSystem"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/systems/{system}/stacks/{stack}/ike/tunnels": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List IKE tunnels (on a system)
+         * @description IKE (phase 1) security associations (NMI `NMsec_GET_IKETUN`, or
+         *     `NMsec_GET_IKETUNCASCADE` with `cascade=true`). One item per
+         *     generation; sorted by tunnel ID number, newest generation first.
+         *     With `cascade=true` the newest generation of each tunnel carries its
+         *     phase 2 tunnels in `dynamicTunnels` (IKE view).
+         */
+        get: operations["listIkeTunnelsInSystem"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/systems/{system}/stacks/{stack}/ike/tunnels/{tunnelId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get one IKE tunnel (on a system)
+         * @description The newest generation of the IKE tunnel, with `generations` listing
+         *     every generation (newest first) and `dynamicTunnels` holding its
+         *     phase 2 tunnels (NMI `NMsec_GET_IKETUNCASCADE` filtered by tunnel ID).
+         */
+        get: operations["getIkeTunnelInSystem"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/systems/{system}/stacks/{stack}/tunnels/dynamic": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List dynamic tunnels (on a system)
+         * @description Dynamic IPSec (phase 2) security associations, as the stack knows
+         *     them (`view=stack`, NMI `NMsec_GET_IPTUNDYNSTACK`: traffic counters)
+         *     or as IKE knows them (`view=ike`, NMI `NMsec_GET_IPTUNDYNIKE`:
+         *     negotiation details and client IDs). One item per generation; sorted
+         *     by tunnel ID number, newest generation first.
+         */
+        get: operations["listDynamicTunnelsInSystem"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/systems/{system}/stacks/{stack}/tunnels/dynamic/{tunnelId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get one dynamic tunnel (on a system)
+         * @description The newest generation of the dynamic tunnel, with `generations`
+         *     listing every generation, newest first.
+         */
+        get: operations["getDynamicTunnelInSystem"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/systems/{system}/stacks/{stack}/tunnels/manual": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List manual tunnels (on a system)
+         * @description Manually keyed IPSec tunnels (NMI `NMsec_GET_IPTUNMANUAL`), sorted by
+         *     tunnel ID.
+         */
+        get: operations["listManualTunnelsInSystem"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/systems/{system}/stacks/{stack}/tunnels/manual/{tunnelId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get one manual tunnel (on a system)
+         * @description One manual tunnel by tunnel ID.
+         */
+        get: operations["getManualTunnelInSystem"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/systems/{system}/stacks/{stack}/port-translations": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List NAT traversal port translations (on a system)
+         * @description Port translations the stack keeps for UDP-encapsulated tunnels whose
+         *     remote peer sits behind a NAPT (NMI `NMsec_GET_PORTTRANS`). Sorted by
+         *     tunnel ID, then translated port.
+         */
+        get: operations["listPortTranslationsInSystem"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/systems/{system}/stacks/{stack}/events": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Follow changes of a stack (Server-Sent Events) (on a system)
+         * @description A `text/event-stream` (Server-Sent Events) of the stack's changes.
+         *     The gateway polls the NMI (`NMsec_GET_STACKINFO`, `NMsec_GET_IKETUN`,
+         *     `NMsec_GET_IPTUNDYNSTACK`, `NMsec_GET_IPTUNMANUAL`) once per interval
+         *     for all subscribers of a stack together, and sends the differences
+         *     between consecutive polls. A tunnel is followed by its newest
+         *     generation: a refresh is a `tunnel.changed` with a new `generation`;
+         *     traffic counters never make an event.
+         *
+         *     Events (the `data:` line is one JSON object):
+         *
+         *     * `tunnel.added`, `tunnel.changed`, `tunnel.removed`: a
+         *       [TunnelEvent](#/components/schemas/TunnelEvent);
+         *     * `stack.filterSetChanged`: a
+         *       [FilterSetEvent](#/components/schemas/FilterSetEvent) (a stack of
+         *       an IKED);
+         *     * `stack.connected`, `stack.disconnected`: a
+         *       [ConnectionEvent](#/components/schemas/ConnectionEvent) (a stack
+         *       behind an NSS server, whose NSS client the gateway follows with
+         *       `NMsec_GET_CLIENTINFO`, as the NSS server routes no
+         *       `NMsec_GET_STACKINFO`);
+         *     * `reset`: a [ResetEvent](#/components/schemas/ResetEvent); the
+         *       events since the client's `Last-Event-ID` are gone, so it should
+         *       read the lists again and follow the stream from there;
+         *     * `error`: a [Problem](#/components/schemas/Problem); a poll failed
+         *       (the stream goes on, polling again with backoff). Errors carry no
+         *       `id:` and are not replayed;
+         *     * `recovered`: a [RecoveredEvent](#/components/schemas/RecoveredEvent);
+         *       the first poll that succeeded after errors (before the changes it
+         *       saw). Like `error` it carries no `id:` and is not replayed.
+         *
+         *     Every event but `error` and `recovered` has an `id:`, an opaque
+         *     string of the stack's own sequence of events (IDs of one stack say
+         *     nothing of another's events, nor of the same stack name on another
+         *     system). Every event's data names its `system` and `stack`. A new subscription starts with an `id:` line of
+         *     its own (no event), so that a reconnecting client resumes from the
+         *     moment it subscribed. Subscribe first, then read the lists. On
+         *     reconnection, `Last-Event-ID` (sent by browsers' `EventSource` by
+         *     itself) replays the events after that ID while the gateway still
+         *     holds them (a bounded number per stack), or else sends `reset`; so
+         *     does an ID of another stack, of an earlier run of the gateway, or
+         *     one the gateway did not make.
+         *
+         *     Comments (`: ping`) keep idle streams open through proxies. An
+         *     unknown stack is answered 404 before the stream starts.
+         *
+         *     A stream does not outlive the caller's access. When the gateway's
+         *     policy is reloaded, the stream authenticates and authorizes its
+         *     caller again before it sends anything more; when the caller's
+         *     credentials are no longer accepted (a deleted token) or its DISPLAY
+         *     is gone, and when an OIDC token expires (`exp`), the stream sends a
+         *     final `error` event with the 401 or 403 problem (503 when the
+         *     gateway cannot decide) and closes. Every stream also ends after a
+         *     maximum lifetime (default 1 h, `--event-stream-lifetime`), without
+         *     an event; the client reconnects with `Last-Event-ID` and is
+         *     authenticated and authorized afresh.
+         *
+         *     Needs DISPLAY: READ access to the SERVAUTH resource
+         *     `EZB.NETMGMT.<system>.<stack>.IPSEC.DISPLAY`.
+         */
+        get: operations["streamStackEventsInSystem"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/systems/{system}/stacks/{stack}/ike/tunnels/{tunnelId}:refresh": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Refresh one IKE tunnel (on a system)
+         * @description Renegotiates the IKE security association: a new generation of the tunnel replaces the current one, which then expires. A tunnel that is not active is answered `notFound` (nothing to refresh).
+         *
+         *     NMI `NMsec_REFRESH_IKETUN` with one `NMsecTunnel` record naming the tunnel.
+         *
+         *     Needs CONTROL: READ access to the SERVAUTH resource
+         *     `EZB.NETMGMT.<system>.<stack>.IPSEC.CONTROL`. The request is written to
+         *     the audit log before it is sent to the NMI and its outcome before the
+         *     answer; if the audit log cannot be written the action is refused (503).
+         *
+         *     The NMI only starts the action: the answer's statuses say what was
+         *     started. With `?wait` the gateway then polls `NMsec_GET_IKETUN` until a generation newer than the one before the request is active, and
+         *     says in `reached` whether that happened in time.
+         *
+         *     An unknown tunnel is answered 200 with status `notFound`.
+         */
+        post: operations["refreshIkeTunnelInSystem"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/systems/{system}/stacks/{stack}/ike/tunnels:refresh": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Refresh several IKE tunnels (on a system)
+         * @description Renegotiates the IKE security association: a new generation of the tunnel replaces the current one, which then expires. A tunnel that is not active is answered `notFound` (nothing to refresh).
+         *
+         *     NMI `NMsec_REFRESH_IKETUN` with one `NMsecTunnel` record per tunnel ID, or none (`{"all": true}`: every eligible tunnel on the stack).
+         *
+         *     Needs CONTROL: READ access to the SERVAUTH resource
+         *     `EZB.NETMGMT.<system>.<stack>.IPSEC.CONTROL`. The request is written to
+         *     the audit log before it is sent to the NMI and its outcome before the
+         *     answer; if the audit log cannot be written the action is refused (503).
+         *
+         *     The NMI only starts the action: the answer's statuses say what was
+         *     started. With `?wait` the gateway then polls `NMsec_GET_IKETUN` until a generation newer than the one before the request is active, and
+         *     says in `reached` whether that happened in time.
+         *
+         *     Waiting applies to the results whose status is `stateUpdated` or `stateAlreadySet`.
+         */
+        post: operations["refreshIkeTunnelsInSystem"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/systems/{system}/stacks/{stack}/ike/tunnels/{tunnelId}:deactivate": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Deactivate one IKE tunnel (on a system)
+         * @description Deletes the IKE security association. Repeating it is safe: a tunnel that is already inactive (or expired) is answered `stateAlreadySet`, one that is gone `notFound`, both with 200.
+         *
+         *     NMI `NMsec_DEACT_IKETUN` with one `NMsecTunnel` record naming the tunnel.
+         *
+         *     Needs CONTROL: READ access to the SERVAUTH resource
+         *     `EZB.NETMGMT.<system>.<stack>.IPSEC.CONTROL`. The request is written to
+         *     the audit log before it is sent to the NMI and its outcome before the
+         *     answer; if the audit log cannot be written the action is refused (503).
+         *
+         *     The NMI only starts the action: the answer's statuses say what was
+         *     started. With `?wait` the gateway then polls `NMsec_GET_IKETUN` until no generation is pending, negotiating or active any more, and
+         *     says in `reached` whether that happened in time.
+         *
+         *     An unknown tunnel is answered 200 with status `notFound`.
+         */
+        post: operations["deactivateIkeTunnelInSystem"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/systems/{system}/stacks/{stack}/ike/tunnels:deactivate": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Deactivate several IKE tunnels (on a system)
+         * @description Deletes the IKE security association. Repeating it is safe: a tunnel that is already inactive (or expired) is answered `stateAlreadySet`, one that is gone `notFound`, both with 200.
+         *
+         *     NMI `NMsec_DEACT_IKETUN` with one `NMsecTunnel` record per tunnel ID, or none (`{"all": true}`: every eligible tunnel on the stack).
+         *
+         *     Needs CONTROL: READ access to the SERVAUTH resource
+         *     `EZB.NETMGMT.<system>.<stack>.IPSEC.CONTROL`. The request is written to
+         *     the audit log before it is sent to the NMI and its outcome before the
+         *     answer; if the audit log cannot be written the action is refused (503).
+         *
+         *     The NMI only starts the action: the answer's statuses say what was
+         *     started. With `?wait` the gateway then polls `NMsec_GET_IKETUN` until no generation is pending, negotiating or active any more, and
+         *     says in `reached` whether that happened in time.
+         *
+         *     Waiting applies to the results whose status is `stateUpdated` or `stateAlreadySet`.
+         */
+        post: operations["deactivateIkeTunnelsInSystem"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/systems/{system}/stacks/{stack}/tunnels/dynamic/{tunnelId}:refresh": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Refresh one dynamic tunnel (on a system)
+         * @description Renegotiates the dynamic tunnel's security associations: a new generation replaces the current one. A tunnel that is not active is answered `notFound`.
+         *
+         *     NMI `NMsec_REFRESH_DYNTUN` with one `NMsecTunnel` record naming the tunnel.
+         *
+         *     Needs CONTROL: READ access to the SERVAUTH resource
+         *     `EZB.NETMGMT.<system>.<stack>.IPSEC.CONTROL`. The request is written to
+         *     the audit log before it is sent to the NMI and its outcome before the
+         *     answer; if the audit log cannot be written the action is refused (503).
+         *
+         *     The NMI only starts the action: the answer's statuses say what was
+         *     started. With `?wait` the gateway then polls `NMsec_GET_IPTUNDYNSTACK` until a generation newer than the one before the request is active, and
+         *     says in `reached` whether that happened in time.
+         *
+         *     An unknown tunnel is answered 200 with status `notFound`.
+         */
+        post: operations["refreshDynamicTunnelInSystem"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/systems/{system}/stacks/{stack}/tunnels/dynamic:refresh": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Refresh several dynamic tunnels (on a system)
+         * @description Renegotiates the dynamic tunnel's security associations: a new generation replaces the current one. A tunnel that is not active is answered `notFound`.
+         *
+         *     NMI `NMsec_REFRESH_DYNTUN` with one `NMsecTunnel` record per tunnel ID, or none (`{"all": true}`: every eligible tunnel on the stack).
+         *
+         *     Needs CONTROL: READ access to the SERVAUTH resource
+         *     `EZB.NETMGMT.<system>.<stack>.IPSEC.CONTROL`. The request is written to
+         *     the audit log before it is sent to the NMI and its outcome before the
+         *     answer; if the audit log cannot be written the action is refused (503).
+         *
+         *     The NMI only starts the action: the answer's statuses say what was
+         *     started. With `?wait` the gateway then polls `NMsec_GET_IPTUNDYNSTACK` until a generation newer than the one before the request is active, and
+         *     says in `reached` whether that happened in time.
+         *
+         *     Waiting applies to the results whose status is `stateUpdated` or `stateAlreadySet`.
+         */
+        post: operations["refreshDynamicTunnelsInSystem"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/systems/{system}/stacks/{stack}/tunnels/dynamic/{tunnelId}:deactivate": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Deactivate one dynamic tunnel (on a system)
+         * @description Deletes the dynamic tunnel's security associations and the dynamic filters that go with them. Repeating it is safe (`stateAlreadySet` or `notFound`, with 200).
+         *
+         *     NMI `NMsec_DEACT_DYNTUN` with one `NMsecTunnel` record naming the tunnel.
+         *
+         *     Needs CONTROL: READ access to the SERVAUTH resource
+         *     `EZB.NETMGMT.<system>.<stack>.IPSEC.CONTROL`. The request is written to
+         *     the audit log before it is sent to the NMI and its outcome before the
+         *     answer; if the audit log cannot be written the action is refused (503).
+         *
+         *     The NMI only starts the action: the answer's statuses say what was
+         *     started. With `?wait` the gateway then polls `NMsec_GET_IPTUNDYNSTACK` until no generation is pending, negotiating or active any more, and
+         *     says in `reached` whether that happened in time.
+         *
+         *     An unknown tunnel is answered 200 with status `notFound`.
+         */
+        post: operations["deactivateDynamicTunnelInSystem"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/systems/{system}/stacks/{stack}/tunnels/dynamic:deactivate": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Deactivate several dynamic tunnels (on a system)
+         * @description Deletes the dynamic tunnel's security associations and the dynamic filters that go with them. Repeating it is safe (`stateAlreadySet` or `notFound`, with 200).
+         *
+         *     NMI `NMsec_DEACT_DYNTUN` with one `NMsecTunnel` record per tunnel ID, or none (`{"all": true}`: every eligible tunnel on the stack).
+         *
+         *     Needs CONTROL: READ access to the SERVAUTH resource
+         *     `EZB.NETMGMT.<system>.<stack>.IPSEC.CONTROL`. The request is written to
+         *     the audit log before it is sent to the NMI and its outcome before the
+         *     answer; if the audit log cannot be written the action is refused (503).
+         *
+         *     The NMI only starts the action: the answer's statuses say what was
+         *     started. With `?wait` the gateway then polls `NMsec_GET_IPTUNDYNSTACK` until no generation is pending, negotiating or active any more, and
+         *     says in `reached` whether that happened in time.
+         *
+         *     Waiting applies to the results whose status is `stateUpdated` or `stateAlreadySet`.
+         */
+        post: operations["deactivateDynamicTunnelsInSystem"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/systems/{system}/stacks/{stack}/tunnels/dynamic:activate": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Activate dynamic tunnels by rule name (on a system)
+         * @description Starts a dynamic tunnel for each LocalDynVpnRule named: IKE negotiates
+         *     it (creating the IKE tunnel if there is none). Per rule the status is
+         *     `stateUpdated` (started), `stateAlreadySet` (already active), `notFound`
+         *     (no such rule), `noKeyExchangeRule`, `noFilter` or `noDataOffer` (the
+         *     policy lacks what the tunnel needs).
+         *
+         *     NMI `NMsec_ACT_DYNTUN` with one `NMsecTunnel` record per name.
+         *
+         *     Needs CONTROL: READ access to the SERVAUTH resource
+         *     `EZB.NETMGMT.<system>.<stack>.IPSEC.CONTROL`. The request is written to
+         *     the audit log before it is sent to the NMI and its outcome before the
+         *     answer; if the audit log cannot be written the action is refused (503).
+         *
+         *     The NMI only starts the action: the answer's statuses say what was
+         *     started. With `?wait` the gateway then polls `NMsec_GET_IPTUNDYNSTACK` (by rule name) until a tunnel of each started rule is active, and
+         *     says in `reached` whether that happened in time.
+         */
+        post: operations["activateDynamicTunnelsInSystem"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/systems/{system}/stacks/{stack}/tunnels/manual/{tunnelId}:activate": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Activate one manual tunnel (on a system)
+         * @description Activates the manual tunnel. The NMI activates manual tunnels by IpManVpnAction name, so the gateway first looks the name up (`NMsec_GET_IPTUNMANUAL`); a tunnel ID it does not show is answered `notFound` without an NMI request.
+         *
+         *     NMI `NMsec_ACT_MANTUN` with one `NMsecTunnel` record naming the tunnel.
+         *
+         *     Needs CONTROL: READ access to the SERVAUTH resource
+         *     `EZB.NETMGMT.<system>.<stack>.IPSEC.CONTROL`. The request is written to
+         *     the audit log before it is sent to the NMI and its outcome before the
+         *     answer; if the audit log cannot be written the action is refused (503).
+         *
+         *     The NMI only starts the action: the answer's statuses say what was
+         *     started. With `?wait` the gateway then polls `NMsec_GET_IPTUNMANUAL` until the tunnel is active, and
+         *     says in `reached` whether that happened in time.
+         *
+         *     An unknown tunnel is answered 200 with status `notFound`.
+         */
+        post: operations["activateManualTunnelInSystem"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/systems/{system}/stacks/{stack}/tunnels/manual:activate": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Activate several manual tunnels (on a system)
+         * @description Activates the manual tunnel. The NMI activates manual tunnels by IpManVpnAction name, so the gateway first looks the name up (`NMsec_GET_IPTUNMANUAL`); a tunnel ID it does not show is answered `notFound` without an NMI request.
+         *
+         *     NMI `NMsec_ACT_MANTUN` with one `NMsecTunnel` record per tunnel ID, or none (`{"all": true}`: every eligible tunnel on the stack).
+         *
+         *     Needs CONTROL: READ access to the SERVAUTH resource
+         *     `EZB.NETMGMT.<system>.<stack>.IPSEC.CONTROL`. The request is written to
+         *     the audit log before it is sent to the NMI and its outcome before the
+         *     answer; if the audit log cannot be written the action is refused (503).
+         *
+         *     The NMI only starts the action: the answer's statuses say what was
+         *     started. With `?wait` the gateway then polls `NMsec_GET_IPTUNMANUAL` until the tunnel is active, and
+         *     says in `reached` whether that happened in time.
+         *
+         *     Waiting applies to the results whose status is `stateUpdated` or `stateAlreadySet`.
+         */
+        post: operations["activateManualTunnelsInSystem"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/systems/{system}/stacks/{stack}/tunnels/manual/{tunnelId}:deactivate": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Deactivate one manual tunnel (on a system)
+         * @description Deactivates the manual tunnel. Repeating it is safe (`stateAlreadySet` or `notFound`, with 200).
+         *
+         *     NMI `NMsec_DEACT_MANTUN` with one `NMsecTunnel` record naming the tunnel.
+         *
+         *     Needs CONTROL: READ access to the SERVAUTH resource
+         *     `EZB.NETMGMT.<system>.<stack>.IPSEC.CONTROL`. The request is written to
+         *     the audit log before it is sent to the NMI and its outcome before the
+         *     answer; if the audit log cannot be written the action is refused (503).
+         *
+         *     The NMI only starts the action: the answer's statuses say what was
+         *     started. With `?wait` the gateway then polls `NMsec_GET_IPTUNMANUAL` until the tunnel is inactive (or gone), and
+         *     says in `reached` whether that happened in time.
+         *
+         *     An unknown tunnel is answered 200 with status `notFound`.
+         */
+        post: operations["deactivateManualTunnelInSystem"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/systems/{system}/stacks/{stack}/tunnels/manual:deactivate": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Deactivate several manual tunnels (on a system)
+         * @description Deactivates the manual tunnel. Repeating it is safe (`stateAlreadySet` or `notFound`, with 200).
+         *
+         *     NMI `NMsec_DEACT_MANTUN` with one `NMsecTunnel` record per tunnel ID, or none (`{"all": true}`: every eligible tunnel on the stack).
+         *
+         *     Needs CONTROL: READ access to the SERVAUTH resource
+         *     `EZB.NETMGMT.<system>.<stack>.IPSEC.CONTROL`. The request is written to
+         *     the audit log before it is sent to the NMI and its outcome before the
+         *     answer; if the audit log cannot be written the action is refused (503).
+         *
+         *     The NMI only starts the action: the answer's statuses say what was
+         *     started. With `?wait` the gateway then polls `NMsec_GET_IPTUNMANUAL` until the tunnel is inactive (or gone), and
+         *     says in `reached` whether that happened in time.
+         *
+         *     Waiting applies to the results whose status is `stateUpdated` or `stateAlreadySet`.
+         */
+        post: operations["deactivateManualTunnelsInSystem"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/systems/{system}/stacks/{stack}/filters:loadDefault": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Put the default filter set in effect (on a system)
+         * @description Switches the stack to the default IP filter rules of the TCP/IP profile (`NMsec_FLT_DEFAULT`). Existing tunnels remain but carry no traffic while the default rules are in effect. The choice survives a stack restart.
+         *
+         *     NMI `NMsec_LOAD_POLICY`.
+         *
+         *     Needs CONTROL: READ access to the SERVAUTH resource
+         *     `EZB.NETMGMT.<system>.<stack>.IPSEC.CONTROL`. The request is written to
+         *     the audit log before it is sent to the NMI and its outcome before the
+         *     answer; if the audit log cannot be written the action is refused (503).
+         *
+         *     The NMI only starts the action: the answer's statuses say what was
+         *     started. With `?wait` the gateway then polls `NMsec_GET_STACKINFO` until the stack's `filterSet` is `default`, and
+         *     says in `reached` whether that happened in time.
+         */
+        post: operations["loadDefaultFiltersInSystem"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/systems/{system}/stacks/{stack}/filters:loadPolicy": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Put the policy filter set in effect (on a system)
+         * @description Switches the stack to the IP filter rules installed by the Policy Agent (`NMsec_FLT_POLICY`). The choice survives a stack restart.
+         *
+         *     NMI `NMsec_LOAD_POLICY`.
+         *
+         *     Needs CONTROL: READ access to the SERVAUTH resource
+         *     `EZB.NETMGMT.<system>.<stack>.IPSEC.CONTROL`. The request is written to
+         *     the audit log before it is sent to the NMI and its outcome before the
+         *     answer; if the audit log cannot be written the action is refused (503).
+         *
+         *     The NMI only starts the action: the answer's statuses say what was
+         *     started. With `?wait` the gateway then polls `NMsec_GET_STACKINFO` until the stack's `filterSet` is `policy`, and
+         *     says in `reached` whether that happened in time.
+         */
+        post: operations["loadPolicyFiltersInSystem"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/systems/{system}/stacks/{stack}/filters:test": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Which filter rule would a packet match (on a system)
+         * @description Evaluates a packet against the stack's current filter set, like
+         *     `ipsec -t`: the rules are tried in the stack's order and the first one
+         *     whose every selector matches (direction, routing, addresses, protocol,
+         *     ports, ICMP type and code, OSPF type, security class) decides. The
+         *     gateway reads the set with `NMsec_GET_IPFLTCURR`, rule by rule up to the
+         *     first match, and decides itself. The answer names the rule and its
+         *     position in the set (1 for the first rule). When no rule matches, the
+         *     answer is `matched: false` with action `deny`: IP filtering denies what
+         *     no rule permits.
+         *
+         *     Addresses come as `source`/`destination`, or as
+         *     `localAddress`/`remoteAddress` (for an outbound packet the local address
+         *     is the source; for an inbound one, the destination). Likewise the ports.
+         *     A selector the rule restricts and the packet does not give (a port, an
+         *     ICMP type) does not match.
+         *
+         *     Needs DISPLAY (it only reads): READ access to
+         *     `EZB.NETMGMT.<system>.<stack>.IPSEC.DISPLAY`.
+         */
+        post: operations["testFiltersInSystem"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/whoami": {
         parameters: {
             query?: never;
@@ -1667,6 +2686,58 @@ export interface components {
             nss?: components["schemas"]["NetworkSecurityServices"];
         };
         /**
+         * @description A stack of a system, as `Stack`. A stack behind an NSS server
+         *     has `name` and `nss` only (from the client's NMsecClientInfo):
+         *     the NSS server does not route NMsec_GET_STACKINFO to its clients, so
+         *     the members that come from it are absent. A stack of an IKE daemon
+         *     has every member that `Stack` requires.
+         * @example {
+         *       "name": "TCPIP",
+         *       "filterSet": "policy",
+         *       "ipSecurity": true,
+         *       "ipv6Security": true,
+         *       "dvipsec": false,
+         *       "filterLogging": true,
+         *       "preDecapFiltering": false,
+         *       "fips140": false,
+         *       "natKeepAliveSeconds": 20,
+         *       "nss": {
+         *         "clientName": "SYS1_TCPIP",
+         *         "stackName": "TCPIP",
+         *         "userId": "NSSCLNT",
+         *         "serverSystemName": "SYS2",
+         *         "configured": true,
+         *         "certificateServicesSelected": true,
+         *         "certificateServicesEnabled": true,
+         *         "connected": true
+         *       }
+         *     }
+         */
+        SystemStack: {
+            /** @description TCP/IP stack job name (NMsStackName). */
+            name: string;
+            filterSet?: components["schemas"]["FilterSet"];
+            /** @description IP security is enabled on the stack (NMsStackIPSecurity). */
+            ipSecurity?: boolean;
+            /** @description IPv6 IP security is enabled (NMsStackIPv6Security). */
+            ipv6Security?: boolean;
+            /** @description Sysplex-wide security associations (DVIPSEC) are enabled (NMsStackDVIPSec). */
+            dvipsec?: boolean;
+            /** @description IP filter logging is enabled (NMsStackLogging). */
+            filterLogging?: boolean;
+            /** @description Filtering of packets before decapsulation is enabled (NMsStackPreDecap). */
+            preDecapFiltering?: boolean;
+            /** @description The stack's cryptography runs in FIPS 140 mode (NMsStackFIPS140). */
+            fips140?: boolean;
+            /**
+             * Format: int64
+             * @description Interval of NAT keep-alive messages on UDP-encapsulated tunnels, in seconds; 0 = off. Absent when NMsecStack was partial.
+             */
+            natKeepAliveSeconds?: number;
+            partial?: components["schemas"]["PartialSections"];
+            nss?: components["schemas"]["NetworkSecurityServices"];
+        };
+        /**
          * @description The stack's Network Security Services (NSS) client, from
          *     NMsec_GET_IKENSINFO. Absent when the IKE daemon reports none for the
          *     stack. Text fields are left out when not configured.
@@ -1693,6 +2764,121 @@ export interface components {
             items: components["schemas"]["Stack"][];
             /** @description Token of the next page; absent on the last page. */
             nextPageToken?: string;
+        };
+        SystemStackList: {
+            items: components["schemas"]["SystemStack"][];
+            /** @description Token of the next page; absent on the last page. */
+            nextPageToken?: string;
+        };
+        /**
+         * @description A system the gateway reaches: an IKE daemon (`iked`, one system) or
+         *     a system whose stacks are NSS IPSec clients of an NSS server
+         *     (`nss`).
+         * @example {
+         *       "name": "SYSA",
+         *       "kind": "iked",
+         *       "reachable": true,
+         *       "default": true,
+         *       "stacks": [
+         *         {
+         *           "name": "TCPIP",
+         *           "connected": true
+         *         }
+         *       ]
+         *     }
+         */
+        System: {
+            /** @description MVS system name. */
+            name: string;
+            /**
+             * @description What serves the system's NMI requests.
+             * @enum {string}
+             */
+            kind: "iked" | "nss";
+            /** @description The endpoint answered the request that lists the system's stacks. */
+            reachable: boolean;
+            /** @description This is the default system, the one `/v1/stacks` means. */
+            default: boolean;
+            /**
+             * @description The system's stacks, those the caller may display. Behind an NSS
+             *     server, the clients seen, connected or not; empty when the
+             *     system did not answer and none was seen before.
+             */
+            stacks: components["schemas"]["SystemStackStatus"][];
+            problem?: components["schemas"]["Problem"];
+        };
+        SystemStackStatus: {
+            /** @description TCP/IP job name of the stack. */
+            name: string;
+            /**
+             * @description Requests for the stack can be routed: always true on an IKE
+             *     daemon; behind an NSS server, the client is connected now.
+             */
+            connected: boolean;
+        };
+        SystemList: {
+            items: components["schemas"]["System"][];
+        };
+        /** @description A system, or one stack of it, that did not answer a fleet-wide request. */
+        Unreachable: {
+            /** @description MVS system name. */
+            system: string;
+            /** @description The stack; absent when the whole system did not answer. */
+            stack?: string;
+            problem: components["schemas"]["Problem"];
+        };
+        /** @description Where an item of a fleet-wide list comes from. */
+        SystemAndStack: {
+            /** @description MVS system name. */
+            system: string;
+            /** @description TCP/IP job name of the stack. */
+            stack: string;
+        };
+        /** @description An IKE tunnel generation of one stack of one system. */
+        FleetIkeTunnel: components["schemas"]["IkeTunnel"] & components["schemas"]["SystemAndStack"];
+        /** @description A dynamic tunnel generation of one stack of one system. */
+        FleetDynamicTunnel: components["schemas"]["DynamicTunnel"] & components["schemas"]["SystemAndStack"];
+        /** @description A manual tunnel of one stack of one system. */
+        FleetManualTunnel: components["schemas"]["ManualTunnel"] & components["schemas"]["SystemAndStack"];
+        FleetIkeTunnelList: {
+            items: components["schemas"]["FleetIkeTunnel"][];
+            /** @description The systems and stacks that did not answer; the list lacks their items. */
+            unreachable: components["schemas"]["Unreachable"][];
+            /** @description Token of the next page; absent on the last page. */
+            nextPageToken?: string;
+        };
+        FleetDynamicTunnelList: {
+            items: components["schemas"]["FleetDynamicTunnel"][];
+            /** @description The systems and stacks that did not answer; the list lacks their items. */
+            unreachable: components["schemas"]["Unreachable"][];
+            /** @description Token of the next page; absent on the last page. */
+            nextPageToken?: string;
+        };
+        FleetManualTunnelList: {
+            items: components["schemas"]["FleetManualTunnel"][];
+            /** @description The systems and stacks that did not answer; the list lacks their items. */
+            unreachable: components["schemas"]["Unreachable"][];
+            /** @description Token of the next page; absent on the last page. */
+            nextPageToken?: string;
+        };
+        /** @description What the caller may do on the stacks of one system. */
+        SystemRights: {
+            /** @description MVS system name. */
+            name: string;
+            stacks: components["schemas"]["SystemStackRights"][];
+        };
+        /** @description What the caller may do on one stack of a system. */
+        SystemStackRights: {
+            /** @description Stack name. */
+            name: string;
+            /** @description The caller may use the GET resources of the stack. */
+            display: boolean;
+            /** @description The caller may use the POST actions of the stack. */
+            control: boolean;
+            /** @description The SERVAUTH resource checked for display. */
+            displayResource?: string;
+            /** @description The SERVAUTH resource checked for control. */
+            controlResource?: string;
         };
         /**
          * @description Counts of tunnels of one kind. The first three are current gauges; the others count since the IKE daemon started.
@@ -2389,6 +3575,20 @@ export interface components {
          *           "displayResource": "EZB.NETMGMT.SYS1.TCPIP.IPSEC.DISPLAY",
          *           "controlResource": "EZB.NETMGMT.SYS1.TCPIP.IPSEC.CONTROL"
          *         }
+         *       ],
+         *       "systems": [
+         *         {
+         *           "name": "SYS1",
+         *           "stacks": [
+         *             {
+         *               "name": "TCPIP",
+         *               "display": true,
+         *               "control": false,
+         *               "displayResource": "EZB.NETMGMT.SYS1.TCPIP.IPSEC.DISPLAY",
+         *               "controlResource": "EZB.NETMGMT.SYS1.TCPIP.IPSEC.CONTROL"
+         *             }
+         *           ]
+         *         }
          *       ]
          *     }
          */
@@ -2402,8 +3602,15 @@ export interface components {
              * @enum {string}
              */
             authentication: "none" | "anonymous" | "token" | "certificate" | "oidc" | "zowe";
-            /** @description Rights per stack known to the IKE daemon, for the stacks the caller may display or control (the others are left out). */
+            /** @description Rights per stack of the default system, for the stacks the caller may display or control (the others are left out). */
             stacks: components["schemas"]["StackRights"][];
+            /**
+             * @description Rights per system and stack, for the stacks the caller may
+             *     display or control (the others, and systems left without any,
+             *     are left out). A system that did not answer lists the stacks
+             *     seen before, if any.
+             */
+            systems: components["schemas"]["SystemRights"][];
         };
         /**
          * @description The NMI's status for one tunnel of a control request
@@ -2723,8 +3930,10 @@ export interface components {
             };
         };
         /**
-         * @description No such stack (the NMI answered ENXIO, 138) or no such object on the
-         *     stack.
+         * @description No such stack (the NMI answered ENXIO, 138; behind an NSS server: the
+         *     client is not connected), no such object on the stack, or no such
+         *     system (`urn:nmigw:problem:unknown-system`, its detail naming the
+         *     system).
          */
         NotFound: {
             headers: {
@@ -2911,6 +4120,15 @@ export interface components {
          *     holds the events after it (or the ID is not one of this stack's).
          */
         LastEventID: string;
+        /**
+         * @description MVS system name, e.g. `SYSA` (case-insensitive): a system the
+         *     gateway reaches, as `listSystems` names it.
+         */
+        SystemName: string;
+        /** @description Only these systems (exact names, case-insensitive). Repeat to match any of several. */
+        SystemQuery: string[];
+        /** @description Only the stacks of these names (exact names). Repeat to match any of several. */
+        StackQuery: string[];
         /** @description TCP/IP stack job name (NMsStackName), e.g. `TCPIP`. */
         StackName: string;
         /** @description Maximum number of items in one answer. Without it the whole list is returned. */
@@ -4474,6 +5692,1824 @@ export interface operations {
             404: components["responses"]["NotFound"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["Unavailable"];
+        };
+    };
+    listSystems: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The systems, in the gateway's configured order. */
+            200: {
+                headers: {
+                    "X-Request-ID": components["headers"]["XRequestID"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SystemList"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    getSystem: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description MVS system name, e.g. `SYSA` (case-insensitive): a system the
+                 *     gateway reaches, as `listSystems` names it.
+                 */
+                system: components["parameters"]["SystemName"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The system. */
+            200: {
+                headers: {
+                    "X-Request-ID": components["headers"]["XRequestID"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["System"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFound"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    listFleetIkeTunnels: {
+        parameters: {
+            query?: {
+                /** @description Only these systems (exact names, case-insensitive). Repeat to match any of several. */
+                system?: components["parameters"]["SystemQuery"];
+                /** @description Only the stacks of these names (exact names). Repeat to match any of several. */
+                stack?: components["parameters"]["StackQuery"];
+                /** @description Also return the phase 2 (dynamic) tunnels of each IKE tunnel. */
+                cascade?: boolean;
+                /** @description KeyExchangeRule name. Repeat to match any of several. */
+                name?: components["parameters"]["KeyExchangeRuleName"];
+                /** @description Tunnel ID (`K12` for IKE tunnels, `Y34` for dynamic tunnels). Repeat to match any of several. */
+                tunnelId?: components["parameters"]["TunnelIdQuery"];
+                /**
+                 * @description Local address (IPv4 or IPv6), optionally with `/prefix` to match
+                 *     every object whose local address or range overlaps the prefix. For
+                 *     filter rules: the source of outbound rules and the destination of
+                 *     inbound rules; for tunnels: the local security endpoint (IKE,
+                 *     manual) or the local data endpoint (dynamic). Repeat to match any of
+                 *     several.
+                 */
+                localAddress?: components["parameters"]["LocalAddress"];
+                /**
+                 * @description Remote address (IPv4 or IPv6), optionally with `/prefix`; the
+                 *     counterpart of `localAddress`. For port translations: the remote
+                 *     security endpoint (the public NAPT address). Repeat to match any of
+                 *     several.
+                 */
+                remoteAddress?: components["parameters"]["RemoteAddress"];
+                /** @description Maximum number of items in one answer. Without it the whole list is returned. */
+                pageSize?: components["parameters"]["PageSize"];
+                /** @description The `nextPageToken` of the previous page. Use the same filters as for the first page. */
+                pageToken?: components["parameters"]["PageToken"];
+            };
+            header?: {
+                /** @description An `ETag` from an earlier answer; 304 if the representation is unchanged. */
+                "If-None-Match"?: components["parameters"]["IfNoneMatch"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The IKE tunnels, and the systems and stacks that did not answer. */
+            200: {
+                headers: {
+                    ETag: components["headers"]["ETag"];
+                    "X-Request-ID": components["headers"]["XRequestID"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FleetIkeTunnelList"];
+                };
+            };
+            304: components["responses"]["NotModified"];
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    listFleetDynamicTunnels: {
+        parameters: {
+            query?: {
+                /** @description Only these systems (exact names, case-insensitive). Repeat to match any of several. */
+                system?: components["parameters"]["SystemQuery"];
+                /** @description Only the stacks of these names (exact names). Repeat to match any of several. */
+                stack?: components["parameters"]["StackQuery"];
+                /**
+                 * @description `stack`: as the TCP/IP stack knows the tunnel (traffic counters).
+                 *     `ike`: as the IKE daemon knows it (negotiation details, client IDs).
+                 */
+                view?: components["parameters"]["DynamicView"];
+                /** @description LocalDynVpnRule name (or IpDynVpnAction name). Repeat to match any of several. */
+                name?: components["parameters"]["DynVpnRuleName"];
+                /** @description Tunnel ID (`K12` for IKE tunnels, `Y34` for dynamic tunnels). Repeat to match any of several. */
+                tunnelId?: components["parameters"]["TunnelIdQuery"];
+                /**
+                 * @description Local address (IPv4 or IPv6), optionally with `/prefix` to match
+                 *     every object whose local address or range overlaps the prefix. For
+                 *     filter rules: the source of outbound rules and the destination of
+                 *     inbound rules; for tunnels: the local security endpoint (IKE,
+                 *     manual) or the local data endpoint (dynamic). Repeat to match any of
+                 *     several.
+                 */
+                localAddress?: components["parameters"]["LocalAddress"];
+                /**
+                 * @description Remote address (IPv4 or IPv6), optionally with `/prefix`; the
+                 *     counterpart of `localAddress`. For port translations: the remote
+                 *     security endpoint (the public NAPT address). Repeat to match any of
+                 *     several.
+                 */
+                remoteAddress?: components["parameters"]["RemoteAddress"];
+                /** @description IP protocol, by number (1-255) or name (`tcp`, `udp`, `icmp`, `icmpv6`, `esp`, `ah`, `gre`, `ospf`, `sctp`). Repeat to match any of several. */
+                protocol?: components["parameters"]["Protocol"];
+                /** @description Local port (1-65535); matches rules and tunnels whose local port range holds it. Repeat to match any of several. */
+                localPort?: components["parameters"]["LocalPort"];
+                /** @description Remote port (1-65535). For port translations, the remote original (client) port. Repeat to match any of several. */
+                remotePort?: components["parameters"]["RemotePort"];
+                /** @description Maximum number of items in one answer. Without it the whole list is returned. */
+                pageSize?: components["parameters"]["PageSize"];
+                /** @description The `nextPageToken` of the previous page. Use the same filters as for the first page. */
+                pageToken?: components["parameters"]["PageToken"];
+            };
+            header?: {
+                /** @description An `ETag` from an earlier answer; 304 if the representation is unchanged. */
+                "If-None-Match"?: components["parameters"]["IfNoneMatch"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The dynamic tunnels, and the systems and stacks that did not answer. */
+            200: {
+                headers: {
+                    ETag: components["headers"]["ETag"];
+                    "X-Request-ID": components["headers"]["XRequestID"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FleetDynamicTunnelList"];
+                };
+            };
+            304: components["responses"]["NotModified"];
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    listFleetManualTunnels: {
+        parameters: {
+            query?: {
+                /** @description Only these systems (exact names, case-insensitive). Repeat to match any of several. */
+                system?: components["parameters"]["SystemQuery"];
+                /** @description Only the stacks of these names (exact names). Repeat to match any of several. */
+                stack?: components["parameters"]["StackQuery"];
+                /** @description IpManVpnAction name. Repeat to match any of several. */
+                name?: components["parameters"]["ManVpnActionName"];
+                /** @description Tunnel ID (`K12` for IKE tunnels, `Y34` for dynamic tunnels). Repeat to match any of several. */
+                tunnelId?: components["parameters"]["TunnelIdQuery"];
+                /**
+                 * @description Local address (IPv4 or IPv6), optionally with `/prefix` to match
+                 *     every object whose local address or range overlaps the prefix. For
+                 *     filter rules: the source of outbound rules and the destination of
+                 *     inbound rules; for tunnels: the local security endpoint (IKE,
+                 *     manual) or the local data endpoint (dynamic). Repeat to match any of
+                 *     several.
+                 */
+                localAddress?: components["parameters"]["LocalAddress"];
+                /**
+                 * @description Remote address (IPv4 or IPv6), optionally with `/prefix`; the
+                 *     counterpart of `localAddress`. For port translations: the remote
+                 *     security endpoint (the public NAPT address). Repeat to match any of
+                 *     several.
+                 */
+                remoteAddress?: components["parameters"]["RemoteAddress"];
+                /** @description Maximum number of items in one answer. Without it the whole list is returned. */
+                pageSize?: components["parameters"]["PageSize"];
+                /** @description The `nextPageToken` of the previous page. Use the same filters as for the first page. */
+                pageToken?: components["parameters"]["PageToken"];
+            };
+            header?: {
+                /** @description An `ETag` from an earlier answer; 304 if the representation is unchanged. */
+                "If-None-Match"?: components["parameters"]["IfNoneMatch"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The manual tunnels, and the systems and stacks that did not answer. */
+            200: {
+                headers: {
+                    ETag: components["headers"]["ETag"];
+                    "X-Request-ID": components["headers"]["XRequestID"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FleetManualTunnelList"];
+                };
+            };
+            304: components["responses"]["NotModified"];
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    listStacksInSystem: {
+        parameters: {
+            query?: {
+                /** @description Maximum number of items in one answer. Without it the whole list is returned. */
+                pageSize?: components["parameters"]["PageSize"];
+                /** @description The `nextPageToken` of the previous page. Use the same filters as for the first page. */
+                pageToken?: components["parameters"]["PageToken"];
+            };
+            header?: {
+                /** @description An `ETag` from an earlier answer; 304 if the representation is unchanged. */
+                "If-None-Match"?: components["parameters"]["IfNoneMatch"];
+            };
+            path: {
+                /**
+                 * @description MVS system name, e.g. `SYSA` (case-insensitive): a system the
+                 *     gateway reaches, as `listSystems` names it.
+                 */
+                system: components["parameters"]["SystemName"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The stacks. */
+            200: {
+                headers: {
+                    ETag: components["headers"]["ETag"];
+                    "X-Request-ID": components["headers"]["XRequestID"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SystemStackList"];
+                };
+            };
+            304: components["responses"]["NotModified"];
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            500: components["responses"]["InternalError"];
+            502: components["responses"]["BadGateway"];
+            503: components["responses"]["Unavailable"];
+            504: components["responses"]["GatewayTimeout"];
+        };
+    };
+    getStackInSystem: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description An `ETag` from an earlier answer; 304 if the representation is unchanged. */
+                "If-None-Match"?: components["parameters"]["IfNoneMatch"];
+            };
+            path: {
+                /**
+                 * @description MVS system name, e.g. `SYSA` (case-insensitive): a system the
+                 *     gateway reaches, as `listSystems` names it.
+                 */
+                system: components["parameters"]["SystemName"];
+                /** @description TCP/IP stack job name (NMsStackName), e.g. `TCPIP`. */
+                stack: components["parameters"]["StackName"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The stack. */
+            200: {
+                headers: {
+                    ETag: components["headers"]["ETag"];
+                    "X-Request-ID": components["headers"]["XRequestID"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SystemStack"];
+                };
+            };
+            304: components["responses"]["NotModified"];
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            500: components["responses"]["InternalError"];
+            502: components["responses"]["BadGateway"];
+            503: components["responses"]["Unavailable"];
+            504: components["responses"]["GatewayTimeout"];
+        };
+    };
+    getStackSummaryInSystem: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description An `ETag` from an earlier answer; 304 if the representation is unchanged. */
+                "If-None-Match"?: components["parameters"]["IfNoneMatch"];
+            };
+            path: {
+                /**
+                 * @description MVS system name, e.g. `SYSA` (case-insensitive): a system the
+                 *     gateway reaches, as `listSystems` names it.
+                 */
+                system: components["parameters"]["SystemName"];
+                /** @description TCP/IP stack job name (NMsStackName), e.g. `TCPIP`. */
+                stack: components["parameters"]["StackName"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The summary. */
+            200: {
+                headers: {
+                    ETag: components["headers"]["ETag"];
+                    "X-Request-ID": components["headers"]["XRequestID"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Summary"];
+                };
+            };
+            304: components["responses"]["NotModified"];
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            500: components["responses"]["InternalError"];
+            502: components["responses"]["BadGateway"];
+            503: components["responses"]["Unavailable"];
+            504: components["responses"]["GatewayTimeout"];
+        };
+    };
+    listInterfacesInSystem: {
+        parameters: {
+            query?: {
+                /** @description Maximum number of items in one answer. Without it the whole list is returned. */
+                pageSize?: components["parameters"]["PageSize"];
+                /** @description The `nextPageToken` of the previous page. Use the same filters as for the first page. */
+                pageToken?: components["parameters"]["PageToken"];
+            };
+            header?: {
+                /** @description An `ETag` from an earlier answer; 304 if the representation is unchanged. */
+                "If-None-Match"?: components["parameters"]["IfNoneMatch"];
+            };
+            path: {
+                /**
+                 * @description MVS system name, e.g. `SYSA` (case-insensitive): a system the
+                 *     gateway reaches, as `listSystems` names it.
+                 */
+                system: components["parameters"]["SystemName"];
+                /** @description TCP/IP stack job name (NMsStackName), e.g. `TCPIP`. */
+                stack: components["parameters"]["StackName"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The interfaces. */
+            200: {
+                headers: {
+                    ETag: components["headers"]["ETag"];
+                    "X-Request-ID": components["headers"]["XRequestID"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["InterfaceList"];
+                };
+            };
+            304: components["responses"]["NotModified"];
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            500: components["responses"]["InternalError"];
+            502: components["responses"]["BadGateway"];
+            503: components["responses"]["Unavailable"];
+            504: components["responses"]["GatewayTimeout"];
+        };
+    };
+    listFiltersInSystem: {
+        parameters: {
+            query?: {
+                /**
+                 * @description Which filter set: `current` (the one in effect), `default` (the
+                 *     default rules from the TCP/IP profile) or `policy` (the rules from the
+                 *     Policy Agent).
+                 */
+                set?: components["parameters"]["FilterSetQuery"];
+                /** @description Filter rule name (FilterName). Repeat to match any of several. */
+                name?: components["parameters"]["FilterName"];
+                /** @description Tunnel ID (`K12` for IKE tunnels, `Y34` for dynamic tunnels). Repeat to match any of several. */
+                tunnelId?: components["parameters"]["TunnelIdQuery"];
+                /**
+                 * @description Local address (IPv4 or IPv6), optionally with `/prefix` to match
+                 *     every object whose local address or range overlaps the prefix. For
+                 *     filter rules: the source of outbound rules and the destination of
+                 *     inbound rules; for tunnels: the local security endpoint (IKE,
+                 *     manual) or the local data endpoint (dynamic). Repeat to match any of
+                 *     several.
+                 */
+                localAddress?: components["parameters"]["LocalAddress"];
+                /**
+                 * @description Remote address (IPv4 or IPv6), optionally with `/prefix`; the
+                 *     counterpart of `localAddress`. For port translations: the remote
+                 *     security endpoint (the public NAPT address). Repeat to match any of
+                 *     several.
+                 */
+                remoteAddress?: components["parameters"]["RemoteAddress"];
+                /** @description IP protocol, by number (1-255) or name (`tcp`, `udp`, `icmp`, `icmpv6`, `esp`, `ah`, `gre`, `ospf`, `sctp`). Repeat to match any of several. */
+                protocol?: components["parameters"]["Protocol"];
+                /** @description Local port (1-65535); matches rules and tunnels whose local port range holds it. Repeat to match any of several. */
+                localPort?: components["parameters"]["LocalPort"];
+                /** @description Remote port (1-65535). For port translations, the remote original (client) port. Repeat to match any of several. */
+                remotePort?: components["parameters"]["RemotePort"];
+                /** @description Maximum number of items in one answer. Without it the whole list is returned. */
+                pageSize?: components["parameters"]["PageSize"];
+                /** @description The `nextPageToken` of the previous page. Use the same filters as for the first page. */
+                pageToken?: components["parameters"]["PageToken"];
+            };
+            header?: {
+                /** @description An `ETag` from an earlier answer; 304 if the representation is unchanged. */
+                "If-None-Match"?: components["parameters"]["IfNoneMatch"];
+            };
+            path: {
+                /**
+                 * @description MVS system name, e.g. `SYSA` (case-insensitive): a system the
+                 *     gateway reaches, as `listSystems` names it.
+                 */
+                system: components["parameters"]["SystemName"];
+                /** @description TCP/IP stack job name (NMsStackName), e.g. `TCPIP`. */
+                stack: components["parameters"]["StackName"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The filter rules. */
+            200: {
+                headers: {
+                    ETag: components["headers"]["ETag"];
+                    "X-Request-ID": components["headers"]["XRequestID"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FilterList"];
+                };
+            };
+            304: components["responses"]["NotModified"];
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            500: components["responses"]["InternalError"];
+            502: components["responses"]["BadGateway"];
+            503: components["responses"]["Unavailable"];
+            504: components["responses"]["GatewayTimeout"];
+        };
+    };
+    getFilterInSystem: {
+        parameters: {
+            query?: {
+                /**
+                 * @description Which filter set: `current` (the one in effect), `default` (the
+                 *     default rules from the TCP/IP profile) or `policy` (the rules from the
+                 *     Policy Agent).
+                 */
+                set?: components["parameters"]["FilterSetQuery"];
+            };
+            header?: {
+                /** @description An `ETag` from an earlier answer; 304 if the representation is unchanged. */
+                "If-None-Match"?: components["parameters"]["IfNoneMatch"];
+            };
+            path: {
+                /**
+                 * @description MVS system name, e.g. `SYSA` (case-insensitive): a system the
+                 *     gateway reaches, as `listSystems` names it.
+                 */
+                system: components["parameters"]["SystemName"];
+                /** @description TCP/IP stack job name (NMsStackName), e.g. `TCPIP`. */
+                stack: components["parameters"]["StackName"];
+                /** @description Filter rule name (FilterName), as in `ipsec -f display -n`. */
+                name: components["schemas"]["PolicyName"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The filter rule. */
+            200: {
+                headers: {
+                    ETag: components["headers"]["ETag"];
+                    "X-Request-ID": components["headers"]["XRequestID"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FilterRule"];
+                };
+            };
+            304: components["responses"]["NotModified"];
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            500: components["responses"]["InternalError"];
+            502: components["responses"]["BadGateway"];
+            503: components["responses"]["Unavailable"];
+            504: components["responses"]["GatewayTimeout"];
+        };
+    };
+    listIkeTunnelsInSystem: {
+        parameters: {
+            query?: {
+                /** @description Also return the phase 2 (dynamic) tunnels of each IKE tunnel. */
+                cascade?: boolean;
+                /** @description KeyExchangeRule name. Repeat to match any of several. */
+                name?: components["parameters"]["KeyExchangeRuleName"];
+                /** @description Tunnel ID (`K12` for IKE tunnels, `Y34` for dynamic tunnels). Repeat to match any of several. */
+                tunnelId?: components["parameters"]["TunnelIdQuery"];
+                /**
+                 * @description Local address (IPv4 or IPv6), optionally with `/prefix` to match
+                 *     every object whose local address or range overlaps the prefix. For
+                 *     filter rules: the source of outbound rules and the destination of
+                 *     inbound rules; for tunnels: the local security endpoint (IKE,
+                 *     manual) or the local data endpoint (dynamic). Repeat to match any of
+                 *     several.
+                 */
+                localAddress?: components["parameters"]["LocalAddress"];
+                /**
+                 * @description Remote address (IPv4 or IPv6), optionally with `/prefix`; the
+                 *     counterpart of `localAddress`. For port translations: the remote
+                 *     security endpoint (the public NAPT address). Repeat to match any of
+                 *     several.
+                 */
+                remoteAddress?: components["parameters"]["RemoteAddress"];
+                /** @description Maximum number of items in one answer. Without it the whole list is returned. */
+                pageSize?: components["parameters"]["PageSize"];
+                /** @description The `nextPageToken` of the previous page. Use the same filters as for the first page. */
+                pageToken?: components["parameters"]["PageToken"];
+            };
+            header?: {
+                /** @description An `ETag` from an earlier answer; 304 if the representation is unchanged. */
+                "If-None-Match"?: components["parameters"]["IfNoneMatch"];
+            };
+            path: {
+                /**
+                 * @description MVS system name, e.g. `SYSA` (case-insensitive): a system the
+                 *     gateway reaches, as `listSystems` names it.
+                 */
+                system: components["parameters"]["SystemName"];
+                /** @description TCP/IP stack job name (NMsStackName), e.g. `TCPIP`. */
+                stack: components["parameters"]["StackName"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The IKE tunnels. */
+            200: {
+                headers: {
+                    ETag: components["headers"]["ETag"];
+                    "X-Request-ID": components["headers"]["XRequestID"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["IkeTunnelList"];
+                };
+            };
+            304: components["responses"]["NotModified"];
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            500: components["responses"]["InternalError"];
+            502: components["responses"]["BadGateway"];
+            503: components["responses"]["Unavailable"];
+            504: components["responses"]["GatewayTimeout"];
+        };
+    };
+    getIkeTunnelInSystem: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description An `ETag` from an earlier answer; 304 if the representation is unchanged. */
+                "If-None-Match"?: components["parameters"]["IfNoneMatch"];
+            };
+            path: {
+                /**
+                 * @description MVS system name, e.g. `SYSA` (case-insensitive): a system the
+                 *     gateway reaches, as `listSystems` names it.
+                 */
+                system: components["parameters"]["SystemName"];
+                /** @description TCP/IP stack job name (NMsStackName), e.g. `TCPIP`. */
+                stack: components["parameters"]["StackName"];
+                /** @description IKE tunnel ID (`K` followed by digits). */
+                tunnelId: components["parameters"]["IkeTunnelId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The IKE tunnel. */
+            200: {
+                headers: {
+                    ETag: components["headers"]["ETag"];
+                    "X-Request-ID": components["headers"]["XRequestID"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["IkeTunnel"];
+                };
+            };
+            304: components["responses"]["NotModified"];
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            500: components["responses"]["InternalError"];
+            502: components["responses"]["BadGateway"];
+            503: components["responses"]["Unavailable"];
+            504: components["responses"]["GatewayTimeout"];
+        };
+    };
+    listDynamicTunnelsInSystem: {
+        parameters: {
+            query?: {
+                /**
+                 * @description `stack`: as the TCP/IP stack knows the tunnel (traffic counters).
+                 *     `ike`: as the IKE daemon knows it (negotiation details, client IDs).
+                 */
+                view?: components["parameters"]["DynamicView"];
+                /** @description LocalDynVpnRule name (or IpDynVpnAction name). Repeat to match any of several. */
+                name?: components["parameters"]["DynVpnRuleName"];
+                /** @description Tunnel ID (`K12` for IKE tunnels, `Y34` for dynamic tunnels). Repeat to match any of several. */
+                tunnelId?: components["parameters"]["TunnelIdQuery"];
+                /**
+                 * @description Local address (IPv4 or IPv6), optionally with `/prefix` to match
+                 *     every object whose local address or range overlaps the prefix. For
+                 *     filter rules: the source of outbound rules and the destination of
+                 *     inbound rules; for tunnels: the local security endpoint (IKE,
+                 *     manual) or the local data endpoint (dynamic). Repeat to match any of
+                 *     several.
+                 */
+                localAddress?: components["parameters"]["LocalAddress"];
+                /**
+                 * @description Remote address (IPv4 or IPv6), optionally with `/prefix`; the
+                 *     counterpart of `localAddress`. For port translations: the remote
+                 *     security endpoint (the public NAPT address). Repeat to match any of
+                 *     several.
+                 */
+                remoteAddress?: components["parameters"]["RemoteAddress"];
+                /** @description IP protocol, by number (1-255) or name (`tcp`, `udp`, `icmp`, `icmpv6`, `esp`, `ah`, `gre`, `ospf`, `sctp`). Repeat to match any of several. */
+                protocol?: components["parameters"]["Protocol"];
+                /** @description Local port (1-65535); matches rules and tunnels whose local port range holds it. Repeat to match any of several. */
+                localPort?: components["parameters"]["LocalPort"];
+                /** @description Remote port (1-65535). For port translations, the remote original (client) port. Repeat to match any of several. */
+                remotePort?: components["parameters"]["RemotePort"];
+                /** @description Maximum number of items in one answer. Without it the whole list is returned. */
+                pageSize?: components["parameters"]["PageSize"];
+                /** @description The `nextPageToken` of the previous page. Use the same filters as for the first page. */
+                pageToken?: components["parameters"]["PageToken"];
+            };
+            header?: {
+                /** @description An `ETag` from an earlier answer; 304 if the representation is unchanged. */
+                "If-None-Match"?: components["parameters"]["IfNoneMatch"];
+            };
+            path: {
+                /**
+                 * @description MVS system name, e.g. `SYSA` (case-insensitive): a system the
+                 *     gateway reaches, as `listSystems` names it.
+                 */
+                system: components["parameters"]["SystemName"];
+                /** @description TCP/IP stack job name (NMsStackName), e.g. `TCPIP`. */
+                stack: components["parameters"]["StackName"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The dynamic tunnels. */
+            200: {
+                headers: {
+                    ETag: components["headers"]["ETag"];
+                    "X-Request-ID": components["headers"]["XRequestID"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DynamicTunnelList"];
+                };
+            };
+            304: components["responses"]["NotModified"];
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            500: components["responses"]["InternalError"];
+            502: components["responses"]["BadGateway"];
+            503: components["responses"]["Unavailable"];
+            504: components["responses"]["GatewayTimeout"];
+        };
+    };
+    getDynamicTunnelInSystem: {
+        parameters: {
+            query?: {
+                /**
+                 * @description `stack`: as the TCP/IP stack knows the tunnel (traffic counters).
+                 *     `ike`: as the IKE daemon knows it (negotiation details, client IDs).
+                 */
+                view?: components["parameters"]["DynamicView"];
+            };
+            header?: {
+                /** @description An `ETag` from an earlier answer; 304 if the representation is unchanged. */
+                "If-None-Match"?: components["parameters"]["IfNoneMatch"];
+            };
+            path: {
+                /**
+                 * @description MVS system name, e.g. `SYSA` (case-insensitive): a system the
+                 *     gateway reaches, as `listSystems` names it.
+                 */
+                system: components["parameters"]["SystemName"];
+                /** @description TCP/IP stack job name (NMsStackName), e.g. `TCPIP`. */
+                stack: components["parameters"]["StackName"];
+                /** @description Dynamic tunnel ID (`Y` followed by digits). */
+                tunnelId: components["parameters"]["DynamicTunnelId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The dynamic tunnel. */
+            200: {
+                headers: {
+                    ETag: components["headers"]["ETag"];
+                    "X-Request-ID": components["headers"]["XRequestID"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DynamicTunnel"];
+                };
+            };
+            304: components["responses"]["NotModified"];
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            500: components["responses"]["InternalError"];
+            502: components["responses"]["BadGateway"];
+            503: components["responses"]["Unavailable"];
+            504: components["responses"]["GatewayTimeout"];
+        };
+    };
+    listManualTunnelsInSystem: {
+        parameters: {
+            query?: {
+                /** @description IpManVpnAction name. Repeat to match any of several. */
+                name?: components["parameters"]["ManVpnActionName"];
+                /** @description Tunnel ID (`K12` for IKE tunnels, `Y34` for dynamic tunnels). Repeat to match any of several. */
+                tunnelId?: components["parameters"]["TunnelIdQuery"];
+                /**
+                 * @description Local address (IPv4 or IPv6), optionally with `/prefix` to match
+                 *     every object whose local address or range overlaps the prefix. For
+                 *     filter rules: the source of outbound rules and the destination of
+                 *     inbound rules; for tunnels: the local security endpoint (IKE,
+                 *     manual) or the local data endpoint (dynamic). Repeat to match any of
+                 *     several.
+                 */
+                localAddress?: components["parameters"]["LocalAddress"];
+                /**
+                 * @description Remote address (IPv4 or IPv6), optionally with `/prefix`; the
+                 *     counterpart of `localAddress`. For port translations: the remote
+                 *     security endpoint (the public NAPT address). Repeat to match any of
+                 *     several.
+                 */
+                remoteAddress?: components["parameters"]["RemoteAddress"];
+                /** @description Maximum number of items in one answer. Without it the whole list is returned. */
+                pageSize?: components["parameters"]["PageSize"];
+                /** @description The `nextPageToken` of the previous page. Use the same filters as for the first page. */
+                pageToken?: components["parameters"]["PageToken"];
+            };
+            header?: {
+                /** @description An `ETag` from an earlier answer; 304 if the representation is unchanged. */
+                "If-None-Match"?: components["parameters"]["IfNoneMatch"];
+            };
+            path: {
+                /**
+                 * @description MVS system name, e.g. `SYSA` (case-insensitive): a system the
+                 *     gateway reaches, as `listSystems` names it.
+                 */
+                system: components["parameters"]["SystemName"];
+                /** @description TCP/IP stack job name (NMsStackName), e.g. `TCPIP`. */
+                stack: components["parameters"]["StackName"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The manual tunnels. */
+            200: {
+                headers: {
+                    ETag: components["headers"]["ETag"];
+                    "X-Request-ID": components["headers"]["XRequestID"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ManualTunnelList"];
+                };
+            };
+            304: components["responses"]["NotModified"];
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            500: components["responses"]["InternalError"];
+            502: components["responses"]["BadGateway"];
+            503: components["responses"]["Unavailable"];
+            504: components["responses"]["GatewayTimeout"];
+        };
+    };
+    getManualTunnelInSystem: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description An `ETag` from an earlier answer; 304 if the representation is unchanged. */
+                "If-None-Match"?: components["parameters"]["IfNoneMatch"];
+            };
+            path: {
+                /**
+                 * @description MVS system name, e.g. `SYSA` (case-insensitive): a system the
+                 *     gateway reaches, as `listSystems` names it.
+                 */
+                system: components["parameters"]["SystemName"];
+                /** @description TCP/IP stack job name (NMsStackName), e.g. `TCPIP`. */
+                stack: components["parameters"]["StackName"];
+                /** @description Manual tunnel ID, as defined in the policy. */
+                tunnelId: components["parameters"]["ManualTunnelId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The manual tunnel. */
+            200: {
+                headers: {
+                    ETag: components["headers"]["ETag"];
+                    "X-Request-ID": components["headers"]["XRequestID"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ManualTunnel"];
+                };
+            };
+            304: components["responses"]["NotModified"];
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            500: components["responses"]["InternalError"];
+            502: components["responses"]["BadGateway"];
+            503: components["responses"]["Unavailable"];
+            504: components["responses"]["GatewayTimeout"];
+        };
+    };
+    listPortTranslationsInSystem: {
+        parameters: {
+            query?: {
+                /** @description Tunnel ID (`K12` for IKE tunnels, `Y34` for dynamic tunnels). Repeat to match any of several. */
+                tunnelId?: components["parameters"]["TunnelIdQuery"];
+                /**
+                 * @description Remote address (IPv4 or IPv6), optionally with `/prefix`; the
+                 *     counterpart of `localAddress`. For port translations: the remote
+                 *     security endpoint (the public NAPT address). Repeat to match any of
+                 *     several.
+                 */
+                remoteAddress?: components["parameters"]["RemoteAddress"];
+                /** @description IP protocol, by number (1-255) or name (`tcp`, `udp`, `icmp`, `icmpv6`, `esp`, `ah`, `gre`, `ospf`, `sctp`). Repeat to match any of several. */
+                protocol?: components["parameters"]["Protocol"];
+                /** @description Local port (1-65535); matches rules and tunnels whose local port range holds it. Repeat to match any of several. */
+                localPort?: components["parameters"]["LocalPort"];
+                /** @description Remote port (1-65535). For port translations, the remote original (client) port. Repeat to match any of several. */
+                remotePort?: components["parameters"]["RemotePort"];
+                /** @description Maximum number of items in one answer. Without it the whole list is returned. */
+                pageSize?: components["parameters"]["PageSize"];
+                /** @description The `nextPageToken` of the previous page. Use the same filters as for the first page. */
+                pageToken?: components["parameters"]["PageToken"];
+            };
+            header?: {
+                /** @description An `ETag` from an earlier answer; 304 if the representation is unchanged. */
+                "If-None-Match"?: components["parameters"]["IfNoneMatch"];
+            };
+            path: {
+                /**
+                 * @description MVS system name, e.g. `SYSA` (case-insensitive): a system the
+                 *     gateway reaches, as `listSystems` names it.
+                 */
+                system: components["parameters"]["SystemName"];
+                /** @description TCP/IP stack job name (NMsStackName), e.g. `TCPIP`. */
+                stack: components["parameters"]["StackName"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The port translations. */
+            200: {
+                headers: {
+                    ETag: components["headers"]["ETag"];
+                    "X-Request-ID": components["headers"]["XRequestID"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PortTranslationList"];
+                };
+            };
+            304: components["responses"]["NotModified"];
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            500: components["responses"]["InternalError"];
+            502: components["responses"]["BadGateway"];
+            503: components["responses"]["Unavailable"];
+            504: components["responses"]["GatewayTimeout"];
+        };
+    };
+    streamStackEventsInSystem: {
+        parameters: {
+            query?: {
+                /**
+                 * @description How often the gateway polls the NMI for this stream, a Go duration
+                 *     (`5s`, `1m`); default 5 seconds. Values outside the gateway's range
+                 *     (by default 1 second to 5 minutes) are clamped to it. The stack is
+                 *     polled at the shortest interval of its subscribers.
+                 */
+                interval?: components["parameters"]["EventInterval"];
+            };
+            header?: {
+                /**
+                 * @description The `id:` of the last event the client received; the stream resumes
+                 *     after it, or starts with a `reset` event when the gateway no longer
+                 *     holds the events after it (or the ID is not one of this stack's).
+                 */
+                "Last-Event-ID"?: components["parameters"]["LastEventID"];
+            };
+            path: {
+                /**
+                 * @description MVS system name, e.g. `SYSA` (case-insensitive): a system the
+                 *     gateway reaches, as `listSystems` names it.
+                 */
+                system: components["parameters"]["SystemName"];
+                /** @description TCP/IP stack job name (NMsStackName), e.g. `TCPIP`. */
+                stack: components["parameters"]["StackName"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /**
+             * @description The event stream. It ends when the client disconnects, the
+             *     gateway shuts down, the stream reaches its maximum lifetime, or
+             *     the caller's access ends (after a final `error` event).
+             */
+            200: {
+                headers: {
+                    "X-Request-ID": components["headers"]["XRequestID"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example id: AAAAAAAAACrN1vQ8mTz0xKc4bW0
+                     *
+                     *     event: tunnel.changed
+                     *     id: AAAAAAAAACtYq2Hc7fE1o9LrVgA
+                     *     data: {"stack":"TCPIP","time":"2024-05-01T08:00:05Z","kind":"dynamic","tunnelId":"Y2","generation":1,"oldState":"active","newState":"inactive"}
+                     *
+                     *     : ping
+                     */
+                    "text/event-stream": components["schemas"]["EventStream"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    refreshIkeTunnelInSystem: {
+        parameters: {
+            query?: {
+                /**
+                 * @description After the NMI has accepted a control request, poll the matching
+                 *     display request for up to this long until the targets reach the
+                 *     state the action aims at, and say in `reached` whether they did.
+                 *     A Go duration (`500ms`, `10s`, `1m`) from 0 to 60 seconds.
+                 */
+                wait?: components["parameters"]["Wait"];
+            };
+            header?: never;
+            path: {
+                /**
+                 * @description MVS system name, e.g. `SYSA` (case-insensitive): a system the
+                 *     gateway reaches, as `listSystems` names it.
+                 */
+                system: components["parameters"]["SystemName"];
+                /** @description TCP/IP stack job name (NMsStackName), e.g. `TCPIP`. */
+                stack: components["parameters"]["StackName"];
+                /** @description IKE tunnel ID (`K` followed by digits). */
+                tunnelId: components["parameters"]["IkeTunnelId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description One result per tunnel. */
+            200: {
+                headers: {
+                    "X-Request-ID": components["headers"]["XRequestID"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ControlResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            413: components["responses"]["RequestTooLarge"];
+            500: components["responses"]["InternalError"];
+            502: components["responses"]["BadGateway"];
+            503: components["responses"]["ControlUnavailable"];
+            504: components["responses"]["GatewayTimeout"];
+        };
+    };
+    refreshIkeTunnelsInSystem: {
+        parameters: {
+            query?: {
+                /**
+                 * @description After the NMI has accepted a control request, poll the matching
+                 *     display request for up to this long until the targets reach the
+                 *     state the action aims at, and say in `reached` whether they did.
+                 *     A Go duration (`500ms`, `10s`, `1m`) from 0 to 60 seconds.
+                 */
+                wait?: components["parameters"]["Wait"];
+            };
+            header?: never;
+            path: {
+                /**
+                 * @description MVS system name, e.g. `SYSA` (case-insensitive): a system the
+                 *     gateway reaches, as `listSystems` names it.
+                 */
+                system: components["parameters"]["SystemName"];
+                /** @description TCP/IP stack job name (NMsStackName), e.g. `TCPIP`. */
+                stack: components["parameters"]["StackName"];
+            };
+            cookie?: never;
+        };
+        /** @description The tunnels: a list of tunnel IDs, or all. */
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TunnelSelection"];
+            };
+        };
+        responses: {
+            /** @description One result per tunnel. */
+            200: {
+                headers: {
+                    "X-Request-ID": components["headers"]["XRequestID"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ControlResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            413: components["responses"]["RequestTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            500: components["responses"]["InternalError"];
+            502: components["responses"]["BadGateway"];
+            503: components["responses"]["ControlUnavailable"];
+            504: components["responses"]["GatewayTimeout"];
+        };
+    };
+    deactivateIkeTunnelInSystem: {
+        parameters: {
+            query?: {
+                /**
+                 * @description After the NMI has accepted a control request, poll the matching
+                 *     display request for up to this long until the targets reach the
+                 *     state the action aims at, and say in `reached` whether they did.
+                 *     A Go duration (`500ms`, `10s`, `1m`) from 0 to 60 seconds.
+                 */
+                wait?: components["parameters"]["Wait"];
+            };
+            header?: never;
+            path: {
+                /**
+                 * @description MVS system name, e.g. `SYSA` (case-insensitive): a system the
+                 *     gateway reaches, as `listSystems` names it.
+                 */
+                system: components["parameters"]["SystemName"];
+                /** @description TCP/IP stack job name (NMsStackName), e.g. `TCPIP`. */
+                stack: components["parameters"]["StackName"];
+                /** @description IKE tunnel ID (`K` followed by digits). */
+                tunnelId: components["parameters"]["IkeTunnelId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description One result per tunnel. */
+            200: {
+                headers: {
+                    "X-Request-ID": components["headers"]["XRequestID"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ControlResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            413: components["responses"]["RequestTooLarge"];
+            500: components["responses"]["InternalError"];
+            502: components["responses"]["BadGateway"];
+            503: components["responses"]["ControlUnavailable"];
+            504: components["responses"]["GatewayTimeout"];
+        };
+    };
+    deactivateIkeTunnelsInSystem: {
+        parameters: {
+            query?: {
+                /**
+                 * @description After the NMI has accepted a control request, poll the matching
+                 *     display request for up to this long until the targets reach the
+                 *     state the action aims at, and say in `reached` whether they did.
+                 *     A Go duration (`500ms`, `10s`, `1m`) from 0 to 60 seconds.
+                 */
+                wait?: components["parameters"]["Wait"];
+            };
+            header?: never;
+            path: {
+                /**
+                 * @description MVS system name, e.g. `SYSA` (case-insensitive): a system the
+                 *     gateway reaches, as `listSystems` names it.
+                 */
+                system: components["parameters"]["SystemName"];
+                /** @description TCP/IP stack job name (NMsStackName), e.g. `TCPIP`. */
+                stack: components["parameters"]["StackName"];
+            };
+            cookie?: never;
+        };
+        /** @description The tunnels: a list of tunnel IDs, or all. */
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TunnelSelection"];
+            };
+        };
+        responses: {
+            /** @description One result per tunnel. */
+            200: {
+                headers: {
+                    "X-Request-ID": components["headers"]["XRequestID"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ControlResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            413: components["responses"]["RequestTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            500: components["responses"]["InternalError"];
+            502: components["responses"]["BadGateway"];
+            503: components["responses"]["ControlUnavailable"];
+            504: components["responses"]["GatewayTimeout"];
+        };
+    };
+    refreshDynamicTunnelInSystem: {
+        parameters: {
+            query?: {
+                /**
+                 * @description After the NMI has accepted a control request, poll the matching
+                 *     display request for up to this long until the targets reach the
+                 *     state the action aims at, and say in `reached` whether they did.
+                 *     A Go duration (`500ms`, `10s`, `1m`) from 0 to 60 seconds.
+                 */
+                wait?: components["parameters"]["Wait"];
+            };
+            header?: never;
+            path: {
+                /**
+                 * @description MVS system name, e.g. `SYSA` (case-insensitive): a system the
+                 *     gateway reaches, as `listSystems` names it.
+                 */
+                system: components["parameters"]["SystemName"];
+                /** @description TCP/IP stack job name (NMsStackName), e.g. `TCPIP`. */
+                stack: components["parameters"]["StackName"];
+                /** @description Dynamic tunnel ID (`Y` followed by digits). */
+                tunnelId: components["parameters"]["DynamicTunnelId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description One result per tunnel. */
+            200: {
+                headers: {
+                    "X-Request-ID": components["headers"]["XRequestID"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ControlResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            413: components["responses"]["RequestTooLarge"];
+            500: components["responses"]["InternalError"];
+            502: components["responses"]["BadGateway"];
+            503: components["responses"]["ControlUnavailable"];
+            504: components["responses"]["GatewayTimeout"];
+        };
+    };
+    refreshDynamicTunnelsInSystem: {
+        parameters: {
+            query?: {
+                /**
+                 * @description After the NMI has accepted a control request, poll the matching
+                 *     display request for up to this long until the targets reach the
+                 *     state the action aims at, and say in `reached` whether they did.
+                 *     A Go duration (`500ms`, `10s`, `1m`) from 0 to 60 seconds.
+                 */
+                wait?: components["parameters"]["Wait"];
+            };
+            header?: never;
+            path: {
+                /**
+                 * @description MVS system name, e.g. `SYSA` (case-insensitive): a system the
+                 *     gateway reaches, as `listSystems` names it.
+                 */
+                system: components["parameters"]["SystemName"];
+                /** @description TCP/IP stack job name (NMsStackName), e.g. `TCPIP`. */
+                stack: components["parameters"]["StackName"];
+            };
+            cookie?: never;
+        };
+        /** @description The tunnels: a list of tunnel IDs, or all. */
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TunnelSelection"];
+            };
+        };
+        responses: {
+            /** @description One result per tunnel. */
+            200: {
+                headers: {
+                    "X-Request-ID": components["headers"]["XRequestID"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ControlResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            413: components["responses"]["RequestTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            500: components["responses"]["InternalError"];
+            502: components["responses"]["BadGateway"];
+            503: components["responses"]["ControlUnavailable"];
+            504: components["responses"]["GatewayTimeout"];
+        };
+    };
+    deactivateDynamicTunnelInSystem: {
+        parameters: {
+            query?: {
+                /**
+                 * @description After the NMI has accepted a control request, poll the matching
+                 *     display request for up to this long until the targets reach the
+                 *     state the action aims at, and say in `reached` whether they did.
+                 *     A Go duration (`500ms`, `10s`, `1m`) from 0 to 60 seconds.
+                 */
+                wait?: components["parameters"]["Wait"];
+            };
+            header?: never;
+            path: {
+                /**
+                 * @description MVS system name, e.g. `SYSA` (case-insensitive): a system the
+                 *     gateway reaches, as `listSystems` names it.
+                 */
+                system: components["parameters"]["SystemName"];
+                /** @description TCP/IP stack job name (NMsStackName), e.g. `TCPIP`. */
+                stack: components["parameters"]["StackName"];
+                /** @description Dynamic tunnel ID (`Y` followed by digits). */
+                tunnelId: components["parameters"]["DynamicTunnelId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description One result per tunnel. */
+            200: {
+                headers: {
+                    "X-Request-ID": components["headers"]["XRequestID"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ControlResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            413: components["responses"]["RequestTooLarge"];
+            500: components["responses"]["InternalError"];
+            502: components["responses"]["BadGateway"];
+            503: components["responses"]["ControlUnavailable"];
+            504: components["responses"]["GatewayTimeout"];
+        };
+    };
+    deactivateDynamicTunnelsInSystem: {
+        parameters: {
+            query?: {
+                /**
+                 * @description After the NMI has accepted a control request, poll the matching
+                 *     display request for up to this long until the targets reach the
+                 *     state the action aims at, and say in `reached` whether they did.
+                 *     A Go duration (`500ms`, `10s`, `1m`) from 0 to 60 seconds.
+                 */
+                wait?: components["parameters"]["Wait"];
+            };
+            header?: never;
+            path: {
+                /**
+                 * @description MVS system name, e.g. `SYSA` (case-insensitive): a system the
+                 *     gateway reaches, as `listSystems` names it.
+                 */
+                system: components["parameters"]["SystemName"];
+                /** @description TCP/IP stack job name (NMsStackName), e.g. `TCPIP`. */
+                stack: components["parameters"]["StackName"];
+            };
+            cookie?: never;
+        };
+        /** @description The tunnels: a list of tunnel IDs, or all. */
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TunnelSelection"];
+            };
+        };
+        responses: {
+            /** @description One result per tunnel. */
+            200: {
+                headers: {
+                    "X-Request-ID": components["headers"]["XRequestID"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ControlResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            413: components["responses"]["RequestTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            500: components["responses"]["InternalError"];
+            502: components["responses"]["BadGateway"];
+            503: components["responses"]["ControlUnavailable"];
+            504: components["responses"]["GatewayTimeout"];
+        };
+    };
+    activateDynamicTunnelsInSystem: {
+        parameters: {
+            query?: {
+                /**
+                 * @description After the NMI has accepted a control request, poll the matching
+                 *     display request for up to this long until the targets reach the
+                 *     state the action aims at, and say in `reached` whether they did.
+                 *     A Go duration (`500ms`, `10s`, `1m`) from 0 to 60 seconds.
+                 */
+                wait?: components["parameters"]["Wait"];
+            };
+            header?: never;
+            path: {
+                /**
+                 * @description MVS system name, e.g. `SYSA` (case-insensitive): a system the
+                 *     gateway reaches, as `listSystems` names it.
+                 */
+                system: components["parameters"]["SystemName"];
+                /** @description TCP/IP stack job name (NMsStackName), e.g. `TCPIP`. */
+                stack: components["parameters"]["StackName"];
+            };
+            cookie?: never;
+        };
+        /** @description The LocalDynVpnRule names. */
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RuleNames"];
+            };
+        };
+        responses: {
+            /** @description One result per tunnel. */
+            200: {
+                headers: {
+                    "X-Request-ID": components["headers"]["XRequestID"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ControlResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            413: components["responses"]["RequestTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            500: components["responses"]["InternalError"];
+            502: components["responses"]["BadGateway"];
+            503: components["responses"]["ControlUnavailable"];
+            504: components["responses"]["GatewayTimeout"];
+        };
+    };
+    activateManualTunnelInSystem: {
+        parameters: {
+            query?: {
+                /**
+                 * @description After the NMI has accepted a control request, poll the matching
+                 *     display request for up to this long until the targets reach the
+                 *     state the action aims at, and say in `reached` whether they did.
+                 *     A Go duration (`500ms`, `10s`, `1m`) from 0 to 60 seconds.
+                 */
+                wait?: components["parameters"]["Wait"];
+            };
+            header?: never;
+            path: {
+                /**
+                 * @description MVS system name, e.g. `SYSA` (case-insensitive): a system the
+                 *     gateway reaches, as `listSystems` names it.
+                 */
+                system: components["parameters"]["SystemName"];
+                /** @description TCP/IP stack job name (NMsStackName), e.g. `TCPIP`. */
+                stack: components["parameters"]["StackName"];
+                /** @description Manual tunnel ID, as defined in the policy. */
+                tunnelId: components["parameters"]["ManualTunnelId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description One result per tunnel. */
+            200: {
+                headers: {
+                    "X-Request-ID": components["headers"]["XRequestID"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ControlResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            413: components["responses"]["RequestTooLarge"];
+            500: components["responses"]["InternalError"];
+            502: components["responses"]["BadGateway"];
+            503: components["responses"]["ControlUnavailable"];
+            504: components["responses"]["GatewayTimeout"];
+        };
+    };
+    activateManualTunnelsInSystem: {
+        parameters: {
+            query?: {
+                /**
+                 * @description After the NMI has accepted a control request, poll the matching
+                 *     display request for up to this long until the targets reach the
+                 *     state the action aims at, and say in `reached` whether they did.
+                 *     A Go duration (`500ms`, `10s`, `1m`) from 0 to 60 seconds.
+                 */
+                wait?: components["parameters"]["Wait"];
+            };
+            header?: never;
+            path: {
+                /**
+                 * @description MVS system name, e.g. `SYSA` (case-insensitive): a system the
+                 *     gateway reaches, as `listSystems` names it.
+                 */
+                system: components["parameters"]["SystemName"];
+                /** @description TCP/IP stack job name (NMsStackName), e.g. `TCPIP`. */
+                stack: components["parameters"]["StackName"];
+            };
+            cookie?: never;
+        };
+        /** @description The tunnels: a list of tunnel IDs, or all. */
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TunnelSelection"];
+            };
+        };
+        responses: {
+            /** @description One result per tunnel. */
+            200: {
+                headers: {
+                    "X-Request-ID": components["headers"]["XRequestID"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ControlResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            413: components["responses"]["RequestTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            500: components["responses"]["InternalError"];
+            502: components["responses"]["BadGateway"];
+            503: components["responses"]["ControlUnavailable"];
+            504: components["responses"]["GatewayTimeout"];
+        };
+    };
+    deactivateManualTunnelInSystem: {
+        parameters: {
+            query?: {
+                /**
+                 * @description After the NMI has accepted a control request, poll the matching
+                 *     display request for up to this long until the targets reach the
+                 *     state the action aims at, and say in `reached` whether they did.
+                 *     A Go duration (`500ms`, `10s`, `1m`) from 0 to 60 seconds.
+                 */
+                wait?: components["parameters"]["Wait"];
+            };
+            header?: never;
+            path: {
+                /**
+                 * @description MVS system name, e.g. `SYSA` (case-insensitive): a system the
+                 *     gateway reaches, as `listSystems` names it.
+                 */
+                system: components["parameters"]["SystemName"];
+                /** @description TCP/IP stack job name (NMsStackName), e.g. `TCPIP`. */
+                stack: components["parameters"]["StackName"];
+                /** @description Manual tunnel ID, as defined in the policy. */
+                tunnelId: components["parameters"]["ManualTunnelId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description One result per tunnel. */
+            200: {
+                headers: {
+                    "X-Request-ID": components["headers"]["XRequestID"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ControlResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            413: components["responses"]["RequestTooLarge"];
+            500: components["responses"]["InternalError"];
+            502: components["responses"]["BadGateway"];
+            503: components["responses"]["ControlUnavailable"];
+            504: components["responses"]["GatewayTimeout"];
+        };
+    };
+    deactivateManualTunnelsInSystem: {
+        parameters: {
+            query?: {
+                /**
+                 * @description After the NMI has accepted a control request, poll the matching
+                 *     display request for up to this long until the targets reach the
+                 *     state the action aims at, and say in `reached` whether they did.
+                 *     A Go duration (`500ms`, `10s`, `1m`) from 0 to 60 seconds.
+                 */
+                wait?: components["parameters"]["Wait"];
+            };
+            header?: never;
+            path: {
+                /**
+                 * @description MVS system name, e.g. `SYSA` (case-insensitive): a system the
+                 *     gateway reaches, as `listSystems` names it.
+                 */
+                system: components["parameters"]["SystemName"];
+                /** @description TCP/IP stack job name (NMsStackName), e.g. `TCPIP`. */
+                stack: components["parameters"]["StackName"];
+            };
+            cookie?: never;
+        };
+        /** @description The tunnels: a list of tunnel IDs, or all. */
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TunnelSelection"];
+            };
+        };
+        responses: {
+            /** @description One result per tunnel. */
+            200: {
+                headers: {
+                    "X-Request-ID": components["headers"]["XRequestID"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ControlResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            413: components["responses"]["RequestTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            500: components["responses"]["InternalError"];
+            502: components["responses"]["BadGateway"];
+            503: components["responses"]["ControlUnavailable"];
+            504: components["responses"]["GatewayTimeout"];
+        };
+    };
+    loadDefaultFiltersInSystem: {
+        parameters: {
+            query?: {
+                /**
+                 * @description After the NMI has accepted a control request, poll the matching
+                 *     display request for up to this long until the targets reach the
+                 *     state the action aims at, and say in `reached` whether they did.
+                 *     A Go duration (`500ms`, `10s`, `1m`) from 0 to 60 seconds.
+                 */
+                wait?: components["parameters"]["Wait"];
+            };
+            header?: never;
+            path: {
+                /**
+                 * @description MVS system name, e.g. `SYSA` (case-insensitive): a system the
+                 *     gateway reaches, as `listSystems` names it.
+                 */
+                system: components["parameters"]["SystemName"];
+                /** @description TCP/IP stack job name (NMsStackName), e.g. `TCPIP`. */
+                stack: components["parameters"]["StackName"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The filter set the stack switches to. */
+            200: {
+                headers: {
+                    "X-Request-ID": components["headers"]["XRequestID"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FilterSetChange"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            413: components["responses"]["RequestTooLarge"];
+            500: components["responses"]["InternalError"];
+            502: components["responses"]["BadGateway"];
+            503: components["responses"]["ControlUnavailable"];
+            504: components["responses"]["GatewayTimeout"];
+        };
+    };
+    loadPolicyFiltersInSystem: {
+        parameters: {
+            query?: {
+                /**
+                 * @description After the NMI has accepted a control request, poll the matching
+                 *     display request for up to this long until the targets reach the
+                 *     state the action aims at, and say in `reached` whether they did.
+                 *     A Go duration (`500ms`, `10s`, `1m`) from 0 to 60 seconds.
+                 */
+                wait?: components["parameters"]["Wait"];
+            };
+            header?: never;
+            path: {
+                /**
+                 * @description MVS system name, e.g. `SYSA` (case-insensitive): a system the
+                 *     gateway reaches, as `listSystems` names it.
+                 */
+                system: components["parameters"]["SystemName"];
+                /** @description TCP/IP stack job name (NMsStackName), e.g. `TCPIP`. */
+                stack: components["parameters"]["StackName"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The filter set the stack switches to. */
+            200: {
+                headers: {
+                    "X-Request-ID": components["headers"]["XRequestID"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FilterSetChange"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            413: components["responses"]["RequestTooLarge"];
+            500: components["responses"]["InternalError"];
+            502: components["responses"]["BadGateway"];
+            503: components["responses"]["ControlUnavailable"];
+            504: components["responses"]["GatewayTimeout"];
+        };
+    };
+    testFiltersInSystem: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description MVS system name, e.g. `SYSA` (case-insensitive): a system the
+                 *     gateway reaches, as `listSystems` names it.
+                 */
+                system: components["parameters"]["SystemName"];
+                /** @description TCP/IP stack job name (NMsStackName), e.g. `TCPIP`. */
+                stack: components["parameters"]["StackName"];
+            };
+            cookie?: never;
+        };
+        /** @description The packet. */
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["FilterTestRequest"];
+            };
+        };
+        responses: {
+            /** @description The rule that decides, and its action. */
+            200: {
+                headers: {
+                    "X-Request-ID": components["headers"]["XRequestID"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FilterTestResult"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            413: components["responses"]["RequestTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            500: components["responses"]["InternalError"];
+            502: components["responses"]["BadGateway"];
+            503: components["responses"]["Unavailable"];
+            504: components["responses"]["GatewayTimeout"];
         };
     };
     whoAmI: {

@@ -139,6 +139,7 @@ func closeSchema(ref *openapi3.SchemaRef, seen map[*openapi3.Schema]bool) {
 	}
 	s := ref.Value
 	seen[s] = true
+	mergeAllOf(s)
 	if len(s.Properties) > 0 && s.AdditionalProperties.Has == nil && s.AdditionalProperties.Schema == nil {
 		no := false
 		s.AdditionalProperties.Has = &no
@@ -153,4 +154,29 @@ func closeSchema(ref *openapi3.SchemaRef, seen map[*openapi3.Schema]bool) {
 			closeSchema(x, seen)
 		}
 	}
+}
+
+// mergeAllOf turns an allOf of object schemas (an item of a fleet list:
+// a stack's item plus its system and stack) into one object schema with
+// the members and the required members of them all, so that it can be
+// closed as one: closing each part would refuse the others' members.
+func mergeAllOf(s *openapi3.Schema) {
+	if len(s.AllOf) == 0 || len(s.Properties) > 0 {
+		return
+	}
+	props := openapi3.Schemas{}
+	var required []string
+	for _, part := range s.AllOf {
+		if part.Value == nil || len(part.Value.AllOf) > 0 || len(part.Value.Properties) == 0 {
+			return
+		}
+		for k, v := range part.Value.Properties {
+			props[k] = v
+		}
+		required = append(required, part.Value.Required...)
+	}
+	s.AllOf = nil
+	s.Type = &openapi3.Types{openapi3.TypeObject}
+	s.Properties = props
+	s.Required = required
 }
