@@ -2788,7 +2788,11 @@ type LoadDefaultFiltersParams struct {
 	// Wait After the NMI has accepted a control request, poll the matching
 	// display request for up to this long until the targets reach the
 	// state the action aims at, and say in `reached` whether they did.
-	// A Go duration (`500ms`, `10s`, `1m`) from 0 to 60 seconds.
+	// A Go duration (`500ms`, `10s`, `1m`) from 0 to 60 seconds. Behind
+	// an NSS server the filter set in effect cannot be read (the NSS
+	// server does not route `NMsec_GET_STACKINFO` to its clients): there
+	// `filters:loadDefault` and `filters:loadPolicy` answer at once,
+	// without `reached`.
 	Wait *Wait `form:"wait,omitempty" json:"wait,omitempty"`
 }
 
@@ -2797,7 +2801,11 @@ type LoadPolicyFiltersParams struct {
 	// Wait After the NMI has accepted a control request, poll the matching
 	// display request for up to this long until the targets reach the
 	// state the action aims at, and say in `reached` whether they did.
-	// A Go duration (`500ms`, `10s`, `1m`) from 0 to 60 seconds.
+	// A Go duration (`500ms`, `10s`, `1m`) from 0 to 60 seconds. Behind
+	// an NSS server the filter set in effect cannot be read (the NSS
+	// server does not route `NMsec_GET_STACKINFO` to its clients): there
+	// `filters:loadDefault` and `filters:loadPolicy` answer at once,
+	// without `reached`.
 	Wait *Wait `form:"wait,omitempty" json:"wait,omitempty"`
 }
 
@@ -2847,7 +2855,11 @@ type DeactivateIkeTunnelParams struct {
 	// Wait After the NMI has accepted a control request, poll the matching
 	// display request for up to this long until the targets reach the
 	// state the action aims at, and say in `reached` whether they did.
-	// A Go duration (`500ms`, `10s`, `1m`) from 0 to 60 seconds.
+	// A Go duration (`500ms`, `10s`, `1m`) from 0 to 60 seconds. Behind
+	// an NSS server the filter set in effect cannot be read (the NSS
+	// server does not route `NMsec_GET_STACKINFO` to its clients): there
+	// `filters:loadDefault` and `filters:loadPolicy` answer at once,
+	// without `reached`.
 	Wait *Wait `form:"wait,omitempty" json:"wait,omitempty"`
 }
 
@@ -2856,7 +2868,11 @@ type RefreshIkeTunnelParams struct {
 	// Wait After the NMI has accepted a control request, poll the matching
 	// display request for up to this long until the targets reach the
 	// state the action aims at, and say in `reached` whether they did.
-	// A Go duration (`500ms`, `10s`, `1m`) from 0 to 60 seconds.
+	// A Go duration (`500ms`, `10s`, `1m`) from 0 to 60 seconds. Behind
+	// an NSS server the filter set in effect cannot be read (the NSS
+	// server does not route `NMsec_GET_STACKINFO` to its clients): there
+	// `filters:loadDefault` and `filters:loadPolicy` answer at once,
+	// without `reached`.
 	Wait *Wait `form:"wait,omitempty" json:"wait,omitempty"`
 }
 
@@ -2865,7 +2881,11 @@ type DeactivateIkeTunnelsParams struct {
 	// Wait After the NMI has accepted a control request, poll the matching
 	// display request for up to this long until the targets reach the
 	// state the action aims at, and say in `reached` whether they did.
-	// A Go duration (`500ms`, `10s`, `1m`) from 0 to 60 seconds.
+	// A Go duration (`500ms`, `10s`, `1m`) from 0 to 60 seconds. Behind
+	// an NSS server the filter set in effect cannot be read (the NSS
+	// server does not route `NMsec_GET_STACKINFO` to its clients): there
+	// `filters:loadDefault` and `filters:loadPolicy` answer at once,
+	// without `reached`.
 	Wait *Wait `form:"wait,omitempty" json:"wait,omitempty"`
 }
 
@@ -2874,7 +2894,11 @@ type RefreshIkeTunnelsParams struct {
 	// Wait After the NMI has accepted a control request, poll the matching
 	// display request for up to this long until the targets reach the
 	// state the action aims at, and say in `reached` whether they did.
-	// A Go duration (`500ms`, `10s`, `1m`) from 0 to 60 seconds.
+	// A Go duration (`500ms`, `10s`, `1m`) from 0 to 60 seconds. Behind
+	// an NSS server the filter set in effect cannot be read (the NSS
+	// server does not route `NMsec_GET_STACKINFO` to its clients): there
+	// `filters:loadDefault` and `filters:loadPolicy` answer at once,
+	// without `reached`.
 	Wait *Wait `form:"wait,omitempty" json:"wait,omitempty"`
 }
 
@@ -2992,7 +3016,11 @@ type DeactivateDynamicTunnelParams struct {
 	// Wait After the NMI has accepted a control request, poll the matching
 	// display request for up to this long until the targets reach the
 	// state the action aims at, and say in `reached` whether they did.
-	// A Go duration (`500ms`, `10s`, `1m`) from 0 to 60 seconds.
+	// A Go duration (`500ms`, `10s`, `1m`) from 0 to 60 seconds. Behind
+	// an NSS server the filter set in effect cannot be read (the NSS
+	// server does not route `NMsec_GET_STACKINFO` to its clients): there
+	// `filters:loadDefault` and `filters:loadPolicy` answer at once,
+	// without `reached`.
 	Wait *Wait `form:"wait,omitempty" json:"wait,omitempty"`
 }
 
@@ -3001,7 +3029,11 @@ type RefreshDynamicTunnelParams struct {
 	// Wait After the NMI has accepted a control request, poll the matching
 	// display request for up to this long until the targets reach the
 	// state the action aims at, and say in `reached` whether they did.
-	// A Go duration (`500ms`, `10s`, `1m`) from 0 to 60 seconds.
+	// A Go duration (`500ms`, `10s`, `1m`) from 0 to 60 seconds. Behind
+	// an NSS server the filter set in effect cannot be read (the NSS
+	// server does not route `NMsec_GET_STACKINFO` to its clients): there
+	// `filters:loadDefault` and `filters:loadPolicy` answer at once,
+	// without `reached`.
 	Wait *Wait `form:"wait,omitempty" json:"wait,omitempty"`
 }
 
@@ -3010,7 +3042,11 @@ type ActivateDynamicTunnelsParams struct {
 	// Wait After the NMI has accepted a control request, poll the matching
 	// display request for up to this long until the targets reach the
 	// state the action aims at, and say in `reached` whether they did.
-	// A Go duration (`500ms`, `10s`, `1m`) from 0 to 60 seconds.
+	// A Go duration (`500ms`, `10s`, `1m`) from 0 to 60 seconds. Behind
+	// an NSS server the filter set in effect cannot be read (the NSS
+	// server does not route `NMsec_GET_STACKINFO` to its clients): there
+	// `filters:loadDefault` and `filters:loadPolicy` answer at once,
+	// without `reached`.
 	Wait *Wait `form:"wait,omitempty" json:"wait,omitempty"`
 }
 
@@ -3019,7 +3055,11 @@ type DeactivateDynamicTunnelsParams struct {
 	// Wait After the NMI has accepted a control request, poll the matching
 	// display request for up to this long until the targets reach the
 	// state the action aims at, and say in `reached` whether they did.
-	// A Go duration (`500ms`, `10s`, `1m`) from 0 to 60 seconds.
+	// A Go duration (`500ms`, `10s`, `1m`) from 0 to 60 seconds. Behind
+	// an NSS server the filter set in effect cannot be read (the NSS
+	// server does not route `NMsec_GET_STACKINFO` to its clients): there
+	// `filters:loadDefault` and `filters:loadPolicy` answer at once,
+	// without `reached`.
 	Wait *Wait `form:"wait,omitempty" json:"wait,omitempty"`
 }
 
@@ -3028,7 +3068,11 @@ type RefreshDynamicTunnelsParams struct {
 	// Wait After the NMI has accepted a control request, poll the matching
 	// display request for up to this long until the targets reach the
 	// state the action aims at, and say in `reached` whether they did.
-	// A Go duration (`500ms`, `10s`, `1m`) from 0 to 60 seconds.
+	// A Go duration (`500ms`, `10s`, `1m`) from 0 to 60 seconds. Behind
+	// an NSS server the filter set in effect cannot be read (the NSS
+	// server does not route `NMsec_GET_STACKINFO` to its clients): there
+	// `filters:loadDefault` and `filters:loadPolicy` answer at once,
+	// without `reached`.
 	Wait *Wait `form:"wait,omitempty" json:"wait,omitempty"`
 }
 
@@ -3075,7 +3119,11 @@ type ActivateManualTunnelParams struct {
 	// Wait After the NMI has accepted a control request, poll the matching
 	// display request for up to this long until the targets reach the
 	// state the action aims at, and say in `reached` whether they did.
-	// A Go duration (`500ms`, `10s`, `1m`) from 0 to 60 seconds.
+	// A Go duration (`500ms`, `10s`, `1m`) from 0 to 60 seconds. Behind
+	// an NSS server the filter set in effect cannot be read (the NSS
+	// server does not route `NMsec_GET_STACKINFO` to its clients): there
+	// `filters:loadDefault` and `filters:loadPolicy` answer at once,
+	// without `reached`.
 	Wait *Wait `form:"wait,omitempty" json:"wait,omitempty"`
 }
 
@@ -3084,7 +3132,11 @@ type DeactivateManualTunnelParams struct {
 	// Wait After the NMI has accepted a control request, poll the matching
 	// display request for up to this long until the targets reach the
 	// state the action aims at, and say in `reached` whether they did.
-	// A Go duration (`500ms`, `10s`, `1m`) from 0 to 60 seconds.
+	// A Go duration (`500ms`, `10s`, `1m`) from 0 to 60 seconds. Behind
+	// an NSS server the filter set in effect cannot be read (the NSS
+	// server does not route `NMsec_GET_STACKINFO` to its clients): there
+	// `filters:loadDefault` and `filters:loadPolicy` answer at once,
+	// without `reached`.
 	Wait *Wait `form:"wait,omitempty" json:"wait,omitempty"`
 }
 
@@ -3093,7 +3145,11 @@ type ActivateManualTunnelsParams struct {
 	// Wait After the NMI has accepted a control request, poll the matching
 	// display request for up to this long until the targets reach the
 	// state the action aims at, and say in `reached` whether they did.
-	// A Go duration (`500ms`, `10s`, `1m`) from 0 to 60 seconds.
+	// A Go duration (`500ms`, `10s`, `1m`) from 0 to 60 seconds. Behind
+	// an NSS server the filter set in effect cannot be read (the NSS
+	// server does not route `NMsec_GET_STACKINFO` to its clients): there
+	// `filters:loadDefault` and `filters:loadPolicy` answer at once,
+	// without `reached`.
 	Wait *Wait `form:"wait,omitempty" json:"wait,omitempty"`
 }
 
@@ -3102,7 +3158,11 @@ type DeactivateManualTunnelsParams struct {
 	// Wait After the NMI has accepted a control request, poll the matching
 	// display request for up to this long until the targets reach the
 	// state the action aims at, and say in `reached` whether they did.
-	// A Go duration (`500ms`, `10s`, `1m`) from 0 to 60 seconds.
+	// A Go duration (`500ms`, `10s`, `1m`) from 0 to 60 seconds. Behind
+	// an NSS server the filter set in effect cannot be read (the NSS
+	// server does not route `NMsec_GET_STACKINFO` to its clients): there
+	// `filters:loadDefault` and `filters:loadPolicy` answer at once,
+	// without `reached`.
 	Wait *Wait `form:"wait,omitempty" json:"wait,omitempty"`
 }
 
@@ -3206,7 +3266,11 @@ type LoadDefaultFiltersInSystemParams struct {
 	// Wait After the NMI has accepted a control request, poll the matching
 	// display request for up to this long until the targets reach the
 	// state the action aims at, and say in `reached` whether they did.
-	// A Go duration (`500ms`, `10s`, `1m`) from 0 to 60 seconds.
+	// A Go duration (`500ms`, `10s`, `1m`) from 0 to 60 seconds. Behind
+	// an NSS server the filter set in effect cannot be read (the NSS
+	// server does not route `NMsec_GET_STACKINFO` to its clients): there
+	// `filters:loadDefault` and `filters:loadPolicy` answer at once,
+	// without `reached`.
 	Wait *Wait `form:"wait,omitempty" json:"wait,omitempty"`
 }
 
@@ -3215,7 +3279,11 @@ type LoadPolicyFiltersInSystemParams struct {
 	// Wait After the NMI has accepted a control request, poll the matching
 	// display request for up to this long until the targets reach the
 	// state the action aims at, and say in `reached` whether they did.
-	// A Go duration (`500ms`, `10s`, `1m`) from 0 to 60 seconds.
+	// A Go duration (`500ms`, `10s`, `1m`) from 0 to 60 seconds. Behind
+	// an NSS server the filter set in effect cannot be read (the NSS
+	// server does not route `NMsec_GET_STACKINFO` to its clients): there
+	// `filters:loadDefault` and `filters:loadPolicy` answer at once,
+	// without `reached`.
 	Wait *Wait `form:"wait,omitempty" json:"wait,omitempty"`
 }
 
@@ -3265,7 +3333,11 @@ type DeactivateIkeTunnelInSystemParams struct {
 	// Wait After the NMI has accepted a control request, poll the matching
 	// display request for up to this long until the targets reach the
 	// state the action aims at, and say in `reached` whether they did.
-	// A Go duration (`500ms`, `10s`, `1m`) from 0 to 60 seconds.
+	// A Go duration (`500ms`, `10s`, `1m`) from 0 to 60 seconds. Behind
+	// an NSS server the filter set in effect cannot be read (the NSS
+	// server does not route `NMsec_GET_STACKINFO` to its clients): there
+	// `filters:loadDefault` and `filters:loadPolicy` answer at once,
+	// without `reached`.
 	Wait *Wait `form:"wait,omitempty" json:"wait,omitempty"`
 }
 
@@ -3274,7 +3346,11 @@ type RefreshIkeTunnelInSystemParams struct {
 	// Wait After the NMI has accepted a control request, poll the matching
 	// display request for up to this long until the targets reach the
 	// state the action aims at, and say in `reached` whether they did.
-	// A Go duration (`500ms`, `10s`, `1m`) from 0 to 60 seconds.
+	// A Go duration (`500ms`, `10s`, `1m`) from 0 to 60 seconds. Behind
+	// an NSS server the filter set in effect cannot be read (the NSS
+	// server does not route `NMsec_GET_STACKINFO` to its clients): there
+	// `filters:loadDefault` and `filters:loadPolicy` answer at once,
+	// without `reached`.
 	Wait *Wait `form:"wait,omitempty" json:"wait,omitempty"`
 }
 
@@ -3283,7 +3359,11 @@ type DeactivateIkeTunnelsInSystemParams struct {
 	// Wait After the NMI has accepted a control request, poll the matching
 	// display request for up to this long until the targets reach the
 	// state the action aims at, and say in `reached` whether they did.
-	// A Go duration (`500ms`, `10s`, `1m`) from 0 to 60 seconds.
+	// A Go duration (`500ms`, `10s`, `1m`) from 0 to 60 seconds. Behind
+	// an NSS server the filter set in effect cannot be read (the NSS
+	// server does not route `NMsec_GET_STACKINFO` to its clients): there
+	// `filters:loadDefault` and `filters:loadPolicy` answer at once,
+	// without `reached`.
 	Wait *Wait `form:"wait,omitempty" json:"wait,omitempty"`
 }
 
@@ -3292,7 +3372,11 @@ type RefreshIkeTunnelsInSystemParams struct {
 	// Wait After the NMI has accepted a control request, poll the matching
 	// display request for up to this long until the targets reach the
 	// state the action aims at, and say in `reached` whether they did.
-	// A Go duration (`500ms`, `10s`, `1m`) from 0 to 60 seconds.
+	// A Go duration (`500ms`, `10s`, `1m`) from 0 to 60 seconds. Behind
+	// an NSS server the filter set in effect cannot be read (the NSS
+	// server does not route `NMsec_GET_STACKINFO` to its clients): there
+	// `filters:loadDefault` and `filters:loadPolicy` answer at once,
+	// without `reached`.
 	Wait *Wait `form:"wait,omitempty" json:"wait,omitempty"`
 }
 
@@ -3410,7 +3494,11 @@ type DeactivateDynamicTunnelInSystemParams struct {
 	// Wait After the NMI has accepted a control request, poll the matching
 	// display request for up to this long until the targets reach the
 	// state the action aims at, and say in `reached` whether they did.
-	// A Go duration (`500ms`, `10s`, `1m`) from 0 to 60 seconds.
+	// A Go duration (`500ms`, `10s`, `1m`) from 0 to 60 seconds. Behind
+	// an NSS server the filter set in effect cannot be read (the NSS
+	// server does not route `NMsec_GET_STACKINFO` to its clients): there
+	// `filters:loadDefault` and `filters:loadPolicy` answer at once,
+	// without `reached`.
 	Wait *Wait `form:"wait,omitempty" json:"wait,omitempty"`
 }
 
@@ -3419,7 +3507,11 @@ type RefreshDynamicTunnelInSystemParams struct {
 	// Wait After the NMI has accepted a control request, poll the matching
 	// display request for up to this long until the targets reach the
 	// state the action aims at, and say in `reached` whether they did.
-	// A Go duration (`500ms`, `10s`, `1m`) from 0 to 60 seconds.
+	// A Go duration (`500ms`, `10s`, `1m`) from 0 to 60 seconds. Behind
+	// an NSS server the filter set in effect cannot be read (the NSS
+	// server does not route `NMsec_GET_STACKINFO` to its clients): there
+	// `filters:loadDefault` and `filters:loadPolicy` answer at once,
+	// without `reached`.
 	Wait *Wait `form:"wait,omitempty" json:"wait,omitempty"`
 }
 
@@ -3428,7 +3520,11 @@ type ActivateDynamicTunnelsInSystemParams struct {
 	// Wait After the NMI has accepted a control request, poll the matching
 	// display request for up to this long until the targets reach the
 	// state the action aims at, and say in `reached` whether they did.
-	// A Go duration (`500ms`, `10s`, `1m`) from 0 to 60 seconds.
+	// A Go duration (`500ms`, `10s`, `1m`) from 0 to 60 seconds. Behind
+	// an NSS server the filter set in effect cannot be read (the NSS
+	// server does not route `NMsec_GET_STACKINFO` to its clients): there
+	// `filters:loadDefault` and `filters:loadPolicy` answer at once,
+	// without `reached`.
 	Wait *Wait `form:"wait,omitempty" json:"wait,omitempty"`
 }
 
@@ -3437,7 +3533,11 @@ type DeactivateDynamicTunnelsInSystemParams struct {
 	// Wait After the NMI has accepted a control request, poll the matching
 	// display request for up to this long until the targets reach the
 	// state the action aims at, and say in `reached` whether they did.
-	// A Go duration (`500ms`, `10s`, `1m`) from 0 to 60 seconds.
+	// A Go duration (`500ms`, `10s`, `1m`) from 0 to 60 seconds. Behind
+	// an NSS server the filter set in effect cannot be read (the NSS
+	// server does not route `NMsec_GET_STACKINFO` to its clients): there
+	// `filters:loadDefault` and `filters:loadPolicy` answer at once,
+	// without `reached`.
 	Wait *Wait `form:"wait,omitempty" json:"wait,omitempty"`
 }
 
@@ -3446,7 +3546,11 @@ type RefreshDynamicTunnelsInSystemParams struct {
 	// Wait After the NMI has accepted a control request, poll the matching
 	// display request for up to this long until the targets reach the
 	// state the action aims at, and say in `reached` whether they did.
-	// A Go duration (`500ms`, `10s`, `1m`) from 0 to 60 seconds.
+	// A Go duration (`500ms`, `10s`, `1m`) from 0 to 60 seconds. Behind
+	// an NSS server the filter set in effect cannot be read (the NSS
+	// server does not route `NMsec_GET_STACKINFO` to its clients): there
+	// `filters:loadDefault` and `filters:loadPolicy` answer at once,
+	// without `reached`.
 	Wait *Wait `form:"wait,omitempty" json:"wait,omitempty"`
 }
 
@@ -3493,7 +3597,11 @@ type ActivateManualTunnelInSystemParams struct {
 	// Wait After the NMI has accepted a control request, poll the matching
 	// display request for up to this long until the targets reach the
 	// state the action aims at, and say in `reached` whether they did.
-	// A Go duration (`500ms`, `10s`, `1m`) from 0 to 60 seconds.
+	// A Go duration (`500ms`, `10s`, `1m`) from 0 to 60 seconds. Behind
+	// an NSS server the filter set in effect cannot be read (the NSS
+	// server does not route `NMsec_GET_STACKINFO` to its clients): there
+	// `filters:loadDefault` and `filters:loadPolicy` answer at once,
+	// without `reached`.
 	Wait *Wait `form:"wait,omitempty" json:"wait,omitempty"`
 }
 
@@ -3502,7 +3610,11 @@ type DeactivateManualTunnelInSystemParams struct {
 	// Wait After the NMI has accepted a control request, poll the matching
 	// display request for up to this long until the targets reach the
 	// state the action aims at, and say in `reached` whether they did.
-	// A Go duration (`500ms`, `10s`, `1m`) from 0 to 60 seconds.
+	// A Go duration (`500ms`, `10s`, `1m`) from 0 to 60 seconds. Behind
+	// an NSS server the filter set in effect cannot be read (the NSS
+	// server does not route `NMsec_GET_STACKINFO` to its clients): there
+	// `filters:loadDefault` and `filters:loadPolicy` answer at once,
+	// without `reached`.
 	Wait *Wait `form:"wait,omitempty" json:"wait,omitempty"`
 }
 
@@ -3511,7 +3623,11 @@ type ActivateManualTunnelsInSystemParams struct {
 	// Wait After the NMI has accepted a control request, poll the matching
 	// display request for up to this long until the targets reach the
 	// state the action aims at, and say in `reached` whether they did.
-	// A Go duration (`500ms`, `10s`, `1m`) from 0 to 60 seconds.
+	// A Go duration (`500ms`, `10s`, `1m`) from 0 to 60 seconds. Behind
+	// an NSS server the filter set in effect cannot be read (the NSS
+	// server does not route `NMsec_GET_STACKINFO` to its clients): there
+	// `filters:loadDefault` and `filters:loadPolicy` answer at once,
+	// without `reached`.
 	Wait *Wait `form:"wait,omitempty" json:"wait,omitempty"`
 }
 
@@ -3520,7 +3636,11 @@ type DeactivateManualTunnelsInSystemParams struct {
 	// Wait After the NMI has accepted a control request, poll the matching
 	// display request for up to this long until the targets reach the
 	// state the action aims at, and say in `reached` whether they did.
-	// A Go duration (`500ms`, `10s`, `1m`) from 0 to 60 seconds.
+	// A Go duration (`500ms`, `10s`, `1m`) from 0 to 60 seconds. Behind
+	// an NSS server the filter set in effect cannot be read (the NSS
+	// server does not route `NMsec_GET_STACKINFO` to its clients): there
+	// `filters:loadDefault` and `filters:loadPolicy` answer at once,
+	// without `reached`.
 	Wait *Wait `form:"wait,omitempty" json:"wait,omitempty"`
 }
 

@@ -9,6 +9,7 @@ import (
 
 	spec "github.com/nmigw/nmigw/api"
 	"github.com/nmigw/nmigw/internal/audit"
+	"github.com/nmigw/nmigw/internal/fleet"
 	"github.com/nmigw/nmigw/internal/ipsec"
 	"github.com/nmigw/nmigw/internal/nmi"
 )
@@ -129,13 +130,22 @@ func (a *api) control(op *controlOp) http.HandlerFunc {
 				c.exchangeFailed(err)
 				return nil
 			}
-			if p.wait >= 0 {
+			// Behind an NSS server the filter set in effect cannot be
+			// read (NMsec_GET_STACKINFO is not routed to its clients):
+			// a filter set action answers at once, without "reached".
+			if p.wait >= 0 && !(p.op.filters && stackBehindNSS(ctx)) {
 				ok := a.waitFor(w, r, p.wait, func(ctx context.Context) (bool, error) { return a.reached(ctx, p) })
 				p.reached = &ok
 			}
 			return answer(p)
 		})
 	}
+}
+
+// stackBehindNSS reports whether the request's stack is an NSS client.
+func stackBehindNSS(ctx context.Context) bool {
+	st := stackFrom(ctx)
+	return st != nil && st.Kind == fleet.NSS
 }
 
 // readControl reads ?wait and the targets into p.

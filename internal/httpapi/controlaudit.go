@@ -96,11 +96,17 @@ func (a *api) newControlCall(w http.ResponseWriter, r *http.Request, op *control
 		return nil, nil
 	}
 	stack := pathParam(r, "stack")
-	// The request's stack; before it is looked up (a request the
-	// validation refused), the system its path names.
+	// The request's stack; one the validation refused has not been looked
+	// up yet.
 	system := strings.ToUpper(a.systemParam(r))
+	var lookupErr error
 	if st := stackFrom(r.Context()); st != nil {
 		system = st.System
+	} else if st, err := a.lookupStack(r); err == nil {
+		system = st.System
+		r = r.WithContext(withStack(r.Context(), &st))
+	} else {
+		lookupErr = err
 	}
 	c = &controlCall{a: a, w: w, r: r, plan: &controlPlan{op: op, stack: stack, wait: -1}, who: audit.Record{
 		RequestID: requestID(r.Context()), ClientRequestID: clientRequestID(r.Context()), Method: r.Method, Path: r.URL.Path, RemoteAddr: r.RemoteAddr,
@@ -116,6 +122,11 @@ func (a *api) newControlCall(w http.ResponseWriter, r *http.Request, op *control
 	c.who.User = p.User
 	if p.Groups != nil {
 		c.who.Groups = p.Groups
+	}
+	if lookupErr != nil {
+		// No such stack: no resource to decide on.
+		c.who.Reason = "not decided: " + lookupErr.Error()
+		return c, lookupErr
 	}
 	d, err := a.authorize(r.Context(), p, stack, authz.Control)
 	c.who.Resource, c.who.Allowed, c.who.Profile, c.who.Reason = d.Resource, d.Allowed, d.Profile, d.Reason

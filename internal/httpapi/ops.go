@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/nmigw/nmigw/internal/fleet"
 	"github.com/nmigw/nmigw/internal/nmi"
 	"github.com/nmigw/nmigw/web"
 )
@@ -34,7 +35,7 @@ func (a *api) getReadiness(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	err := a.do(r.Context(), &nmi.Request{Type: nmi.GetStackInfo}, func(nmi.Record) error { return nil })
+	err := a.do(r.Context(), a.readinessProbe(), func(nmi.Record) error { return nil })
 	if err == nil {
 		a.ready.ok()
 		a.getHealth(w, r)
@@ -60,6 +61,19 @@ func (a *api) getReadiness(w http.ResponseWriter, r *http.Request) {
 			" (" + time.Since(last).Round(time.Second).String() + " ago)"
 	}
 	a.writeProblem(w, r, p)
+}
+
+// readinessProbe is the request /readyz sends to the default system:
+// NMsec_GET_STACKINFO to an IKE daemon; to an NSS server, which does not
+// answer it itself, NMsec_GET_CLIENTINFO for its IPSec clients.
+func (a *api) readinessProbe() *nmi.Request {
+	if ep, ok := a.fleet.Endpoint(a.fleet.Default()); ok && ep.Kind == fleet.NSS {
+		var f nmi.InFilter
+		f.HasName = true
+		_ = f.Name.Set(nmi.DisciplineIPSec.String()) // a short constant
+		return &nmi.Request{Type: nmi.GetClientInfo, Filters: []nmi.InFilter{f}}
+	}
+	return &nmi.Request{Type: nmi.GetStackInfo}
 }
 
 // Causes of a failed readiness probe, as its detail gives them

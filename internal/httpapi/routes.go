@@ -58,14 +58,15 @@ func (a *api) routes() http.Handler {
 
 // mountStack mounts the routes of one stack on r, whose pattern ends in
 // the {stack} parameter (/v1/stacks/{stack}); the same routes can be
-// mounted under another prefix, such as a system's stacks.
+// mounted under another prefix, such as a system's stacks. Each route
+// first finds its stack (resolveStack); a control request for a stack
+// that cannot be found is audited.
 func (a *api) mountStack(r chi.Router) {
-	r.Use(a.resolveStack)
 	// An event stream outlives the request scope: its NMI work is done by
 	// its feed's poller, each poll bounded by RequestTimeout.
-	r.Get("/events", a.streamEvents)
+	r.With(a.resolveStack(nil)).Get("/events", a.streamEvents)
 	r.Group(func(r chi.Router) {
-		r.Use(a.limit, a.scope)
+		r.Use(a.resolveStack(nil), a.limit, a.scope)
 		r.Get("/", a.getStack)
 		r.Get("/summary", a.getSummary)
 		r.Get("/interfaces", a.listInterfaces)
@@ -79,8 +80,8 @@ func (a *api) mountStack(r chi.Router) {
 		r.Get("/tunnels/manual/{tunnelId}", a.getManualTunnel)
 		r.Get("/port-translations", a.listPortTranslations)
 		r.Post("/filters:test", a.testFilters)
-		for _, op := range controlOps {
-			r.Post(op.path, a.control(op))
-		}
 	})
+	for _, op := range controlOps {
+		r.With(a.resolveStack(op), a.limit, a.scope).Post(op.path, a.control(op))
+	}
 }

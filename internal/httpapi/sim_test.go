@@ -58,13 +58,21 @@ func newSimData(t testing.TB, ds *ikedsim.DataSet) *simNMI {
 	if ds.Epoch.IsZero() {
 		ds.Epoch = time.Now()
 	}
-	s := &simNMI{ds: ds, clock: ikedsim.NewClock(ds.Epoch), faults: ikedsim.NewFaults(), step: time.Second}
+	return newSimConfig(t, ikedsim.Config{Data: ds}, ds.Epoch)
+}
+
+// newSimConfig serves cfg (with the test's clock from epoch, timing and
+// faults) on a real AF_UNIX socket.
+func newSimConfig(t testing.TB, cfg ikedsim.Config, epoch time.Time) *simNMI {
+	t.Helper()
+	s := &simNMI{ds: cfg.Data, clock: ikedsim.NewClock(epoch), faults: ikedsim.NewFaults(), step: time.Second}
 	path := filepath.Join(t.TempDir(), "nmi.sock")
 	ln, err := ikedsim.Listen(path, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	s.srv, err = ikedsim.NewServer(ikedsim.Config{Data: ds, Now: s.clock.Now, Timing: simTiming, Faults: s.faults})
+	cfg.Now, cfg.Timing, cfg.Faults = s.clock.Now, simTiming, s.faults
+	s.srv, err = ikedsim.NewServer(cfg)
 	if err != nil {
 		ln.Close()
 		t.Fatal(err)

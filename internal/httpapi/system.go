@@ -40,21 +40,33 @@ func (a *api) systemParam(r *http.Request) string {
 
 // resolveStack finds the stack of {system} (or the default system) and
 // {stack}: 404 naming an unknown system, or a stack that a system behind
-// an NSS server does not have.
-func (a *api) resolveStack(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		// Behind an NSS server the lookup may ask it for its clients:
-		// bounded like the request's own NMI work (an event stream's
-		// request has no other deadline).
-		ctx, cancel := context.WithTimeout(r.Context(), a.timeout)
-		st, err := a.fleet.Lookup(ctx, a.systemParam(r), pathParam(r, "stack"))
-		cancel()
-		if err != nil {
-			a.writeError(w, r, err)
-			return
-		}
-		next.ServeHTTP(w, r.WithContext(withStack(r.Context(), &st)))
-	})
+// an NSS server does not have. For control operation op (nil: a display
+// route) the refusal is audited.
+func (a *api) resolveStack(op *controlOp) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			st, err := a.lookupStack(r)
+			if err != nil {
+				if op != nil {
+					a.refuseInvalidControl(w, r, op, err)
+					return
+				}
+				a.writeError(w, r, err)
+				return
+			}
+			next.ServeHTTP(w, r.WithContext(withStack(r.Context(), &st)))
+		})
+	}
+}
+
+// lookupStack finds the stack the request's path names. Behind an NSS
+// server the lookup may ask it for its clients: bounded like the
+// request's own NMI work (an event stream's request has no other
+// deadline).
+func (a *api) lookupStack(r *http.Request) (fleet.Stack, error) {
+	ctx, cancel := context.WithTimeout(r.Context(), a.timeout)
+	defer cancel()
+	return a.fleet.Lookup(ctx, a.systemParam(r), pathParam(r, "stack"))
 }
 
 // resource is the SAF resource guarding requests of kind k on stack, on

@@ -115,7 +115,8 @@ func (a *api) tunnelsReached(ctx context.Context, p *controlPlan) (bool, error) 
 }
 
 // filterSetIs reports whether NMsec_GET_STACKINFO shows set in effect on
-// stack.
+// stack. Not for a stack behind an NSS server, which does not route
+// NMsec_GET_STACKINFO (control does not wait there).
 func (a *api) filterSetIs(ctx context.Context, stack string, set nmi.FilterSet) (bool, error) {
 	found := false
 	var rec nmi.StackRecord

@@ -4190,7 +4190,11 @@ export interface components {
          * @description After the NMI has accepted a control request, poll the matching
          *     display request for up to this long until the targets reach the
          *     state the action aims at, and say in `reached` whether they did.
-         *     A Go duration (`500ms`, `10s`, `1m`) from 0 to 60 seconds.
+         *     A Go duration (`500ms`, `10s`, `1m`) from 0 to 60 seconds. Behind
+         *     an NSS server the filter set in effect cannot be read (the NSS
+         *     server does not route `NMsec_GET_STACKINFO` to its clients): there
+         *     `filters:loadDefault` and `filters:loadPolicy` answer at once,
+         *     without `reached`.
          */
         Wait: string;
     };
@@ -4934,7 +4938,11 @@ export interface operations {
                  * @description After the NMI has accepted a control request, poll the matching
                  *     display request for up to this long until the targets reach the
                  *     state the action aims at, and say in `reached` whether they did.
-                 *     A Go duration (`500ms`, `10s`, `1m`) from 0 to 60 seconds.
+                 *     A Go duration (`500ms`, `10s`, `1m`) from 0 to 60 seconds. Behind
+                 *     an NSS server the filter set in effect cannot be read (the NSS
+                 *     server does not route `NMsec_GET_STACKINFO` to its clients): there
+                 *     `filters:loadDefault` and `filters:loadPolicy` answer at once,
+                 *     without `reached`.
                  */
                 wait?: components["parameters"]["Wait"];
             };
@@ -4977,7 +4985,11 @@ export interface operations {
                  * @description After the NMI has accepted a control request, poll the matching
                  *     display request for up to this long until the targets reach the
                  *     state the action aims at, and say in `reached` whether they did.
-                 *     A Go duration (`500ms`, `10s`, `1m`) from 0 to 60 seconds.
+                 *     A Go duration (`500ms`, `10s`, `1m`) from 0 to 60 seconds. Behind
+                 *     an NSS server the filter set in effect cannot be read (the NSS
+                 *     server does not route `NMsec_GET_STACKINFO` to its clients): there
+                 *     `filters:loadDefault` and `filters:loadPolicy` answer at once,
+                 *     without `reached`.
                  */
                 wait?: components["parameters"]["Wait"];
             };
@@ -5024,7 +5036,11 @@ export interface operations {
                  * @description After the NMI has accepted a control request, poll the matching
                  *     display request for up to this long until the targets reach the
                  *     state the action aims at, and say in `reached` whether they did.
-                 *     A Go duration (`500ms`, `10s`, `1m`) from 0 to 60 seconds.
+                 *     A Go duration (`500ms`, `10s`, `1m`) from 0 to 60 seconds. Behind
+                 *     an NSS server the filter set in effect cannot be read (the NSS
+                 *     server does not route `NMsec_GET_STACKINFO` to its clients): there
+                 *     `filters:loadDefault` and `filters:loadPolicy` answer at once,
+                 *     without `reached`.
                  */
                 wait?: components["parameters"]["Wait"];
             };
@@ -5067,7 +5083,11 @@ export interface operations {
                  * @description After the NMI has accepted a control request, poll the matching
                  *     display request for up to this long until the targets reach the
                  *     state the action aims at, and say in `reached` whether they did.
-                 *     A Go duration (`500ms`, `10s`, `1m`) from 0 to 60 seconds.
+                 *     A Go duration (`500ms`, `10s`, `1m`) from 0 to 60 seconds. Behind
+                 *     an NSS server the filter set in effect cannot be read (the NSS
+                 *     server does not route `NMsec_GET_STACKINFO` to its clients): there
+                 *     `filters:loadDefault` and `filters:loadPolicy` answer at once,
+                 *     without `reached`.
                  */
                 wait?: components["parameters"]["Wait"];
             };
@@ -5114,7 +5134,11 @@ export interface operations {
                  * @description After the NMI has accepted a control request, poll the matching
                  *     display request for up to this long until the targets reach the
                  *     state the action aims at, and say in `reached` whether they did.
-                 *     A Go duration (`500ms`, `10s`, `1m`) from 0 to 60 seconds.
+                 *     A Go duration (`500ms`, `10s`, `1m`) from 0 to 60 seconds. Behind
+                 *     an NSS server the filter set in effect cannot be read (the NSS
+                 *     server does not route `NMsec_GET_STACKINFO` to its clients): there
+                 *     `filters:loadDefault` and `filters:loadPolicy` answer at once,
+                 *     without `reached`.
                  */
                 wait?: components["parameters"]["Wait"];
             };
@@ -5157,7 +5181,11 @@ export interface operations {
                  * @description After the NMI has accepted a control request, poll the matching
                  *     display request for up to this long until the targets reach the
                  *     state the action aims at, and say in `reached` whether they did.
-                 *     A Go duration (`500ms`, `10s`, `1m`) from 0 to 60 seconds.
+                 *     A Go duration (`500ms`, `10s`, `1m`) from 0 to 60 seconds. Behind
+                 *     an NSS server the filter set in effect cannot be read (the NSS
+                 *     server does not route `NMsec_GET_STACKINFO` to its clients): there
+                 *     `filters:loadDefault` and `filters:loadPolicy` answer at once,
+                 *     without `reached`.
                  */
                 wait?: components["parameters"]["Wait"];
             };
@@ -5204,7 +5232,11 @@ export interface operations {
                  * @description After the NMI has accepted a control request, poll the matching
                  *     display request for up to this long until the targets reach the
                  *     state the action aims at, and say in `reached` whether they did.
-                 *     A Go duration (`500ms`, `10s`, `1m`) from 0 to 60 seconds.
+                 *     A Go duration (`500ms`, `10s`, `1m`) from 0 to 60 seconds. Behind
+                 *     an NSS server the filter set in effect cannot be read (the NSS
+                 *     server does not route `NMsec_GET_STACKINFO` to its clients): there
+                 *     `filters:loadDefault` and `filters:loadPolicy` answer at once,
+                 *     without `reached`.
                  */
                 wait?: components["parameters"]["Wait"];
             };
@@ -5247,7 +5279,11 @@ export interface operations {
                  * @description After the NMI has accepted a control request, poll the matching
                  *     display request for up to this long until the targets reach the
                  *     state the action aims at, and say in `reached` whether they did.
-                 *     A Go duration (`500ms`, `10s`, `1m`) from 0 to 60 seconds.
+                 *     A Go duration (`500ms`, `10s`, `1m`) from 0 to 60 seconds. Behind
+                 *     an NSS server the filter set in effect cannot be read (the NSS
+                 *     server does not route `NMsec_GET_STACKINFO` to its clients): there
+                 *     `filters:loadDefault` and `filters:loadPolicy` answer at once,
+                 *     without `reached`.
                  */
                 wait?: components["parameters"]["Wait"];
             };
@@ -5294,7 +5330,11 @@ export interface operations {
                  * @description After the NMI has accepted a control request, poll the matching
                  *     display request for up to this long until the targets reach the
                  *     state the action aims at, and say in `reached` whether they did.
-                 *     A Go duration (`500ms`, `10s`, `1m`) from 0 to 60 seconds.
+                 *     A Go duration (`500ms`, `10s`, `1m`) from 0 to 60 seconds. Behind
+                 *     an NSS server the filter set in effect cannot be read (the NSS
+                 *     server does not route `NMsec_GET_STACKINFO` to its clients): there
+                 *     `filters:loadDefault` and `filters:loadPolicy` answer at once,
+                 *     without `reached`.
                  */
                 wait?: components["parameters"]["Wait"];
             };
@@ -5341,7 +5381,11 @@ export interface operations {
                  * @description After the NMI has accepted a control request, poll the matching
                  *     display request for up to this long until the targets reach the
                  *     state the action aims at, and say in `reached` whether they did.
-                 *     A Go duration (`500ms`, `10s`, `1m`) from 0 to 60 seconds.
+                 *     A Go duration (`500ms`, `10s`, `1m`) from 0 to 60 seconds. Behind
+                 *     an NSS server the filter set in effect cannot be read (the NSS
+                 *     server does not route `NMsec_GET_STACKINFO` to its clients): there
+                 *     `filters:loadDefault` and `filters:loadPolicy` answer at once,
+                 *     without `reached`.
                  */
                 wait?: components["parameters"]["Wait"];
             };
@@ -5384,7 +5428,11 @@ export interface operations {
                  * @description After the NMI has accepted a control request, poll the matching
                  *     display request for up to this long until the targets reach the
                  *     state the action aims at, and say in `reached` whether they did.
-                 *     A Go duration (`500ms`, `10s`, `1m`) from 0 to 60 seconds.
+                 *     A Go duration (`500ms`, `10s`, `1m`) from 0 to 60 seconds. Behind
+                 *     an NSS server the filter set in effect cannot be read (the NSS
+                 *     server does not route `NMsec_GET_STACKINFO` to its clients): there
+                 *     `filters:loadDefault` and `filters:loadPolicy` answer at once,
+                 *     without `reached`.
                  */
                 wait?: components["parameters"]["Wait"];
             };
@@ -5431,7 +5479,11 @@ export interface operations {
                  * @description After the NMI has accepted a control request, poll the matching
                  *     display request for up to this long until the targets reach the
                  *     state the action aims at, and say in `reached` whether they did.
-                 *     A Go duration (`500ms`, `10s`, `1m`) from 0 to 60 seconds.
+                 *     A Go duration (`500ms`, `10s`, `1m`) from 0 to 60 seconds. Behind
+                 *     an NSS server the filter set in effect cannot be read (the NSS
+                 *     server does not route `NMsec_GET_STACKINFO` to its clients): there
+                 *     `filters:loadDefault` and `filters:loadPolicy` answer at once,
+                 *     without `reached`.
                  */
                 wait?: components["parameters"]["Wait"];
             };
@@ -5474,7 +5526,11 @@ export interface operations {
                  * @description After the NMI has accepted a control request, poll the matching
                  *     display request for up to this long until the targets reach the
                  *     state the action aims at, and say in `reached` whether they did.
-                 *     A Go duration (`500ms`, `10s`, `1m`) from 0 to 60 seconds.
+                 *     A Go duration (`500ms`, `10s`, `1m`) from 0 to 60 seconds. Behind
+                 *     an NSS server the filter set in effect cannot be read (the NSS
+                 *     server does not route `NMsec_GET_STACKINFO` to its clients): there
+                 *     `filters:loadDefault` and `filters:loadPolicy` answer at once,
+                 *     without `reached`.
                  */
                 wait?: components["parameters"]["Wait"];
             };
@@ -5521,7 +5577,11 @@ export interface operations {
                  * @description After the NMI has accepted a control request, poll the matching
                  *     display request for up to this long until the targets reach the
                  *     state the action aims at, and say in `reached` whether they did.
-                 *     A Go duration (`500ms`, `10s`, `1m`) from 0 to 60 seconds.
+                 *     A Go duration (`500ms`, `10s`, `1m`) from 0 to 60 seconds. Behind
+                 *     an NSS server the filter set in effect cannot be read (the NSS
+                 *     server does not route `NMsec_GET_STACKINFO` to its clients): there
+                 *     `filters:loadDefault` and `filters:loadPolicy` answer at once,
+                 *     without `reached`.
                  */
                 wait?: components["parameters"]["Wait"];
             };
@@ -5562,7 +5622,11 @@ export interface operations {
                  * @description After the NMI has accepted a control request, poll the matching
                  *     display request for up to this long until the targets reach the
                  *     state the action aims at, and say in `reached` whether they did.
-                 *     A Go duration (`500ms`, `10s`, `1m`) from 0 to 60 seconds.
+                 *     A Go duration (`500ms`, `10s`, `1m`) from 0 to 60 seconds. Behind
+                 *     an NSS server the filter set in effect cannot be read (the NSS
+                 *     server does not route `NMsec_GET_STACKINFO` to its clients): there
+                 *     `filters:loadDefault` and `filters:loadPolicy` answer at once,
+                 *     without `reached`.
                  */
                 wait?: components["parameters"]["Wait"];
             };
@@ -6731,7 +6795,11 @@ export interface operations {
                  * @description After the NMI has accepted a control request, poll the matching
                  *     display request for up to this long until the targets reach the
                  *     state the action aims at, and say in `reached` whether they did.
-                 *     A Go duration (`500ms`, `10s`, `1m`) from 0 to 60 seconds.
+                 *     A Go duration (`500ms`, `10s`, `1m`) from 0 to 60 seconds. Behind
+                 *     an NSS server the filter set in effect cannot be read (the NSS
+                 *     server does not route `NMsec_GET_STACKINFO` to its clients): there
+                 *     `filters:loadDefault` and `filters:loadPolicy` answer at once,
+                 *     without `reached`.
                  */
                 wait?: components["parameters"]["Wait"];
             };
@@ -6779,7 +6847,11 @@ export interface operations {
                  * @description After the NMI has accepted a control request, poll the matching
                  *     display request for up to this long until the targets reach the
                  *     state the action aims at, and say in `reached` whether they did.
-                 *     A Go duration (`500ms`, `10s`, `1m`) from 0 to 60 seconds.
+                 *     A Go duration (`500ms`, `10s`, `1m`) from 0 to 60 seconds. Behind
+                 *     an NSS server the filter set in effect cannot be read (the NSS
+                 *     server does not route `NMsec_GET_STACKINFO` to its clients): there
+                 *     `filters:loadDefault` and `filters:loadPolicy` answer at once,
+                 *     without `reached`.
                  */
                 wait?: components["parameters"]["Wait"];
             };
@@ -6831,7 +6903,11 @@ export interface operations {
                  * @description After the NMI has accepted a control request, poll the matching
                  *     display request for up to this long until the targets reach the
                  *     state the action aims at, and say in `reached` whether they did.
-                 *     A Go duration (`500ms`, `10s`, `1m`) from 0 to 60 seconds.
+                 *     A Go duration (`500ms`, `10s`, `1m`) from 0 to 60 seconds. Behind
+                 *     an NSS server the filter set in effect cannot be read (the NSS
+                 *     server does not route `NMsec_GET_STACKINFO` to its clients): there
+                 *     `filters:loadDefault` and `filters:loadPolicy` answer at once,
+                 *     without `reached`.
                  */
                 wait?: components["parameters"]["Wait"];
             };
@@ -6879,7 +6955,11 @@ export interface operations {
                  * @description After the NMI has accepted a control request, poll the matching
                  *     display request for up to this long until the targets reach the
                  *     state the action aims at, and say in `reached` whether they did.
-                 *     A Go duration (`500ms`, `10s`, `1m`) from 0 to 60 seconds.
+                 *     A Go duration (`500ms`, `10s`, `1m`) from 0 to 60 seconds. Behind
+                 *     an NSS server the filter set in effect cannot be read (the NSS
+                 *     server does not route `NMsec_GET_STACKINFO` to its clients): there
+                 *     `filters:loadDefault` and `filters:loadPolicy` answer at once,
+                 *     without `reached`.
                  */
                 wait?: components["parameters"]["Wait"];
             };
@@ -6931,7 +7011,11 @@ export interface operations {
                  * @description After the NMI has accepted a control request, poll the matching
                  *     display request for up to this long until the targets reach the
                  *     state the action aims at, and say in `reached` whether they did.
-                 *     A Go duration (`500ms`, `10s`, `1m`) from 0 to 60 seconds.
+                 *     A Go duration (`500ms`, `10s`, `1m`) from 0 to 60 seconds. Behind
+                 *     an NSS server the filter set in effect cannot be read (the NSS
+                 *     server does not route `NMsec_GET_STACKINFO` to its clients): there
+                 *     `filters:loadDefault` and `filters:loadPolicy` answer at once,
+                 *     without `reached`.
                  */
                 wait?: components["parameters"]["Wait"];
             };
@@ -6979,7 +7063,11 @@ export interface operations {
                  * @description After the NMI has accepted a control request, poll the matching
                  *     display request for up to this long until the targets reach the
                  *     state the action aims at, and say in `reached` whether they did.
-                 *     A Go duration (`500ms`, `10s`, `1m`) from 0 to 60 seconds.
+                 *     A Go duration (`500ms`, `10s`, `1m`) from 0 to 60 seconds. Behind
+                 *     an NSS server the filter set in effect cannot be read (the NSS
+                 *     server does not route `NMsec_GET_STACKINFO` to its clients): there
+                 *     `filters:loadDefault` and `filters:loadPolicy` answer at once,
+                 *     without `reached`.
                  */
                 wait?: components["parameters"]["Wait"];
             };
@@ -7031,7 +7119,11 @@ export interface operations {
                  * @description After the NMI has accepted a control request, poll the matching
                  *     display request for up to this long until the targets reach the
                  *     state the action aims at, and say in `reached` whether they did.
-                 *     A Go duration (`500ms`, `10s`, `1m`) from 0 to 60 seconds.
+                 *     A Go duration (`500ms`, `10s`, `1m`) from 0 to 60 seconds. Behind
+                 *     an NSS server the filter set in effect cannot be read (the NSS
+                 *     server does not route `NMsec_GET_STACKINFO` to its clients): there
+                 *     `filters:loadDefault` and `filters:loadPolicy` answer at once,
+                 *     without `reached`.
                  */
                 wait?: components["parameters"]["Wait"];
             };
@@ -7079,7 +7171,11 @@ export interface operations {
                  * @description After the NMI has accepted a control request, poll the matching
                  *     display request for up to this long until the targets reach the
                  *     state the action aims at, and say in `reached` whether they did.
-                 *     A Go duration (`500ms`, `10s`, `1m`) from 0 to 60 seconds.
+                 *     A Go duration (`500ms`, `10s`, `1m`) from 0 to 60 seconds. Behind
+                 *     an NSS server the filter set in effect cannot be read (the NSS
+                 *     server does not route `NMsec_GET_STACKINFO` to its clients): there
+                 *     `filters:loadDefault` and `filters:loadPolicy` answer at once,
+                 *     without `reached`.
                  */
                 wait?: components["parameters"]["Wait"];
             };
@@ -7131,7 +7227,11 @@ export interface operations {
                  * @description After the NMI has accepted a control request, poll the matching
                  *     display request for up to this long until the targets reach the
                  *     state the action aims at, and say in `reached` whether they did.
-                 *     A Go duration (`500ms`, `10s`, `1m`) from 0 to 60 seconds.
+                 *     A Go duration (`500ms`, `10s`, `1m`) from 0 to 60 seconds. Behind
+                 *     an NSS server the filter set in effect cannot be read (the NSS
+                 *     server does not route `NMsec_GET_STACKINFO` to its clients): there
+                 *     `filters:loadDefault` and `filters:loadPolicy` answer at once,
+                 *     without `reached`.
                  */
                 wait?: components["parameters"]["Wait"];
             };
@@ -7183,7 +7283,11 @@ export interface operations {
                  * @description After the NMI has accepted a control request, poll the matching
                  *     display request for up to this long until the targets reach the
                  *     state the action aims at, and say in `reached` whether they did.
-                 *     A Go duration (`500ms`, `10s`, `1m`) from 0 to 60 seconds.
+                 *     A Go duration (`500ms`, `10s`, `1m`) from 0 to 60 seconds. Behind
+                 *     an NSS server the filter set in effect cannot be read (the NSS
+                 *     server does not route `NMsec_GET_STACKINFO` to its clients): there
+                 *     `filters:loadDefault` and `filters:loadPolicy` answer at once,
+                 *     without `reached`.
                  */
                 wait?: components["parameters"]["Wait"];
             };
@@ -7231,7 +7335,11 @@ export interface operations {
                  * @description After the NMI has accepted a control request, poll the matching
                  *     display request for up to this long until the targets reach the
                  *     state the action aims at, and say in `reached` whether they did.
-                 *     A Go duration (`500ms`, `10s`, `1m`) from 0 to 60 seconds.
+                 *     A Go duration (`500ms`, `10s`, `1m`) from 0 to 60 seconds. Behind
+                 *     an NSS server the filter set in effect cannot be read (the NSS
+                 *     server does not route `NMsec_GET_STACKINFO` to its clients): there
+                 *     `filters:loadDefault` and `filters:loadPolicy` answer at once,
+                 *     without `reached`.
                  */
                 wait?: components["parameters"]["Wait"];
             };
@@ -7283,7 +7391,11 @@ export interface operations {
                  * @description After the NMI has accepted a control request, poll the matching
                  *     display request for up to this long until the targets reach the
                  *     state the action aims at, and say in `reached` whether they did.
-                 *     A Go duration (`500ms`, `10s`, `1m`) from 0 to 60 seconds.
+                 *     A Go duration (`500ms`, `10s`, `1m`) from 0 to 60 seconds. Behind
+                 *     an NSS server the filter set in effect cannot be read (the NSS
+                 *     server does not route `NMsec_GET_STACKINFO` to its clients): there
+                 *     `filters:loadDefault` and `filters:loadPolicy` answer at once,
+                 *     without `reached`.
                  */
                 wait?: components["parameters"]["Wait"];
             };
@@ -7331,7 +7443,11 @@ export interface operations {
                  * @description After the NMI has accepted a control request, poll the matching
                  *     display request for up to this long until the targets reach the
                  *     state the action aims at, and say in `reached` whether they did.
-                 *     A Go duration (`500ms`, `10s`, `1m`) from 0 to 60 seconds.
+                 *     A Go duration (`500ms`, `10s`, `1m`) from 0 to 60 seconds. Behind
+                 *     an NSS server the filter set in effect cannot be read (the NSS
+                 *     server does not route `NMsec_GET_STACKINFO` to its clients): there
+                 *     `filters:loadDefault` and `filters:loadPolicy` answer at once,
+                 *     without `reached`.
                  */
                 wait?: components["parameters"]["Wait"];
             };
@@ -7383,7 +7499,11 @@ export interface operations {
                  * @description After the NMI has accepted a control request, poll the matching
                  *     display request for up to this long until the targets reach the
                  *     state the action aims at, and say in `reached` whether they did.
-                 *     A Go duration (`500ms`, `10s`, `1m`) from 0 to 60 seconds.
+                 *     A Go duration (`500ms`, `10s`, `1m`) from 0 to 60 seconds. Behind
+                 *     an NSS server the filter set in effect cannot be read (the NSS
+                 *     server does not route `NMsec_GET_STACKINFO` to its clients): there
+                 *     `filters:loadDefault` and `filters:loadPolicy` answer at once,
+                 *     without `reached`.
                  */
                 wait?: components["parameters"]["Wait"];
             };
@@ -7429,7 +7549,11 @@ export interface operations {
                  * @description After the NMI has accepted a control request, poll the matching
                  *     display request for up to this long until the targets reach the
                  *     state the action aims at, and say in `reached` whether they did.
-                 *     A Go duration (`500ms`, `10s`, `1m`) from 0 to 60 seconds.
+                 *     A Go duration (`500ms`, `10s`, `1m`) from 0 to 60 seconds. Behind
+                 *     an NSS server the filter set in effect cannot be read (the NSS
+                 *     server does not route `NMsec_GET_STACKINFO` to its clients): there
+                 *     `filters:loadDefault` and `filters:loadPolicy` answer at once,
+                 *     without `reached`.
                  */
                 wait?: components["parameters"]["Wait"];
             };
