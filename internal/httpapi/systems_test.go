@@ -80,9 +80,9 @@ func (c clientNMI) Do(ctx context.Context, req *nmi.Request, fn func(nmi.Record)
 	return c.nmi.Do(ctx, &r, fn)
 }
 
-func getBody(t *testing.T, s *server, path string, status int) []byte {
+func getBody(t *testing.T, s *server, path string, status int, hdr ...string) []byte {
 	t.Helper()
-	resp, b := s.get(path)
+	resp, b := s.get(path, hdr...)
 	if resp.StatusCode != status {
 		t.Fatalf("GET %s: %d, want %d: %.400s", path, resp.StatusCode, status, b)
 	}
