@@ -128,3 +128,21 @@ func TestSystemPathsRefusesBadDocuments(t *testing.T) {
 		}
 	}
 }
+
+// Any text: an error or a document, never a panic; a document it makes
+// is made again the same.
+func FuzzSystemPaths(f *testing.F) {
+	f.Add(OpenAPI)
+	f.Add([]byte("paths:\n  /v1/stacks:\n    get:\n      operationId: x\n      parameters:\n        - a\ncomponents:\n  schemas:\n    Stack:\n      type: object\n"))
+	f.Add([]byte("paths:\n" + beginSystemPaths))
+	f.Fuzz(func(t *testing.T, doc []byte) {
+		out, err := SystemPaths(doc)
+		if err != nil {
+			return
+		}
+		again, err := SystemPaths(out)
+		if err != nil || !bytes.Equal(again, out) {
+			t.Errorf("not stable: %v", err)
+		}
+	})
+}

@@ -510,3 +510,19 @@ func TestFleetListsWithHungAndDownSystems(t *testing.T) {
 		t.Errorf("systems %v", items)
 	}
 }
+
+// Until streams follow the stacks of every system, a stream of another
+// system's stack is refused rather than fed the default system's stack of
+// that name; the default system's answers under /v1/systems too.
+func TestEventStreamsOfTheDefaultSystemOnly(t *testing.T) {
+	f := newFleetFixture(t)
+	pr, _ := f.s.getJSON("/v1/systems/SYS2/stacks/TCPIP/events", http.StatusNotFound)
+	if !strings.Contains(str(pr["detail"]), "default system") {
+		t.Errorf("stream of SYS2's TCPIP: %v", pr)
+	}
+	resp, st, b := f.s.open("/v1/systems/SYS1/stacks/TCPIP/events")
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("stream of SYS1's TCPIP: %d %s", resp.StatusCode, b)
+	}
+	st.Close()
+}
