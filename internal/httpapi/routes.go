@@ -64,7 +64,7 @@ func (a *api) routes() http.Handler {
 func (a *api) mountStack(r chi.Router) {
 	// An event stream outlives the request scope: its NMI work is done by
 	// its feed's poller, each poll bounded by RequestTimeout.
-	r.With(a.resolveStack(nil), a.defaultSystemStream).Get("/events", a.streamEvents)
+	r.With(a.resolveStack(nil)).Get("/events", a.streamEvents)
 	r.Group(func(r chi.Router) {
 		r.Use(a.resolveStack(nil), a.limit, a.scope)
 		r.Get("/", a.getStack)

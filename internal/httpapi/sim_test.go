@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"sync"
 	"testing"
@@ -190,13 +189,6 @@ func (s *simNMI) controlCalls() []nmi.Request {
 		}
 	}
 	return out
-}
-
-// requests returns the requests sent so far.
-func (s *simNMI) requests() []nmi.Request {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return slices.Clone(s.calls)
 }
 
 // lastRequest is the last request sent.

@@ -59,21 +59,6 @@ func (a *api) resolveStack(op *controlOp) func(http.Handler) http.Handler {
 	}
 }
 
-// defaultSystemStream refuses an event stream of a stack outside the
-// default system: the streams' pollers ask the default system's
-// endpoint, so they would follow the default system's stack of that
-// name.
-func (a *api) defaultSystemStream(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if st := stackFrom(r.Context()); st != nil && st.System != a.fleet.Default() {
-			a.writeProblem(w, r, problem{Type: probNotFound, Title: "Not found", Status: http.StatusNotFound,
-				Detail: "event streams are served for the stacks of the default system only: /v1/stacks/{stack}/events"})
-			return
-		}
-		next.ServeHTTP(w, r)
-	})
-}
-
 // lookupStack finds the stack the request's path names. Behind an NSS
 // server the lookup may ask it for its clients: bounded like the
 // request's own NMI work (an event stream's request has no other

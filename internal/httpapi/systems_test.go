@@ -513,18 +513,34 @@ func TestFleetListsWithHungAndDownSystems(t *testing.T) {
 	}
 }
 
-// Until streams follow the stacks of every system, a stream of another
-// system's stack is refused rather than fed the default system's stack of
-// that name; the default system's answers under /v1/systems too.
-func TestEventStreamsOfTheDefaultSystemOnly(t *testing.T) {
+// A stack's event stream under /v1/systems follows that system's stack:
+// its events name the system.
+func TestEventStreamOfASystemsStack(t *testing.T) {
 	f := newFleetFixture(t)
-	pr, _ := f.s.getJSON("/v1/systems/SYS2/stacks/TCPIP/events", http.StatusNotFound)
-	if !strings.Contains(str(pr["detail"]), "default system") {
-		t.Errorf("stream of SYS2's TCPIP: %v", pr)
-	}
-	resp, st, b := f.s.open("/v1/systems/SYS1/stacks/TCPIP/events")
+	resp, st, b := f.s.open("/v1/systems/SYS2/stacks/TCPIP/events?interval=1s")
 	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("stream of SYS1's TCPIP: %d %s", resp.StatusCode, b)
+		t.Fatalf("stream of SYS2's TCPIP: %d %s", resp.StatusCode, b)
 	}
-	st.Close()
+	defer st.Close()
+	f.s.postJSON("/v1/systems/SYS2/stacks/TCPIP/tunnels/manual/M1:deactivate", "", http.StatusOK)
+	f.sys2.setStep(time.Second)
+	for {
+		ev, err := st.NextEvent()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ev.Name == "error" {
+			continue
+		}
+		var d map[string]any
+		if err := json.Unmarshal([]byte(ev.Data), &d); err != nil {
+			t.Fatal(err)
+		}
+		if d["system"] != "SYS2" || d["stack"] != "TCPIP" {
+			t.Errorf("event %s %v", ev.Name, d)
+		}
+		if ev.Name == "tunnel.changed" && d["tunnelId"] == "M1" {
+			return
+		}
+	}
 }
