@@ -2025,9 +2025,10 @@ export interface paths {
         };
         /**
          * Readiness
-         * @description 200 when an NMI exchange with the IKE daemon succeeded within the
-         *     last 10 seconds (a REST request's or a metrics scrape's), or when
-         *     one (`NMsec_GET_STACKINFO`) succeeds now. Otherwise a 5xx problem
+         * @description 200 when an NMI exchange with the default system succeeded within
+         *     the last 10 seconds (a REST request's or a metrics scrape's), or
+         *     when one (`NMsec_GET_STACKINFO`, or `NMsec_GET_CLIENTINFO` when
+         *     the default system is an NSS server) succeeds now. Otherwise a 5xx problem
          *     (503 with `Retry-After` when the daemon cannot be reached or
          *     refuses the gateway) whose `detail` reads `not ready: <cause>`,
          *     followed by when an exchange last succeeded. The cause is one of:
@@ -2037,8 +2038,11 @@ export interface paths {
          *       it), or the gateway waits before trying again after that.
          *     - `NMI did not send INIT`: IKED accepted the connection but closed
          *       it, or sent something else, instead of `NMsec_INIT`.
-         *     - `NMI refused the client`: IKED answered the connection with TERM
-         *       (for example, too many clients).
+         *     - `NMI refused the client[ at <endpoint>]`: IKED answered the
+         *       connection with TERM instead of INIT; when it gave EAGAIN, the
+         *       cause goes on `: client limit reached (EAGAIN; IKED serves at
+         *       most 50 clients)`. The endpoint is its URL, which holds no
+         *       secret.
          *     - `timed out`: IKED did not answer in time.
          *     - `NMI ended the connection`: IKED sent TERM during the exchange.
          *     - `NMI rejected the request`: IKED answered with an error return
