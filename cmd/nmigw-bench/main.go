@@ -83,6 +83,8 @@ type options struct {
 	inproc      bool
 	pin         bool
 	cpuprofile  string
+	fanIn       string
+	scrapes     int
 	plan        *cpuPlan // --pin
 	remote      remoteOptions
 }
@@ -109,12 +111,18 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	fs.BoolVar(&o.inproc, "inproc", false, "serve the gateway from this process (no RSS figure)")
 	fs.BoolVar(&o.pin, "pin", false, "run the gateway on a CPU of its own and the harness on the others (Linux, 2 CPUs or more)")
 	fs.StringVar(&o.cpuprofile, "cpuprofile", "", "write a CPU profile of this process to the file (with --inproc it includes the gateway)")
+	fs.StringVar(&o.fanIn, "fan-in", "64,1000", "client counts of the fan-in case (many clients, one gateway, coalescing on and off); 0: none")
+	fs.IntVar(&o.scrapes, "scrapes", 3, "steady scrapes of the exporter measured after the first (0: no exporter figure)")
 	remoteFlags(fs, &o.remote)
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
 	}
-	if o.concurrency < 1 || o.concurrency > 50 || o.repeat < 1 || o.duration <= 0 {
-		return errors.New("concurrency must be 1-50, repeat at least 1, duration positive")
+	if o.concurrency < 1 || o.concurrency > 50 || o.repeat < 1 || o.duration <= 0 || o.scrapes < 0 {
+		return errors.New("concurrency must be 1-50, repeat at least 1, duration positive, scrapes not negative")
+	}
+	fanIn, err := parseFanIn(o.fanIn)
+	if err != nil {
+		return err
 	}
 	if o.remote.nmi != "" {
 		return runRemote(ctx, o, out)
@@ -146,7 +154,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	}
 	defer os.RemoveAll(dir)
 	socket := filepath.Join(dir, "ipsecmgmt")
-	stopSim, err := startSim(socket, o)
+	sim, stopSim, err := startSimServer(socket, o)
 	if err != nil {
 		return err
 	}
@@ -155,11 +163,33 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	direct := nmi.NewPool(nmi.PoolConfig{Dial: nmi.DialUnix(socket), Addr: socket, Size: o.concurrency})
 	defer direct.Close()
 
-	gw, err := startGateway(ctx, dir, socket, o)
+	// Each gateway process has a socket of its own, so that the simulator
+	// counts its NMI connections.
+	gwSocket := filepath.Join(dir, "ipsecmgmt-gateway")
+	gwConns, err := serveCounted(sim, gwSocket)
+	if err != nil {
+		return err
+	}
+	gw, err := startGateway(ctx, dir, gwSocket, o)
 	if err != nil {
 		return err
 	}
 	defer gw.stop()
+	if o.gatewayBin == "" && !o.inproc {
+		o.gatewayBin = filepath.Join(dir, "gateway") // built by the first start
+	}
+	var gwOff *gateway // coalescing off, for the fan-in case
+	var gwOffConns *countedListener
+	if len(fanIn) > 0 && !o.inproc {
+		offSocket := filepath.Join(dir, "ipsecmgmt-nocoalesce")
+		if gwOffConns, err = serveCounted(sim, offSocket); err != nil {
+			return err
+		}
+		if gwOff, err = startGatewayAt(ctx, dir, offSocket, []string{"--nmi-socket", offSocket, "--coalesce=false"}, o); err != nil {
+			return err
+		}
+		defer gwOff.stop()
+	}
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: o.concurrency, DisableCompression: true,
 		ReadBufferSize: 64 << 10}}
 	ikeURL := gw.base + "/v1/stacks/" + stack + "/ike/tunnels"
@@ -189,6 +219,13 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	if err != nil {
 		return err
 	}
+	var scrapeFirst uint64
+	var scrapeSteady []uint64
+	if o.scrapes > 0 && !o.inproc {
+		if scrapeFirst, scrapeSteady, err = exporterCost(ctx, sim, gw, o.scrapes); err != nil {
+			return fmt.Errorf("exporter: %w", err)
+		}
+	}
 	directIKE := func(ctx context.Context) error {
 		var rec nmi.IKETunnelRecord
 		n := 0
@@ -202,10 +239,32 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		return err
 	}
 	gatewayIKE := func(ctx context.Context) error { _, err := fetch(ctx, client, ikeURL, gw.auth); return err }
-	sides := []side{{"direct NMI", directIKE, 0}, {"gateway", gatewayIKE, gw.pid}}
+	counted := gw.base
+	if o.inproc {
+		counted = "" // no /metrics
+	}
+	sides := []side{{name: "direct NMI", op: directIKE}, {name: "gateway", op: gatewayIKE, pid: gw.pid, counted: counted}}
 	if floor != nil {
 		floorIKE := func(ctx context.Context) error { _, err := fetch(ctx, client, floor.base, ""); return err }
-		sides = append(sides, side{"floor", floorIKE, floor.pid})
+		sides = append(sides, side{name: "floor", op: floorIKE, pid: floor.pid})
+	}
+	nBase := len(sides)
+	if gwOff != nil {
+		for _, n := range fanIn {
+			for _, g := range []*gateway{gw, gwOff} {
+				c := fanInClient(n)
+				defer c.CloseIdleConnections()
+				url := g.base + "/v1/stacks/" + stack + "/ike/tunnels"
+				op := func(ctx context.Context) error { _, err := fetch(ctx, c, url, g.auth); return err }
+				name := strconv.Itoa(n) + " clients, coalescing "
+				if g == gw {
+					name += "on"
+				} else {
+					name += "off"
+				}
+				sides = append(sides, side{name: name, op: op, pid: g.pid, workers: n, counted: g.base})
+			}
+		}
 	}
 	res, err := compare(ctx, o, sides)
 	if err != nil {
@@ -223,7 +282,16 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		} else if i > 0 {
 			server = "(in this process)"
 		}
+		if i >= len(names) {
+			break
+		}
 		fmt.Fprintf(out, "  %-22s %8.0f %9s %9s  %s, %s\n", names[i], r.rate, ms(r.p50), ms(r.p99), us(r.cpuSelf), server)
+	}
+	if b.perRequest >= 0 {
+		fmt.Fprintf(out, "  (b) NMI exchanges per HTTP request (gateway's /metrics): %.3f\n", b.perRequest)
+	}
+	if b.refused > 0 {
+		fmt.Fprintf(out, "  (b) refused (503): %d\n", b.refused)
 	}
 	fmt.Fprintf(out, "  ratio (b)/(a) throughput: %.2f\n", b.rate/a.rate)
 	if len(res) > 2 {
@@ -233,6 +301,27 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 			"  bare net/http server: no routing, validation, authentication, metrics, logging or rendering.\n")
 	}
 	fmt.Fprintln(out)
+	if len(res) > nBase {
+		fmt.Fprintf(out, "fan-in: GET .../ike/tunnels (%d IKE tunnels) from many clients, one gateway with %d NMI connections:\n",
+			o.tunnels, o.concurrency)
+		fmt.Fprintf(out, "  %-28s %8s %9s %9s %10s %8s %8s  %s\n", "", "req/s", "p50", "p99", "exch/req", "refused", "/(c)", "/(a) at concurrency 8")
+		for i := nBase; i < len(res); i++ {
+			r := res[i]
+			vsFloor := "-"
+			if nBase > 2 {
+				vsFloor = strconv.FormatFloat(r.rate/res[2].rate, 'f', 2, 64)
+			}
+			fmt.Fprintf(out, "  %-28s %8.0f %9s %9s %10.3f %8d %8s  %.2f\n", sides[i].name, r.rate, ms(r.p50), ms(r.p99),
+				r.perRequest, r.refused, vsFloor, r.rate/a.rate)
+		}
+		fmt.Fprintf(out, "  peak NMI connections (counted by the simulator): coalescing on %d, off %d (pool size %d)\n",
+			gwConns.Peak(), gwOffConns.Peak(), o.concurrency)
+		fmt.Fprintln(out)
+	}
+	if scrapeSteady != nil {
+		fmt.Fprintf(out, "exporter, %d-filter stack: NMI bytes per scrape (simulator's count): first %s, steady %s\n\n",
+			o.filters, kb(scrapeFirst), kb(medianU(scrapeSteady)))
+	}
 	fmt.Fprintf(out, "%d-filter listing (median of %d):\n", o.filters, o.repeat)
 	fmt.Fprintf(out, "  (a) direct decode:   total %s\n", ms(fl.direct))
 	fmt.Fprintf(out, "  (b) gateway:         first byte %s, total %s, %d bytes of JSON\n", ms(fl.ttfb), ms(fl.total), fl.bytes)
@@ -248,15 +337,28 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 func ms(d time.Duration) string { return strconv.FormatFloat(float64(d)/1e6, 'f', 2, 64) + "ms" }
 func us(d time.Duration) string { return strconv.FormatFloat(float64(d)/1e3, 'f', 0, 64) + "µs" }
 func mib(b int64) float64       { return float64(b) / (1 << 20) }
+func kb(b uint64) string        { return strconv.FormatFloat(float64(b)/1000, 'f', 1, 64) + " KB" }
+
+func medianU(v []uint64) uint64 {
+	slices.Sort(v)
+	return v[len(v)/2]
+}
 
 func startSim(socket string, o options) (stop func(), err error) {
+	_, stop, err = startSimServer(socket, o)
+	return stop, err
+}
+
+// startSimServer starts the simulator on socket and returns it, so that
+// more sockets may be served (serveCounted) and its counters read.
+func startSimServer(socket string, o options) (srv *ikedsim.Server, stop func(), err error) {
 	ds, err := ikedsim.Generate(ikedsim.GenSpec{Stacks: 1, Filters: o.filters, Tunnels: o.tunnels, Seed: 1})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	srv, err := ikedsim.NewServer(ikedsim.Config{Data: ds})
+	srv, err = ikedsim.NewServer(ikedsim.Config{Data: ds})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	mode := os.FileMode(0o600)
 	if o.remote.nmi != "" {
@@ -264,10 +366,10 @@ func startSim(socket string, o options) (stop func(), err error) {
 	}
 	ln, err := ikedsim.Listen(socket, mode)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	go func() { _ = srv.Serve(ln) }()
-	return func() {
+	return srv, func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		_ = srv.Shutdown(ctx)
@@ -448,10 +550,13 @@ func fetch(ctx context.Context, client *http.Client, url, auth string) (n int64,
 			return n, rerr
 		}
 	}
-	if resp.StatusCode != http.StatusOK {
-		return n, fmt.Errorf("GET %s: %s", url, resp.Status)
+	switch resp.StatusCode {
+	case http.StatusOK:
+		return n, nil
+	case http.StatusServiceUnavailable:
+		return n, fmt.Errorf("GET %s: %w", url, errRefused)
 	}
-	return n, nil
+	return n, fmt.Errorf("GET %s: %s", url, resp.Status)
 }
 
 type rateResult struct {
@@ -460,6 +565,11 @@ type rateResult struct {
 	// CPU time per request of this process and of the side's server
 	// process, the gateway or the floor (0 when it is not a child).
 	cpuSelf, cpuServerProc time.Duration
+	// The gateway's NMI exchanges per HTTP request it answered, from its
+	// own /metrics (-1 when the side has none), and the requests it
+	// refused (503).
+	perRequest float64
+	refused    int
 }
 
 // rounds is how many alternating slices each throughput run is cut into,
@@ -468,9 +578,13 @@ const rounds = 5
 
 // side is one way of getting the IKE tunnel list, measured by compare.
 type side struct {
-	name string
-	op   func(context.Context) error
-	pid  int // the server process whose CPU time is counted (0: none)
+	name    string
+	op      func(context.Context) error
+	pid     int // the server process whose CPU time is counted (0: none)
+	workers int // concurrent clients; 0: --concurrency
+	// counted is the base URL of a gateway whose /metrics count its NMI
+	// exchanges and HTTP requests ("" for none).
+	counted string
 }
 
 // compare measures the sides alternately: a warm-up of each, then rounds
@@ -480,9 +594,19 @@ func compare(ctx context.Context, o options, sides []side) ([]rateResult, error)
 	lat := make([][]time.Duration, len(sides))
 	cpuSelf := make([]time.Duration, len(sides))
 	cpuServer := make([]time.Duration, len(sides))
+	moved := make([]counts, len(sides))
+	refused := make([]int, len(sides))
+	workers := func(s side) int {
+		if s.workers > 0 {
+			return s.workers
+		}
+		return o.concurrency
+	}
+	metricsClient := &http.Client{}
+	defer metricsClient.CloseIdleConnections()
 	for _, s := range sides {
 		if o.warmup > 0 {
-			if _, err := load(ctx, o.concurrency, o.warmup, s.op); err != nil {
+			if _, _, err := load(ctx, workers(s), o.warmup, s.op); err != nil {
 				return nil, fmt.Errorf("%s: %w", s.name, err)
 			}
 		}
@@ -491,13 +615,29 @@ func compare(ctx context.Context, o options, sides []side) ([]rateResult, error)
 	for range rounds {
 		for i, s := range sides {
 			self0, srv0 := selfCPU(), procCPU(s.pid)
-			l, err := load(ctx, o.concurrency, slice, s.op)
+			var l []time.Duration
+			var ref int
+			measure := func() error {
+				var err error
+				l, ref, err = load(ctx, workers(s), slice, s.op)
+				return err
+			}
+			var err error
+			if s.counted != "" {
+				var c counts
+				c, err = sinceCounts(ctx, metricsClient, s.counted, measure)
+				moved[i].exchanges += c.exchanges
+				moved[i].requests += c.requests
+			} else {
+				err = measure()
+			}
 			if err != nil {
 				return nil, fmt.Errorf("%s: %w", s.name, err)
 			}
 			cpuSelf[i] += selfCPU() - self0
 			cpuServer[i] += procCPU(s.pid) - srv0
 			lat[i] = append(lat[i], l...)
+			refused[i] += ref
 		}
 	}
 	res := make([]rateResult, len(sides))
@@ -505,6 +645,10 @@ func compare(ctx context.Context, o options, sides []side) ([]rateResult, error)
 		res[i] = summarize(lat[i], slice*rounds)
 		if n := time.Duration(len(lat[i])); n > 0 {
 			res[i].cpuSelf, res[i].cpuServerProc = cpuSelf[i]/n, cpuServer[i]/n
+		}
+		res[i].perRequest, res[i].refused = -1, refused[i]
+		if sides[i].counted != "" && moved[i].requests > 0 {
+			res[i].perRequest = moved[i].exchanges / moved[i].requests
 		}
 	}
 	return res, nil
@@ -558,13 +702,17 @@ func summarize(lat []time.Duration, d time.Duration) rateResult {
 	return res
 }
 
-func load(ctx context.Context, workers int, d time.Duration, op func(context.Context) error) ([]time.Duration, error) {
+// load runs op from workers goroutines for d and returns the latencies
+// of the operations that succeeded and the number refused (errRefused);
+// any other error ends it.
+func load(ctx context.Context, workers int, d time.Duration, op func(context.Context) error) ([]time.Duration, int, error) {
 	ctx, cancel := context.WithTimeout(ctx, d+30*time.Second)
 	defer cancel()
 	end := time.Now().Add(d)
 	var (
 		mu       sync.Mutex
 		lat      []time.Duration
+		refused  int
 		firstErr error
 		wg       sync.WaitGroup
 	)
@@ -573,9 +721,19 @@ func load(ctx context.Context, workers int, d time.Duration, op func(context.Con
 		go func() {
 			defer wg.Done()
 			var mine []time.Duration
+			ref := 0
+			defer func() {
+				mu.Lock()
+				lat = append(lat, mine...)
+				refused += ref
+				mu.Unlock()
+			}()
 			for time.Now().Before(end) {
 				t := time.Now()
-				if err := op(ctx); err != nil {
+				if err := op(ctx); errors.Is(err, errRefused) {
+					ref++
+					continue
+				} else if err != nil {
 					mu.Lock()
 					if firstErr == nil {
 						firstErr = err
@@ -585,13 +743,10 @@ func load(ctx context.Context, workers int, d time.Duration, op func(context.Con
 				}
 				mine = append(mine, time.Since(t))
 			}
-			mu.Lock()
-			lat = append(lat, mine...)
-			mu.Unlock()
 		}()
 	}
 	wg.Wait()
-	return lat, firstErr
+	return lat, refused, firstErr
 }
 
 type listingResult struct {

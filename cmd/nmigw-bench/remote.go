@@ -120,8 +120,8 @@ func runRemote(ctx context.Context, o options, out io.Writer) error {
 		return func(ctx context.Context) error { _, err := fetch(ctx, client, url, g.auth); return err }
 	}
 	sides := []side{
-		{"direct NMI, local", directIKE(local), 0}, {"direct NMI, SSH", directIKE(remote), 0},
-		{"gateway, local", gatewayIKE(gwLocal), gwLocal.pid}, {"gateway, SSH", gatewayIKE(gwSSH), gwSSH.pid},
+		{name: "direct NMI, local", op: directIKE(local)}, {name: "direct NMI, SSH", op: directIKE(remote)},
+		{name: "gateway, local", op: gatewayIKE(gwLocal), pid: gwLocal.pid}, {name: "gateway, SSH", op: gatewayIKE(gwSSH), pid: gwSSH.pid},
 	}
 	res, err := compare(ctx, o, sides)
 	if err != nil {
