@@ -112,6 +112,7 @@ type api struct {
 	reauth        func(r *http.Request) (authz.Principal, error)
 	credExpiry    func(ctx context.Context) time.Time
 	limiter       *limiter
+	views         *views // rendered answers shared by concurrent requests
 }
 
 // NewHandler builds the gateway's HTTP handler. It fails if the embedded
@@ -140,6 +141,7 @@ func NewHandler(d Deps) (http.Handler, error) {
 		fleet:      d.Fleet,
 		defaultSAF: def.SAFSystem,
 		nmi:        loggedNMI{NMI: routed, busy: &episodeLog{log: d.Logger}},
+		views:      newViews(),
 		log:        d.Logger,
 		timeout:    d.RequestTimeout,
 		maxBody:    d.MaxBodyBytes,

@@ -44,6 +44,7 @@ type bodyWriter struct {
 	inm       string // If-None-Match, "" when unconditional
 	streaming bool
 	dry       bool
+	capture   bool // a shared rendering: held in jw.b, never sent (serveShared)
 	status    int
 }
 
@@ -79,6 +80,10 @@ func putBuf(b []byte) {
 // once the body passes bufferLimit and sends full chunks.
 func (bw *bodyWriter) progress() error {
 	switch {
+	case bw.capture:
+		if len(bw.jw.b) > bufferLimit {
+			return errTooLarge
+		}
 	case bw.streaming || bw.dry:
 		if len(bw.jw.b) >= flushSize {
 			return bw.flush()
@@ -119,6 +124,12 @@ func (bw *bodyWriter) flush() error {
 // chunk and the ETag trailer, or errRestart after a dry run whose ETag did
 // not match.
 func (bw *bodyWriter) finish() error {
+	if bw.capture {
+		if len(bw.jw.b) > bufferLimit {
+			return errTooLarge
+		}
+		return nil
+	}
 	if bw.streaming {
 		if err := bw.flush(); err != nil {
 			return err

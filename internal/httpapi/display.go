@@ -66,7 +66,7 @@ func (a *api) sortedList(w http.ResponseWriter, r *http.Request, spec *listSpec)
 		a.writeError(w, r, err)
 		return
 	}
-	a.serveBody(w, r, func(bw *bodyWriter) error {
+	a.serveShared(w, r, func(bw *bodyWriter) error {
 		var s sorter
 		defer s.release()
 		decode := spec.decoder(r.URL.Query())
@@ -95,7 +95,7 @@ func (a *api) byID(w http.ResponseWriter, r *http.Request, what, param string, n
 	}
 	nreq.Target = stack
 	nreq.Filters = []nmi.InFilter{f}
-	a.serveBody(w, r, func(bw *bodyWriter) error {
+	a.serveShared(w, r, func(bw *bodyWriter) error {
 		var s sorter
 		defer s.release()
 		if err := a.do(r.Context(), nreq, func(rec nmi.Record) error { return decode(rec, &s) }); err != nil {
@@ -208,7 +208,7 @@ func (a *api) getStack(w http.ResponseWriter, r *http.Request) {
 		a.getClientStack(w, r, st)
 		return
 	}
-	a.serveBody(w, r, func(bw *bodyWriter) error {
+	a.serveShared(w, r, func(bw *bodyWriter) error {
 		found := false
 		err := a.stacks(r.Context(), func(st *nmi.Stack, nss *nmi.NSS) {
 			if !found && st.Name.String() == stack {
@@ -234,7 +234,7 @@ func (a *api) getSummary(w http.ResponseWriter, r *http.Request) {
 		a.writeError(w, r, err)
 		return
 	}
-	a.serveBody(w, r, func(bw *bodyWriter) error {
+	a.serveShared(w, r, func(bw *bodyWriter) error {
 		var rec nmi.SummaryRecord
 		n := 0
 		err := a.do(r.Context(), &nmi.Request{Type: nmi.GetSummary, Target: stack}, func(raw nmi.Record) error {
@@ -296,7 +296,11 @@ func (a *api) listFilters(w http.ResponseWriter, r *http.Request) {
 		a.writeError(w, r, err)
 		return
 	}
-	a.serveBody(w, r, func(bw *bodyWriter) error {
+	serve := a.serveBody // a whole filter set streams to each caller
+	if pg.size > 0 && pg.size <= maxSharedFilterPage {
+		serve = a.serveShared
+	}
+	serve(w, r, func(bw *bodyWriter) error {
 		l := newListBody(bw, &pg)
 		var rec nmi.FilterRecord
 		var ord uint64

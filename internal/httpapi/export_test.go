@@ -3,5 +3,9 @@ package httpapi
 // NewFake exposes the failure-injecting NMI to the external test package.
 func NewFake() *fakeNMI { return newFake() }
 
+// ViewJoins is the number of requests answered by another request's
+// rendering so far.
+func ViewJoins() uint64 { return viewJoins.Load() }
+
 // SecretText is the text of the fake's internal error.
 const SecretText = secretText

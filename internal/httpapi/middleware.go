@@ -274,6 +274,7 @@ func (a *api) scope(next http.Handler) http.Handler {
 		// Reads may reuse a recent NMI answer (--max-staleness) unless
 		// the client asks for a fresh one; the body says how old (Age).
 		ctx, _ = coalesce.WithInfo(ctx)
+		ctx = withRenderSlot(ctx)
 		if noCache(r.Header) {
 			ctx = coalesce.Fresh(ctx)
 		}

@@ -112,7 +112,7 @@ type loggedNMI struct {
 }
 
 func (l loggedNMI) Do(ctx context.Context, req *nmi.Request, fn func(nmi.Record) error) (nmi.Header, error) {
-	h, err := l.NMI.Do(ctx, req, fn)
+	h, err := l.NMI.Do(ctx, req, sealOnFirst(ctx, fn))
 	if li := logInfoFrom(ctx); li != nil {
 		li.exchange(req.Type, h, err)
 	}
