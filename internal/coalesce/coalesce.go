@@ -108,6 +108,10 @@ func (r *Reader) Stats() Stats {
 	return Stats{Exchanges: r.exchanges.Load(), Shared: r.shared.Load(), Reused: r.reused.Load()}
 }
 
+// Shares reports whether the Reader shares exchanges (Config.Off is not
+// set): the readers above it may then share what they make of them.
+func (r *Reader) Shares() bool { return !r.cfg.Off }
+
 // MaxStaleness is the Reader's configured staleness bound.
 func (r *Reader) MaxStaleness() time.Duration { return r.cfg.MaxStaleness }
 

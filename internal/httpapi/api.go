@@ -141,7 +141,7 @@ func NewHandler(d Deps) (http.Handler, error) {
 		fleet:      d.Fleet,
 		defaultSAF: def.SAFSystem,
 		nmi:        loggedNMI{NMI: routed, busy: &episodeLog{log: d.Logger}},
-		views:      newViews(),
+		views:      newViews(d.Fleet),
 		log:        d.Logger,
 		timeout:    d.RequestTimeout,
 		maxBody:    d.MaxBodyBytes,

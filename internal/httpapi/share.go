@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/nmigw/nmigw/internal/coalesce"
+	"github.com/nmigw/nmigw/internal/fleet"
 	"github.com/nmigw/nmigw/internal/nmi"
 )
 
@@ -47,7 +48,18 @@ type views struct {
 // another's rendering (tests observe it).
 var viewJoins atomic.Uint64
 
-func newViews() *views { return &views{open: map[string]*rendering{}} }
+// newViews returns the shared renderings of a handler over the systems of
+// f: none (nil) unless every system's NMI shares exchanges between readers
+// (a coalesce.Reader that is not Off), so that turning sharing off
+// (--coalesce=false) turns off both.
+func newViews(f *fleet.Fleet) *views {
+	for _, e := range f.Endpoints() {
+		if s, ok := e.NMI.(interface{ Shares() bool }); !ok || !s.Shares() {
+			return nil
+		}
+	}
+	return &views{open: map[string]*rendering{}}
+}
 
 // rendering is one shared rendering of a view, run by its first request.
 type rendering struct {
@@ -55,6 +67,10 @@ type rendering struct {
 	key  string
 	done chan struct{}
 	once sync.Once // seal
+	// refs counts the members that have not yet sent body (or left): the
+	// last one gives its buffer back to the pool. Members are added under
+	// v.mu before the rendering is sealed, never after.
+	refs atomic.Int32
 
 	// Set before done is closed.
 	body []byte
@@ -128,7 +144,9 @@ func (a *api) serveShared(w http.ResponseWriter, r *http.Request, produce func(*
 		g = &rendering{v: v, key: k, done: make(chan struct{})}
 		v.open[k] = g
 	}
+	g.refs.Add(1)
 	v.mu.Unlock()
+	defer g.release()
 	if lead {
 		slot.g = g
 		a.render(r, g, produce)
@@ -159,18 +177,27 @@ func isContextErr(err error) bool {
 	return errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)
 }
 
+// release counts a member done with the body; the last one gives the
+// buffer back to the pool.
+func (g *rendering) release() {
+	if g.refs.Add(-1) == 0 {
+		putBuf(g.body)
+		g.body = nil
+	}
+}
+
 // render runs produce into memory for the members of g.
 func (a *api) render(r *http.Request, g *rendering, produce func(*bodyWriter) error) {
 	defer close(g.done)
 	defer g.seal()
 	bw := &bodyWriter{r: r, capture: true, status: http.StatusOK}
 	bw.jw.b = getBuf()
-	defer func() { putBuf(bw.jw.b) }()
+	g.body = bw.jw.b // kept by the members, given back by the last
 	if g.err = produce(bw); g.err != nil {
+		g.body = bw.jw.b[:0]
 		return
 	}
-	// The shared body is a copy: the buffer goes back to the pool.
-	g.body = append([]byte(nil), bw.jw.b...)
+	g.body = bw.jw.b
 	g.tag = etagOf(g.body)
 	if i := coalesce.InfoFrom(r.Context()); i != nil {
 		g.age, g.aged = i.Age()

@@ -263,3 +263,31 @@ func lastLines(s string, n int) string {
 	}
 	return s[i+1:]
 }
+
+// TestSharingOff: over a Reader with sharing off (--coalesce=false),
+// concurrent requests of one view render their own answers, each from
+// an exchange of its own.
+func TestSharingOff(t *testing.T) {
+	s, sim, _ := coalescedServer(t, coalesce.Config{Off: true})
+	const path = "/v1/stacks/TCPIP/ike/tunnels"
+	base := sim.srv.Requests(nmi.GetIKETun)
+	joins0 := httpapi.ViewJoins()
+	sim.faults.Set(nmi.GetIKETun, ikedsim.Fault{Delay: time.Second, Times: 1})
+	const n = 3
+	got := make([]answer, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() { defer wg.Done(); got[i] = fetch(s, path, roleViewer.header()...) }()
+		waitUntil(t, "the request at IKED", func() bool { return sim.srv.Requests(nmi.GetIKETun) == base+uint64(i)+1 })
+	}
+	wg.Wait()
+	for i, a := range got {
+		if a.err != nil || a.status != http.StatusOK || !bytes.Equal(a.body, got[0].body) {
+			t.Errorf("request %d: %d %v", i, a.status, a.err)
+		}
+	}
+	if j := httpapi.ViewJoins() - joins0; j != 0 {
+		t.Errorf("%d requests joined another's rendering with sharing off", j)
+	}
+}
