@@ -80,6 +80,7 @@ type options struct {
 	tunnels     int
 	repeat      int
 	gatewayBin  string
+	baselineBin string
 	inproc      bool
 	pin         bool
 	cpuprofile  string
@@ -108,6 +109,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	fs.IntVar(&o.tunnels, "tunnels", 100, "IKE tunnel records of the stack")
 	fs.IntVar(&o.repeat, "repeat", 5, "listings of the filter set per side (the median is reported)")
 	fs.StringVar(&o.gatewayBin, "gateway-bin", "", "gateway binary (default: go build ./cmd/gateway)")
+	fs.StringVar(&o.baselineBin, "baseline-bin", "", "another gateway binary measured beside --gateway-bin at --concurrency, as (b0), in alternating slices")
 	fs.BoolVar(&o.inproc, "inproc", false, "serve the gateway from this process (no RSS figure)")
 	fs.BoolVar(&o.pin, "pin", false, "run the gateway on a CPU of its own and the harness on the others (Linux, 2 CPUs or more)")
 	fs.StringVar(&o.cpuprofile, "cpuprofile", "", "write a CPU profile of this process to the file (with --inproc it includes the gateway)")
@@ -177,6 +179,19 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	defer gw.stop()
 	if o.gatewayBin == "" && !o.inproc {
 		o.gatewayBin = filepath.Join(dir, "gateway") // built by the first start
+	}
+	var gw0 *gateway // --baseline-bin
+	if o.baselineBin != "" && !o.inproc {
+		b := o
+		b.gatewayBin = o.baselineBin
+		bSocket := filepath.Join(dir, "ipsecmgmt-baseline")
+		if _, err := serveCounted(sim, bSocket); err != nil {
+			return err
+		}
+		if gw0, err = startGatewayAt(ctx, dir, bSocket, []string{"--nmi-socket", bSocket}, b); err != nil {
+			return fmt.Errorf("baseline gateway: %w", err)
+		}
+		defer gw0.stop()
 	}
 	var gwOff *gateway // coalescing off, for the fan-in case
 	var gwOffConns *countedListener
@@ -248,6 +263,11 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		floorIKE := func(ctx context.Context) error { _, err := fetch(ctx, client, floor.base, ""); return err }
 		sides = append(sides, side{name: "floor", op: floorIKE, pid: floor.pid})
 	}
+	if gw0 != nil {
+		url0 := gw0.base + "/v1/stacks/" + stack + "/ike/tunnels"
+		op := func(ctx context.Context) error { _, err := fetch(ctx, client, url0, gw0.auth); return err }
+		sides = append(sides, side{name: "(b0) baseline gateway", op: op, pid: gw0.pid, counted: gw0.base})
+	}
 	nBase := len(sides)
 	if gwOff != nil {
 		for _, n := range fanIn {
@@ -274,7 +294,10 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 
 	fmt.Fprintf(out, "GET .../ike/tunnels (%d IKE tunnels), concurrency %d:\n", o.tunnels, o.concurrency)
 	fmt.Fprintf(out, "  %-22s %8s %9s %9s  %s\n", "", "req/s", "p50", "p99", "CPU per request: this process (simulator, client), server")
-	names := []string{"(a) direct NMI client", "(b) gateway over HTTP", "(c) floor over HTTP"}
+	names := []string{"(a) direct NMI client", "(b) gateway over HTTP", "(c) floor over HTTP"}[:min(3, len(sides))]
+	if floor == nil {
+		names = names[:2]
+	}
 	for i, r := range res {
 		server := "-"
 		if sides[i].pid > 0 {
@@ -293,8 +316,15 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	if b.refused > 0 {
 		fmt.Fprintf(out, "  (b) refused (503): %d\n", b.refused)
 	}
+	if gw0 != nil {
+		b0 := res[nBase-1]
+		fmt.Fprintf(out, "  (b0) baseline gateway (%s): %.0f req/s, p50 %s, p99 %s, CPU per request %s, %.3f NMI exchanges per request\n",
+			o.baselineBin, b0.rate, ms(b0.p50), ms(b0.p99), us(b0.cpuServerProc), b0.perRequest)
+		fmt.Fprintf(out, "  ratio (b)/(b0): throughput %.2f, gateway CPU per request %.2f\n",
+			b.rate/b0.rate, float64(b.cpuServerProc)/float64(b0.cpuServerProc))
+	}
 	fmt.Fprintf(out, "  ratio (b)/(a) throughput: %.2f\n", b.rate/a.rate)
-	if len(res) > 2 {
+	if floor != nil {
 		c := res[2]
 		fmt.Fprintf(out, "  ratio (c)/(a) throughput: %.2f, (b)/(c): %.2f\n", c.rate/a.rate, b.rate/c.rate)
 		fmt.Fprintf(out, "  (c) does the same NMI exchange as (a), then sends the gateway's answer from memory with a\n"+
@@ -308,7 +338,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		for i := nBase; i < len(res); i++ {
 			r := res[i]
 			vsFloor := "-"
-			if nBase > 2 {
+			if floor != nil {
 				vsFloor = strconv.FormatFloat(r.rate/res[2].rate, 'f', 2, 64)
 			}
 			fmt.Fprintf(out, "  %-28s %8.0f %9s %9s %10.3f %8d %8s  %.2f\n", sides[i].name, r.rate, ms(r.p50), ms(r.p99),
