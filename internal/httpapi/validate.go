@@ -21,6 +21,7 @@ import (
 // built once, at start-up.
 type validator struct {
 	router routers.Router
+	memo   validMemo // GET URLs that passed
 }
 
 // LoadSpec loads and validates the embedded OpenAPI document, with its
@@ -66,6 +67,11 @@ var validationOptions = &openapi3filter.Options{
 // failing parameter.
 func (a *api) validate(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		memo := memoKey(r)
+		if a.validator.memo.passed(memo, r) {
+			next.ServeHTTP(w, r)
+			return
+		}
 		vr := r
 		if r.Method == http.MethodHead { // validated as the GET it stands for
 			vr = r.Clone(r.Context())
@@ -118,6 +124,7 @@ func (a *api) validate(next http.Handler) http.Handler {
 			a.invalid(w, r, route, validationError(err))
 			return
 		}
+		a.validator.memo.remember(memo, route)
 		next.ServeHTTP(w, r)
 	})
 }
