@@ -155,6 +155,9 @@ func (a *api) accessLog(next http.Handler) http.Handler {
 				// logs count the latter.
 				level = slog.LevelDebug
 			}
+			if !a.log.Enabled(r.Context(), level) {
+				return // the line's attributes cost more than the check
+			}
 			a.log.LogAttrs(r.Context(), level, "http", append([]slog.Attr{attrRequestID(r),
 				slog.String("method", r.Method), slog.String("path", r.URL.Path),
 				slog.String("route", pattern), slog.Int("status", sw.status),
