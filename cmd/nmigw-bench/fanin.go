@@ -105,6 +105,7 @@ var errRefused = errors.New("503 Service Unavailable")
 type counts struct {
 	exchanges float64 // NMI exchanges through its pool
 	requests  float64 // HTTP requests answered on the IKE tunnel list route
+	opened    float64 // NMI connections its pool opened
 }
 
 // ikeRoute is the route label of the IKE tunnel list in the HTTP metrics.
@@ -145,6 +146,11 @@ func parseCounts(r io.Reader) (counts, error) {
 	}
 	for _, m := range ex.GetMetric() {
 		c.exchanges += m.GetCounter().GetValue()
+	}
+	if o, ok := fams["nmigw_nmi_pool_connections_opened_total"]; ok {
+		for _, m := range o.GetMetric() {
+			c.opened += m.GetCounter().GetValue()
+		}
 	}
 	if hr, ok := fams["nmigw_http_requests_total"]; ok {
 		for _, m := range hr.GetMetric() {

@@ -344,8 +344,16 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 			fmt.Fprintf(out, "  %-28s %8.0f %9s %9s %10.3f %8d %8s  %.2f\n", sides[i].name, r.rate, ms(r.p50), ms(r.p99),
 				r.perRequest, r.refused, vsFloor, r.rate/a.rate)
 		}
-		fmt.Fprintf(out, "  peak NMI connections (counted by the simulator): coalescing on %d, off %d (pool size %d)\n",
-			gwConns.Peak(), gwOffConns.Peak(), o.concurrency)
+		opened := func(g *gateway) string {
+			c, err := scrapeCounts(ctx, http.DefaultClient, g.base)
+			if err != nil {
+				return err.Error()
+			}
+			return strconv.FormatFloat(c.opened, 'f', 0, 64)
+		}
+		fmt.Fprintf(out, "  peak NMI connections open at once, counted by the simulator: coalescing on %d, off %d (pool size %d);\n"+
+			"  connections the pools opened in the whole run (their /metrics): on %s, off %s\n",
+			gwConns.Peak(), gwOffConns.Peak(), o.concurrency, opened(gw), opened(gwOff))
 		fmt.Fprintln(out)
 	}
 	if scrapeSteady != nil {
