@@ -38,6 +38,9 @@ const maxSharedFilterPage = 1000
 // errTooLarge ends a shared rendering that grew past bufferLimit.
 var errTooLarge = errors.New("httpapi: answer too large to share")
 
+// errAbandoned is the outcome of a rendering whose request panicked.
+var errAbandoned = errors.New("httpapi: shared rendering abandoned")
+
 // views holds the renderings that still take members, by view.
 type views struct {
 	mu   sync.Mutex
@@ -165,8 +168,8 @@ func (a *api) serveShared(w http.ResponseWriter, r *http.Request, produce func(*
 		a.writeShared(w, r, g)
 	case errors.Is(g.err, errTooLarge),
 		// The first request ended (its client left, its deadline
-		// passed): the others produce their own.
-		!lead && isContextErr(g.err) && r.Context().Err() == nil:
+		// passed, it panicked): the others produce their own.
+		!lead && (isContextErr(g.err) || g.err == errAbandoned) && r.Context().Err() == nil:
 		a.serveBody(w, r, produce)
 	default:
 		a.writeError(w, r, g.err)
@@ -192,7 +195,8 @@ func (a *api) render(r *http.Request, g *rendering, produce func(*bodyWriter) er
 	defer g.seal()
 	bw := &bodyWriter{r: r, capture: true, status: http.StatusOK}
 	bw.jw.b = getBuf()
-	g.body = bw.jw.b // kept by the members, given back by the last
+	g.body = bw.jw.b     // kept by the members, given back by the last
+	g.err = errAbandoned // until produce returns
 	if g.err = produce(bw); g.err != nil {
 		g.body = bw.jw.b[:0]
 		return
