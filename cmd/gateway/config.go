@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"strings"
 	"time"
@@ -62,6 +63,13 @@ type config struct {
 
 	Coalesce     bool
 	MaxStaleness time.Duration
+
+	// Systems is the config file's systems: (systems.go); empty: the one
+	// endpoint of --nmi.
+	Systems []systemConfig
+	// given are the flags set on the command line, in the environment or
+	// in the file.
+	given map[string]bool
 }
 
 // listFlag is a comma-separated list.
@@ -95,8 +103,8 @@ func newFlagSet(c *config, out io.Writer) *flag.FlagSet {
 	fs.BoolVar(&c.Sim, "sim", false, "start an in-process simulator with the demo data set on a private socket (ignores --nmi and --nmi-socket)")
 	fs.StringVar(&c.Policy, "policy", "", "policy file (authentication and SAF authorization); re-read on SIGHUP. Required unless -sim (demo policy) or --insecure-no-auth")
 	fs.BoolVar(&c.InsecureNoAuth, "insecure-no-auth", false, "serve without --policy: no authentication and no authorization, every caller may display and control every stack (tests and closed labs only)")
-	fs.StringVar(&c.Config, "config", "", "YAML file of flag values (keys are flag names)")
-	fs.IntVar(&c.PoolSize, "pool-size", 4, "NMI connections at most (1-50)")
+	fs.StringVar(&c.Config, "config", "", "YAML file of flag values (keys are flag names), and of systems: (the systems the gateway reaches)")
+	fs.IntVar(&c.PoolSize, "pool-size", 4, "NMI connections at most (1-50), per system (systems: may set pool: per system)")
 	fs.StringVar(&c.TLSCert, "tls-cert", "", "TLS certificate file (PEM); serves HTTPS")
 	fs.StringVar(&c.TLSKey, "tls-key", "", "TLS private key file (PEM)")
 	fs.StringVar(&c.TLSClientCA, "tls-client-ca", "", "CA bundle (PEM) that verifies client certificates (mutual TLS)")
@@ -135,17 +143,24 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (*con
 	if err != nil {
 		return nil, err
 	}
+	c.given = maps.Clone(set)
 	if c.Config != "" {
-		file, err := readConfigFile(c.Config, fs)
+		file, systems, err := readConfigFile(c.Config, fs)
 		if err != nil {
 			return nil, err
 		}
 		for _, kv := range file {
+			c.given[kv.key] = true
 			if set[kv.key] {
 				continue
 			}
 			if err := fs.Set(kv.key, kv.value); err != nil {
 				return nil, fmt.Errorf("%s: line %d: %s: %w", c.Config, kv.line, kv.key, err)
+			}
+		}
+		if systems != nil {
+			if c.Systems, err = parseSystems(c.Config, systems); err != nil {
+				return nil, err
 			}
 		}
 	}
@@ -158,61 +173,68 @@ type fileValue struct {
 }
 
 // readConfigFile reads a YAML mapping of flag names to scalars (or, for
-// list flags such as cors-origins, a list). Unknown keys are errors naming line and key.
-func readConfigFile(path string, fs *flag.FlagSet) ([]fileValue, error) {
+// list flags such as cors-origins, a list), and the key systems: (a list
+// of mappings, returned as it is for parseSystems). Unknown keys are
+// errors naming line and key.
+func readConfigFile(path string, fs *flag.FlagSet) ([]fileValue, *yaml.Node, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("config file: %w", err)
+		return nil, nil, fmt.Errorf("config file: %w", err)
 	}
 	var doc yaml.Node
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	if err := dec.Decode(&doc); err != nil {
 		if errors.Is(err, io.EOF) {
-			return nil, nil
+			return nil, nil, nil
 		}
-		return nil, fmt.Errorf("%s: %w", path, err)
+		return nil, nil, fmt.Errorf("%s: %w", path, err)
 	}
 	if len(doc.Content) == 0 {
-		return nil, nil
+		return nil, nil, nil
 	}
 	m := doc.Content[0]
 	if m.Kind != yaml.MappingNode {
-		return nil, fmt.Errorf("%s: line %d: want a mapping of flag names to values", path, m.Line)
+		return nil, nil, fmt.Errorf("%s: line %d: want a mapping of flag names to values", path, m.Line)
 	}
 	var out []fileValue
+	var systems *yaml.Node
 	seen := map[string]bool{}
 	for i := 0; i+1 < len(m.Content); i += 2 {
 		k, v := m.Content[i], m.Content[i+1]
 		key := k.Value
-		if key == "config" || fs.Lookup(key) == nil {
-			return nil, fmt.Errorf("%s: line %d: unknown key %q", path, k.Line, key)
+		if key != "systems" && (key == "config" || fs.Lookup(key) == nil) {
+			return nil, nil, fmt.Errorf("%s: line %d: unknown key %q", path, k.Line, key)
 		}
 		if seen[key] {
-			return nil, fmt.Errorf("%s: line %d: key %q given twice", path, k.Line, key)
+			return nil, nil, fmt.Errorf("%s: line %d: key %q given twice", path, k.Line, key)
 		}
 		seen[key] = true
+		if key == "systems" {
+			systems = v
+			continue
+		}
 		var val string
 		switch v.Kind {
 		case yaml.ScalarNode:
 			val = v.Value
 		case yaml.SequenceNode:
 			if _, ok := fs.Lookup(key).Value.(listFlag); !ok {
-				return nil, fmt.Errorf("%s: line %d: %s: want a single value", path, v.Line, key)
+				return nil, nil, fmt.Errorf("%s: line %d: %s: want a single value", path, v.Line, key)
 			}
 			var items []string
 			for _, it := range v.Content {
 				if it.Kind != yaml.ScalarNode {
-					return nil, fmt.Errorf("%s: line %d: %s: want a list of strings", path, it.Line, key)
+					return nil, nil, fmt.Errorf("%s: line %d: %s: want a list of strings", path, it.Line, key)
 				}
 				items = append(items, it.Value)
 			}
 			val = strings.Join(items, ",")
 		default:
-			return nil, fmt.Errorf("%s: line %d: %s: want a value", path, v.Line, key)
+			return nil, nil, fmt.Errorf("%s: line %d: %s: want a value", path, v.Line, key)
 		}
 		out = append(out, fileValue{key: key, value: val, line: k.Line})
 	}
-	return out, nil
+	return out, systems, nil
 }
 
 func (c *config) check() error {
@@ -237,8 +259,14 @@ func (c *config) check() error {
 	if c.MaxConcurrent < 0 {
 		return fmt.Errorf("max-concurrent-requests: %d is negative", c.MaxConcurrent)
 	}
+	if err := c.checkSystems(); err != nil {
+		return err
+	}
 	if c.MaxConcurrent == 0 {
 		c.MaxConcurrent = requestsPerConnection * c.PoolSize
+		if len(c.Systems) > 0 {
+			c.MaxConcurrent = requestsPerConnection * totalPool(c.Systems)
+		}
 	}
 	if c.QueueWait < 0 {
 		return fmt.Errorf("queue-wait: %s is negative", c.QueueWait)
@@ -263,6 +291,9 @@ func (c *config) check() error {
 	}
 	if c.ExporterMaxAge < 0 {
 		return fmt.Errorf("exporter-max-age: %s is negative", c.ExporterMaxAge)
+	}
+	if len(c.Systems) > 0 {
+		return nil
 	}
 	if !c.Sim && c.NMI == "" && c.NMISocket == "" {
 		return errors.New("nmi-socket: empty")

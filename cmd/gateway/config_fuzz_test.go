@@ -16,6 +16,7 @@ import (
 func FuzzConfigFile(f *testing.F) {
 	var keys []string
 	newFlagSet(&config{}, io.Discard).VisitAll(func(fl *flag.Flag) { keys = append(keys, fl.Name) })
+	keys = append(keys, "systems")                     // the file key that is no flag
 	path := filepath.Join(f.TempDir(), "gateway.yaml") // inputs run one at a time per process
 	f.Fuzz(func(t *testing.T, b []byte) {
 		if err := os.WriteFile(path, b, 0o600); err != nil {

@@ -23,10 +23,8 @@ import (
 	"github.com/nmigw/nmigw/internal/audit"
 	"github.com/nmigw/nmigw/internal/authn"
 	"github.com/nmigw/nmigw/internal/authz"
-	"github.com/nmigw/nmigw/internal/coalesce"
 	"github.com/nmigw/nmigw/internal/httpapi"
 	"github.com/nmigw/nmigw/internal/metrics"
-	"github.com/nmigw/nmigw/internal/nmi"
 	"github.com/nmigw/nmigw/internal/policy"
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -81,7 +79,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		return err
 	}
 
-	endpoint := cfg.endpoint()
+	var simSocket string
 	if cfg.Sim {
 		var simPolicy func() *policy.Policy
 		if store != nil {
@@ -98,13 +96,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 				log.Warn("simulator shutdown", slog.String("error", err.Error()))
 			}
 		}()
-		endpoint = "unix://" + sim.Socket
+		simSocket = sim.Socket
 	}
-	nmiEP, err := openNMI(endpoint, cfg.transportOptions(), cfg.NMICapture, "gateway")
-	if err != nil {
-		return err
-	}
-	defer nmiEP.Close()
+	systems := cfg.systems(policySystem(store), simSocket)
 
 	// The Prometheus registry is made here and passed down.
 	reg := prometheus.NewRegistry()
@@ -119,25 +113,21 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	if err != nil {
 		return err
 	}
-	pool := nmi.NewPool(nmi.PoolConfig{
-		Dial: nmiEP.dial, Addr: nmiEP.tr.Addr(),
-		Size: cfg.PoolSize, MaxWait: poolMaxWait, ExchangeTimeout: cfg.ExchangeTimeout,
-		// Outages are logged once, with summaries, not once per request.
-		Observer: httpapi.NewNMIOutageLog(log, nmiEP.tr.Addr(), observer),
-	})
-	defer pool.Close()
-	stopTrim := trimMemory(memTrimEvery, memTrimSlack)
-	defer stopTrim()
-	if err := reg.Register(metrics.NewPoolCollector(pool)); err != nil {
+	// Each system has its own transport, pool and Reader: every reader of
+	// a system's NMI (handlers, event poller, exporter) shares exchanges
+	// through its Reader.
+	fl, err := openSystems(cfg, systems, log, observer, reg)
+	defer fl.Close()
+	if err != nil {
 		return err
 	}
-	// Every reader of the NMI (handlers, event poller, exporter) shares
-	// exchanges through one Reader.
-	reader := coalesce.New(pool, coalesce.Config{Off: !cfg.Coalesce, MaxStaleness: cfg.MaxStaleness})
+	stopTrim := trimMemory(memTrimEvery, memTrimSlack)
+	defer stopTrim()
+	def := fl.byName[fl.fleet.Default()]
 	var exp *metrics.Exporter // served by metricsHandler, per scraper
 	if cfg.Exporter {
 		exp, err = metrics.NewExporter(metrics.ExporterConfig{
-			NMI:            reader,
+			Fleet:          fl.fleet,
 			ScrapeTimeout:  cfg.ExporterTimeout,
 			MaxAge:         cfg.ExporterMaxAge,
 			FilterInterval: cfg.ExporterFilterInt,
@@ -163,7 +153,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	endStreams := make(chan struct{})
 	deps := httpapi.Deps{
 		Events:         httpapi.EventOptions{Done: endStreams, MaxLifetime: cfg.EventStreamLifetime},
-		NMI:            reader,
+		Fleet:          fl.fleet,
+		NMI:            def.reader,
+		System:         def.name,
 		PartialRecords: observer.ObservePartial,
 		Logger:         log,
 		CORSOrigins:    cfg.CORSOrigins,
@@ -171,7 +163,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		MaxConcurrent:  cfg.MaxConcurrent,
 		QueueWait:      queueWait(cfg.QueueWait),
 		Audit:          auditLog,
-		NMILastSuccess: pool.LastSuccess,
+		NMILastSuccess: def.pool.LastSuccess, // /readyz: the default system
 	}
 	az, err := accessControl(&deps, store, log)
 	if err != nil {
@@ -227,7 +219,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	}
 	stopHUP := onHUP(log, auditLog, policyFile, az, reloads)
 	defer stopHUP()
-	printURLs(stdout, ln.Addr(), tlsConfig != nil, cfg, nmiEP.tr.Addr(), demoTokens)
+	printURLs(stdout, ln.Addr(), tlsConfig != nil, cfg, fl.addrs(), demoTokens)
 
 	served := make(chan error, 1)
 	go func() {
@@ -412,8 +404,9 @@ func serverTLS(cfg *config) (*tls.Config, error) {
 	return t, nil
 }
 
-// printURLs tells a person where the gateway is.
-func printURLs(w io.Writer, addr net.Addr, https bool, cfg *config, endpoint string, tokens *demoTokens) {
+// printURLs tells a person where the gateway is, and which NMI endpoints
+// it reaches (one line per system).
+func printURLs(w io.Writer, addr net.Addr, https bool, cfg *config, endpoints []string, tokens *demoTokens) {
 	host := addr.String()
 	if ta, ok := addr.(*net.TCPAddr); ok && ta.IP.IsUnspecified() {
 		host = net.JoinHostPort("localhost", fmt.Sprint(ta.Port))
@@ -424,10 +417,12 @@ func printURLs(w io.Writer, addr net.Addr, https bool, cfg *config, endpoint str
 	}
 	base := scheme + "://" + host
 	fmt.Fprintf(w, "nmigw gateway listening on %s\n", base)
-	if cfg.Sim {
-		fmt.Fprintf(w, "  simulator (demo data set) on %s\n", endpoint)
-	} else {
-		fmt.Fprintf(w, "  NMI endpoint %s\n", endpoint)
+	for _, endpoint := range endpoints {
+		if cfg.Sim {
+			fmt.Fprintf(w, "  simulator (demo data set) on %s\n", endpoint)
+		} else {
+			fmt.Fprintf(w, "  NMI endpoint %s\n", endpoint)
+		}
 	}
 	fmt.Fprintf(w, "  dashboard:    %s/\n", base)
 	fmt.Fprintf(w, "  stacks:       %s/v1/stacks\n", base)

@@ -1,10 +1,12 @@
 package main
 
 import (
+	"fmt"
 	"log/slog"
 	"net/http"
 
 	"github.com/nmigw/nmigw/internal/authz"
+	"github.com/nmigw/nmigw/internal/fleet"
 	"github.com/nmigw/nmigw/internal/httpapi"
 	"github.com/nmigw/nmigw/internal/metrics"
 	"github.com/prometheus/client_golang/prometheus"
@@ -74,9 +76,26 @@ func (m *metricsHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // stacksOf is the filter of the stacks p may display, decided in one
-// batch by the authorizer.
+// batch by the authorizer: each stack by the resource of its system
+// (fleet.Stack.Resource: the IKED's system and the stack, or the NSS
+// server's system and the client).
 func (m *metricsHandler) stacksOf(r *http.Request, p authz.Principal) metrics.StackFilter {
-	return func(stacks []string) ([]bool, error) {
-		return httpapi.MayDisplay(r.Context(), m.authorizer, p, stacks, nil)
+	return func(stacks []fleet.Stack) ([]bool, error) {
+		res := make([]string, len(stacks))
+		for i := range stacks {
+			res[i] = stacks[i].Resource(m.authorizer, authz.Display)
+		}
+		ds, err := m.authorizer.AuthorizeBatch(r.Context(), p, res)
+		if err != nil {
+			return nil, err
+		}
+		if len(ds) != len(res) {
+			return nil, fmt.Errorf("%d decisions for %d stacks", len(ds), len(res))
+		}
+		ok := make([]bool, len(ds))
+		for i, d := range ds {
+			ok[i] = d.Allowed
+		}
+		return ok, nil
 	}
 }

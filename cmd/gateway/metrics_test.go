@@ -176,20 +176,20 @@ func TestMetricsCountRequests(t *testing.T) {
 			}
 		}
 	}
-	if _, ok := sample(after, "nmigw_ipsec_up"); ok {
+	if _, ok := sample(after, "nmigw_ipsec_up", "system", "SYS1"); ok {
 		t.Error("--exporter=false still exports nmigw_ipsec_up")
 	}
-	if v, ok := sample(after, "nmigw_nmi_pool_max_connections"); !ok || v != 4 {
+	if v, ok := sample(after, "nmigw_nmi_pool_max_connections", "system", "SYS1"); !ok || v != 4 {
 		t.Errorf("nmigw_nmi_pool_max_connections %v (present %v), want the default pool size 4", v, ok)
 	}
-	if v, ok := sample(after, "nmigw_nmi_pool_connections_opened_total"); !ok || v < 1 {
+	if v, ok := sample(after, "nmigw_nmi_pool_connections_opened_total", "system", "SYS1"); !ok || v < 1 {
 		t.Errorf("nmigw_nmi_pool_connections_opened_total %v", v)
 	}
 	var inits uint64
 	for _, s := range after["nmigw_nmi_init_wait_seconds"].GetMetric() {
 		inits += s.GetHistogram().GetSampleCount()
 	}
-	if opened, _ := sample(after, "nmigw_nmi_pool_connections_opened_total"); float64(inits) != opened {
+	if opened, _ := sample(after, "nmigw_nmi_pool_connections_opened_total", "system", "SYS1"); float64(inits) != opened {
 		t.Errorf("%d INIT waits observed for %v connections opened", inits, opened)
 	}
 	if len(after["nmigw_build_info"].GetMetric()) != 1 {
@@ -245,7 +245,7 @@ func TestMetricsExporterDemo(t *testing.T) {
 	// The demo's clock is real time: its SAs change on their own after
 	// minutes at the earliest, so the scrape sees the data set as it is.
 	mfs := g.metricsOf("Authorization", "Bearer "+g.viewer)
-	if v, _ := sample(mfs, "nmigw_ipsec_up"); v != 1 {
+	if v, _ := sample(mfs, "nmigw_ipsec_up", "system", "SYS1"); v != 1 {
 		t.Fatalf("nmigw_ipsec_up = %v", v)
 	}
 	ikeStates := ipsec.KindIKE.States()
@@ -270,7 +270,7 @@ func TestMetricsExporterDemo(t *testing.T) {
 				t.Errorf("%s{stack=%s}: %d series, want one per state %v", c.metric, st.Name, n, c.states)
 			}
 			for _, state := range c.states {
-				v, ok := sample(mfs, c.metric, "stack", st.Name, "state", state)
+				v, ok := sample(mfs, c.metric, "system", "SYS1", "stack", st.Name, "state", state)
 				if !ok || v != c.want[state] {
 					t.Errorf("%s{stack=%s,state=%s} = %v (present %v); the data set has %v", c.metric, st.Name, state, v, ok, c.want[state])
 				}
@@ -283,7 +283,7 @@ func TestMetricsExporterDemo(t *testing.T) {
 	tunnelState := func(mfs map[string]*dto.MetricFamily) map[string]float64 {
 		out := map[string]float64{}
 		for _, state := range ipStates {
-			if v, ok := sample(mfs, "nmigw_ipsec_tunnel_state", "stack", st0.Name, "type", "dynamic",
+			if v, ok := sample(mfs, "nmigw_ipsec_tunnel_state", "system", "SYS1", "stack", st0.Name, "type", "dynamic",
 				"tunnel_id", y.ID, "name", y.LocalDynVpnRule, "state", state); ok {
 				out[state] = v
 			}
@@ -293,7 +293,7 @@ func TestMetricsExporterDemo(t *testing.T) {
 	if got := tunnelState(mfs); len(got) != len(ipStates) || got["active"] != 1 {
 		t.Fatalf("%s before deactivation: %v", y.ID, got)
 	}
-	activeBefore, _ := sample(mfs, "nmigw_ipsec_dynamic_tunnels", "stack", st0.Name, "state", "active")
+	activeBefore, _ := sample(mfs, "nmigw_ipsec_dynamic_tunnels", "system", "SYS1", "stack", st0.Name, "state", "active")
 	v := g.postObject("/v1/stacks/"+st0.Name+"/tunnels/dynamic/"+y.ID+":deactivate?wait=10s", "", http.StatusOK,
 		"Authorization", "Bearer "+op[1])
 	if got := results(t, v); !slices.Equal(got, []string{"/" + y.ID + "/stateUpdated"}) || v["reached"] != true {
@@ -303,7 +303,7 @@ func TestMetricsExporterDemo(t *testing.T) {
 	if got := tunnelState(mfs); len(got) != len(ipStates) || got["active"] != 0 {
 		t.Errorf("%s after deactivation: %v; want every state series present, active 0", y.ID, got)
 	}
-	if v, _ := sample(mfs, "nmigw_ipsec_dynamic_tunnels", "stack", st0.Name, "state", "active"); v != activeBefore-1 {
+	if v, _ := sample(mfs, "nmigw_ipsec_dynamic_tunnels", "system", "SYS1", "stack", st0.Name, "state", "active"); v != activeBefore-1 {
 		t.Errorf("active dynamic tunnels of %s: %v after deactivating one of %v", st0.Name, v, activeBefore)
 	}
 }
@@ -354,18 +354,18 @@ func TestMetricsIKEDStopped(t *testing.T) {
 	g := startRun(t, "--nmi-socket", path, "--exporter-tunnels", y.ID)
 
 	mfs := g.metricsOf()
-	if v, _ := sample(mfs, "nmigw_ipsec_up"); v != 1 || len(mfs["nmigw_ipsec_tunnel_state"].GetMetric()) == 0 {
+	if v, _ := sample(mfs, "nmigw_ipsec_up", "system", "SYS1"); v != 1 || len(mfs["nmigw_ipsec_tunnel_state"].GetMetric()) == 0 {
 		t.Fatalf("with IKED up: nmigw_ipsec_up %v, %d tunnel state series", v, len(mfs["nmigw_ipsec_tunnel_state"].GetMetric()))
 	}
 
 	stop()
 	mfs = g.metricsOf()
-	if v, ok := sample(mfs, "nmigw_ipsec_up"); !ok || v != 0 {
+	if v, ok := sample(mfs, "nmigw_ipsec_up", "system", "SYS1"); !ok || v != 0 {
 		t.Errorf("IKED stopped: nmigw_ipsec_up %v (present %v), want 0", v, ok)
 	}
 	for name := range mfs {
 		switch name {
-		case "nmigw_ipsec_up", "nmigw_ipsec_scrape_duration_seconds", "nmigw_ipsec_data_age_seconds":
+		case "nmigw_ipsec_up", "nmigw_ipsec_scrape_duration_seconds", "nmigw_ipsec_data_age_seconds", "nmigw_ipsec_tunnel_series_limit":
 		default:
 			if strings.HasPrefix(name, "nmigw_ipsec_") {
 				t.Errorf("IKED stopped: %s still exported", name)
@@ -383,7 +383,7 @@ func TestMetricsSeriesCap(t *testing.T) {
 	const limit = 1000
 	g := startRun(t, "--nmi-socket", path, "--exporter-top-n", "10000", "--exporter-max-series", "1000")
 	mfs := g.metricsOf()
-	if v, _ := sample(mfs, "nmigw_ipsec_up"); v != 1 {
+	if v, _ := sample(mfs, "nmigw_ipsec_up", "system", "SYS1"); v != 1 {
 		t.Fatalf("nmigw_ipsec_up = %v", v)
 	}
 	n := 0
@@ -397,7 +397,7 @@ func TestMetricsSeriesCap(t *testing.T) {
 	if v, _ := sample(mfs, "nmigw_ipsec_tunnel_series_limit"); v != limit {
 		t.Errorf("nmigw_ipsec_tunnel_series_limit = %v", v)
 	}
-	if v, _ := sample(mfs, "nmigw_ipsec_tunnel_series_dropped"); v == 0 {
+	if v, _ := sample(mfs, "nmigw_ipsec_tunnel_series_dropped", "system", "SYS1"); v == 0 {
 		t.Error("10,000 tunnels chosen, none dropped under the cap")
 	}
 }

@@ -3,9 +3,11 @@ package metrics
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"time"
 
+	"github.com/nmigw/nmigw/internal/fleet"
 	"github.com/nmigw/nmigw/internal/nmi"
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/sync/singleflight"
@@ -26,10 +28,15 @@ const (
 
 // ExporterConfig configures the IPsec exporter.
 type ExporterConfig struct {
-	NMI NMI // required; the gateway's pool
+	// Fleet is the systems exported. Without it, NMI (the gateway's
+	// pool) is one IKED named System (default SYS1).
+	Fleet  *fleet.Fleet
+	NMI    NMI
+	System string
 
-	// ScrapeTimeout bounds one NMI round (default 8s, under Prometheus's
-	// default scrape timeout of 10s).
+	// ScrapeTimeout bounds one NMI round of each system (default 8s,
+	// under Prometheus's default scrape timeout of 10s): the systems are
+	// asked concurrently, each under this deadline.
 	ScrapeTimeout time.Duration
 	// MaxAge lets scrapes reuse a round younger than this. 0: only
 	// scrapes that arrive while a round runs share it.
@@ -68,10 +75,11 @@ type TunnelSelection struct {
 	KeepDown time.Duration
 }
 
-// Exporter is a prometheus.Collector that asks IKED on every scrape.
-// Concurrent scrapes share one NMI round.
+// Exporter is a prometheus.Collector that asks every system on every
+// scrape. Concurrent scrapes share one NMI round.
 type Exporter struct {
 	cfg   ExporterConfig
+	fleet *fleet.Fleet
 	allow map[string]bool
 	now   func() time.Time
 	d     exporterDescs
@@ -81,8 +89,8 @@ type Exporter struct {
 	last *snapshot
 	// known are the tunnels that had series, for KeepDown.
 	known map[tunnelKey]*knownTunnel
-	// counted are the filter counts read, by stack.
-	counted map[string]filterCount
+	// counted are the filter counts read, by system and stack.
+	counted map[stackKey]filterCount
 
 	group  singleflight.Group
 	onJoin func() // test hook: called once a scrape has joined a round
@@ -92,8 +100,19 @@ var _ prometheus.Collector = (*Exporter)(nil)
 
 // NewExporter returns the IPsec exporter; register it with the registry.
 func NewExporter(cfg ExporterConfig) (*Exporter, error) {
-	if cfg.NMI == nil {
-		return nil, errors.New("metrics: ExporterConfig.NMI is required")
+	f := cfg.Fleet
+	if f == nil {
+		if cfg.NMI == nil {
+			return nil, errors.New("metrics: ExporterConfig.Fleet or NMI is required")
+		}
+		name := cfg.System
+		if name == "" {
+			name = "SYS1"
+		}
+		var err error
+		if f, err = fleet.New([]fleet.Endpoint{{Name: name, Kind: fleet.IKED, NMI: cfg.NMI}}, "", fleet.Options{}); err != nil {
+			return nil, fmt.Errorf("metrics: %w", err)
+		}
 	}
 	if cfg.ScrapeTimeout <= 0 {
 		cfg.ScrapeTimeout = DefaultScrapeTimeout
@@ -110,8 +129,8 @@ func NewExporter(cfg ExporterConfig) (*Exporter, error) {
 	if cfg.Tunnels.TopN < 0 {
 		return nil, errors.New("metrics: TunnelSelection.TopN is negative")
 	}
-	e := &Exporter{cfg: cfg, allow: map[string]bool{}, now: cfg.Now, d: newExporterDescs(), known: map[tunnelKey]*knownTunnel{},
-		counted: map[string]filterCount{}}
+	e := &Exporter{cfg: cfg, fleet: f, allow: map[string]bool{}, now: cfg.Now, d: newExporterDescs(), known: map[tunnelKey]*knownTunnel{},
+		counted: map[stackKey]filterCount{}}
 	if e.now == nil {
 		e.now = time.Now
 	}
@@ -156,34 +175,107 @@ func (e *Exporter) snapshot() *snapshot {
 	return (<-ch).Val.(*snapshot)
 }
 
-// round asks IKED for everything the exporter shows, within the scrape
-// timeout. Any failure other than a return code for one stack marks IKED
-// down for this round.
+// round asks every system for everything the exporter shows: the
+// systems concurrently, each within the scrape timeout. Any failure other
+// than a return code for one stack marks the system down for this round;
+// the other systems are exported as they answered.
 func (e *Exporter) round() *snapshot {
 	start := e.now()
 	ctx, cancel := context.WithTimeout(context.Background(), e.cfg.ScrapeTimeout)
 	defer cancel()
+	eps := e.fleet.Endpoints()
+	per := make([][]*systemData, len(eps))
+	fleet.Parallel(ctx, len(eps), len(eps), func(ctx context.Context, i int) {
+		per[i] = e.endpointRound(ctx, eps[i])
+	})
 	s := &snapshot{start: start, limit: e.cfg.Tunnels.MaxSeries}
-	stacks, err := fetchStacks(ctx, e.cfg.NMI)
-	if err == nil {
+	var fams []*family
+	seen := map[string]bool{}
+	for _, systems := range per {
+		for _, sys := range systems {
+			if ep, ok := e.fleet.Endpoint(sys.name); sys.kind == fleet.NSS && ok && ep.Kind == fleet.IKED {
+				continue // the configured IKED wins
+			}
+			if seen[sys.name] {
+				continue // a system seen through two NSS servers: the first
+			}
+			seen[sys.name] = true
+			s.systems = append(s.systems, sys)
+			if sys.up {
+				s.stacks = append(s.stacks, sys.stacks...)
+				fams = append(fams, sys.families...)
+			}
+			sys.stacks, sys.families = nil, nil
+		}
+	}
+	s.tunnels, s.dropped = e.selectTunnels(s.stacks, fams, start)
+	return s
+}
+
+// endpointRound asks one endpoint: an IKED is one system, an NSS server
+// the systems of its clients (the endpoint's own name when it knows none).
+func (e *Exporter) endpointRound(ctx context.Context, ep fleet.Endpoint) []*systemData {
+	t0 := e.now()
+	if ep.Kind == fleet.IKED {
+		sys := &systemData{name: ep.Name, kind: ep.Kind}
+		stacks, err := fetchStacks(ctx, ep.NMI)
 		for _, st := range stacks {
-			var fams []*family
-			fams, err = fetchStack(ctx, e.cfg.NMI, st, e.filterCount)
 			if err != nil {
 				break
 			}
-			s.stacks = append(s.stacks, st)
-			s.families = append(s.families, fams...)
+			st.system = ep.Name
+			if st.ref, err = e.fleet.Lookup(ctx, ep.Name, st.name); err == nil {
+				err = e.fetchStack(ctx, sys, st)
+			}
+		}
+		sys.up = err == nil
+		sys.duration = e.now().Sub(t0)
+		return []*systemData{sys}
+	}
+	clients, err := e.fleet.Clients(ctx, ep.Name)
+	if len(clients) == 0 {
+		return []*systemData{{name: ep.Name, kind: ep.Kind, up: err == nil, duration: e.now().Sub(t0)}}
+	}
+	var out []*systemData
+	idx := map[string]*systemData{}
+	for _, c := range clients {
+		sys := idx[c.System]
+		if sys == nil {
+			sys = &systemData{name: c.System, kind: ep.Kind, up: err == nil}
+			idx[c.System] = sys
+			out = append(out, sys)
+		}
+		if !sys.up {
+			continue
+		}
+		// The NSS server does not route NMsec_GET_STACKINFO: the filter
+		// set is not known, and the filter count is read again by the
+		// interval only.
+		st := newStackData(c.Name, nmi.FilterSet(0))
+		st.system, st.ref, st.setUnknown = c.System, c, true
+		if !c.Connected {
+			sys.stacks = append(sys.stacks, st) // known, not answering
+			continue
+		}
+		if ferr := e.fetchStack(ctx, sys, st); ferr != nil {
+			sys.up = false
 		}
 	}
-	s.duration = e.now().Sub(start)
-	if err != nil {
-		return &snapshot{start: start, duration: s.duration}
+	for _, sys := range out {
+		sys.duration = e.now().Sub(t0)
 	}
-	s.up = true
-	s.tunnels, s.dropped = e.selectTunnels(s.stacks, s.families, start)
-	s.families = nil // selected; the rest is not kept
-	return s
+	return out
+}
+
+// fetchStack adds st and its tunnels to sys.
+func (e *Exporter) fetchStack(ctx context.Context, sys *systemData, st *stackData) error {
+	fams, err := fetchStack(ctx, &st.ref, st, e.filterCount)
+	if err != nil {
+		return err
+	}
+	sys.stacks = append(sys.stacks, st)
+	sys.families = append(sys.families, fams...)
+	return nil
 }
 
 // filterCount is a stack's filter count as last read.
@@ -195,17 +287,18 @@ type filterCount struct {
 
 // filterCount returns the filter count of st to reuse, or false when it
 // must be read: none was read, the filter set changed, or the count is
-// older than FilterInterval. read records a count just read. Only the
-// round's goroutine calls them.
+// older than FilterInterval (behind an NSS server, where the filter set
+// is not known, only the interval counts). read records a count just
+// read. The rounds of several systems call it concurrently.
 func (e *Exporter) filterCount(st *stackData, read bool) bool {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	now := e.now()
 	if read {
-		e.counted[st.name] = filterCount{set: st.filterSet, n: st.filters, at: now}
+		e.counted[st.key()] = filterCount{set: st.filterSet, n: st.filters, at: now}
 		return true
 	}
-	c, ok := e.counted[st.name]
+	c, ok := e.counted[st.key()]
 	if !ok || c.set != st.filterSet || now.Sub(c.at) >= e.cfg.FilterInterval {
 		return false
 	}

@@ -17,18 +17,20 @@ type exporterDescs struct {
 }
 
 func newExporterDescs() exporterDescs {
+	// Every series about a system's data carries its name: the MVS
+	// system name (system), then the stack's TCP/IP job name (stack).
 	d := func(name, help string, labels ...string) *prometheus.Desc {
-		return prometheus.NewDesc("nmigw_ipsec_"+name, help, labels, nil)
+		return prometheus.NewDesc("nmigw_ipsec_"+name, help, append([]string{"system"}, labels...), nil)
 	}
 	tun := []string{"stack", "type", "tunnel_id", "name"}
 	return exporterDescs{
-		up:       d("up", "1 when the last NMI round reached IKED and every answer was read; 0 otherwise (then no other nmigw_ipsec_ series but these are exported)."),
-		duration: d("scrape_duration_seconds", "Time the last NMI round took."),
+		up:       d("up", "1 when the last NMI round reached the system (its IKED, or the NSS server it is a client of) and every answer was read; 0 otherwise (then no other nmigw_ipsec_ series of the system but these are exported)."),
+		duration: d("scrape_duration_seconds", "Time the last NMI round of the system took."),
 		age:      d("data_age_seconds", "Age of the data exported: time since its NMI round started (concurrent scrapes share one round)."),
-		limit:    d("tunnel_series_limit", "The cap on per-tunnel series."),
-		dropped:  d("tunnel_series_dropped", "Tunnels chosen for series of their own (allow-list, top N) that the cap left out."),
+		limit:    prometheus.NewDesc("nmigw_ipsec_tunnel_series_limit", "The cap on per-tunnel series, over every system.", nil, nil),
+		dropped:  d("tunnel_series_dropped", "Tunnels of the system chosen for series of their own (allow-list, top N) that the cap left out."),
 
-		stackUp:   d("stack_up", "1 when IKED answered every request about the stack; 0 when it answered with a return code (no access, stack gone).", "stack"),
+		stackUp:   d("stack_up", "1 when every request about the stack was answered; 0 when one was answered with a return code (no access, stack gone, NSS client not connected or not enabled for remote management).", "stack"),
 		filterSet: d("filter_set", "1 for the filter set in effect on the stack (default: TCP/IP profile, policy: Policy Agent), 0 for the other.", "stack", "set"),
 		filters:   d("filters", "IP filter rules in the filter set in effect, as last counted: counted again when the stack's filter set changes, else at most every exporter-filter-interval.", "stack"),
 
@@ -65,43 +67,47 @@ func (d *exporterDescs) collect(ch chan<- prometheus.Metric, s *snapshot, now ti
 		ch <- prometheus.MustNewConstMetric(desc, t, v, lv...)
 	}
 	gauge := func(desc *prometheus.Desc, v float64, lv ...string) { emit(desc, prometheus.GaugeValue, v, lv...) }
-	gauge(d.up, boolValue(s.up))
-	gauge(d.duration, s.duration.Seconds())
-	gauge(d.age, max(now.Sub(s.start), 0).Seconds())
-	if !s.up {
-		return
-	}
 	gauge(d.limit, float64(s.limit))
-	gauge(d.dropped, float64(s.dropped))
+	for _, sys := range s.systems {
+		gauge(d.up, boolValue(sys.up), sys.name)
+		gauge(d.duration, sys.duration.Seconds(), sys.name)
+		gauge(d.age, max(now.Sub(s.start), 0).Seconds(), sys.name)
+		if sys.up {
+			gauge(d.dropped, float64(s.dropped[sys.name]), sys.name)
+		}
+	}
 	for _, st := range s.stacks {
-		gauge(d.stackUp, boolValue(st.ok), st.name)
+		sys, name := st.system, st.name
+		gauge(d.stackUp, boolValue(st.ok), sys, name)
 		if !st.ok {
 			continue
 		}
-		for _, fs := range []nmi.FilterSet{nmi.FilterSetDefault, nmi.FilterSetPolicy} {
-			gauge(d.filterSet, boolValue(st.filterSet == fs), st.name, fs.String())
+		if !st.setUnknown {
+			for _, fs := range []nmi.FilterSet{nmi.FilterSetDefault, nmi.FilterSetPolicy} {
+				gauge(d.filterSet, boolValue(st.filterSet == fs), sys, name, fs.String())
+			}
 		}
-		gauge(d.filters, float64(st.filters), st.name)
+		gauge(d.filters, float64(st.filters), sys, name)
 		for _, k := range ipsec.Kinds {
-			byState(gauge, [...]*prometheus.Desc{d.ikeTunnels, d.dynTunnels, d.manTunnels}[k], st.name, k.States(), st.states[k])
+			byState(gauge, [...]*prometheus.Desc{d.ikeTunnels, d.dynTunnels, d.manTunnels}[k], st.key(), k.States(), st.states[k])
 		}
 		for _, p := range []struct {
 			phase string
 			b     *nmi.StatsBlock
 		}{{"ike", &st.summary.P1}, {"ipsec", &st.summary.P2}} {
-			gauge(d.sumTunnels, float64(p.b.Active), st.name, p.phase, "active")
-			gauge(d.sumTunnels, float64(p.b.InProgress), st.name, p.phase, "in_progress")
-			gauge(d.sumTunnels, float64(p.b.Expired), st.name, p.phase, "expired")
-			emit(d.activations, prometheus.CounterValue, float64(p.b.LclActSuccess), st.name, p.phase, "local", "success")
-			emit(d.activations, prometheus.CounterValue, float64(p.b.RmtActSuccess), st.name, p.phase, "remote", "success")
-			emit(d.activations, prometheus.CounterValue, float64(p.b.LclActFailure), st.name, p.phase, "local", "failure")
-			emit(d.activations, prometheus.CounterValue, float64(p.b.RmtActFailure), st.name, p.phase, "remote", "failure")
-			emit(d.retransmits, prometheus.CounterValue, float64(p.b.Retransmit), st.name, p.phase)
+			gauge(d.sumTunnels, float64(p.b.Active), sys, name, p.phase, "active")
+			gauge(d.sumTunnels, float64(p.b.InProgress), sys, name, p.phase, "in_progress")
+			gauge(d.sumTunnels, float64(p.b.Expired), sys, name, p.phase, "expired")
+			emit(d.activations, prometheus.CounterValue, float64(p.b.LclActSuccess), sys, name, p.phase, "local", "success")
+			emit(d.activations, prometheus.CounterValue, float64(p.b.RmtActSuccess), sys, name, p.phase, "remote", "success")
+			emit(d.activations, prometheus.CounterValue, float64(p.b.LclActFailure), sys, name, p.phase, "local", "failure")
+			emit(d.activations, prometheus.CounterValue, float64(p.b.RmtActFailure), sys, name, p.phase, "remote", "failure")
+			emit(d.retransmits, prometheus.CounterValue, float64(p.b.Retransmit), sys, name, p.phase)
 		}
 	}
 	for _, f := range s.tunnels {
-		lv := []string{f.stack, f.typ.String(), f.id, f.name}
-		with := func(extra string) []string { return append(lv[:4:4], extra) }
+		lv := []string{f.system, f.stack, f.typ.String(), f.id, f.name}
+		with := func(extra string) []string { return append(lv[:5:5], extra) }
 		state := ""
 		if !f.missing {
 			state = f.state()
@@ -129,12 +135,12 @@ func (d *exporterDescs) collect(ch chan<- prometheus.Metric, s *snapshot, now ti
 
 // byState exports counts by state: every known state, and "unknown" when
 // some state was not known.
-func byState(gauge func(*prometheus.Desc, float64, ...string), desc *prometheus.Desc, stack string, names []string, c stateCounts) {
+func byState(gauge func(*prometheus.Desc, float64, ...string), desc *prometheus.Desc, st stackKey, names []string, c stateCounts) {
 	for i, name := range names {
-		gauge(desc, float64(c.n[i]), stack, name)
+		gauge(desc, float64(c.n[i]), st.system, st.stack, name)
 	}
 	if c.unknown > 0 {
-		gauge(desc, float64(c.unknown), stack, stateUnknown)
+		gauge(desc, float64(c.unknown), st.system, st.stack, stateUnknown)
 	}
 }
 

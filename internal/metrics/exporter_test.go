@@ -72,25 +72,32 @@ func expected(st *ikedsim.Stack) want {
 // checkStack compares the per-stack series with the data set.
 func checkStack(t *testing.T, e exposition, st *ikedsim.Stack, filters int) {
 	t.Helper()
+	checkStackOn(t, e, "SYS1", st, filters)
+}
+
+// checkStackOn compares the per-stack series of st on system with the
+// data set.
+func checkStackOn(t *testing.T, e exposition, system string, st *ikedsim.Stack, filters int) {
+	t.Helper()
 	w := expected(st)
 	for metric, byState := range map[string]map[string]float64{
 		"nmigw_ipsec_ike_tunnels": w.ike, "nmigw_ipsec_dynamic_tunnels": w.dyn, "nmigw_ipsec_manual_tunnels": w.man,
 	} {
-		if n := e.count(metric, "stack", st.Name); n != len(byState) {
+		if n := e.count(metric, "system", system, "stack", st.Name); n != len(byState) {
 			t.Errorf("%s{stack=%s}: %d series, want one per state (%d)", metric, st.Name, n, len(byState))
 		}
 		for state, n := range byState {
-			if v := e.mustValue(t, metric, "stack", st.Name, "state", state); v != n {
+			if v := e.mustValue(t, metric, "system", system, "stack", st.Name, "state", state); v != n {
 				t.Errorf("%s{stack=%s,state=%s} = %v, want %v", metric, st.Name, state, v, n)
 			}
 		}
 	}
 	for _, fs := range []nmi.FilterSet{nmi.FilterSetDefault, nmi.FilterSetPolicy} {
-		if v := e.mustValue(t, "nmigw_ipsec_filter_set", "stack", st.Name, "set", fs.String()); v != boolValue(st.FilterSet == fs) {
+		if v := e.mustValue(t, "nmigw_ipsec_filter_set", "system", system, "stack", st.Name, "set", fs.String()); v != boolValue(st.FilterSet == fs) {
 			t.Errorf("filter set %s of %s: %v", fs, st.Name, v)
 		}
 	}
-	if v := e.mustValue(t, "nmigw_ipsec_filters", "stack", st.Name); v != float64(filters) {
+	if v := e.mustValue(t, "nmigw_ipsec_filters", "system", system, "stack", st.Name); v != float64(filters) {
 		t.Errorf("filters of %s: %v, want %d", st.Name, v, filters)
 	}
 	c := st.Counters
@@ -101,11 +108,11 @@ func checkStack(t *testing.T, e exposition, st *ikedsim.Stack, filters int) {
 		{"ike", "local", "success", c.P1.LclActSuccess}, {"ike", "remote", "failure", c.P1.RmtActFailure},
 		{"ipsec", "local", "success", c.P2.LclActSuccess}, {"ipsec", "remote", "success", c.P2.RmtActSuccess},
 	} {
-		if v := e.mustValue(t, "nmigw_ipsec_activations_total", "stack", st.Name, "phase", x.phase, "initiator", x.initiator, "result", x.result); v != float64(x.n) {
+		if v := e.mustValue(t, "nmigw_ipsec_activations_total", "system", system, "stack", st.Name, "phase", x.phase, "initiator", x.initiator, "result", x.result); v != float64(x.n) {
 			t.Errorf("activations %s %s %s of %s: %v, want %d", x.phase, x.initiator, x.result, st.Name, v, x.n)
 		}
 	}
-	if v := e.mustValue(t, "nmigw_ipsec_summary_tunnels", "stack", st.Name, "phase", "ike", "state", "active"); v != w.ike["active"] {
+	if v := e.mustValue(t, "nmigw_ipsec_summary_tunnels", "system", system, "stack", st.Name, "phase", "ike", "state", "active"); v != w.ike["active"] {
 		t.Errorf("summary active IKE tunnels of %s: %v, want %v", st.Name, v, w.ike["active"])
 	}
 }
@@ -143,11 +150,11 @@ func TestExporterDemo(t *testing.T) {
 	g.exporter(t, ExporterConfig{Now: clk.Now, Tunnels: TunnelSelection{Allow: []string{"Y1", "ker-branch1", "MANUAL-LEGACY"}}})
 
 	e := scrape(t, g.reg)
-	if v := e.mustValue(t, "nmigw_ipsec_up"); v != 1 {
+	if v := e.mustValue(t, "nmigw_ipsec_up", "system", "SYS1"); v != 1 {
 		t.Fatalf("nmigw_ipsec_up = %v", v)
 	}
 	for _, st := range ds.Stacks {
-		if v := e.mustValue(t, "nmigw_ipsec_stack_up", "stack", st.Name); v != 1 {
+		if v := e.mustValue(t, "nmigw_ipsec_stack_up", "system", "SYS1", "stack", st.Name); v != 1 {
 			t.Errorf("stack %s up = %v", st.Name, v)
 		}
 		checkStack(t, e, st, currentFilters(t, s, st.Name))
@@ -187,7 +194,7 @@ func TestExporterDemo(t *testing.T) {
 		t.Errorf("selected tunnels: %v", sel)
 	}
 	// Y1 of TCPIP: two generations (expired, active); counters over both.
-	in := e.mustValue(t, "nmigw_ipsec_tunnel_bytes_total", "stack", "TCPIP", "type", "dynamic", "tunnel_id", "Y1", "name", "BRANCH1-VPN", "direction", "in")
+	in := e.mustValue(t, "nmigw_ipsec_tunnel_bytes_total", "system", "SYS1", "stack", "TCPIP", "type", "dynamic", "tunnel_id", "Y1", "name", "BRANCH1-VPN", "direction", "in")
 	var sum uint64
 	for _, y := range ds.Stacks[0].DynTunnels {
 		if y.ID == "Y1" {
@@ -197,14 +204,14 @@ func TestExporterDemo(t *testing.T) {
 	if in != float64(sum) || sum == 0 {
 		t.Errorf("Y1 bytes in: %v, data set %d", in, sum)
 	}
-	left := e.mustValue(t, "nmigw_ipsec_tunnel_expiry_remaining_seconds", "stack", "TCPIP", "type", "dynamic", "tunnel_id", "Y1", "name", "BRANCH1-VPN")
+	left := e.mustValue(t, "nmigw_ipsec_tunnel_expiry_remaining_seconds", "system", "SYS1", "stack", "TCPIP", "type", "dynamic", "tunnel_id", "Y1", "name", "BRANCH1-VPN")
 	if left != 10*60 { // active 50 minutes of an hour
 		t.Errorf("Y1 expires in %vs, want 600", left)
 	}
-	if _, ok := e.value("nmigw_ipsec_tunnel_expiry_remaining_seconds", "stack", "TCPIP", "type", "manual", "tunnel_id", "M2", "name", "MANUAL-LEGACY"); ok {
+	if _, ok := e.value("nmigw_ipsec_tunnel_expiry_remaining_seconds", "system", "SYS1", "stack", "TCPIP", "type", "manual", "tunnel_id", "M2", "name", "MANUAL-LEGACY"); ok {
 		t.Error("an inactive manual tunnel has a time to expiry")
 	}
-	if v := e.mustValue(t, "nmigw_ipsec_tunnel_series_dropped"); v != 0 {
+	if v := e.mustValue(t, "nmigw_ipsec_tunnel_series_dropped", "system", "SYS1"); v != 0 {
 		t.Errorf("dropped %v with room to spare", v)
 	}
 }
@@ -243,7 +250,7 @@ func TestExporterTunnelGoesDown(t *testing.T) {
 	if len(got) != len(ipsec.KindDynamic.States()) || got["active"] != 0 || got["expired"] != 1 {
 		t.Errorf("Y2 after expiry: %v, want every state with expired 1", got)
 	}
-	if _, ok := e.value("nmigw_ipsec_tunnel_expiry_remaining_seconds", "stack", "TCPIP", "type", "dynamic", "tunnel_id", "Y2", "name", "BRANCH1-DB-VPN"); ok {
+	if _, ok := e.value("nmigw_ipsec_tunnel_expiry_remaining_seconds", "system", "SYS1", "stack", "TCPIP", "type", "dynamic", "tunnel_id", "Y2", "name", "BRANCH1-DB-VPN"); ok {
 		t.Error("an expired tunnel has a time to expiry")
 	}
 
@@ -260,7 +267,7 @@ func TestExporterTunnelGoesDown(t *testing.T) {
 	}
 	startSim(t, s.path, ikedsim.Config{Data: ds2, Now: clk.Now})
 	e = scrape(t, g.reg)
-	if v := e.mustValue(t, "nmigw_ipsec_up"); v != 1 {
+	if v := e.mustValue(t, "nmigw_ipsec_up", "system", "SYS1"); v != 1 {
 		t.Fatalf("up after the restart: %v", v)
 	}
 	got = tunnelState(e, "TCPIP", "dynamic", "Y2")
@@ -290,17 +297,17 @@ func TestExporterIKEDDown(t *testing.T) {
 	g := newGateway(t, s.path)
 	g.exporter(t, ExporterConfig{Tunnels: TunnelSelection{TopN: 5}})
 	e := scrape(t, g.reg)
-	if e.mustValue(t, "nmigw_ipsec_up") != 1 || e.count("nmigw_ipsec_tunnel_state") == 0 {
+	if e.mustValue(t, "nmigw_ipsec_up", "system", "SYS1") != 1 || e.count("nmigw_ipsec_tunnel_state") == 0 {
 		t.Fatalf("up %v, %d tunnel series", e.series("nmigw_ipsec_up"), e.count("nmigw_ipsec_tunnel_state"))
 	}
 	s.stop(t)
 	e = scrape(t, g.reg)
-	if v := e.mustValue(t, "nmigw_ipsec_up"); v != 0 {
+	if v := e.mustValue(t, "nmigw_ipsec_up", "system", "SYS1"); v != 0 {
 		t.Errorf("nmigw_ipsec_up = %v with IKED stopped", v)
 	}
 	for name := range e {
 		switch name {
-		case "nmigw_ipsec_up", "nmigw_ipsec_scrape_duration_seconds", "nmigw_ipsec_data_age_seconds":
+		case "nmigw_ipsec_up", "nmigw_ipsec_scrape_duration_seconds", "nmigw_ipsec_data_age_seconds", "nmigw_ipsec_tunnel_series_limit":
 		default:
 			if len(name) > 12 && name[:12] == "nmigw_ipsec_" {
 				t.Errorf("%s exported with IKED stopped: %v", name, e.series(name))
@@ -323,7 +330,7 @@ func TestExporterSeriesCap(t *testing.T) {
 	g.exporter(t, ExporterConfig{Now: clk.Now, ScrapeTimeout: time.Minute,
 		Tunnels: TunnelSelection{Allow: []string{"GEN-VPN-00001"}, TopN: 5000, MaxSeries: limit}})
 	e := scrape(t, g.reg)
-	if v := e.mustValue(t, "nmigw_ipsec_up"); v != 1 {
+	if v := e.mustValue(t, "nmigw_ipsec_up", "system", "SYS1"); v != 1 {
 		t.Fatalf("up = %v", v)
 	}
 	checkStack(t, e, ds.Stacks[0], currentFilters(t, s, ds.Stacks[0].Name))
@@ -339,7 +346,7 @@ func TestExporterSeriesCap(t *testing.T) {
 	if v := e.mustValue(t, "nmigw_ipsec_tunnel_series_limit"); v != limit {
 		t.Errorf("limit %v", v)
 	}
-	if v := e.mustValue(t, "nmigw_ipsec_tunnel_series_dropped"); v == 0 {
+	if v := e.mustValue(t, "nmigw_ipsec_tunnel_series_dropped", "system", "SYS1"); v == 0 {
 		t.Error("nothing dropped selecting 5,000 tunnels under a cap of 500 series")
 	}
 	// The allow-listed rule's tunnels come first.
@@ -401,7 +408,7 @@ func TestExporterConcurrentScrapes(t *testing.T) {
 	close(gate.open)
 	for i := 0; i < scrapes; i++ {
 		ex := <-results
-		if v := ex.mustValue(t, "nmigw_ipsec_up"); v != 1 {
+		if v := ex.mustValue(t, "nmigw_ipsec_up", "system", "SYS1"); v != 1 {
 			t.Errorf("scrape %d: up %v", i, v)
 		}
 	}
@@ -444,7 +451,7 @@ func TestExporterCountsFiltersWhenTheyMayHaveChanged(t *testing.T) {
 		t.Fatalf("first scrape: %d filter reads, want 1", reads())
 	}
 	want := float64(currentFilters(t, s, stack))
-	if v := e.mustValue(t, "nmigw_ipsec_filters", "stack", stack); v != want {
+	if v := e.mustValue(t, "nmigw_ipsec_filters", "system", "SYS1", "stack", stack); v != want {
 		t.Errorf("filters %v, want %v", v, want)
 	}
 	clk.Advance(time.Minute)
@@ -454,7 +461,7 @@ func TestExporterCountsFiltersWhenTheyMayHaveChanged(t *testing.T) {
 	if reads() != 1 {
 		t.Errorf("steady scrape: %d filter reads, want still 1", reads())
 	}
-	if v := e.mustValue(t, "nmigw_ipsec_filters", "stack", stack); v != want {
+	if v := e.mustValue(t, "nmigw_ipsec_filters", "system", "SYS1", "stack", stack); v != want {
 		t.Errorf("steady scrape: filters %v, want %v (the last count)", v, want)
 	}
 	if steady*10 > first {
@@ -474,7 +481,7 @@ func TestExporterCountsFiltersWhenTheyMayHaveChanged(t *testing.T) {
 	if reads() != 2 {
 		t.Errorf("after a filter set switch: %d filter reads, want 2", reads())
 	}
-	if v, w := e.mustValue(t, "nmigw_ipsec_filters", "stack", stack), float64(currentFilters(t, s, stack)); v != w {
+	if v, w := e.mustValue(t, "nmigw_ipsec_filters", "system", "SYS1", "stack", stack), float64(currentFilters(t, s, stack)); v != w {
 		t.Errorf("after the switch: filters %v, want %v", v, w)
 	}
 	clk.Advance(time.Hour)

@@ -6,20 +6,30 @@ import (
 	"strings"
 	"time"
 
+	"github.com/nmigw/nmigw/internal/fleet"
 	"github.com/nmigw/nmigw/internal/ipsec"
 	"github.com/nmigw/nmigw/internal/nmi"
 )
 
 // snapshot is what one NMI round found, ready to be exported.
 type snapshot struct {
-	start    time.Time
+	start   time.Time
+	systems []*systemData
+	stacks  []*stackData   // of the systems that are up
+	tunnels []*family      // the tunnels with series of their own
+	dropped map[string]int // by system: selected tunnels the series cap left out
+	limit   int            // the series cap
+}
+
+// systemData is one system's share of a round.
+type systemData struct {
+	name     string
+	kind     fleet.Kind
+	up       bool // every answer about it was read
 	duration time.Duration
-	up       bool
+	// stacks and families, until the round gathers them.
 	stacks   []*stackData
-	families []*family // every tunnel, until the selection
-	tunnels  []*family // the tunnels with series of their own
-	dropped  int       // selected tunnels the series cap left out
-	limit    int       // the series cap
+	families []*family
 }
 
 const stateUnknown = "unknown"
@@ -52,18 +62,37 @@ func stateLabel(k ipsec.Kind, state string) string {
 
 // stackData is one stack's share of a round.
 type stackData struct {
+	system    string
 	name      string
-	ok        bool // every request about it was answered
+	ref       fleet.Stack // where its requests go, and its SAF resource
+	ok        bool        // every request about it was answered
 	filterSet nmi.FilterSet
-	filters   int
-	states    [len(ipsec.Kinds)]stateCounts // by kind
-	summary   nmi.Statistics
+	// setUnknown: the filter set is not known (behind an NSS server,
+	// which does not route NMsec_GET_STACKINFO).
+	setUnknown bool
+	filters    int
+	states     [len(ipsec.Kinds)]stateCounts // by kind
+	summary    nmi.Statistics
 }
 
+func newStackData(name string, set nmi.FilterSet) *stackData {
+	st := &stackData{name: name, filterSet: set}
+	for _, k := range ipsec.Kinds {
+		st.states[k] = newStateCounts(k)
+	}
+	return st
+}
+
+// stackKey names a stack of the fleet: a stack name on two systems is
+// two stacks.
+type stackKey struct{ system, stack string }
+
+func (st *stackData) key() stackKey { return stackKey{st.system, st.name} }
+
 type tunnelKey struct {
-	stack string
-	typ   ipsec.Kind
-	id    string
+	stackKey
+	typ ipsec.Kind
+	id  string
 }
 
 // family is one tunnel: every generation (security association) listed
@@ -107,11 +136,7 @@ func fetchStacks(ctx context.Context, n NMI) ([]*stackData, error) {
 		if err := r.Decode(rec); err != nil {
 			return err
 		}
-		st := &stackData{name: r.Stack.Name.String(), filterSet: r.Stack.FilterSet}
-		for _, k := range ipsec.Kinds {
-			st.states[k] = newStateCounts(k)
-		}
-		out = append(out, st)
+		out = append(out, newStackData(r.Stack.Name.String(), r.Stack.FilterSet))
 		return nil
 	})
 	return out, err
@@ -142,7 +167,7 @@ func fetchStack(ctx context.Context, n NMI, st *stackData, counted func(st *stac
 	if err == nil {
 		err = ipsec.Snapshot(ctx, n, st.name, func(t *ipsec.Tunnel) error {
 			st.states[t.Kind].add(t.Code)
-			k := tunnelKey{st.name, t.Kind, t.ID}
+			k := tunnelKey{st.key(), t.Kind, t.ID}
 			f := fams[k]
 			if f == nil {
 				f = &family{tunnelKey: k, name: t.Name}

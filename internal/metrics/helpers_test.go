@@ -209,7 +209,7 @@ func newGateway(t *testing.T, path string) *gateway {
 	}
 	pool := nmi.NewPool(nmi.PoolConfig{Dial: nmi.DialUnix(path), Addr: path, Observer: obs, BackoffMin: time.Millisecond, BackoffMax: time.Millisecond})
 	t.Cleanup(func() { pool.Close() })
-	if err := reg.Register(NewPoolCollector(pool)); err != nil {
+	if err := reg.Register(NewPoolCollector(pool, "SYS1")); err != nil {
 		t.Fatal(err)
 	}
 	return &gateway{reg: reg, obs: obs, pool: pool}

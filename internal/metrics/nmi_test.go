@@ -68,7 +68,7 @@ func TestNMIMetrics(t *testing.T) {
 	if v := e.mustValue(t, "nmigw_nmi_status_codes_total", "type", "NMsec_GET_IKETUN", "rc", "EAGAIN", "rsn", "none"); v != 1 {
 		t.Errorf("TERM codes seen %v times", v)
 	}
-	if v := e.mustValue(t, "nmigw_nmi_terms_total", "rc", "EAGAIN", "rsn", "none"); v != 1 {
+	if v := e.mustValue(t, "nmigw_nmi_terms_total", "system", "SYS1", "rc", "EAGAIN", "rsn", "none"); v != 1 {
 		t.Errorf("TERM by cause: %v", v)
 	}
 	st := g.pool.Stats()
@@ -81,7 +81,7 @@ func TestNMIMetrics(t *testing.T) {
 		"nmigw_nmi_pool_connections_closed_total": float64(st.Closed),
 		"nmigw_nmi_pool_connections_failed_total": 0,
 	} {
-		if v := e.mustValue(t, name); v != want {
+		if v := e.mustValue(t, name, "system", "SYS1"); v != want {
 			t.Errorf("%s = %v, want %v", name, v, want)
 		}
 	}
@@ -98,7 +98,7 @@ func TestNMIMetrics(t *testing.T) {
 	if v := e.mustValue(t, "nmigw_nmi_exchanges_total", "type", "NMsec_GET_STACKINFO", "outcome", "unavailable"); v != 1 {
 		t.Errorf("unavailable: %v, want 1", v)
 	}
-	if v := e.mustValue(t, "nmigw_nmi_pool_connections_failed_total"); v < 1 {
+	if v := e.mustValue(t, "nmigw_nmi_pool_connections_failed_total", "system", "SYS1"); v < 1 {
 		t.Errorf("failed dials: %v", v)
 	}
 }

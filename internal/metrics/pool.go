@@ -22,10 +22,13 @@ type PoolCollector struct {
 
 var _ prometheus.Collector = (*PoolCollector)(nil)
 
-// NewPoolCollector returns a collector over p.Stats().
-func NewPoolCollector(p PoolStatser) *PoolCollector {
+// NewPoolCollector returns a collector over p.Stats(), the pool of the
+// endpoint of system: every series carries the label system, so that the
+// collectors of several systems' pools register side by side.
+func NewPoolCollector(p PoolStatser, system string) *PoolCollector {
+	sys := prometheus.Labels{"system": system}
 	d := func(name, help string, labels ...string) *prometheus.Desc {
-		return prometheus.NewDesc("nmigw_nmi_pool_"+name, help, labels, nil)
+		return prometheus.NewDesc("nmigw_nmi_pool_"+name, help, labels, sys)
 	}
 	return &PoolCollector{
 		pool:         p,
@@ -43,7 +46,7 @@ func NewPoolCollector(p PoolStatser) *PoolCollector {
 		opened:       d("connections_opened_total", "Connections dialed and initialized (NMsec_INIT received)."),
 		closed:       d("connections_closed_total", "Connections closed, for any reason."),
 		dialFailures: d("connections_failed_total", "Dials that failed: socket absent, refused, TERM instead of INIT, no INIT in time."),
-		terms:        prometheus.NewDesc("nmigw_nmi_terms_total", "NMsec_TERM messages received, by the return and reason code they carried (the cause).", []string{"rc", "rsn"}, nil),
+		terms:        prometheus.NewDesc("nmigw_nmi_terms_total", "NMsec_TERM messages received, by the return and reason code they carried (the cause).", []string{"rc", "rsn"}, sys),
 	}
 }
 

@@ -16,7 +16,7 @@ type knownTunnel struct {
 }
 
 func compareKeys(a, b tunnelKey) int {
-	return cmp.Or(cmp.Compare(a.stack, b.stack), cmp.Compare(a.typ, b.typ), cmp.Compare(a.id, b.id))
+	return cmp.Or(cmp.Compare(a.system, b.system), cmp.Compare(a.stack, b.stack), cmp.Compare(a.typ, b.typ), cmp.Compare(a.id, b.id))
 }
 
 // selectTunnels picks the tunnels that get series this round, in order
@@ -25,7 +25,7 @@ func compareKeys(a, b tunnelKey) int {
 // series and are gone. Gone tunnels are kept for KeepDown; those of a
 // stack that did not answer this round are left out. Whatever does not
 // fit in MaxSeries is dropped and counted.
-func (e *Exporter) selectTunnels(stacks []*stackData, fams []*family, now time.Time) (out []*family, dropped int) {
+func (e *Exporter) selectTunnels(stacks []*stackData, fams []*family, now time.Time) (out []*family, dropped map[string]int) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	present := make(map[tunnelKey]bool, len(fams))
@@ -38,9 +38,9 @@ func (e *Exporter) selectTunnels(stacks []*stackData, fams []*family, now time.T
 			others = append(others, f)
 		}
 	}
-	answered := map[string]bool{}
+	answered := map[stackKey]bool{}
 	for _, st := range stacks {
-		answered[st.name] = st.ok
+		answered[st.key()] = st.ok
 	}
 	var goneAllowed, goneOthers []*family
 	for k, kt := range e.known {
@@ -49,7 +49,7 @@ func (e *Exporter) selectTunnels(stacks []*stackData, fams []*family, now time.T
 			continue
 		}
 		switch {
-		case present[k] || !answered[k.stack]:
+		case present[k] || !answered[k.stackKey]:
 		case kt.allowed:
 			goneAllowed = append(goneAllowed, &family{tunnelKey: k, name: kt.name, missing: true})
 		default:
@@ -66,11 +66,12 @@ func (e *Exporter) selectTunnels(stacks []*stackData, fams []*family, now time.T
 	top := others[:min(len(others), e.cfg.Tunnels.TopN)]
 
 	budget := e.cfg.Tunnels.MaxSeries
+	dropped = map[string]int{}
 	for _, group := range [][]*family{allowed, goneAllowed, top, goneOthers} {
 		for _, f := range group {
 			n := f.series()
 			if n > budget {
-				dropped++
+				dropped[f.system]++
 				continue
 			}
 			budget -= n

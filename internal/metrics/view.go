@@ -1,22 +1,25 @@
 package metrics
 
 import (
+	"github.com/nmigw/nmigw/internal/fleet"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
 // A scrape of the IPsec exporter shows only the stacks its scraper may
-// display: the data IKED hands the gateway is guarded by RACF per stack
-// (…IPSEC.DISPLAY), so the exporter filters each round by the scraper's
-// rights before it is exported.
+// display: the data IKED (or the NSS server) hands the gateway is guarded
+// by RACF per system and stack (…IPSEC.DISPLAY, fleet.Stack.Resource), so
+// the exporter filters each round by the scraper's rights before it is
+// exported.
 
 // StackFilter decides, for the stacks of a round, which ones a scraper may
 // see (one answer per stack, in order). An error shows none.
-type StackFilter func(stacks []string) ([]bool, error)
+type StackFilter func(stacks []fleet.Stack) ([]bool, error)
 
 // View returns the exporter as a scraper that allow decides for sees it:
 // the round's series of the stacks allow grants (stack and per-tunnel
-// series), and the round's own (nmigw_ipsec_up, duration, age, series
-// cap). Register it with a registry made for that scrape.
+// series), and the round's own per system (nmigw_ipsec_up, duration, age,
+// dropped) and the series cap. Register it with a registry made for that
+// scrape.
 func (e *Exporter) View(allow StackFilter) prometheus.Collector {
 	return &view{e: e, allow: allow}
 }
@@ -38,26 +41,26 @@ func (v *view) Collect(ch chan<- prometheus.Metric) {
 func (s *snapshot) only(allow StackFilter) *snapshot {
 	out := *s
 	out.stacks, out.tunnels = nil, nil
-	if !s.up || len(s.stacks) == 0 {
+	if len(s.stacks) == 0 {
 		return &out
 	}
-	names := make([]string, len(s.stacks))
+	refs := make([]fleet.Stack, len(s.stacks))
 	for i, st := range s.stacks {
-		names[i] = st.name
+		refs[i] = st.ref
 	}
-	ok, err := allow(names)
-	if err != nil || len(ok) != len(names) {
+	ok, err := allow(refs)
+	if err != nil || len(ok) != len(refs) {
 		return &out // fail closed: no stack is shown
 	}
-	granted := map[string]bool{}
+	granted := map[stackKey]bool{}
 	for i, st := range s.stacks {
 		if ok[i] {
 			out.stacks = append(out.stacks, st)
-			granted[st.name] = true
+			granted[st.key()] = true
 		}
 	}
 	for _, f := range s.tunnels {
-		if granted[f.stack] {
+		if granted[f.stackKey] {
 			out.tunnels = append(out.tunnels, f)
 		}
 	}
