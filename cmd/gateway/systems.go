@@ -45,7 +45,8 @@ type systemConfig struct {
 	// Capture records the system's NMI exchanges (as --nmi-capture).
 	Capture string
 	// SAFSystem names the system in SAF resources; "" for the single
-	// endpoint of --nmi: the policy's own system.
+	// endpoint of --nmi: the policy's own system, even after a reload
+	// changes it (fleet.Endpoint.PolicySystem).
 	SAFSystem string
 
 	line int // in the config file, for messages
@@ -271,7 +272,7 @@ func openSystems(cfg *config, systems []systemConfig, log *slog.Logger, observer
 			return set, err
 		}
 		sys.reader = coalesce.New(sys.pool, coalesce.Config{Off: !cfg.Coalesce, MaxStaleness: cfg.MaxStaleness})
-		eps = append(eps, fleet.Endpoint{Name: sc.Name, Kind: sc.Kind, NMI: sys.reader, Addr: ep.tr.Addr(), SAFSystem: sc.SAFSystem})
+		eps = append(eps, fleet.Endpoint{Name: sc.Name, Kind: sc.Kind, NMI: sys.reader, Addr: ep.tr.Addr(), SAFSystem: sc.SAFSystem, PolicySystem: sc.SAFSystem == ""})
 	}
 	f, err := fleet.New(eps, defaultSystem(systems), fleet.Options{})
 	if err != nil {

@@ -110,7 +110,7 @@ func NewExporter(cfg ExporterConfig) (*Exporter, error) {
 			name = "SYS1"
 		}
 		var err error
-		if f, err = fleet.New([]fleet.Endpoint{{Name: name, Kind: fleet.IKED, NMI: cfg.NMI}}, "", fleet.Options{}); err != nil {
+		if f, err = fleet.New([]fleet.Endpoint{{Name: name, Kind: fleet.IKED, NMI: cfg.NMI, PolicySystem: true}}, "", fleet.Options{}); err != nil {
 			return nil, fmt.Errorf("metrics: %w", err)
 		}
 	}

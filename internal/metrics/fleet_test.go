@@ -165,3 +165,114 @@ func TestExporterViewPerSystem(t *testing.T) {
 		t.Errorf("SYSB/TCPIP: %d series, %d tunnel series", n, x.count("nmigw_ipsec_tunnel_state", "system", "SYSB"))
 	}
 }
+
+// sumOf is the sum of the series of name with the labels kv.
+func (e exposition) sumOf(name string, kv ...string) (float64, int) {
+	sum, n := 0.0, 0
+	if mf := e[name]; mf != nil {
+	next:
+		for _, m := range mf.GetMetric() {
+			for i := 0; i+1 < len(kv); i += 2 {
+				if label(m, kv[i]) != kv[i+1] {
+					continue next
+				}
+			}
+			sum += valueOf(m)
+			n++
+		}
+	}
+	return sum, n
+}
+
+// Behind an NSS server (the simulator's example NSS data set, served as
+// NSS1): each client system gets its series under its own name; a client
+// not enabled for remote management answers EOPNOTSUPP (stack_up 0); the
+// filter set is not exported (the NSS server does not route
+// NMsec_GET_STACKINFO) while the filter count is; a client that
+// disconnects leaves its system up and its stack down; with the NSS
+// server stopped every system behind it is down.
+func TestExporterNSS(t *testing.T) {
+	d, err := ikedsim.LoadNSSDataSet("../ikedsim/testdata/example-nss.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := startSim(t, "", ikedsim.Config{NSS: d, System: "NSS1"})
+	reg := prometheus.NewRegistry()
+	pool := nmi.NewPool(nmi.PoolConfig{Dial: nmi.DialUnix(s.path), Addr: s.path, BackoffMin: time.Millisecond, BackoffMax: time.Millisecond})
+	t.Cleanup(func() { pool.Close() })
+	f, err := fleet.New([]fleet.Endpoint{{Name: "NSS1", Kind: fleet.NSS, NMI: pool}}, "", fleet.Options{ClientTTL: time.Nanosecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := NewExporter(ExporterConfig{Fleet: f})
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg.MustRegister(e)
+
+	x := scrape(t, reg)
+	for _, sys := range []string{"SYSA", "SYSB"} {
+		if v := x.mustValue(t, "nmigw_ipsec_up", "system", sys); v != 1 {
+			t.Errorf("nmigw_ipsec_up{system=%s} = %v", sys, v)
+		}
+	}
+	if _, n := x.sumOf("nmigw_ipsec_up", "system", "NSS1"); n != 0 {
+		t.Error("the NSS server's own system is exported although it has clients")
+	}
+	for _, c := range []struct {
+		sys, stack string
+		up         float64
+	}{{"SYSA", "TCPIP", 1}, {"SYSA", "TCPIPB", 0}, {"SYSB", "TCPIP", 1}} {
+		if v := x.mustValue(t, "nmigw_ipsec_stack_up", "system", c.sys, "stack", c.stack); v != c.up {
+			t.Errorf("stack_up{%s/%s} = %v, want %v", c.sys, c.stack, v, c.up)
+		}
+	}
+	for _, c := range []struct{ sys, metric string }{
+		{"SYSA", "nmigw_ipsec_ike_tunnels"}, {"SYSA", "nmigw_ipsec_dynamic_tunnels"}, {"SYSA", "nmigw_ipsec_manual_tunnels"},
+		{"SYSB", "nmigw_ipsec_ike_tunnels"}, {"SYSB", "nmigw_ipsec_dynamic_tunnels"},
+	} {
+		var st *ikedsim.Stack
+		for _, ds := range d.Systems {
+			if ds.System == c.sys {
+				st = ds.Stacks[0]
+			}
+		}
+		want := map[string]int{"nmigw_ipsec_ike_tunnels": len(st.IKETunnels), "nmigw_ipsec_dynamic_tunnels": len(st.DynTunnels),
+			"nmigw_ipsec_manual_tunnels": len(st.ManualTunnels)}[c.metric]
+		if got, _ := x.sumOf(c.metric, "system", c.sys, "stack", "TCPIP"); got != float64(want) {
+			t.Errorf("%s{%s/TCPIP}: %v, the data set has %d", c.metric, c.sys, got, want)
+		}
+	}
+	if _, n := x.sumOf("nmigw_ipsec_filter_set"); n != 0 {
+		t.Errorf("%d filter set series behind an NSS server, which does not route NMsec_GET_STACKINFO", n)
+	}
+	l, _ := s.srv.NSSModel("SYSA").Filters("TCPIP", ikedsim.SourceCurrent)
+	if v := x.mustValue(t, "nmigw_ipsec_filters", "system", "SYSA", "stack", "TCPIP"); v != float64(l.Len()) || v == 0 {
+		t.Errorf("filters of SYSA/TCPIP: %v, want %d", v, l.Len())
+	}
+
+	if err := s.srv.SetClientConnected("SYSBTCP", false); err != nil {
+		t.Fatal(err)
+	}
+	x = scrape(t, reg)
+	if v := x.mustValue(t, "nmigw_ipsec_stack_up", "system", "SYSB", "stack", "TCPIP"); v != 0 {
+		t.Errorf("SYSBTCP disconnected: stack_up{SYSB/TCPIP} = %v", v)
+	}
+	if v := x.mustValue(t, "nmigw_ipsec_up", "system", "SYSB"); v != 1 {
+		t.Errorf("SYSBTCP disconnected: up{SYSB} = %v (the NSS server answered)", v)
+	}
+	if _, n := x.sumOf("nmigw_ipsec_ike_tunnels", "system", "SYSB"); n != 0 {
+		t.Errorf("SYSBTCP disconnected: %d IKE tunnel series of SYSB", n)
+	}
+
+	s.stop(t)
+	x = scrape(t, reg)
+	for _, sys := range []string{"SYSA", "SYSB"} {
+		if v := x.mustValue(t, "nmigw_ipsec_up", "system", sys); v != 0 {
+			t.Errorf("NSS server stopped: up{%s} = %v", sys, v)
+		}
+	}
+	if _, n := x.sumOf("nmigw_ipsec_stack_up"); n != 0 {
+		t.Errorf("NSS server stopped: %d stack series", n)
+	}
+}
