@@ -131,3 +131,33 @@ func TestRunRefusesSystemWithoutTransport(t *testing.T) {
 		t.Fatalf("error %v, want it to name systems[1] (SYSB)", err)
 	}
 }
+
+// The systems: examples of README.md and docs/sysplex.md are
+// configurations the gateway accepts.
+func TestSystemsExamplesParse(t *testing.T) {
+	n := 0
+	for _, doc := range []string{"../../README.md", "../../docs/sysplex.md"} {
+		b, err := os.ReadFile(doc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, block := range strings.Split(string(b), "```yaml\n")[1:] {
+			block = block[:strings.Index(block, "```")]
+			if !strings.Contains(block, "systems:\n") {
+				continue
+			}
+			n++
+			c, err := parseConfig([]string{"--config", writeConfig(t, block)}, func(string) string { return "" }, io.Discard)
+			if err != nil {
+				t.Errorf("%s: %v in\n%s", doc, err, block)
+				continue
+			}
+			if len(c.Systems) == 0 {
+				t.Errorf("%s: no systems in\n%s", doc, block)
+			}
+		}
+	}
+	if n < 2 {
+		t.Errorf("%d systems: examples found", n)
+	}
+}
