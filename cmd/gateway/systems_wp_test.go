@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/nmigw/nmigw/internal/capture"
 	"github.com/nmigw/nmigw/internal/ikedsim"
 	dto "github.com/prometheus/client_model/go"
 )
@@ -87,11 +88,12 @@ func TestWholeProgramTwoSystems(t *testing.T) {
 		t.Fatal(err)
 	}
 	cfg := filepath.Join(dir, "gateway.yaml")
+	captureB := filepath.Join(dir, "sysb.capture")
 	if err := os.WriteFile(cfg, []byte(fmt.Sprintf(`pool-size: 3
 systems:
-  - {name: SYSB, nmi: "unix://%s", pool: 2}
+  - {name: SYSB, nmi: "unix://%s", pool: 2, capture: %s}
   - {name: sysa, nmi: "unix://%s", default: true}
-`, sockB, sockA)), 0o600); err != nil {
+`, sockB, captureB, sockA)), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	g := startRun(t, "--config", cfg, "--policy", pol, "--exporter-top-n", "1000", "--exporter-timeout", "2s")
@@ -118,6 +120,26 @@ systems:
 		if v, ok := sample(mfs, "nmigw_nmi_pool_max_connections", "system", sys); !ok || v != size {
 			t.Errorf("nmigw_nmi_pool_max_connections{system=%s} = %v (present %v), want %v", sys, v, ok, size)
 		}
+	}
+
+	// SYSB's capture holds SYSB's exchanges and names its endpoint.
+	f, err := os.Open(captureB)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hdr, events, err := capture.ReadAll(f)
+	f.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sent := 0
+	for _, ev := range events {
+		if ev.Kind == capture.Send {
+			sent++
+		}
+	}
+	if hdr.Endpoint != "unix://"+sockB || sent == 0 {
+		t.Errorf("SYSB's capture: endpoint %q, %d messages sent", hdr.Endpoint, sent)
 	}
 
 	// A scraper that may display SYSB only sees SYSB's stacks.
