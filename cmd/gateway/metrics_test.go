@@ -152,7 +152,9 @@ func TestMetricsCountRequests(t *testing.T) {
 	// listing stacks one NMsec_GET_STACKINFO and one NMsec_GET_IKENSINFO,
 	// a summary one NMsec_GET_SUMMARY (ENXIO for NOSUCH), the activation
 	// one NMsec_GET_IPTUNMANUAL for the tunnel's name and NMsec_ACT_MANTUN.
-	nmiKey := func(t nmi.MsgType, outcome string) string { return "outcome=" + outcome + ",type=" + t.String() }
+	nmiKey := func(t nmi.MsgType, outcome string) string {
+		return "outcome=" + outcome + ",system=SYS1,type=" + t.String()
+	}
 	wantNMI := map[string]float64{
 		nmiKey(nmi.GetStackInfo, "ok"):   3,
 		nmiKey(nmi.GetIKENSInfo, "ok"):   3,
@@ -164,7 +166,7 @@ func TestMetricsCountRequests(t *testing.T) {
 	if got := counterDeltas(before, after, "nmigw_nmi_exchanges_total"); !maps.Equal(got, wantNMI) {
 		t.Errorf("NMI exchanges counted %v, want %v", got, wantNMI)
 	}
-	wantCodes := map[string]float64{"rc=" + nmi.ENXIO.String() + ",rsn=" + nmi.RsnNone.String() + ",type=" + nmi.GetSummary.String(): 1}
+	wantCodes := map[string]float64{"rc=" + nmi.ENXIO.String() + ",rsn=" + nmi.RsnNone.String() + ",system=SYS1,type=" + nmi.GetSummary.String(): 1}
 	if got := counterDeltas(before, after, "nmigw_nmi_status_codes_total"); !maps.Equal(got, wantCodes) {
 		t.Errorf("NMI codes counted %v, want %v", got, wantCodes)
 	}

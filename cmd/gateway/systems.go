@@ -266,7 +266,7 @@ func openSystems(cfg *config, systems []systemConfig, log *slog.Logger, observer
 			Dial: ep.dial, Addr: ep.tr.Addr(),
 			Size: sc.Pool, MaxWait: poolMaxWait, ExchangeTimeout: cfg.ExchangeTimeout,
 			// Outages are logged once, with summaries, not once per request.
-			Observer: httpapi.NewNMIOutageLog(log.With(slog.String("system", sc.Name)), ep.tr.Addr(), observer),
+			Observer: httpapi.NewNMIOutageLog(log.With(slog.String("system", sc.Name)), ep.tr.Addr(), observer.System(sc.Name)),
 		})
 		if err := reg.Register(metrics.NewPoolCollector(sys.pool, sc.Name)); err != nil {
 			return set, err

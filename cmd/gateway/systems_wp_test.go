@@ -196,6 +196,22 @@ systems:
 	if n, _ := dynamicCount(mfs, "SYSA", stA.Name); n != float64(len(stA.DynTunnels)) {
 		t.Errorf("SYSB stopped: SYSA/%s has %v dynamic tunnels exported, want %d", stA.Name, n, len(stA.DynTunnels))
 	}
+	// The NMI client series carry the system: SYSB's failures are its own
+	// (counted by the scrape before: a scrape gathers the NMI client
+	// series before its exporter round).
+	failed := map[string]float64{}
+	for _, m := range g.metricsOf()["nmigw_nmi_exchanges_total"].GetMetric() {
+		l := map[string]string{}
+		for _, p := range m.GetLabel() {
+			l[p.GetName()] = p.GetValue()
+		}
+		if l["outcome"] != "ok" {
+			failed[l["system"]] += m.GetCounter().GetValue()
+		}
+	}
+	if failed["SYSB"] == 0 || failed["SYSA"] != 0 {
+		t.Errorf("NMI exchanges failed per system: %v, want SYSB's only", failed)
+	}
 	checkDefaultSystem()
 	if resp, body := g.get("/readyz"); resp.StatusCode != http.StatusOK {
 		t.Errorf("/readyz with the default system up: %s %s", resp.Status, body)

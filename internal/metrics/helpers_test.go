@@ -207,7 +207,7 @@ func newGateway(t *testing.T, path string) *gateway {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pool := nmi.NewPool(nmi.PoolConfig{Dial: nmi.DialUnix(path), Addr: path, Observer: obs, BackoffMin: time.Millisecond, BackoffMax: time.Millisecond})
+	pool := nmi.NewPool(nmi.PoolConfig{Dial: nmi.DialUnix(path), Addr: path, Observer: obs.System("SYS1"), BackoffMin: time.Millisecond, BackoffMax: time.Millisecond})
 	t.Cleanup(func() { pool.Close() })
 	if err := reg.Register(NewPoolCollector(pool, "SYS1")); err != nil {
 		t.Fatal(err)

@@ -8,8 +8,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 )
 
-// NMIObserver counts the exchanges of an nmi.Pool. Give it to the pool as
-// nmi.PoolConfig.Observer.
+// NMIObserver holds the NMI client metrics. The exchanges, codes and INIT
+// waits of each system's pool carry the label system: give each pool
+// System(name) as its nmi.PoolConfig.Observer.
 type NMIObserver struct {
 	exchanges *prometheus.CounterVec
 	duration  *prometheus.HistogramVec
@@ -18,7 +19,16 @@ type NMIObserver struct {
 	partial   *prometheus.CounterVec
 }
 
-var _ nmi.Observer = (*NMIObserver)(nil)
+// SystemObserver counts the exchanges of one system's nmi.Pool.
+type SystemObserver struct {
+	o      *NMIObserver
+	system string
+}
+
+var (
+	_ nmi.Observer     = (*SystemObserver)(nil)
+	_ nmi.InitObserver = (*SystemObserver)(nil)
+)
 
 // Outcome label values of nmigw_nmi_init_wait_seconds.
 const (
@@ -35,21 +45,21 @@ func NewNMIObserver(reg prometheus.Registerer) (*NMIObserver, error) {
 			Name: "nmigw_nmi_exchanges_total",
 			Help: "NMI exchanges run through the pool, by request type (IBM name) and outcome " +
 				"(ok, status, term, canceled, timeout, exhausted, unavailable, error).",
-		}, []string{"type", "outcome"}),
+		}, []string{"system", "type", "outcome"}),
 		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "nmigw_nmi_exchange_duration_seconds",
 			Help:    "Time of one NMI exchange through the pool (acquiring a connection, request, every record of the answer), by request type.",
 			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
-		}, []string{"type"}),
+		}, []string{"system", "type"}),
 		codes: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "nmigw_nmi_status_codes_total",
 			Help: "Nonzero NMI return and reason codes received (answers and TERMs), by request type, return code and reason code.",
-		}, []string{"type", "rc", "rsn"}),
+		}, []string{"system", "type", "rc", "rsn"}),
 		initWait: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "nmigw_nmi_init_wait_seconds",
 			Help:    "Time from connecting to the NMI socket to NMsec_INIT (or the refusal), by result (ok, refused, error).",
 			Buckets: []float64{.001, .005, .01, .05, .1, .5, 1, 5, 10, 30, 60},
-		}, []string{"result"}),
+		}, []string{"system", "result"}),
 		partial: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "nmigw_nmi_partial_records_total",
 			Help: "NMI records received with a section holding IBM's published prefix only (its PROPOSED remainder absent), by section (IBM name).",
@@ -57,15 +67,6 @@ func NewNMIObserver(reg prometheus.Registerer) (*NMIObserver, error) {
 	}
 	if err := register(reg, o.exchanges, o.duration, o.codes, o.initWait, o.partial); err != nil {
 		return nil, err
-	}
-	// Outcomes and results known in advance start at zero, so that rates
-	// and alerts see them before the first occurrence.
-	for _, t := range exchangeTypes {
-		o.exchanges.WithLabelValues(t.String(), outcomeOK)
-		o.duration.WithLabelValues(t.String())
-	}
-	for _, r := range []string{initOK, initRefused, initError} {
-		o.initWait.WithLabelValues(r)
 	}
 	for _, sec := range []string{nmi.SectionStack, nmi.SectionStatistics, nmi.SectionIPTunnel} {
 		o.partial.WithLabelValues(sec)
@@ -117,21 +118,36 @@ func exchangeOutcome(f nmi.Failure) string {
 	return outcomeError
 }
 
+// System returns the observer of the pool of system (its MVS name).
+// Outcomes and results known in advance start at zero for it, so that
+// rates and alerts see them before the first occurrence.
+func (o *NMIObserver) System(system string) *SystemObserver {
+	for _, t := range exchangeTypes {
+		o.exchanges.WithLabelValues(system, t.String(), outcomeOK)
+		o.duration.WithLabelValues(system, t.String())
+	}
+	for _, r := range []string{initOK, initRefused, initError} {
+		o.initWait.WithLabelValues(system, r)
+	}
+	return &SystemObserver{o: o, system: system}
+}
+
 // ObserveExchange implements nmi.Observer.
-func (o *NMIObserver) ObserveExchange(ev nmi.ExchangeEvent) {
+func (so *SystemObserver) ObserveExchange(ev nmi.ExchangeEvent) {
+	o := so.o
 	t := codeLabel(ev.Type.String())
 	outcome := exchangeOutcome(ev.Failure)
-	o.exchanges.WithLabelValues(t, outcome).Inc()
-	o.duration.WithLabelValues(t).Observe(ev.Duration.Seconds())
+	o.exchanges.WithLabelValues(so.system, t, outcome).Inc()
+	o.duration.WithLabelValues(so.system, t).Observe(ev.Duration.Seconds())
 	if se := ev.Failure.Status; se != nil && (outcome == outcomeStatus || outcome == outcomeTerm) {
-		o.codes.WithLabelValues(t, codeLabel(se.Rc.String()), codeLabel(se.Rsn.String())).Inc()
+		o.codes.WithLabelValues(so.system, t, codeLabel(se.Rc.String()), codeLabel(se.Rsn.String())).Inc()
 	}
 }
 
 // ObserveInit records the wait for NMsec_INIT of one new connection: d
 // from connecting to INIT (err nil), to a TERM refusing the connection
 // (*nmi.StatusError with Refused), or to another failure.
-func (o *NMIObserver) ObserveInit(d time.Duration, err error) {
+func (so *SystemObserver) ObserveInit(d time.Duration, err error) {
 	r := initOK
 	switch nmi.Classify(err).Class {
 	case nmi.ClassOK:
@@ -140,7 +156,7 @@ func (o *NMIObserver) ObserveInit(d time.Duration, err error) {
 	default:
 		r = initError
 	}
-	o.initWait.WithLabelValues(r).Observe(d.Seconds())
+	so.o.initWait.WithLabelValues(so.system, r).Observe(d.Seconds())
 }
 
 // ObservePartial counts n records whose section arrived with IBM's prefix

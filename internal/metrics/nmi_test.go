@@ -55,17 +55,17 @@ func TestNMIMetrics(t *testing.T) {
 		{"NMsec_ACT_DYNTUN", "ok", 0}, // present before its first use
 	}
 	for _, w := range want {
-		if v := e.mustValue(t, "nmigw_nmi_exchanges_total", "type", w.typ, "outcome", w.outcome); v != w.n {
+		if v := e.mustValue(t, "nmigw_nmi_exchanges_total", "system", "SYS1", "type", w.typ, "outcome", w.outcome); v != w.n {
 			t.Errorf("exchanges %s %s: %v, want %v", w.typ, w.outcome, v, w.n)
 		}
 	}
-	if v := e.mustValue(t, "nmigw_nmi_exchange_duration_seconds", "type", "NMsec_GET_STACKINFO"); v != 2 {
+	if v := e.mustValue(t, "nmigw_nmi_exchange_duration_seconds", "system", "SYS1", "type", "NMsec_GET_STACKINFO"); v != 2 {
 		t.Errorf("latency observations: %v, want 2", v)
 	}
-	if v := e.mustValue(t, "nmigw_nmi_status_codes_total", "type", "NMsec_GET_SUMMARY", "rc", "ENXIO", "rsn", "none"); v != 1 {
+	if v := e.mustValue(t, "nmigw_nmi_status_codes_total", "system", "SYS1", "type", "NMsec_GET_SUMMARY", "rc", "ENXIO", "rsn", "none"); v != 1 {
 		t.Errorf("ENXIO seen %v times", v)
 	}
-	if v := e.mustValue(t, "nmigw_nmi_status_codes_total", "type", "NMsec_GET_IKETUN", "rc", "EAGAIN", "rsn", "none"); v != 1 {
+	if v := e.mustValue(t, "nmigw_nmi_status_codes_total", "system", "SYS1", "type", "NMsec_GET_IKETUN", "rc", "EAGAIN", "rsn", "none"); v != 1 {
 		t.Errorf("TERM codes seen %v times", v)
 	}
 	if v := e.mustValue(t, "nmigw_nmi_terms_total", "system", "SYS1", "rc", "EAGAIN", "rsn", "none"); v != 1 {
@@ -95,7 +95,7 @@ func TestNMIMetrics(t *testing.T) {
 		t.Fatal("exchange without IKED succeeded")
 	}
 	e = scrape(t, g.reg)
-	if v := e.mustValue(t, "nmigw_nmi_exchanges_total", "type", "NMsec_GET_STACKINFO", "outcome", "unavailable"); v != 1 {
+	if v := e.mustValue(t, "nmigw_nmi_exchanges_total", "system", "SYS1", "type", "NMsec_GET_STACKINFO", "outcome", "unavailable"); v != 1 {
 		t.Errorf("unavailable: %v, want 1", v)
 	}
 	if v := e.mustValue(t, "nmigw_nmi_pool_connections_failed_total", "system", "SYS1"); v < 1 {
@@ -107,16 +107,17 @@ func TestNMIMetrics(t *testing.T) {
 // ObserveInit.
 func TestNMIObserverInit(t *testing.T) {
 	reg := prometheus.NewRegistry()
-	o, err := NewNMIObserver(reg)
+	obs, err := NewNMIObserver(reg)
 	if err != nil {
 		t.Fatal(err)
 	}
+	o := obs.System("SYS1")
 	o.ObserveInit(20*time.Millisecond, nil)
 	o.ObserveInit(time.Millisecond, &nmi.StatusError{Type: nmi.MsgTerm, Rc: nmi.EAGAIN, Term: true, Refused: true})
 	o.ObserveInit(time.Second, context.DeadlineExceeded)
 	e := scrape(t, reg)
 	for _, r := range []string{"ok", "refused", "error"} {
-		if v := e.mustValue(t, "nmigw_nmi_init_wait_seconds", "result", r); v != 1 {
+		if v := e.mustValue(t, "nmigw_nmi_init_wait_seconds", "system", "SYS1", "result", r); v != 1 {
 			t.Errorf("INIT wait %s: %v observations", r, v)
 		}
 	}
@@ -125,13 +126,14 @@ func TestNMIObserverInit(t *testing.T) {
 // A refusal counts as refused even when a caller wrapped it.
 func TestNMIObserverInitWrappedRefusal(t *testing.T) {
 	reg := prometheus.NewRegistry()
-	o, err := NewNMIObserver(reg)
+	obs, err := NewNMIObserver(reg)
 	if err != nil {
 		t.Fatal(err)
 	}
+	o := obs.System("SYS1")
 	refused := &nmi.StatusError{Type: nmi.MsgTerm, Rc: nmi.EAGAIN, Term: true, Refused: true}
 	o.ObserveInit(time.Millisecond, fmt.Errorf("dial: %w", refused))
-	if v := scrape(t, reg).mustValue(t, "nmigw_nmi_init_wait_seconds", "result", "refused"); v != 1 {
+	if v := scrape(t, reg).mustValue(t, "nmigw_nmi_init_wait_seconds", "system", "SYS1", "result", "refused"); v != 1 {
 		t.Errorf("wrapped refusal: %v refused observations, want 1", v)
 	}
 }
