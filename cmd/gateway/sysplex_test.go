@@ -92,7 +92,7 @@ func startSysplex(t *testing.T, args ...string) *sysplex {
 	if err := os.WriteFile(pol, []byte("system: SYSA\nanonymous: ANONYM\nprofiles:\n"+
 		"  - {name: EZB.NETMGMT.*.*.IPSEC.DISPLAY, uacc: NONE, access: [{id: ALLSYS, level: READ}, {id: ANONYM, level: READ}]}\n"+
 		"  - {name: EZB.NETMGMT.*.*.IPSEC.CONTROL, uacc: NONE, access: [{id: ALLSYS, level: READ}]}\n"+
-		"  - {name: EZB.NETMGMT.NSS1.SYSC_TCPIP.IPSEC.DISPLAY, uacc: NONE, access: [{id: CONLY, level: READ}, {id: ALLSYS, level: READ}]}\n"+
+		"  - {name: EZB.NETMGMT.NSS1.SYSC_TCPIP.IPSEC.DISPLAY, uacc: NONE, access: [{id: CONLY, level: READ}, {id: ALLSYS, level: READ}, {id: ANONYM, level: READ}]}\n"+
 		"identities:\n  tokens:\n"+
 		"    - {sha256: \""+sha256Hex(p.token)+"\", user: ALLSYS}\n"+
 		"    - {sha256: \""+sha256Hex(p.cOnly)+"\", user: CONLY}\n"), 0o600); err != nil {
