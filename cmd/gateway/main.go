@@ -117,10 +117,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	// a system's NMI (handlers, event poller, exporter) shares exchanges
 	// through its Reader.
 	fl, err := openSystems(cfg, systems, log, observer, reg)
-	defer fl.Close()
 	if err != nil {
+		fl.Close() // what was opened before the failure
 		return err
 	}
+	defer fl.Close()
 	stopTrim := trimMemory(memTrimEvery, memTrimSlack)
 	defer stopTrim()
 	def := fl.byName[fl.fleet.Default()]
