@@ -99,6 +99,9 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	if len(args) > 1 && args[1] == chaosCmd {
 		return runChaos(ctx, args[2:], out)
 	}
+	if len(args) > 1 && args[1] == fleetCmd {
+		return runFleet(ctx, args[2:], out)
+	}
 	var o options
 	fs := flag.NewFlagSet("nmigw-bench", flag.ContinueOnError)
 	fs.SetOutput(out)
