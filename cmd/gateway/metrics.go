@@ -1,7 +1,6 @@
 package main
 
 import (
-	"fmt"
 	"log/slog"
 	"net/http"
 
@@ -85,17 +84,6 @@ func (m *metricsHandler) stacksOf(r *http.Request, p authz.Principal) metrics.St
 		for i := range stacks {
 			res[i] = stacks[i].Resource(m.authorizer, authz.Display)
 		}
-		ds, err := m.authorizer.AuthorizeBatch(r.Context(), p, res)
-		if err != nil {
-			return nil, err
-		}
-		if len(ds) != len(res) {
-			return nil, fmt.Errorf("%d decisions for %d stacks", len(ds), len(res))
-		}
-		ok := make([]bool, len(ds))
-		for i, d := range ds {
-			ok[i] = d.Allowed
-		}
-		return ok, nil
+		return authz.Allowed(r.Context(), m.authorizer, p, res)
 	}
 }

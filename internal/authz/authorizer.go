@@ -1,6 +1,9 @@
 package authz
 
-import "context"
+import (
+	"context"
+	"fmt"
+)
 
 // Authorizer answers the one question the gateway asks of SAF: may
 // principal p have READ access to resource R of the SERVAUTH class (what
@@ -58,3 +61,20 @@ func (a allowAll) AuthorizeBatch(ctx context.Context, p Principal, resources []s
 }
 
 func (allowAll) Resource(string, string, Kind) string { return "" }
+
+// Allowed decides, in one batch, which of resources p may read: an error
+// if az could not decide, or gave a wrong number of decisions.
+func Allowed(ctx context.Context, az Authorizer, p Principal, resources []string) ([]bool, error) {
+	ds, err := az.AuthorizeBatch(ctx, p, resources)
+	if err != nil {
+		return nil, err
+	}
+	if len(ds) != len(resources) {
+		return nil, fmt.Errorf("%d decisions for %d resources", len(ds), len(resources))
+	}
+	ok := make([]bool, len(ds))
+	for i, d := range ds {
+		ok[i] = d.Allowed
+	}
+	return ok, nil
+}

@@ -376,3 +376,18 @@ func TestAllowAll(t *testing.T) {
 		t.Errorf("AllowAll.Resource = %q", r)
 	}
 }
+
+// TestAllowed: one batch, one answer per resource, in order.
+func TestAllowed(t *testing.T) {
+	a, err := New(Config{System: "SYS1", Profiles: []Profile{
+		{Name: "EZB.NETMGMT.SYS1.TCPIP.IPSEC.DISPLAY", UACC: AccessRead},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := Allowed(t.Context(), a, Principal{User: "OPER1"}, []string{
+		"EZB.NETMGMT.SYS1.TCPIPB.IPSEC.DISPLAY", "EZB.NETMGMT.SYS1.TCPIP.IPSEC.DISPLAY"})
+	if err != nil || len(got) != 2 || got[0] || !got[1] {
+		t.Fatalf("Allowed = %v, %v", got, err)
+	}
+}

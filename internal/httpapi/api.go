@@ -264,32 +264,6 @@ func (a *api) mayDisplay(r *http.Request, stacks []string) ([]bool, error) {
 	return ok, nil
 }
 
-// MayDisplay decides, in one batch, which of the stacks p may display;
-// batch asks the authorizer (nil: az.AuthorizeBatch, with its error as
-// it is).
-func MayDisplay(ctx context.Context, az authz.Authorizer, p authz.Principal, stacks []string,
-	batch func(context.Context, authz.Principal, []string) ([]authz.Decision, error)) ([]bool, error) {
-	if batch == nil {
-		batch = az.AuthorizeBatch
-	}
-	res := make([]string, len(stacks))
-	for i, s := range stacks {
-		res[i] = az.Resource("", s, authz.Display)
-	}
-	ds, err := batch(ctx, p, res)
-	if err != nil {
-		return nil, err
-	}
-	if len(ds) != len(stacks) {
-		return nil, fmt.Errorf("%d decisions for %d stacks", len(ds), len(stacks))
-	}
-	ok := make([]bool, len(ds))
-	for i, d := range ds {
-		ok[i] = d.Allowed
-	}
-	return ok, nil
-}
-
 // authorizeBatch asks the authorizer about several resources at once; an
 // error is the 503 of an authorizer that could not decide (or gave a
 // wrong number of decisions).
