@@ -125,10 +125,21 @@ export async function post(url, body) {
   return resp.json();
 }
 
-// stackURL is the URL of a stack's resource, relative to the page. A
-// query value that is an array repeats its parameter (the API ORs them).
-export function stackURL(stack, path, query) {
-  let url = "v1/stacks/" + encodeURIComponent(stack) + (path ? "/" + path : "");
+// systemURL is the URL of a system's resource (path "" is the system
+// itself), relative to the page.
+export function systemURL(system, path, query) {
+  return withQuery("v1/systems/" + encodeURIComponent(system) + (path ? "/" + path : ""), query);
+}
+
+// stackURL is the URL of a resource of stack of system, relative to the
+// page: every stack is read under its system
+// (/v1/systems/{system}/stacks/{stack}/...), the default one included.
+// A query value that is an array repeats its parameter (the API ORs them).
+export function stackURL(system, stack, path, query) {
+  return systemURL(system, "stacks/" + encodeURIComponent(stack) + (path ? "/" + path : ""), query);
+}
+
+function withQuery(url, query) {
   if (query) {
     const q = new URLSearchParams();
     for (const [k, v] of Object.entries(query)) {

@@ -3,13 +3,18 @@
 // test against the filter set, the lists kept up to date by the
 // stack's event stream, and by conditional GETs every few seconds while
 // the stream is down (every minute while it is up); control actions, each
-// confirmed first, for callers whose GET /v1/whoami says CONTROL. The
-// selected stack and each list's filters, view and page size (and whether
-// the IKE tunnels show their phase 2 tunnels) live in the URL's hash.
+// confirmed first, for callers whose GET /v1/whoami says CONTROL. With
+// several systems (GET /v1/systems), a selector chooses the system whose
+// stacks are shown, and an overview shows every system with its tunnels
+// by state (fleet.js). Every stack is read under its system
+// (/v1/systems/{system}/stacks/{stack}/...). The selected system and
+// stack and each list's filters, view and page size (and whether the IKE
+// tunnels show their phase 2 tunnels) live in the URL's hash.
 
 import * as api from "./api.js";
 import { confirmAction } from "./confirm.js";
 import { el, fill, table } from "./dom.js";
+import { createFleet } from "./fleet.js";
 import * as f from "./format.js";
 import { createHealth } from "./health.js";
 import { follow } from "./live.js";
@@ -39,7 +44,9 @@ const $ = (id) => document.getElementById(id);
 
 const page = {
   who: null, // GET /v1/whoami, or null when it failed
-  stacks: null, // GET /v1/stacks answer
+  systems: null, // GET /v1/systems answer
+  system: "", // the selected system's name
+  stacks: null, // GET /v1/systems/{system}/stacks answer
   stack: "", // the selected stack's name
   view: null, // the selected stack's sections
   errors: new Map(), // page-wide problems by source
@@ -47,15 +54,25 @@ const page = {
   hash: "", // the hash the page wrote last
   polls: 0, // rounds that read everything
   events: 0, // events received
-  live: null, // the event stream followed: {stack, token, stop, up}
+  live: null, // the event stream followed: {key, stack, token, stop, up}
   dirty: new Set(), // sections events asked to read again
   lastAction: null, // the last control action: {place, list, node, row}
 };
 
+// fleet is the overview of every system; choosing one there shows it.
+const fleet = createFleet({ choose: (name) => {
+  chooseSystem(name);
+  $("stacks-title").scrollIntoView({ block: "start" });
+  $("system").focus();
+} });
+
 // ---- rights --------------------------------------------------------------
 
-function rightsOf(stack) {
-  const s = page.who && Array.isArray(page.who.stacks) ? page.who.stacks.find((x) => x.stack === stack) : null;
+// rightsOf is what whoami says the caller may do on stack of system.
+function rightsOf(system, stack) {
+  const w = page.who;
+  const sys = w && Array.isArray(w.systems) ? w.systems.find((x) => x.name === system) : null;
+  const s = sys && Array.isArray(sys.stacks) ? sys.stacks.find((x) => x.name === stack) : null;
   return { display: !!(s && s.display), control: !!(s && s.control) };
 }
 
@@ -200,7 +217,7 @@ async function act(button, action) {
     row: tr && tr.parentNode ? [...tr.parentNode.children].indexOf(tr) : 0 };
   button.after(node);
   try {
-    const answer = await api.post(api.stackURL(action.stack, action.path, { wait: chosen.wait }), action.body);
+    const answer = await api.post(api.stackURL(action.system, action.stack, action.path, { wait: chosen.wait }), action.body);
     showResults(label, answer);
     inlineResult(node, label, answer);
   } catch (err) {
@@ -261,8 +278,12 @@ function placeResult(b, place) {
 }
 
 // actionButton is a button that asks to confirm action (see act); data
-// is its data-action attribute, text its label.
+// is its data-action attribute, text its label. The action is on the
+// shown stack's system.
 function actionButton(data, text, action) {
+  if (!action.system) {
+    action.system = page.view ? page.view.system : page.system;
+  }
   const name = action.title + (action.targets && action.targets.length === 1 ? " " + action.targets[0] : "");
   if (!action.place) {
     action.place = data + (action.list ? ":" + action.list : "") + (action.targets && action.targets.length === 1 ? ":" + action.targets[0] : "");
@@ -770,8 +791,8 @@ async function refreshList(v, def) {
   const ls = v.lists[def.key];
   // Reads overlap (rounds and events): show none older than one shown.
   const ticket = ++ls.asked;
-  const control = rightsOf(v.name).control;
-  const url = () => api.stackURL(v.name, def.path,
+  const control = rightsOf(v.system, v.name).control;
+  const url = () => api.stackURL(v.system, v.name, def.path,
     { ...listQuery(def, ls), pageSize: ls.pageSize, pageToken: ls.token });
   try {
     let answer;
@@ -830,7 +851,7 @@ function renderSummary(v, data) {
 async function refreshSummary(v) {
   const ticket = ++v.summaryAsked;
   try {
-    const { data } = await api.get(api.stackURL(v.name, "summary"));
+    const { data } = await api.get(api.stackURL(v.system, v.name, "summary"));
     if (page.view !== v || ticket < v.summaryShown) {
       return;
     }
@@ -885,15 +906,15 @@ function openList(v, list, ids) {
   }
 }
 
-// buildStackView shows stack name; saved holds each list's filters, view
-// and page size from the hash.
-function buildStackView(name, saved) {
-  const v = { name, lists: {}, summaryData: null, summaryAsked: 0, summaryShown: 0 };
+// buildStackView shows stack name of system; saved holds each list's
+// filters, view and page size from the hash.
+function buildStackView(system, name, saved) {
+  const v = { system, name, lists: {}, summaryData: null, summaryAsked: 0, summaryShown: 0 };
   v.results = el("div", { id: "results", className: "results", role: "status", "aria-live": "polite" });
   v.filterSet = el("div", { className: "toolbar", id: "filter-set-control" });
   v.summary = el("div");
   v.summaryError = el("div", { className: "problem", hidden: true });
-  v.health = createHealth(name, {
+  v.health = createHealth(system, name, {
     sampleMs: settings.sampleMs,
     idleMs: settings.idleMs,
     isOn: () => $("auto-refresh").checked && page.view === v,
@@ -903,7 +924,7 @@ function buildStackView(name, saved) {
       return s ? s.filterSet : "";
     },
     hrefOf: (list, ids) => {
-      const q = new URLSearchParams({ stack: name });
+      const q = new URLSearchParams(hashSystem(system) ? { system, stack: name } : { stack: name });
       if (ids.length) {
         q.set(list + ".tunnelId", ids.join(" "));
       }
@@ -912,7 +933,7 @@ function buildStackView(name, saved) {
     open: (list, ids) => openList(v, list, ids),
   });
   const parts = [
-    el("h2", { id: "stack-title" }, "Stack " + name),
+    el("h2", { id: "stack-title" }, "Stack " + name + (severalSystems() ? " on " + system : "")),
     v.filterSet,
     v.results,
     v.health.node,
@@ -929,7 +950,7 @@ function buildStackView(name, saved) {
       ls.error, ls.content, pager(v, def, ls)));
   }
   parts.push(section("filter-test", "Packet test", packetTester(v)));
-  fill($("stack"), el("section", { "aria-labelledby": "stack-title", "data-stack": name }, parts));
+  fill($("stack"), el("section", { "aria-labelledby": "stack-title", "data-system": system, "data-stack": name }, parts));
   return v;
 }
 
@@ -988,7 +1009,7 @@ function packetTester(v) {
     submit.disabled = true;
     fill(result, el("p", {}, "Testing…"));
     try {
-      const answer = await api.post(api.stackURL(v.name, "filters:test"), body);
+      const answer = await api.post(api.stackURL(v.system, v.name, "filters:test"), body);
       if (page.view === v) {
         showPacketResult(result, answer);
       }
@@ -1046,10 +1067,11 @@ function renderFilterSetControl(v, stack, control) {
   fill(v.filterSet, parts);
 }
 
-// selectStack shows stack name, with the lists' state from the hash when
-// the hash names that stack; force rebuilds the view of the same stack.
+// selectStack shows stack name of the selected system, with the lists'
+// state from the hash when the hash names that stack; force rebuilds the
+// view of the same stack.
 function selectStack(name, force) {
-  if (page.stack === name && page.view && !force) {
+  if (page.stack === name && page.view && page.view.system === page.system && !force) {
     return;
   }
   page.stack = name;
@@ -1059,18 +1081,51 @@ function selectStack(name, force) {
     page.view.health.destroy();
   }
   const h = readHash();
-  page.view = name ? buildStackView(name, h.stack === name ? h.lists : {}) : null;
-  if (!name) {
+  const same = h.stack === name && (h.system || defaultSystem()) === page.system;
+  page.view = name && page.system ? buildStackView(page.system, name, same ? h.lists : {}) : null;
+  if (!page.view) {
     fill($("stack"));
   }
   writeHash();
   markSelected();
 }
 
-// The hash is "#stack=NAME" and, per list, "KEY.PARAM=VALUE" for its
-// filters and "KEY.set", "KEY.view", "KEY.cascade", "KEY.pageSize" when
-// not the default (e.g. #stack=TCPIP&dynamic.view=ike&dynamic.tunnelId=Y1+Y2
-// or #stack=TCPIP&ike.cascade=true).
+// selectSystem shows the stacks of system name once they are read (the
+// stack of the hash when the hash names that system, else the first). It
+// leaves the hash alone: the hash a page was opened with still names the
+// stack to show.
+function selectSystem(name) {
+  if (page.system === name) {
+    return;
+  }
+  page.system = name;
+  page.stacks = null;
+  page.stack = "";
+  page.rules.clear();
+  page.lastAction = null;
+  if (page.view && page.view.health) {
+    page.view.health.destroy();
+  }
+  page.view = null;
+  fill($("stack"));
+  fill($("stacks").tBodies[0]);
+  renderSystems();
+}
+
+// chooseSystem is the caller's choice of system name (the selector, or
+// the overview): shown, and kept in the hash.
+function chooseSystem(name) {
+  selectSystem(name);
+  writeHash();
+  refreshNow();
+}
+
+// The hash is "#system=SYS&stack=NAME" (system= left out when the gateway
+// reaches one system; without it, the default system) and, per list,
+// "KEY.PARAM=VALUE" for its filters and "KEY.set", "KEY.view",
+// "KEY.cascade", "KEY.pageSize" when not the default (e.g.
+// #system=SYSB&stack=TCPIP&dynamic.view=ike&dynamic.tunnelId=Y1+Y2 or
+// #stack=TCPIP&ike.cascade=true).
 function readHash() {
   const q = new URLSearchParams(location.hash.slice(1));
   const lists = {};
@@ -1081,7 +1136,7 @@ function readHash() {
       (lists[key] = lists[key] || {})[k.slice(dot + 1)] = value;
     }
   }
-  return { stack: q.get("stack") || "", lists };
+  return { system: (q.get("system") || "").toUpperCase(), stack: q.get("stack") || "", lists };
 }
 
 // savedList is a list's state from the hash's values, where they are
@@ -1111,6 +1166,9 @@ function savedList(def, h) {
 function writeHash() {
   const v = page.view;
   const q = new URLSearchParams();
+  if (hashSystem(page.system)) {
+    q.set("system", page.system);
+  }
   if (v) {
     q.set("stack", v.name);
     for (const def of LISTS) {
@@ -1132,14 +1190,93 @@ function writeHash() {
       }
     }
   }
-  const hash = v ? "#" + q.toString() : "";
+  const qs = q.toString();
+  const hash = qs ? "#" + qs : "";
   page.hash = hash;
   if (location.hash !== hash) {
     history.replaceState(null, "", hash || location.pathname + location.search);
   }
 }
 
-// ---- stacks and identity -------------------------------------------------
+// ---- systems, stacks and identity ----------------------------------------
+
+function systemItems() {
+  return page.systems && Array.isArray(page.systems.items) ? page.systems.items : [];
+}
+
+function severalSystems() {
+  return systemItems().length > 1;
+}
+
+// defaultSystem is the system /v1/stacks means ("" until known).
+function defaultSystem() {
+  const items = systemItems();
+  const d = items.find((s) => s.default);
+  return d ? d.name : "";
+}
+
+// hashSystem tells whether the hash names system: always, unless the
+// gateway is known to reach that one system alone.
+function hashSystem(system) {
+  const items = systemItems();
+  return !!system && !(items.length === 1 && items[0].name === system);
+}
+
+// systemLabel is how the selector names a system.
+function systemLabel(s) {
+  const notes = [s.kind === "nss" ? "behind an NSS server" : "IKE daemon"];
+  if (s.default) {
+    notes.unshift("default");
+  }
+  if (!s.reachable) {
+    notes.push("unreachable");
+  }
+  return s.name + " (" + notes.join(", ") + ")";
+}
+
+// renderSystems shows the system selector (with several systems only)
+// and the stacks' heading.
+function renderSystems() {
+  const items = systemItems();
+  const several = items.length > 1;
+  const sel = $("system");
+  const sig = JSON.stringify([items.map(systemLabel), page.system]);
+  if (sel.dataset.sig !== sig) {
+    sel.dataset.sig = sig;
+    fill(sel, items.map((s) => el("option", { value: s.name, selected: s.name === page.system }, systemLabel(s))));
+    sel.value = page.system;
+  }
+  $("system-choice").hidden = !several;
+  const title = several && page.system ? "Stacks of " + page.system : "Stacks";
+  if ($("stacks-title").textContent !== title) {
+    $("stacks-title").textContent = title;
+    $("stacks").querySelector("caption").textContent = "TCP/IP stacks" + (several ? " of system " + page.system : "") +
+      ", the filter set in effect and their flags; choose a stack to show its details";
+  }
+  fleet.show(several ? items : null, page.system);
+}
+
+// refreshSystems reads the systems and chooses the shown one: the one
+// chosen before, else the hash's, else the default.
+async function refreshSystems() {
+  try {
+    const { data } = await api.get("v1/systems");
+    page.systems = data;
+    setError("systems", null);
+  } catch (err) {
+    // The stacks' own error says the same for 401 and 503.
+    setError("systems", err.status === 401 || err.status === 503 || err.status === 0 ? null : err, "Loading the systems");
+    if (err.status === 401 || err.status === 403) {
+      page.systems = null;
+    }
+  }
+  const names = systemItems().map((s) => s.name);
+  if (names.length && !names.includes(page.system)) {
+    const wanted = readHash().system;
+    selectSystem(names.includes(wanted) ? wanted : defaultSystem() || names[0]);
+  }
+  renderSystems();
+}
 
 function markSelected() {
   for (const tr of $("stacks").tBodies[0].rows) {
@@ -1155,7 +1292,7 @@ function markSelected() {
 function renderStacks(data) {
   const items = data && Array.isArray(data.items) ? data.items : [];
   const rows = items.map((s) => {
-    const r = rightsOf(s.name);
+    const r = rightsOf(page.system, s.name);
     const access = r.control ? "display, control" : r.display ? "display" : "—";
     const show = el("button", { type: "button", "aria-pressed": "false", title: "Show stack " + s.name }, f.text(s.name));
     show.addEventListener("click", () => {
@@ -1216,30 +1353,38 @@ async function refreshOnce() {
   }
   renderIdentity();
 
-  const items = await refreshStacks(whoChanged);
+  await refreshSystems();
+  // The overview reads beside the selected stack.
+  const overview = fleet.refresh();
+  const items = page.system ? await refreshStacks(whoChanged) : [];
   const names = items.map((s) => s.name);
   if (names.length && !names.includes(page.stack)) {
-    const wanted = readHash().stack;
+    const h = readHash();
+    const wanted = (h.system || defaultSystem()) === page.system ? h.stack : "";
     selectStack(names.includes(wanted) ? wanted : names[0]);
   }
   const v = page.view;
-  if (!v) {
-    noteRound();
-    return;
+  if (v) {
+    const control = rightsOf(v.system, v.name).control;
+    renderActivateForm(v, control);
+    renderFilterSetControl(v, items.find((s) => s.name === v.name), control);
+    await Promise.all([refreshSummary(v), ...LISTS.map((def) => refreshList(v, def))]);
   }
-  renderActivateForm(v, rightsOf(v.name).control);
-  renderFilterSetControl(v, items.find((s) => s.name === v.name), rightsOf(v.name).control);
-  await Promise.all([refreshSummary(v), ...LISTS.map((def) => refreshList(v, def))]);
+  await overview;
   noteRound();
 }
 
-// refreshStacks reads the stacks (shown again when they or the caller
-// changed) and answers them; the selected stack's filter set control
-// follows.
+// refreshStacks reads the stacks of the selected system (shown again
+// when they or the caller changed) and answers them; the selected stack's
+// filter set control follows.
 async function refreshStacks(whoChanged) {
   let stacks = page.stacks;
+  const system = page.system;
   try {
-    const { data, changed } = await api.get("v1/stacks");
+    const { data, changed } = await api.get(api.systemURL(system, "stacks"));
+    if (system !== page.system) {
+      return [];
+    }
     stacks = data;
     if (changed || whoChanged || page.stacks !== data) {
       page.stacks = data;
@@ -1248,7 +1393,10 @@ async function refreshStacks(whoChanged) {
     $("stacks").classList.remove("stale");
     setError("stacks", null);
   } catch (err) {
-    setError("stacks", err, "Loading the stacks");
+    if (system !== page.system) {
+      return [];
+    }
+    setError("stacks", err, "Loading the stacks" + (severalSystems() ? " of " + system : ""));
     if (err.status === 401 || err.status === 403) {
       // Nothing to show to this caller: drop the view of the last one.
       page.stacks = null;
@@ -1268,7 +1416,7 @@ async function refreshStacks(whoChanged) {
   const items = stacks && Array.isArray(stacks.items) ? stacks.items : [];
   const v = page.view;
   if (v) {
-    renderFilterSetControl(v, items.find((s) => s.name === v.name), rightsOf(v.name).control);
+    renderFilterSetControl(v, items.find((s) => s.name === v.name), rightsOf(v.system, v.name).control);
   }
   return items;
 }
@@ -1358,10 +1506,11 @@ function renderLiveProblem(p, stack) {
 // token while automatic refreshing is on, stops following the stream of
 // another stack or token, and arms the timer of the next round.
 function followEvents() {
-  const want = $("auto-refresh").checked && page.view ? page.view.name : "";
+  const v = $("auto-refresh").checked ? page.view : null;
+  const want = v ? v.system + "/" + v.name : "";
   const token = api.token();
   const l = page.live;
-  if (l && l.stack === want && l.token === token) {
+  if (l && l.key === want && l.token === token) {
     schedule();
     return;
   }
@@ -1372,8 +1521,8 @@ function followEvents() {
   if (want) {
     // problem: the payload of the last event: error, until another event
     // or a new connection.
-    const live = { stack: want, token, up: false, problem: null };
-    const url = api.stackURL(want, "events", { interval: settings.interval });
+    const live = { key: want, stack: v.name, token, up: false, problem: null };
+    const url = api.stackURL(v.system, v.name, "events", { interval: settings.interval });
     live.stop = follow(url, token, {
       onOpen: async (resumed) => {
         if (page.live !== live) {
@@ -1555,18 +1704,23 @@ function start() {
       refreshNow();
     }
   });
+  $("system").addEventListener("change", () => chooseSystem($("system").value));
   window.addEventListener("hashchange", () => {
     // A hash the page did not write (typed, or a bookmark): show what it says.
-    const name = readHash().stack;
-    if (name && location.hash !== page.hash) {
-      selectStack(name, true);
+    const h = readHash();
+    if ((h.stack || h.system) && location.hash !== page.hash) {
+      const system = h.system || defaultSystem();
+      if (system && system !== page.system) {
+        selectSystem(system);
+      }
+      if (h.stack) {
+        selectStack(h.stack, true);
+      }
       refreshNow();
     }
   });
-  const wanted = readHash().stack;
-  if (wanted) {
-    selectStack(wanted);
-  }
+  // The systems' first answer chooses the system and stack the hash names.
+  page.system = readHash().system;
   refreshNow();
 }
 

@@ -1,6 +1,7 @@
 // The confirmation asked before every control action, in the page's
-// native <dialog id="confirm">: modal, naming the action, the stack and
-// the targets. Focus starts on Cancel; Cancel or Escape sends nothing.
+// native <dialog id="confirm">: modal, naming the action, the system, the
+// stack and the targets. Focus starts on Cancel; Cancel or Escape sends
+// nothing.
 // It also offers ?wait (the API's limit is 60 seconds).
 
 import { el, fill } from "./dom.js";
@@ -33,8 +34,8 @@ function targetList(targets) {
     more > 0 ? el("p", {}, "and " + more + " more") : null);
 }
 
-// confirmAction shows the dialog for action {title, verb, stack, targets,
-// danger} and answers null when cancelled, or {wait} ("" or a duration)
+// confirmAction shows the dialog for action {title, verb, system, stack,
+// targets, danger} and answers null when cancelled, or {wait} ("" or a duration)
 // when confirmed.
 export function confirmAction(action) {
   const dlg = document.getElementById("confirm");
@@ -49,6 +50,7 @@ export function confirmAction(action) {
     el("h2", { id: "confirm-title" }, action.title + "?"),
     el("dl", { id: "confirm-details" },
       el("dt", {}, "Action"), el("dd", { "data-field": "action" }, action.title),
+      action.system ? [el("dt", {}, "System"), el("dd", { "data-field": "system" }, action.system)] : null,
       el("dt", {}, "Stack"), el("dd", { "data-field": "stack" }, action.stack),
       el("dt", {}, targets.length === 1 ? "Target" : "Targets (" + targets.length + ")"), targetList(targets)),
     el("p", { className: "wait" },

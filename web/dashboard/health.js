@@ -43,25 +43,25 @@ export class Ring {
   }
 }
 
-// stacks keeps each stack's history for the life of the page, so that
-// showing a stack again continues it.
+// stacks keeps each stack's history (by system and stack) for the life of
+// the page, so that showing a stack again continues it.
 const stacks = new Map();
 
-function historyOf(stack) {
-  let h = stacks.get(stack);
+function historyOf(key) {
+  let h = stacks.get(key);
   if (!h) {
     h = { readings: new Ring(KEEP), since: Date.now() };
-    stacks.set(stack, h);
+    stacks.set(key, h);
   }
   return h;
 }
 
 // readAll reads every page of a list of the stack.
-async function readAll(stack, path, query) {
+export async function readAll(system, stack, path, query) {
   const items = [];
   let pageToken = "";
   for (let i = 0; i < PAGES; i++) {
-    const { data } = await api.get(api.stackURL(stack, path, { ...query, pageSize: 500, pageToken }));
+    const { data } = await api.get(api.stackURL(system, stack, path, { ...query, pageSize: 500, pageToken }));
     items.push(...(Array.isArray(data.items) ? data.items : []));
     pageToken = data.nextPageToken || "";
     if (!pageToken) {
@@ -71,7 +71,7 @@ async function readAll(stack, path, query) {
   return items;
 }
 
-const counter = (c, k) => (c && typeof c[k] === "number" ? c[k] : 0);
+export const counter = (c, k) => (c && typeof c[k] === "number" ? c[k] : 0);
 
 // category is a tunnel state as the tiles count it.
 function category(state) {
@@ -110,13 +110,13 @@ function trafficOf(t) {
 
 // read takes one reading of the stack: the summary and the IKE, dynamic
 // and manual tunnels, with the time the tunnels' counters were read.
-async function read(stack) {
+async function read(system, stack) {
   const before = Date.now();
   const [summary, ike, dyn, man] = await Promise.all([
-    api.get(api.stackURL(stack, "summary")).then((r) => r.data),
-    readAll(stack, "ike/tunnels"),
-    readAll(stack, "tunnels/dynamic"),
-    readAll(stack, "tunnels/manual"),
+    api.get(api.stackURL(system, stack, "summary")).then((r) => r.data),
+    readAll(system, stack, "ike/tunnels"),
+    readAll(system, stack, "tunnels/dynamic"),
+    readAll(system, stack, "tunnels/manual"),
   ]);
   const t = Math.round((before + Date.now()) / 2);
   const traffic = new Map(); // "ID/generation" -> {id, bytes, packets}
@@ -233,7 +233,7 @@ function tile(key, title, status, value, ...details) {
 
 // byState counts a kind's tunnel generations by category and lists the
 // IDs with a generation in each.
-function byState(items) {
+export function byState(items) {
   const n = { active: 0, inProgress: 0, expired: 0, inactive: 0 };
   const ids = { active: new Set(), inProgress: new Set(), expired: new Set(), inactive: new Set() };
   for (const t of items) {
@@ -283,7 +283,7 @@ function failuresTile(h, r) {
   const mark = el("button", { type: "button", "data-seen": "" }, "Mark as seen");
   mark.addEventListener("click", () => {
     h.seen = { fail: r.fail, at: Date.now() };
-    writeSeen(h.stack, h.seen);
+    writeSeen(h.key, h.seen);
     h.render();
   });
   const t = tile("failures", "Activation failures", fresh > 0 ? "bad" : "ok",
@@ -498,21 +498,23 @@ function topChart(h) {
 
 // ---- the view ------------------------------------------------------------
 
-// createHealth makes the health view of stack. opts: sampleMs (between
+// createHealth makes the health view of stack of system. opts: sampleMs (between
 // readings), idleMs (the window of the idle tile), isOn() (whether to
 // read on a timer), filterSet() (the stack's filter set in effect, from
 // the stacks list), hrefOf(list, ids) and open(list, ids) (a link to a
 // list filtered to tunnel IDs, and following it).
-export function createHealth(stack, opts) {
+export function createHealth(system, stack, opts) {
+  const key = system + "/" + stack;
   const h = {
-    stack, ...opts, hist: historyOf(stack), plots: {}, timer: 0, reading: null, stopped: false, tunnel: "",
+    stack, key, ...opts, hist: historyOf(key), plots: {}, timer: 0, reading: null, stopped: false, tunnel: "",
   };
-  h.seen = readSeen(stack);
+  h.seen = readSeen(key);
   h.tiles = el("div", { className: "tiles", id: "tiles", "aria-live": "off" });
   h.error = el("p", { className: "help", role: "status" });
   h.charts = {
     // Focusable: a chart wider than its box scrolls.
-    throughput: el("div", { className: "chart", id: "chart-throughput", role: "img", tabIndex: 0 }),
+    throughput: el("div", { className: "chart", id: "chart-throughput", role: "img", tabIndex: 0,
+      "aria-label": "Throughput of a tunnel in bytes and packets per second, once the stack has been read." }),
     activations: el("div", { className: "chart", id: "chart-activations", role: "img", tabIndex: 0,
       "aria-label": "Activations and failures per reading since the page was opened; the data follow as a table." }),
     top: el("div", { className: "chart", id: "chart-top-box" }),
@@ -543,11 +545,11 @@ export function createHealth(stack, opts) {
     }
     if (!h.seen) {
       h.seen = { fail: r.fail, at: r.t };
-      writeSeen(stack, h.seen);
+      writeSeen(key, h.seen);
     } else if (r.fail < h.seen.fail) {
       // The counters started again (a restart): so does the baseline.
       h.seen = { fail: 0, at: r.t };
-      writeSeen(stack, h.seen);
+      writeSeen(key, h.seen);
     }
     const s = r.summary || {};
     fill(h.tiles,
@@ -580,7 +582,7 @@ export function createHealth(stack, opts) {
       do {
         h.again = false;
         try {
-          const r = await read(stack);
+          const r = await read(system, stack);
           if (h.stopped) {
             return;
           }
