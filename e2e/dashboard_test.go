@@ -178,6 +178,29 @@ func (b *browser) click(what, sel string) {
 		if (!e || e.disabled) { return false; } e.click(); return true; })()`, js(sel)))
 }
 
+// checkAxe runs axe-core (vendored for the tests only) on the page as it
+// stands: no serious or critical violation.
+func (b *browser) checkAxe() {
+	b.t.Helper()
+	axe, err := os.ReadFile("../web/vendor/axe-core/axe.min.js")
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	eval[chromedp.Void](b, string(axe)+";undefined")
+	ctx, cancel := context.WithTimeout(b.ctx, 60*time.Second)
+	defer cancel()
+	found, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`axe.run(document, { resultTypes: ["violations"] }).then((r) =>
+		r.violations.filter((v) => v.impact === "serious" || v.impact === "critical").map((v) =>
+			v.impact + " " + v.id + ": " + v.help + " at " + v.nodes.slice(0, 3).map((n) => n.target.join(" ")).join(", ")))`,
+		chromedp.EvalAwaitPromise))
+	if err != nil {
+		b.t.Fatalf("axe-core: %v", err)
+	}
+	for _, v := range found {
+		b.t.Errorf("axe-core: %s", v)
+	}
+}
+
 // js is v as a JavaScript literal.
 func js(v any) string {
 	out, _ := json.Marshal(v) // strings and slices of them always marshal

@@ -3,8 +3,9 @@
 // module so that the gateway's build list stays buildable with the Go
 // release IBM ships for z/OS (deploy/zos/README.md):
 //
-//   - the dashboard in real Chromium (its lists, controls, health tiles and
-//     charts), driven by github.com/chromedp/chromedp;
+//   - the dashboard in real Chromium (its lists, controls, health tiles,
+//     charts, system selector and fleet overview), driven by
+//     github.com/chromedp/chromedp;
 //   - deploy/prometheus/rules.yaml and deploy/grafana/nmigw.json checked
 //     with Prometheus's own rule and PromQL parsers
 //     (github.com/prometheus/prometheus), against what a running gateway
@@ -14,7 +15,8 @@
 //
 // The tests build cmd/gateway in the enclosing repository's module (so
 // with the gateway's own build list) and run it as a process on
-// 127.0.0.1:0, beside an in-process simulator where they need one; a
-// replace directive points this module at the repository for the
+// 127.0.0.1:0, beside an in-process simulator where they need one (the
+// fleet test serves the gateway's handler in process instead, over
+// several simulators, each on a socket of its own); a replace directive points this module at the repository for the
 // internal packages the tests use (the simulator, the API contract).
 package e2e

@@ -305,12 +305,18 @@ func str(it item, k string) string {
 // IKED the gateway does not own, until the test ends.
 func simServerConfig(t *testing.T, cfg ikedsim.Config) (path string, stop func()) {
 	t.Helper()
-	path = filepath.Join(t.TempDir(), "ipsecmgmt")
-	ln, err := ikedsim.Listen(path, 0o600)
+	srv, err := ikedsim.NewServer(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := ikedsim.NewServer(cfg)
+	return serveSim(t, srv)
+}
+
+// serveSim serves srv on a socket of its own until the test ends.
+func serveSim(t *testing.T, srv *ikedsim.Server) (path string, stop func()) {
+	t.Helper()
+	path = filepath.Join(t.TempDir(), "ipsecmgmt")
+	ln, err := ikedsim.Listen(path, 0o600)
 	if err != nil {
 		t.Fatal(err)
 	}

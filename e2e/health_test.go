@@ -1,11 +1,9 @@
 package e2e
 
 import (
-	"context"
 	"fmt"
 	"math"
 	"net/http"
-	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -286,25 +284,9 @@ func TestDashboardHealthAndCharts(t *testing.T) {
 		return r && r.dataset.status === "stateUpdated" && prev && prev.dataset.action === "refresh" &&
 			prev.closest("tr").dataset.tunnelId === "K1"; })()`)
 
-	// axe-core (vendored for this test only) finds no serious or critical
-	// violation in the page as it stands, tiles and charts included.
-	axe, err := os.ReadFile("../web/vendor/axe-core/axe.min.js")
-	if err != nil {
-		t.Fatal(err)
-	}
-	eval[chromedp.Void](b, string(axe)+";undefined")
-	ctx, cancel := context.WithTimeout(b.ctx, 60*time.Second)
-	defer cancel()
-	found, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`axe.run(document, { resultTypes: ["violations"] }).then((r) =>
-		r.violations.filter((v) => v.impact === "serious" || v.impact === "critical").map((v) =>
-			v.impact + " " + v.id + ": " + v.help + " at " + v.nodes.slice(0, 3).map((n) => n.target.join(" ")).join(", ")))`,
-		chromedp.EvalAwaitPromise))
-	if err != nil {
-		t.Fatalf("axe-core: %v", err)
-	}
-	for _, v := range found {
-		t.Errorf("axe-core: %s", v)
-	}
+	// No serious or critical violation in the page as it stands, tiles
+	// and charts included.
+	b.checkAxe()
 	if p := b.takeProblems(); len(p) > 0 {
 		t.Errorf("the browser reported errors:\n%s", strings.Join(p, "\n"))
 	}
