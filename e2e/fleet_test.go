@@ -262,8 +262,13 @@ func TestDashboardFleet(t *testing.T) {
 	}
 
 	// Choosing a system in the overview, by keyboard, selects it.
-	b.do("focus SYSB in the overview", chromedp.Focus(chromedp.CSS(`#fleet-table tr[data-system=SYSB] button`)))
+	// (Focused in the page: the overview may be drawn again meanwhile, and
+	// keeps the focus on the same system when it is.)
+	b.waitFor("SYSB focused in the overview", `(() => { const e = document.querySelector("#fleet-table tr[data-system=SYSB] button");
+		if (e) { e.focus(); } return e !== null && document.activeElement === e; })()`)
 	b.do("press Enter", chromedp.KeyEvent("\r"))
+	// The focus moves to the selector, which now names SYSB.
+	b.waitFor("the focus on the selector", `document.activeElement === document.getElementById("system")`)
 	tcpipB := showStack("SYSB", "TCPIP")
 	if slices.Equal(tcpipB, tcpipA) {
 		t.Errorf("SYSB's TCPIP shows SYSA's IKE tunnels %v", tcpipA)

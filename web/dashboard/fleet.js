@@ -155,8 +155,19 @@ export function createFleet(opts) {
       return;
     }
     o.sig = sig;
+    // The keyboard focus stays on the system it was on.
+    const had = box.contains(document.activeElement) ? document.activeElement : null;
+    const focusedRow = had && had.closest("tr[data-system]");
     fill(box, table("fleet-table", "Every system the gateway reaches, and its tunnels by state, summed over its stacks",
       ["System", "Kind", "Reachability", "Stacks", "IKE tunnels", "Dynamic tunnels", "Manual tunnels"], o.items.map(row)));
+    if (focusedRow) {
+      const again = [...box.querySelectorAll("tr[data-system]")].find((r) => r.dataset.system === focusedRow.dataset.system);
+      if (again) {
+        again.querySelector("button").focus();
+      }
+    } else if (had) {
+      box.querySelector(".scroll").focus();
+    }
   }
 
   return {
