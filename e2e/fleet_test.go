@@ -310,9 +310,24 @@ func TestDashboardFleet(t *testing.T) {
 		}
 	}
 
+	// Choosing the unreachable system shows why its stacks cannot be
+	// listed, with the rest of the page as it was.
+	resp, body := g.get("/v1/systems/SYSD/stacks")
+	down := g.decode("GET /v1/systems/SYSD/stacks", resp, body, resp.StatusCode)
+	if resp.StatusCode < 500 {
+		t.Fatalf("GET /v1/systems/SYSD/stacks: %d %s", resp.StatusCode, body)
+	}
+	chooseSystem("SYSD")
+	b.waitFor("SYSD's problem shown", fmt.Sprintf(`(() => { const e = document.getElementById("error");
+		return !e.hidden && e.textContent.includes("Loading the stacks of SYSD: %d " + %s) &&
+			document.querySelectorAll("#stacks tbody tr[data-stack], #stack section").length === 0 &&
+			document.querySelectorAll("#fleet-table tr[data-system]").length === %d; })()`,
+		resp.StatusCode, js(str(down, "title")), len(names)))
+
 	// SYSB's client disconnects: the overview shows it so. The page shows
 	// SYS1 meanwhile.
 	chooseSystem("SYS1")
+	b.waitFor("SYSD's problem gone", `document.getElementById("error").hidden`)
 	showStack("SYS1", "TCPIP")
 	if err := nss.SetClientConnected("SYSBTCP", false); err != nil {
 		t.Fatal(err)
@@ -329,8 +344,10 @@ func TestDashboardFleet(t *testing.T) {
 		const s = document.querySelector("#fleet-table tr[data-system=SYSB] [data-stack=TCPIP]");
 		return s && s.dataset.connected === "false" && s.textContent.includes("disconnected"); })()`)
 	for _, p := range b.takeProblems() {
-		// Until the gateway sees the client gone, the page may ask for it.
-		if !strings.Contains(p, "/v1/systems/SYSA/stacks/TCPIPB/") && !strings.Contains(p, "/v1/systems/SYSB/stacks/TCPIP/") {
+		// Until the gateway sees the client gone, the page may ask for it;
+		// SYSD's stacks failed to load.
+		if !strings.Contains(p, "/v1/systems/SYSA/stacks/TCPIPB/") && !strings.Contains(p, "/v1/systems/SYSB/stacks/TCPIP/") &&
+			!strings.Contains(p, "/v1/systems/SYSD/stacks") {
 			t.Errorf("the browser reported: %s", p)
 		}
 	}
