@@ -324,11 +324,17 @@ func TestDashboardFleet(t *testing.T) {
 			document.querySelectorAll("#fleet-table tr[data-system]").length === %d; })()`,
 		resp.StatusCode, js(str(down, "title")), len(names)))
 
-	// SYSB's client disconnects: the overview shows it so. The page shows
-	// SYS1 meanwhile.
 	chooseSystem("SYS1")
 	b.waitFor("SYSD's problem gone", `document.getElementById("error").hidden`)
 	showStack("SYS1", "TCPIP")
+
+	// SYSB's client disconnects while the page shows its stack, reading
+	// everything every 10 minutes only: the stack's event stream says
+	// stack.disconnected, and the overview shows it so.
+	b.do("open SYSB's TCPIP without polling", chromedp.Navigate(g.base+"/?poll=600&interval=1s#system=SYSB&stack=TCPIP"))
+	b.waitFor("SYSB's TCPIP followed live", `document.getElementById("live").dataset.live === "live" &&
+		document.querySelector("#stack section[data-system=SYSB][data-stack=TCPIP]") !== null &&
+		document.querySelector("#fleet-table tr[data-system=SYSB] [data-stack=TCPIP][data-connected=true]") !== null`)
 	if err := nss.SetClientConnected("SYSBTCP", false); err != nil {
 		t.Fatal(err)
 	}
@@ -344,8 +350,8 @@ func TestDashboardFleet(t *testing.T) {
 		const s = document.querySelector("#fleet-table tr[data-system=SYSB] [data-stack=TCPIP]");
 		return s && s.dataset.connected === "false" && s.textContent.includes("disconnected"); })()`)
 	for _, p := range b.takeProblems() {
-		// Until the gateway sees the client gone, the page may ask for it;
-		// SYSD's stacks failed to load.
+		// The stack of the client gone answers 404; SYSD's stacks failed to
+		// load.
 		if !strings.Contains(p, "/v1/systems/SYSA/stacks/TCPIPB/") && !strings.Contains(p, "/v1/systems/SYSB/stacks/TCPIP/") &&
 			!strings.Contains(p, "/v1/systems/SYSD/stacks") {
 			t.Errorf("the browser reported: %s", p)

@@ -1605,8 +1605,11 @@ function onStackEvent(ev) {
       break;
     case "reset":
     case "recovered":
+    case "stack.connected":
+    case "stack.disconnected":
       // reset: events were lost; recovered: polling works again after
-      // errors, and lists that failed meanwhile show their problem.
+      // errors, and lists that failed meanwhile show their problem; an NSS
+      // client (dis)connected: its system's stacks and the overview say so.
       refreshNow();
       return;
     default:
