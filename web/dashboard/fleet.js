@@ -21,6 +21,8 @@ import { byState, counter, readAll } from "./health.js";
 // PARALLEL bounds the stacks read at once.
 const PARALLEL = 4;
 
+const UNKNOWN_STACK = "urn:nmigw:problem:unknown-stack";
+
 const KINDS = { iked: "IKE daemon", nss: "behind an NSS server" };
 
 // readStack reads one stack's counts: {ike, dynamic, manual} by state.
@@ -106,10 +108,16 @@ export function createFleet(opts) {
     const got = o.read.get(s.name);
     const stacks = Array.isArray(s.stacks) ? s.stacks : [];
     const answered = [];
+    let connected = 0;
     const stackNodes = stacks.map((st, i) => {
       const r = got && got.stacks.get(st.name);
+      // Behind an NSS server, a client gone since /v1/systems answered is
+      // an unknown stack (404): not connected.
+      const on = st.connected && !(r && r.err && s.kind === "nss" && r.err.status === 404 &&
+        (r.err.problem || {}).type === UNKNOWN_STACK);
+      connected += on ? 1 : 0;
       const notes = [];
-      if (!st.connected) {
+      if (!on) {
         notes.push(el("span", { className: "status-bad" }, "disconnected"));
       } else if (r && r.err) {
         notes.push(el("span", { className: "status-bad" }, "did not answer: " + problemText(r.err)));
@@ -118,11 +126,11 @@ export function createFleet(opts) {
         answered.push(r.counts);
       }
       return [i ? ", " : "", el("span", {
-        "data-stack": st.name, "data-connected": String(!!st.connected), "data-problem": r && r.err ? String(r.err.status || 0) : "",
+        "data-stack": st.name, "data-connected": String(on), "data-problem": r && r.err && on ? String(r.err.status || 0) : "",
       }, f.text(st.name), notes.length ? [" (", notes, ")"] : "")];
     });
     const total = s.reachable && got ? sum(answered) : null;
-    const partial = !!got && answered.length < stacks.filter((st) => st.connected).length;
+    const partial = !!got && answered.length < connected;
     const p = s.problem || {};
     const state = s.reachable
       ? el("td", { className: "status-ok", "data-col": "reachable" }, "reachable")
