@@ -35,6 +35,11 @@ func PeerCred(conn *net.UnixConn) (uid, gid uint32, pid int32, err error) {
 // are copied to buf. pending is false when nothing arrived; n == 0 with
 // pending set means the peer closed. A connection that offers no socket
 // (syscall.Conn) is not looked at: nothing pending.
+//
+// The look goes through Control, not Read: RawConn.Read fails at once
+// when the socket's read deadline has passed, and the deadline of the
+// connection's last exchange stays set while it idles. A connection idle
+// for longer than that deadline is still good.
 func peekIdle(conn net.Conn, buf []byte) (n int, pending bool, err error) {
 	sc, ok := conn.(syscall.Conn)
 	if !ok {
@@ -45,9 +50,8 @@ func peekIdle(conn net.Conn, buf []byte) (n int, pending bool, err error) {
 		return 0, false, err
 	}
 	var rerr error
-	if err := rc.Read(func(fd uintptr) bool {
+	if err := rc.Control(func(fd uintptr) {
 		n, _, rerr = unix.Recvfrom(int(fd), buf, unix.MSG_PEEK|unix.MSG_DONTWAIT)
-		return true
 	}); err != nil {
 		return 0, false, err
 	}
