@@ -92,7 +92,7 @@ type TermCause struct {
 type PoolStats struct {
 	MaxSize      int           // configured size
 	Open         int           // connections open: in use + idle
-	InUse        int           // connections lent out now
+	InUse        int           // connections lent out now, or being closed
 	Idle         int           // connections waiting for work
 	Waits        uint64        // acquires that had to wait for a free connection
 	WaitDuration time.Duration // total time spent waiting
@@ -122,9 +122,16 @@ type PoolStats struct {
 // up to BackoffMax. The backoff advances once per probe, however many
 // requests failed meanwhile. The first probe answered ends the down state
 // and its connection serves the next request.
+//
+// The pool never holds more than Size connections open at once, as the
+// endpoint counts them (IKED refuses its 51st client for everyone): a
+// connection counts from the start of its dial until its Close has
+// returned, so a replacement is dialed only once the connection it
+// replaces is closed, and the prober's connection joins the pool only
+// while it leaves room.
 type Pool struct {
 	cfg PoolConfig
-	sem chan struct{} // one token per connection lent out or being dialed
+	sem chan struct{} // one token per connection lent out, being dialed, or being closed
 
 	ctx    context.Context // ends when the pool closes: bounds the prober
 	cancel context.CancelFunc
@@ -133,7 +140,8 @@ type Pool struct {
 	mu        sync.Mutex
 	idle      []*Client
 	closed    bool
-	inUse     int
+	inUse     int       // connections lent out, or taken to be closed
+	dialing   int       // dials under way for an acquire
 	down      bool      // the endpoint failed; the prober runs
 	epoch     uint64    // advanced whenever the endpoint goes down
 	failures  int       // probes failed in a row since going down, plus the dial that began it
@@ -260,7 +268,10 @@ func (p *Pool) observe(t MsgType, d time.Duration, records int, err error) {
 	}
 }
 
-// acquire takes a token, then an idle connection or a new one.
+// acquire takes a token, then an idle connection or a new one. The
+// choice between them and the check that the endpoint is up are made
+// under one lock, and a dial is counted from then on, so that the prober
+// sees every connection under way.
 func (p *Pool) acquire(ctx context.Context) (*Client, error) {
 	select {
 	case p.sem <- struct{}{}:
@@ -276,28 +287,33 @@ func (p *Pool) acquire(ctx context.Context) (*Client, error) {
 			<-p.sem
 			return nil, ErrClosed
 		}
-		n := len(p.idle)
-		if n == 0 {
+		if n := len(p.idle); n > 0 {
+			c := p.idle[n-1]
+			p.idle = p.idle[:n-1]
+			p.inUse++
 			p.mu.Unlock()
-			break
+			if err := p.check(c); err != nil {
+				p.discard(c, err)
+				continue
+			}
+			return c, nil
 		}
-		c := p.idle[n-1]
-		p.idle = p.idle[:n-1]
-		p.mu.Unlock()
-		if err := p.check(c); err != nil {
-			continue
+		if p.down {
+			err := &UnavailableError{Addr: p.cfg.Addr, RetryAt: p.nextDial, Last: p.lastErr}
+			p.mu.Unlock()
+			<-p.sem
+			return nil, err
 		}
-		p.mu.Lock()
-		p.inUse++
+		p.dialing++
+		epoch := p.epoch
 		p.mu.Unlock()
+		c, err := p.dial(ctx, epoch)
+		if err != nil {
+			<-p.sem
+			return nil, err
+		}
 		return c, nil
 	}
-	c, err := p.dial(ctx)
-	if err != nil {
-		<-p.sem
-		return nil, err
-	}
-	return c, nil
 }
 
 // wait blocks for a token, up to MaxWait and as long as ctx allows.
@@ -330,19 +346,15 @@ func (p *Pool) wait(ctx context.Context) error {
 }
 
 // check looks at an idle connection before lending it: if the server sent
-// something meanwhile (a TERM) or closed it, the connection is destroyed.
-// Only a connection that offers its socket (syscall.Conn) can be looked
-// at without blocking; others are lent as they are, and a TERM waiting on
-// them fails the next exchange.
+// something meanwhile (a TERM) or closed it, it returns why, and the
+// connection must be discarded. Only a connection that offers its socket
+// (syscall.Conn) can be looked at without blocking; others are lent as
+// they are, and a TERM waiting on them fails the next exchange.
 func (p *Pool) check(c *Client) error {
 	err := c.Err()
 	if err == nil {
 		err = c.idleInput()
 	}
-	if err == nil {
-		return nil
-	}
-	p.destroy(c, err)
 	return err
 }
 
@@ -389,25 +401,22 @@ func (c *Client) killIdle(b []byte, err error) error {
 	return err
 }
 
-func (p *Pool) dial(ctx context.Context) (*Client, error) {
-	p.mu.Lock()
-	if p.down {
-		err := &UnavailableError{Addr: p.cfg.Addr, RetryAt: p.nextDial, Last: p.lastErr}
-		p.mu.Unlock()
-		return nil, err
-	}
-	epoch := p.epoch
-	p.mu.Unlock()
+// dial connects for an acquire that counted itself in dialing, with the
+// endpoint up in epoch. A failed connect has closed its connection, so
+// the dial stops counting once it returns.
+func (p *Pool) dial(ctx context.Context, epoch uint64) (*Client, error) {
 	start := time.Now()
 	c, err := p.connect(ctx)
 	abandoned := err != nil && !endpointFailure(Classify(err))
 	if o, ok := p.cfg.Observer.(InitObserver); ok && !abandoned {
 		o.ObserveInit(time.Since(start), err)
 	}
+	p.mu.Lock()
+	p.dialing--
 	if abandoned {
+		p.mu.Unlock()
 		return nil, err // our caller gave up; says nothing about the endpoint
 	}
-	p.mu.Lock()
 	if err != nil {
 		p.countDialFailure(err)
 		wentDown := p.epoch == epoch && !p.down && !p.closed
@@ -569,7 +578,7 @@ func (p *Pool) endProbe(c *Client) {
 	if c == nil {
 		return
 	}
-	if p.closed || len(p.idle)+p.inUse >= p.cfg.Size {
+	if p.closed || len(p.idle)+p.inUse+p.dialing >= p.cfg.Size {
 		c.Close()
 		p.stats.Closed++
 		return
@@ -637,6 +646,7 @@ func backoff(lo, hi time.Duration, n int) time.Duration {
 // release returns c after an exchange that ended with err. The connection
 // goes back only if the stream is in step: no transport or protocol error,
 // no cancellation, and no EINVAL answer (the server found our bytes bad).
+// Otherwise it is closed before its token is given back.
 func (p *Pool) release(c *Client, err error) {
 	keep := c.Err() == nil
 	var se *StatusError
@@ -644,23 +654,26 @@ func (p *Pool) release(c *Client, err error) {
 		keep = false
 	}
 	p.mu.Lock()
-	p.inUse--
 	if keep && !p.closed {
+		p.inUse--
 		p.idle = append(p.idle, c)
 		p.mu.Unlock()
 		<-p.sem
 		return
 	}
 	p.mu.Unlock()
-	p.destroy(c, err)
+	p.discard(c, err)
 	<-p.sem
 }
 
-// destroy closes c and counts it (and the TERM that killed it, if any).
-func (p *Pool) destroy(c *Client, cause error) {
+// discard closes c, a connection counted in inUse, and stops counting it
+// once its Close has returned; it counts the close (and the TERM that
+// caused it, if any).
+func (p *Pool) discard(c *Client, cause error) {
 	c.Close()
 	var se *StatusError
 	p.mu.Lock()
+	p.inUse--
 	p.stats.Closed++
 	if errors.As(cause, &se) && se.Term {
 		p.termCount[TermCause{se.Rc, se.Rsn}]++
