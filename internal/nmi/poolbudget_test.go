@@ -163,16 +163,15 @@ func TestPoolIdlePastExchangeTimeout(t *testing.T) {
 		close(start)
 		wg.Wait()
 	}
-	burst()
-	opened := p.Stats().Opened
-	for range 3 {
-		time.Sleep(3 * timeout) // every socket deadline of the burst has passed
+	for i := range 4 {
+		if i > 0 {
+			time.Sleep(3 * timeout) // every socket deadline of the last burst has passed
+		}
 		burst()
 	}
 	st := p.Stats()
-	if st.Opened != opened || st.Closed != 0 {
-		t.Errorf("after idling past ExchangeTimeout: opened %d (%d before), closed %d; want the idle connections used again",
-			st.Opened, opened, st.Closed)
+	if st.Closed != 0 || st.Opened > size {
+		t.Errorf("after idling past ExchangeTimeout: opened %d, closed %d; want the idle connections used again", st.Opened, st.Closed)
 	}
 	if _, peak, n := s.server.get(); peak > size || uint64(n) != st.Opened {
 		t.Errorf("the simulator saw %d connections, at most %d at once (pool size %d, the pool opened %d)", n, peak, size, st.Opened)
