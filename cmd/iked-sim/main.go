@@ -93,7 +93,7 @@ func parseFlags(args []string, getenv func(string) string, out io.Writer) (*opti
 	fs.StringVar(&o.socketMode, "socket-mode", "0660", "permissions of the socket file (octal)")
 	fs.StringVar(&o.faults, "faults", "", "fault injection, groups separated by ';': term-rate=R,seed=N (TERM and close a share R, 0-1, of requests; same seed, same choices); "+
 		"hang-after=D,hang-for=D (the whole daemon hangs D after start, for D); "+
-		"type=NMsec_GET_IKETUN|NUMBER|any,delay=D,no-reply=true,term-close=true,rc=EAGAIN|N,rsn=N,oversize=true,truncate=true,wrong-correlator=true,times=N")
+		"type=NMsec_GET_IKETUN|NUMBER|any,delay=D,no-reply=true,term-close=true,rc=EAGAIN|N,rsn=N,oversize=true,truncate=true,stall=true,wrong-correlator=true,pace=D,pace-bytes=N,times=N")
 	fs.StringVar(&o.replay, "replay", "", "answer every request from this capture file (gateway --nmi-capture, gateway doctor --out) instead of a data set; requests it holds no answer for get EOPNOTSUPP")
 	fs.DurationVar(&o.timing.Pending, "pending-time", time.Second, "how long an activated tunnel stays pending before negotiation")
 	fs.DurationVar(&o.timing.Negotiating, "negotiate-time", time.Second, "how long each negotiation (IKE, then IPSec) of an activation takes")

@@ -14,7 +14,8 @@ import (
 
 // Fault is a misbehaviour the server shows when answering a request, for
 // testing clients. Several may be combined; they act in this order: Delay,
-// then NoReply, TermClose, Rc, Oversize, Truncate, WrongCorrelator.
+// then NoReply, TermClose, Rc, Oversize, Truncate, Stall, WrongCorrelator;
+// Pace applies to what is sent.
 type Fault struct {
 	Delay           time.Duration  // wait before answering
 	NoReply         bool           // read the request and never answer it (the connection stays open)
@@ -23,8 +24,14 @@ type Fault struct {
 	Rsn             nmi.ReasonCode
 	Oversize        bool // a header whose NMsMMsgSize is far larger than what follows, then close
 	Truncate        bool // send only the first half of the answer, then close
+	Stall           bool // send only the first half of the answer, then nothing (the connection stays open)
 	WrongCorrelator bool // answer with the correlator plus one
-	Times           int  // how many requests it applies to; 0 = every one
+	// Pace sends the answer slowly, as a slow link or a busy daemon
+	// would: in pieces of PaceBytes (default 64 KiB), each flushed,
+	// waiting Pace before every piece after the first.
+	Pace      time.Duration
+	PaceBytes int
+	Times     int // how many requests it applies to; 0 = every one
 	// Mutate rewrites the whole answer before it is sent: a layout that
 	// differs from the contract (a shifted field, another eyecatcher, a
 	// longer section), for testing field checks. Set from Go only.
@@ -193,9 +200,10 @@ func (fs *Faults) termNow() bool {
 //	                     NMsec_GET_IKETUN, or its number; "any" for every
 //	                     type without a fault of its own) with the keys
 //	                     delay=D, no-reply=true, term-close=true, rc=C,
-//	                     rsn=N, oversize=true, truncate=true,
-//	                     wrong-correlator=true, times=N; rc is a number or
-//	                     an errno name such as EAGAIN
+//	                     rsn=N, oversize=true, truncate=true, stall=true,
+//	                     wrong-correlator=true, pace=D, pace-bytes=N,
+//	                     times=N; rc is a number or an errno name such as
+//	                     EAGAIN
 //
 // For example "term-rate=0.01,seed=7;type=NMsec_GET_IKETUN,delay=2s".
 func ParseFaults(spec string) (*Faults, error) {
@@ -283,9 +291,19 @@ func (fs *Faults) parseTypeFault(group string) error {
 			t, err = parseMsgType(v)
 			hasType = err == nil
 			return err
-		case "delay":
-			if f.Delay, err = time.ParseDuration(v); err != nil || f.Delay < 0 {
-				return fmt.Errorf("faults: delay: %q is not a duration", v)
+		case "delay", "pace":
+			d, err := time.ParseDuration(v)
+			if err != nil || d < 0 {
+				return fmt.Errorf("faults: %s: %q is not a duration", k, v)
+			}
+			if k == "delay" {
+				f.Delay = d
+			} else {
+				f.Pace = d
+			}
+		case "pace-bytes":
+			if f.PaceBytes, err = strconv.Atoi(v); err != nil || f.PaceBytes < 1 {
+				return fmt.Errorf("faults: pace-bytes: %q is not a positive count", v)
 			}
 		case "no-reply":
 			return flag(&f.NoReply)
@@ -295,6 +313,8 @@ func (fs *Faults) parseTypeFault(group string) error {
 			return flag(&f.Oversize)
 		case "truncate":
 			return flag(&f.Truncate)
+		case "stall":
+			return flag(&f.Stall)
 		case "wrong-correlator":
 			return flag(&f.WrongCorrelator)
 		case "rc":
@@ -311,7 +331,7 @@ func (fs *Faults) parseTypeFault(group string) error {
 				return fmt.Errorf("faults: times: %q is not a count", v)
 			}
 		default:
-			return fmt.Errorf("faults: unknown key %q of a type= fault (delay, no-reply, term-close, rc, rsn, oversize, truncate, wrong-correlator, times)", k)
+			return fmt.Errorf("faults: unknown key %q of a type= fault (delay, no-reply, term-close, rc, rsn, oversize, truncate, stall, wrong-correlator, pace, pace-bytes, times)", k)
 		}
 		return nil
 	})

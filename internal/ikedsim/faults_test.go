@@ -87,7 +87,8 @@ func TestParseFaults(t *testing.T) {
 	for _, bad := range []string{"term-rate", "term-rate=2", "term-rate=-0.1", "term-rate=NaN", "term-rate=x",
 		"seed=-1", "seed=x", "delay=1s", "hang-after=1s", "hang-for=x", "hang-for=-1s",
 		"type=NMsec_NOPE", "type=999", "type=any,delay=x", "type=any,no-reply=maybe", "type=any,rc=ENOTHING",
-		"type=any,rc=0", "type=any,rsn=x", "type=any,times=-1", "type=any,bogus=1", "type=any,type=any", "term-rate=0.1;type=any,seed=1"} {
+		"type=any,rc=0", "type=any,rsn=x", "type=any,times=-1", "type=any,pace=x", "type=any,pace=-1s",
+		"type=any,pace-bytes=0", "type=any,pace-bytes=x", "type=any,stall=maybe", "type=any,bogus=1", "type=any,type=any", "term-rate=0.1;type=any,seed=1"} {
 		if _, err := ParseFaults(bad); err == nil || !strings.HasPrefix(err.Error(), "faults: ") {
 			t.Errorf("%q: %v", bad, err)
 		}
@@ -97,7 +98,8 @@ func TestParseFaults(t *testing.T) {
 		t.Fatalf("%v %+v", err, fs)
 	}
 	fs, err = ParseFaults("term-rate=0.5 ; type=NMsec_GET_IKETUN,delay=2s,times=3;type=get_summary,no-reply=true;" +
-		"type=any,rc=EAGAIN,rsn=4;type=107,term-close=true,oversize=1,truncate=true,wrong-correlator=true;hang-after=3s,hang-for=5s")
+		"type=any,rc=EAGAIN,rsn=4;type=107,term-close=true,oversize=1,truncate=true,wrong-correlator=true;hang-after=3s,hang-for=5s;" +
+		"type=NMsec_GET_IPFLTPOLICY,pace=20ms,pace-bytes=4096;type=GET_IKETUNCASCADE,stall=true")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -106,6 +108,8 @@ func TestParseFaults(t *testing.T) {
 		nmi.GetSummary:       {NoReply: true},
 		AnyRequest:           {Rc: nmi.EAGAIN, Rsn: 4},
 		nmi.GetIPTunDynStack: {TermClose: true, Oversize: true, Truncate: true, WrongCorrelator: true},
+		nmi.GetIPFltPolicy:   {Pace: 20 * time.Millisecond, PaceBytes: 4096},
+		nmi.GetIKETunCascade: {Stall: true},
 	}
 	if len(fs.m) != len(want) || fs.termRate != 0.5 || fs.hangAfter != 3*time.Second || fs.hangFor != 5*time.Second {
 		t.Fatalf("parsed %+v", fs)

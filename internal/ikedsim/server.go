@@ -632,6 +632,7 @@ type recordSource func(yield func(r record, size int) error) error
 var (
 	errSize      = errors.New("record size differs from its computed size")
 	errTruncated = errors.New("answer cut short on purpose")
+	errShutdown  = errors.New("server shutting down")
 )
 
 // sendRecords writes the answer: the header with the total size first,
@@ -665,7 +666,7 @@ func (c *conn) sendRecords(h nmi.Header, src recordSource, f Fault) bool {
 	switch {
 	case f.Oversize:
 		resp.MsgSize, limit = 1<<31-1, nmi.HdrSize
-	case f.Truncate:
+	case f.Truncate, f.Stall:
 		limit = nmi.HdrSize + size/2
 	}
 	c.wmu.Lock()
@@ -677,13 +678,17 @@ func (c *conn) sendRecords(h nmi.Header, src recordSource, f Fault) bool {
 		_ = c.nc.SetWriteDeadline(time.Now().Add(c.s.cfg.WriteTimeout))
 	}
 	sent := 0
+	write := c.bw.Write
+	if f.Pace > 0 {
+		write = c.pacedWriter(f.Pace, f.PaceBytes)
+	}
 	emit := func(p []byte) error {
 		if limit >= 0 && sent+len(p) >= limit {
-			_, err := c.bw.Write(p[:limit-sent])
+			_, err := write(p[:limit-sent])
 			sent = limit
 			return errors.Join(err, errTruncated)
 		}
-		_, err := c.bw.Write(p)
+		_, err := write(p)
 		sent += len(p)
 		return err
 	}
@@ -715,6 +720,9 @@ func (c *conn) sendRecords(h nmi.Header, src recordSource, f Fault) bool {
 	if cap(c.out) > 4*writeChunk {
 		c.out = nil
 	}
+	if f.Stall && errors.Is(err, errTruncated) && !errors.Is(err, errShutdown) {
+		return true // half the answer sent; the rest never comes
+	}
 	if err != nil {
 		if !errors.Is(err, errTruncated) {
 			c.s.log.Debug("writing an answer", "type", h.Type, "err", err)
@@ -723,4 +731,40 @@ func (c *conn) sendRecords(h nmi.Header, src recordSource, f Fault) bool {
 		return false
 	}
 	return true
+}
+
+// pacedWriter returns a write function for the Pace fault: it sends what
+// it is given in pieces of n bytes (default 64 KiB), each flushed, and
+// waits d before every piece after the first of the answer. A shutdown
+// ends the wait with errShutdown. Callers hold wmu.
+func (c *conn) pacedWriter(d time.Duration, n int) func([]byte) (int, error) {
+	if n <= 0 {
+		n = writeChunk
+	}
+	first := true
+	return func(p []byte) (int, error) {
+		done := 0
+		for len(p) > 0 {
+			if !first {
+				if err := c.bw.Flush(); err != nil {
+					return done, err
+				}
+				t := time.NewTimer(d)
+				select {
+				case <-t.C:
+				case <-c.s.done:
+					t.Stop()
+					return done, errShutdown
+				}
+			}
+			first = false
+			k := min(n, len(p))
+			if _, err := c.bw.Write(p[:k]); err != nil {
+				return done, err
+			}
+			done += k
+			p = p[k:]
+		}
+		return done, nil
+	}
 }

@@ -2,6 +2,7 @@ package ikedsim
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -643,6 +644,53 @@ func TestFaults(t *testing.T) {
 		_ = c.c.SetReadDeadline(time.Now().Add(ioWait))
 		if _, _, err := nmi.ReadMessage(c.c, nil, 1<<30); !errors.Is(err, io.ErrUnexpectedEOF) {
 			t.Fatalf("read %v, want a cut message", err)
+		}
+	})
+	t.Run("paced", func(t *testing.T) {
+		policy := &nmi.Request{Type: nmi.GetIPFltPolicy, Target: "TCPIP"}
+		c := dial(t, path)
+		_, want := c.do(policy)
+		const pace, piece = 2 * time.Millisecond, 64
+		faults.Set(nmi.GetIPFltPolicy, Fault{Pace: pace, PaceBytes: piece, Times: 1})
+		start := time.Now()
+		h, got := c.do(policy)
+		took := time.Since(start)
+		if len(got) != len(want) || len(want) == 0 {
+			t.Fatalf("%d records paced, %d without", len(got), len(want))
+		}
+		for i := range got {
+			if !bytes.Equal(got[i].Bytes(), want[i].Bytes()) {
+				t.Fatalf("record %d differs when paced", i)
+			}
+		}
+		// Every piece after the first waited at least pace: a lower
+		// bound that holds by construction, however loaded the machine.
+		if pieces := (int(h.MsgSize) + piece - 1) / piece; took < time.Duration(pieces-1)*pace {
+			t.Fatalf("%d bytes in %d pieces took %v, less than %v", h.MsgSize, pieces, took, time.Duration(pieces-1)*pace)
+		}
+	})
+	t.Run("stalled", func(t *testing.T) {
+		c := dial(t, path)
+		faults.Set(nmi.GetIPFltPolicy, Fault{Stall: true, Times: 1})
+		c.send(c.request(&nmi.Request{Type: nmi.GetIPFltPolicy, Target: "TCPIP"}))
+		_ = c.c.SetReadDeadline(time.Now().Add(ioWait))
+		hb := make([]byte, nmi.HdrSize)
+		if _, err := io.ReadFull(c.c, hb); err != nil {
+			t.Fatal(err)
+		}
+		var h nmi.Header
+		if err := h.UnmarshalBinary(hb); err != nil || h.RecCount == 0 {
+			t.Fatalf("header %+v, %v", h, err)
+		}
+		half := int(h.MsgSize-nmi.HdrSize) / 2
+		if _, err := io.ReadFull(c.c, make([]byte, half)); err != nil {
+			t.Fatalf("the first half: %v", err)
+		}
+		// Nothing more comes, and the connection stays open.
+		_ = c.c.SetReadDeadline(time.Now().Add(50 * time.Millisecond))
+		var one [1]byte
+		if n, err := c.c.Read(one[:]); n != 0 || !errors.Is(err, os.ErrDeadlineExceeded) {
+			t.Fatalf("after half the answer: %d bytes, %v; want nothing, connection open", n, err)
 		}
 	})
 	t.Run("oversized", func(t *testing.T) {
