@@ -124,7 +124,7 @@ func newFlagSet(c *config, out io.Writer) *flag.FlagSet {
 	fs.DurationVar(&c.EventStreamLifetime, "event-stream-lifetime", time.Hour, "longest life of one event stream; the client then reconnects with Last-Event-ID and is authorized afresh")
 	fs.IntVar(&c.MaxConcurrent, "max-concurrent-requests", 0, "API requests served at once (event streams apart); past it 503 with Retry-After. 0: 16 per NMI connection (--pool-size, or the pools of every system of systems:)")
 	fs.DurationVar(&c.QueueWait, "queue-wait", 2*time.Second, "how long a request past --max-concurrent-requests waits for a turn before its 503 (0: refused at once)")
-	fs.DurationVar(&c.ExchangeTimeout, "nmi-exchange-timeout", nmi.DefaultExchangeTimeout, "longest one NMI exchange may stay unanswered; then it is abandoned and its connection closed, so a hung request type does not hold every connection")
+	fs.DurationVar(&c.ExchangeTimeout, "nmi-exchange-timeout", nmi.DefaultExchangeTimeout, "longest IKED may stay silent in an NMI exchange: before its answer starts, and between parts of an answer that streams; then the exchange is abandoned and its connection closed, so a hung request type does not hold every connection (the request's deadline bounds the whole answer)")
 	return fs
 }
 

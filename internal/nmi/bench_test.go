@@ -58,8 +58,20 @@ func BenchmarkDecodeIKETunnels(b *testing.B) {
 }
 
 // BenchmarkClientFilters streams a 100,000-filter response through a
-// Client over the socket and decodes every record.
+// Client over the socket and decodes every record: as Client.Do does, and
+// with the silence bound of a Pool's exchange (the read deadline moved on
+// after every read of the buffer).
 func BenchmarkClientFilters(b *testing.B) {
+	for _, stall := range []time.Duration{0, DefaultExchangeTimeout} {
+		name := "whole"
+		if stall > 0 {
+			name = "silence-bound"
+		}
+		b.Run(name, func(b *testing.B) { benchClientFilters(b, stall) })
+	}
+}
+
+func benchClientFilters(b *testing.B, stall time.Duration) {
 	const n = 100_000
 	msg := BeginMessage(nil)
 	msg = append(msg, filterRecords(b, n)...)
@@ -82,7 +94,7 @@ func BenchmarkClientFilters(b *testing.B) {
 	b.SetBytes(int64(len(msg)))
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := c.Do(context.Background(), req, r.Decode); err != nil {
+		if _, err := c.do(context.Background(), req, r.Decode, stall); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -9,6 +9,7 @@ import (
 	"os"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -65,6 +66,15 @@ type Client struct {
 	rbuf []byte
 	corr uint32
 
+	// The exchange in progress (see watch), guarded by turn; canceled is
+	// also set by the context's end.
+	reqType  MsgType
+	stall    time.Duration // longest silence of the endpoint; 0: none
+	ctxDL    time.Time     // the caller's deadline; zero: none
+	dl       time.Time     // the read deadline set last
+	reads    int           // reads of the answer that returned bytes
+	canceled atomic.Bool   // the context ended: the deadline stays in the past
+
 	mu   sync.Mutex
 	dead error // why the connection is unusable; nil while it is fine
 }
@@ -94,7 +104,7 @@ func NewClient(ctx context.Context, conn net.Conn, opts ...Option) (*Client, err
 		turn: make(chan struct{}, 1),
 		cfg:  cfg,
 	}
-	c.br = bufio.NewReaderSize(c.conn, cfg.bufSize)
+	c.br = bufio.NewReaderSize(progressReader{c}, cfg.bufSize)
 	if err := c.readInit(ctx); err != nil {
 		c.kill(err)
 		return nil, err
@@ -112,7 +122,7 @@ func DialUnix(path string) func(context.Context) (net.Conn, error) {
 }
 
 func (c *Client) readInit(ctx context.Context) error {
-	stop, err := c.watch(ctx)
+	stop, err := c.watch(ctx, 0, 0)
 	if err != nil {
 		return err
 	}
@@ -186,14 +196,23 @@ func (c *Client) kill(cause error) {
 var aLongTimeAgo = time.Unix(1, 0)
 
 // watch applies ctx to the socket: its deadline becomes the socket's, and
-// cancellation sets a deadline in the past. stop must be called when the
+// cancellation sets a deadline in the past. With stall > 0 the endpoint
+// may also stay silent for at most stall at a time: the deadline is at
+// most stall ahead, and every read that returns bytes moves it on (see
+// progressReader); the failure then names t. stop must be called when the
 // operation ends; it waits until a cancellation in flight has finished.
-func (c *Client) watch(ctx context.Context) (stop func(), err error) {
+func (c *Client) watch(ctx context.Context, t MsgType, stall time.Duration) (stop func(), err error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	dl, _ := ctx.Deadline()
-	if err := c.conn.SetDeadline(dl); err != nil {
+	c.ctxDL, _ = ctx.Deadline()
+	c.reqType, c.stall, c.reads = t, stall, 0
+	c.canceled.Store(false)
+	c.dl = c.ctxDL
+	if stall > 0 {
+		c.dl = c.stallDeadline()
+	}
+	if err := c.conn.SetDeadline(c.dl); err != nil {
 		return nil, &OpError{Op: OpDeadline, Addr: c.addr, Err: err}
 	}
 	if ctx.Done() == nil {
@@ -201,6 +220,7 @@ func (c *Client) watch(ctx context.Context) (stop func(), err error) {
 	}
 	done := make(chan struct{})
 	cancel := context.AfterFunc(ctx, func() {
+		c.canceled.Store(true)
 		c.conn.SetDeadline(aLongTimeAgo)
 		close(done)
 	})
@@ -209,6 +229,40 @@ func (c *Client) watch(ctx context.Context) (stop func(), err error) {
 			<-done
 		}
 	}, nil
+}
+
+// stallDeadline is stall from now, or the caller's deadline if sooner.
+func (c *Client) stallDeadline() time.Time {
+	dl := time.Now().Add(c.stall)
+	if !c.ctxDL.IsZero() && c.ctxDL.Before(dl) {
+		return c.ctxDL
+	}
+	return dl
+}
+
+// progressReader is what the client's buffered reader reads from: the
+// connection, moving the read deadline on after every read that returns
+// bytes while the exchange has a stall bound. That is one deadline per
+// read of the buffer (up to its size), not per record, and no timer of
+// its own.
+type progressReader struct{ c *Client }
+
+func (r progressReader) Read(b []byte) (int, error) {
+	c := r.c
+	n, err := c.conn.Read(b)
+	if n > 0 && c.stall > 0 {
+		c.reads++
+		if dl := c.stallDeadline(); !dl.Equal(c.dl) {
+			c.dl = dl
+			c.conn.SetReadDeadline(dl)
+			// A cancellation that set its deadline in the past before
+			// ours is not undone: it set canceled first.
+			if c.canceled.Load() {
+				c.conn.SetReadDeadline(aLongTimeAgo)
+			}
+		}
+	}
+	return n, err
 }
 
 // ioErr kills the connection after a failed read or write and returns the
@@ -222,6 +276,13 @@ func (c *Client) ioErr(ctx context.Context, op Op, err error) error {
 	if dl, ok := ctx.Deadline(); ok && errors.Is(err, os.ErrDeadlineExceeded) && !time.Now().Before(dl) {
 		<-ctx.Done() // the socket deadline is the context's: it is about to end
 		return ctx.Err()
+	}
+	if c.stall > 0 && errors.Is(err, os.ErrDeadlineExceeded) {
+		what := "no answer to " + c.reqType.String()
+		if c.reads > 0 {
+			what = "the answer to " + c.reqType.String() + " stalled: nothing more"
+		}
+		return &OpError{Op: op, Addr: c.addr, Err: &timeoutError{what: what, d: c.stall, stall: true}}
 	}
 	return &OpError{Op: op, Addr: c.addr, Err: err}
 }
@@ -243,6 +304,15 @@ func (c *Client) protoErr(err error) error {
 // ctx ends, Do returns ctx.Err(). Other failures are *OpError; after them
 // the connection is dead.
 func (c *Client) Do(ctx context.Context, req *Request, fn func(Record) error) (Header, error) {
+	return c.do(ctx, req, fn, 0)
+}
+
+// do is Do with a bound on the endpoint's silence: with stall > 0, an
+// exchange whose answer does not start within stall, or stops for longer
+// than stall, fails with an *OpError around a *timeoutError (stall set)
+// and the connection is dead. The answer as a whole may take longer,
+// within ctx.
+func (c *Client) do(ctx context.Context, req *Request, fn func(Record) error, stall time.Duration) (Header, error) {
 	select {
 	case c.turn <- struct{}{}:
 	case <-ctx.Done():
@@ -261,7 +331,7 @@ func (c *Client) Do(ctx context.Context, req *Request, fn func(Record) error) (H
 		return Header{}, err
 	}
 	c.wbuf = b
-	stop, err := c.watch(ctx)
+	stop, err := c.watch(ctx, req.Type, stall)
 	if err != nil {
 		return Header{}, err
 	}

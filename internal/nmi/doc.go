@@ -31,8 +31,9 @@
 //   - Requests: AppendRequest (client), ReadMessage and DecodeRequest (server).
 //   - Client (NewClient: one exchange at a time over one net.Conn) and Pool
 //     (connections from PoolConfig.Dial, for example DialUnix; while the
-//     endpoint is down a background prober alone dials it, and exchanges
-//     left unanswered past ExchangeTimeout are abandoned).
+//     endpoint is down a background prober alone dials it, and an exchange
+//     whose answer does not start, or stops, for ExchangeTimeout is
+//     abandoned; it never holds more than its size of connections open).
 //   - Errors: *OpError (transport, Op names the step), *StatusError (what
 //     the NMI answered), *UnavailableError (the endpoint is down: the pool
 //     refuses until a probe is answered), *FormatError; Classify tells

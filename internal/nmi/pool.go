@@ -35,10 +35,14 @@ type PoolConfig struct {
 	MaxResponseSize uint32        // per connection; default DefaultMaxResponseSize
 	BackoffMin      time.Duration // first wait after a failed dial; default 100ms
 	BackoffMax      time.Duration // longest wait between probes while the endpoint is down; default 500ms
-	// ExchangeTimeout bounds one exchange on a connection, apart from the
-	// caller's context: an exchange still unanswered after it is
+	// ExchangeTimeout bounds how long the endpoint may stay silent in an
+	// exchange, apart from the caller's context: the wait for the answer
+	// to start, and then each wait for more of it. An exchange left
+	// unanswered that long, or whose answer stops that long, is
 	// abandoned, its connection destroyed, and it fails with an *OpError
-	// whose Timeout() is true. Default DefaultExchangeTimeout.
+	// whose Timeout() is true. An answer that keeps coming may take longer
+	// as a whole; the caller's context bounds the total. Default
+	// DefaultExchangeTimeout.
 	ExchangeTimeout time.Duration
 	// DialTimeout bounds a dial and the wait for NMsec_INIT, apart from
 	// the caller's context. Default DefaultDialTimeout.
@@ -184,18 +188,16 @@ func NewPool(cfg PoolConfig) *Pool {
 	return &Pool{cfg: cfg, sem: make(chan struct{}, cfg.Size), termCount: map[TermCause]uint64{}, ctx: ctx, cancel: cancel}
 }
 
-// Errors that end a context bounded by the pool's own timeouts (causes,
-// see context.WithTimeoutCause).
-var (
-	errExchangeTimeout = errors.New("exchange timeout")
-	errDialTimeout     = errors.New("dial timeout")
-)
+// errDialTimeout ends a context bounded by DialTimeout (its cause, see
+// context.WithTimeoutCause).
+var errDialTimeout = errors.New("dial timeout")
 
 // timeoutError is the endpoint not answering within one of the pool's
 // own timeouts, as the Err of an *OpError.
 type timeoutError struct {
-	what string
-	d    time.Duration
+	what  string
+	d     time.Duration
+	stall bool // ExchangeTimeout: the endpoint silent in an exchange
 }
 
 func (e *timeoutError) Error() string {
@@ -235,22 +237,26 @@ func (p *Pool) Do(ctx context.Context, req *Request, fn func(Record) error) (Hea
 	return h, err
 }
 
-// exchange runs one exchange on c bounded by ExchangeTimeout as well as
-// ctx. An exchange the endpoint leaves unanswered past ExchangeTimeout
-// fails with an *OpError that is a timeout; the client has killed the
-// connection by then, so release destroys it.
+// exchange runs one exchange on c within ctx, with the endpoint's
+// silence bounded by ExchangeTimeout. An exchange the endpoint leaves
+// unanswered, or whose answer stops, for longer fails with an *OpError
+// that is a timeout; the client has killed the connection by then, so
+// release destroys it.
 func (p *Pool) exchange(ctx context.Context, c *Client, req *Request, fn func(Record) error) (Header, error) {
-	xctx, cancel := context.WithTimeoutCause(ctx, p.cfg.ExchangeTimeout, errExchangeTimeout)
-	defer cancel()
-	h, err := c.Do(xctx, req, fn)
-	if err != nil && context.Cause(xctx) == errExchangeTimeout && ctx.Err() == nil {
+	h, err := c.do(ctx, req, fn, p.cfg.ExchangeTimeout)
+	if stalled(err) {
 		p.mu.Lock()
 		p.stats.Abandoned++
 		p.mu.Unlock()
-		c.kill(err)
-		err = &OpError{Op: OpRead, Addr: p.cfg.Addr, Err: &timeoutError{what: "no answer to " + req.Type.String(), d: p.cfg.ExchangeTimeout}}
 	}
 	return h, err
+}
+
+// stalled reports whether err is the endpoint's silence past
+// ExchangeTimeout.
+func stalled(err error) bool {
+	var te *timeoutError
+	return errors.As(err, &te) && te.stall
 }
 
 func (p *Pool) observe(t MsgType, d time.Duration, records int, err error) {
@@ -540,9 +546,7 @@ func (p *Pool) probe() {
 // probeExchange sends the probe request on c; nil when the endpoint
 // answered it. c is closed unless it stays usable.
 func (p *Pool) probeExchange(c *Client) error {
-	ctx, cancel := context.WithTimeoutCause(p.ctx, p.cfg.ExchangeTimeout, errExchangeTimeout)
-	defer cancel()
-	_, err := c.Do(ctx, p.cfg.Probe, nil)
+	_, err := c.do(p.ctx, p.cfg.Probe, nil, p.cfg.ExchangeTimeout)
 	var se *StatusError
 	if errors.As(err, &se) && !se.Term {
 		err = nil // answered
@@ -552,8 +556,8 @@ func (p *Pool) probeExchange(c *Client) error {
 		if err == nil {
 			err = c.Err()
 		}
-		if context.Cause(ctx) == errExchangeTimeout {
-			err = &OpError{Op: OpRead, Addr: p.cfg.Addr, Err: &timeoutError{what: "no answer to the probe " + p.cfg.Probe.Type.String(), d: p.cfg.ExchangeTimeout}}
+		if stalled(err) {
+			err = &OpError{Op: OpRead, Addr: p.cfg.Addr, Err: &timeoutError{what: "no answer to the probe " + p.cfg.Probe.Type.String(), d: p.cfg.ExchangeTimeout, stall: true}}
 		}
 		return err
 	}
