@@ -1,5 +1,7 @@
 package httpapi
 
+import "time"
+
 // NewFake exposes the failure-injecting NMI to the external test package.
 func NewFake() *fakeNMI { return newFake() }
 
@@ -9,3 +11,11 @@ func ViewJoins() uint64 { return viewJoins.Load() }
 
 // SecretText is the text of the fake's internal error.
 const SecretText = secretText
+
+// SetFleetHedge sets how long a fleet list waits on the stacks in flight
+// before it asks one more, until the test ends.
+func SetFleetHedge(t interface{ Cleanup(func()) }, d time.Duration) {
+	old := fleetHedge
+	fleetHedge = d
+	t.Cleanup(func() { fleetHedge = old })
+}

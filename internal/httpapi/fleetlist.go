@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/nmigw/nmigw/internal/authz"
@@ -16,26 +17,28 @@ import (
 
 // Fleet lists: one per-stack list (listSpec) over every stack of every
 // system that the caller may display. The systems are asked for their
-// stacks (fleet.Systems), the authorizer once about all of them, then
-// each stack's list is asked concurrently (at most fleetParallel at once)
-// and decoded as the per-stack list decodes it. Items are ordered by
+// stacks (fleet.Systems), the authorizer once about all of them; then
+// fleetWriter asks the stacks' lists, decoded as the per-stack list
+// decodes them, and writes their items as they come. Items are ordered by
 // system, stack, then as per stack: the sort key of an item is
 // "system\x00stack\x00" and its per-stack key, so one page token works as
-// on a stack's list. A system or stack that fails goes to "unreachable"
-// with the problem its own request would have answered; the list is then
-// partial, never failed.
+// on a stack's list, and a page starts at the token's stack. A system or
+// stack that fails goes to "unreachable" (after the items) with the
+// problem its own request would have answered; the list is then partial,
+// never failed. A system that fails is listed on every page; a stack that
+// fails on the pages that needed its items, which is at least the page
+// that would have held them. Errors before the body (the caller, a
+// token, a filter) are problem answers; once items are written, only the
+// client going away ends the answer.
 
 // fleetParallel bounds the stacks asked at once.
 const fleetParallel = 8
 
-// fleetStack is one stack of a fleet list and what came of its exchange.
+// fleetStack is one stack of a fleet list.
 type fleetStack struct {
 	st     fleet.Stack
 	prefix []byte // the sort key prefix: system, stack
 	after  []byte // the page token's key within this stack (nil: all)
-	skip   bool   // every item is on an earlier page
-	s      sorter
-	err    error
 }
 
 // fleetFail is a system (stack "") or a stack that did not answer.
@@ -158,75 +161,38 @@ func (a *api) fleetList(spec *listSpec) http.HandlerFunc {
 			shownFails = nil
 		}
 		slices.SortFunc(mine, func(x, y *fleetStack) int { return bytes.Compare(x.prefix, y.prefix) })
+		// The stacks from the token's on; the token's stack from its key.
+		run := mine[:0]
 		for _, fs := range mine {
 			switch {
 			case pg.after == nil:
 			case bytes.HasPrefix(pg.after, fs.prefix):
 				fs.after = pg.after[len(fs.prefix):]
 			case bytes.Compare(fs.prefix, pg.after) < 0:
-				fs.skip = true
+				continue
 			}
+			run = append(run, fs)
 		}
-		defer func() {
-			for _, fs := range mine {
-				fs.s.release()
-			}
-		}()
-
-		fleet.Parallel(ctx, len(mine), fleetParallel, func(ctx context.Context, i int) {
-			fs := mine[i]
-			if fs.skip {
-				return
-			}
+		ask := func(ctx context.Context, fs *fleetStack, s *sorter) error {
 			req := *nreq
 			req.Target = fs.st.Name
 			decode := spec.decoder(q)
 			spg := page{after: fs.after}
-			fs.err = a.do(withStack(ctx, &fs.st), &req, func(rec nmi.Record) error { return decode(rec, &fs.s, &spg) })
-			if fs.err != nil {
-				fs.s.release()
-			}
-		})
-		for _, fs := range mine {
-			if fs.err != nil {
-				shownFails = append(shownFails, fleetFail{system: fs.st.System, stack: fs.st.Name, err: fs.err})
-			}
+			return a.do(withStack(ctx, &fs.st), &req, func(rec nmi.Record) error { return decode(rec, s, &spg) })
 		}
-		slices.SortStableFunc(shownFails, func(x, y fleetFail) int {
-			return cmp.Or(strings.Compare(x.system, y.system), strings.Compare(x.stack, y.stack))
-		})
-
 		a.serveBody(w, r, func(bw *bodyWriter) error {
-			l := newListBody(bw, &pg)
-			var key []byte
-		stacks:
-			for _, fs := range mine {
-				if fs.skip || fs.err != nil {
-					continue
-				}
-				fs.s.sort()
-				for j, it := range fs.s.list() {
-					key = append(append(key[:0], fs.prefix...), it.key...)
-					m := fs.s.members(j)
-					err := l.add(key, func(jw *jsonw) {
-						jw.str("system", fs.st.System)
-						jw.str("stack", fs.st.Name)
-						if len(m) > 0 {
-							jw.b = append(jw.b, ',')
-							jw.b = append(jw.b, m...)
-						}
-					})
-					if err != nil {
-						return err
-					}
-					if l.more {
-						break stacks
-					}
-				}
+			f := fleetWriter{l: newListBody(bw, &pg), stacks: run, ask: ask}
+			fails, err := f.write(ctx)
+			if err != nil {
+				return err
 			}
-			return l.finishWith(func(jw *jsonw) {
+			fails = append(fails, shownFails...)
+			slices.SortStableFunc(fails, func(x, y fleetFail) int {
+				return cmp.Or(strings.Compare(x.system, y.system), strings.Compare(x.stack, y.stack))
+			})
+			return f.l.finishWith(func(jw *jsonw) {
 				jw.array("unreachable")
-				for _, f := range shownFails {
+				for _, f := range fails {
 					jw.elem()
 					jw.beginObject()
 					jw.str("system", f.system)
@@ -238,4 +204,208 @@ func (a *api) fleetList(spec *listSpec) http.HandlerFunc {
 			})
 		})
 	}
+}
+
+// fleetHedge is how long the stacks in flight may all keep the writer
+// waiting before it asks one more than the page or the window would
+// (fleetWriter.write).
+var fleetHedge = 200 * time.Millisecond
+
+// fleetWriter writes the items of its stacks, in order, as they come:
+// the stacks are asked concurrently (at most fleetParallel at once), and
+// a stack's items are sorted and written once it and every stack before
+// it have answered. The stacks held, asked or answered but not yet
+// written, are a window of fleetParallel: the memory of the list is
+// that of the stacks in the window, not of the fleet. A page asks only
+// the stacks it is expected to need: one at a time until one stack has
+// answered from its start, then as many as the items per stack so far
+// say are missing (the page and one more item, which makes the next
+// page's token). The stacks in flight when the page is full are
+// cancelled, and what came of them is not this page's.
+//
+// A stack that is slow must not hold the others beyond the request's
+// deadline: each fleetHedge that passes with nothing answered while
+// stacks wait to be asked, one more is asked despite the page's estimate,
+// or the window widens by fleetParallel; only a stack that hangs costs
+// memory beyond the window.
+//
+// Nothing of the stacks is kept once written: a conditional request whose
+// body outgrows the buffer, hashed to compare its ETag and found changed,
+// is produced again (serveBody), and asks its stacks again.
+type fleetWriter struct {
+	l      *listBody
+	stacks []*fleetStack
+	ask    func(context.Context, *fleetStack, *sorter) error
+}
+
+// fleetAsk is what came of asking one stack.
+type fleetAsk struct {
+	s   sorter
+	err error
+	n   int // items
+}
+
+// write writes the stacks' items and returns the stacks that failed
+// among those whose items the page needed. Its error is the body's
+// (the client went away).
+func (f *fleetWriter) write(ctx context.Context) ([]fleetFail, error) {
+	n := len(f.stacks)
+	asks := make([]fleetAsk, n)
+	done := make(chan int, n)
+	actx, cancel := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	defer func() {
+		cancel()
+		wg.Wait()
+		for i := range asks {
+			asks[i].s.release()
+		}
+	}()
+	launch := func(i int) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			x := &asks[i]
+			if x.err = f.ask(actx, f.stacks[i], &x.s); x.err != nil {
+				x.s.release()
+			}
+			x.n = len(x.s.list())
+			done <- i
+		}()
+	}
+	l, size := f.l, f.l.pg.size
+	var (
+		next, launched, inflight int
+		answered                 = make([]bool, n)
+		held                     int // items answered, not yet written
+		whole, items             int // stacks answered from their start, and their items
+		window                   = fleetParallel
+		bonus                    int // launches allowed beyond the page's estimate
+		fails                    []fleetFail
+	)
+	hedge := time.NewTimer(time.Hour)
+	defer hedge.Stop()
+	// may reports whether stack launched may be asked now, and if not,
+	// whether a hedge would allow it (and how).
+	const (
+		launchNow = iota
+		launchBonus
+		waitWindow
+		waitEstimate
+		wait
+	)
+	may := func() int {
+		switch {
+		case launched >= n || inflight >= fleetParallel:
+			return wait
+		case launched-next >= window:
+			return waitWindow
+		case size == 0:
+			return launchNow
+		}
+		need := size + 1 - l.n - held
+		switch {
+		case need <= 0:
+			return wait
+		case inflight == 0:
+			return launchNow
+		case bonus > 0:
+			return launchBonus
+		case whole == 0:
+			return waitEstimate
+		case items == 0 || inflight*items < need*whole:
+			return launchNow
+		}
+		return waitEstimate
+	}
+	for next < n && !l.more {
+		m := may()
+		for ; m == launchNow || m == launchBonus; m = may() {
+			if m == launchBonus {
+				bonus--
+			}
+			launch(launched)
+			launched++
+			inflight++
+		}
+		var hedgeC <-chan time.Time
+		if m == waitWindow || m == waitEstimate {
+			hedge.Reset(fleetHedge)
+			hedgeC = hedge.C
+		}
+		select {
+		case i := <-done:
+			inflight--
+			bonus = 0 // a stack answered: the page's estimate holds again
+			answered[i] = true
+			held += asks[i].n
+			if f.stacks[i].after == nil && asks[i].err == nil {
+				whole++
+				items += asks[i].n
+			}
+		case <-hedgeC:
+			if m == waitWindow {
+				window += fleetParallel
+			} else {
+				bonus++
+			}
+			continue
+		}
+		if answered[next] {
+			window = fleetParallel // the stack that held the window answered
+		}
+		for ; next < n && answered[next] && !l.more; next++ {
+			x, fs := &asks[next], f.stacks[next]
+			held -= x.n
+			if x.err != nil {
+				fails = append(fails, fleetFail{system: fs.st.System, stack: fs.st.Name, err: x.err})
+				continue
+			}
+			if err := f.writeStack(fs, &x.s); err != nil {
+				return nil, err
+			}
+			x.s.release()
+		}
+	}
+	return fails, nil
+}
+
+// writeStack writes a stack's items until the page is full.
+func (f *fleetWriter) writeStack(fs *fleetStack, s *sorter) error {
+	s.sort()
+	// The body grows once per stack, never beyond what it holds before it
+	// streams (bodyWriter.progress), instead of item by item through
+	// append's steps, each a copy left to the collector.
+	jw := &f.l.bw.jw
+	k := len(s.list())
+	if size := f.l.pg.size; size > 0 {
+		k = min(k, size-f.l.n)
+	}
+	need := len(jw.b)
+	if k > 0 {
+		need += len(s.arena)/len(s.list())*k + k*(len(fs.st.System)+len(fs.st.Name)+32)
+	}
+	if c := min(max(need, 2*cap(jw.b)), bufferLimit+flushSize); need > cap(jw.b) && c > cap(jw.b) {
+		b := make([]byte, len(jw.b), c)
+		copy(b, jw.b)
+		putBuf(jw.b)
+		jw.b = b
+	}
+	var key []byte
+	for j, it := range s.list() {
+		key = append(append(key[:0], fs.prefix...), it.key...)
+		m := s.members(j)
+		err := f.l.add(key, func(jw *jsonw) {
+			jw.str("system", fs.st.System)
+			jw.str("stack", fs.st.Name)
+			if len(m) > 0 {
+				jw.b = append(jw.b, ',')
+				jw.b = append(jw.b, m...)
+			}
+		})
+		if err != nil || f.l.more {
+			return err
+		}
+	}
+	return nil
 }
