@@ -220,8 +220,9 @@ var fleetHedge = 200 * time.Millisecond
 // the stacks it is expected to need: one at a time until one stack has
 // answered from its start, then as many as the items per stack so far
 // say are missing (the page and one more item, which makes the next
-// page's token). The stacks in flight when the page is full are
-// cancelled, and what came of them is not this page's.
+// page's token). The stacks in flight when the page is full run to
+// their end after the answer (not cancelled, which would cost their NMI
+// connections), and what came of them is not this page's.
 //
 // A stack that is slow must not hold the others beyond the request's
 // deadline: each fleetHedge that passes with nothing answered while
@@ -252,14 +253,25 @@ func (f *fleetWriter) write(ctx context.Context) ([]fleetFail, error) {
 	n := len(f.stacks)
 	asks := make([]fleetAsk, n)
 	done := make(chan int, n)
-	actx, cancel := context.WithCancel(ctx)
+	// The stacks still being asked when the page is full (or the client
+	// has gone) are not cancelled: a cancelled exchange leaves its NMI
+	// connection out of step, and the pool closes it, so that IKED sees a
+	// client go and another come for nothing. They run to their end (or
+	// to the request's deadline) after the answer, and only then is what
+	// they hold given back.
+	actx, cancel := context.WithoutCancel(ctx), context.CancelFunc(func() {})
+	if dl, ok := ctx.Deadline(); ok {
+		actx, cancel = context.WithDeadline(actx, dl)
+	}
 	var wg sync.WaitGroup
 	defer func() {
-		cancel()
-		wg.Wait()
-		for i := range asks {
-			asks[i].s.release()
-		}
+		go func() {
+			wg.Wait()
+			cancel()
+			for i := range asks {
+				asks[i].s.release()
+			}
+		}()
 	}()
 	launch := func(i int) {
 		wg.Add(1)

@@ -272,3 +272,45 @@ func TestFleetListHungStackDelaysOnlyItself(t *testing.T) {
 		}
 	}
 }
+
+// The stacks still being asked when a page is full run to their end
+// instead of being cancelled: a cancelled exchange would leave its NMI
+// connection out of step, and the pool would close it (IKED would see a
+// client go and another come for nothing).
+func TestFleetListPageKeepsItsNMIConnections(t *testing.T) {
+	httpapi.SetFleetHedge(t, time.Millisecond) // ask many stacks beyond the page's need
+	sims, fl := genFleet(t, 4, 3, 8, nil)
+	for _, sim := range sims {
+		sim.faults.Set(nmi.GetIKETun, ikedsim.Fault{Delay: 100 * time.Millisecond})
+	}
+	s := newServer(t, nil, func(d *httpapi.Deps) { d.Fleet = fl })
+	before := listExchanges(sims)
+	items, _, next := fleetItems(t, getBody(t, s, "/v1/ike/tunnels?pageSize=1", http.StatusOK), "tunnelId")
+	if len(items) != 1 || next == "" {
+		t.Fatalf("page of 1: %d items, next %q", len(items), next)
+	}
+	// Every exchange asked ends, answered; none is cut short.
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		busy := 0
+		for _, sim := range sims {
+			busy += sim.pool.Stats().InUse
+		}
+		if busy == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d NMI connections still in use", busy)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	asked := listExchanges(sims) - before
+	if asked < 2 {
+		t.Fatalf("the page asked %d stacks: the test needs some beyond the first", asked)
+	}
+	for i, sim := range sims {
+		if st := sim.pool.Stats(); st.Closed != 0 {
+			t.Errorf("SYS%d: %d NMI connections closed after a page of 1 (%d stacks asked)", i+1, st.Closed, asked)
+		}
+	}
+}

@@ -79,9 +79,7 @@ func newSimConfig(t testing.TB, cfg ikedsim.Config, epoch time.Time) *simNMI {
 	}
 	done := make(chan error, 1)
 	go func() { done <- s.srv.Serve(ln) }()
-	// ExchangeTimeout bounds a whole answer: a 100,000-rule list takes
-	// longer than the default under the race detector.
-	s.pool = nmi.NewPool(nmi.PoolConfig{Dial: nmi.DialUnix(path), Addr: path, ExchangeTimeout: time.Minute})
+	s.pool = nmi.NewPool(nmi.PoolConfig{Dial: nmi.DialUnix(path), Addr: path})
 	t.Cleanup(func() {
 		s.pool.Close()
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
