@@ -99,6 +99,7 @@ type Stack struct {
 	Client *nmi.ClientInfo
 
 	nmi NMI
+	ep  *endpoint // an NSS client's server, told what its answers say of the client
 }
 
 // Do sends req for this stack: a request that names a target gets the
@@ -107,12 +108,25 @@ func (s *Stack) Do(ctx context.Context, req *nmi.Request, fn func(nmi.Record) er
 	if s.nmi == nil {
 		return nmi.Header{}, errors.New("fleet: stack " + s.System + "/" + s.Name + " has no endpoint")
 	}
-	if req.Target == "" || req.Target == s.Target {
-		return s.nmi.Do(ctx, req, fn)
+	r := req
+	if req.Target != "" && req.Target != s.Target {
+		c := *req
+		c.Target = s.Target
+		r = &c
 	}
-	r := *req
-	r.Target = s.Target
-	return s.nmi.Do(ctx, &r, fn)
+	h, err := s.nmi.Do(ctx, r, fn)
+	if s.ep != nil && r.Target != "" {
+		// The NSS server's answer says whether the client is connected
+		// (ENXIO: not); the list follows at once, not at its next read.
+		var se *nmi.StatusError
+		switch {
+		case err == nil:
+			s.ep.noteClient(s.Target, true)
+		case errors.As(err, &se) && se.Rc == nmi.ENXIO:
+			s.ep.noteClient(s.Target, false)
+		}
+	}
+	return h, err
 }
 
 // Resource is the SAF resource guarding requests of kind k on the stack,
@@ -344,6 +358,20 @@ func (e *endpoint) clientList(ctx context.Context, f *Fleet, again bool) ([]Stac
 	}
 }
 
+// noteClient records what an answer routed to client says: connected or
+// not. A client the list does not hold is left to the next
+// GET_CLIENTINFO (its system and stack are not known here).
+func (e *endpoint) noteClient(client string, connected bool) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for i := range e.clients {
+		if e.clients[i].Target == client {
+			e.clients[i].Connected = connected
+			return
+		}
+	}
+}
+
 // fetchClients asks NSS endpoint e for its connected IPSec clients and
 // merges them into the list it holds.
 func (e *endpoint) fetchClients(ctx context.Context, now func() time.Time) error {
@@ -380,7 +408,7 @@ func (e *endpoint) fetchClients(ctx context.Context, now func() time.Time) error
 		name := c.ClientName.String()
 		seen[name] = true
 		st := Stack{System: strings.ToUpper(c.SysName.String()), Name: c.StackName.String(), Kind: NSS,
-			Endpoint: e.Name, Target: name, SAFSystem: e.SAFSystem, SAFName: name, Connected: true, Client: c, nmi: e.NMI}
+			Endpoint: e.Name, Target: name, SAFSystem: e.SAFSystem, SAFName: name, Connected: true, Client: c, nmi: e.NMI, ep: e}
 		if j := slices.IndexFunc(e.clients, func(s Stack) bool { return s.Target == name }); j >= 0 {
 			e.clients[j] = st
 		} else {

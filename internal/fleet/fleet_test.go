@@ -271,3 +271,60 @@ func TestNSSClients(t *testing.T) {
 		t.Fatalf("SYSC after it connected: %+v %v", st, err)
 	}
 }
+
+// TestNSSAnswersUpdateTheClientList: an NSS client's ENXIO marks it not
+// connected at once, before the list is read again, and an answer marks
+// it connected again.
+func TestNSSAnswersUpdateTheClientList(t *testing.T) {
+	nss, pn := startNSS(t)
+	now := time.Unix(1_800_000_000, 0)
+	f, err := New([]Endpoint{{Name: "NSS1", Kind: NSS, NMI: pn}}, "", Options{Now: func() time.Time { return now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	connected := func() bool {
+		t.Helper()
+		cl, err := f.Clients(t.Context(), "NSS1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range cl {
+			if c.Target == "SYSBTCP" {
+				return c.Connected
+			}
+		}
+		t.Fatal("SYSBTCP is not in the list")
+		return false
+	}
+	st, err := f.Lookup(t.Context(), "SYSB", "TCPIP")
+	if err != nil || !connected() {
+		t.Fatalf("SYSB's TCPIP: %v", err)
+	}
+	ask := func() error {
+		_, err := st.Do(t.Context(), &nmi.Request{Type: nmi.GetSummary, Target: "TCPIP"}, func(nmi.Record) error { return nil })
+		return err
+	}
+	if err := nss.SetClientConnected("SYSBTCP", false); err != nil {
+		t.Fatal(err)
+	}
+	before := nss.Requests(nmi.GetClientInfo)
+	var se *nmi.StatusError
+	if err := ask(); !errors.As(err, &se) || se.Rc != nmi.ENXIO {
+		t.Fatalf("summary of a disconnected client: %v", err)
+	}
+	if connected() {
+		t.Error("the list still shows the client connected after its ENXIO")
+	}
+	if err := nss.SetClientConnected("SYSBTCP", true); err != nil {
+		t.Fatal(err)
+	}
+	if err := ask(); err != nil {
+		t.Fatal(err)
+	}
+	if !connected() {
+		t.Error("the list shows the client not connected after it answered")
+	}
+	if n := nss.Requests(nmi.GetClientInfo) - before; n != 0 {
+		t.Errorf("%d GET_CLIENTINFO within the list's lifetime", n)
+	}
+}
