@@ -66,7 +66,7 @@ type Deps struct {
 	// PartialRecords, if set, is told of every NMI record that arrived with
 	// a section holding IBM's prefix only (its PROPOSED remainder absent):
 	// the section's IBM name and the number of such records.
-	PartialRecords func(section string, n int)
+	PartialRecords func(system, section string, n int)
 	// PolicyChanged, if set, returns a channel that is closed when the
 	// policy in force changes (policy.Store.Changed): open event streams
 	// then decide their caller's access again.
@@ -158,7 +158,7 @@ func NewHandler(d Deps) (http.Handler, error) {
 		credExpiry:    d.CredentialExpiry,
 	}
 	if d.PartialRecords != nil {
-		a.nmi.NMI = partialNMI{routed, d.PartialRecords}
+		a.nmi.NMI = partialNMI{routed, d.Fleet.Default(), d.PartialRecords}
 	}
 	if a.log == nil {
 		a.log = slog.New(slog.DiscardHandler)

@@ -7,17 +7,23 @@ import (
 )
 
 // partialNMI counts the records IKED sent with a section shorter than this
-// build's PROPOSED layout (IBM's prefix only): count(section, n) for each
-// record that has n of them (cascaded records included).
+// build's PROPOSED layout (IBM's prefix only): count(system, section, n)
+// for each record that has n of them (cascaded records included), system
+// the one the exchange went to.
 type partialNMI struct {
 	NMI
-	count func(section string, n int)
+	system string // the default system, outside a stack's routes
+	count  func(system, section string, n int)
 }
 
 func (p partialNMI) Do(ctx context.Context, req *nmi.Request, fn func(nmi.Record) error) (nmi.Header, error) {
+	system := p.system
+	if st := stackFrom(ctx); st != nil {
+		system = st.System
+	}
 	return p.NMI.Do(ctx, req, func(r nmi.Record) error {
 		if s, n := nmi.PartialRecords(req.Type, r); n > 0 {
-			p.count(s, n)
+			p.count(system, s, n)
 		}
 		return fn(r)
 	})

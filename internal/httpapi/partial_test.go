@@ -21,7 +21,10 @@ func TestPartialSections(t *testing.T) {
 	var mu sync.Mutex
 	counted := map[string]int{}
 	s := newServer(t, sim, func(d *httpapi.Deps) {
-		d.PartialRecords = func(section string, n int) {
+		d.PartialRecords = func(system, section string, n int) {
+			if system != "SYS1" {
+				t.Errorf("partial records of system %q, not SYS1", system)
+			}
 			mu.Lock()
 			counted[section] += n
 			mu.Unlock()

@@ -62,14 +62,11 @@ func NewNMIObserver(reg prometheus.Registerer) (*NMIObserver, error) {
 		}, []string{"system", "result"}),
 		partial: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "nmigw_nmi_partial_records_total",
-			Help: "NMI records received with a section holding IBM's published prefix only (its PROPOSED remainder absent), by section (IBM name).",
-		}, []string{"section"}),
+			Help: "NMI records received with a section holding IBM's published prefix only (its PROPOSED remainder absent), by system and section (IBM name).",
+		}, []string{"system", "section"}),
 	}
 	if err := register(reg, o.exchanges, o.duration, o.codes, o.initWait, o.partial); err != nil {
 		return nil, err
-	}
-	for _, sec := range []string{nmi.SectionStack, nmi.SectionStatistics, nmi.SectionIPTunnel} {
-		o.partial.WithLabelValues(sec)
 	}
 	return o, nil
 }
@@ -129,6 +126,9 @@ func (o *NMIObserver) System(system string) *SystemObserver {
 	for _, r := range []string{initOK, initRefused, initError} {
 		o.initWait.WithLabelValues(system, r)
 	}
+	for _, sec := range []string{nmi.SectionStack, nmi.SectionStatistics, nmi.SectionIPTunnel} {
+		o.partial.WithLabelValues(system, sec)
+	}
 	return &SystemObserver{o: o, system: system}
 }
 
@@ -161,8 +161,8 @@ func (so *SystemObserver) ObserveInit(d time.Duration, err error) {
 
 // ObservePartial counts n records whose section arrived with IBM's prefix
 // only. Give it to httpapi.Deps.PartialRecords.
-func (o *NMIObserver) ObservePartial(section string, n int) {
-	o.partial.WithLabelValues(section).Add(float64(n))
+func (o *NMIObserver) ObservePartial(system, section string, n int) {
+	o.partial.WithLabelValues(system, section).Add(float64(n))
 }
 
 // codeLabel bounds a label taken from a code's name: codes this build does
