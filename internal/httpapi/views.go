@@ -3,6 +3,7 @@ package httpapi
 import (
 	"net/netip"
 	"strconv"
+	"time"
 
 	"github.com/nmigw/nmigw/internal/ipsec"
 	"github.com/nmigw/nmigw/internal/nmi"
@@ -83,23 +84,48 @@ func viewInterface(w *jsonw, i *nmi.Interface) {
 
 // viewAddrSel writes an address selector (format, address, prefix, range).
 func viewAddrSel(w *jsonw, k string, f nmi.AddrFormat, a, a2 netip.Addr, prefix uint8) {
-	w.object(k)
-	w.enum("format", f.String())
+	w.key(k)
+	w.b = appendAddrSel(w.b, f, a, a2, prefix)
+	w.comma = true
+}
+
+// appendAddrSel appends an address selector object.
+func appendAddrSel(b []byte, f nmi.AddrFormat, a, a2 netip.Addr, prefix uint8) []byte {
+	b = append(b, `{"format":"`...)
+	b = append(b, f.String()...)
+	b = append(b, '"')
 	switch f {
 	case nmi.AddrAny:
 	case nmi.AddrHost:
-		w.addr("address", a)
+		b = appendAddrMember(b, `,"address":"`, a)
 	case nmi.AddrPrefix:
-		w.addr("address", a)
-		w.uint("prefixLength", uint64(prefix))
+		b = appendAddrMember(b, `,"address":"`, a)
+		b = append(b, `,"prefixLength":`...)
+		b = strconv.AppendUint(b, uint64(prefix), 10)
 	case nmi.AddrRange:
-		w.addr("address", a)
-		w.addr("endAddress", a2)
+		b = appendAddrMember(b, `,"address":"`, a)
+		b = appendAddrMember(b, `,"endAddress":"`, a2)
 	default: // unknown format: show what there is
-		w.optAddr("address", a)
-		w.optAddr("endAddress", a2)
+		if !a.IsUnspecified() {
+			b = appendAddrMember(b, `,"address":"`, a)
+		}
+		if !a2.IsUnspecified() {
+			b = appendAddrMember(b, `,"endAddress":"`, a2)
+		}
 	}
-	w.endObject()
+	return append(b, '}')
+}
+
+// appendAddrMember appends the member k (its comma, name and opening
+// quote) with the address as text, or nothing for an invalid (absent)
+// address.
+func appendAddrMember(b []byte, k string, a netip.Addr) []byte {
+	if !a.IsValid() {
+		return b
+	}
+	b = append(b, k...)
+	b = a.AppendTo(b)
+	return append(b, '"')
 }
 
 func viewPorts(w *jsonw, k string, lo, hi uint16) {
@@ -109,49 +135,115 @@ func viewPorts(w *jsonw, k string, lo, hi uint16) {
 	w.endObject()
 }
 
+// viewFilter writes a filter rule. Rules are most of a 100,000-rule
+// listing, so a rule is written into a local slice with its member names
+// (and the commas before them) as constants rather than member by member
+// through jsonw; the bytes are those jsonw would write (a test compares
+// the two).
 func viewFilter(w *jsonw, f *nmi.IPFilter) {
-	w.text("name", f.Name[:])
-	w.uint("nameExtension", uint64(f.NameExt))
-	w.optText("groupName", f.GroupName[:])
-	w.optText("localStartAction", f.LclStartAction[:])
-	w.optText("vpnAction", f.VpnAction[:])
-	if hasTunnelID(f.TunnelID[:]) {
-		w.text("tunnelId", f.TunnelID[:])
+	b := w.b
+	if w.comma {
+		b = append(b, ',')
 	}
-	w.enum("type", f.Type.String())
-	w.enum("state", f.State.String())
-	w.enum("action", f.Action.String())
-	w.enum("scope", f.Scope.String())
-	w.enum("direction", f.Direction.String())
-	w.enum("logging", f.Logging.String())
-	w.optUint("logLimit", uint64(f.LogLimit))
-	w.boolean("ipv6", f.IPv6)
-	w.boolean("onDemand", f.OnDemand)
-	w.uint("securityClass", uint64(f.SecClass))
-	w.uint("protocol", uint64(f.Protocol))
-	viewAddrSel(w, "source", f.SrcAddrFmt, f.SrcAddr, f.SrcAddr2, f.SrcPrefixLen)
-	viewAddrSel(w, "destination", f.DstAddrFmt, f.DstAddr, f.DstAddr2, f.DstPrefixLen)
-	viewPorts(w, "sourcePorts", f.SrcPortLow, f.SrcPortHigh)
-	viewPorts(w, "destinationPorts", f.DstPortLow, f.DstPortHigh)
+	b = append(b, `"name":`...)
+	b = appendEBCDICString(b, f.Name[:])
+	b = append(b, `,"nameExtension":`...)
+	b = strconv.AppendUint(b, uint64(f.NameExt), 10)
+	b = appendOptText(b, `,"groupName":`, f.GroupName[:])
+	b = appendOptText(b, `,"localStartAction":`, f.LclStartAction[:])
+	b = appendOptText(b, `,"vpnAction":`, f.VpnAction[:])
+	if hasTunnelID(f.TunnelID[:]) {
+		b = append(b, `,"tunnelId":`...)
+		b = appendEBCDICString(b, f.TunnelID[:])
+	}
+	b = append(b, `,"type":"`...)
+	b = append(b, f.Type.String()...)
+	b = append(b, `","state":"`...)
+	b = append(b, f.State.String()...)
+	b = append(b, `","action":"`...)
+	b = append(b, f.Action.String()...)
+	b = append(b, `","scope":"`...)
+	b = append(b, f.Scope.String()...)
+	b = append(b, `","direction":"`...)
+	b = append(b, f.Direction.String()...)
+	b = append(b, `","logging":"`...)
+	b = append(b, f.Logging.String()...)
+	b = append(b, '"')
+	b = appendOptUint(b, `,"logLimit":`, uint64(f.LogLimit))
+	b = appendBoolMember(b, `,"ipv6":`, f.IPv6)
+	b = appendBoolMember(b, `,"onDemand":`, f.OnDemand)
+	b = append(b, `,"securityClass":`...)
+	b = strconv.AppendUint(b, uint64(f.SecClass), 10)
+	b = append(b, `,"protocol":`...)
+	b = strconv.AppendUint(b, uint64(f.Protocol), 10)
+	b = append(b, `,"source":`...)
+	b = appendAddrSel(b, f.SrcAddrFmt, f.SrcAddr, f.SrcAddr2, f.SrcPrefixLen)
+	b = append(b, `,"destination":`...)
+	b = appendAddrSel(b, f.DstAddrFmt, f.DstAddr, f.DstAddr2, f.DstPrefixLen)
+	b = append(b, `,"sourcePorts":{"low":`...)
+	b = strconv.AppendUint(b, uint64(f.SrcPortLow), 10)
+	b = append(b, `,"high":`...)
+	b = strconv.AppendUint(b, uint64(f.SrcPortHigh), 10)
+	b = append(b, `},"destinationPorts":{"low":`...)
+	b = strconv.AppendUint(b, uint64(f.DstPortLow), 10)
+	b = append(b, `,"high":`...)
+	b = strconv.AppendUint(b, uint64(f.DstPortHigh), 10)
+	b = append(b, '}')
 	if f.ICMPType != 255 {
-		w.uint("icmpType", uint64(f.ICMPType))
+		b = append(b, `,"icmpType":`...)
+		b = strconv.AppendUint(b, uint64(f.ICMPType), 10)
 	}
 	if f.ICMPCode != 255 {
-		w.uint("icmpCode", uint64(f.ICMPCode))
+		b = append(b, `,"icmpCode":`...)
+		b = strconv.AppendUint(b, uint64(f.ICMPCode), 10)
 	}
-	w.optUint("ospfType", uint64(f.OSPFType))
-	w.boolean("tcpConnectionInitiatingOnly", f.TCPQualifier == 1)
-	w.object("granularity")
-	w.boolean("protocol", f.GranProtocol)
-	w.boolean("sourceAddress", f.GranSrcAddr)
-	w.boolean("destinationAddress", f.GranDstAddr)
-	w.boolean("sourcePort", f.GranSrcPort)
-	w.boolean("destinationPort", f.GranDstPort)
-	w.boolean("icmpType", f.GranICMPType)
-	w.boolean("icmpCode", f.GranICMPCode)
-	w.endObject()
-	w.uint("matchCount", f.MatchCount)
-	w.unixTime("createTime", f.CreateTime)
+	b = appendOptUint(b, `,"ospfType":`, uint64(f.OSPFType))
+	b = appendBoolMember(b, `,"tcpConnectionInitiatingOnly":`, f.TCPQualifier == 1)
+	b = appendBoolMember(b, `,"granularity":{"protocol":`, f.GranProtocol)
+	b = appendBoolMember(b, `,"sourceAddress":`, f.GranSrcAddr)
+	b = appendBoolMember(b, `,"destinationAddress":`, f.GranDstAddr)
+	b = appendBoolMember(b, `,"sourcePort":`, f.GranSrcPort)
+	b = appendBoolMember(b, `,"destinationPort":`, f.GranDstPort)
+	b = appendBoolMember(b, `,"icmpType":`, f.GranICMPType)
+	b = appendBoolMember(b, `,"icmpCode":`, f.GranICMPCode)
+	b = append(b, `},"matchCount":`...)
+	b = strconv.AppendUint(b, f.MatchCount, 10)
+	if f.CreateTime != 0 {
+		b = append(b, `,"createTime":"`...)
+		b = time.Unix(int64(f.CreateTime), 0).UTC().AppendFormat(b, time.RFC3339)
+		b = append(b, '"')
+	}
+	w.b = b
+	w.comma = true
+}
+
+// appendOptText appends the member k (its comma and name) with an EBCDIC
+// text field, or nothing when the field is blank.
+func appendOptText(b []byte, k string, field []byte) []byte {
+	if nmi.TextLen(field) == 0 {
+		return b
+	}
+	b = append(b, k...)
+	return appendEBCDICString(b, field)
+}
+
+// appendOptUint appends the member k (its comma and name) with v, or
+// nothing when v is 0.
+func appendOptUint(b []byte, k string, v uint64) []byte {
+	if v == 0 {
+		return b
+	}
+	b = append(b, k...)
+	return strconv.AppendUint(b, v, 10)
+}
+
+// appendBoolMember appends the member k (its comma and name) with v.
+func appendBoolMember(b []byte, k string, v bool) []byte {
+	b = append(b, k...)
+	if v {
+		return append(b, "true"...)
+	}
+	return append(b, "false"...)
 }
 
 // hasTunnelID reports whether a filter names a tunnel. IBM's display shows
