@@ -3,7 +3,9 @@ package httpapi
 import (
 	"bytes"
 	"encoding/json"
+	"math"
 	"testing"
+	"time"
 
 	"github.com/nmigw/nmigw/internal/nmi"
 )
@@ -115,4 +117,33 @@ func FuzzAppendEBCDICString(f *testing.F) {
 	f.Fuzz(func(t *testing.T, prefix, field []byte) {
 		checkEBCDICString(t, prefix, field)
 	})
+}
+
+// checkUnixTime compares appendUnixTime with the time package.
+func checkUnixTime(t *testing.T, sec uint32) {
+	t.Helper()
+	want := `"` + time.Unix(int64(sec), 0).UTC().Format(time.RFC3339) + `"`
+	if got := string(appendUnixTime(nil, sec)); got != want {
+		t.Fatalf("appendUnixTime(%d) = %s, want %s", sec, got, want)
+	}
+}
+
+// TestAppendUnixTime: every day from 1970 to 2106 (its first and last
+// second and one in between), and the largest value, as the time
+// package writes them.
+func TestAppendUnixTime(t *testing.T) {
+	for day := uint64(0); day*86400 <= math.MaxUint32; day++ {
+		start := day * 86400
+		for _, s := range []uint64{start, start + 45296, start + 86399} {
+			if s <= math.MaxUint32 {
+				checkUnixTime(t, uint32(s))
+			}
+		}
+	}
+	checkUnixTime(t, math.MaxUint32)
+}
+
+func FuzzAppendUnixTime(f *testing.F) {
+	f.Add(uint32(951782400)) // 2000-02-29
+	f.Fuzz(checkUnixTime)
 }

@@ -56,6 +56,17 @@ func viewFilterJSONW(w *jsonw, f *nmi.IPFilter) {
 	w.unixTime("createTime", f.CreateTime)
 }
 
+// hasTunnelID reports whether a filter names a tunnel. IBM's display shows
+// 0x00 for a filter without one, so a field of zeros or blanks is "none".
+func hasTunnelID(b []byte) bool {
+	for _, c := range b {
+		if c != 0 && c != 0x40 {
+			return true
+		}
+	}
+	return false
+}
+
 func addrSelJSONW(w *jsonw, k string, fmt nmi.AddrFormat, f *nmi.IPFilter) {
 	a, a2, prefix := f.SrcAddr, f.SrcAddr2, f.SrcPrefixLen
 	if k == "destination" {

@@ -3,7 +3,6 @@ package httpapi
 import (
 	"net/netip"
 	"strconv"
-	"time"
 
 	"github.com/nmigw/nmigw/internal/ipsec"
 	"github.com/nmigw/nmigw/internal/nmi"
@@ -152,10 +151,9 @@ func viewFilter(w *jsonw, f *nmi.IPFilter) {
 	b = appendOptText(b, `,"groupName":`, f.GroupName[:])
 	b = appendOptText(b, `,"localStartAction":`, f.LclStartAction[:])
 	b = appendOptText(b, `,"vpnAction":`, f.VpnAction[:])
-	if hasTunnelID(f.TunnelID[:]) {
-		b = append(b, `,"tunnelId":`...)
-		b = appendEBCDICString(b, f.TunnelID[:])
-	}
+	// IBM's display shows 0x00 for a filter without a tunnel: a field of
+	// zeros or blanks is "none".
+	b = appendOptText(b, `,"tunnelId":`, f.TunnelID[:])
 	b = append(b, `,"type":"`...)
 	b = append(b, f.Type.String()...)
 	b = append(b, `","state":"`...)
@@ -209,9 +207,8 @@ func viewFilter(w *jsonw, f *nmi.IPFilter) {
 	b = append(b, `},"matchCount":`...)
 	b = strconv.AppendUint(b, f.MatchCount, 10)
 	if f.CreateTime != 0 {
-		b = append(b, `,"createTime":"`...)
-		b = time.Unix(int64(f.CreateTime), 0).UTC().AppendFormat(b, time.RFC3339)
-		b = append(b, '"')
+		b = append(b, `,"createTime":`...)
+		b = appendUnixTime(b, f.CreateTime)
 	}
 	w.b = b
 	w.comma = true
@@ -244,17 +241,6 @@ func appendBoolMember(b []byte, k string, v bool) []byte {
 		return append(b, "true"...)
 	}
 	return append(b, "false"...)
-}
-
-// hasTunnelID reports whether a filter names a tunnel. IBM's display shows
-// 0x00 for a filter without one, so a field of zeros or blanks is "none".
-func hasTunnelID(b []byte) bool {
-	for _, c := range b {
-		if c != 0 && c != 0x40 {
-			return true
-		}
-	}
-	return false
 }
 
 func viewTraffic(w *jsonw, in, out, inPk, outPk uint64) {
