@@ -233,7 +233,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 
 	// The filter listing first, so that the gateway's peak RSS is this
 	// listing's (plus its start-up).
-	fl, err := filterListing(ctx, direct, gw, o)
+	fl, err := filterListing(ctx, direct, gw, gw0, o)
 	if err != nil {
 		return err
 	}
@@ -365,14 +365,29 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	}
 	fmt.Fprintf(out, "%d-filter listing (median of %d):\n", o.filters, o.repeat)
 	fmt.Fprintf(out, "  (a) direct decode:   total %s\n", ms(fl.direct))
-	fmt.Fprintf(out, "  (b) gateway:         first byte %s, total %s, %d bytes of JSON\n", ms(fl.ttfb), ms(fl.total), fl.bytes)
+	fmt.Fprintf(out, "  (b) gateway:         first byte %s, total %s, %d bytes of JSON%s\n", ms(fl.ttfb), ms(fl.total), fl.bytes, listingCPU(fl))
 	fmt.Fprintf(out, "  ratio (b)/(a) total time: %.2f\n", float64(fl.total)/float64(fl.direct))
 	if fl.peakRSS > 0 {
 		fmt.Fprintf(out, "  gateway peak RSS: %.1f MiB (%.1f MiB before the listings)\n", mib(fl.peakRSS), mib(fl.rssBefore))
 	} else {
 		fmt.Fprintf(out, "  gateway peak RSS: not measured (in-process gateway)\n")
 	}
+	if b0 := fl.baseline; b0 != nil {
+		fmt.Fprintf(out, "  (b0) baseline gateway: first byte %s, total %s, %d bytes of JSON%s, peak RSS %.1f MiB\n",
+			ms(b0.ttfb), ms(b0.total), b0.bytes, listingCPU(*b0), mib(b0.peakRSS))
+		fmt.Fprintf(out, "  ratio (b0)/(a) total time: %.2f; (b)/(b0): total time %.2f, gateway CPU per listing %.2f\n",
+			float64(b0.total)/float64(fl.direct), float64(fl.total)/float64(b0.total), float64(fl.cpu)/float64(b0.cpu))
+	}
 	return nil
+}
+
+// listingCPU is the gateway process's CPU time per listing, "" when it
+// was not measured (an in-process gateway).
+func listingCPU(r listingResult) string {
+	if r.cpu <= 0 {
+		return ""
+	}
+	return ", gateway CPU " + ms(r.cpu) + " per listing"
 }
 
 func ms(d time.Duration) string { return strconv.FormatFloat(float64(d)/1e6, 'f', 2, 64) + "ms" }
@@ -792,8 +807,10 @@ func load(ctx context.Context, workers int, d time.Duration, op func(context.Con
 
 type listingResult struct {
 	direct, ttfb, total time.Duration
+	cpu                 time.Duration // the gateway process's CPU time per listing
 	bytes               int64
 	peakRSS, rssBefore  int64
+	baseline            *listingResult // the --baseline-bin gateway's listings (no direct figure)
 }
 
 func median(d []time.Duration) time.Duration {
@@ -801,15 +818,30 @@ func median(d []time.Duration) time.Duration {
 	return d[len(d)/2]
 }
 
-func filterListing(ctx context.Context, direct *nmi.Pool, gw *gateway, o options) (listingResult, error) {
+// filterListing lists the filter set o.repeat times from the direct
+// client, from gw and, if not nil, from gw0 (the --baseline-bin gateway),
+// one after the other in each round.
+func filterListing(ctx context.Context, direct *nmi.Pool, gw, gw0 *gateway, o options) (listingResult, error) {
 	var res listingResult
-	if gw.pid > 0 {
-		res.rssBefore, _ = procStatus(gw.pid, "VmRSS")
+	gws := []*gateway{gw}
+	sides := []*listingResult{&res}
+	if gw0 != nil {
+		res.baseline = &listingResult{}
+		gws = append(gws, gw0)
+		sides = append(sides, res.baseline)
 	}
-	var dt, tt, tot []time.Duration
+	for i, g := range gws {
+		if g.pid > 0 {
+			sides[i].rssBefore, _ = procStatus(g.pid, "VmRSS")
+		}
+	}
+	var dt []time.Duration
+	tt := make([][]time.Duration, len(gws))
+	tot := make([][]time.Duration, len(gws))
+	cpu := make([]time.Duration, len(gws))
 	client := &http.Client{Transport: &http.Transport{DisableCompression: true}}
-	// The two sides alternate, so that a change in the machine's load
-	// affects both alike.
+	// The sides alternate, so that a change in the machine's load
+	// affects them alike.
 	for range o.repeat {
 		var rec nmi.FilterRecord
 		n := 0
@@ -826,20 +858,28 @@ func filterListing(ctx context.Context, direct *nmi.Pool, gw *gateway, o options
 		}
 		dt = append(dt, time.Since(start))
 
-		start = time.Now()
-		ttfb, size, err := get(ctx, client, gw.base+"/v1/stacks/"+stack+"/filters?set=policy", gw.auth)
-		if err != nil {
-			return res, fmt.Errorf("gateway filter listing: %w", err)
+		for i, g := range gws {
+			cpu0 := procCPU(g.pid)
+			start = time.Now()
+			ttfb, size, err := get(ctx, client, g.base+"/v1/stacks/"+stack+"/filters?set=policy", g.auth)
+			if err != nil {
+				return res, fmt.Errorf("gateway filter listing: %w", err)
+			}
+			tot[i] = append(tot[i], time.Since(start))
+			cpu[i] += procCPU(g.pid) - cpu0
+			tt[i] = append(tt[i], ttfb)
+			sides[i].bytes = size
 		}
-		tot = append(tot, time.Since(start))
-		tt = append(tt, ttfb)
-		res.bytes = size
 	}
-	res.direct, res.ttfb, res.total = median(dt), median(tt), median(tot)
-	if gw.pid > 0 {
-		var err error
-		if res.peakRSS, err = procStatus(gw.pid, "VmHWM"); err != nil {
-			return res, err
+	res.direct = median(dt)
+	for i, g := range gws {
+		r := sides[i]
+		r.ttfb, r.total, r.cpu = median(tt[i]), median(tot[i]), cpu[i]/time.Duration(o.repeat)
+		if g.pid > 0 {
+			var err error
+			if r.peakRSS, err = procStatus(g.pid, "VmHWM"); err != nil {
+				return res, err
+			}
 		}
 	}
 	return res, nil

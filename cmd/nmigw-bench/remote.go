@@ -88,11 +88,11 @@ func runRemote(ctx context.Context, o options, out io.Writer) error {
 	one := o
 	one.repeat = 1
 	for range o.repeat {
-		l, err := filterListing(ctx, local, gwLocal, one)
+		l, err := filterListing(ctx, local, gwLocal, nil, one)
 		if err != nil {
 			return err
 		}
-		r, err := filterListing(ctx, remote, gwSSH, one)
+		r, err := filterListing(ctx, remote, gwSSH, nil, one)
 		if err != nil {
 			return fmt.Errorf("over SSH: %w", err)
 		}
