@@ -28,6 +28,7 @@ func runDoctor(ctx context.Context, args []string, getenv func(string) string, s
 		stack   string
 		out     string
 		redact  bool
+		nss     bool
 		timeout time.Duration
 		records int
 	)
@@ -35,13 +36,14 @@ func runDoctor(ctx context.Context, args []string, getenv func(string) string, s
 	fs.SetOutput(stdout)
 	fs.StringVar(&c.NMI, "nmi", "", "the NMI endpoint to check: unix:///PATH, ssh://USER@HOST[:PORT]/PATH or tls://HOST:PORT (required)")
 	transportFlags(fs, &c)
-	fs.StringVar(&stack, "stack", "", "stack (TCP/IP job name) to send the per-stack requests to (default: the first NMsec_GET_STACKINFO lists)")
+	fs.StringVar(&stack, "stack", "", "stack (TCP/IP job name) to send the per-stack requests to (default: the first NMsec_GET_STACKINFO lists); with --nss, an NSS client's name")
+	fs.BoolVar(&nss, "nss", false, "the endpoint is an NSS server's NMI (/var/sock/nss): NMsec_GET_CLIENTINFO instead of the system-wide requests, the per-stack requests to an NSS client (default: the first it lists)")
 	fs.StringVar(&out, "out", "", "directory to write capture.jsonl and report.txt to, for a bug report")
 	fs.BoolVar(&redact, "redact", false, "replace addresses and names in the report and the capture, consistently")
 	fs.DurationVar(&timeout, "timeout", 30*time.Second, "longest wait for connecting and for each answer")
 	fs.IntVar(&records, "dump-records", 3, "records of each answer dumped field by field (all are checked)")
 	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "Usage: gateway doctor --nmi URL [--stack NAME] [--out DIR] [--redact]\n\n"+
+		fmt.Fprintf(fs.Output(), "Usage: gateway doctor --nmi URL [--nss] [--stack NAME] [--out DIR] [--redact]\n\n"+
 			"Checks an IKE daemon's NMI against the layout this build expects, sending only display\n"+
 			"requests. Exits non-zero when anything differs.\n\n")
 		fs.PrintDefaults()
@@ -91,7 +93,7 @@ func runDoctor(ctx context.Context, args []string, getenv func(string) string, s
 	if err != nil {
 		return err
 	}
-	o := doctor.Options{Stack: stack, DumpRecords: records, Redact: redact, Timeout: timeout}
+	o := doctor.Options{Stack: stack, NSS: nss, DumpRecords: records, Redact: redact, Timeout: timeout}
 	var id uint64
 	if capW != nil {
 		id = capW.NextConn()

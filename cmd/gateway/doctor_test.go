@@ -93,3 +93,25 @@ func TestDoctorUsageErrors(t *testing.T) {
 		}
 	}
 }
+
+// gateway doctor --nss checks an NSS server's NMI: its client list, then
+// a client's per-stack answers.
+func TestDoctorNSS(t *testing.T) {
+	d, err := ikedsim.LoadNSSDataSet("../../internal/ikedsim/testdata/example-nss.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	path, _ := simServerConfig(t, ikedsim.Config{NSS: d, System: "NSS1"})
+	report, err := doctorRun("--nmi", "unix://"+path, "--nss", "--stack", "SYSBTCP")
+	if err != nil {
+		t.Fatalf("doctor --nss: %v\n%s", err, report)
+	}
+	for _, want := range []string{"NMsec_GET_CLIENTINFO", "result: every message matches", "SYSBTCP"} {
+		if !strings.Contains(report, want) {
+			t.Errorf("report lacks %q:\n%s", want, report)
+		}
+	}
+	if strings.Contains(report, "NMsec_GET_STACKINFO") {
+		t.Errorf("doctor --nss sent NMsec_GET_STACKINFO:\n%s", report)
+	}
+}

@@ -22,6 +22,12 @@ import (
 // Options configure a run.
 type Options struct {
 	Stack string // stack to ask the per-stack requests of; "": the first NMsec_GET_STACKINFO lists
+	// NSS checks an NSS server's NMI (/var/sock/nss) instead of IKED's:
+	// NMsec_GET_CLIENTINFO (IPSec clients) in place of the system-wide
+	// requests, which the NSS server does not route, then the per-stack
+	// requests with NMsMTarget the client named by Stack (default: the
+	// first client listed).
+	NSS bool
 	// DumpRecords is how many records of each answer are dumped field by
 	// field (all are checked); default 3.
 	DumpRecords int
@@ -163,11 +169,21 @@ func Run(ctx context.Context, conn net.Conn, endpoint string, o Options) (*Resul
 		return e, resp
 	}
 
-	_, stackInfo := exchange(&nmi.Request{Type: nmi.GetStackInfo})
-	exchange(&nmi.Request{Type: nmi.GetIKENSInfo})
 	stack := o.Stack
-	if stack == "" {
-		stack = firstStack(stackInfo)
+	if o.NSS {
+		var ipsec nmi.InFilter
+		ipsec.HasName = true
+		_ = ipsec.Name.Set(nmi.DisciplineIPSec.String())
+		_, clients := exchange(&nmi.Request{Type: nmi.GetClientInfo, Filters: []nmi.InFilter{ipsec}})
+		if stack == "" {
+			stack = firstClient(clients)
+		}
+	} else {
+		_, stackInfo := exchange(&nmi.Request{Type: nmi.GetStackInfo})
+		exchange(&nmi.Request{Type: nmi.GetIKENSInfo})
+		if stack == "" {
+			stack = firstStack(stackInfo)
+		}
 	}
 	if stack == "" {
 		return r, nil
@@ -207,6 +223,20 @@ func firstStack(msg []byte) string {
 	var sr nmi.StackRecord
 	if d.Next() && sr.Decode(d.Record()) == nil {
 		return sr.Stack.Name.String()
+	}
+	return ""
+}
+
+// firstClient is the first client an NMsec_GET_CLIENTINFO answer lists.
+func firstClient(msg []byte) string {
+	var h nmi.Header
+	if msg == nil || h.UnmarshalBinary(msg) != nil || h.RecCount == 0 {
+		return ""
+	}
+	d := nmi.NewRecordDecoder(msg[h.RecOff:], int(h.RecCount))
+	var cr nmi.ClientInfoRecord
+	if d.Next() && cr.Decode(d.Record()) == nil {
+		return cr.ClientInfo.ClientName.String()
 	}
 	return ""
 }

@@ -240,3 +240,75 @@ func TestRedact(t *testing.T) {
 		t.Error("report shows no replacement addresses")
 	}
 }
+
+// startNSS serves the simulator's example NSS data set as NSS server NSS1.
+func startNSS(t *testing.T, faults *ikedsim.Faults) string {
+	t.Helper()
+	d, err := ikedsim.LoadNSSDataSet("../ikedsim/testdata/example-nss.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := ikedsim.NewServer(ikedsim.Config{NSS: d, System: "NSS1", Faults: faults})
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "nss")
+	ln, err := ikedsim.Listen(path, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.Serve(ln)
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		srv.Shutdown(ctx)
+	})
+	return path
+}
+
+// An NSS server's NMI: NMsec_GET_CLIENTINFO in place of the system-wide
+// requests it does not route, then the per-stack requests to the first
+// client; a client record whose layout differs is pinpointed.
+func TestNSSServer(t *testing.T) {
+	r, report, rec := runDoctor(t, startNSS(t, nil), Options{NSS: true})
+	if !r.OK() {
+		t.Fatalf("differences against the NSS-mode simulator:\n%s", report)
+	}
+	if r.Stack != "SYSA_TCPIP" || len(r.Exchanges) != 1+len(displayTypes) || r.Exchanges[0].Type != nmi.GetClientInfo {
+		t.Fatalf("stack %q, %d exchanges, first %v", r.Stack, len(r.Exchanges), r.Exchanges[0].Type)
+	}
+	for _, s := range rec {
+		var h nmi.Header
+		h.UnmarshalBinary(s.msg)
+		if s.send && (h.Type == nmi.GetStackInfo || h.Type == nmi.GetIKENSInfo) {
+			t.Errorf("sent %v to an NSS server", h.Type)
+		}
+	}
+	for _, want := range []string{"NMsec_GET_CLIENTINFO", "NMsCIClientName", `"SYSA_TCPIP"`, "NMsCIConnectTime"} {
+		if !strings.Contains(report, want) {
+			t.Errorf("report lacks %q", want)
+		}
+	}
+
+	// The discipline one byte further on: the check names the field.
+	faults := ikedsim.NewFaults()
+	faults.Set(nmi.GetClientInfo, ikedsim.Fault{Mutate: func(msg []byte) []byte {
+		w := walk(msg, nmi.GetClientInfo, true)
+		for _, b := range w.blocks {
+			if b.layout.Name == nmi.ClientInfoLayout.Name {
+				off := fieldOf(b.layout, "NMsCIDiscipline").Off
+				b.b[off+1], b.b[off] = b.b[off], 0
+			}
+		}
+		return msg
+	}})
+	r, report, _ = runDoctor(t, startNSS(t, faults), Options{NSS: true})
+	ci := r.Exchanges[0]
+	if r.OK() || ci.Type != nmi.GetClientInfo || len(ci.Findings) == 0 {
+		t.Fatalf("a moved discipline byte was not found:\n%s", report)
+	}
+	if f := strings.Join(ci.Findings, "\n"); !strings.Contains(f, "NMsCIDiscipline") && !strings.Contains(f, "reserved") {
+		t.Errorf("findings do not name the field:\n%s", f)
+	}
+	t.Logf("finding: %s", ci.Findings[0])
+}
