@@ -334,15 +334,9 @@ func (e *endpoint) clientList(ctx context.Context, f *Fleet, again bool) ([]Stac
 		case e.refresh <- struct{}{}:
 			err := e.fetchClients(ctx, f.opt.Now)
 			<-e.refresh
-			e.mu.Lock()
-			cl := slices.Clone(e.clients)
-			e.mu.Unlock()
-			return cl, err
+			return e.held(), err
 		case <-ctx.Done():
-			e.mu.Lock()
-			cl := slices.Clone(e.clients)
-			e.mu.Unlock()
-			return cl, ctx.Err()
+			return e.held(), ctx.Err()
 		default:
 		}
 		// Another caller is asking: wait for its answer.
@@ -350,10 +344,7 @@ func (e *endpoint) clientList(ctx context.Context, f *Fleet, again bool) ([]Stac
 		case e.refresh <- struct{}{}:
 			<-e.refresh
 		case <-ctx.Done():
-			e.mu.Lock()
-			cl := slices.Clone(e.clients)
-			e.mu.Unlock()
-			return cl, ctx.Err()
+			return e.held(), ctx.Err()
 		}
 	}
 }
@@ -370,6 +361,13 @@ func (e *endpoint) noteClient(client string, connected bool) {
 			return
 		}
 	}
+}
+
+// held is a copy of the clients e holds.
+func (e *endpoint) held() []Stack {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return slices.Clone(e.clients)
 }
 
 // fetchClients asks NSS endpoint e for its connected IPSec clients and

@@ -278,13 +278,6 @@ func (a *api) streamFleetEvents(w http.ResponseWriter, r *http.Request) {
 		h.mu.Unlock()
 	}()
 	ctx := r.Context()
-	polled := func(mu *sync.Mutex, polled *bool, wake *chan struct{}) func() (bool, chan struct{}) {
-		return func() (bool, chan struct{}) {
-			mu.Lock()
-			defer mu.Unlock()
-			return *polled, *wake
-		}
-	}
 	if !h.waitPolled(ctx, polled(&h.sys.mu, &h.sys.polled, &h.sys.wake)) {
 		if ctx.Err() == nil {
 			a.shuttingDown(w, r)
@@ -323,18 +316,7 @@ func (a *api) streamFleetEvents(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	cursor, reset := last, ""
-	if v, ok := r.Header["Last-Event-Id"]; ok {
-		id, ok := h.fleetIDs.parse(v[0])
-		switch {
-		case !ok || id > last:
-			reset = "Last-Event-ID is not an event ID the gateway holds for the fleet stream (a stack's, or the gateway restarted)"
-		case id < dropped:
-			reset = "Last-Event-ID is older than the events the gateway keeps"
-		default:
-			cursor = id
-		}
-	}
+	cursor, reset := resumeAt(r, &h.fleetIDs, last, dropped, "the fleet stream (a stack's, or the gateway restarted)")
 	liveFrom := last + 1
 	var werr error
 	switch {

@@ -826,11 +826,7 @@ func (a *api) streamEvents(w http.ResponseWriter, r *http.Request) {
 	// Wait for the poller's first poll: it sets the baseline of a fresh
 	// subscription and tells an unknown stack.
 	ctx := r.Context()
-	if !h.waitPolled(ctx, func() (bool, chan struct{}) {
-		f.mu.Lock()
-		defer f.mu.Unlock()
-		return f.polled, f.wake
-	}) {
+	if !h.waitPolled(ctx, polled(&f.mu, &f.polled, &f.wake)) {
 		if ctx.Err() == nil {
 			a.shuttingDown(w, r)
 		}
@@ -850,21 +846,7 @@ func (a *api) streamEvents(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	// Where this subscriber starts: after the newest event (a fresh
-	// subscription), after its Last-Event-ID (a resumption that the ring
-	// still covers), or after a reset.
-	cursor, reset := last, ""
-	if v, ok := r.Header["Last-Event-Id"]; ok {
-		id, ok := f.ids.parse(v[0])
-		switch {
-		case !ok || id > last:
-			reset = "Last-Event-ID is not an event ID the gateway holds for this stack (another stack's or system's, or the gateway restarted)"
-		case id < dropped:
-			reset = "Last-Event-ID is older than the events the gateway keeps"
-		default:
-			cursor = id
-		}
-	}
+	cursor, reset := resumeAt(r, &f.ids, last, dropped, "this stack (another stack's or system's, or the gateway restarted)")
 	// Errors are not replayed; the current one (the last poll failed) is
 	// sent.
 	liveFrom := last + 1
@@ -1008,4 +990,34 @@ func (a *api) endStream(sw *sseWriter, r *http.Request, err error) {
 	a.log.LogAttrs(r.Context(), slog.LevelInfo, "event stream ended: access no longer granted", attrRequestID(r),
 		slog.String("path", r.URL.Path), attrError(err))
 	_ = sw.event(evError, "", problemJSON(classify(err), r.URL.Path, requestID(r.Context())))
+}
+
+// polled reads, under mu, whether a poller has polled once and the channel
+// closed at its next poll: what waitPolled waits on.
+func polled(mu *sync.Mutex, polled *bool, wake *chan struct{}) func() (bool, chan struct{}) {
+	return func() (bool, chan struct{}) {
+		mu.Lock()
+		defer mu.Unlock()
+		return *polled, *wake
+	}
+}
+
+// resumeAt is where a subscriber of a ring whose events ids seals starts:
+// after the newest event, last (a fresh subscription), after its
+// Last-Event-ID (a resumption that the ring still covers, from dropped
+// on), or after a reset, whose reason is given; whose names what the
+// stream's IDs belong to, for the reason of a foreign ID.
+func resumeAt(r *http.Request, ids *eventIDs, last, dropped uint64, whose string) (cursor uint64, reset string) {
+	v, ok := r.Header["Last-Event-Id"]
+	if !ok {
+		return last, ""
+	}
+	id, ok := ids.parse(v[0])
+	switch {
+	case !ok || id > last:
+		return last, "Last-Event-ID is not an event ID the gateway holds for " + whose
+	case id < dropped:
+		return last, "Last-Event-ID is older than the events the gateway keeps"
+	}
+	return id, ""
 }
